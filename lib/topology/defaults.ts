@@ -1,0 +1,52 @@
+/**
+ * Default topology: two warehouses, each picking → packing → delivery.
+ * Every value here can be overridden from cdk.json context `conveyor` (see README, "Configuration").
+ */
+import type { StageName } from './model.ts';
+
+export const DEFAULT_WAREHOUSES = ['wh-1', 'wh-2'] as const;
+
+/** Stage settings before the visibility timeout is derived from them. */
+export interface StageDefaults {
+  handler: string;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  maxConcurrency: number;
+  memoryMb: number;
+  timeoutSeconds: number;
+  maxReceiveCount: number;
+  backoff: { baseSeconds: number; capSeconds: number };
+  visibilityTimeoutSeconds?: number;
+}
+
+const common = {
+  // The batch is the aggregator: 100 records per invocation, gathered for up to 1 s.
+  batchSize: 100,
+  maxBatchingWindowSeconds: 1,
+  maxConcurrency: 5,
+  // 256 MB buys a faster CPU share than 128 MB for ~2× the GB-s of a few ms per batch.
+  memoryMb: 256,
+  timeoutSeconds: 30,
+  // 1 attempt + 9 retries: under 20 % transient faults a record reaches the DLQ with p ≈ 1e-7.
+  maxReceiveCount: 10,
+  // Retry n waits uniform [1, min(300, 2 · 2^(n-1))] s — spread out, never hammering a sick dependency.
+  backoff: { baseSeconds: 2, capSeconds: 300 },
+} satisfies Omit<StageDefaults, 'handler'>;
+
+export const DEFAULT_STAGES: Record<StageName, StageDefaults> = {
+  picking: { handler: 'picking', ...common },
+  packing: { handler: 'packing', ...common },
+  delivery: { handler: 'delivery', ...common },
+};
+
+export const DEFAULT_TRACKING = 'full' as const;
+
+export const DEFAULT_API = {
+  authorization: 'iam' as const,
+  throttleRateLimit: 500,
+  throttleBurstLimit: 1000,
+};
+
+export const DEFAULT_INTAKE = { memoryMb: 256, timeoutSeconds: 10 };
+
+export const DEFAULT_RETENTION = { queueDays: 4, deadLetterDays: 14, logDays: 30 };

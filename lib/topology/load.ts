@@ -1,0 +1,232 @@
+/**
+ * Builds the `Topology` from defaults plus user overrides (cdk.json context `conveyor`),
+ * validating everything with zod. Errors name the field and the rule, e.g.
+ * `stages.packing.batchSize 50 needs maxBatchingWindowSeconds ≥ 1`.
+ */
+import { z } from 'zod';
+import {
+  DEFAULT_API,
+  DEFAULT_INTAKE,
+  DEFAULT_RETENTION,
+  DEFAULT_STAGES,
+  DEFAULT_TRACKING,
+  DEFAULT_WAREHOUSES,
+  type StageDefaults,
+} from './defaults.ts';
+import {
+  API_AUTHORIZATIONS,
+  STAGE_NAMES,
+  TRACKING_LEVELS,
+  type Pipeline,
+  type Stage,
+  type StageName,
+  type Topology,
+} from './model.ts';
+
+/** Thrown when the topology configuration is invalid; `issues` lists each problem with its field path. */
+export class TopologyError extends Error {
+  readonly issues: readonly string[];
+  constructor(source: string, issues: readonly string[]) {
+    super(`Invalid Conveyor topology (${source}):\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'TopologyError';
+    this.issues = issues;
+  }
+}
+
+/** SQS limits that bound several settings. */
+export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+const CLOUDWATCH_LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** A warehouse id becomes part of queue and resource names: lowercase, digits and dashes. */
+export const WAREHOUSE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$/;
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: (iss) => `must be a number, got ${describe(iss.input)}` })
+    .int({ error: (iss) => `must be a whole number, got ${describe(iss.input)}` })
+    .min(min, { error: (iss) => `must be from ${min} to ${max}, got ${describe(iss.input)}` })
+    .max(max, { error: (iss) => `must be from ${min} to ${max}, got ${describe(iss.input)}` });
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/** A strict object whose unknown keys are reported together with the keys it knows. */
+function strictObject<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code === 'unrecognized_keys') return `unknown setting ${iss.keys.map((k) => `"${k}"`).join(', ')}; known settings: ${known}`;
+      if (iss.code === 'invalid_type') return `must be an object, got ${describe(iss.input)}`;
+      return undefined;
+    },
+  });
+}
+
+function oneOf<T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: (iss) => `must be one of ${values.join(', ')}, got ${describe(iss.input)}` });
+}
+
+const StageOverride = strictObject({
+  handler: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must name a module in handlers/ (lowercase letters, digits, dashes)' }),
+  batchSize: int(1, 10_000),
+  maxBatchingWindowSeconds: int(0, 300),
+  maxConcurrency: int(2, 1000),
+  memoryMb: int(128, 10_240),
+  timeoutSeconds: int(1, 900),
+  maxReceiveCount: int(1, 1000),
+  backoff: strictObject({ baseSeconds: int(1, SQS_MAX_VISIBILITY_SECONDS), capSeconds: int(1, SQS_MAX_VISIBILITY_SECONDS) }).partial(),
+  visibilityTimeoutSeconds: int(0, SQS_MAX_VISIBILITY_SECONDS),
+}).partial();
+type StageOverride = z.infer<typeof StageOverride>;
+
+const StagesOverride = strictObject(
+  Object.fromEntries(STAGE_NAMES.map((name) => [name, StageOverride])) as Record<StageName, typeof StageOverride>,
+).partial();
+
+const WarehouseId = z.string().regex(WAREHOUSE_ID_PATTERN, {
+  error: (iss) => `warehouse id ${describe(iss.input)} must be 1–20 lowercase letters, digits or dashes, not starting or ending with a dash`,
+});
+
+const TopologyInput = strictObject({
+  warehouses: z
+    .array(WarehouseId, { error: (iss) => `must be a list of warehouse ids, got ${describe(iss.input)}` })
+    .min(1, { error: 'needs at least one warehouse' })
+    .max(20, { error: 'supports at most 20 warehouses per deployment' }),
+  tracking: oneOf(TRACKING_LEVELS),
+  stages: StagesOverride,
+  pipelines: z.record(z.string(), strictObject({ stages: StagesOverride }).partial(), {
+    error: (iss) => `must be an object keyed by warehouse id, got ${describe(iss.input)}`,
+  }),
+  api: strictObject({
+    authorization: oneOf(API_AUTHORIZATIONS),
+    throttleRateLimit: int(1, 10_000),
+    throttleBurstLimit: int(1, 5_000),
+    wafWebAclArn: z.string().regex(/^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/, {
+      error: 'must be the ARN of a regional WAFv2 web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/...)',
+    }),
+  }).partial(),
+  intake: strictObject({ memoryMb: int(128, 10_240), timeoutSeconds: int(1, 29) }).partial(),
+  retention: strictObject({
+    queueDays: int(1, 14),
+    deadLetterDays: int(1, 14),
+    logDays: z
+      .number()
+      .refine((d) => (CLOUDWATCH_LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        error: `must be one of CloudWatch's retention periods: ${CLOUDWATCH_LOG_RETENTION_DAYS.join(', ')}`,
+      }),
+  }).partial(),
+}).partial();
+export type TopologyInput = z.infer<typeof TopologyInput>;
+
+function mergeStage(base: StageDefaults, override: StageOverride | undefined): StageDefaults {
+  if (!override) return base;
+  const { backoff, ...rest } = override;
+  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff } };
+}
+
+/** The visibility timeout AWS recommends for an SQS event source: 6 × function timeout + batching window. */
+export function minimumVisibilitySeconds(s: Pick<StageDefaults, 'timeoutSeconds' | 'maxBatchingWindowSeconds'>): number {
+  return 6 * s.timeoutSeconds + s.maxBatchingWindowSeconds;
+}
+
+/** Cross-field rules of one stage's effective settings; `at` is where the user configures it. */
+function stageRuleViolations(at: string, s: StageDefaults): string[] {
+  const issues: string[] = [];
+  if (s.batchSize > 10 && s.maxBatchingWindowSeconds < 1) {
+    issues.push(`${at}.batchSize ${s.batchSize} needs maxBatchingWindowSeconds ≥ 1 (SQS event sources allow batches above 10 only with a batching window)`);
+  }
+  if (s.backoff.capSeconds < s.backoff.baseSeconds) {
+    issues.push(`${at}.backoff.capSeconds ${s.backoff.capSeconds} must be ≥ backoff.baseSeconds ${s.backoff.baseSeconds}`);
+  }
+  const minimum = minimumVisibilitySeconds(s);
+  if (s.visibilityTimeoutSeconds !== undefined && s.visibilityTimeoutSeconds < minimum) {
+    issues.push(
+      `${at}.visibilityTimeoutSeconds ${s.visibilityTimeoutSeconds} must be ≥ 6 × timeoutSeconds + maxBatchingWindowSeconds = ${minimum}, or a slow batch is delivered twice`,
+    );
+  }
+  return issues;
+}
+
+function formatZodIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+}
+
+/**
+ * Builds and validates the topology.
+ *
+ * @param input overrides: an object, or a JSON string (as `cdk synth -c conveyor='{...}'` passes it); undefined for the defaults.
+ * @param source where the input came from, for error messages.
+ * @throws TopologyError listing every problem with its field path.
+ * @example
+ * const topology = loadTopology({ stages: { packing: { batchSize: 50 } } });
+ * topology.pipelines[0].stages[1].batchSize; // 50
+ */
+export function loadTopology(input?: unknown, source = 'cdk.json context "conveyor"'): Topology {
+  let raw: unknown = input ?? {};
+  if (typeof raw === 'string') {
+    try {
+      raw = JSON.parse(raw);
+    } catch (e) {
+      throw new TopologyError(source, [`is not valid JSON: ${(e as Error).message}`]);
+    }
+  }
+  const parsed = TopologyInput.safeParse(raw);
+  if (!parsed.success) throw new TopologyError(source, formatZodIssues(parsed.error));
+  const config = parsed.data;
+
+  const issues: string[] = [];
+  const warehouses = config.warehouses ?? [...DEFAULT_WAREHOUSES];
+  const duplicates = warehouses.filter((w, i) => warehouses.indexOf(w) !== i);
+  if (duplicates.length > 0) issues.push(`warehouses: ${[...new Set(duplicates)].join(', ')} listed more than once`);
+  for (const id of Object.keys(config.pipelines ?? {})) {
+    if (!warehouses.includes(id)) issues.push(`pipelines.${id}: not a warehouse; warehouses are ${warehouses.join(', ')}`);
+  }
+
+  const shared = Object.fromEntries(
+    STAGE_NAMES.map((name) => [name, mergeStage(DEFAULT_STAGES[name], config.stages?.[name])]),
+  ) as Record<StageName, StageDefaults>;
+  for (const name of STAGE_NAMES) issues.push(...stageRuleViolations(`stages.${name}`, shared[name]));
+
+  const pipelines: Pipeline[] = warehouses.map((id) => {
+    const overrides = config.pipelines?.[id]?.stages;
+    const stages = STAGE_NAMES.map((name, index): Stage => {
+      const settings = mergeStage(shared[name], overrides?.[name]);
+      if (overrides?.[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings));
+      return {
+        ...settings,
+        visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
+        key: `${id}/${name}`,
+        pipelineId: id,
+        name,
+        index,
+        ...(index + 1 < STAGE_NAMES.length ? { next: STAGE_NAMES[index + 1] } : {}),
+      };
+    });
+    return { id, stages };
+  });
+
+  const retention = { ...DEFAULT_RETENTION, ...config.retention };
+  if (retention.deadLetterDays < retention.queueDays) {
+    issues.push(
+      `retention.deadLetterDays ${retention.deadLetterDays} must be ≥ retention.queueDays ${retention.queueDays}, or dead letters expire before they can be redriven`,
+    );
+  }
+
+  if (issues.length > 0) throw new TopologyError(source, issues);
+  return {
+    tracking: config.tracking ?? DEFAULT_TRACKING,
+    pipelines,
+    api: { ...DEFAULT_API, ...config.api },
+    intake: { ...DEFAULT_INTAKE, ...config.intake },
+    retention,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The topology model: what exists. Every queue, function and limit of a
+ * Conveyor deployment — in the cloud and locally — is derived from one
+ * `Topology` value. `loadTopology` (load.ts) builds and validates it.
+ */
+
+/** The stages of every pipeline, in order. An order flows picking → packing → delivery. */
+export const STAGE_NAMES = ['picking', 'packing', 'delivery'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/**
+ * How much order status is written to the status table.
+ * - `full`: every stage transition (accepted, packing, delivering, delivered) with history.
+ * - `terminal`: only final states (delivered, dead-lettered) — the cheapest; in-flight orders are not visible.
+ */
+export const TRACKING_LEVELS = ['full', 'terminal'] as const;
+export type TrackingLevel = (typeof TRACKING_LEVELS)[number];
+
+/** How callers authenticate to the cloud API. */
+export const API_AUTHORIZATIONS = ['iam', 'api-key'] as const;
+export type ApiAuthorization = (typeof API_AUTHORIZATIONS)[number];
+
+/** Retry backoff: visibility after the n-th failed receive is uniform in [1, min(cap, base · 2^(n-1))] seconds. */
+export interface Backoff {
+  readonly baseSeconds: number;
+  readonly capSeconds: number;
+}
+
+/** Tunable settings of one stage: the Lambda function and its SQS event source. */
+export interface StageSettings {
+  /** Handler module under `handlers/` (without extension). */
+  readonly handler: string;
+  /** Records per invocation (the aggregator). Above 10 needs a batching window. */
+  readonly batchSize: number;
+  /** How long the event source gathers records before invoking. */
+  readonly maxBatchingWindowSeconds: number;
+  /** Upper bound of concurrent invocations the event source starts (2–1000). */
+  readonly maxConcurrency: number;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Receives before a message goes to the dead-letter queue (1 = no retry). */
+  readonly maxReceiveCount: number;
+  readonly backoff: Backoff;
+  /** Queue visibility timeout; at least 6 × timeout + batching window (AWS guidance). */
+  readonly visibilityTimeoutSeconds: number;
+}
+
+/** One stage of one pipeline, fully resolved. */
+export interface Stage extends StageSettings {
+  /** e.g. `wh-1/picking` — unique across the topology. */
+  readonly key: string;
+  readonly pipelineId: string;
+  readonly name: StageName;
+  /** Position in the pipeline, 0-based. */
+  readonly index: number;
+  /** The stage this one forwards to; absent for the last stage. */
+  readonly next?: StageName;
+}
+
+/** One warehouse: its own chain of stages, queues and functions. */
+export interface Pipeline {
+  readonly id: string;
+  readonly stages: readonly Stage[];
+}
+
+export interface ApiSettings {
+  readonly authorization: ApiAuthorization;
+  /** Steady-state requests per second across the API stage. */
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+  /** Optional AWS WAFv2 web ACL to associate with the API stage. */
+  readonly wafWebAclArn?: string;
+}
+
+export interface IntakeSettings {
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+}
+
+export interface RetentionSettings {
+  /** Message retention of stage queues. */
+  readonly queueDays: number;
+  /** Message retention of dead-letter queues; longer than the queue's, so nothing expires there first. */
+  readonly deadLetterDays: number;
+  /** CloudWatch Logs retention of functions and API access logs. */
+  readonly logDays: number;
+}
+
+export interface Topology {
+  readonly tracking: TrackingLevel;
+  readonly pipelines: readonly Pipeline[];
+  readonly api: ApiSettings;
+  readonly intake: IntakeSettings;
+  readonly retention: RetentionSettings;
+}
