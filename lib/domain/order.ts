@@ -1,0 +1,117 @@
+/**
+ * Orders as the API accepts them. One schema validates HTTP bodies, becomes the API Gateway
+ * request model (JSON Schema) and is embedded in every stage message.
+ */
+import { z } from 'zod';
+
+/** Order ids travel in URLs and queue attributes: no slashes, no whitespace, no leading dot. */
+export const ORDER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+export const SKU_PATTERN = /^[A-Z0-9][A-Z0-9-]{0,31}$/;
+export const MAX_ITEMS_PER_ORDER = 100;
+export const MAX_QUANTITY_PER_ITEM = 1000;
+/** Bulk intake: `{"orders": [...]}` carries at most this many orders. */
+export const MAX_ORDERS_PER_REQUEST = 100;
+
+export const OrderId = z
+  .string({ error: 'must be a string' })
+  .regex(ORDER_ID_PATTERN, { error: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' });
+
+export const WarehouseId = z
+  .string({ error: 'must be a string naming a warehouse, e.g. "wh-1"' })
+  .min(1, { error: 'must name a warehouse, e.g. "wh-1"' })
+  .max(20, { error: 'must be at most 20 characters' });
+
+export const Sku = z
+  .string({ error: 'must be a string' })
+  .regex(SKU_PATTERN, { error: 'must be 1–32 uppercase letters, digits or dashes, e.g. "SKU-1042"' });
+
+export const Quantity = z
+  .number({ error: 'must be a number' })
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be at least 1' })
+  .max(MAX_QUANTITY_PER_ITEM, { error: `must be at most ${MAX_QUANTITY_PER_ITEM}` });
+
+export const OrderItem = z.strictObject({ sku: Sku, quantity: Quantity }, { error: unknownKeyOr('must be an object {"sku", "quantity"}') });
+export type OrderItem = z.infer<typeof OrderItem>;
+
+export const PRIORITIES = ['standard', 'express'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const ShipTo = z.strictObject(
+  {
+    country: z.string({ error: 'must be a string' }).regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code, e.g. "DE"' }),
+    postalCode: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$/, { error: 'must be 2–12 letters, digits, spaces or dashes' }),
+  },
+  { error: unknownKeyOr('must be an object {"country", "postalCode"}') },
+);
+export type ShipTo = z.infer<typeof ShipTo>;
+
+const orderShape = {
+  orderId: OrderId.optional(),
+  warehouseId: WarehouseId,
+  items: z
+    .array(OrderItem, { error: 'must be a list of {"sku", "quantity"}' })
+    .min(1, { error: 'must hold at least one item' })
+    .max(MAX_ITEMS_PER_ORDER, { error: `must hold at most ${MAX_ITEMS_PER_ORDER} items` }),
+  priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).optional(),
+  shipTo: ShipTo.optional(),
+  customerId: z.string({ error: 'must be a string' }).min(1).max(64, { error: 'must be at most 64 characters' }).optional(),
+  metadata: z
+    .record(z.string().min(1).max(64), z.string({ error: 'metadata values must be strings' }).max(256, { error: 'must be at most 256 characters' }), {
+      error: 'must be an object of string values',
+    })
+    .refine((m) => Object.keys(m).length <= 20, { error: 'must hold at most 20 keys' })
+    .optional(),
+};
+
+/** Structural schema (no cross-field rules): it is also what the API Gateway model is generated from. */
+export const OrderShape = z.strictObject(orderShape, { error: unknownKeyOr('must be a JSON object') });
+
+/** An order as submitted to `POST /orders`. */
+export const OrderRequest = OrderShape.superRefine((order, ctx) => {
+  const seen = new Map<string, number>();
+  order.items.forEach((item, index) => {
+    const first = seen.get(item.sku);
+    if (first === undefined) seen.set(item.sku, index);
+    else ctx.addIssue({ code: 'custom', path: ['items', index, 'sku'], message: `duplicates items.${first}.sku "${item.sku}"; combine the quantities` });
+  });
+});
+export type OrderRequest = z.infer<typeof OrderRequest>;
+
+/** `POST /orders` with `{"orders": [...]}`: bulk intake. Each order is validated on its own. */
+export const BulkOrderShape = z.strictObject(
+  {
+    orders: z
+      .array(z.unknown(), { error: 'must be a list of orders' })
+      .min(1, { error: 'must hold at least one order' })
+      .max(MAX_ORDERS_PER_REQUEST, { error: `must hold at most ${MAX_ORDERS_PER_REQUEST} orders per request; split it` }),
+  },
+  { error: unknownKeyOr('must be a JSON object') },
+);
+
+/** An order once accepted: it has an id and a priority. This is what flows between stages. */
+export const Order = OrderShape.extend({
+  orderId: OrderId,
+  priority: z.enum(PRIORITIES),
+});
+export type Order = z.infer<typeof Order>;
+
+function unknownKeyOr(typeMessage: string) {
+  return (iss: { code?: string; keys?: string[] }) =>
+    iss.code === 'unrecognized_keys'
+      ? `unknown field${(iss.keys?.length ?? 0) > 1 ? 's' : ''} ${(iss.keys ?? []).map((k) => `"${k}"`).join(', ')}; put free-form data under "metadata"`
+      : iss.code === 'invalid_type'
+        ? typeMessage
+        : undefined;
+}
+
+/**
+ * JSON Schema (draft 4, as API Gateway models use) of a `POST /orders` body: one order or
+ * `{"orders": [...]}`. Generated from the same zod schemas the intake handler validates with;
+ * cross-field rules (duplicate SKUs, known warehouses) are checked by the handler only.
+ */
+export function orderRequestJsonSchema(): Record<string, unknown> {
+  const bulk = z.strictObject({ orders: z.array(OrderShape).min(1).max(MAX_ORDERS_PER_REQUEST) });
+  const { $schema: _ignored, ...schema } = z.toJSONSchema(z.union([OrderShape, bulk]), { target: 'draft-4' }) as Record<string, unknown>;
+  return { $schema: 'http://json-schema.org/draft-04/schema#', title: 'OrderRequest', ...schema };
+}
