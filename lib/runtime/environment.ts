@@ -1,0 +1,159 @@
+/**
+ * The environment contract between the deployer (CDK stack or local runtime) and the handlers.
+ * Builders and readers live together so the two sides cannot drift apart.
+ */
+import { z } from 'zod';
+import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
+
+/** Thrown at handler start-up when its environment is missing or malformed. */
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** Environment shared by every Conveyor function. */
+function commonEnvironment(topology: Topology, tableName: string): Record<string, string> {
+  return {
+    CONVEYOR_STATUS_TABLE: tableName,
+    CONVEYOR_TRACKING: topology.tracking,
+    POWERTOOLS_SERVICE_NAME: 'conveyor',
+    POWERTOOLS_METRICS_NAMESPACE: 'Conveyor',
+  };
+}
+
+export interface StageResources {
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  /** Absent for the last stage of a pipeline. */
+  readonly nextQueueUrl?: string;
+  readonly tableName: string;
+}
+
+/** The environment of one stage function. */
+export function stageEnvironment(topology: Topology, stage: Stage, resources: StageResources): Record<string, string> {
+  return {
+    ...commonEnvironment(topology, resources.tableName),
+    CONVEYOR_PIPELINE: stage.pipelineId,
+    CONVEYOR_STAGE: stage.name,
+    CONVEYOR_QUEUE_URL: resources.queueUrl,
+    CONVEYOR_DLQ_URL: resources.deadLetterQueueUrl,
+    ...(resources.nextQueueUrl ? { CONVEYOR_NEXT_QUEUE_URL: resources.nextQueueUrl } : {}),
+    CONVEYOR_MAX_RECEIVE_COUNT: String(stage.maxReceiveCount),
+    CONVEYOR_BACKOFF_BASE_SECONDS: String(stage.backoff.baseSeconds),
+    CONVEYOR_BACKOFF_CAP_SECONDS: String(stage.backoff.capSeconds),
+  };
+}
+
+export interface IntakeResources {
+  readonly tableName: string;
+  /** First-stage queue URL per warehouse id. */
+  readonly entryQueueUrls: Readonly<Record<string, string>>;
+}
+
+/**
+ * The environment of the intake function.
+ * @param toJson how to serialise the queue map; the CDK stack passes `stack.toJsonString` so tokens resolve.
+ */
+export function intakeEnvironment(
+  topology: Topology,
+  resources: IntakeResources,
+  toJson: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
+  return { ...commonEnvironment(topology, resources.tableName), CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls) };
+}
+
+const text = z.string().min(1, { error: 'must not be empty' });
+const count = z.coerce.number().int().min(1, { error: 'must be a whole number ≥ 1' });
+const tracking = z.enum(TRACKING_LEVELS, { error: `must be one of ${TRACKING_LEVELS.join(', ')}` });
+
+const StageEnv = z.object({
+  CONVEYOR_PIPELINE: text,
+  CONVEYOR_STAGE: z.enum(STAGE_NAMES, { error: `must be one of ${STAGE_NAMES.join(', ')}` }),
+  CONVEYOR_QUEUE_URL: z.url({ error: 'must be a queue URL' }),
+  CONVEYOR_DLQ_URL: z.url({ error: 'must be a queue URL' }),
+  CONVEYOR_NEXT_QUEUE_URL: z.url({ error: 'must be a queue URL' }).optional(),
+  CONVEYOR_STATUS_TABLE: text,
+  CONVEYOR_TRACKING: tracking,
+  CONVEYOR_MAX_RECEIVE_COUNT: count,
+  CONVEYOR_BACKOFF_BASE_SECONDS: count,
+  CONVEYOR_BACKOFF_CAP_SECONDS: count,
+});
+
+const IntakeEnv = z.object({
+  CONVEYOR_STATUS_TABLE: text,
+  CONVEYOR_TRACKING: tracking,
+  CONVEYOR_ENTRY_QUEUES: text,
+});
+
+/** A stage function's configuration, read from its environment. */
+export interface StageConfig {
+  readonly pipelineId: string;
+  readonly stage: StageName;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly nextQueueUrl?: string;
+  readonly tableName: string;
+  readonly tracking: TrackingLevel;
+  readonly maxReceiveCount: number;
+  readonly backoff: { readonly baseSeconds: number; readonly capSeconds: number };
+}
+
+export interface IntakeConfig {
+  readonly tableName: string;
+  readonly tracking: TrackingLevel;
+  readonly entryQueueUrls: ReadonlyMap<string, string>;
+}
+
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, who: string): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' && i.input === undefined ? 'is not set' : i.message}`);
+  throw new ConfigurationError(`${who} is misconfigured: environment variable ${problems.join('; ')}`);
+}
+
+/** Reads a stage function's configuration; throws ConfigurationError naming each bad variable. */
+export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv = process.env): StageConfig {
+  const e = parseEnv(StageEnv, env, `the ${expectedStage} handler`);
+  if (e.CONVEYOR_STAGE !== expectedStage) {
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_STAGE is "${e.CONVEYOR_STAGE}"`);
+  }
+  const last = e.CONVEYOR_STAGE === STAGE_NAMES.at(-1);
+  if (!last && !e.CONVEYOR_NEXT_QUEUE_URL) {
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: environment variable CONVEYOR_NEXT_QUEUE_URL is not set`);
+  }
+  if (last && e.CONVEYOR_NEXT_QUEUE_URL) {
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_NEXT_QUEUE_URL is set, but ${expectedStage} is the last stage`);
+  }
+  if (e.CONVEYOR_BACKOFF_CAP_SECONDS < e.CONVEYOR_BACKOFF_BASE_SECONDS) {
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_BACKOFF_CAP_SECONDS is below CONVEYOR_BACKOFF_BASE_SECONDS`);
+  }
+  return {
+    pipelineId: e.CONVEYOR_PIPELINE,
+    stage: e.CONVEYOR_STAGE,
+    queueUrl: e.CONVEYOR_QUEUE_URL,
+    deadLetterQueueUrl: e.CONVEYOR_DLQ_URL,
+    ...(e.CONVEYOR_NEXT_QUEUE_URL ? { nextQueueUrl: e.CONVEYOR_NEXT_QUEUE_URL } : {}),
+    tableName: e.CONVEYOR_STATUS_TABLE,
+    tracking: e.CONVEYOR_TRACKING,
+    maxReceiveCount: e.CONVEYOR_MAX_RECEIVE_COUNT,
+    backoff: { baseSeconds: e.CONVEYOR_BACKOFF_BASE_SECONDS, capSeconds: e.CONVEYOR_BACKOFF_CAP_SECONDS },
+  };
+}
+
+/** Reads the intake function's configuration; throws ConfigurationError naming each bad variable. */
+export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeConfig {
+  const e = parseEnv(IntakeEnv, env, 'the intake handler');
+  let queues: unknown;
+  try {
+    queues = JSON.parse(e.CONVEYOR_ENTRY_QUEUES);
+  } catch {
+    throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES is not JSON');
+  }
+  const parsed = z.record(z.string(), z.url()).safeParse(queues);
+  if (!parsed.success || Object.keys(parsed.data).length === 0) {
+    throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES must map each warehouse id to its first queue URL');
+  }
+  return { tableName: e.CONVEYOR_STATUS_TABLE, tracking: e.CONVEYOR_TRACKING, entryQueueUrls: new Map(Object.entries(parsed.data)) };
+}
