@@ -1,0 +1,98 @@
+/**
+ * One turn of a Lambda SQS event source mapping, done locally: receive a batch, invoke the
+ * handler with the event Lambda would build, and settle the batch as Lambda does — delete what
+ * succeeded, leave reported failures (and everything, when the invocation fails) to reappear
+ * after their visibility timeout.
+ */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
+import { toSqsRecord } from './lambda-events.ts';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined>;
+
+/** How Lambda reads a handler's result for a batch. */
+export type BatchSettlement =
+  | { readonly kind: 'partial'; readonly succeeded: readonly SQSRecord[]; readonly failed: readonly SQSRecord[] }
+  | { readonly kind: 'batch-failed'; readonly reason: string };
+
+/**
+ * Interprets a handler's response with Lambda's `ReportBatchItemFailures` rules: an empty or
+ * absent response means all succeeded; listed identifiers failed; a malformed response (not an
+ * object, an identifier that is empty or not in the batch) fails the whole batch.
+ */
+export function settleBatch(records: readonly SQSRecord[], response: unknown): BatchSettlement {
+  if (response === undefined || response === null) return { kind: 'partial', succeeded: records, failed: [] };
+  if (typeof response !== 'object' || Array.isArray(response)) return { kind: 'batch-failed', reason: 'the response is not an object' };
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return { kind: 'partial', succeeded: records, failed: [] };
+  if (!Array.isArray(failures)) return { kind: 'batch-failed', reason: 'batchItemFailures is not a list' };
+  const ids = new Set(records.map((r) => r.messageId));
+  const failed = new Set<string>();
+  for (const failure of failures) {
+    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || id === '' || !ids.has(id)) {
+      return { kind: 'batch-failed', reason: `batchItemFailures names ${JSON.stringify(id)}, which is not a message of this batch` };
+    }
+    failed.add(id);
+  }
+  return { kind: 'partial', succeeded: records.filter((r) => !failed.has(r.messageId)), failed: records.filter((r) => failed.has(r.messageId)) };
+}
+
+/**
+ * Receives up to `max` messages (in calls of at most 10) as Lambda records; waits up to
+ * `waitSeconds` for the first one (long polling).
+ */
+export async function receiveRecords(
+  sqs: SQSClient,
+  queue: { url: string; arn: string },
+  region: string,
+  max: number,
+  waitSeconds: number,
+): Promise<SQSRecord[]> {
+  const messages: Message[] = [];
+  while (messages.length < max) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queue.url,
+        MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max - messages.length),
+        WaitTimeSeconds: messages.length === 0 ? waitSeconds : 0,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    messages.push(...Messages);
+    if (Messages.length === 0) break;
+  }
+  return messages.map((m) => toSqsRecord(m, queue.arn, region));
+}
+
+/** Deletes the records Lambda would delete after a successful (partial) batch. */
+export async function deleteRecords(sqs: SQSClient, queueUrl: string, records: readonly SQSRecord[]): Promise<void> {
+  await Promise.all(
+    chunkByCount(records, SQS_MAX_BATCH_ENTRIES).map((chunk) =>
+      sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) })),
+    ),
+  );
+}
+
+/**
+ * Invokes the handler with one batch and settles it as Lambda does. A thrown error or a
+ * malformed response fails the whole batch (nothing is deleted).
+ */
+export async function invokeAndSettle(
+  sqs: SQSClient,
+  queueUrl: string,
+  records: readonly SQSRecord[],
+  handler: SqsHandler,
+  context: Context,
+): Promise<BatchSettlement> {
+  let settlement: BatchSettlement;
+  try {
+    settlement = settleBatch(records, await handler({ Records: [...records] }, context));
+  } catch (error) {
+    settlement = { kind: 'batch-failed', reason: (error as Error).message };
+  }
+  if (settlement.kind === 'partial' && settlement.succeeded.length > 0) await deleteRecords(sqs, queueUrl, settlement.succeeded);
+  return settlement;
+}
