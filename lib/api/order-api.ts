@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { isServedCountry } from '../domain/delivery.ts';
+import { deliveryRestriction, HOME_COUNTRY } from '../domain/delivery.ts';
 import { MESSAGE_VERSION, type PickingInput } from '../domain/messages.ts';
 import { BulkOrderShape, MAX_ORDERS_PER_REQUEST, ORDER_ID_PATTERN, OrderRequest, type Order } from '../domain/order.ts';
 import { OrderStatusStore } from '../status/order-status-store.ts';
@@ -120,9 +120,8 @@ export function createOrderApi(options: OrderApiOptions = {}): OrderApiHandler {
       if (!config.entryQueueUrls.has(request.warehouseId)) {
         details.push({ field: `${prefix(index)}warehouseId`, message: `unknown warehouse ${JSON.stringify(request.warehouseId)}; warehouses are ${warehouses.join(', ')}` });
       }
-      if (request.shipTo && !isServedCountry(request.shipTo.country)) {
-        details.push({ field: `${prefix(index)}shipTo.country`, message: `no carrier delivers to ${request.shipTo.country}` });
-      }
+      const restriction = deliveryRestriction(request.shipTo?.country ?? HOME_COUNTRY, request.priority ?? 'standard');
+      if (restriction) details.push({ field: `${prefix(index)}${request.shipTo ? 'shipTo.country' : 'priority'}`, message: restriction });
       if (request.orderId !== undefined) {
         const first = idsInRequest.get(request.orderId);
         if (first !== undefined) details.push({ field: `${prefix(index)}orderId`, message: `duplicates orders.${first}.orderId in this request` });

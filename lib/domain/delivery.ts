@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { DeliveryInput } from './messages.ts'; // type only, like the other stages
 import { hash53, hash53Hex } from './catalog.ts';
 import { reject, succeed, type Outcome } from './outcome.ts';
+import type { Priority } from './order.ts';
 
 export const SERVICES = ['ground', 'express'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -67,6 +68,24 @@ export const SERVED_COUNTRIES: readonly string[] = Object.freeze([...CARRIERS_BY
  */
 export function isServedCountry(country: string): boolean {
   return CARRIERS_BY_COUNTRY.has(country);
+}
+
+/**
+ * Why no carrier could ever take an order to `country` with this priority, or undefined when one
+ * can (parcel weights are known only after packing). Intake uses it to refuse such orders upfront.
+ *
+ * @example
+ * ```ts
+ * deliveryRestriction('DE', 'express'); // → undefined
+ * deliveryRestriction('PL', 'express'); // → 'no carrier offers express to PL; use priority "standard"'
+ * deliveryRestriction('BR', 'standard'); // → 'no carrier delivers to BR'
+ * ```
+ */
+export function deliveryRestriction(country: string, priority: Priority): string | undefined {
+  const candidates = CARRIERS_BY_COUNTRY.get(country);
+  if (!candidates) return `no carrier delivers to ${country}`;
+  if (priority === 'express' && !candidates.some((c) => c.express)) return `no carrier offers express to ${country}; use priority "standard"`;
+  return undefined;
 }
 
 /** `CC` + 15 digits + a Luhn check digit; see `trackingNumberFor`. */

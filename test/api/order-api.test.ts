@@ -82,6 +82,8 @@ describe('POST /orders', () => {
     ['an order id with a slash', anOrder({ orderId: '../etc/passwd' }), 'orderId'],
     ['an unknown field', anOrder({ colour: 'red' }), ''],
     ['an unserved country', anOrder({ shipTo: { country: 'AQ', postalCode: '00000' } }), 'shipTo.country'],
+    ['express where no carrier offers it', anOrder({ priority: 'express', shipTo: { country: 'PL', postalCode: '00-001' } }), 'shipTo.country'],
+    ['an unknown priority', anOrder({ priority: 'urgent' }), 'priority'],
     ['a JSON array', [anOrder()], 'body'],
     ['a JSON string', 'hello', 'body'],
     ['101 items', anOrder({ items: Array.from({ length: 101 }, (_, i) => ({ sku: `SKU-${i}`, quantity: 1 })) }), 'items'],
