@@ -1,0 +1,129 @@
+/**
+ * ConveyorStack — the whole pipeline on AWS, generated from one `Topology`.
+ *
+ *   client ──SigV4 / API key──▶ API Gateway (OrderApi: validates, throttles, logs, traces)
+ *                                   │ POST /orders, GET /orders/{orderId}
+ *                                   ▼
+ *                               intake λ ──▶ status table (DynamoDB: orderId → status, history)
+ *                                   │ SendMessage                  ▲
+ *                                   ▼                              │ every stage records progress
+ *   per warehouse:  picking queue ─▶ picking λ ─▶ packing queue ─▶ packing λ ─▶ delivery queue ─▶ delivery λ
+ *                        │ after maxReceiveCount   │                             │
+ *                        ▼                         ▼                             ▼
+ *                   picking DLQ               packing DLQ                   delivery DLQ
+ *
+ * Each stage's function receives batches (the aggregator) through an SQS event source with
+ * ReportBatchItemFailures: failed records are retried with backoff, the rest move on. Every
+ * function has its own role with exactly the actions it calls on exactly its own resources.
+ * Change sizes, concurrency, retries or warehouses in cdk.json (context `conveyor`), never here.
+ *
+ * Outputs (for `npx conveyor … --target aws`): `ApiUrl`, `StatusTableName`, `ApiKeyId` (API-key
+ * mode), and per stage `outputName(warehouse, stage, kind)`, e.g. `Wh1PickingQueueUrl`,
+ * `Wh1PickingDlqArn`, `Wh2DeliveryEventSourceMappingUuid` (see outputs.ts).
+ */
+import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { allStages, TopologyError, type Topology } from '../topology/index.ts';
+import { OrderApi } from './order-api.ts';
+import { API_KEY_ID_OUTPUT, API_URL_OUTPUT, STATUS_TABLE_OUTPUT, STAGE_OUTPUT_KINDS, outputName, pascalCase, type StageOutputKind } from './outputs.ts';
+import { PipelineStage } from './stage.ts';
+import { StatusTable } from './status-table.ts';
+
+export { outputName, STAGE_OUTPUT_KINDS, API_URL_OUTPUT, STATUS_TABLE_OUTPUT, API_KEY_ID_OUTPUT, type StageOutputKind } from './outputs.ts';
+
+export interface ConveyorStackProps extends StackProps {
+  /** What to build: pipelines, stages and their limits (`loadTopology()`). */
+  readonly topology: Topology;
+  /**
+   * Let this stack set the account's API Gateway CloudWatch Logs role (see `OrderApiProps`).
+   * @default true
+   */
+  readonly manageApiGatewayAccountLogRole?: boolean;
+  /**
+   * Directory holding the handler modules.
+   * @default the project's `handlers/`
+   */
+  readonly handlersDir?: string;
+}
+
+export class ConveyorStack extends Stack {
+  public readonly topology: Topology;
+  public readonly statusTable: StatusTable;
+  /** Every stage, keyed by `stage.key` (e.g. `wh-1/picking`), in flow order. */
+  public readonly stages: ReadonlyMap<string, PipelineStage>;
+  public readonly orderApi: OrderApi;
+
+  constructor(scope: Construct, id: string, props: ConveyorStackProps) {
+    super(scope, id, { description: 'Conveyor: serverless staged order pipeline (orders → picking → packing → delivery)', ...props });
+    const { topology } = props;
+    this.topology = topology;
+    assertDistinctNames(topology);
+    Tags.of(this).add('Application', 'Conveyor');
+
+    this.statusTable = new StatusTable(this, 'StatusTable');
+    const table = this.statusTable.table;
+
+    const stages = new Map<string, PipelineStage>();
+    for (const pipeline of topology.pipelines) {
+      // Each stage forwards to the next, so a pipeline is built from its last stage backwards.
+      let next: PipelineStage | undefined;
+      for (const stage of [...pipeline.stages].reverse()) {
+        next = new PipelineStage(this, pascalCase(`${pipeline.id}-${stage.name}`), {
+          topology,
+          stage,
+          statusTable: table,
+          nextQueue: next?.queue,
+          handlersDir: props.handlersDir,
+        });
+        stages.set(stage.key, next);
+      }
+    }
+    this.stages = new Map(allStages(topology).map((s) => [s.key, stages.get(s.key)!]));
+
+    this.orderApi = new OrderApi(this, 'OrderApi', {
+      topology,
+      statusTable: table,
+      entryQueues: Object.fromEntries(topology.pipelines.map((p) => [p.id, stages.get(p.stages[0]!.key)!.queue])),
+      manageAccountLogRole: props.manageApiGatewayAccountLogRole,
+      handlersDir: props.handlersDir,
+    });
+
+    this.addOutputs();
+  }
+
+  private addOutputs(): void {
+    new CfnOutput(this, API_URL_OUTPUT, { value: this.orderApi.api.url, description: 'Order API base URL (POST orders, GET orders/{orderId})' });
+    new CfnOutput(this, STATUS_TABLE_OUTPUT, { value: this.statusTable.table.tableName, description: 'Order status table' });
+    if (this.orderApi.apiKey) {
+      new CfnOutput(this, API_KEY_ID_OUTPUT, { value: this.orderApi.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
+    }
+    for (const s of this.stages.values()) {
+      const values: Record<StageOutputKind, string> = {
+        QueueUrl: s.queue.queueUrl,
+        QueueArn: s.queue.queueArn,
+        DlqUrl: s.deadLetterQueue.queueUrl,
+        DlqArn: s.deadLetterQueue.queueArn,
+        FunctionName: s.function.functionName,
+        EventSourceMappingUuid: s.eventSourceMapping.eventSourceMappingId,
+      };
+      for (const kind of STAGE_OUTPUT_KINDS) {
+        new CfnOutput(this, outputName(s.stage.pipelineId, s.stage.name, kind), { value: values[kind], description: `${s.stage.key} ${kind}` });
+      }
+    }
+  }
+}
+
+/** Warehouse ids become construct and output names; `wh-1` and `wh1` would both be `Wh1`. */
+function assertDistinctNames(topology: Topology): void {
+  const seen = new Map<string, string>();
+  for (const { id } of topology.pipelines) {
+    const name = pascalCase(id);
+    const other = seen.get(name);
+    if (other !== undefined) {
+      throw new TopologyError('cdk.json context "conveyor"', [
+        `warehouses: "${other}" and "${id}" both become "${name}" in stack output names; rename one of them`,
+      ]);
+    }
+    seen.set(name, id);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * cdk-nag for Conveyor: the AWS Solutions and Serverless rule packs run on every synth, and any
+ * finding, a warning included, fails it. What could be fixed is fixed in the constructs (request
+ * validation, access and execution logs, tracing, throttling, SSL-only encrypted queues, PITR, own
+ * roles with inline policies). What remains does not apply to this architecture; each such finding
+ * is acknowledged here, on the narrowest construct that carries it, with the reason.
+ *
+ * @example
+ * const stack = new ConveyorStack(app, 'Conveyor', { topology });
+ * attachNag(stack);
+ */
+import { Stage, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import type { ConveyorStack } from './conveyor-stack.ts';
+
+/** Why each remaining finding does not apply. Exported so the reasons can be reviewed and tested. */
+export const NAG_REASONS = {
+  xrayWildcard:
+    'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so "*" is the only valid resource; every SQS, DynamoDB and Logs action of this role names its exact resources.',
+  accountLogRole:
+    'API Gateway uses one CloudWatch Logs role per account and region for every API and stage; it must create and write log groups it names itself (API-Gateway-Execution-Logs_<api>/<stage>, access log groups), so it is scoped to this account\'s and region\'s log groups rather than to one of them.',
+  deadLetterQueueRedrive:
+    'This queue is itself a dead-letter queue: nothing consumes it automatically, so there is no receive count to redrive on. Operators inspect it and move messages back with StartMessageMoveTask (npx conveyor dlq redrive).',
+  functionDeadLetterQueue:
+    'Lambda DLQs and on-failure destinations apply only to asynchronous invocations. This function is only invoked synchronously (by its SQS event source mapping, or by API Gateway for intake); failed SQS records are redriven by the source queue\'s own redrive policy to its dead-letter queue.',
+  eventSourceMappingDestination:
+    'SQS event source mappings cannot have an on-failure destination (Lambda supports them for Kinesis, DynamoDB Streams and Kafka only). Failed records return to the queue and, after maxReceiveCount receives, SQS moves them to the dead-letter queue configured in the queue\'s redrive policy.',
+  cognito:
+    'Callers are services and operators, not end users with a Cognito user pool: the API requires IAM SigV4 authorization, or an API key with a usage plan when the topology selects "api-key".',
+  apiKeyAuthorization:
+    'The topology selects api.authorization "api-key": every method requires an API key bound to a usage plan that throttles it; there is no IAM or Cognito authorizer by design.',
+  waf:
+    'No WAFv2 web ACL is configured (cdk.json context conveyor.api.wafWebAclArn). The API is not anonymous (IAM SigV4 or API key), validates request bodies and throttles per stage; set wafWebAclArn to associate an ACL.',
+} as const;
+
+const registered = new WeakSet<Stage>();
+
+/** Runs the AWS Solutions and Serverless packs on the stage (app) that holds `scope`. Idempotent. */
+export function addNagChecks(scope: IConstruct): void {
+  const stage = Stage.of(scope);
+  if (!stage) throw new Error('cdk-nag checks need an enclosing App or Stage');
+  if (registered.has(stage)) return;
+  registered.add(stage);
+  // writeSuppressionsToCloudFormation: each acknowledged resource carries its reasons in the template's Metadata, for audits.
+  Validations.of(stage).addPlugins(
+    new AwsSolutionsChecks(stage, { writeSuppressionsToCloudFormation: true }),
+    new ServerlessChecks(stage, { writeSuppressionsToCloudFormation: true }),
+  );
+}
+
+/** Acknowledges, construct by construct, the findings that do not apply to Conveyor. */
+export function acknowledgeNagFindings(stack: ConveyorStack): void {
+  for (const stage of stack.stages.values()) {
+    acknowledge(stage.worker.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
+    acknowledge(stage.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
+    acknowledge(stage.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.functionDeadLetterQueue);
+    acknowledge(stage.eventSourceMapping, 'Serverless-LambdaEventSourceMappingDestination', NAG_REASONS.eventSourceMappingDestination);
+    acknowledge(stage.deadLetterQueue, 'Serverless-SQSRedrivePolicy', NAG_REASONS.deadLetterQueueRedrive);
+  }
+
+  const api = stack.orderApi;
+  acknowledge(api.intake.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
+  acknowledge(api.intake.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
+  acknowledge(api.intake.function, 'Serverless-LambdaDLQ', NAG_REASONS.functionDeadLetterQueue);
+  if (api.accountLogRole) {
+    acknowledge(
+      api.accountLogRole,
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
+      NAG_REASONS.accountLogRole,
+    );
+  }
+  for (const method of api.methods) {
+    acknowledge(method, 'AwsSolutions-COG4', NAG_REASONS.cognito);
+    if (stack.topology.api.authorization === 'api-key') acknowledge(method, 'AwsSolutions-APIG4', NAG_REASONS.apiKeyAuthorization);
+  }
+  if (!api.webAclAssociation) acknowledge(api.api.deploymentStage, 'AwsSolutions-APIG3', NAG_REASONS.waf);
+}
+
+/** Runs cdk-nag on the stack's app and acknowledges what does not apply. */
+export function attachNag(stack: ConveyorStack): void {
+  addNagChecks(stack);
+  acknowledgeNagFindings(stack);
+}
+
+function acknowledge(scope: IConstruct, id: string, reason: string): void {
+  if (reason.trim().length < 20) throw new Error(`acknowledging ${id} on ${scope.node.path} needs a real reason`);
+  Validations.of(scope).acknowledge({ id, reason });
+}

@@ -1,0 +1,276 @@
+/**
+ * The default ConveyorStack (cdk.json: 2 warehouses × 3 stages), asserted on the synthesized
+ * template: queues and dead letters, event sources, functions, API, table, outputs.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Match } from 'aws-cdk-lib/assertions';
+import { outputName, STAGE_OUTPUT_KINDS } from '../../lib/infra/outputs.ts';
+import { allStages, findStage, loadTopology, STAGE_NAMES } from '../../lib/topology/index.ts';
+import {
+  CDK_CONTEXT,
+  cleanupAssemblies,
+  logicalId,
+  onlyResourceOf,
+  referencedId,
+  referencesIn,
+  renderString,
+  resourcesOf,
+  stagesInTemplate,
+  synthConveyor,
+} from '../support/cdk-app.ts';
+
+const topology = loadTopology(CDK_CONTEXT.conveyor);
+const { stack, template, json } = synthConveyor();
+const stages = stagesInTemplate(json);
+const DAY = 86_400;
+
+afterAll(cleanupAssemblies);
+
+describe('queues', () => {
+  it('has a work queue and a dead-letter queue per stage: 2 warehouses × 3 stages', () => {
+    expect(topology.pipelines.map((p) => p.id)).toEqual(['wh-1', 'wh-2']);
+    template.resourceCountIs('AWS::SQS::Queue', 12);
+    expect(stages).toHaveLength(6);
+    expect(new Set(stages.map((s) => `${s.pipelineId}/${s.stage}`))).toEqual(new Set(allStages(topology).map((s) => s.key)));
+  });
+
+  it('redrives each work queue to its own dead-letter queue after maxReceiveCount', () => {
+    for (const built of stack.stages.values()) {
+      const queue = json.Resources[logicalId(built.queue)]!;
+      expect(queue.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(built.deadLetterQueue), 'Arn'] },
+        maxReceiveCount: built.stage.maxReceiveCount,
+      });
+    }
+    // …and no two queues share a DLQ, and no DLQ redrives further.
+    const dlqs = stages.map((s) => s.deadLetterQueueId);
+    expect(new Set(dlqs).size).toBe(6);
+    for (const id of dlqs) expect(json.Resources[id]!.Properties.RedrivePolicy).toBeUndefined();
+  });
+
+  it('encrypts every queue at rest and denies every request not made over TLS', () => {
+    const queues = resourcesOf(json, 'AWS::SQS::Queue');
+    const policies = resourcesOf(json, 'AWS::SQS::QueuePolicy');
+    for (const [id, queue] of queues) {
+      expect(queue.Properties.SqsManagedSseEnabled === true || queue.Properties.KmsMasterKeyId !== undefined, id).toBe(true);
+      const policy = policies.find(([, p]) => p.Properties.Queues.some((q: unknown) => referencedId(q) === id));
+      expect(policy, `queue policy of ${id}`).toBeDefined();
+      expect(policy![1].Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 'sqs:*',
+          Principal: { AWS: '*' },
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Resource: { 'Fn::GetAtt': [id, 'Arn'] },
+        }),
+      );
+    }
+  });
+
+  it('keeps dead letters 14 days and queued work retention.queueDays', () => {
+    for (const s of stages) {
+      expect(json.Resources[s.deadLetterQueueId]!.Properties.MessageRetentionPeriod).toBe(1_209_600);
+      expect(s.queue.Properties.MessageRetentionPeriod).toBe(topology.retention.queueDays * DAY);
+      expect(s.queue.Properties.ReceiveMessageWaitTimeSeconds).toBe(20);
+    }
+  });
+
+  it("sets each queue's visibility timeout ≥ 6 × its function's timeout + batching window (read from the template)", () => {
+    for (const s of stages) {
+      const minimum = 6 * s.function.Properties.Timeout + (s.mapping.Properties.MaximumBatchingWindowInSeconds ?? 0);
+      expect(s.queue.Properties.VisibilityTimeout, `${s.pipelineId}/${s.stage}`).toBeGreaterThanOrEqual(minimum);
+      expect(s.queue.Properties.VisibilityTimeout).toBe(findStage(topology, s.pipelineId, s.stage)!.visibilityTimeoutSeconds);
+    }
+  });
+});
+
+describe('event sources', () => {
+  it('feeds each queue to its function in batches with per-record failure reporting, as the topology says', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 6);
+    for (const s of stages) {
+      const expected = findStage(topology, s.pipelineId, s.stage)!;
+      expect(s.mapping.Properties).toMatchObject({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: expected.batchSize,
+        MaximumBatchingWindowInSeconds: expected.maxBatchingWindowSeconds,
+        ScalingConfig: { MaximumConcurrency: expected.maxConcurrency },
+      });
+      expect(s.mapping.Properties.Enabled ?? true).toBe(true);
+    }
+  });
+
+  it('chains each pipeline: picking → packing → delivery, the last stage forwarding nowhere', () => {
+    for (const pipeline of topology.pipelines) {
+      const chain = STAGE_NAMES.map((name) => stages.find((s) => s.pipelineId === pipeline.id && s.stage === name)!);
+      expect(chain[0]!.nextQueueId).toBe(chain[1]!.queueId);
+      expect(chain[1]!.nextQueueId).toBe(chain[2]!.queueId);
+      expect(chain[2]!.nextQueueId).toBeUndefined();
+    }
+  });
+});
+
+describe('functions', () => {
+  const functions = resourcesOf(json, 'AWS::Lambda::Function');
+
+  it('runs every function on Node 24 (or 22), arm64, with active tracing and JSON logs', () => {
+    expect(functions).toHaveLength(7);
+    for (const [id, fn] of functions) {
+      expect(['nodejs24.x', 'nodejs22.x'], id).toContain(fn.Properties.Runtime);
+      expect(fn.Properties.Architectures, id).toEqual(['arm64']);
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.LoggingConfig.LogFormat, id).toBe('JSON');
+      expect(fn.Properties.Handler, id).toBe('index.handler');
+    }
+  });
+
+  it('gives every function its own log group with the topology retention', () => {
+    const logGroups = functions.map(([, fn]) => referencedId(fn.Properties.LoggingConfig.LogGroup));
+    expect(new Set(logGroups).size).toBe(functions.length);
+    for (const id of logGroups) {
+      expect(json.Resources[id]!.Type).toBe('AWS::Logs::LogGroup');
+      expect(json.Resources[id]!.Properties.RetentionInDays).toBe(topology.retention.logDays);
+    }
+  });
+
+  it('sizes stage functions from the topology and configures them through the environment contract', () => {
+    for (const s of stages) {
+      const expected = findStage(topology, s.pipelineId, s.stage)!;
+      expect(s.function.Properties).toMatchObject({ MemorySize: expected.memoryMb, Timeout: expected.timeoutSeconds });
+      const env = s.function.Properties.Environment.Variables;
+      expect(env).toMatchObject({
+        CONVEYOR_TRACKING: topology.tracking,
+        CONVEYOR_MAX_RECEIVE_COUNT: String(expected.maxReceiveCount),
+        CONVEYOR_BACKOFF_BASE_SECONDS: String(expected.backoff.baseSeconds),
+        CONVEYOR_BACKOFF_CAP_SECONDS: String(expected.backoff.capSeconds),
+      });
+      expect(referencedId(env.CONVEYOR_QUEUE_URL)).toBe(s.queueId);
+      expect(referencedId(env.CONVEYOR_DLQ_URL)).toBe(s.deadLetterQueueId);
+      expect(referencedId(env.CONVEYOR_STATUS_TABLE)).toBe(logicalId(stack.statusTable.table));
+    }
+  });
+
+  it('tells the intake function every warehouse’s first queue', () => {
+    const intake = json.Resources[logicalId(stack.orderApi.function)]!;
+    expect(intake.Properties).toMatchObject({ MemorySize: topology.intake.memoryMb, Timeout: topology.intake.timeoutSeconds });
+    const entryQueues = intake.Properties.Environment.Variables.CONVEYOR_ENTRY_QUEUES;
+    const firstQueues = stages.filter((s) => s.stage === STAGE_NAMES[0]);
+    expect(referencesIn(entryQueues)).toEqual(new Set(firstQueues.map((s) => s.queueId)));
+    // The handler parses it as JSON: {warehouseId: queueUrl}.
+    expect(JSON.parse(renderString(entryQueues, (id) => `https://sqs.example/${id}`))).toEqual(
+      Object.fromEntries(firstQueues.map((s) => [s.pipelineId, `https://sqs.example/${s.queueId}`])),
+    );
+  });
+});
+
+describe('order API', () => {
+  const methods = resourcesOf(json, 'AWS::ApiGateway::Method');
+  const method = (verb: string) => methods.find(([, m]) => m.Properties.HttpMethod === verb)![1];
+
+  it('has POST /orders and GET /orders/{orderId}, both IAM-authorized Lambda proxy integrations of intake', () => {
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'orders' });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{orderId}' });
+    for (const [, m] of methods) {
+      expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+      expect(m.Properties.Integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(m.Properties.Integration.Uri)).toContain(logicalId(stack.orderApi.function));
+    }
+  });
+
+  it('validates that POST bodies are JSON objects (the handler names fields) and requires GET’s orderId', () => {
+    const post = method('POST');
+    const validator = json.Resources[referencedId(post.Properties.RequestValidatorId)]!;
+    expect(validator.Properties).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
+    const model = json.Resources[referencedId(post.Properties.RequestModels['application/json'])]!;
+    expect(model.Properties.Schema).toMatchObject({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' });
+
+    const get = method('GET');
+    expect(get.Properties.RequestParameters).toEqual({ 'method.request.path.orderId': true });
+    expect(referencedId(get.Properties.RequestValidatorId)).toBe(referencedId(post.Properties.RequestValidatorId));
+  });
+
+  it('throttles, traces and writes JSON access logs and execution error logs on its stage', () => {
+    const [, apiStage] = onlyResourceOf(json, 'AWS::ApiGateway::Stage');
+    expect(apiStage.Properties.TracingEnabled).toBe(true);
+    expect(JSON.stringify(apiStage.Properties.AccessLogSetting.DestinationArn)).toContain(logicalId(stack.orderApi.accessLogs));
+    expect(Object.keys(JSON.parse(apiStage.Properties.AccessLogSetting.Format))).toEqual(
+      expect.arrayContaining(['requestId', 'ip', 'caller', 'user', 'requestTime', 'httpMethod', 'resourcePath', 'status', 'protocol', 'responseLength']),
+    );
+    expect(apiStage.Properties.MethodSettings).toEqual([
+      expect.objectContaining({
+        ResourcePath: '/*',
+        HttpMethod: '*',
+        ThrottlingRateLimit: topology.api.throttleRateLimit,
+        ThrottlingBurstLimit: topology.api.throttleBurstLimit,
+        LoggingLevel: 'ERROR',
+        DataTraceEnabled: false,
+      }),
+    ]);
+    // API Gateway logs only once the account has a logging role; the stage waits for it.
+    template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
+    expect(apiStage.DependsOn).toContain(onlyResourceOf(json, 'AWS::ApiGateway::Account')[0]);
+  });
+
+  it('answers its own rejections in the handler’s JSON error shape', () => {
+    const responses = Object.fromEntries(resourcesOf(json, 'AWS::ApiGateway::GatewayResponse').map(([, r]) => [r.Properties.ResponseType, r.Properties]));
+    expect(Object.keys(responses).sort()).toEqual(['BAD_REQUEST_BODY', 'DEFAULT_4XX', 'DEFAULT_5XX']);
+    expect(responses.BAD_REQUEST_BODY.StatusCode).toBe('400');
+    // Templates are not escaped: only $context.error.messageString (a quoted JSON string) may appear.
+    for (const [type, response] of Object.entries(responses) as [string, Record<string, any>][]) {
+      const template = response.ResponseTemplates['application/json'] as string;
+      expect(template.replaceAll('$context.error.messageString', ''), type).not.toMatch(/\$context/);
+      const parsed = JSON.parse(template.replaceAll('$context.error.messageString', '"Invalid request body"'));
+      expect(parsed, type).toEqual({ error: expect.any(String), details: expect.any(Array) });
+      for (const detail of parsed.details) expect(detail).toEqual({ field: expect.any(String), message: expect.any(String) });
+    }
+  });
+
+  it('uses IAM authorization by default: no API key, usage plan or WAF association', () => {
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+  });
+});
+
+describe('status table', () => {
+  it('is on-demand, keyed by orderId, point-in-time recoverable, encrypted, retained and deletion-protected', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+      },
+    });
+  });
+});
+
+describe('outputs', () => {
+  it('publishes the API URL, the table and every stage resource under predictable names', () => {
+    template.hasOutput('ApiUrl', { Value: Match.anyValue() });
+    expect(referencedId(json.Outputs.StatusTableName!.Value)).toBe(logicalId(stack.statusTable.table));
+    for (const s of stages) {
+      const name = (kind: (typeof STAGE_OUTPUT_KINDS)[number]) => outputName(s.pipelineId, s.stage, kind);
+      expect(referencedId(json.Outputs[name('QueueUrl')]!.Value)).toBe(s.queueId);
+      expect(referencedId(json.Outputs[name('QueueArn')]!.Value, 'Arn')).toBe(s.queueId);
+      expect(referencedId(json.Outputs[name('DlqUrl')]!.Value)).toBe(s.deadLetterQueueId);
+      expect(referencedId(json.Outputs[name('DlqArn')]!.Value, 'Arn')).toBe(s.deadLetterQueueId);
+      expect(referencedId(json.Outputs[name('FunctionName')]!.Value)).toBe(s.functionId);
+      expect(referencedId(json.Outputs[name('EventSourceMappingUuid')]!.Value)).toBe(s.mappingId);
+    }
+    expect(Object.keys(json.Outputs).sort()).toEqual(
+      ['ApiUrl', 'StatusTableName', ...stages.flatMap((s) => STAGE_OUTPUT_KINDS.map((k) => outputName(s.pipelineId, s.stage, k)))].sort(),
+    );
+  });
+
+  it('names outputs with a pure helper the CLI can share', () => {
+    expect(outputName('wh-1', 'picking', 'QueueUrl')).toBe('Wh1PickingQueueUrl');
+    expect(outputName('wh-2', 'delivery', 'EventSourceMappingUuid')).toBe('Wh2DeliveryEventSourceMappingUuid');
+    expect(outputName('north-east-7', 'packing', 'DlqArn')).toBe('NorthEast7PackingDlqArn');
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Least privilege, proven from the template: every function has its own role with inline policies
+ * only, and its SQS / DynamoDB / Logs actions name exactly the resources it uses — found by
+ * following references (event source → queue → redrive target, env → next queue), not by names.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { STAGE_NAMES } from '../../lib/topology/index.ts';
+import {
+  asList,
+  cleanupAssemblies,
+  logicalId,
+  onlyResourceOf,
+  referencedId,
+  resourcesOf,
+  stagesInTemplate,
+  synthConveyor,
+  type CfnTemplate,
+} from '../support/cdk-app.ts';
+
+const { stack, json } = synthConveyor();
+const stages = stagesInTemplate(json);
+const [tableId] = onlyResourceOf(json, 'AWS::DynamoDB::Table');
+
+afterAll(cleanupAssemblies);
+
+interface Grant {
+  readonly action: string;
+  /** Logical id of the resource (from Fn::GetAtt), or the literal resource string. */
+  readonly resource: string;
+}
+
+/** Every (action, resource) pair the function's role allows. */
+function grantsOf(template: CfnTemplate, functionId: string): Grant[] {
+  return roleGrants(template, referencedId(template.Resources[functionId]!.Properties.Role, 'Arn'));
+}
+
+function roleGrants(template: CfnTemplate, roleId: string): Grant[] {
+  const role = template.Resources[roleId]!;
+  expect(role.Type).toBe('AWS::IAM::Role');
+  const grants: Grant[] = [];
+  for (const policy of asList(role.Properties.Policies)) {
+    for (const statement of asList<Record<string, any>>(policy.PolicyDocument.Statement)) {
+      expect(statement.Effect).toBe('Allow');
+      expect(statement.NotAction ?? statement.NotResource).toBeUndefined();
+      for (const action of asList<string>(statement.Action)) {
+        for (const resource of asList<unknown>(statement.Resource)) {
+          grants.push({ action, resource: describeResource(resource) });
+        }
+      }
+    }
+  }
+  return grants;
+}
+
+/** A resource ARN as the logical id it is the ARN of, or else as written (a literal or an Fn::Join). */
+function describeResource(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  try {
+    return referencedId(resource, 'Arn');
+  } catch {
+    return JSON.stringify(resource);
+  }
+}
+
+/** action → sorted resources, for the actions of one service. */
+function byAction(grants: Grant[], service: string): Record<string, string[]> {
+  const map: Record<string, string[]> = {};
+  for (const g of grants.filter((x) => x.action.startsWith(`${service}:`))) (map[g.action] ??= []).push(g.resource);
+  for (const list of Object.values(map)) list.sort();
+  return map;
+}
+
+const logGroupOf = (functionId: string) => referencedId(json.Resources[functionId]!.Properties.LoggingConfig.LogGroup);
+
+describe('roles', () => {
+  it('gives every function its own role, with inline policies only (no managed policies, no shared policy)', () => {
+    const functions = resourcesOf(json, 'AWS::Lambda::Function');
+    const roles = functions.map(([, fn]) => referencedId(fn.Properties.Role, 'Arn'));
+    expect(new Set(roles).size).toBe(functions.length);
+    for (const [id, role] of resourcesOf(json, 'AWS::IAM::Role')) {
+      expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+    }
+    expect(resourcesOf(json, 'AWS::IAM::Policy')).toEqual([]);
+    expect(resourcesOf(json, 'AWS::IAM::ManagedPolicy')).toEqual([]);
+  });
+
+  it('never allows an sqs: or dynamodb: action on "*" or on a wildcard ARN, in any role', () => {
+    for (const [id] of resourcesOf(json, 'AWS::IAM::Role')) {
+      for (const g of roleGrants(json, id).filter((x) => /^(sqs|dynamodb):/.test(x.action))) {
+        expect(g.action, id).not.toContain('*');
+        expect(g.resource, `${id} ${g.action}`).not.toContain('*');
+        expect(json.Resources[g.resource], `${id} ${g.action} → ${g.resource}`).toBeDefined();
+      }
+    }
+  });
+});
+
+describe('stage functions', () => {
+  it.each(stages.map((s) => [`${s.pipelineId}/${s.stage}`, s] as const))('%s touches only its queue, its DLQ, the next queue and the table', (_key, s) => {
+    const grants = grantsOf(json, s.functionId);
+    const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'];
+    expect(byAction(grants, 'sqs')).toEqual({
+      ...Object.fromEntries(consume.map((a) => [a, [s.queueId]])),
+      'sqs:SendMessage': [s.deadLetterQueueId, ...(s.nextQueueId ? [s.nextQueueId] : [])].sort(),
+    });
+    expect(byAction(grants, 'dynamodb')).toEqual({
+      'dynamodb:BatchGetItem': [tableId],
+      'dynamodb:GetItem': [tableId],
+      'dynamodb:UpdateItem': [tableId],
+    });
+    expect(byAction(grants, 'logs')).toEqual({ 'logs:CreateLogStream': [logGroupOf(s.functionId)], 'logs:PutLogEvents': [logGroupOf(s.functionId)] });
+    // The only other permission: X-Ray, which has no resource-level permissions.
+    expect(grants.filter((g) => !/^(sqs|dynamodb|logs):/.test(g.action))).toEqual([
+      { action: 'xray:PutTelemetryRecords', resource: '*' },
+      { action: 'xray:PutTraceSegments', resource: '*' },
+    ]);
+  });
+
+  it('forwards to the next stage of the same pipeline only', () => {
+    for (const s of stages.filter((x) => x.nextQueueId)) {
+      const next = stages.find((x) => x.queueId === s.nextQueueId)!;
+      expect(next.pipelineId).toBe(s.pipelineId);
+      expect(STAGE_NAMES.indexOf(next.stage as never)).toBe(STAGE_NAMES.indexOf(s.stage as never) + 1);
+    }
+  });
+});
+
+describe('intake function', () => {
+  it('may enqueue only to each pipeline’s first stage and read/write only the status table', () => {
+    const intakeId = logicalId(stack.orderApi.function);
+    const grants = grantsOf(json, intakeId);
+    const firstQueues = stages.filter((s) => s.stage === STAGE_NAMES[0]).map((s) => s.queueId);
+    expect(firstQueues).toHaveLength(2);
+    expect(byAction(grants, 'sqs')).toEqual({ 'sqs:SendMessage': firstQueues.sort() });
+    expect(byAction(grants, 'dynamodb')).toEqual({
+      'dynamodb:BatchGetItem': [tableId],
+      'dynamodb:GetItem': [tableId],
+      'dynamodb:PutItem': [tableId],
+      'dynamodb:UpdateItem': [tableId],
+    });
+    expect(byAction(grants, 'logs')).toEqual({ 'logs:CreateLogStream': [logGroupOf(intakeId)], 'logs:PutLogEvents': [logGroupOf(intakeId)] });
+  });
+});
