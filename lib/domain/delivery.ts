@@ -3,7 +3,7 @@
  * depends on the order alone (country, priority, parcel weights) and the tracking number on the order
  * id and carrier alone, so a redelivered order gets the same tracking number in any batch.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeliveryInput } from './messages.ts'; // type only, like the other stages
 import { hash53, hash53Hex } from './catalog.ts';
 import { reject, succeed, type Outcome } from './outcome.ts';

@@ -4,7 +4,7 @@
  * Identical boxes are listed once with a count, so even a 100 × 1,000-unit order has a small plan:
  * at most one full-box entry and one line in a mixed box per SKU (about 20 KB of JSON at worst).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_ITEMS_PER_ORDER, MAX_QUANTITY_PER_ITEM, Sku } from './order.ts';
 import type { PackingInput } from './messages.ts'; // type only: messages.ts imports this module's schemas
 import { unitOf } from './catalog.ts';

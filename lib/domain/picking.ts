@@ -3,7 +3,7 @@
  * orders' items are grouped by SKU into stops along a serpentine route, and each order's pick list
  * points at the wave-level stops its items are picked at.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_ITEMS_PER_ORDER, Quantity, Sku } from './order.ts';
 import type { PickingInput } from './messages.ts'; // type only: messages.ts imports this module's schemas
 import { BINS_PER_AISLE, hash53Hex, locationOfSlot, slotOf } from './catalog.ts';

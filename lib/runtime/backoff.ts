@@ -3,7 +3,7 @@
  * record's visibility timeout is set to this many seconds, so retries spread out instead of
  * hammering a sick dependency in lockstep ("Exponential Backoff And Jitter", AWS Architecture Blog).
  */
-import { SQS_MAX_VISIBILITY_SECONDS } from '../topology/load.ts';
+import { SQS_MAX_VISIBILITY_SECONDS } from '../topology/model.ts';
 
 export interface BackoffPolicy {
   readonly baseSeconds: number;

@@ -2,7 +2,7 @@
  * The environment contract between the deployer (CDK stack or local runtime) and the handlers.
  * Builders and readers live together so the two sides cannot drift apart.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
 /** Thrown at handler start-up when its environment is missing or malformed. */

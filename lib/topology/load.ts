@@ -3,7 +3,7 @@
  * validating everything with zod. Errors name the field and the rule, e.g.
  * `stages.packing.batchSize 50 needs maxBatchingWindowSeconds ≥ 1`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   DEFAULT_API,
   DEFAULT_INTAKE,
@@ -21,6 +21,7 @@ import {
   type Stage,
   type StageName,
   type Topology,
+  SQS_MAX_VISIBILITY_SECONDS,
 } from './model.ts';
 
 /** Thrown when the topology configuration is invalid; `issues` lists each problem with its field path. */
@@ -33,8 +34,6 @@ export class TopologyError extends Error {
   }
 }
 
-/** SQS limits that bound several settings. */
-export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 const CLOUDWATCH_LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;

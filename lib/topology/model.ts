@@ -4,6 +4,9 @@
  * `Topology` value. `loadTopology` (load.ts) builds and validates it.
  */
 
+/** SQS's upper bound for a visibility timeout (12 hours); it bounds backoff and visibility settings. */
+export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+
 /** The stages of every pipeline, in order. An order flows picking → packing → delivery. */
 export const STAGE_NAMES = ['picking', 'packing', 'delivery'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
