@@ -3,6 +3,7 @@
  * Builders and readers live together so the two sides cannot drift apart.
  */
 import * as z from 'zod';
+import { parseChaos } from './chaos.ts';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
 /** Thrown at handler start-up when its environment is missing or malformed. */
@@ -98,6 +99,8 @@ export interface StageConfig {
   readonly tracking: TrackingLevel;
   readonly maxReceiveCount: number;
   readonly backoff: { readonly baseSeconds: number; readonly capSeconds: number };
+  /** Probability that a record fails transiently by injection (CONVEYOR_CHAOS); 0 unless set. */
+  readonly chaos: number;
 }
 
 export interface IntakeConfig {
@@ -126,6 +129,12 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
   if (last && e.CONVEYOR_NEXT_QUEUE_URL) {
     throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_NEXT_QUEUE_URL is set, but ${expectedStage} is the last stage`);
   }
+  let chaos: number;
+  try {
+    chaos = parseChaos(env.CONVEYOR_CHAOS).get(e.CONVEYOR_STAGE) ?? 0;
+  } catch (error) {
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: ${(error as Error).message}`);
+  }
   if (e.CONVEYOR_BACKOFF_CAP_SECONDS < e.CONVEYOR_BACKOFF_BASE_SECONDS) {
     throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_BACKOFF_CAP_SECONDS is below CONVEYOR_BACKOFF_BASE_SECONDS`);
   }
@@ -139,6 +148,7 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
     tracking: e.CONVEYOR_TRACKING,
     maxReceiveCount: e.CONVEYOR_MAX_RECEIVE_COUNT,
     backoff: { baseSeconds: e.CONVEYOR_BACKOFF_BASE_SECONDS, capSeconds: e.CONVEYOR_BACKOFF_CAP_SECONDS },
+    chaos,
   };
 }
 

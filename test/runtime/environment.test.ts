@@ -20,6 +20,7 @@ describe('handler environment', () => {
       tracking: 'terminal',
       maxReceiveCount: 4,
       backoff: { baseSeconds: 3, capSeconds: 90 },
+      chaos: 0,
     });
   });
 
@@ -40,6 +41,14 @@ describe('handler environment', () => {
     expect(() => readStageConfig('packing', stageEnvironment(topology, packing, urls))).toThrow(/CONVEYOR_NEXT_QUEUE_URL is not set/);
     expect(() => readStageConfig('delivery', stageEnvironment(topology, delivery, { ...urls, nextQueueUrl: 'https://x/loop' }))).toThrow(/is the last stage/);
     expect(readStageConfig('delivery', stageEnvironment(topology, delivery, urls)).nextQueueUrl).toBeUndefined();
+  });
+
+  it('reads the chaos probability of its own stage, and names a bad specification', () => {
+    const env = stageEnvironment(topology, packing, { ...urls, nextQueueUrl: 'https://x/next' });
+    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'picking:1, packing:0.25' }).chaos).toBe(0.25);
+    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'picking:1' }).chaos).toBe(0);
+    expect(() => readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'packing:2' })).toThrow('CONVEYOR_CHAOS: "packing:2": probability must be a number from 0 to 1');
+    expect(() => readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'boxing:0.1' })).toThrow(/unknown stage "boxing"/);
   });
 
   it('round-trips the intake configuration, and rejects a broken queue map', () => {
