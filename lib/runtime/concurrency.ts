@@ -13,3 +13,8 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, ta
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Why a signal fired, for failure reasons. */
+export function abortReason(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+}

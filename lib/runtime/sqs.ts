@@ -11,7 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES, chunkByCount } from './chunking.ts';
-import { mapConcurrent, sleep } from './concurrency.ts';
+import { abortReason, mapConcurrent, sleep } from './concurrency.ts';
 
 export interface OutgoingMessage {
   /** Caller's key for the message (e.g. the source record's messageId); failures are reported by it. */
@@ -27,6 +27,8 @@ export interface SendOptions {
   readonly concurrency?: number;
   /** Base delay between attempts; doubled each time, with jitter. */
   readonly retryDelayMs?: number;
+  /** Stops sending (and aborts calls in flight) when it fires: what is unsent is reported failed. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -42,13 +44,17 @@ export async function sendMessages(
   sqs: SQSClient,
   queueUrl: string,
   messages: readonly OutgoingMessage[],
-  { attempts = 3, concurrency = 10, retryDelayMs = 25 }: SendOptions = {},
+  { attempts = 3, concurrency = 10, retryDelayMs = 25, signal }: SendOptions = {},
 ): Promise<Map<string, string>> {
   const failed = new Map<string, string>();
   const chunks = chunkBySize(messages, (m) => messageBytes(m.body, m.attributes));
   await mapConcurrent(chunks, concurrency, async (chunk) => {
     let pending = chunk;
     for (let attempt = 1; pending.length > 0; attempt++) {
+      if (signal?.aborted) {
+        for (const message of pending) failed.set(message.key, `not sent: ${abortReason(signal)}`);
+        break;
+      }
       const retryable: OutgoingMessage[] = [];
       try {
         const entries: SendMessageBatchRequestEntry[] = pending.map((m, i) => ({
@@ -56,7 +62,7 @@ export async function sendMessages(
           MessageBody: m.body,
           MessageAttributes: m.attributes,
         }));
-        const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }), signal ? { abortSignal: signal } : {});
         for (const failure of response.Failed ?? []) {
           const message = pending[Number(failure.Id)];
           if (!message) continue;
@@ -89,7 +95,7 @@ export interface VisibilityChange {
  * Sets the visibility timeout of received messages with `ChangeMessageVisibilityBatch`.
  * @returns how many changes failed (those messages reappear after the queue's visibility timeout instead).
  */
-export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes: readonly VisibilityChange[]): Promise<number> {
+export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes: readonly VisibilityChange[], signal?: AbortSignal): Promise<number> {
   let failures = 0;
   await mapConcurrent(chunkByCount(changes, SQS_MAX_BATCH_ENTRIES), 10, async (chunk) => {
     try {
@@ -98,6 +104,7 @@ export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes
           QueueUrl: queueUrl,
           Entries: chunk.map((c, i) => ({ Id: String(i), ReceiptHandle: c.receiptHandle, VisibilityTimeout: c.seconds })),
         }),
+        signal ? { abortSignal: signal } : {},
       );
       failures += response.Failed?.length ?? 0;
     } catch {

@@ -36,6 +36,7 @@ import {
   type DeadLetterKind,
 } from './attributes.ts';
 import { backoffSeconds } from './backoff.ts';
+import { CHAOS_REASON } from './chaos.ts';
 import { documentClient, sqsClient } from './clients.ts';
 import { readStageConfig, type StageConfig } from './environment.ts';
 import { changeVisibility, sendMessages } from './sqs.ts';
@@ -66,9 +67,12 @@ export interface StageRuntimeOptions {
 
 export type StageHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-/** Share of the remaining invocation time kept for forwarding and bookkeeping after business logic. */
-const RESERVE_SHARE = 0.25;
-const MAX_RESERVE_MS = 5_000;
+/**
+ * Time kept back from the work (lookups, business logic, forwarding, status writes) for the
+ * bookkeeping that must happen before Lambda stops the invocation: dead letters, backoffs, metrics.
+ */
+const RESERVE_SHARE = 0.2;
+const MAX_RESERVE_MS = 3_000;
 
 interface Received<In> {
   readonly record: SQSRecord;
@@ -114,16 +118,29 @@ export function createStageHandler<In extends StageMessage, Out>(
   const target = statusAfter(config.stage);
   const stageKey = `${config.pipelineId}/${config.stage}`;
 
-  return async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
     const started = now();
     if (!Array.isArray(event?.Records)) throw new TypeError('expected an SQS event with a Records array');
     logger.addContext(context);
+    const remaining = context.getRemainingTimeInMillis();
+    const workDeadline = deadline(remaining - Math.min(MAX_RESERVE_MS, remaining * RESERVE_SHARE), 'the batch ran out of time before the function timeout');
+    const finalDeadline = deadline(remaining - Math.min(250, remaining * 0.05), 'the invocation reached its timeout');
+    try {
+      return await processBatch(event, workDeadline.signal, finalDeadline.signal, started);
+    } finally {
+      workDeadline.clear();
+      finalDeadline.clear();
+    }
+  }
 
+  async function processBatch(event: SQSEvent, workSignal: AbortSignal, finalSignal: AbortSignal, started: number): Promise<SQSBatchResponse> {
     const failures = new Set<string>();
     const retries: { received: Received<In>; reason: string }[] = [];
     const deadLetters: DeadLetter[] = [];
     let duplicates = 0;
     let succeeded = 0;
+    let revived = 0;
+    let ordersDeadLettered = 0;
 
     /** A record failed: retried with backoff, or dead-lettered once it has used its receives. */
     const fail = (received: Received<In>, reason: string): void => {
@@ -156,7 +173,7 @@ export function createStageHandler<In extends StageMessage, Out>(
     let work = batch;
     if (config.tracking === 'full' && batch.length > 0) {
       try {
-        const known = await store.summaries(batch.map((r) => r.orderId));
+        const known = await store.summaries(batch.map((r) => r.orderId), workSignal);
         work = batch.filter((r) => !hasReached(known.get(r.orderId)?.status, target));
         duplicates += batch.length - work.length;
       } catch (error) {
@@ -165,13 +182,20 @@ export function createStageHandler<In extends StageMessage, Out>(
       }
     }
 
+    // Fault injection (CONVEYOR_CHAOS): chosen records fail transiently, before any work is done.
+    if (config.chaos > 0) {
+      work = work.filter((received) => {
+        if (random() >= config.chaos) return true;
+        fail(received, CHAOS_REASON);
+        return false;
+      });
+    }
+
     // 3. Business logic over the whole batch, within the time left.
     let outcomes: readonly Outcome<Out>[] = [];
     if (work.length > 0) {
-      const remaining = context.getRemainingTimeInMillis();
-      const budget = remaining - Math.min(MAX_RESERVE_MS, remaining * RESERVE_SHARE);
       try {
-        outcomes = await withDeadline(Promise.resolve().then(() => definition.process(work.map((r) => r.message))), budget);
+        outcomes = await withDeadline(Promise.resolve().then(() => definition.process(work.map((r) => r.message))), workSignal);
         if (outcomes.length !== work.length) {
           throw new Error(`the ${config.stage} stage returned ${outcomes.length} outcomes for ${work.length} records`);
         }
@@ -200,6 +224,7 @@ export function createStageHandler<In extends StageMessage, Out>(
           body: JSON.stringify({ ...received.message, [config.stage]: value }),
           attributes: tracingAttributes(received.orderId, received.traceId),
         })),
+        { signal: workSignal },
       );
       forwarded = done.filter(({ received }) => {
         const reason = unsent.get(received.record.messageId);
@@ -217,11 +242,13 @@ export function createStageHandler<In extends StageMessage, Out>(
           const facts = definition.summarize(value);
           return { orderId: received.orderId, warehouseId: received.warehouseId, by: config.stage, at, detail: facts, ...(isLastStage ? { delivery: facts } : {}) };
         }),
+        workSignal,
       );
       results.forEach((result, i) => {
         const { received } = forwarded[i] as (typeof forwarded)[number];
         if (result.kind === 'applied') {
           succeeded++;
+          if (result.previous === 'dead-lettered') revived++;
           if (isLastStage) metrics.addMetric(StageMetric.OrderLatency, MetricUnit.Milliseconds, Math.max(0, now() - Date.parse(received.message.acceptedAt)));
         } else if (result.kind === 'already-done') duplicates++;
         else if (isLastStage) fail(received, `recording the delivery failed: ${result.message}`);
@@ -254,6 +281,7 @@ export function createStageHandler<In extends StageMessage, Out>(
             [ATTR_DEAD_LETTERED_AT]: stringAttribute(at),
           },
         })),
+        { signal: finalSignal },
       );
       const sent = deadLetters.filter((d) => {
         const reason = unsent.get(d.record.messageId);
@@ -270,8 +298,10 @@ export function createStageHandler<In extends StageMessage, Out>(
       const marked = sent.filter((d): d is DeadLetter & { orderId: string } => d.orderId !== undefined);
       const results = await store.deadLetter(
         marked.map((d) => ({ orderId: d.orderId, ...(d.warehouseId ? { warehouseId: d.warehouseId } : {}), stage: config.stage, reason: truncateReason(d.reason), at })),
+        finalSignal,
       );
       results.forEach((result, i) => {
+        if (result.kind === 'applied' && result.previous !== 'dead-lettered') ordersDeadLettered++;
         if (result.kind === 'error') logger.error('could not mark the order dead-lettered', { orderId: marked[i]?.orderId, error: result.message });
       });
     }
@@ -284,7 +314,7 @@ export function createStageHandler<In extends StageMessage, Out>(
         failures.add(received.record.messageId);
         return { receiptHandle: received.record.receiptHandle, seconds };
       });
-      const unchanged = await changeVisibility(sqs, config.queueUrl, changes);
+      const unchanged = await changeVisibility(sqs, config.queueUrl, changes, finalSignal);
       if (unchanged > 0) logger.warn('could not set the backoff of some records; they return after the queue visibility timeout', { records: unchanged });
     }
 
@@ -295,13 +325,17 @@ export function createStageHandler<In extends StageMessage, Out>(
     metrics.addMetric(StageMetric.Failed, MetricUnit.Count, retries.length);
     metrics.addMetric(StageMetric.DeadLettered, MetricUnit.Count, deadLettered);
     metrics.addMetric(StageMetric.Duplicates, MetricUnit.Count, duplicates);
+    metrics.addMetric(StageMetric.OrdersDeadLettered, MetricUnit.Count, ordersDeadLettered);
+    metrics.addMetric(StageMetric.OrdersRevived, MetricUnit.Count, revived);
     const durationMs = now() - started;
     metrics.addMetric(StageMetric.BatchDuration, MetricUnit.Milliseconds, durationMs);
     metrics.publishStoredMetrics();
     logger.info('batch processed', { records, succeeded, retried: retries.length, deadLettered, duplicates, durationMs });
 
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
-  };
+  }
+
+  return handler;
 }
 
 function identity<In>(received: Received<In>): Pick<DeadLetter, 'record' | 'orderId' | 'warehouseId' | 'traceId'> {
@@ -348,22 +382,24 @@ function validOrderId(value: unknown): string | undefined {
   return typeof value === 'string' && ORDER_ID_PATTERN.test(value) ? value : undefined;
 }
 
-class DeadlineExceeded extends Error {
-  constructor(ms: number) {
-    super(`did not finish within ${Math.round(ms)} ms, before the function timeout`);
-    this.name = 'DeadlineExceeded';
-  }
+/** An abort signal that fires after `ms` with `reason`; `clear()` releases its timer. */
+function deadline(ms: number, reason: string): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(reason)), Math.max(0, ms));
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
-/** Rejects when `promise` has not settled within `ms`, so a slow batch fails cleanly instead of timing out. */
-async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(ms)), Math.max(0, ms));
+/** Settles like `promise`, or rejects when `signal` fires first: a slow batch fails cleanly instead of timing out. */
+async function withDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw signal.reason;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([promise, deadline]);
+    return await Promise.race([promise, aborted]);
   } finally {
-    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -27,6 +27,10 @@ export const StageMetric = {
   BatchDuration: 'BatchDuration',
   /** Acceptance to delivery, per delivered order (last stage only). */
   OrderLatency: 'OrderLatency',
+  /** Orders that became dead-lettered in this batch (not counting repeats or poison without an order). */
+  OrdersDeadLettered: 'OrdersDeadLettered',
+  /** Dead-lettered orders that moved on again (after a redrive). */
+  OrdersRevived: 'OrdersRevived',
 } as const;
 
 export function createLogger(keys: Record<string, string>): Logger {

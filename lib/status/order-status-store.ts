@@ -8,7 +8,7 @@ import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDo
 import type { StageName } from '../topology/model.ts';
 import { predecessorsOf, stageOf, statusAfter, type HistoryEntry, type OrderRecord, type OrderStatus, type ProgressStatus } from '../domain/status.ts';
 import { chunkByCount } from '../runtime/chunking.ts';
-import { mapConcurrent, sleep } from '../runtime/concurrency.ts';
+import { abortReason, mapConcurrent, sleep } from '../runtime/concurrency.ts';
 
 /** DynamoDB's BatchGetItem limit. */
 const BATCH_GET_KEYS = 100;
@@ -44,8 +44,14 @@ export interface DeadLettering {
   readonly at: string;
 }
 
-/** `applied`: this write made the transition; `already-done`: it was made before (a redelivery). */
-export type WriteResult = { readonly kind: 'applied' } | { readonly kind: 'already-done' } | { readonly kind: 'error'; readonly message: string };
+/**
+ * `applied`: this write made the transition (`previous`: the status it replaced, absent for a new
+ * record); `already-done`: it was made before (a redelivery).
+ */
+export type WriteResult =
+  | { readonly kind: 'applied'; readonly previous?: OrderStatus }
+  | { readonly kind: 'already-done' }
+  | { readonly kind: 'error'; readonly message: string };
 
 export interface StoredSummary {
   readonly status: OrderStatus;
@@ -108,8 +114,9 @@ export class OrderStatusStore {
    * Marks each order as finished with a stage (status moves to `statusAfter(by)`), appending to its
    * history. Runs the conditional writes in parallel; one result per transition, in order.
    */
-  async advance(transitions: readonly Transition[]): Promise<WriteResult[]> {
+  async advance(transitions: readonly Transition[], signal?: AbortSignal): Promise<WriteResult[]> {
     return mapConcurrent(transitions, WRITE_CONCURRENCY, async (t) => {
+      if (signal?.aborted) return { kind: 'error', message: `not written: ${abortReason(signal)}` };
       const to = statusAfter(t.by);
       const entry: HistoryEntry = { at: t.at, status: to, by: t.by, ...(t.detail ? { detail: t.detail } : {}) };
       const stage = stageOf(to);
@@ -118,7 +125,7 @@ export class OrderStatusStore {
         remove: '#reason',
         values: { ':to': to, ':stage': stage, ':at': t.at, ':wh': t.warehouseId, ':empty': [], ':entry': [entry], ...(t.delivery ? { ':delivery': t.delivery } : {}) },
         extraNames: t.delivery ? { '#delivery': 'delivery' } : {},
-      });
+      }, signal);
     });
   }
 
@@ -126,14 +133,15 @@ export class OrderStatusStore {
    * Marks orders dead-lettered with the reason — unless the order has already moved past the stage
    * (the dead letter is then a stale duplicate and the order's real progress is kept).
    */
-  async deadLetter(entries: readonly DeadLettering[]): Promise<WriteResult[]> {
+  async deadLetter(entries: readonly DeadLettering[], signal?: AbortSignal): Promise<WriteResult[]> {
     return mapConcurrent(entries, WRITE_CONCURRENCY, async (d) => {
+      if (signal?.aborted) return { kind: 'error', message: `not written: ${abortReason(signal)}` };
       const entry: HistoryEntry = { at: d.at, status: 'dead-lettered', by: d.stage, reason: d.reason };
       return this.#conditionalUpdate(d.orderId, statusAfter(d.stage), {
         set: `#status = :dl, #stage = :stage, #reason = :reason, #updatedAt = :at, #createdAt = if_not_exists(#createdAt, :at), #history = list_append(if_not_exists(#history, :empty), :entry)${d.warehouseId ? ', #warehouseId = if_not_exists(#warehouseId, :wh)' : ''}`,
         values: { ':dl': 'dead-lettered', ':stage': d.stage, ':reason': d.reason, ':at': d.at, ':empty': [], ':entry': [entry], ...(d.warehouseId ? { ':wh': d.warehouseId } : {}) },
         extraNames: {},
-      });
+      }, signal);
     });
   }
 
@@ -142,7 +150,7 @@ export class OrderStatusStore {
    * record are absent from the map. Eventually consistent: callers use it to skip work early,
    * never as the only guard (the conditional writes are).
    */
-  async summaries(orderIds: readonly string[]): Promise<Map<string, StoredSummary>> {
+  async summaries(orderIds: readonly string[], signal?: AbortSignal): Promise<Map<string, StoredSummary>> {
     const found = new Map<string, StoredSummary>();
     const unique = [...new Set(orderIds)];
     await mapConcurrent(chunkByCount(unique, BATCH_GET_KEYS), 4, async (chunk) => {
@@ -152,6 +160,7 @@ export class OrderStatusStore {
           new BatchGetCommand({
             RequestItems: { [this.#table]: { Keys: keys, ProjectionExpression: '#orderId, #status, payloadHash', ExpressionAttributeNames: { '#orderId': 'orderId', '#status': 'status' } } },
           }),
+          signal ? { abortSignal: signal } : {},
         );
         for (const item of response.Responses?.[this.#table] ?? []) {
           found.set(item.orderId as string, { status: item.status as OrderStatus, ...(item.payloadHash ? { payloadHash: item.payloadHash as string } : {}) });
@@ -188,11 +197,12 @@ export class OrderStatusStore {
     orderId: string,
     target: ProgressStatus,
     update: { set: string; remove?: string; values: Record<string, unknown>; extraNames: Record<string, string> },
+    signal: AbortSignal | undefined,
   ): Promise<WriteResult> {
     const allowed = predecessorsOf(target);
     const placeholders = allowed.map((_, i) => `:from${i}`);
     try {
-      await this.#db.send(
+      const { Attributes } = await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: { orderId },
@@ -200,9 +210,13 @@ export class OrderStatusStore {
           ConditionExpression: `attribute_not_exists(#orderId) OR #status IN (${placeholders.join(', ')})`,
           ExpressionAttributeNames: { ...pick(names, update), ...update.extraNames, '#orderId': 'orderId', '#status': 'status' },
           ExpressionAttributeValues: { ...update.values, ...Object.fromEntries(allowed.map((s, i) => [`:from${i}`, s])) },
+          // The replaced status tells an order's first dead-lettering from a repeat, and a redrive.
+          ReturnValues: 'UPDATED_OLD',
         }),
+        signal ? { abortSignal: signal } : {},
       );
-      return { kind: 'applied' };
+      const previous = Attributes?.status as OrderStatus | undefined;
+      return previous ? { kind: 'applied', previous } : { kind: 'applied' };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { kind: 'already-done' };
       return { kind: 'error', message: (error as Error).message };

@@ -213,3 +213,20 @@ describe('stage runtime', () => {
     await expect(pickingHandler()({} as never, context())).rejects.toThrow(/Records/);
   });
 });
+
+describe('fault injection (CONVEYOR_CHAOS)', () => {
+  it('fails the chosen share of records transiently, through the normal retry path', async () => {
+    const orders = Array.from({ length: 40 }, (_, i) => order(300 + i));
+    await enqueue(aws.sqs, picking().queueUrl, orders.map((o) => pickingMessage(o)));
+    const records = await receive(aws.sqs, picking());
+    let draws = 0;
+    // Every other draw is below 0.5: exactly half the records are hit.
+    const config = { ...aws.stageConfig('wh-1', 'picking'), chaos: 0.5 };
+
+    const response = await pickingHandler({}, { config, random: () => (draws++ % 2 === 0 ? 0.1 : 0.9) })({ Records: records }, context());
+
+    expect(response.batchItemFailures).toHaveLength(20);
+    expect(await aws.drain(packing().queueUrl)).toHaveLength(20);
+    expect(await aws.drain(picking().deadLetterQueueUrl)).toHaveLength(0);
+  });
+});
