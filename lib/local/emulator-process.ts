@@ -1,0 +1,134 @@
+/**
+ * Runs the SQS and DynamoDB emulators in a child process (emulator-host.ts), so that they and the
+ * handlers each get their own event loop (and core), and the emulators can be durable: with a
+ * `dataDir`, queued messages, queues and table items survive a restart, even kill -9.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { HostToParent, ParentToHost } from './emulator-host.ts';
+
+export interface EmulatorProcess {
+  readonly endpoints: { sqs: string; dynamodb: string };
+  readonly pid: number;
+  /** CPU time (µs, since the host started) and resident memory of the host process. */
+  cpuUsage(): Promise<{ user: number; system: number; rssBytes: number }>;
+  /** Graceful shutdown (closes servers and stores), SIGKILL if that takes too long. Idempotent. */
+  stop(): Promise<void>;
+  /** resolves when the process exits for any reason */
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+}
+
+export interface EmulatorProcessOptions {
+  /** Durable state under `<dataDir>/sqs` and `<dataDir>/dynamodb`; in memory when absent. */
+  dataDir?: string;
+  /** Region of the emulated resources' ARNs and queue URLs. */
+  region?: string;
+  /** Default 15 s. */
+  startTimeoutMs?: number;
+}
+
+const HOST_ENTRY = new URL('./emulator-host.ts', import.meta.url);
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * Forks the emulator host and resolves once both emulators listen on 127.0.0.1.
+ *
+ * @example
+ * const emulators = await startEmulatorProcess({ dataDir: '.conveyor/data' });
+ * new SQSClient({ endpoint: emulators.endpoints.sqs });
+ * await emulators.stop();
+ */
+export async function startEmulatorProcess(options: EmulatorProcessOptions = {}): Promise<EmulatorProcess> {
+  const where = options.dataDir ? `with data directory ${options.dataDir}` : 'in memory';
+  const startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  const child = fork(HOST_ENTRY, [JSON.stringify({ dataDir: options.dataDir, region: options.region })], {
+    execPath: process.execPath,
+    execArgv: hostExecArgv(process.execArgv),
+    // No stdin, and stdout discarded: the runtime owns the terminal. The host's errors go to stderr.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    serialization: 'json',
+  });
+
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  // A failed spawn emits 'error' and may never emit 'exit'.
+  const spawnFailed = new Promise<Error>((resolve) => child.once('error', resolve));
+
+  let ready: Extract<HostToParent, { type: 'ready' }>;
+  try {
+    ready = await new Promise<typeof ready>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the emulator host (${where}) did not become ready within ${startTimeoutMs} ms`)), startTimeoutMs);
+      const onMessage = (message: HostToParent) => {
+        if (message.type === 'ready') resolve(message);
+        else if (message.type === 'error') reject(new Error(`the emulator host (${where}) failed to start: ${message.message}`));
+      };
+      child.on('message', onMessage);
+      void exited.then(({ code, signal }) => reject(new Error(`the emulator host (${where}) exited before it was ready (code ${code}, signal ${signal})`)));
+      void spawnFailed.then((error) => reject(new Error(`cannot start the emulator host (${where}): ${error.message}`, { cause: error })));
+    }).finally(() => {
+      child.removeAllListeners('message');
+    });
+  } catch (error) {
+    await stopChild(child, exited, 2_000);
+    throw error;
+  }
+
+  const pendingCpu: { resolve(value: { user: number; system: number; rssBytes: number }): void; reject(error: Error): void }[] = [];
+  child.on('message', (message: HostToParent) => {
+    // The host answers in order, over one channel.
+    if (message.type === 'cpu') pendingCpu.shift()?.resolve({ user: message.usage.user, system: message.usage.system, rssBytes: message.memory });
+  });
+  void exited.then(() => {
+    for (const pending of pendingCpu.splice(0)) pending.reject(new Error('the emulator host has exited'));
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoints: { sqs: ready.sqs, dynamodb: ready.dynamodb },
+    pid: ready.pid,
+    exited,
+    cpuUsage() {
+      return new Promise((resolve, reject) => {
+        if (!child.connected) return reject(new Error('the emulator host has exited'));
+        const pending = { resolve, reject };
+        pendingCpu.push(pending);
+        child.send({ type: 'cpu' } satisfies ParentToHost, (error) => {
+          if (!error) return;
+          pendingCpu.splice(pendingCpu.indexOf(pending), 1);
+          reject(error);
+        });
+      });
+    },
+    stop() {
+      stopping ??= stopChild(child, exited, STOP_TIMEOUT_MS);
+      return stopping;
+    },
+  };
+}
+
+/** Asks for a graceful shutdown; SIGKILL after `timeoutMs`. Resolves once the process is gone. */
+async function stopChild(child: ChildProcess, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  if (child.connected) child.send({ type: 'shutdown' } satisfies ParentToHost, () => undefined);
+  else child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The parent's Node options minus those that must not be repeated in the host: inspector flags
+ * (the port would clash; attach to the host on purpose if needed), `-e`/`-p` code and watch mode. Warnings are silenced: on Node 22, node:sqlite and type stripping are experimental
+ * and would say so on the runtime's terminal.
+ */
+export function hostExecArgv(parentExecArgv: readonly string[]): string[] {
+  const withValue = new Set(['-e', '--eval', '-p', '--print', '--inspect-port', '--debug-port', '--inspect-publish-uid', '--watch-path']);
+  const dropped = /^--(?:inspect|inspect-brk|inspect-wait|inspect-port|inspect-publish-uid|debug-port|eval|print|watch|watch-path|watch-preserve-output)(?:=|$)/;
+  const kept: string[] = [];
+  for (let i = 0; i < parentExecArgv.length; i++) {
+    const arg = parentExecArgv[i] as string;
+    if (withValue.has(arg)) i++;
+    else if (!dropped.test(arg)) kept.push(arg);
+  }
+  return [...kept, '--disable-warning=ExperimentalWarning'];
+}
