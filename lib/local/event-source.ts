@@ -4,7 +4,7 @@
  * succeeded, leave reported failures (and everything, when the invocation fails) to reappear
  * after their visibility timeout.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
 import { toSqsRecord } from './lambda-events.ts';
@@ -40,31 +40,39 @@ export function settleBatch(records: readonly SQSRecord[], response: unknown): B
 }
 
 /**
- * Receives up to `max` messages (in calls of at most 10) as Lambda records; waits up to
- * `waitSeconds` for the first one (long polling).
+ * One `ReceiveMessage` call (at most 10 messages) as Lambda records, with every system and message
+ * attribute; waits up to `waitSeconds` for the first message (long polling).
  */
-export async function receiveRecords(
+export async function receiveBatch(
   sqs: SQSClient,
   queue: { url: string; arn: string },
   region: string,
   max: number,
   waitSeconds: number,
+  signal?: AbortSignal,
 ): Promise<SQSRecord[]> {
-  const messages: Message[] = [];
-  while (messages.length < max) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queue.url,
-        MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max - messages.length),
-        WaitTimeSeconds: messages.length === 0 ? waitSeconds : 0,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    messages.push(...Messages);
-    if (Messages.length === 0) break;
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queue.url,
+      MaxNumberOfMessages: Math.min(SQS_MAX_BATCH_ENTRIES, max),
+      WaitTimeSeconds: waitSeconds,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+    signal ? { abortSignal: signal } : {},
+  );
+  return Messages.map((m) => toSqsRecord(m, queue.arn, region));
+}
+
+/** Receives up to `max` messages in calls of at most 10, until the queue has no more visible. */
+export async function receiveRecords(sqs: SQSClient, queue: { url: string; arn: string }, region: string, max: number, waitSeconds: number): Promise<SQSRecord[]> {
+  const records: SQSRecord[] = [];
+  while (records.length < max) {
+    const batch = await receiveBatch(sqs, queue, region, max - records.length, records.length === 0 ? waitSeconds : 0);
+    records.push(...batch);
+    if (batch.length === 0) break;
   }
-  return messages.map((m) => toSqsRecord(m, queue.arn, region));
+  return records;
 }
 
 /** Deletes the records Lambda would delete after a successful (partial) batch. */

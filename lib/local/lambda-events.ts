@@ -53,9 +53,8 @@ export interface InvocationSettings {
   readonly region: string;
 }
 
-/** The Lambda context of one invocation; the deadline starts now. */
-export function createLambdaContext(settings: InvocationSettings, requestId: string = randomUUID()): Context {
-  const deadline = Date.now() + settings.timeoutSeconds * 1000;
+/** The Lambda context of one invocation; it times out at `deadline` (epoch ms), by default the timeout from now. */
+export function createLambdaContext(settings: InvocationSettings, requestId: string = randomUUID(), deadline = Date.now() + settings.timeoutSeconds * 1000): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: settings.functionName,
