@@ -1,6 +1,165 @@
 /**
- * `npm start` — the local runtime (embedded SQS and DynamoDB emulators, Lambda-like pollers, the
- * local API and dashboard) arrives with the local runtime issue. Until then this says so and exits.
+ * `npm start`: the whole Conveyor pipeline on this machine — embedded SQS and DynamoDB emulators,
+ * the same handlers, the same HTTP API — on 127.0.0.1. See `npm start -- --help`.
  */
-console.error('npm start: the local runtime arrives with the local runtime issue (#3). Today: `npm test` runs the handlers against embedded emulators, and `npm run synth` builds the AWS stack.');
-process.exitCode = 1;
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseChaos } from '../lib/runtime/chaos.ts';
+import { DataDirError } from '../lib/local/data-dir.ts';
+import { LOG_LEVELS, LogOutput, type LogFormat, type LogLevel } from '../lib/local/log-output.ts';
+import { LocalRuntime } from '../lib/local/runtime.ts';
+import { allStages, loadTopology, TopologyError, type Topology } from '../lib/topology/index.ts';
+
+const USAGE = `Usage: npm start [-- --in-memory | --reset]
+
+Runs the Conveyor pipeline locally: API on http://127.0.0.1:$CONVEYOR_PORT (default 3000).
+
+Options:
+  --in-memory   keep nothing on disk (a throwaway run)
+  --reset       wipe the data directory first
+  -h, --help    show this help
+
+Environment:
+  CONVEYOR_PORT        API port on 127.0.0.1 (default 3000)
+  CONVEYOR_DATA_DIR    where queues and order status persist (default .conveyor)
+  CONVEYOR_CHAOS       injected transient failures per stage, e.g. picking:0.2,packing:0.1 (1 = always)
+  CONVEYOR_TOPOLOGY    topology JSON to use instead of cdk.json's context "conveyor"
+  CONVEYOR_LOG_LEVEL   debug | info | warn | error | silent (default info)
+  CONVEYOR_LOG_FORMAT  pretty | json (default: pretty in a terminal, json otherwise)
+`;
+
+/** A start-up problem: printed as one line (no stack trace), exit 1. */
+class StartError extends Error {}
+
+function parseOptions() {
+  let args;
+  try {
+    args = parseArgs({ options: { 'in-memory': { type: 'boolean' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  } catch (error) {
+    process.stderr.write(`npm start: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (args.values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (args.values['in-memory'] && args.values.reset) throw new StartError('--reset wipes the data directory, and --in-memory uses none: choose one');
+
+  const env = process.env;
+  const portText = env.CONVEYOR_PORT ?? '3000';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) throw new StartError(`CONVEYOR_PORT must be a port number from 0 to 65535, got "${portText}"`);
+
+  const levelText = (env.CONVEYOR_LOG_LEVEL ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(levelText)) throw new StartError(`CONVEYOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.CONVEYOR_LOG_LEVEL}"`);
+  const formatText = env.CONVEYOR_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  if (formatText !== 'pretty' && formatText !== 'json') throw new StartError(`CONVEYOR_LOG_FORMAT must be pretty or json, got "${formatText}"`);
+
+  try {
+    parseChaos(env.CONVEYOR_CHAOS);
+  } catch (error) {
+    throw new StartError((error as Error).message);
+  }
+
+  let topology: Topology;
+  if (env.CONVEYOR_TOPOLOGY !== undefined) {
+    topology = loadTopology(env.CONVEYOR_TOPOLOGY, 'CONVEYOR_TOPOLOGY');
+  } else {
+    const cdkJson = new URL('../cdk.json', import.meta.url);
+    let context: unknown;
+    try {
+      context = (JSON.parse(readFileSync(cdkJson, 'utf8')) as { context?: Record<string, unknown> }).context?.conveyor;
+    } catch (error) {
+      throw new StartError(`cannot read the topology from cdk.json: ${(error as Error).message}`);
+    }
+    topology = loadTopology(context);
+  }
+
+  return {
+    port,
+    dataDir: args.values['in-memory'] ? undefined : (env.CONVEYOR_DATA_DIR ?? '.conveyor'),
+    reset: args.values.reset ?? false,
+    chaos: env.CONVEYOR_CHAOS,
+    level: levelText as LogLevel,
+    format: formatText as LogFormat,
+    topology,
+  };
+}
+
+function banner(runtime: LocalRuntime, options: ReturnType<typeof parseOptions>): string {
+  const lines = [
+    '',
+    '  Conveyor — local runtime',
+    '',
+    `  API        ${runtime.url}   (POST /orders, GET /orders/{orderId})`,
+    `  Stats      ${runtime.url}/api/stats`,
+    `  Health     ${runtime.url}/healthz`,
+    `  Data       ${runtime.dataDir ? `${runtime.dataDir} (persistent; --reset wipes it)` : 'in memory (--in-memory)'}`,
+    `  Tracking   ${runtime.topology.tracking}`,
+    ...(options.chaos ? [`  Chaos      ${options.chaos}`] : []),
+    '',
+    '  Topology',
+    ...runtime.topology.pipelines.map(
+      (p) => `    ${p.id.padEnd(8)} ${p.stages.map((s) => `${s.name} (batch ${s.batchSize}, window ${s.maxBatchingWindowSeconds}s, ×${s.maxConcurrency})`).join(' → ')}`,
+    ),
+    '',
+    '  Try:  curl -s -X POST ' + `${runtime.url}/orders -H 'content-type: application/json' \\`,
+    `          -d '{"warehouseId":"${runtime.topology.pipelines[0]?.id}","items":[{"sku":"SKU-1","quantity":2}]}'`,
+    '  Stop: Ctrl-C',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const output = new LogOutput({ level: options.level, format: options.format });
+  const started = Date.now();
+  const runtime = await LocalRuntime.start({
+    topology: options.topology,
+    port: options.port,
+    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+    reset: options.reset,
+    ...(options.chaos ? { chaos: options.chaos } : {}),
+    output,
+    functionLogLevel: options.level,
+  });
+  if (options.format === 'pretty') process.stdout.write(`${banner(runtime, options)}\n`);
+  output.notice('ready', { url: runtime.url, dataDir: runtime.dataDir ?? 'in-memory', stages: allStages(runtime.topology).length, startupMs: Date.now() - started });
+
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) {
+      output.emit('warn', 'second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    output.notice('shutting down: no new work; running invocations finish', { signal });
+    runtime.stop().then(
+      () => {
+        output.notice('stopped');
+        process.exit(0);
+      },
+      (error: Error) => {
+        output.emit('error', 'shutdown failed', { error: error.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: Error & { code?: string; port?: number }) => {
+  let message: string;
+  if (error.code === 'EADDRINUSE') {
+    message = `port ${process.env.CONVEYOR_PORT ?? 3000} on 127.0.0.1 is already in use; set CONVEYOR_PORT to a free port (e.g. CONVEYOR_PORT=3001 npm start) or stop what is using it`;
+  } else if (error.code === 'EACCES' && error.port !== undefined) {
+    message = `not allowed to listen on port ${error.port}; choose a port above 1023 with CONVEYOR_PORT`;
+  } else if (error instanceof StartError || error instanceof TopologyError || error instanceof DataDirError) {
+    message = error.message;
+  } else {
+    message = `failed to start: ${error.message}`;
+  }
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,340 @@
+/**
+ * The local runtime: the whole pipeline on one machine, faithful to SQS and Lambda. It starts the
+ * emulators in their own process, creates every queue, dead-letter queue and the status table
+ * from the topology (the same attributes the stack sets), runs each function from the same
+ * handler module the stack deploys in Lambda-like execution environments, feeds the stages
+ * through local event source mappings, and serves the same HTTP API on 127.0.0.1.
+ */
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
+import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
+import { orderApiRoutes, startApiServer, type ApiServer, type Route } from './api-server.ts';
+import { openDataDir, type DataDir } from './data-dir.ts';
+import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
+import { LocalEventSourceMapping } from './event-source-mapping.ts';
+import { LocalFunction } from './local-function.ts';
+import type { LogLevel, LogOutput } from './log-output.ts';
+import { provision, type LocalResources } from './provision.ts';
+import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
+
+const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
+/** API Gateway invokes the intake function with as much concurrency as requests need; locally a few environments do. */
+const INTAKE_CONCURRENCY = 4;
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface LocalRuntimeOptions {
+  readonly topology: Topology;
+  /** Port of the API on 127.0.0.1 (0: any free port). */
+  readonly port: number;
+  /** Where state lives; undefined keeps everything in memory. */
+  readonly dataDir?: string;
+  /** Wipe the data dir first. */
+  readonly reset?: boolean;
+  /** `CONVEYOR_CHAOS` specification, passed to every stage function. */
+  readonly chaos?: string;
+  readonly output: LogOutput;
+  /** Log level of the functions (Powertools). */
+  readonly functionLogLevel: LogLevel;
+  readonly region?: string;
+}
+
+export class LocalRuntime {
+  readonly topology: Topology;
+  readonly url: string;
+  readonly dataDir: string | undefined;
+  readonly endpoints: { readonly sqs: string; readonly dynamodb: string };
+  readonly resources: LocalResources;
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  /** By stage key, e.g. `wh-1/picking`. */
+  readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>;
+  readonly #parts: Parts;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: Parts, url: string) {
+    this.#parts = parts;
+    this.topology = parts.topology;
+    this.url = url;
+    this.dataDir = parts.dataDir?.path;
+    this.endpoints = parts.emulators.endpoints;
+    this.resources = parts.resources;
+    this.functions = parts.functions;
+    this.mappings = parts.mappings;
+  }
+
+  /**
+   * Starts everything; on any failure, stops what was started and rethrows.
+   * @example
+   * const runtime = await LocalRuntime.start({ topology: loadTopology(), port: 3000, dataDir: '.conveyor', output, functionLogLevel: 'info' });
+   */
+  static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+    const region = options.region ?? 'us-east-1';
+    const { output } = options;
+    const cleanup: Array<() => Promise<void> | void> = [];
+    let runtime: LocalRuntime | undefined;
+    const routes: Route[] = [];
+    try {
+      // The port first: a taken port is the most common mistake, so say it before anything else starts.
+      const api = await startApiServer(options.port, routes, (error) => output.emit('error', 'API server error', { error: error.message }));
+      cleanup.push(() => api.close());
+
+      const dataDir = options.dataDir === undefined ? undefined : openDataDir(options.dataDir, { reset: options.reset ?? false });
+      if (dataDir) cleanup.push(() => dataDir.release());
+
+      const emulators = await startEmulatorProcess({ ...(dataDir ? { dataDir: dataDir.path } : {}), region });
+      cleanup.push(() => emulators.stop());
+
+      const sqs = new SQSClient({ endpoint: emulators.endpoints.sqs, region, credentials, maxAttempts: 3, requestHandler: { requestTimeout: 30_000, connectionTimeout: 2_000 } });
+      const dynamodb = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region, credentials, maxAttempts: 3 });
+      cleanup.push(() => {
+        sqs.destroy();
+        dynamodb.destroy();
+      });
+      const resources = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs });
+      const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
+
+      const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
+      const sink = (line: string, source: { functionName: string }) => {
+        if (!stats.observeLine(line)) output.functionLine(line, source.functionName);
+      };
+      const functions = new Map<string, LocalFunction>();
+      const intake = new LocalFunction(
+        {
+          name: 'conveyor-intake',
+          handlerModule: `${HANDLERS_DIR}intake.ts`,
+          environment: {
+            ...base,
+            ...intakeEnvironment(options.topology, {
+              tableName: resources.tableName,
+              entryQueueUrls: Object.fromEntries(options.topology.pipelines.map((p) => [p.id, resources.stages.get(firstStage(p).key)!.queueUrl])),
+            }),
+          },
+          timeoutSeconds: options.topology.intake.timeoutSeconds,
+          memoryMb: options.topology.intake.memoryMb,
+          maxConcurrency: INTAKE_CONCURRENCY,
+          region,
+        },
+        sink,
+      );
+      functions.set('intake', intake);
+      cleanup.push(() => intake.close());
+
+      const mappings = new Map<string, LocalEventSourceMapping>();
+      for (const stage of allStages(options.topology)) {
+        const local = resources.stages.get(stage.key)!;
+        const next = nextStageOf(options.topology, stage);
+        const fn = new LocalFunction(
+          {
+            name: `conveyor-${stage.pipelineId}-${stage.name}`,
+            handlerModule: `${HANDLERS_DIR}${stage.handler}.ts`,
+            environment: {
+              ...base,
+              ...stageEnvironment(options.topology, stage, {
+                queueUrl: local.queueUrl,
+                deadLetterQueueUrl: local.deadLetterQueueUrl,
+                ...(next ? { nextQueueUrl: resources.stages.get(next.key)!.queueUrl } : {}),
+                tableName: resources.tableName,
+              }),
+              ...(options.chaos ? { CONVEYOR_CHAOS: options.chaos } : {}),
+            },
+            timeoutSeconds: stage.timeoutSeconds,
+            memoryMb: stage.memoryMb,
+            maxConcurrency: stage.maxConcurrency,
+            region,
+          },
+          sink,
+        );
+        functions.set(stage.key, fn);
+        const mapping = new LocalEventSourceMapping({
+          stage,
+          sqs,
+          queue: { url: local.queueUrl, arn: local.queueArn },
+          region,
+          function: fn,
+          onBatch: (report) => {
+            stats.observeBatch(report);
+            if (report.batchFailure) output.emit('warn', 'batch failed; its messages return after the visibility timeout', { stage: report.stageKey, records: report.records, kind: report.batchFailure.kind, reason: report.batchFailure.message });
+          },
+          onError: (error, stageKey) => output.emit('warn', 'receive failed; retrying', { stage: stageKey, error: error.message }),
+        });
+        mappings.set(stage.key, mapping);
+      }
+      // Stop polling before the functions go away.
+      cleanup.push(async () => {
+        await Promise.all([...mappings.values()].map((m) => m.stop()));
+        await Promise.all([...functions.values()].map((f) => f.close()));
+      });
+
+      const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, stats, functions, mappings, cleanup };
+      runtime = new LocalRuntime(parts, api.url);
+      routes.push(...orderApiRoutes((event) => intake.invoke(event)), ...runtime.#ownRoutes());
+      for (const mapping of mappings.values()) mapping.start();
+      const started = runtime;
+      emulators.exited.then(({ code, signal }) => {
+        if (!started.stopping) output.emit('error', 'the emulator process exited', { code, signal });
+      });
+      return runtime;
+    } catch (error) {
+      for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The current statistics (queue depths are read now). */
+  async stats(): Promise<StatsSnapshot> {
+    const { sqs, resources, stats, mappings, functions } = this.#parts;
+    const depths = new Map<string, QueueDepth>();
+    await Promise.all(
+      [...resources.stages.values()].map(async (s) => {
+        const [queue, dlq] = await Promise.all([queueAttributes(sqs, s.queueUrl), queueAttributes(sqs, s.deadLetterQueueUrl)]);
+        depths.set(s.stage.key, { visible: queue.visible, notVisible: queue.notVisible, delayed: queue.delayed, deadLetters: dlq.visible + dlq.notVisible + dlq.delayed });
+      }),
+    );
+    const views = new Map(
+      [...mappings].map(([key, m]) => [key, { held: m.held, paused: m.paused, inUse: functions.get(key)?.inUse ?? 0, maxConcurrency: m.maxConcurrency }]),
+    );
+    // Metrics die with an invocation that times out or crashes after writing status (in the cloud
+    // too). When nothing is queued or running, in flight must be 0; if the counters disagree, the
+    // status table — the truth — is counted again.
+    const idle =
+      [...depths.values()].every((d) => d.visible + d.notVisible + d.delayed === 0) &&
+      [...mappings.values()].every((m) => m.held === 0) &&
+      [...functions.values()].every((f) => f.inUse === 0);
+    if (idle && stats.unsettled !== 0) stats.rebase(await countOrders(this.#parts.dynamodb, resources.tableName));
+    return stats.snapshot(depths, views);
+  }
+
+  /** CPU time used so far by every process of the runtime (this one with its threads, and the emulators'). */
+  async cpuUsage(): Promise<{ readonly userMs: number; readonly systemMs: number; readonly emulatorRssBytes: number }> {
+    const own = process.cpuUsage();
+    const emulators = await this.#parts.emulators.cpuUsage();
+    return { userMs: (own.user + emulators.user) / 1000, systemMs: (own.system + emulators.system) / 1000, emulatorRssBytes: emulators.rssBytes };
+  }
+
+  /** True once `stop()` was called. */
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  /** Graceful stop: no new requests, polling stops, running invocations finish (within their timeout), stores close. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const step of [...this.#parts.cleanup].reverse()) await Promise.resolve(step()).catch(() => undefined);
+    })();
+    return this.#stopping;
+  }
+
+  #ownRoutes(): Route[] {
+    const { topology } = this;
+    return [
+      {
+        method: 'GET',
+        path: '/healthz',
+        handle: () => ({ status: 200, body: { status: 'ok', dataDir: this.dataDir ?? 'in-memory', tracking: topology.tracking } }),
+      },
+      { method: 'GET', path: '/api/stats', handle: async () => ({ status: 200, body: await this.stats() }) },
+      {
+        method: 'GET',
+        path: '/api/topology',
+        handle: () => ({
+          status: 200,
+          body: {
+            tracking: topology.tracking,
+            endpoints: this.endpoints,
+            tableName: this.resources.tableName,
+            pipelines: topology.pipelines.map((p) => ({
+              id: p.id,
+              stages: p.stages.map((s) => {
+                const local = this.resources.stages.get(s.key)!;
+                return {
+                  name: s.name,
+                  key: s.key,
+                  queueUrl: local.queueUrl,
+                  queueArn: local.queueArn,
+                  deadLetterQueueUrl: local.deadLetterQueueUrl,
+                  deadLetterQueueArn: local.deadLetterQueueArn,
+                  batchSize: s.batchSize,
+                  maxBatchingWindowSeconds: s.maxBatchingWindowSeconds,
+                  maxConcurrency: this.mappings.get(s.key)?.maxConcurrency ?? s.maxConcurrency,
+                  timeoutSeconds: s.timeoutSeconds,
+                  maxReceiveCount: s.maxReceiveCount,
+                };
+              }),
+            })),
+          },
+        }),
+      },
+    ];
+  }
+}
+
+interface Parts {
+  readonly topology: Topology;
+  readonly api: ApiServer;
+  readonly dataDir: DataDir | undefined;
+  readonly emulators: EmulatorProcess;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly resources: LocalResources;
+  readonly stats: RuntimeStats;
+  readonly functions: Map<string, LocalFunction>;
+  readonly mappings: Map<string, LocalEventSourceMapping>;
+  readonly cleanup: Array<() => Promise<void> | void>;
+}
+
+/**
+ * What every local function's environment holds besides its own configuration: the emulator
+ * endpoints, dummy credentials, and no path to real AWS (any other service resolves to a closed
+ * local port). Nothing of the operator's shell — AWS profiles or keys — leaks in.
+ */
+function functionBaseEnvironment(endpoints: { sqs: string; dynamodb: string }, region: string, logLevel: LogLevel): Record<string, string> {
+  return {
+    ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+    ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: logLevel.toUpperCase(),
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  };
+}
+
+async function queueAttributes(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number }> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }),
+  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    notVisible: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}
+
+/** Orders already in the status table (after a restart): the starting point of the totals. */
+async function countOrders(dynamodb: DynamoDBClient, tableName: string): Promise<OrderBaseline> {
+  const documents = DynamoDBDocumentClient.from(dynamodb);
+  const counts = { accepted: 0, delivered: 0, deadLettered: 0 };
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({ TableName: tableName, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' }, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
+    for (const item of page.Items ?? []) {
+      counts.accepted++;
+      if (item.status === 'delivered') counts.delivered++;
+      else if (item.status === 'dead-lettered') counts.deadLettered++;
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return counts;
+}

@@ -1,0 +1,298 @@
+/**
+ * Live statistics of the local runtime, from the same sources the cloud has: the EMF metrics the
+ * handlers print (what CloudWatch would ingest), the event source mappings' batch reports, and
+ * the queues' attributes. Totals count orders, not messages, and reconcile:
+ * accepted = delivered + dead-lettered + in flight.
+ */
+import { IntakeMetric } from '../api/order-api.ts';
+import { StageMetric } from '../runtime/telemetry.ts';
+import { allStages, type Topology } from '../topology/index.ts';
+import type { BatchReport } from './event-source-mapping.ts';
+
+/** Per-second buckets kept for rates and charts. */
+const HISTORY_SECONDS = 300;
+/** Rates are averaged over this many seconds. */
+const RATE_WINDOW_SECONDS = 10;
+const LATENCY_SAMPLES = 4096;
+
+export interface QueueDepth {
+  readonly visible: number;
+  readonly notVisible: number;
+  readonly delayed: number;
+  readonly deadLetters: number;
+}
+
+export interface StageView {
+  /** Waiting to be received. */
+  readonly ready: number;
+  /** Received by the event source mapping and not yet settled (gathered or being processed). */
+  readonly inFlight: number;
+  /** Waiting out a retry backoff (invisible, not held by an invocation). */
+  readonly delayed: number;
+  /** In the stage's dead-letter queue. */
+  readonly dlq: number;
+  readonly succeeded: number;
+  /** Attempts that failed: retried plus dead-lettered. */
+  readonly failed: number;
+  /** Records returned to the queue for another attempt. */
+  readonly retried: number;
+  readonly deadLettered: number;
+  readonly duplicates: number;
+  /** Records succeeded per second, over the last 10 s. */
+  readonly perSecond: number;
+  readonly incomingPerSecond: number;
+  readonly failedPerSecond: number;
+  readonly batches: number;
+  readonly averageBatchSize: number;
+  readonly maxBatchSize: number;
+  readonly failedBatches: number;
+  readonly concurrency: { readonly inUse: number; readonly max: number };
+  readonly paused: boolean;
+}
+
+export interface Totals {
+  readonly accepted: number;
+  readonly delivered: number;
+  readonly deadLettered: number;
+  readonly inFlight: number;
+}
+
+export interface StatsSnapshot {
+  readonly at: string;
+  readonly uptimeSeconds: number;
+  readonly tracking: Topology['tracking'];
+  readonly totals: Totals;
+  /** Acceptance-to-delivery latency of recent deliveries, ms. */
+  readonly latencyMs: { readonly p50: number | null; readonly p99: number | null; readonly samples: number };
+  readonly pipelines: Record<string, Record<string, StageView>>;
+  /** Per second, oldest first: orders accepted and delivered (for charts). */
+  readonly history: { readonly accepted: number[]; readonly delivered: number[]; readonly failed: number[] };
+}
+
+interface StageCounters {
+  records: number;
+  succeeded: number;
+  retried: number;
+  deadLettered: number;
+  duplicates: number;
+  batches: number;
+  batchRecords: number;
+  maxBatchSize: number;
+  failedBatches: number;
+}
+
+/** A ring of per-second sums. */
+class Timeline {
+  readonly #buckets = new Float64Array(HISTORY_SECONDS);
+  #second = Math.floor(Date.now() / 1000);
+
+  add(value: number, now = Date.now()): void {
+    this.#advance(now);
+    this.#buckets[this.#second % HISTORY_SECONDS]! += value;
+  }
+
+  /** Average per second over the last `seconds` complete seconds plus the current one. */
+  rate(seconds = RATE_WINDOW_SECONDS, now = Date.now()): number {
+    this.#advance(now);
+    let sum = 0;
+    for (let i = 0; i < seconds; i++) sum += this.#buckets[(this.#second - i + HISTORY_SECONDS) % HISTORY_SECONDS] ?? 0;
+    return sum / seconds;
+  }
+
+  /** The last `seconds` buckets, oldest first. */
+  series(seconds: number, now = Date.now()): number[] {
+    this.#advance(now);
+    return Array.from({ length: seconds }, (_, i) => this.#buckets[(this.#second - seconds + 1 + i + HISTORY_SECONDS) % HISTORY_SECONDS] ?? 0);
+  }
+
+  #advance(now: number): void {
+    const second = Math.floor(now / 1000);
+    for (let s = this.#second + 1; s <= second && s <= this.#second + HISTORY_SECONDS; s++) this.#buckets[s % HISTORY_SECONDS] = 0;
+    this.#second = Math.max(this.#second, second);
+  }
+}
+
+export interface OrderBaseline {
+  readonly accepted: number;
+  readonly delivered: number;
+  readonly deadLettered: number;
+}
+
+export class RuntimeStats {
+  readonly #topology: Topology;
+  readonly #started = Date.now();
+  readonly #stages = new Map<string, StageCounters>();
+  readonly #succeededTimeline = new Map<string, Timeline>();
+  readonly #incomingTimeline = new Map<string, Timeline>();
+  readonly #failedTimeline = new Map<string, Timeline>();
+  readonly #accepted = new Timeline();
+  readonly #delivered = new Timeline();
+  readonly #failed = new Timeline();
+  readonly #latencies: number[] = [];
+  #latencyCursor = 0;
+  #totals = { accepted: 0, delivered: 0, deadLettered: 0 };
+
+  constructor(topology: Topology, baseline: OrderBaseline = { accepted: 0, delivered: 0, deadLettered: 0 }) {
+    this.#topology = topology;
+    this.#totals = { ...baseline };
+    for (const stage of allStages(topology)) {
+      this.#stages.set(stage.key, { records: 0, succeeded: 0, retried: 0, deadLettered: 0, duplicates: 0, batches: 0, batchRecords: 0, maxBatchSize: 0, failedBatches: 0 });
+      this.#succeededTimeline.set(stage.key, new Timeline());
+      this.#incomingTimeline.set(stage.key, new Timeline());
+      this.#failedTimeline.set(stage.key, new Timeline());
+    }
+  }
+
+  /**
+   * Takes one line a function printed; EMF metric documents are counted, anything else ignored.
+   * @returns true when the line was an EMF document (it is not a log line then).
+   */
+  observeLine(line: string): boolean {
+    if (!line.startsWith('{') || !line.includes('"_aws"')) return false;
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return false;
+    }
+    if (typeof doc._aws !== 'object' || doc._aws === null) return false;
+    this.observeMetrics(doc);
+    return true;
+  }
+
+  /** Counts one EMF document (dimensions and metric values at the top level). */
+  observeMetrics(doc: Record<string, unknown>): void {
+    const sum = (name: string): number => {
+      const value = doc[name];
+      if (typeof value === 'number') return value;
+      return Array.isArray(value) ? value.reduce((a: number, b) => a + (typeof b === 'number' ? b : 0), 0) : 0;
+    };
+    const stageKey = typeof doc.pipeline === 'string' && typeof doc.stage === 'string' ? `${doc.pipeline}/${doc.stage}` : undefined;
+    const counters = stageKey ? this.#stages.get(stageKey) : undefined;
+    if (counters && stageKey) {
+      const succeeded = sum(StageMetric.Succeeded);
+      const retried = sum(StageMetric.Failed);
+      const deadLettered = sum(StageMetric.DeadLettered);
+      counters.records += sum(StageMetric.Records);
+      counters.succeeded += succeeded;
+      counters.retried += retried;
+      counters.deadLettered += deadLettered;
+      counters.duplicates += sum(StageMetric.Duplicates);
+      this.#succeededTimeline.get(stageKey)?.add(succeeded);
+      this.#incomingTimeline.get(stageKey)?.add(sum(StageMetric.Records));
+      this.#failedTimeline.get(stageKey)?.add(retried + deadLettered);
+      this.#failed.add(retried + deadLettered);
+      this.#totals.deadLettered += sum(StageMetric.OrdersDeadLettered) - sum(StageMetric.OrdersRevived);
+      if (doc.stage === this.#lastStageName()) {
+        this.#totals.delivered += succeeded;
+        this.#delivered.add(succeeded);
+        const latency = doc[StageMetric.OrderLatency];
+        for (const value of Array.isArray(latency) ? latency : latency === undefined ? [] : [latency]) {
+          if (typeof value === 'number') this.#recordLatency(value);
+        }
+      }
+      return;
+    }
+    const accepted = sum(IntakeMetric.OrdersAccepted);
+    if (accepted > 0) {
+      this.#totals.accepted += accepted;
+      this.#accepted.add(accepted);
+    }
+  }
+
+  /**
+   * accepted − delivered − dead-lettered, unclamped: when the pipeline is idle it must be 0. It is
+   * not when a metric was lost with an invocation that timed out or crashed after writing status.
+   */
+  get unsettled(): number {
+    return this.#totals.accepted - this.#totals.delivered - this.#totals.deadLettered;
+  }
+
+  /**
+   * Replaces the order totals with counts taken from the status table. With `terminal` tracking
+   * the table holds only finished orders, so the accepted count is kept.
+   */
+  rebase(counts: OrderBaseline): void {
+    this.#totals =
+      this.#topology.tracking === 'full'
+        ? { ...counts }
+        : { accepted: Math.max(this.#totals.accepted, counts.accepted), delivered: counts.delivered, deadLettered: counts.deadLettered };
+  }
+
+  /** Counts one settled batch of an event source mapping. */
+  observeBatch(report: BatchReport): void {
+    const counters = this.#stages.get(report.stageKey);
+    if (!counters) return;
+    counters.batches++;
+    counters.batchRecords += report.records;
+    counters.maxBatchSize = Math.max(counters.maxBatchSize, report.records);
+    if (report.batchFailure) {
+      counters.failedBatches++;
+      this.#failedTimeline.get(report.stageKey)?.add(report.records);
+      this.#failed.add(report.records);
+    }
+  }
+
+  /** The current picture, given the queues' depths and each mapping's state. */
+  snapshot(
+    depths: ReadonlyMap<string, QueueDepth>,
+    mappings: ReadonlyMap<string, { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number }>,
+  ): StatsSnapshot {
+    const pipelines: Record<string, Record<string, StageView>> = {};
+    for (const stage of allStages(this.#topology)) {
+      const c = this.#stages.get(stage.key) as StageCounters;
+      const depth = depths.get(stage.key) ?? { visible: 0, notVisible: 0, delayed: 0, deadLetters: 0 };
+      const mapping = mappings.get(stage.key) ?? { held: 0, paused: false, inUse: 0, maxConcurrency: stage.maxConcurrency };
+      const inFlight = Math.min(mapping.held, depth.notVisible);
+      (pipelines[stage.pipelineId] ??= {})[stage.name] = {
+        ready: depth.visible,
+        inFlight,
+        delayed: Math.max(0, depth.notVisible - inFlight) + depth.delayed,
+        dlq: depth.deadLetters,
+        succeeded: c.succeeded,
+        failed: c.retried + c.deadLettered,
+        retried: c.retried,
+        deadLettered: c.deadLettered,
+        duplicates: c.duplicates,
+        perSecond: round(this.#succeededTimeline.get(stage.key)?.rate() ?? 0),
+        incomingPerSecond: round(this.#incomingTimeline.get(stage.key)?.rate() ?? 0),
+        failedPerSecond: round(this.#failedTimeline.get(stage.key)?.rate() ?? 0),
+        batches: c.batches,
+        averageBatchSize: c.batches > 0 ? round(c.batchRecords / c.batches) : 0,
+        maxBatchSize: c.maxBatchSize,
+        failedBatches: c.failedBatches,
+        concurrency: { inUse: mapping.inUse, max: mapping.maxConcurrency },
+        paused: mapping.paused,
+      };
+    }
+    const { accepted, delivered, deadLettered } = this.#totals;
+    const sorted = [...this.#latencies].sort((a, b) => a - b);
+    return {
+      at: new Date().toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
+      tracking: this.#topology.tracking,
+      totals: { accepted, delivered, deadLettered, inFlight: Math.max(0, accepted - delivered - deadLettered) },
+      latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), samples: sorted.length },
+      pipelines,
+      history: { accepted: this.#accepted.series(120), delivered: this.#delivered.series(120), failed: this.#failed.series(120) },
+    };
+  }
+
+  #lastStageName(): string | undefined {
+    return this.#topology.pipelines[0]?.stages.at(-1)?.name;
+  }
+
+  #recordLatency(ms: number): void {
+    if (this.#latencies.length < LATENCY_SAMPLES) this.#latencies.push(ms);
+    else this.#latencies[this.#latencyCursor++ % LATENCY_SAMPLES] = ms;
+  }
+}
+
+function percentile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
