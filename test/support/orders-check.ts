@@ -1,0 +1,23 @@
+/** Checks orders from outside, through the API: delivered, exactly once, with a full history. */
+import { expect } from 'vitest';
+import { mapConcurrent } from '../../lib/runtime/concurrency.ts';
+import { getJson } from './runtime-process.ts';
+
+/**
+ * Every order is `delivered`, with exactly one delivered entry — and, unless `fullHistory` is
+ * false, an entry from every stage. (Under deadline pressure an intermediate stage may skip its
+ * progress entry: the order moves on and the final status stays exact.)
+ */
+export async function expectDeliveredOnce(url: string, orderIds: readonly string[], { fullHistory = true } = {}): Promise<void> {
+  const problems: string[] = [];
+  await mapConcurrent(orderIds, 16, async (orderId) => {
+    const { status, body } = await getJson(`${url}/orders/${encodeURIComponent(orderId)}`);
+    if (status !== 200) return void problems.push(`${orderId}: HTTP ${status}`);
+    const deliveries = body.history.filter((h: { status: string }) => h.status === 'delivered').length;
+    const stages = new Set(body.history.map((h: { by: string }) => h.by));
+    if (body.status !== 'delivered') problems.push(`${orderId}: ${body.status}`);
+    else if (deliveries !== 1) problems.push(`${orderId}: delivered ${deliveries} times`);
+    else if (fullHistory && !['picking', 'packing', 'delivery'].every((s) => stages.has(s))) problems.push(`${orderId}: history lacks a stage (${[...stages].join(', ')})`);
+  });
+  expect(problems.slice(0, 10), `${problems.length} of ${orderIds.length} orders not delivered exactly once`).toEqual([]);
+}
