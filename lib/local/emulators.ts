@@ -3,6 +3,7 @@
  * The handlers reach them through the real AWS SDK clients — only the endpoint differs.
  * In memory by default; durable when given a directory (SQLite for SQS, LevelDB for DynamoDB).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AddressInfo, Server } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +35,7 @@ export const LOOPBACK = '127.0.0.1';
  */
 export async function startSqsEmulator(options: { port?: number; region?: string; dataDir?: string } = {}): Promise<RunningEmulator> {
   const region = options.region ? { defaultRegion: options.region } : {};
+  await releaseAbandonedLongPolls();
   const persistent = options.dataDir ? await openPersistentSqsStores(options.dataDir) : undefined;
   let app: ReturnType<typeof buildApp>;
   try {
@@ -42,6 +44,8 @@ export async function startSqsEmulator(options: { port?: number; region?: string
     persistent?.close();
     throw error;
   }
+  // Each request runs with its connection at hand, so a receive can tell that its caller is gone.
+  app.addHook('onRequest', (request, _reply, done) => requestConnection.run(request.raw.socket, done));
   // buildApp's own preClose hook (registered first) releases long-polling receivers; the store
   // closes after it. Every operation is already committed, so closing loses nothing.
   if (persistent) app.addHook('preClose', () => persistent.close());
@@ -110,6 +114,31 @@ async function checkLevelDb(path: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Abandoned long polls.
+//
+// fauxqs's ReceiveMessage waits for messages, then takes them off the queue whether or not its
+// caller is still there. A poller that stops (a paused stage, a runtime shutting down) aborts its
+// long poll; its server-side wait would then take the next messages into flight for a client that
+// is gone, hiding them for a whole visibility timeout (181 s by default). Here a receive whose
+// connection has closed takes nothing: the messages stay ready for the next receiver.
+// ---------------------------------------------------------------------------------------------
+
+const requestConnection = new AsyncLocalStorage<{ destroyed: boolean }>();
+let pollsPatched: Promise<void> | undefined;
+
+function releaseAbandonedLongPolls(): Promise<void> {
+  pollsPatched ??= (async () => {
+    const { SqsQueue } = await fauxqsInternals();
+    const dequeue = SqsQueue.prototype.dequeue;
+    SqsQueue.prototype.dequeue = function (this: unknown, ...args: unknown[]): unknown[] {
+      if (requestConnection.getStore()?.destroyed) return [];
+      return dequeue.apply(this, args);
+    };
+  })();
+  return pollsPatched;
+}
+
+// ---------------------------------------------------------------------------------------------
 // fauxqs persistence, wired by hand.
 //
 // fauxqs 2.4 persists only through `startFauxqs({ dataDir })`, which always listens on 0.0.0.0;
@@ -156,6 +185,7 @@ interface FauxqsPersistenceManager {
 }
 interface FauxqsInternals {
   PersistenceManager: new (dataDir: string) => FauxqsPersistenceManager;
+  SqsQueue: { prototype: { dequeue(...args: unknown[]): unknown[] } };
   SqsStore: new () => FauxqsSqsStore;
   SnsStore: new () => FauxqsStore;
   S3Store: new () => FauxqsStore;
@@ -168,7 +198,7 @@ function fauxqsInternals(): Promise<FauxqsInternals> {
     const entry = import.meta.resolve('fauxqs'); // …/node_modules/fauxqs/dist/app.js
     const load = (path: string) => import(new URL(path, entry).href) as Promise<Record<string, unknown>>;
     const [persistence, sqs, sns, s3] = await Promise.all([load('./persistence.js'), load('./sqs/sqsStore.js'), load('./sns/snsStore.js'), load('./s3/s3Store.js')]);
-    const found = { PersistenceManager: persistence.PersistenceManager, SqsStore: sqs.SqsStore, SnsStore: sns.SnsStore, S3Store: s3.S3Store };
+    const found = { PersistenceManager: persistence.PersistenceManager, SqsQueue: sqs.SqsQueue, SqsStore: sqs.SqsStore, SnsStore: sns.SnsStore, S3Store: s3.S3Store };
     for (const [name, value] of Object.entries(found)) {
       if (typeof value !== 'function') throw new Error(`fauxqs internals changed: ${name} not found (this code expects fauxqs 2.4.1)`);
     }

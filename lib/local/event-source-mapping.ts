@@ -36,7 +36,8 @@ export interface EventSourceMappingOptions {
 export class LocalEventSourceMapping {
   readonly stage: Stage;
   readonly #options: EventSourceMappingOptions;
-  readonly #abort = new AbortController();
+  /** Aborts the pollers' receives (stop, pause); replaced when they may poll again. */
+  #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
   #maxConcurrency: number;
   #paused = false;
@@ -69,13 +70,17 @@ export class LocalEventSourceMapping {
     this.#ensureLoops();
   }
 
-  /** Stops consuming: messages wait in the queue. Running invocations finish. */
+  /** Stops consuming: messages wait in the queue. Long polls end now; running invocations finish. */
   pause(): void {
+    if (this.#paused) return;
     this.#paused = true;
+    this.#abort.abort(new Error('paused'));
   }
 
   resume(): void {
+    if (!this.#paused) return;
     this.#paused = false;
+    if (!this.#stopped) this.#abort = new AbortController();
     this.#signal();
   }
 
@@ -113,12 +118,14 @@ export class LocalEventSourceMapping {
         continue;
       }
       let records: SQSRecord[];
+      const signal = this.#abort.signal;
       try {
-        records = await this.#gather();
+        records = await this.#gather(signal);
       } catch (error) {
         if (this.#stopped) break;
+        if (signal.aborted) continue; // paused: park
         this.#options.onError?.(error as Error, this.stage.key);
-        await sleep(1000, this.#abort.signal);
+        await sleep(1000, signal);
         continue;
       }
       if (records.length === 0) continue;
@@ -131,22 +138,28 @@ export class LocalEventSourceMapping {
   }
 
   /** Long-polls for the first records, then fills the batch until it is full or the window closes. */
-  async #gather(): Promise<SQSRecord[]> {
+  async #gather(signal: AbortSignal): Promise<SQSRecord[]> {
     const { sqs, queue, region } = this.#options;
     const { batchSize, maxBatchingWindowSeconds } = this.stage;
-    const signal = this.#abort.signal;
     const records = await receiveBatch(sqs, queue, region, batchSize, RECEIVE_WAIT_SECONDS, signal);
     this.#held += records.length;
     if (records.length === 0) return records;
     const windowEnds = Date.now() + maxBatchingWindowSeconds * 1000;
-    while (records.length < batchSize && !this.#stopped) {
+    while (records.length < batchSize && !signal.aborted) {
       const remaining = windowEnds - Date.now();
       if (remaining <= 0) break;
-      // Whole seconds only for long polls; below a second, short polls with a pause.
-      const more = await receiveBatch(sqs, queue, region, batchSize - records.length, remaining >= 1000 ? 1 : 0, signal);
-      this.#held += more.length;
-      records.push(...more);
-      if (more.length === 0 && remaining < 1000) await sleep(Math.min(remaining, 50), signal);
+      try {
+        // Whole seconds only for long polls; below a second, short polls with a pause.
+        const more = await receiveBatch(sqs, queue, region, batchSize - records.length, remaining >= 1000 ? 1 : 0, signal);
+        this.#held += more.length;
+        records.push(...more);
+        if (more.length === 0 && remaining < 1000) await sleep(Math.min(remaining, 50), signal);
+      } catch (error) {
+        // Records already received are in flight: deliver them (as Lambda finishes a batch it
+        // started) rather than leave them hidden until their visibility timeout.
+        if (signal.aborted) break;
+        throw error;
+      }
     }
     return records;
   }
