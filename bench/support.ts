@@ -1,0 +1,121 @@
+/**
+ * Benchmark plumbing: run the local runtime as its own process (as users do), load it over HTTP,
+ * and read the CPU time of its whole process tree from /proc — the load generator's own CPU is
+ * not counted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+export interface BenchRuntime {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** CPU ms used so far by the runtime and every process it started. */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchRuntime(env: Record<string, string> = {}, args: string[] = ['--in-memory']): Promise<BenchRuntime> {
+  const port = await freePort();
+  const child = spawn(NODE, ['bin/start.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', CONVEYOR_PORT: String(port), CONVEYOR_LOG_LEVEL: 'error', CONVEYOR_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while ((await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the runtime did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    child,
+    cpuMs: () => treeCpuMs(child.pid as number),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** utime + stime of a process and its descendants (threads included), in ms. */
+export function treeCpuMs(pid: number): number {
+  let ticks = 0;
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    const p = pids[i] as number;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(c));
+      }
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function orders(prefix: string, count: number): object[] {
+  return Array.from({ length: count }, (_, i) => ({
+    orderId: `${prefix}-${i}`,
+    warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2',
+    items: [
+      { sku: `SKU-${i % 97}`, quantity: 1 + (i % 3) },
+      { sku: `SKU-B${i % 13}`, quantity: 1 },
+      { sku: 'SKU-COMMON', quantity: 1 },
+    ],
+  }));
+}
+
+/** Posts orders in bulk requests of 100, `concurrency` requests at a time. */
+export async function submit(url: string, list: readonly object[], concurrency = 4): Promise<void> {
+  const chunks: object[][] = [];
+  for (let i = 0; i < list.length; i += 100) chunks.push(list.slice(i, i + 100));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++] as object[];
+        const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders: chunk }) });
+        if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
+      }
+    }),
+  );
+}
+
+export async function stats(url: string): Promise<any> {
+  return (await fetch(`${url}/api/stats`)).json();
+}
+
+/** Waits until `count` orders are delivered and none are in flight. */
+export async function waitDelivered(url: string, count: number, timeoutMs = 600_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stats(url);
+    if (s.totals.delivered >= count && s.totals.inFlight === 0) return s;
+    if (Date.now() > deadline) throw new Error(`only ${s.totals.delivered} of ${count} delivered in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
