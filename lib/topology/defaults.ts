@@ -17,6 +17,13 @@ export interface StageDefaults {
   maxReceiveCount: number;
   backoff: { baseSeconds: number; capSeconds: number };
   visibilityTimeoutSeconds?: number;
+  alarms: {
+    maxAgeOfOldestMessageSeconds: number;
+    maxErrorRatePercent: number;
+    maxThrottles: number;
+    periodSeconds: number;
+    evaluationPeriods: number;
+  };
 }
 
 const common = {
@@ -31,6 +38,15 @@ const common = {
   maxReceiveCount: 10,
   // Retry n waits uniform [1, min(300, 2 · 2^(n-1))] s — spread out, never hammering a sick dependency.
   backoff: { baseSeconds: 2, capSeconds: 300 },
+  alarms: {
+    // A healthy stage moves a message within seconds; 10 minutes means a backlog or a sick dependency.
+    maxAgeOfOldestMessageSeconds: 600,
+    // Partial failures do not count: these are whole invocations failing (errors, timeouts, crashes).
+    maxErrorRatePercent: 5,
+    maxThrottles: 0,
+    periodSeconds: 60,
+    evaluationPeriods: 3,
+  },
 } satisfies Omit<StageDefaults, 'handler'>;
 
 export const DEFAULT_STAGES: Record<StageName, StageDefaults> = {

@@ -81,6 +81,17 @@ const StageOverride = strictObject({
   maxReceiveCount: int(1, 1000),
   backoff: strictObject({ baseSeconds: int(1, SQS_MAX_VISIBILITY_SECONDS), capSeconds: int(1, SQS_MAX_VISIBILITY_SECONDS) }).partial(),
   visibilityTimeoutSeconds: int(0, SQS_MAX_VISIBILITY_SECONDS),
+  alarms: strictObject({
+    maxAgeOfOldestMessageSeconds: int(60, 1_209_600),
+    maxErrorRatePercent: z
+      .number({ error: (iss) => `must be a number, got ${describe(iss.input)}` })
+      .gt(0, { error: 'must be above 0 (a percentage of invocations)' })
+      .max(100, { error: 'must be at most 100 (a percentage of invocations)' }),
+    maxThrottles: int(0, 1_000_000),
+    // CloudWatch standard-resolution alarm periods: 60 s and its multiples.
+    periodSeconds: int(60, 86_400).refine((p) => p % 60 === 0, { error: 'must be a multiple of 60' }),
+    evaluationPeriods: int(1, 100),
+  }).partial(),
 }).partial();
 type StageOverride = z.infer<typeof StageOverride>;
 
@@ -98,6 +109,9 @@ const TopologyInput = strictObject({
     .min(1, { error: 'needs at least one warehouse' })
     .max(20, { error: 'supports at most 20 warehouses per deployment' }),
   tracking: oneOf(TRACKING_LEVELS),
+  alarms: strictObject({
+    email: z.email({ error: 'must be an email address, e.g. "oncall@example.com"' }),
+  }).partial(),
   stages: StagesOverride,
   pipelines: z.record(z.string(), strictObject({ stages: StagesOverride }).partial(), {
     error: (iss) => `must be an object keyed by warehouse id, got ${describe(iss.input)}`,
@@ -125,8 +139,8 @@ export type TopologyInput = z.infer<typeof TopologyInput>;
 
 function mergeStage(base: StageDefaults, override: StageOverride | undefined): StageDefaults {
   if (!override) return base;
-  const { backoff, ...rest } = override;
-  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff } };
+  const { backoff, alarms, ...rest } = override;
+  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff }, alarms: { ...base.alarms, ...alarms } };
 }
 
 /** The visibility timeout AWS recommends for an SQS event source: 6 × function timeout + batching window. */
@@ -223,6 +237,7 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
   if (issues.length > 0) throw new TopologyError(source, issues);
   return {
     tracking: config.tracking ?? DEFAULT_TRACKING,
+    alarms: { ...config.alarms },
     pipelines,
     api: { ...DEFAULT_API, ...config.api },
     intake: { ...DEFAULT_INTAKE, ...config.intake },

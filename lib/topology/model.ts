@@ -29,6 +29,23 @@ export interface Backoff {
   readonly capSeconds: number;
 }
 
+/**
+ * Alarm thresholds of one stage: the same numbers drive the CloudWatch alarms and the local
+ * dashboard's alarm states. A dead letter always alarms (DLQ depth > 0).
+ */
+export interface StageAlarms {
+  /** Alarm when the oldest message waiting in the stage queue is older than this. */
+  readonly maxAgeOfOldestMessageSeconds: number;
+  /** Alarm when failed invocations exceed this share of invocations (over the evaluation period). */
+  readonly maxErrorRatePercent: number;
+  /** Alarm when the function is throttled more than this many times per evaluation period. */
+  readonly maxThrottles: number;
+  /** Length of one evaluation period. */
+  readonly periodSeconds: number;
+  /** Consecutive breaching periods before the alarm fires. */
+  readonly evaluationPeriods: number;
+}
+
 /** Tunable settings of one stage: the Lambda function and its SQS event source. */
 export interface StageSettings {
   /** Handler module under `handlers/` (without extension). */
@@ -46,6 +63,7 @@ export interface StageSettings {
   readonly backoff: Backoff;
   /** Queue visibility timeout; at least 6 × timeout + batching window (AWS guidance). */
   readonly visibilityTimeoutSeconds: number;
+  readonly alarms: StageAlarms;
 }
 
 /** One stage of one pipeline, fully resolved. */
@@ -89,8 +107,14 @@ export interface RetentionSettings {
   readonly logDays: number;
 }
 
+export interface AlarmSettings {
+  /** Email address subscribed to the alarm topic (confirmed by the recipient); none by default. */
+  readonly email?: string;
+}
+
 export interface Topology {
   readonly tracking: TrackingLevel;
+  readonly alarms: AlarmSettings;
   readonly pipelines: readonly Pipeline[];
   readonly api: ApiSettings;
   readonly intake: IntakeSettings;

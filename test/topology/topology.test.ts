@@ -42,6 +42,22 @@ describe('topology', () => {
     expect(topology.tracking).toBe('terminal');
   });
 
+  it('carries alarm thresholds per stage (defaults, shared and per-pipeline overrides) and an optional email', () => {
+    const topology = loadTopology({
+      alarms: { email: 'oncall@example.com' },
+      stages: { packing: { alarms: { maxAgeOfOldestMessageSeconds: 120 } } },
+      pipelines: { 'wh-2': { stages: { packing: { alarms: { maxErrorRatePercent: 1.5 } } } } },
+    });
+    expect(topology.alarms.email).toBe('oncall@example.com');
+    expect(findStage(topology, 'wh-1', 'picking')?.alarms).toEqual({ maxAgeOfOldestMessageSeconds: 600, maxErrorRatePercent: 5, maxThrottles: 0, periodSeconds: 60, evaluationPeriods: 3 });
+    expect(findStage(topology, 'wh-1', 'packing')?.alarms).toMatchObject({ maxAgeOfOldestMessageSeconds: 120, maxErrorRatePercent: 5 });
+    expect(findStage(topology, 'wh-2', 'packing')?.alarms).toMatchObject({ maxAgeOfOldestMessageSeconds: 120, maxErrorRatePercent: 1.5 });
+    expect(loadTopology().alarms).toEqual({});
+    expect(issuesOf({ alarms: { email: 'nope' } })).toEqual(['alarms.email: must be an email address, e.g. "oncall@example.com"']);
+    expect(issuesOf({ stages: { picking: { alarms: { periodSeconds: 90 } } } })).toEqual(['stages.picking.alarms.periodSeconds: must be a multiple of 60']);
+    expect(issuesOf({ stages: { picking: { alarms: { maxErrorRatePercent: 0 } } } })[0]).toMatch(/^stages\.picking\.alarms\.maxErrorRatePercent: must be above 0/);
+  });
+
   it('accepts the JSON string that `cdk synth -c conveyor=…` passes', () => {
     expect(loadTopology('{"warehouses":["wh-9"]}').pipelines.map((p) => p.id)).toEqual(['wh-9']);
   });
