@@ -8,6 +8,7 @@ import type { AddressInfo, Server } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { buildApp } from 'fauxqs';
+import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 
 const require = createRequire(import.meta.url);
 // dynalite is CommonJS with a default-function export.
@@ -37,15 +38,17 @@ export async function startSqsEmulator(options: { port?: number; region?: string
   const region = options.region ? { defaultRegion: options.region } : {};
   await releaseAbandonedLongPolls();
   const persistent = options.dataDir ? await openPersistentSqsStores(options.dataDir) : undefined;
+  const stores = persistent?.stores ?? (await inMemorySqsStores());
   let app: ReturnType<typeof buildApp>;
   try {
-    app = buildApp({ logger: false, ...region, ...(persistent ? { stores: persistent.stores } : {}) });
+    app = buildApp({ logger: false, ...region, stores });
   } catch (error) {
     persistent?.close();
     throw error;
   }
   // Each request runs with its connection at hand, so a receive can tell that its caller is gone.
   app.addHook('onRequest', (request, _reply, done) => requestConnection.run(request.raw.socket, done));
+  app.get(QUEUE_AGES_PATH, async () => oldestMessages(stores.sqsStore as unknown as FauxqsSqsStore));
   // buildApp's own preClose hook (registered first) releases long-polling receivers; the store
   // closes after it. Every operation is already committed, so closing loses nothing.
   if (persistent) app.addHook('preClose', () => persistent.close());
@@ -114,6 +117,32 @@ async function checkLevelDb(path: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Age of the oldest message.
+//
+// CloudWatch's ApproximateAgeOfOldestMessage (what the age alarms watch) is not a queue attribute
+// SQS returns; locally the emulator answers it from its own store: per queue, the send time of
+// the oldest message not yet deleted — ready, in flight or delayed.
+// ---------------------------------------------------------------------------------------------
+
+function oldestMessages(store: FauxqsSqsStore): Record<string, number | null> {
+  const oldest: Record<string, number | null> = {};
+  for (const queue of store.allQueues()) {
+    let min = Infinity;
+    for (const m of queue.messages ?? []) min = Math.min(min, m.sentTimestamp);
+    for (const m of queue.delayedMessages ?? []) min = Math.min(min, m.sentTimestamp);
+    for (const entry of queue.inflightMessages?.values() ?? []) min = Math.min(min, entry.message.sentTimestamp);
+    for (const group of queue.fifoMessages?.values() ?? []) for (const m of group) min = Math.min(min, m.sentTimestamp);
+    oldest[queue.name] = Number.isFinite(min) ? min : null;
+  }
+  return oldest;
+}
+
+async function inMemorySqsStores(): Promise<BuildAppStores> {
+  const { SqsStore, SnsStore, S3Store } = await fauxqsInternals();
+  return { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() } as unknown as BuildAppStores;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Abandoned long polls.
 //
 // fauxqs's ReceiveMessage waits for messages, then takes them off the queue whether or not its
@@ -167,8 +196,16 @@ function releaseAbandonedLongPolls(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 /** The parts of fauxqs's internal API used here (fauxqs 2.4.1). */
+interface FauxqsMessage {
+  sentTimestamp: number;
+}
 interface FauxqsQueue {
   persistence?: unknown;
+  name: string;
+  messages?: FauxqsMessage[];
+  delayedMessages?: FauxqsMessage[];
+  inflightMessages?: Map<string, { message: FauxqsMessage }>;
+  fifoMessages?: Map<string, FauxqsMessage[]>;
 }
 interface FauxqsStore {
   persistence?: unknown;

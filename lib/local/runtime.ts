@@ -14,6 +14,7 @@ import { allStages, firstStage, nextStageOf, type Topology } from '../topology/i
 import { orderApiRoutes, startApiServer, type ApiServer, type Route } from './api-server.ts';
 import { openDataDir, type DataDir } from './data-dir.ts';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
+import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction } from './local-function.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
@@ -186,10 +187,17 @@ export class LocalRuntime {
   async stats(): Promise<StatsSnapshot> {
     const { sqs, resources, stats, mappings, functions } = this.#parts;
     const depths = new Map<string, QueueDepth>();
+    const oldest = (await (await fetch(`${this.endpoints.sqs}${QUEUE_AGES_PATH}`)).json()) as Record<string, number | null>;
     await Promise.all(
       [...resources.stages.values()].map(async (s) => {
         const [queue, dlq] = await Promise.all([queueAttributes(sqs, s.queueUrl), queueAttributes(sqs, s.deadLetterQueueUrl)]);
-        depths.set(s.stage.key, { visible: queue.visible, notVisible: queue.notVisible, delayed: queue.delayed, deadLetters: dlq.visible + dlq.notVisible + dlq.delayed });
+        depths.set(s.stage.key, {
+          visible: queue.visible,
+          notVisible: queue.notVisible,
+          delayed: queue.delayed,
+          deadLetters: dlq.visible + dlq.notVisible + dlq.delayed,
+          oldestSentAt: oldest[s.queueName] ?? null,
+        });
       }),
     );
     const views = new Map(

@@ -20,6 +20,8 @@ export interface QueueDepth {
   readonly notVisible: number;
   readonly delayed: number;
   readonly deadLetters: number;
+  /** When the oldest message still in the stage queue was sent (epoch ms), or null when it is empty. */
+  readonly oldestSentAt: number | null;
 }
 
 export interface StageView {
@@ -31,6 +33,8 @@ export interface StageView {
   readonly delayed: number;
   /** In the stage's dead-letter queue. */
   readonly dlq: number;
+  /** Age of the oldest message in the stage queue (CloudWatch's ApproximateAgeOfOldestMessage); 0 when empty. */
+  readonly oldestMessageAgeSeconds: number;
   readonly succeeded: number;
   /** Attempts that failed: retried plus dead-lettered. */
   readonly failed: number;
@@ -241,7 +245,7 @@ export class RuntimeStats {
     const pipelines: Record<string, Record<string, StageView>> = {};
     for (const stage of allStages(this.#topology)) {
       const c = this.#stages.get(stage.key) as StageCounters;
-      const depth = depths.get(stage.key) ?? { visible: 0, notVisible: 0, delayed: 0, deadLetters: 0 };
+      const depth = depths.get(stage.key) ?? { visible: 0, notVisible: 0, delayed: 0, deadLetters: 0, oldestSentAt: null };
       const mapping = mappings.get(stage.key) ?? { held: 0, paused: false, inUse: 0, maxConcurrency: stage.maxConcurrency };
       const inFlight = Math.min(mapping.held, depth.notVisible);
       (pipelines[stage.pipelineId] ??= {})[stage.name] = {
@@ -249,6 +253,7 @@ export class RuntimeStats {
         inFlight,
         delayed: Math.max(0, depth.notVisible - inFlight) + depth.delayed,
         dlq: depth.deadLetters,
+        oldestMessageAgeSeconds: depth.oldestSentAt === null ? 0 : Math.max(0, Math.floor((Date.now() - depth.oldestSentAt) / 1000)),
         succeeded: c.succeeded,
         failed: c.retried + c.deadLettered,
         retried: c.retried,
