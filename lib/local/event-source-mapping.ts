@@ -41,6 +41,7 @@ export class LocalEventSourceMapping {
   readonly #loops: Promise<void>[] = [];
   #maxConcurrency: number;
   #paused = false;
+  #started = false;
   #stopped = false;
   /** Wakes loops parked by pause or a lower concurrency. */
   #wake: { promise: Promise<void>; resolve: () => void } = deferred();
@@ -67,6 +68,7 @@ export class LocalEventSourceMapping {
   }
 
   start(): void {
+    this.#started = true;
     this.#ensureLoops();
   }
 
@@ -101,6 +103,7 @@ export class LocalEventSourceMapping {
   }
 
   #ensureLoops(): void {
+    if (!this.#started || this.#stopped) return;
     while (this.#loops.length < this.#maxConcurrency) this.#loops.push(this.#poll(this.#loops.length));
   }
 

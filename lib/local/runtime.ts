@@ -11,6 +11,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
 import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
+import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
 import { orderApiRoutes, startApiServer, type ApiServer, type Route } from './api-server.ts';
 import { openDataDir, type DataDir } from './data-dir.ts';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
@@ -170,7 +171,13 @@ export class LocalRuntime {
 
       const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, stats, functions, mappings, cleanup };
       runtime = new LocalRuntime(parts, api.url);
-      routes.push(...orderApiRoutes((event) => intake.invoke(event)), ...runtime.#ownRoutes());
+      const controls = new StageControlStore(dataDir?.path);
+      applyStageControls(controls, mappings);
+      routes.push(
+        ...orderApiRoutes((event) => intake.invoke(event)),
+        ...runtime.#ownRoutes(),
+        ...adminRoutes({ topology: options.topology, mappings, resources, sqs, controls, audit: (message, fields) => output.notice(message, fields) }),
+      );
       for (const mapping of mappings.values()) mapping.start();
       const started = runtime;
       emulators.exited.then(({ code, signal }) => {

@@ -1,0 +1,206 @@
+/**
+ * Operator endpoints of the local runtime under `/api/stages/…`, what the `conveyor` CLI calls:
+ * pause, resume and scale a stage's event source mapping; peek at and redrive its dead letters;
+ * purge its queue. On AWS the CLI does the same with the Lambda and SQS APIs.
+ *
+ * Loopback only, and guarded against browsers: writes need a JSON content type (a cross-site
+ * page cannot send one without a CORS preflight, which is never granted) and a local Host header
+ * (no DNS rebinding).
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { peekDeadLetters, redriveDeadLetters } from '../operations/dead-letters.ts';
+import { STAGE_NAMES, type Topology } from '../topology/index.ts';
+import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
+import type { LocalEventSourceMapping } from './event-source-mapping.ts';
+import type { LocalResources } from './provision.ts';
+
+/** Pause and scale choices, kept across restarts like an event source mapping's state on AWS. */
+export interface StageControls {
+  readonly paused?: boolean;
+  readonly maxConcurrency?: number;
+}
+
+/** Where pause/scale choices persist: a JSON file in the data dir, or nowhere (in memory). */
+export class StageControlStore {
+  readonly #file: string | undefined;
+  #controls: Record<string, StageControls>;
+
+  constructor(dataDir: string | undefined) {
+    this.#file = dataDir ? join(dataDir, 'stage-controls.json') : undefined;
+    this.#controls = {};
+    if (this.#file && existsSync(this.#file)) {
+      try {
+        this.#controls = JSON.parse(readFileSync(this.#file, 'utf8')) as Record<string, StageControls>;
+      } catch {
+        this.#controls = {}; // A damaged file must not keep the runtime from starting.
+      }
+    }
+  }
+
+  get(stageKey: string): StageControls {
+    return this.#controls[stageKey] ?? {};
+  }
+
+  set(stageKey: string, change: StageControls): void {
+    this.#controls[stageKey] = { ...this.get(stageKey), ...change };
+    if (!this.#file) return;
+    const tmp = `${this.#file}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.#controls, null, 2)}\n`);
+    renameSync(tmp, this.#file);
+  }
+}
+
+export interface AdminTarget {
+  readonly topology: Topology;
+  readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>;
+  readonly resources: LocalResources;
+  readonly sqs: SQSClient;
+  readonly controls: StageControlStore;
+  /** Reports what operators did (it shows in the runtime's log). */
+  readonly audit: (message: string, fields: Record<string, unknown>) => void;
+}
+
+const MAX_PEEK = 100;
+
+export function adminRoutes(target: AdminTarget): Route[] {
+  const { topology, mappings, resources, sqs, controls, audit } = target;
+  const base = '/api/stages/{pipeline}/{stage}';
+
+  /** The stage named by the path, or an error response naming what is wrong. */
+  function stageOf(request: ApiRequest): { key: string } | ApiResponse {
+    const { pipeline, stage } = request.params as { pipeline: string; stage: string };
+    if (!topology.pipelines.some((p) => p.id === pipeline)) {
+      return problem(404, 'unknown warehouse', 'warehouse', `no warehouse "${pipeline}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`);
+    }
+    if (!(STAGE_NAMES as readonly string[]).includes(stage)) {
+      return problem(404, 'unknown stage', 'stage', `no stage "${stage}"; stages are ${STAGE_NAMES.join(', ')}`);
+    }
+    return { key: `${pipeline}/${stage}` };
+  }
+
+  /** Wraps a write: local Host only, JSON body only, then the stage lookup. */
+  function write(handle: (key: string, body: Record<string, unknown>) => Promise<ApiResponse> | ApiResponse) {
+    return async (request: ApiRequest): Promise<ApiResponse> => {
+      const refused = guard(request);
+      if (refused) return refused;
+      let body: Record<string, unknown> = {};
+      if (request.body.trim() !== '') {
+        try {
+          const parsed = JSON.parse(request.body) as unknown;
+          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return problem(400, 'invalid request body', 'body', 'must be a JSON object');
+          body = parsed as Record<string, unknown>;
+        } catch (error) {
+          return problem(400, 'invalid request body', 'body', `is not valid JSON: ${(error as Error).message}`);
+        }
+      }
+      const found = stageOf(request);
+      return 'key' in found ? handle(found.key, body) : found;
+    };
+  }
+
+  function view(key: string): ApiResponse {
+    const mapping = mappings.get(key)!;
+    return { status: 200, body: { stage: key, paused: mapping.paused, maxConcurrency: mapping.maxConcurrency } };
+  }
+
+  return [
+    {
+      method: 'POST',
+      path: `${base}/pause`,
+      handle: write((key) => {
+        mappings.get(key)!.pause();
+        controls.set(key, { paused: true });
+        audit('stage paused', { stage: key });
+        return view(key);
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${base}/resume`,
+      handle: write((key) => {
+        mappings.get(key)!.resume();
+        controls.set(key, { paused: false });
+        audit('stage resumed', { stage: key });
+        return view(key);
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${base}/scale`,
+      handle: write((key, body) => {
+        const value = body.maxConcurrency;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 2 || value > 1000) {
+          return problem(400, 'invalid request body', 'maxConcurrency', `must be a whole number from 2 to 1000 (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`);
+        }
+        mappings.get(key)!.scale(value);
+        controls.set(key, { maxConcurrency: value });
+        audit('stage scaled', { stage: key, maxConcurrency: value });
+        return view(key);
+      }),
+    },
+    {
+      method: 'GET',
+      path: `${base}/dlq`,
+      handle: async (request) => {
+        const refused = guard(request);
+        if (refused) return refused;
+        const found = stageOf(request);
+        if (!('key' in found)) return found;
+        const limitText = request.query.get('limit') ?? '10';
+        const limit = Number(limitText);
+        if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_PEEK) return problem(400, 'invalid query', 'limit', `must be a whole number from 1 to ${MAX_PEEK}, got "${limitText}"`);
+        const messages = await peekDeadLetters(sqs, resources.stages.get(found.key)!.deadLetterQueueUrl, limit);
+        return { status: 200, body: { stage: found.key, messages } };
+      },
+    },
+    {
+      method: 'POST',
+      path: `${base}/dlq/redrive`,
+      handle: write(async (key, body) => {
+        const rate = body.ratePerSecond;
+        if (rate !== undefined && (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 500)) {
+          return problem(400, 'invalid request body', 'ratePerSecond', `must be a whole number from 1 to 500 (messages per second), got ${JSON.stringify(rate)}`);
+        }
+        const stage = resources.stages.get(key)!;
+        const moved = await redriveDeadLetters(sqs, stage.deadLetterQueueUrl, stage.queueUrl, rate === undefined ? {} : { ratePerSecond: rate });
+        audit('dead letters redriven', { stage: key, moved });
+        return { status: 200, body: { stage: key, moved } };
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${base}/purge`,
+      handle: write(async (key, body) => {
+        if (body.confirm !== true) return problem(400, 'confirmation required', 'confirm', 'purging deletes every message waiting in the stage queue; send {"confirm": true}');
+        await sqs.send(new PurgeQueueCommand({ QueueUrl: resources.stages.get(key)!.queueUrl }));
+        audit('stage queue purged', { stage: key });
+        return { status: 200, body: { stage: key, purged: true } };
+      }),
+    },
+  ];
+}
+
+/** Apply saved pause/scale choices to the mappings before they start. */
+export function applyStageControls(controls: StageControlStore, mappings: ReadonlyMap<string, LocalEventSourceMapping>): void {
+  for (const [key, mapping] of mappings) {
+    const saved = controls.get(key);
+    if (saved.maxConcurrency !== undefined) mapping.scale(saved.maxConcurrency);
+    if (saved.paused) mapping.pause();
+  }
+}
+
+/** Refuses requests that did not come from a local client (DNS rebinding) or, for writes, without JSON. */
+function guard(request: ApiRequest): ApiResponse | undefined {
+  const host = (request.headers.host ?? '').replace(/:\d+$/, '');
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return problem(403, 'forbidden', 'host', 'admin endpoints answer local clients only (Host 127.0.0.1 or localhost)');
+  if (request.method !== 'GET' && !/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+    return problem(415, 'unsupported media type', 'content-type', 'admin requests must be application/json');
+  }
+  return undefined;
+}
+
+function problem(status: number, error: string, field: string, message: string): ApiResponse {
+  return { status, body: { error, details: [{ field, message }] } };
+}
