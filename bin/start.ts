@@ -123,6 +123,10 @@ async function main(): Promise<void> {
     ...(options.chaos ? { chaos: options.chaos } : {}),
     output,
     functionLogLevel: options.level,
+    onFatal: (message) => {
+      output.emit('error', `${message}; stopping`);
+      process.exit(1);
+    },
   });
   if (options.format === 'pretty') process.stdout.write(`${banner(runtime, options)}\n`);
   output.notice('ready', { url: runtime.url, dataDir: runtime.dataDir ?? 'in-memory', stages: allStages(runtime.topology).length, startupMs: Date.now() - started });

@@ -1,6 +1,6 @@
 /**
  * Child-process entry that runs the SQS and DynamoDB emulators off the handlers' event loop.
- * Forked by emulator-process.ts with an IPC channel and one argument, JSON `{ dataDir?, region? }`:
+ * Forked by emulator-process.ts with an IPC channel and one argument, JSON `{ dataDir?, region?, ports? }`:
  * in memory, or durable under `<dataDir>/sqs` (SQLite) and `<dataDir>/dynamodb` (LevelDB).
  *
  * Protocol (IPC messages):
@@ -16,6 +16,8 @@ import { startDynamoEmulator, startSqsEmulator, type RunningEmulator } from './e
 export interface EmulatorHostOptions {
   readonly dataDir?: string;
   readonly region?: string;
+  /** Ports to listen on (a restart keeps its endpoints); any free port when absent. */
+  readonly ports?: { readonly sqs?: number; readonly dynamodb?: number };
 }
 
 export type HostToParent =
@@ -62,11 +64,17 @@ async function start(options: EmulatorHostOptions): Promise<void> {
   if (options.region) process.env.AWS_REGION = options.region;
   // DynamoDB first: opening LevelDB takes its lock, so a second host on the same data directory
   // fails here, before it touches the SQS store (SQLite would let two processes share it).
-  running.push(await startDynamoEmulator(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {}));
+  running.push(
+    await startDynamoEmulator({
+      ...(options.dataDir ? { path: join(options.dataDir, 'dynamodb') } : {}),
+      ...(options.ports?.dynamodb ? { port: options.ports.dynamodb } : {}),
+    }),
+  );
   running.push(
     await startSqsEmulator({
       ...(options.region ? { region: options.region } : {}),
       ...(options.dataDir ? { dataDir: join(options.dataDir, 'sqs') } : {}),
+      ...(options.ports?.sqs ? { port: options.ports.sqs } : {}),
     }),
   );
 }

@@ -24,6 +24,8 @@ export interface EmulatorProcessOptions {
   region?: string;
   /** Default 15 s. */
   startTimeoutMs?: number;
+  /** Listen on these ports (to come back on the same endpoints after a restart); any free ones when absent. */
+  ports?: { sqs?: number; dynamodb?: number };
 }
 
 const HOST_ENTRY = new URL('./emulator-host.ts', import.meta.url);
@@ -40,7 +42,7 @@ const STOP_TIMEOUT_MS = 10_000;
 export async function startEmulatorProcess(options: EmulatorProcessOptions = {}): Promise<EmulatorProcess> {
   const where = options.dataDir ? `with data directory ${options.dataDir}` : 'in memory';
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
-  const child = fork(HOST_ENTRY, [JSON.stringify({ dataDir: options.dataDir, region: options.region })], {
+  const child = fork(HOST_ENTRY, [JSON.stringify({ dataDir: options.dataDir, region: options.region, ports: options.ports })], {
     execPath: process.execPath,
     execArgv: hostExecArgv(process.execArgv),
     // No stdin, and stdout discarded: the runtime owns the terminal. The host's errors go to stderr.

@@ -14,7 +14,8 @@ import { allStages, firstStage, nextStageOf, type Topology } from '../topology/i
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
 import { orderApiRoutes, startApiServer, type ApiServer, type Route } from './api-server.ts';
 import { openDataDir, type DataDir } from './data-dir.ts';
-import { startEmulatorProcess, type EmulatorProcess } from './emulator-process.ts';
+import { dashboardRoutes } from './dashboard/index.ts';
+import { EmulatorSupervisor } from './emulator-supervisor.ts';
 import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction } from './local-function.ts';
@@ -40,6 +41,8 @@ export interface LocalRuntimeOptions {
   readonly output: LogOutput;
   /** Log level of the functions (Powertools). */
   readonly functionLogLevel: LogLevel;
+  /** Called when the runtime cannot go on (its in-memory emulators died): the caller should stop. */
+  readonly onFatal?: (message: string) => void;
   readonly region?: string;
 }
 
@@ -85,7 +88,14 @@ export class LocalRuntime {
       const dataDir = options.dataDir === undefined ? undefined : openDataDir(options.dataDir, { reset: options.reset ?? false });
       if (dataDir) cleanup.push(() => dataDir.release());
 
-      const emulators = await startEmulatorProcess({ ...(dataDir ? { dataDir: dataDir.path } : {}), region });
+      const emulators = await EmulatorSupervisor.start(
+        { ...(dataDir ? { dataDir: dataDir.path } : {}), region },
+        {
+          restarting: (cause, attempt) => output.emit('error', 'restarting the emulator process', { cause, attempt }),
+          restarted: (downtimeMs) => output.emit('warn', 'the emulator process is back; work resumes', { downtimeMs }),
+          lost: (cause) => (options.onFatal ?? ((message: string) => output.emit('error', message)))(cause),
+        },
+      );
       cleanup.push(() => emulators.stop());
 
       const sqs = new SQSClient({ endpoint: emulators.endpoints.sqs, region, credentials, maxAttempts: 3, requestHandler: { requestTimeout: 30_000, connectionTimeout: 2_000 } });
@@ -179,10 +189,6 @@ export class LocalRuntime {
         ...adminRoutes({ topology: options.topology, mappings, resources, sqs, controls, audit: (message, fields) => output.notice(message, fields) }),
       );
       for (const mapping of mappings.values()) mapping.start();
-      const started = runtime;
-      emulators.exited.then(({ code, signal }) => {
-        if (!started.stopping) output.emit('error', 'the emulator process exited', { code, signal });
-      });
       return runtime;
     } catch (error) {
       for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
@@ -281,6 +287,7 @@ export class LocalRuntime {
           },
         }),
       },
+      ...dashboardRoutes(this),
     ];
   }
 }
@@ -289,7 +296,7 @@ interface Parts {
   readonly topology: Topology;
   readonly api: ApiServer;
   readonly dataDir: DataDir | undefined;
-  readonly emulators: EmulatorProcess;
+  readonly emulators: EmulatorSupervisor;
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly resources: LocalResources;

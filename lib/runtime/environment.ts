@@ -3,7 +3,7 @@
  * Builders and readers live together so the two sides cannot drift apart.
  */
 import * as z from 'zod';
-import { parseChaos } from './chaos.ts';
+import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
 /** Thrown at handler start-up when its environment is missing or malformed. */
@@ -99,8 +99,8 @@ export interface StageConfig {
   readonly tracking: TrackingLevel;
   readonly maxReceiveCount: number;
   readonly backoff: { readonly baseSeconds: number; readonly capSeconds: number };
-  /** Probability that a record fails transiently by injection (CONVEYOR_CHAOS); 0 unless set. */
-  readonly chaos: number;
+  /** Injected faults (CONVEYOR_CHAOS); none unless set. */
+  readonly chaos: ChaosEffects;
 }
 
 export interface IntakeConfig {
@@ -129,9 +129,9 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
   if (last && e.CONVEYOR_NEXT_QUEUE_URL) {
     throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_NEXT_QUEUE_URL is set, but ${expectedStage} is the last stage`);
   }
-  let chaos: number;
+  let chaos: ChaosEffects;
   try {
-    chaos = parseChaos(env.CONVEYOR_CHAOS).get(e.CONVEYOR_STAGE) ?? 0;
+    chaos = parseChaos(env.CONVEYOR_CHAOS).get(e.CONVEYOR_STAGE) ?? NO_CHAOS;
   } catch (error) {
     throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: ${(error as Error).message}`);
   }

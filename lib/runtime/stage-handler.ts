@@ -134,6 +134,7 @@ export function createStageHandler<In extends StageMessage, Out>(
   }
 
   async function processBatch(event: SQSEvent, workSignal: AbortSignal, finalSignal: AbortSignal, started: number): Promise<SQSBatchResponse> {
+    await injectBatchChaos(config.chaos, random, workSignal);
     const failures = new Set<string>();
     const retries: { received: Received<In>; reason: string }[] = [];
     const deadLetters: DeadLetter[] = [];
@@ -183,9 +184,9 @@ export function createStageHandler<In extends StageMessage, Out>(
     }
 
     // Fault injection (CONVEYOR_CHAOS): chosen records fail transiently, before any work is done.
-    if (config.chaos > 0) {
+    if (config.chaos.fail > 0) {
       work = work.filter((received) => {
-        if (random() >= config.chaos) return true;
+        if (random() >= config.chaos.fail) return true;
         fail(received, CHAOS_REASON);
         return false;
       });
@@ -380,6 +381,37 @@ function parseRecord<In extends StageMessage>(
 
 function validOrderId(value: unknown): string | undefined {
   return typeof value === 'string' && ORDER_ID_PATTERN.test(value) ? value : undefined;
+}
+
+/**
+ * Batch-level fault injection: a stall blocks the event loop (no timer, no deadline can end it)
+ * until the function timeout has passed, as a hung dependency call or a runaway loop would; a
+ * delay waits, and is cut short by the work deadline like any slow call.
+ */
+async function injectBatchChaos(chaos: StageConfig['chaos'], random: () => number, workSignal: AbortSignal): Promise<void> {
+  if (chaos.stall > 0 && random() < chaos.stall) {
+    logStall();
+    const until = Date.now() + STALL_MS;
+    while (Date.now() < until) {
+      // Busy on purpose: only the platform's timeout ends this invocation.
+    }
+  }
+  if (chaos.delay.probability > 0 && random() < chaos.delay.probability) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, chaos.delay.ms);
+      workSignal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
+
+/** Longer than any function timeout (900 s max); in practice the platform stops it first. */
+const STALL_MS = 15 * 60 * 1000 + 5_000;
+
+function logStall(): void {
+  process.stderr.write('CONVEYOR_CHAOS: stalling this invocation past its timeout\n');
 }
 
 /** An abort signal that fires after `ms` with `reason`; `clear()` releases its timer. */

@@ -20,7 +20,7 @@ describe('handler environment', () => {
       tracking: 'terminal',
       maxReceiveCount: 4,
       backoff: { baseSeconds: 3, capSeconds: 90 },
-      chaos: 0,
+      chaos: { fail: 0, stall: 0, delay: { probability: 0, ms: 0 } },
     });
   });
 
@@ -45,8 +45,10 @@ describe('handler environment', () => {
 
   it('reads the chaos probability of its own stage, and names a bad specification', () => {
     const env = stageEnvironment(topology, packing, { ...urls, nextQueueUrl: 'https://x/next' });
-    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'picking:1, packing:0.25' }).chaos).toBe(0.25);
-    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'picking:1' }).chaos).toBe(0);
+    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'picking:1, packing:0.25' }).chaos).toEqual({ fail: 0.25, stall: 0, delay: { probability: 0, ms: 0 } });
+    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'picking:1' }).chaos).toEqual({ fail: 0, stall: 0, delay: { probability: 0, ms: 0 } });
+    expect(readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'packing:0.3,packing:0.05:stall,packing:1:delay=1500' }).chaos).toEqual({ fail: 0.3, stall: 0.05, delay: { probability: 1, ms: 1500 } });
+    expect(() => readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'packing:0.1:explode' })).toThrow(/unknown effect "explode"; effects are fail, stall, delay=<ms>/);
     expect(() => readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'packing:2' })).toThrow('CONVEYOR_CHAOS: "packing:2": probability must be a number from 0 to 1');
     expect(() => readStageConfig('packing', { ...env, CONVEYOR_CHAOS: 'boxing:0.1' })).toThrow(/unknown stage "boxing"/);
   });

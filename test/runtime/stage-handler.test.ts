@@ -221,7 +221,7 @@ describe('fault injection (CONVEYOR_CHAOS)', () => {
     const records = await receive(aws.sqs, picking());
     let draws = 0;
     // Every other draw is below 0.5: exactly half the records are hit.
-    const config = { ...aws.stageConfig('wh-1', 'picking'), chaos: 0.5 };
+    const config = { ...aws.stageConfig('wh-1', 'picking'), chaos: { fail: 0.5, stall: 0, delay: { probability: 0, ms: 0 } } };
 
     const response = await pickingHandler({}, { config, random: () => (draws++ % 2 === 0 ? 0.1 : 0.9) })({ Records: records }, context());
 

@@ -1,0 +1,104 @@
+/**
+ * The fault suite: the pipeline under handler timeouts, duplicate deliveries and a dying
+ * emulator. For each, every order the API accepted ends delivered exactly once, and the counts
+ * reconcile. Losses and duplicates are counted from outside: each order's status and history.
+ * (Transient failures and kill -9 of the whole runtime: resilience.e2e.test.ts.)
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectDeliveredOnce } from '../support/orders-check.ts';
+import { getJson, makeOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+
+const running: RuntimeProcess[] = [];
+const dirs: Array<{ remove(): void }> = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop().catch(() => r.child.kill('SIGKILL'))));
+  for (const d of dirs.splice(0)) d.remove();
+});
+
+const stats = async (url: string) => (await getJson(`${url}/api/stats`)).body;
+
+async function settled(url: string, count: number, timeoutMs: number) {
+  return waitFor(async () => {
+    const s = await stats(url);
+    return s.totals.delivered >= count && s.totals.inFlight === 0 ? s : undefined;
+  }, timeoutMs, `${count} deliveries`);
+}
+
+function topology(stage: Record<string, unknown>, overrides: Record<string, Record<string, unknown>> = {}) {
+  const base = { maxReceiveCount: 20, backoff: { baseSeconds: 1, capSeconds: 2 }, ...stage };
+  return JSON.stringify({ stages: { picking: { ...base, ...overrides.picking }, packing: { ...base, ...overrides.packing }, delivery: { ...base, ...overrides.delivery } } });
+}
+
+describe('fault suite', () => {
+  it('handler timeouts: batches that hang past the function timeout are stopped, and their orders still arrive exactly once', async () => {
+    // Packing hangs in 25 % of its batches (small batches, so many hang): visibility 6 × 2 + 1 = 13 s.
+    const runtime = await startRuntime({
+      args: ['--in-memory'],
+      env: { CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 2 }, { packing: { batchSize: 10 } }), CONVEYOR_CHAOS: 'packing:0.25:stall' },
+    });
+    running.push(runtime);
+    const orders = makeOrders('hang', 200);
+    await submitAll(runtime.url, orders);
+
+    const final = await settled(runtime.url, 200, 150_000);
+
+    expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, inFlight: 0 });
+    const timedOut = (final.pipelines['wh-1'].packing.failedBatches ?? 0) + (final.pipelines['wh-2'].packing.failedBatches ?? 0);
+    expect(timedOut, 'some packing batches timed out').toBeGreaterThan(0);
+    expect(runtime.output()).toContain('Task timed out after 2.00 seconds');
+    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
+  }, 180_000);
+
+  it('duplicate deliveries: SQS redelivers while the first attempt still runs, and no order is delivered twice', async () => {
+    // Every packing and delivery batch takes 2.5 s; the queues' visibility timeout is cut to 1 s
+    // behind the runtime's back, so other pollers receive the same messages meanwhile.
+    const runtime = await startRuntime({
+      args: ['--in-memory'],
+      env: { CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 10 }), CONVEYOR_CHAOS: 'packing:1:delay=2500,delivery:1:delay=2500' },
+    });
+    running.push(runtime);
+    const { body: info } = await getJson(`${runtime.url}/api/topology`);
+    const sqs = new SQSClient({ endpoint: info.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    for (const pipeline of info.pipelines) {
+      for (const stage of pipeline.stages.slice(1)) await sqs.send(new SetQueueAttributesCommand({ QueueUrl: stage.queueUrl, Attributes: { VisibilityTimeout: '1' } }));
+    }
+    sqs.destroy();
+    const orders = makeOrders('twice', 200);
+    await submitAll(runtime.url, orders);
+
+    const final = await settled(runtime.url, 200, 150_000);
+
+    expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, inFlight: 0 });
+    const duplicates = ['wh-1', 'wh-2'].reduce((sum, w) => sum + final.pipelines[w].packing.duplicates + final.pipelines[w].delivery.duplicates, 0);
+    expect(duplicates, 'SQS did redeliver, and the stages skipped the copies').toBeGreaterThan(0);
+    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
+  }, 180_000);
+
+  it('the emulator process dying under the pollers: it is restarted on the same data, and nothing is lost or doubled', async () => {
+    const data = tempDir();
+    dirs.push(data);
+    const runtime = await startRuntime({ env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 3 }) } });
+    running.push(runtime);
+    const orders = makeOrders('crash-emu', 600);
+    await submitAll(runtime.url, orders);
+    await waitFor(async () => ((await stats(runtime.url)).totals.delivered >= 100 ? true : undefined), 60_000, 'deliveries before the crash');
+
+    const [emulator] = childPids(runtime.pid);
+    expect(emulator, 'the emulator process').toBeDefined();
+    process.kill(emulator as number, 'SIGKILL');
+    await waitFor(async () => (runtime.output().includes('the emulator process is back') ? true : undefined), 30_000, 'the emulator restart');
+
+    const final = await settled(runtime.url, 600, 150_000);
+    expect(final.totals).toEqual({ accepted: 600, delivered: 600, deadLettered: 0, inFlight: 0 });
+    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
+    expect(runtime.child.exitCode).toBeNull();
+  }, 180_000);
+});
+
+function childPids(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+}
