@@ -363,7 +363,7 @@ function parseRecord<In extends StageMessage>(
   try {
     body = JSON.parse(record.body);
   } catch (error) {
-    return { reason: `body is not valid JSON: ${(error as Error).message}`, traceId, ...(attributeOrderId ? { orderId: attributeOrderId } : {}) };
+    return { reason: `body is not valid JSON (${jsonErrorWhere(error as Error, record.body)})`, traceId, ...(attributeOrderId ? { orderId: attributeOrderId } : {}) };
   }
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
@@ -377,6 +377,16 @@ function parseRecord<In extends StageMessage>(
     return { reason: `order for warehouse ${message.order.warehouseId} arrived in pipeline ${pipelineId}`, traceId, orderId: message.order.orderId };
   }
   return { record, message, orderId: message.order.orderId, warehouseId: message.order.warehouseId, traceId, receiveCount: receiveCountOf(record) };
+}
+
+/**
+ * Where JSON parsing failed, without quoting the input: V8's messages repeat part of the body,
+ * and reasons end up in logs and queue attributes, where order contents must not.
+ */
+function jsonErrorWhere(error: Error, body: string): string {
+  const position = /position (\d+)/.exec(error.message)?.[1];
+  if (position !== undefined) return `at character ${position} of ${body.length}`;
+  return body.trim() === '' ? 'the body is empty' : /Unexpected end/.test(error.message) ? `it ends early, after ${body.length} characters` : `${body.length} characters`;
 }
 
 function validOrderId(value: unknown): string | undefined {
