@@ -1,0 +1,154 @@
+/**
+ * Soak: the local pipeline at a steady rate for a long time (default 10 minutes at 100 orders/s),
+ * sampling memory and latency every 30 s. Memory must stay flat — the runtime's own (handlers,
+ * pollers, API) separately from the emulators', whose status table grows with the data by
+ * design — and nothing may be lost: at the end every accepted order is delivered exactly once.
+ *
+ *   node bench/soak.ts [--minutes 10] [--rate 100] [--persistent]
+ *
+ * Writes bench/results/soak.json and bench/results/soak.md. Not part of npm test.
+ */
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, startBenchRuntime, stats } from './support.ts';
+
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, persistent: { type: 'boolean', default: false } } });
+const minutes = Number(values.minutes);
+const rate = Number(values.rate);
+if (!(minutes > 0) || !(rate > 0)) throw new Error('--minutes and --rate must be positive numbers');
+
+const dataDir = values.persistent ? mkdtempSync(join(tmpdir(), 'conveyor-soak-')) : undefined;
+const runtime = await startBenchRuntime(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}, dataDir ? [] : ['--in-memory']);
+const pid = runtime.child.pid as number;
+
+interface Sample {
+  readonly minute: number;
+  readonly accepted: number;
+  readonly delivered: number;
+  readonly inFlight: number;
+  readonly runtimeRssMb: number;
+  readonly emulatorRssMb: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+const samples: Sample[] = [];
+let sent = 0;
+let rejected = 0;
+const started = Date.now();
+const endAt = started + minutes * 60_000;
+
+// Steady load: one bulk request of `rate / 10` orders every 100 ms.
+const perTick = Math.max(1, Math.round(rate / 10));
+const load = (async () => {
+  for (let tick = 0; Date.now() < endAt; tick++) {
+    const due = started + tick * 100;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    const orders = Array.from({ length: perTick }, (_, i) => ({
+      orderId: `soak-${tick}-${i}`,
+      warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2',
+      items: [{ sku: `SKU-${(tick + i) % 211}`, quantity: 1 + (i % 3) }, { sku: 'SKU-COMMON', quantity: 1 }],
+    }));
+    const response = await fetch(`${runtime.url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders }) });
+    const body = (await response.json()) as { accepted?: number };
+    sent += body.accepted ?? 0;
+    rejected += orders.length - (body.accepted ?? 0);
+  }
+})();
+
+const sampler = setInterval(() => void sample(), 30_000);
+async function sample(): Promise<void> {
+  const s = await stats(runtime.url);
+  const [runtimeRss, emulatorRss] = rss(pid);
+  samples.push({
+    minute: Number(((Date.now() - started) / 60_000).toFixed(1)),
+    accepted: s.totals.accepted,
+    delivered: s.totals.delivered,
+    inFlight: s.totals.inFlight,
+    runtimeRssMb: runtimeRss,
+    emulatorRssMb: emulatorRss,
+    p50Ms: s.latencyMs.p50,
+    p99Ms: s.latencyMs.p99,
+  });
+  const last = samples.at(-1) as Sample;
+  console.log(`${last.minute.toFixed(1).padStart(5)} min  accepted ${last.accepted}  delivered ${last.delivered}  in flight ${last.inFlight}  runtime ${last.runtimeRssMb} MB  emulators ${last.emulatorRssMb} MB  p50 ${last.p50Ms} ms  p99 ${last.p99Ms} ms`);
+}
+
+await load;
+clearInterval(sampler);
+// Drain: everything accepted must arrive.
+const drainDeadline = Date.now() + 300_000;
+let final = await stats(runtime.url);
+while ((final.totals.delivered < sent || final.totals.inFlight > 0) && Date.now() < drainDeadline) {
+  await new Promise((r) => setTimeout(r, 500));
+  final = await stats(runtime.url);
+}
+await sample();
+
+// Exactly once, counted from outside: every order's status and history.
+let notDelivered = 0;
+let deliveredTwice = 0;
+const ids: string[] = [];
+for (let tick = 0; ids.length < sent; tick++) for (let i = 0; i < perTick && ids.length < sent; i++) ids.push(`soak-${tick}-${i}`);
+for (let i = 0; i < ids.length; i += 50) {
+  await Promise.all(
+    ids.slice(i, i + 50).map(async (id) => {
+      const order = (await (await fetch(`${runtime.url}/orders/${id}`)).json()) as { status?: string; history?: Array<{ status: string }> };
+      if (order.status !== 'delivered') notDelivered++;
+      else if ((order.history ?? []).filter((h) => h.status === 'delivered').length !== 1) deliveredTwice++;
+    }),
+  );
+}
+await runtime.stop();
+if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+
+const steady = samples.filter((s) => s.minute >= 2);
+const growth = (pick: (s: Sample) => number) => (steady.length >= 2 ? Number((((pick(steady.at(-1) as Sample) - pick(steady[0] as Sample)) / pick(steady[0] as Sample)) * 100).toFixed(1)) : null);
+const result = {
+  at: new Date().toISOString(),
+  minutes,
+  ratePerSecond: rate,
+  mode: dataDir ? 'persistent' : 'in-memory',
+  accepted: sent,
+  rejected,
+  delivered: final.totals.delivered,
+  notDelivered,
+  deliveredTwice,
+  runtimeRssGrowthPercentAfterWarmup: growth((s) => s.runtimeRssMb),
+  emulatorRssGrowthPercentAfterWarmup: growth((s) => s.emulatorRssMb),
+  samples,
+};
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results', 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'soak.md'),
+  [
+    `# Soak: ${minutes} min at ${rate} orders/s (${result.mode})`,
+    '',
+    `Accepted ${sent}, delivered ${final.totals.delivered}, not delivered ${notDelivered}, delivered twice ${deliveredTwice}.`,
+    `Runtime memory after warm-up: ${result.runtimeRssGrowthPercentAfterWarmup}% change; emulators (status table grows with the data): ${result.emulatorRssGrowthPercentAfterWarmup}%.`,
+    '',
+    '| minute | accepted | delivered | in flight | runtime RSS MB | emulators RSS MB | p50 ms | p99 ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...samples.map((s) => `| ${s.minute} | ${s.accepted} | ${s.delivered} | ${s.inFlight} | ${s.runtimeRssMb} | ${s.emulatorRssMb} | ${s.p50Ms} | ${s.p99Ms} |`),
+    '',
+  ].join('\n'),
+);
+console.log(JSON.stringify({ ...result, samples: undefined }, null, 2));
+if (notDelivered > 0 || deliveredTwice > 0) process.exitCode = 1;
+
+/** Resident memory (MB) of the runtime process and of its children (the emulators). */
+function rss(root: number): [number, number] {
+  const mb = (p: number) => {
+    try {
+      return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    } catch {
+      return 0;
+    }
+  };
+  const children = readdirSync(`/proc/${root}/task`).flatMap((t) => readFileSync(`/proc/${root}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return [mb(root), children.reduce((a, c) => a + mb(c), 0)];
+}
