@@ -17,19 +17,46 @@
  * function has its own role with exactly the actions it calls on exactly its own resources.
  * Change sizes, concurrency, retries or warehouses in cdk.json (context `conveyor`), never here.
  *
+ * Monitoring (monitoring.ts, dashboard.ts): per stage, alarms on dead letters, backlog, function
+ * error rate and throttles, a composite alarm per pipeline and an API 5xx-rate alarm, all notifying
+ * one encrypted SNS topic; one dashboard; saved Logs Insights queries.
+ *
  * Outputs (for `npx conveyor … --target aws`): `ApiUrl`, `StatusTableName`, `ApiKeyId` (API-key
- * mode), and per stage `outputName(warehouse, stage, kind)`, e.g. `Wh1PickingQueueUrl`,
- * `Wh1PickingDlqArn`, `Wh2DeliveryEventSourceMappingUuid` (see outputs.ts).
+ * mode), `AlarmTopicArn`, `DashboardName`, `DashboardUrl`, and per stage
+ * `outputName(warehouse, stage, kind)`, e.g. `Wh1PickingQueueUrl`, `Wh1PickingDlqArn`, `Wh2DeliveryEventSourceMappingUuid` (see outputs.ts).
  */
-import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { allStages, TopologyError, type Topology } from '../topology/index.ts';
+import { ConveyorDashboard } from './dashboard.ts';
+import { Monitoring } from './monitoring.ts';
 import { OrderApi } from './order-api.ts';
-import { API_KEY_ID_OUTPUT, API_URL_OUTPUT, STATUS_TABLE_OUTPUT, STAGE_OUTPUT_KINDS, outputName, pascalCase, type StageOutputKind } from './outputs.ts';
+import {
+  ALARM_TOPIC_OUTPUT,
+  API_KEY_ID_OUTPUT,
+  API_URL_OUTPUT,
+  DASHBOARD_NAME_OUTPUT,
+  DASHBOARD_URL_OUTPUT,
+  STATUS_TABLE_OUTPUT,
+  STAGE_OUTPUT_KINDS,
+  outputName,
+  pascalCase,
+  type StageOutputKind,
+} from './outputs.ts';
 import { PipelineStage } from './stage.ts';
 import { StatusTable } from './status-table.ts';
 
-export { outputName, STAGE_OUTPUT_KINDS, API_URL_OUTPUT, STATUS_TABLE_OUTPUT, API_KEY_ID_OUTPUT, type StageOutputKind } from './outputs.ts';
+export {
+  outputName,
+  STAGE_OUTPUT_KINDS,
+  API_URL_OUTPUT,
+  STATUS_TABLE_OUTPUT,
+  API_KEY_ID_OUTPUT,
+  ALARM_TOPIC_OUTPUT,
+  DASHBOARD_NAME_OUTPUT,
+  DASHBOARD_URL_OUTPUT,
+  type StageOutputKind,
+} from './outputs.ts';
 
 export interface ConveyorStackProps extends StackProps {
   /** What to build: pipelines, stages and their limits (`loadTopology()`). */
@@ -52,6 +79,9 @@ export class ConveyorStack extends Stack {
   /** Every stage, keyed by `stage.key` (e.g. `wh-1/picking`), in flow order. */
   public readonly stages: ReadonlyMap<string, PipelineStage>;
   public readonly orderApi: OrderApi;
+  /** Alarms, their SNS topic and the saved Logs Insights queries. */
+  public readonly monitoring: Monitoring;
+  public readonly dashboard: ConveyorDashboard;
 
   constructor(scope: Construct, id: string, props: ConveyorStackProps) {
     super(scope, id, { description: 'Conveyor: serverless staged order pipeline (orders → picking → packing → delivery)', ...props });
@@ -88,7 +118,11 @@ export class ConveyorStack extends Stack {
       handlersDir: props.handlersDir,
     });
 
+    this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi });
+    this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring });
+
     this.addOutputs();
+    assertFitsOneStack(this, topology);
   }
 
   private addOutputs(): void {
@@ -97,6 +131,9 @@ export class ConveyorStack extends Stack {
     if (this.orderApi.apiKey) {
       new CfnOutput(this, API_KEY_ID_OUTPUT, { value: this.orderApi.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
     }
+    new CfnOutput(this, ALARM_TOPIC_OUTPUT, { value: this.monitoring.topic.topicArn, description: 'SNS topic every alarm notifies (ALARM and OK)' });
+    new CfnOutput(this, DASHBOARD_NAME_OUTPUT, { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    new CfnOutput(this, DASHBOARD_URL_OUTPUT, { value: this.dashboard.url, description: 'CloudWatch dashboard in the console' });
     for (const s of this.stages.values()) {
       const values: Record<StageOutputKind, string> = {
         QueueUrl: s.queue.queueUrl,
@@ -110,6 +147,23 @@ export class ConveyorStack extends Stack {
         new CfnOutput(this, outputName(s.stage.pipelineId, s.stage.name, kind), { value: values[kind], description: `${s.stage.key} ${kind}` });
       }
     }
+  }
+}
+
+/** CloudFormation's limit of resources per stack. */
+const MAX_STACK_RESOURCES = 500;
+
+/**
+ * Every warehouse adds about 37 resources (queues, policies, functions, roles, log groups, event
+ * sources, alarms): too many warehouses fail at deploy time. Say so at synth, with the way out.
+ */
+function assertFitsOneStack(stack: Stack, topology: Topology): void {
+  const count = stack.node.findAll().filter((c) => c instanceof CfnResource && Stack.of(c) === stack).length;
+  if (count > MAX_STACK_RESOURCES) {
+    throw new TopologyError('cdk.json context "conveyor"', [
+      `warehouses: ${topology.pipelines.length} warehouses need ${count} CloudFormation resources, but one stack holds at most ${MAX_STACK_RESOURCES}; ` +
+        'deploy fewer warehouses per stack and the others as another stack (-c stackName=… -c conveyor=\'{"warehouses": [...]}\')',
+    ]);
   }
 }
 

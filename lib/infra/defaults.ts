@@ -4,7 +4,8 @@
  * the topology decides; nothing here is copied into a construct.
  */
 import { fileURLToPath } from 'node:url';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -17,6 +18,15 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Handler modules: `handlers/<name>.ts`, each exporting `handler`. */
 export const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
 export const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
+
+/**
+ * A deployment's service name — Powertools' POWERTOOLS_SERVICE_NAME: the `service` key of every log
+ * line and the `service` dimension of every Conveyor metric. The stack name, so two deployments in
+ * one account and region never mix their metrics or dashboards.
+ */
+export function serviceNameOf(scope: Construct): string {
+  return Stack.of(scope).stackName;
+}
 
 /** Every queue: encrypted at rest with SQS-managed keys (no KMS cost or key policy), TLS only. */
 export function queueDefaults(): Pick<sqs.QueueProps, 'encryption' | 'enforceSSL'> {

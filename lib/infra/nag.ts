@@ -26,6 +26,8 @@ export const NAG_REASONS = {
     'Lambda DLQs and on-failure destinations apply only to asynchronous invocations. This function is only invoked synchronously (by its SQS event source mapping, or by API Gateway for intake); failed SQS records are redriven by the source queue\'s own redrive policy to its dead-letter queue.',
   eventSourceMappingDestination:
     'SQS event source mappings cannot have an on-failure destination (Lambda supports them for Kinesis, DynamoDB Streams and Kafka only). Failed records return to the queue and, after maxReceiveCount receives, SQS moves them to the dead-letter queue configured in the queue\'s redrive policy.',
+  notificationDeadLetterQueue:
+    'This queue is the dead-letter queue of the alarm topic\'s email subscription (its RedrivePolicy names it), which cdk-nag does not recognize as a DLQ. Nothing consumes it automatically, so it needs no DLQ or redrive policy of its own; an alarm fires when it holds a message.',
   cognito:
     'Callers are services and operators, not end users with a Cognito user pool: the API requires IAM SigV4 authorization, or an API key with a usage plan when the topology selects "api-key".',
   apiKeyAuthorization:
@@ -75,6 +77,12 @@ export function acknowledgeNagFindings(stack: ConveyorStack): void {
     if (stack.topology.api.authorization === 'api-key') acknowledge(method, 'AwsSolutions-APIG4', NAG_REASONS.apiKeyAuthorization);
   }
   if (!api.webAclAssociation) acknowledge(api.api.deploymentStage, 'AwsSolutions-APIG3', NAG_REASONS.waf);
+
+  const notificationDlq = stack.monitoring.notificationDeadLetterQueue;
+  if (notificationDlq) {
+    acknowledge(notificationDlq, 'AwsSolutions-SQS3', NAG_REASONS.notificationDeadLetterQueue);
+    acknowledge(notificationDlq, 'Serverless-SQSRedrivePolicy', NAG_REASONS.notificationDeadLetterQueue);
+  }
 }
 
 /** Runs cdk-nag on the stack's app and acknowledges what does not apply. */

@@ -22,7 +22,7 @@ import { orderRequestModelSchema } from '../domain/order.ts';
 import { intakeEnvironment } from '../runtime/environment.ts';
 import type { Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
-import { LAMBDA_INTEGRATION_DEFAULTS, apiStageDefaults, logGroupDefaults, restApiDefaults } from './defaults.ts';
+import { LAMBDA_INTEGRATION_DEFAULTS, apiStageDefaults, logGroupDefaults, restApiDefaults, serviceNameOf } from './defaults.ts';
 
 export interface OrderApiProps {
   /** Authorization, throttling, WAF, intake sizing and log retention come from the topology. */
@@ -88,7 +88,7 @@ export class OrderApi extends Construct {
       handlersDir: props.handlersDir,
       environment: intakeEnvironment(
         topology,
-        { tableName: statusTable.tableName, entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
+        { tableName: statusTable.tableName, serviceName: serviceNameOf(this), entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
         (value) => stack.toJsonString(value),
       ),
       statements: [

@@ -8,6 +8,11 @@ export const API_URL_OUTPUT = 'ApiUrl';
 export const STATUS_TABLE_OUTPUT = 'StatusTableName';
 /** Present only with `api.authorization: "api-key"`; read the key's value with `aws apigateway get-api-key --include-value`. */
 export const API_KEY_ID_OUTPUT = 'ApiKeyId';
+/** The SNS topic every alarm notifies (ALARM and OK): subscribe to it, or read it for alarm state. */
+export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
+/** The CloudWatch dashboard of the deployment, and a console link to it. */
+export const DASHBOARD_NAME_OUTPUT = 'DashboardName';
+export const DASHBOARD_URL_OUTPUT = 'DashboardUrl';
 
 /** What each stage publishes, one output per kind. */
 export const STAGE_OUTPUT_KINDS = [

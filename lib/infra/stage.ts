@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { stageEnvironment } from '../runtime/environment.ts';
 import { deadLetterQueueSettings, queueSettings, type Stage, type Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
-import { queueDefaults } from './defaults.ts';
+import { queueDefaults, serviceNameOf } from './defaults.ts';
 
 export interface PipelineStageProps {
   /** The whole topology: retention and tracking settings come from it. */
@@ -83,6 +83,7 @@ export class PipelineStage extends Construct {
         deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
         ...(nextQueue ? { nextQueueUrl: nextQueue.queueUrl } : {}),
         tableName: statusTable.tableName,
+        serviceName: serviceNameOf(this),
       }),
       statements: this.permissions(statusTable, nextQueue),
     });

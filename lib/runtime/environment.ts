@@ -14,12 +14,16 @@ export class ConfigurationError extends Error {
   }
 }
 
+/** The service name of a deployment unless told otherwise: logs' `service` key and metrics' `service` dimension. */
+export const DEFAULT_SERVICE_NAME = 'conveyor';
+
 /** Environment shared by every Conveyor function. */
-function commonEnvironment(topology: Topology, tableName: string): Record<string, string> {
+function commonEnvironment(topology: Topology, tableName: string, serviceName = DEFAULT_SERVICE_NAME): Record<string, string> {
   return {
     CONVEYOR_STATUS_TABLE: tableName,
     CONVEYOR_TRACKING: topology.tracking,
-    POWERTOOLS_SERVICE_NAME: 'conveyor',
+    // One per deployment (the stack name in the cloud), so deployments never mix their metrics.
+    POWERTOOLS_SERVICE_NAME: serviceName,
     POWERTOOLS_METRICS_NAMESPACE: 'Conveyor',
   };
 }
@@ -30,12 +34,14 @@ export interface StageResources {
   /** Absent for the last stage of a pipeline. */
   readonly nextQueueUrl?: string;
   readonly tableName: string;
+  /** The deployment's service name (metrics dimension, log key). */
+  readonly serviceName?: string;
 }
 
 /** The environment of one stage function. */
 export function stageEnvironment(topology: Topology, stage: Stage, resources: StageResources): Record<string, string> {
   return {
-    ...commonEnvironment(topology, resources.tableName),
+    ...commonEnvironment(topology, resources.tableName, resources.serviceName),
     CONVEYOR_PIPELINE: stage.pipelineId,
     CONVEYOR_STAGE: stage.name,
     CONVEYOR_QUEUE_URL: resources.queueUrl,
@@ -49,6 +55,8 @@ export function stageEnvironment(topology: Topology, stage: Stage, resources: St
 
 export interface IntakeResources {
   readonly tableName: string;
+  /** The deployment's service name (metrics dimension, log key). */
+  readonly serviceName?: string;
   /** First-stage queue URL per warehouse id. */
   readonly entryQueueUrls: Readonly<Record<string, string>>;
 }
@@ -62,7 +70,7 @@ export function intakeEnvironment(
   resources: IntakeResources,
   toJson: (value: unknown) => string = JSON.stringify,
 ): Record<string, string> {
-  return { ...commonEnvironment(topology, resources.tableName), CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls) };
+  return { ...commonEnvironment(topology, resources.tableName, resources.serviceName), CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls) };
 }
 
 const text = z.string().min(1, { error: 'must not be empty' });

@@ -107,7 +107,8 @@ const TopologyInput = strictObject({
   warehouses: z
     .array(WarehouseId, { error: (iss) => `must be a list of warehouse ids, got ${describe(iss.input)}` })
     .min(1, { error: 'needs at least one warehouse' })
-    .max(20, { error: 'supports at most 20 warehouses per deployment' }),
+    // Each warehouse adds ~30 resources (queues, functions, roles, alarms, …): 12 fit CloudFormation's 500 per stack.
+    .max(12, { error: 'supports at most 12 warehouses per deployment (CloudFormation allows 500 resources per stack); split larger estates across stacks with -c stackName=…' }),
   tracking: oneOf(TRACKING_LEVELS),
   alarms: strictObject({
     email: z.email({ error: 'must be an email address, e.g. "oncall@example.com"' }),

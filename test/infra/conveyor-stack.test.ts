@@ -264,7 +264,7 @@ describe('outputs', () => {
       expect(referencedId(json.Outputs[name('EventSourceMappingUuid')]!.Value)).toBe(s.mappingId);
     }
     expect(Object.keys(json.Outputs).sort()).toEqual(
-      ['ApiUrl', 'StatusTableName', ...stages.flatMap((s) => STAGE_OUTPUT_KINDS.map((k) => outputName(s.pipelineId, s.stage, k)))].sort(),
+      ['ApiUrl', 'StatusTableName', 'AlarmTopicArn', 'DashboardName', 'DashboardUrl', ...stages.flatMap((s) => STAGE_OUTPUT_KINDS.map((k) => outputName(s.pipelineId, s.stage, k)))].sort(),
     );
   });
 

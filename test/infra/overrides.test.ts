@@ -91,7 +91,7 @@ describe('a single warehouse, with the account log role managed elsewhere', () =
   it('builds one pipeline and names its outputs after the warehouse', () => {
     expect(stagesInTemplate(json)).toHaveLength(3);
     const expected = ['picking', 'packing', 'delivery'].flatMap((s) => STAGE_OUTPUT_KINDS.map((k) => outputName('north-1', s, k)));
-    expect(Object.keys(json.Outputs).sort()).toEqual(['ApiUrl', 'StatusTableName', ...expected].sort());
+    expect(Object.keys(json.Outputs).sort()).toEqual(['ApiUrl', 'StatusTableName', 'AlarmTopicArn', 'DashboardName', 'DashboardUrl', ...expected].sort());
     expect(expected).toContain('North1PickingQueueUrl');
   });
 
