@@ -13,7 +13,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { z } from 'zod';
 import { deliveryRestriction, HOME_COUNTRY } from '../domain/delivery.ts';
 import { MESSAGE_VERSION, type PickingInput } from '../domain/messages.ts';
 import { BulkOrderShape, MAX_ORDERS_PER_REQUEST, ORDER_ID_PATTERN, OrderRequest, type Order } from '../domain/order.ts';
@@ -276,7 +275,7 @@ function bulkResponse(results: readonly Result[]): APIGatewayProxyResult {
 }
 
 /** Fields paths as users write them: `items.0.quantity`, with the bulk prefix. */
-function zodDetails(error: z.ZodError, prefix: string): ErrorDetail[] {
+function zodDetails(error: { readonly issues: ReadonlyArray<{ readonly path: readonly PropertyKey[]; readonly message: string }> }, prefix: string): ErrorDetail[] {
   return error.issues.slice(0, 20).map((issue) => {
     const path = issue.path.map(String).join('.');
     return { field: `${prefix}${path}`.replace(/\.$/, '') || 'body', message: issue.message };

@@ -3,7 +3,7 @@
  * depends on the order alone (country, priority, parcel weights) and the tracking number on the order
  * id and carrier alone, so a redelivered order gets the same tracking number in any batch.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { DeliveryInput } from './messages.ts'; // type only, like the other stages
 import { hash53, hash53Hex } from './catalog.ts';
 import { reject, succeed, type Outcome } from './outcome.ts';
@@ -93,13 +93,13 @@ export const TRACKING_NUMBER_PATTERN = /^[A-Z]{2}\d{16}$/;
 
 export const Delivery = z.strictObject({
   /** Carrier id, e.g. "paketfix". */
-  carrier: z.string().min(1).max(32),
+  carrier: z.string().check(z.minLength(1), z.maxLength(32)),
   service: z.enum(SERVICES),
-  trackingNumber: z.string().regex(TRACKING_NUMBER_PATTERN, { error: 'must be a carrier code and 16 digits, e.g. "PF1234567890123452"' }),
+  trackingNumber: z.string().check(z.regex(TRACKING_NUMBER_PATTERN, { error: 'must be a carrier code and 16 digits, e.g. "PF1234567890123452"' })),
   /** The batch's manifest for this carrier: what the driver signs for. */
-  manifestId: z.string().min(1).max(64),
-  parcels: z.number().int().min(1),
-  weightGrams: z.number().int().min(1),
+  manifestId: z.string().check(z.minLength(1), z.maxLength(64)),
+  parcels: z.int().check(z.minimum(1)),
+  weightGrams: z.int().check(z.minimum(1)),
 });
 export type Delivery = z.infer<typeof Delivery>;
 

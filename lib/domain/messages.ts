@@ -3,7 +3,7 @@
  * input carries the order plus every earlier stage's result; a stage forwards its input
  * with its own result added under its name.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { Order } from './order.ts';
 import { PickList } from './picking.ts';
 import { PackingPlan } from './packing.ts';

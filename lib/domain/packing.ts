@@ -4,7 +4,7 @@
  * Identical boxes are listed once with a count, so even a 100 × 1,000-unit order has a small plan:
  * at most one full-box entry and one line in a mixed box per SKU (about 20 KB of JSON at worst).
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MAX_ITEMS_PER_ORDER, MAX_QUANTITY_PER_ITEM, Sku } from './order.ts';
 import type { PackingInput } from './messages.ts'; // type only: messages.ts imports this module's schemas
 import { unitOf } from './catalog.ts';
@@ -36,12 +36,12 @@ export const BOX_SIZES: readonly BoxSize[] = [
   { size: 'XL', innerCm: [80, 60, 60], volumeCm3: 230_400, maxWeightGrams: 30_000, tareGrams: 1_600 },
 ];
 
-const positiveInt = z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });
+const positiveInt = z.int({ error: 'must be a whole number' }).check(z.minimum(1, { error: 'must be at least 1' }));
 
 export const BoxLine = z.strictObject({
   sku: Sku,
   /** Units of this SKU in each box of the entry. */
-  quantity: positiveInt.max(MAX_ITEMS_PER_ORDER * MAX_QUANTITY_PER_ITEM),
+  quantity: positiveInt.check(z.maximum(MAX_ITEMS_PER_ORDER * MAX_QUANTITY_PER_ITEM)),
 });
 export type BoxLine = z.infer<typeof BoxLine>;
 
@@ -49,7 +49,7 @@ export type BoxLine = z.infer<typeof BoxLine>;
 export const Box = z.strictObject({
   size: z.enum(BOX_SIZE_NAMES),
   count: positiveInt,
-  lines: z.array(BoxLine).min(1).max(MAX_ITEMS_PER_ORDER),
+  lines: z.array(BoxLine).check(z.minLength(1), z.maxLength(MAX_ITEMS_PER_ORDER)),
   /** Gross weight of one box, tare included. */
   weightGrams: positiveInt,
 });
@@ -57,23 +57,25 @@ export type Box = z.infer<typeof Box>;
 
 export const PackingPlan = z
   .strictObject({
-    boxes: z.array(Box).min(1).max(1_000),
+    boxes: z.array(Box).check(z.minLength(1), z.maxLength(1_000)),
     /** Parcels to ship: the sum of the boxes' counts. */
     parcels: positiveInt,
     /** Gross weight of all parcels. */
     totalWeightGrams: positiveInt,
   })
-  .superRefine((plan, ctx) => {
-    let parcels = 0;
-    let weight = 0;
-    for (const box of plan.boxes) {
-      parcels += box.count;
-      weight += box.count * box.weightGrams;
-    }
-    if (plan.parcels !== parcels) ctx.addIssue({ code: 'custom', path: ['parcels'], message: `must be the sum of the boxes' counts (${parcels})` });
-    if (plan.totalWeightGrams !== weight)
-      ctx.addIssue({ code: 'custom', path: ['totalWeightGrams'], message: `must be the sum of count × weightGrams over the boxes (${weight})` });
-  });
+  .check(
+    z.superRefine((plan, ctx) => {
+      let parcels = 0;
+      let weight = 0;
+      for (const box of plan.boxes) {
+        parcels += box.count;
+        weight += box.count * box.weightGrams;
+      }
+      if (plan.parcels !== parcels) ctx.addIssue({ code: 'custom', path: ['parcels'], message: `must be the sum of the boxes' counts (${parcels})` });
+      if (plan.totalWeightGrams !== weight)
+        ctx.addIssue({ code: 'custom', path: ['totalWeightGrams'], message: `must be the sum of count × weightGrams over the boxes (${weight})` });
+    }),
+  );
 export type PackingPlan = z.infer<typeof PackingPlan>;
 
 /** The units of one SKU still to pack. */

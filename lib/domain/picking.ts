@@ -3,7 +3,7 @@
  * orders' items are grouped by SKU into stops along a serpentine route, and each order's pick list
  * points at the wave-level stops its items are picked at.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MAX_ITEMS_PER_ORDER, Quantity, Sku } from './order.ts';
 import type { PickingInput } from './messages.ts'; // type only: messages.ts imports this module's schemas
 import { BINS_PER_AISLE, hash53Hex, locationOfSlot, slotOf } from './catalog.ts';
@@ -12,16 +12,16 @@ import { reject, succeed, type Outcome } from './outcome.ts';
 export const PickLine = z.strictObject({
   sku: Sku,
   quantity: Quantity,
-  aisle: z.string().regex(/^[A-Z]$/, { error: 'must be an aisle letter, e.g. "C"' }),
-  bin: z.string().regex(/^\d{2}-\d{2}$/, { error: 'must be a bin "bay-level", e.g. "07-03"' }),
+  aisle: z.string().check(z.regex(/^[A-Z]$/, { error: 'must be an aisle letter, e.g. "C"' })),
+  bin: z.string().check(z.regex(/^\d{2}-\d{2}$/, { error: 'must be a bin "bay-level", e.g. "07-03"' })),
   /** Position of this line's stop in the wave's route, from 1. */
-  sequence: z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }),
+  sequence: z.int({ error: 'must be a whole number' }).check(z.minimum(1, { error: 'must be at least 1' })),
 });
 export type PickLine = z.infer<typeof PickLine>;
 
 export const PickList = z.strictObject({
-  waveId: z.string().min(1).max(64),
-  lines: z.array(PickLine).min(1).max(MAX_ITEMS_PER_ORDER),
+  waveId: z.string().check(z.minLength(1), z.maxLength(64)),
+  lines: z.array(PickLine).check(z.minLength(1), z.maxLength(MAX_ITEMS_PER_ORDER)),
 });
 export type PickList = z.infer<typeof PickList>;
 

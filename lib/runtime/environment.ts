@@ -2,7 +2,7 @@
  * The environment contract between the deployer (CDK stack or local runtime) and the handlers.
  * Builders and readers live together so the two sides cannot drift apart.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
@@ -73,8 +73,8 @@ export function intakeEnvironment(
   return { ...commonEnvironment(topology, resources.tableName, resources.serviceName), CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls) };
 }
 
-const text = z.string().min(1, { error: 'must not be empty' });
-const count = z.coerce.number().int().min(1, { error: 'must be a whole number ≥ 1' });
+const text = z.string().check(z.minLength(1, { error: 'must not be empty' }));
+const count = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 1' }), z.minimum(1, { error: 'must be a whole number ≥ 1' }));
 const tracking = z.enum(TRACKING_LEVELS, { error: `must be one of ${TRACKING_LEVELS.join(', ')}` });
 
 const StageEnv = z.object({
@@ -82,7 +82,7 @@ const StageEnv = z.object({
   CONVEYOR_STAGE: z.enum(STAGE_NAMES, { error: `must be one of ${STAGE_NAMES.join(', ')}` }),
   CONVEYOR_QUEUE_URL: z.url({ error: 'must be a queue URL' }),
   CONVEYOR_DLQ_URL: z.url({ error: 'must be a queue URL' }),
-  CONVEYOR_NEXT_QUEUE_URL: z.url({ error: 'must be a queue URL' }).optional(),
+  CONVEYOR_NEXT_QUEUE_URL: z.optional(z.url({ error: 'must be a queue URL' })),
   CONVEYOR_STATUS_TABLE: text,
   CONVEYOR_TRACKING: tracking,
   CONVEYOR_MAX_RECEIVE_COUNT: count,
@@ -117,8 +117,8 @@ export interface IntakeConfig {
   readonly entryQueueUrls: ReadonlyMap<string, string>;
 }
 
-function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, who: string): z.infer<S> {
-  const parsed = schema.safeParse(env);
+function parseEnv<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, who: string): z.infer<S> {
+  const parsed = z.safeParse(schema, env);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' && i.input === undefined ? 'is not set' : i.message}`);
   throw new ConfigurationError(`${who} is misconfigured: environment variable ${problems.join('; ')}`);
@@ -169,7 +169,7 @@ export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
   } catch {
     throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES is not JSON');
   }
-  const parsed = z.record(z.string(), z.url()).safeParse(queues);
+  const parsed = z.safeParse(z.record(z.string(), z.url()), queues);
   if (!parsed.success || Object.keys(parsed.data).length === 0) {
     throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES must map each warehouse id to its first queue URL');
   }

@@ -15,7 +15,8 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { z } from 'zod';
+import type { $ZodType } from 'zod/v4/core';
+import { safeParse } from 'zod/mini';
 import type { StageMessage } from '../domain/messages.ts';
 import { ORDER_ID_PATTERN } from '../domain/order.ts';
 import type { Outcome } from '../domain/outcome.ts';
@@ -46,7 +47,7 @@ import { createLogger, createMetrics, MetricUnit, StageMetric, type Logger, type
 export interface StageDefinition<In extends StageMessage, Out> {
   readonly stage: StageName;
   /** Schema of the message body this stage accepts; anything else is poison. */
-  readonly input: z.ZodType<In>;
+  readonly input: $ZodType<In>;
   /** Business logic over the whole batch: one outcome per input, in the same order. */
   readonly process: (batch: readonly In[]) => readonly Outcome<Out>[] | Promise<readonly Outcome<Out>[]>;
   /** Short id-only facts about a result, for the order's status history. */
@@ -354,7 +355,7 @@ function receiveCountOf(record: SQSRecord): number {
  */
 function parseRecord<In extends StageMessage>(
   record: SQSRecord,
-  schema: z.ZodType<In>,
+  schema: $ZodType<In>,
   pipelineId: string,
 ): Received<In> | { reason: string; orderId?: string; warehouseId?: string; traceId?: string } {
   const traceId = record.messageAttributes?.[ATTR_TRACE_ID]?.stringValue ?? record.messageId;
@@ -365,7 +366,7 @@ function parseRecord<In extends StageMessage>(
   } catch (error) {
     return { reason: `body is not valid JSON (${jsonErrorWhere(error as Error, record.body)})`, traceId, ...(attributeOrderId ? { orderId: attributeOrderId } : {}) };
   }
-  const parsed = schema.safeParse(body);
+  const parsed = safeParse(schema, body);
   if (!parsed.success) {
     const claimed = (body as { order?: { orderId?: unknown; warehouseId?: unknown } } | null)?.order;
     const orderId = validOrderId(claimed?.orderId) ?? attributeOrderId;
