@@ -8,7 +8,7 @@ import type { AddressInfo, Server } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { buildApp } from 'fauxqs';
-import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
+import { QUEUE_AGES_PATH, REQUEST_COUNTS_PATH, type RequestCounts } from './emulator-protocol.ts';
 
 const require = createRequire(import.meta.url);
 // dynalite is CommonJS with a default-function export.
@@ -47,8 +47,16 @@ export async function startSqsEmulator(options: { port?: number; region?: string
     throw error;
   }
   // Each request runs with its connection at hand, so a receive can tell that its caller is gone.
-  app.addHook('onRequest', (request, _reply, done) => requestConnection.run(request.raw.socket, done));
+  app.addHook('onRequest', (request, _reply, done) => {
+    count(counts.sqs, request.headers['x-amz-target']);
+    requestConnection.run(request.raw.socket, done);
+  });
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (request.headers['x-amz-target'] === 'AmazonSQS.ReceiveMessage' && typeof payload === 'string' && !payload.includes('"Messages"')) counts.emptyReceives++;
+    done(null, payload);
+  });
   app.get(QUEUE_AGES_PATH, async () => oldestMessages(stores.sqsStore as unknown as FauxqsSqsStore));
+  app.get(REQUEST_COUNTS_PATH, async (): Promise<RequestCounts> => ({ sqs: { ...counts.sqs }, dynamodb: { ...counts.dynamodb }, emptyReceives: counts.emptyReceives }));
   // buildApp's own preClose hook (registered first) releases long-polling receivers; the store
   // closes after it. Every operation is already committed, so closing loses nothing.
   if (persistent) app.addHook('preClose', () => persistent.close());
@@ -75,6 +83,7 @@ export async function startSqsEmulator(options: { port?: number; region?: string
 export async function startDynamoEmulator(options: { port?: number; path?: string } = {}): Promise<RunningEmulator> {
   if (options.path) await checkLevelDb(options.path);
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
+  server.prependListener('request', (request: { headers: Record<string, string | string[] | undefined> }) => count(counts.dynamodb, request.headers['x-amz-target']));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, LOOPBACK, () => {
@@ -114,6 +123,19 @@ async function checkLevelDb(path: string): Promise<void> {
     const cause = (error as Error & { cause?: Error }).cause;
     throw new Error(`cannot open the DynamoDB store in ${path}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`, { cause: error });
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request counts: every AWS API call the emulators of this process served, by action.
+// ---------------------------------------------------------------------------------------------
+
+const counts = { sqs: {} as Record<string, number>, dynamodb: {} as Record<string, number>, emptyReceives: 0 };
+
+/** `AmazonSQS.SendMessageBatch` / `DynamoDB_20120810.UpdateItem` → counted under the action name. */
+function count(into: Record<string, number>, target: string | string[] | undefined): void {
+  if (typeof target !== 'string') return;
+  const action = target.slice(target.lastIndexOf('.') + 1);
+  into[action] = (into[action] ?? 0) + 1;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -47,6 +47,12 @@ export class LocalEventSourceMapping {
   #wake: { promise: Promise<void>; resolve: () => void } = deferred();
   /** Records received and not yet settled: the mapping holds them (in flight). */
   #held = 0;
+  /**
+   * Pollers at work now. Like Lambda's, the mapping starts with one and adds pollers while batches
+   * come back full (a backlog), up to maxConcurrency, and drops them when long polls come back
+   * empty — an idle stage costs one long poll per 20 s, not one per poller.
+   */
+  #active = 1;
 
   constructor(options: EventSourceMappingOptions) {
     this.#options = options;
@@ -60,6 +66,11 @@ export class LocalEventSourceMapping {
 
   get maxConcurrency(): number {
     return this.#maxConcurrency;
+  }
+
+  /** Pollers working now (1 to maxConcurrency). */
+  get activePollers(): number {
+    return Math.min(this.#active, this.#maxConcurrency);
   }
 
   /** Records received by this mapping and not yet settled. */
@@ -116,7 +127,7 @@ export class LocalEventSourceMapping {
   /** One poller: gather a batch, invoke, settle — while it is within the concurrency limit. */
   async #poll(index: number): Promise<void> {
     while (!this.#stopped) {
-      if (this.#paused || index >= this.#maxConcurrency) {
+      if (this.#paused || index >= Math.min(this.#active, this.#maxConcurrency)) {
         await this.#wake.promise;
         continue;
       }
@@ -131,7 +142,16 @@ export class LocalEventSourceMapping {
         await sleep(1000, signal);
         continue;
       }
-      if (records.length === 0) continue;
+      if (records.length === 0) {
+        // Nothing for a whole long poll: the newest poller retires (one always stays).
+        if (index > 0 && index === this.#active - 1) this.#active--;
+        continue;
+      }
+      if (records.length >= this.stage.batchSize && this.#active < this.#maxConcurrency) {
+        // A full batch: there is a backlog, so another poller joins.
+        this.#active++;
+        this.#signal();
+      }
       try {
         await this.#invoke(records);
       } finally {
