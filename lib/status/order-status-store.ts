@@ -120,13 +120,39 @@ export class OrderStatusStore {
       const to = statusAfter(t.by);
       const entry: HistoryEntry = { at: t.at, status: to, by: t.by, ...(t.detail ? { detail: t.detail } : {}) };
       const stage = stageOf(to);
-      return this.#conditionalUpdate(t.orderId, to, {
-        set: `#status = :to, #stage = :stage, #updatedAt = :at, #createdAt = if_not_exists(#createdAt, :at), #warehouseId = if_not_exists(#warehouseId, :wh), #history = list_append(if_not_exists(#history, :empty), :entry)${t.delivery ? ', #delivery = :delivery' : ''}`,
+      const done = doneAttribute(t.by);
+      const result = await this.#conditionalUpdate(t.orderId, to, {
+        set: `#status = :to, #stage = :stage, #updatedAt = :at, #createdAt = if_not_exists(#createdAt, :at), #warehouseId = if_not_exists(#warehouseId, :wh), #history = list_append(if_not_exists(#history, :empty), :entry), #done = :at${t.delivery ? ', #delivery = :delivery' : ''}`,
         remove: '#reason',
         values: { ':to': to, ':stage': stage, ':at': t.at, ':wh': t.warehouseId, ':empty': [], ':entry': [entry], ...(t.delivery ? { ':delivery': t.delivery } : {}) },
-        extraNames: t.delivery ? { '#delivery': 'delivery' } : {},
+        extraNames: { '#done': done, ...(t.delivery ? { '#delivery': 'delivery' } : {}) },
       }, signal);
+      // A later stage can record its transition before this one lands: this stage forwards first
+      // and writes after. The status stays where it is; this stage's history entry is still kept.
+      if (result.kind === 'already-done' && to !== 'delivered') return this.#recordLate(t.orderId, done, entry, signal);
+      return result;
     });
+  }
+
+  /** Appends a stage's history entry without touching the status, once per stage and order. */
+  async #recordLate(orderId: string, done: string, entry: HistoryEntry, signal: AbortSignal | undefined): Promise<WriteResult> {
+    try {
+      await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { orderId },
+          UpdateExpression: 'SET #history = list_append(if_not_exists(#history, :empty), :entry), #done = :at',
+          ConditionExpression: 'attribute_exists(#orderId) AND attribute_not_exists(#done)',
+          ExpressionAttributeNames: { '#history': 'history', '#done': done, '#orderId': 'orderId' },
+          ExpressionAttributeValues: { ':empty': [], ':entry': [entry], ':at': entry.at },
+        }),
+        signal ? { abortSignal: signal } : {},
+      );
+      return { kind: 'applied' };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { kind: 'already-done' };
+      return { kind: 'error', message: (error as Error).message };
+    }
   }
 
   /**
@@ -187,7 +213,8 @@ export class OrderStatusStore {
       stage: item.stage,
       createdAt: item.createdAt,
       updatedAt: item.updatedAt,
-      history: item.history ?? [],
+      // Entries can land out of order (a stage records after the next one did): show them in time order.
+      history: [...((item.history ?? []) as HistoryEntry[])].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)),
       ...(item.reason ? { reason: item.reason } : {}),
       ...(item.delivery ? { delivery: item.delivery } : {}),
     };
@@ -222,6 +249,11 @@ export class OrderStatusStore {
       return { kind: 'error', message: (error as Error).message };
     }
   }
+}
+
+/** When a stage recorded its transition of the order (top-level, so a condition can test it). */
+function doneAttribute(stage: StageName): string {
+  return `done_${stage}`;
 }
 
 /** Only the attribute names an expression uses (DynamoDB rejects unused ones). */
