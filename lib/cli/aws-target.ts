@@ -1,0 +1,376 @@
+/**
+ * The AWS target: a deployed Conveyor stack. It finds every resource from the stack's outputs
+ * (CloudFormation `DescribeStacks`), then operates with the services' own APIs:
+ *
+ *   status          SQS GetQueueAttributes (queue and DLQ) + Lambda GetEventSourceMapping
+ *                   + CloudWatch GetMetricData (last 5 minutes: processed, failed, rates, age, concurrency)
+ *   dlq peek        SQS ReceiveMessage with a short visibility, made visible again (lib/operations/dead-letters.ts)
+ *   dlq redrive     SQS StartMessageMoveTask (DLQ ARN → queue ARN), ListMessageMoveTasks
+ *   pause / resume  Lambda UpdateEventSourceMapping { Enabled: false | true }
+ *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
+ *   purge           SQS PurgeQueue
+ *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts)
+ */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, PurgeQueueCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { peekDeadLetters, type DeadLetter } from '../operations/dead-letters.ts';
+import { STAGE_NAMES } from '../topology/model.ts';
+import type { CliContext, CredentialsProvider } from './context.ts';
+import { CliError, describeHttpProblem, explainError, UsageError } from './errors.ts';
+import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
+import { readStack, type StackResources } from './stack-outputs.ts';
+import { type IntakeResponse, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
+
+/** Counts and rates of `status` cover this much of the recent past. */
+const METRICS_WINDOW_SECONDS = 300;
+const METRICS_NAMESPACE = 'Conveyor';
+/** The `service` dimension Powertools adds to every Conveyor metric (POWERTOOLS_SERVICE_NAME). */
+const METRICS_SERVICE = 'conveyor';
+/** A redrive waited for gives up after this long (the task goes on; the CLI says how to follow it). */
+const MAX_REDRIVE_WAIT_MS = 15 * 60_000;
+const QUEUE_COUNTS = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
+
+export interface AwsTargetOptions {
+  readonly stack: string;
+  readonly region?: string;
+  readonly profile?: string;
+  /** The key of an API with `api.authorization: "api-key"`. */
+  readonly apiKey?: string;
+  /** Polling interval of `redrive --wait`. @default 2000 */
+  readonly pollIntervalMs?: number;
+}
+
+interface Clients {
+  readonly cloudformation: CloudFormationClient;
+  readonly sqs: SQSClient;
+  readonly lambda: LambdaClient;
+  readonly cloudwatch: CloudWatchClient;
+}
+
+export class AwsTarget implements Target {
+  readonly description: string;
+  readonly #stack: StackResources;
+  readonly #clients: Clients;
+  readonly #region: string;
+  readonly #credentials: CredentialsProvider;
+  readonly #context: CliContext;
+  readonly #options: AwsTargetOptions;
+  #signedFetch: SignedFetch | undefined;
+
+  private constructor(stack: StackResources, clients: Clients, region: string, credentials: CredentialsProvider, context: CliContext, options: AwsTargetOptions) {
+    this.#stack = stack;
+    this.#clients = clients;
+    this.#region = region;
+    this.#credentials = credentials;
+    this.#context = context;
+    this.#options = options;
+    this.description = `stack ${stack.stackName} (${region})`;
+  }
+
+  /**
+   * Resolves credentials and region, then reads the stack's outputs. Fails early, in one line, on
+   * missing credentials or region, a stack that does not exist, or one without Conveyor's outputs.
+   *
+   * @example
+   * const target = await AwsTarget.open({ stack: 'Conveyor', region: 'eu-west-1', profile: 'ops' }, processContext());
+   */
+  static async open(options: AwsTargetOptions, context: CliContext): Promise<AwsTarget> {
+    const errorContext = { stack: options.stack, ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
+    const credentials = context.awsCredentials ?? defaultProvider(options.profile ? { profile: options.profile } : {});
+    try {
+      await credentials();
+    } catch (error) {
+      throw explainError(error, errorContext);
+    }
+    const config = {
+      credentials,
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+      maxAttempts: 4,
+    };
+    const cloudformation = new CloudFormationClient(config);
+    let region: string;
+    try {
+      region = await cloudformation.config.region();
+    } catch (error) {
+      cloudformation.destroy();
+      throw explainError(error, errorContext);
+    }
+    if (!region) throw new UsageError(`no AWS region${options.profile ? ` for profile "${options.profile}"` : ''} — pass --region (e.g. --region eu-west-1) or set AWS_REGION`);
+    const regional = { ...config, region };
+    const clients: Clients = { cloudformation, sqs: new SQSClient(regional), lambda: new LambdaClient(regional), cloudwatch: new CloudWatchClient(regional) };
+    try {
+      const stack = await readStack(cloudformation, options.stack);
+      return new AwsTarget(stack, clients, region, credentials, context, options);
+    } catch (error) {
+      for (const client of Object.values(clients)) client.destroy();
+      throw explainError(error, { ...errorContext, region });
+    }
+  }
+
+  async warehouses(): Promise<string[]> {
+    return [...this.#stack.warehouses];
+  }
+
+  async status(): Promise<StatusReport> {
+    const refs = this.#stack.warehouses.flatMap((warehouse) => STAGE_NAMES.map((stage) => ({ warehouse, stage })));
+    const [rows, metrics] = await Promise.all([
+      Promise.all(
+        refs.map(async (ref) => {
+          const [queue, dlq, mapping] = await Promise.all([
+            this.#queueCounts(this.#stack.stage(ref, 'QueueUrl')),
+            this.#queueCounts(this.#stack.stage(ref, 'DlqUrl')),
+            this.#clients.lambda.send(new GetEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid') })),
+          ]);
+          return { ref, queue, dlq, mapping };
+        }),
+      ),
+      this.#metrics(refs).catch((error: unknown) => explainError(error, { stack: this.#stack.stackName, region: this.#region })),
+    ]);
+
+    const notes: string[] = [];
+    const haveMetrics = !(metrics instanceof CliError);
+    if (!haveMetrics) notes.push(`CloudWatch metrics not read (${metrics.message}); age, processed, failed and rates are blank`);
+    const pipelines: Record<string, Record<string, StageStatus>> = {};
+    let inFlight = 0;
+    rows.forEach(({ ref, queue, dlq, mapping }, i) => {
+      const m = haveMetrics ? metrics.stages[i] : undefined;
+      const waiting = queue.visible + queue.notVisible + queue.delayed;
+      inFlight += waiting;
+      const state = mapping.State ?? 'unknown';
+      (pipelines[ref.warehouse] ??= {})[ref.stage] = {
+        ready: queue.visible,
+        inFlight: queue.notVisible,
+        delayed: queue.delayed,
+        dlq: dlq.visible + dlq.notVisible + dlq.delayed,
+        oldestMessageAgeSeconds: m ? (m.ageSeconds ?? (waiting === 0 ? 0 : null)) : null,
+        succeeded: m?.succeeded ?? null,
+        failed: m ? m.retried + m.deadLettered : null,
+        retried: m?.retried ?? null,
+        perSecond: m ? m.succeeded / METRICS_WINDOW_SECONDS : null,
+        incomingPerSecond: m ? m.records / METRICS_WINDOW_SECONDS : null,
+        failedPerSecond: m ? (m.retried + m.deadLettered) / METRICS_WINDOW_SECONDS : null,
+        concurrency: { inUse: m?.concurrency ?? null, max: mapping.ScalingConfig?.MaximumConcurrency ?? null },
+        paused: isPaused(mapping),
+        ...(state !== 'Enabled' && state !== 'Disabled' ? { state } : {}),
+      };
+    });
+    const extras = new Map(this.#stack.extras());
+    const dashboard = extras.get('DashboardUrl') ?? [...extras].find(([key]) => /dashboard/i.test(key))?.[1];
+    if (dashboard) notes.push(`CloudWatch dashboard: ${dashboard}`);
+    const stageTotal = (name: 'succeeded' | 'ordersDeadLettered', stage?: string) =>
+      haveMetrics ? metrics.stages.reduce((sum, s, i) => (stage === undefined || refs[i]?.stage === stage ? sum + s[name] : sum), 0) : null;
+    return {
+      source: this.description,
+      at: new Date(this.#context.now()).toISOString(),
+      window: 'queue depths now; counts over the last 5 min (CloudWatch), rates per second over them',
+      pipelines,
+      totals: {
+        accepted: haveMetrics ? metrics.accepted : null,
+        delivered: stageTotal('succeeded', STAGE_NAMES[STAGE_NAMES.length - 1]),
+        deadLettered: stageTotal('ordersDeadLettered'),
+        inFlight,
+      },
+      notes,
+    };
+  }
+
+  async submitOrders(orders: readonly unknown[]): Promise<IntakeResponse> {
+    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders`, 'POST', JSON.stringify({ orders }));
+    const retryAfter = Number(response.headers.get('retry-after'));
+    return { status: response.status, body: await jsonOrText(response), ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
+  }
+
+  async getOrder(orderId: string): Promise<Record<string, unknown> | undefined> {
+    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'GET');
+    const body = await jsonOrText(response);
+    if (response.status === 404) return undefined;
+    if (response.status !== 200) throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
+    return body as Record<string, unknown>;
+  }
+
+  async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {
+    return peekDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'DlqUrl'), limit);
+  }
+
+  async redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
+    const sourceArn = this.#stack.stage(ref, 'DlqArn');
+    const { TaskHandle = '' } = await this.#clients.sqs.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn: sourceArn,
+        DestinationArn: this.#stack.stage(ref, 'QueueArn'),
+        ...(options.ratePerSecond === undefined ? {} : { MaxNumberOfMessagesPerSecond: options.ratePerSecond }),
+      }),
+    );
+    let task = await this.#moveTask(sourceArn, TaskHandle);
+    const started: RedriveResult = { kind: 'task', taskHandle: TaskHandle, approximateNumberToMove: task?.ApproximateNumberOfMessagesToMove ?? null };
+    if (!options.wait) return started;
+    const deadline = this.#context.now() + MAX_REDRIVE_WAIT_MS;
+    while (task?.Status === 'RUNNING' || task?.Status === 'CANCELLING') {
+      options.onProgress?.(task.ApproximateNumberOfMessagesMoved ?? 0, task.ApproximateNumberOfMessagesToMove ?? null);
+      if (this.#context.now() > deadline) {
+        throw new CliError(`the move task is still running after ${MAX_REDRIVE_WAIT_MS / 60_000} min — follow it with \`aws sqs list-message-move-tasks --source-arn ${sourceArn}\``);
+      }
+      await this.#context.sleep(this.#options.pollIntervalMs ?? 2000);
+      task = await this.#moveTask(sourceArn, TaskHandle);
+    }
+    return {
+      ...started,
+      ...(task?.Status ? { status: task.Status } : {}),
+      ...(task?.ApproximateNumberOfMessagesMoved === undefined ? {} : { moved: task.ApproximateNumberOfMessagesMoved }),
+      ...(task?.FailureReason ? { failureReason: task.FailureReason } : {}),
+    };
+  }
+
+  async pause(ref: StageRef): Promise<StageControlResult> {
+    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid'), Enabled: false })));
+  }
+
+  async resume(ref: StageRef): Promise<StageControlResult> {
+    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid'), Enabled: true })));
+  }
+
+  async scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult> {
+    return controlResult(
+      await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid'), ScalingConfig: { MaximumConcurrency: maxConcurrency } })),
+    );
+  }
+
+  async queueDepth(ref: StageRef): Promise<number> {
+    const counts = await this.#queueCounts(this.#stack.stage(ref, 'QueueUrl'));
+    return counts.visible + counts.notVisible + counts.delayed;
+  }
+
+  async purge(ref: StageRef): Promise<void> {
+    await this.#clients.sqs.send(new PurgeQueueCommand({ QueueUrl: this.#stack.stage(ref, 'QueueUrl') }));
+  }
+
+  close(): void {
+    for (const client of Object.values(this.#clients)) client.destroy();
+  }
+
+  async #queueCounts(queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number }> {
+    const { Attributes = {} } = await this.#clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...QUEUE_COUNTS] }));
+    return {
+      visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+      notVisible: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+      delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+    };
+  }
+
+  async #moveTask(sourceArn: string, taskHandle: string) {
+    const { Results = [] } = await this.#clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }));
+    return Results.find((r) => r.TaskHandle === taskHandle) ?? Results[0];
+  }
+
+  /** Per stage, over the window: the stage's EMF metrics, its queue's age and its function's concurrency; plus orders accepted. */
+  async #metrics(refs: readonly StageRef[]) {
+    const end = this.#context.now();
+    const queries: MetricDataQuery[] = [];
+    const conveyor = (id: string, metricName: string, dimensions: Record<string, string>): MetricDataQuery => ({
+      Id: id,
+      MetricStat: {
+        Metric: { Namespace: METRICS_NAMESPACE, MetricName: metricName, Dimensions: Object.entries({ service: METRICS_SERVICE, ...dimensions }).map(([Name, Value]) => ({ Name, Value })) },
+        Period: 60,
+        Stat: 'Sum',
+      },
+      ReturnData: true,
+    });
+    refs.forEach((ref, i) => {
+      const dims = { pipeline: ref.warehouse, stage: ref.stage };
+      queries.push(
+        conveyor(`s${i}_succeeded`, 'Succeeded', dims),
+        conveyor(`s${i}_failed`, 'Failed', dims),
+        conveyor(`s${i}_deadlettered`, 'DeadLettered', dims),
+        conveyor(`s${i}_records`, 'Records', dims),
+        conveyor(`s${i}_ordersdl`, 'OrdersDeadLettered', dims),
+        {
+          Id: `s${i}_age`,
+          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'QueueUrl')) }] }, Period: 60, Stat: 'Maximum' },
+          ReturnData: true,
+        },
+        {
+          Id: `s${i}_concurrency`,
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: this.#stack.stage(ref, 'FunctionName') }] }, Period: 60, Stat: 'Maximum' },
+          ReturnData: true,
+        },
+      );
+    });
+    queries.push(conveyor('accepted', 'OrdersAccepted', {}));
+
+    const values = new Map<string, number[]>();
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#clients.cloudwatch.send(
+        new GetMetricDataCommand({
+          MetricDataQueries: queries,
+          StartTime: new Date(end - METRICS_WINDOW_SECONDS * 1000),
+          EndTime: new Date(end),
+          ScanBy: 'TimestampDescending',
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      );
+      for (const result of page.MetricDataResults ?? []) if (result.Id) values.set(result.Id, [...(values.get(result.Id) ?? []), ...(result.Values ?? [])]);
+      nextToken = page.NextToken;
+    } while (nextToken);
+
+    const sum = (id: string) => (values.get(id) ?? []).reduce((a, b) => a + b, 0);
+    const newest = (id: string) => values.get(id)?.[0];
+    return {
+      accepted: sum('accepted'),
+      stages: refs.map((_, i) => ({
+        succeeded: sum(`s${i}_succeeded`),
+        retried: sum(`s${i}_failed`),
+        deadLettered: sum(`s${i}_deadlettered`),
+        records: sum(`s${i}_records`),
+        ordersDeadLettered: sum(`s${i}_ordersdl`),
+        ageSeconds: newest(`s${i}_age`),
+        concurrency: newest(`s${i}_concurrency`) ?? 0,
+      })),
+    };
+  }
+
+  /** The order API, signed (IAM) and with the API key when the stack uses one. */
+  async #api(url: string, method: string, body?: string): Promise<Response> {
+    if (!this.#signedFetch) {
+      const keyId = this.#stack.apiKeyId;
+      const apiKey = this.#options.apiKey;
+      if (keyId && !apiKey) {
+        throw new UsageError(
+          `the API of stack ${this.#stack.stackName} takes an API key — pass --api-key or set CONVEYOR_API_KEY (read it with \`aws apigateway get-api-key --api-key ${keyId} --include-value --query value --output text\`)`,
+        );
+      }
+      this.#signedFetch = createSignedFetch({ region: this.#region, credentials: this.#credentials, fetch: this.#context.fetch, ...(apiKey ? { apiKey } : {}) });
+    }
+    try {
+      return await this.#signedFetch(url, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
+    } catch (error) {
+      throw explainError(error, { stack: this.#stack.stackName, region: this.#region });
+    }
+  }
+}
+
+function isPaused(mapping: Pick<EventSourceMappingConfiguration, 'State'>): boolean {
+  return mapping.State === 'Disabled' || mapping.State === 'Disabling';
+}
+
+function controlResult(mapping: EventSourceMappingConfiguration): StageControlResult {
+  return { paused: isPaused(mapping), maxConcurrency: mapping.ScalingConfig?.MaximumConcurrency ?? null, ...(mapping.State ? { state: mapping.State } : {}) };
+}
+
+/** `https://sqs.eu-west-1.amazonaws.com/123/Conveyor-wh1-picking` → `Conveyor-wh1-picking`. */
+function queueName(queueUrl: string): string {
+  return queueUrl.slice(queueUrl.lastIndexOf('/') + 1);
+}
+
+async function jsonOrText(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

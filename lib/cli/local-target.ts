@@ -1,0 +1,181 @@
+/**
+ * The local target: a running `npm start` runtime, through its HTTP endpoints — `/api/topology`,
+ * `/api/stats`, the order API and the operator endpoints under `/api/stages/{warehouse}/{stage}/`.
+ */
+import type { DeadLetter } from '../operations/dead-letters.ts';
+import type { StatsSnapshot } from '../local/stats.ts';
+import type { CliContext } from './context.ts';
+import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
+import type { IntakeResponse, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
+
+export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:3000';
+/** Every request is bounded: a hung runtime must not hang the CLI. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Redrive moves synchronously; allow for a slow rate. */
+const REDRIVE_TIMEOUT_MS = 15 * 60_000;
+
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Headers;
+}
+
+interface TopologyView {
+  readonly pipelines: ReadonlyArray<{ readonly id: string; readonly stages: ReadonlyArray<{ readonly name: string; readonly maxConcurrency: number }> }>;
+}
+
+/**
+ * @example
+ * const target = new LocalTarget('http://127.0.0.1:3000', context);
+ * await target.pause({ warehouse: 'wh-1', stage: 'packing' });
+ */
+export class LocalTarget implements Target {
+  readonly description: string;
+  readonly #url: string;
+  readonly #context: CliContext;
+  #topology: Promise<TopologyView> | undefined;
+
+  constructor(url: string, context: CliContext) {
+    this.#url = url.replace(/\/+$/, '');
+    this.#context = context;
+    this.description = `local runtime at ${this.#url}`;
+  }
+
+  async warehouses(): Promise<string[]> {
+    return (await this.#topologyView()).pipelines.map((p) => p.id);
+  }
+
+  async status(): Promise<StatusReport> {
+    const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
+    const pipelines: Record<string, StatusReport['pipelines'][string]> = {};
+    for (const [warehouse, stages] of Object.entries(snapshot.pipelines)) {
+      pipelines[warehouse] = Object.fromEntries(
+        Object.entries(stages).map(([stage, v]) => [
+          stage,
+          {
+            ready: v.ready,
+            inFlight: v.inFlight,
+            delayed: v.delayed,
+            dlq: v.dlq,
+            oldestMessageAgeSeconds: v.oldestMessageAgeSeconds ?? null,
+            succeeded: v.succeeded,
+            failed: v.failed,
+            retried: v.retried,
+            perSecond: v.perSecond,
+            incomingPerSecond: v.incomingPerSecond ?? null,
+            failedPerSecond: v.failedPerSecond ?? null,
+            concurrency: { inUse: v.concurrency.inUse, max: v.concurrency.max },
+            paused: v.paused,
+          },
+        ]),
+      );
+    }
+    return {
+      source: this.description,
+      at: snapshot.at,
+      window: 'counts since the runtime started; rates over the last 10 s',
+      pipelines,
+      totals: snapshot.totals,
+      latencyMs: { p50: snapshot.latencyMs.p50, p99: snapshot.latencyMs.p99 },
+      notes: [`live dashboard: ${this.#url}/dashboard`],
+    };
+  }
+
+  async submitOrders(orders: readonly unknown[]): Promise<IntakeResponse> {
+    const answer = await this.#request('POST', '/orders', { orders });
+    const retryAfter = Number(answer.headers.get('retry-after'));
+    return { status: answer.status, body: answer.body, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
+  }
+
+  async getOrder(orderId: string): Promise<Record<string, unknown> | undefined> {
+    const answer = await this.#request('GET', `/orders/${encodeURIComponent(orderId)}`);
+    if (answer.status === 404) return undefined;
+    return this.#expectOk(answer, `GET /orders/${orderId}`) as Record<string, unknown>;
+  }
+
+  async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {
+    const body = (await this.#ok('GET', `${stagePath(ref)}/dlq?limit=${limit}`)) as { messages: DeadLetter[] };
+    return body.messages;
+  }
+
+  async redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
+    const body = (await this.#ok('POST', `${stagePath(ref)}/dlq/redrive`, options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }, REDRIVE_TIMEOUT_MS)) as { moved: number };
+    return { kind: 'moved', moved: body.moved };
+  }
+
+  async pause(ref: StageRef): Promise<StageControlResult> {
+    return controlResult(await this.#ok('POST', `${stagePath(ref)}/pause`, {}));
+  }
+
+  async resume(ref: StageRef): Promise<StageControlResult> {
+    return controlResult(await this.#ok('POST', `${stagePath(ref)}/resume`, {}));
+  }
+
+  async scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult> {
+    return controlResult(await this.#ok('POST', `${stagePath(ref)}/scale`, { maxConcurrency }));
+  }
+
+  async queueDepth(ref: StageRef): Promise<number> {
+    const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
+    const view = snapshot.pipelines[ref.warehouse]?.[ref.stage];
+    return view ? view.ready + view.inFlight + view.delayed : 0;
+  }
+
+  async purge(ref: StageRef): Promise<void> {
+    await this.#ok('POST', `${stagePath(ref)}/purge`, { confirm: true });
+  }
+
+  close(): void {}
+
+  #topologyView(): Promise<TopologyView> {
+    this.#topology ??= this.#request('GET', '/api/topology').then((answer) => {
+      if (answer.status !== 200 || !Array.isArray((answer.body as TopologyView | undefined)?.pipelines)) {
+        throw new CliError(`${this.#url} does not look like a Conveyor runtime (GET /api/topology answered ${answer.status}) — pass the --url \`npm start\` printed`);
+      }
+      return answer.body as TopologyView;
+    });
+    return this.#topology;
+  }
+
+  async #ok(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.#expectOk(await this.#request(method, path, body, timeoutMs), `${method} ${path}`);
+  }
+
+  #expectOk(answer: Answer, what: string): unknown {
+    if (answer.status >= 200 && answer.status < 300) return answer.body;
+    throw new CliError(`the runtime refused ${what}: ${describeHttpProblem(answer.status, answer.body)}`);
+  }
+
+  async #request(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
+    let response: Response;
+    try {
+      response = await this.#context.fetch(`${this.#url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') throw new CliError(`the runtime at ${this.#url} did not answer ${method} ${path} within ${timeoutMs / 1000} s — is it overloaded or stuck? Check its log`);
+      throw new RuntimeUnreachableError(this.#url, networkCode(error));
+    }
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not JSON: kept as text for the error message.
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  }
+}
+
+function stagePath(ref: StageRef): string {
+  return `/api/stages/${encodeURIComponent(ref.warehouse)}/${encodeURIComponent(ref.stage)}`;
+}
+
+function controlResult(body: unknown): StageControlResult {
+  const view = body as { paused: boolean; maxConcurrency: number };
+  return { paused: view.paused, maxConcurrency: view.maxConcurrency };
+}

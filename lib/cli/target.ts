@@ -1,0 +1,122 @@
+/**
+ * The one interface every command works through, whatever runs the pipeline: the local runtime
+ * (its HTTP endpoints, local-target.ts) or a deployed stack (the SQS, Lambda, CloudFormation and
+ * CloudWatch APIs and the signed order API, aws-target.ts).
+ */
+import type { DeadLetter } from '../operations/dead-letters.ts';
+
+/** One stage of one warehouse, e.g. `{ warehouse: 'wh-1', stage: 'picking' }`. */
+export interface StageRef {
+  readonly warehouse: string;
+  readonly stage: string;
+}
+
+export function stageKey(ref: StageRef): string {
+  return `${ref.warehouse}/${ref.stage}`;
+}
+
+/** A stage's queue table row. Figures a target cannot know are null (shown as `—`). */
+export interface StageStatus {
+  /** Waiting to be received. */
+  readonly ready: number;
+  /** Received and not yet settled (locally: held by the poller; on AWS: not visible, backoffs included). */
+  readonly inFlight: number;
+  /** Waiting out a delay (locally: a retry backoff). */
+  readonly delayed: number;
+  /** In the stage's dead-letter queue. */
+  readonly dlq: number;
+  readonly oldestMessageAgeSeconds: number | null;
+  /** Records processed (succeeded) in the target's window. */
+  readonly succeeded: number | null;
+  /** Attempts that failed: retried plus dead-lettered. */
+  readonly failed: number | null;
+  readonly retried: number | null;
+  /** Records succeeded per second. */
+  readonly perSecond: number | null;
+  /** Records received per second. */
+  readonly incomingPerSecond: number | null;
+  readonly failedPerSecond: number | null;
+  readonly concurrency: { readonly inUse: number | null; readonly max: number | null };
+  /** Consumption stopped (event source mapping disabled). */
+  readonly paused: boolean;
+  /** The event source mapping's state where it is more than on/off (AWS: `Enabling`, `Updating`, …). */
+  readonly state?: string;
+}
+
+export interface StatusReport {
+  /** Where the figures come from, e.g. `local runtime at http://127.0.0.1:3000`. */
+  readonly source: string;
+  readonly at: string;
+  /** What counts and rates cover, e.g. `since the runtime started; rates over 10 s`. */
+  readonly window: string;
+  /** warehouse → stage → row, in flow order. */
+  readonly pipelines: Record<string, Record<string, StageStatus>>;
+  /** Orders (locally: all since the data dir was created; on AWS: over the window). */
+  readonly totals: {
+    readonly accepted: number | null;
+    readonly delivered: number | null;
+    readonly deadLettered: number | null;
+    /** Orders (locally) or messages (AWS) not yet finished. */
+    readonly inFlight: number | null;
+  };
+  readonly latencyMs?: { readonly p50: number | null; readonly p99: number | null };
+  /** Things the reader should know (a figure that could not be read, where the dashboard is). */
+  readonly notes: readonly string[];
+}
+
+/** The raw answer of `POST /orders` (bulk), for the sender to tally. */
+export interface IntakeResponse {
+  readonly status: number;
+  readonly body: unknown;
+  /** Seconds, from `Retry-After` (503, 429). */
+  readonly retryAfterSeconds?: number;
+}
+
+export type RedriveResult =
+  /** Moved synchronously (local). */
+  | { readonly kind: 'moved'; readonly moved: number }
+  /** Started as an SQS message move task (AWS). */
+  | {
+      readonly kind: 'task';
+      readonly taskHandle: string;
+      readonly approximateNumberToMove: number | null;
+      /** Final state when waited for. */
+      readonly status?: string;
+      readonly moved?: number;
+      readonly failureReason?: string;
+    };
+
+export interface StageControlResult {
+  readonly paused: boolean;
+  readonly maxConcurrency: number | null;
+  /** AWS: the mapping's state right after the change (`Disabling`, `Enabling`, `Updating`). */
+  readonly state?: string;
+}
+
+export interface RedriveOptions {
+  readonly ratePerSecond?: number;
+  /** AWS: poll the move task until it ends. */
+  readonly wait?: boolean;
+  readonly onProgress?: (moved: number, total: number | null) => void;
+}
+
+export interface Target {
+  /** e.g. `local runtime at http://127.0.0.1:3000`, `stack Conveyor (eu-west-1)`. */
+  readonly description: string;
+  /** Warehouse ids, in topology order. */
+  warehouses(): Promise<string[]>;
+  status(): Promise<StatusReport>;
+  /** One bulk intake request (≤ 100 orders). */
+  submitOrders(orders: readonly unknown[]): Promise<IntakeResponse>;
+  /** The order's status record (`GET /orders/{id}`), or undefined when there is none. */
+  getOrder(orderId: string): Promise<Record<string, unknown> | undefined>;
+  peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]>;
+  redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult>;
+  pause(ref: StageRef): Promise<StageControlResult>;
+  resume(ref: StageRef): Promise<StageControlResult>;
+  scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult>;
+  /** Messages a purge would delete right now (ready + in flight + delayed). */
+  queueDepth(ref: StageRef): Promise<number>;
+  purge(ref: StageRef): Promise<void>;
+  close(): void;
+}

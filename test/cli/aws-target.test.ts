@@ -1,0 +1,303 @@
+/**
+ * `conveyor … --target aws` against mocked AWS APIs (aws-sdk-client-mock): each command makes
+ * exactly the expected calls, with the ARNs, URLs and UUIDs from the stack's outputs. The signed
+ * order API is a local HTTP server that checks the SigV4 signature.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { lines, runInProcess, stackOutputs, stageResources } from './support.ts';
+
+const cfn = mockClient(CloudFormationClient);
+const sqs = mockClient(SQSClient);
+const lambda = mockClient(LambdaClient);
+const cloudwatch = mockClient(CloudWatchClient);
+
+const AWS = ['--target', 'aws', '--region', 'us-east-1'];
+const picking1 = stageResources('wh-1', 'picking');
+
+interface Received {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+let server: Server;
+let apiUrl: string;
+const received: Received[] = [];
+let answer: (request: Received) => { status: number; body: unknown } = () => ({ status: 500, body: {} });
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const entry = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, body };
+      received.push(entry);
+      const { status, body: reply } = answer(entry);
+      response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  for (const mock of [cfn, sqs, lambda, cloudwatch]) mock.restore();
+});
+
+beforeEach(() => {
+  for (const mock of [cfn, sqs, lambda, cloudwatch]) mock.reset();
+  received.length = 0;
+  cfn.on(DescribeStacksCommand, { StackName: 'Conveyor' }).resolves({ Stacks: [{ StackName: 'Conveyor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: stackOutputs(apiUrl) }] });
+});
+
+const inputs = <T>(mock: { commandCalls: (command: never) => Array<{ args: [{ input: T }] }> }, command: unknown): T[] => mock.commandCalls(command as never).map((call) => call.args[0].input);
+
+describe('conveyor --target aws', () => {
+  it('status: SQS queue and DLQ counts, event source mapping state and concurrency, CloudWatch figures — the exact calls', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' } });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: picking1.QueueUrl }).resolves({ Attributes: { ApproximateNumberOfMessages: '120', ApproximateNumberOfMessagesNotVisible: '7', ApproximateNumberOfMessagesDelayed: '2' } });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: picking1.DlqUrl }).resolves({ Attributes: { ApproximateNumberOfMessages: '3', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' } });
+    lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled', ScalingConfig: { MaximumConcurrency: 5 } });
+    lambda.on(GetEventSourceMappingCommand, { UUID: 'uuid-wh-2-packing' }).resolves({ State: 'Disabled', ScalingConfig: { MaximumConcurrency: 10 } });
+    cloudwatch.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries: Array<{ Id: string }> }) => ({
+      MetricDataResults: input.MetricDataQueries.map((q) => ({
+        Id: q.Id,
+        Values: q.Id === 's0_succeeded' ? [30, 30] : q.Id === 's0_failed' ? [6] : q.Id === 's0_age' ? [95, 80] : q.Id === 's0_concurrency' ? [4] : q.Id === 'accepted' ? [60] : [],
+      })),
+    }));
+
+    const run = await runInProcess([...AWS, 'status', '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+
+    expect(inputs(cfn, DescribeStacksCommand)).toEqual([{ StackName: 'Conveyor' }]);
+    const attributes = inputs<{ QueueUrl: string; AttributeNames: string[] }>(sqs, GetQueueAttributesCommand);
+    expect(attributes).toHaveLength(12);
+    for (const warehouse of ['wh-1', 'wh-2']) {
+      for (const stage of ['picking', 'packing', 'delivery']) {
+        const r = stageResources(warehouse, stage);
+        for (const url of [r.QueueUrl, r.DlqUrl]) {
+          expect(attributes).toContainEqual({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] });
+        }
+      }
+    }
+    expect(inputs<{ UUID: string }>(lambda, GetEventSourceMappingCommand).map((i) => i.UUID).sort()).toEqual(
+      ['uuid-wh-1-delivery', 'uuid-wh-1-packing', 'uuid-wh-1-picking', 'uuid-wh-2-delivery', 'uuid-wh-2-packing', 'uuid-wh-2-picking'],
+    );
+    const [metrics] = inputs<{ MetricDataQueries: Array<{ Id: string; MetricStat: { Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }; Stat: string } }> }>(cloudwatch, GetMetricDataCommand);
+    const query = (id: string) => metrics?.MetricDataQueries.find((q) => q.Id === id)?.MetricStat;
+    expect(query('s0_succeeded')).toMatchObject({ Metric: { Namespace: 'Conveyor', MetricName: 'Succeeded', Dimensions: [{ Name: 'service', Value: 'conveyor' }, { Name: 'pipeline', Value: 'wh-1' }, { Name: 'stage', Value: 'picking' }] }, Stat: 'Sum' });
+    expect(query('s0_age')).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'Conveyor-wh-1-picking' }] }, Stat: 'Maximum' });
+    expect(query('s0_concurrency')).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: 'Conveyor-wh-1-picking-fn' }] } });
+
+    const report = JSON.parse(run.stdout);
+    expect(report.source).toBe('stack Conveyor (us-east-1)');
+    expect(report.pipelines['wh-1'].picking).toMatchObject({ ready: 120, inFlight: 7, delayed: 2, dlq: 3, oldestMessageAgeSeconds: 95, succeeded: 60, retried: 6, failed: 6, perSecond: 0.2, concurrency: { inUse: 4, max: 5 }, paused: false });
+    expect(report.pipelines['wh-2'].packing).toMatchObject({ ready: 0, dlq: 0, paused: true, concurrency: { max: 10 } });
+    expect(report.totals).toMatchObject({ accepted: 60, inFlight: 129 });
+  });
+
+  it('status renders the table, marks the paused stage, and points at the fix with the same target flags', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: picking1.DlqUrl }).resolves({ Attributes: { ApproximateNumberOfMessages: '2' } });
+    lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled', ScalingConfig: { MaximumConcurrency: 5 } });
+    lambda.on(GetEventSourceMappingCommand, { UUID: 'uuid-wh-1-packing' }).resolves({ State: 'Disabled', ScalingConfig: { MaximumConcurrency: 5 } });
+    cloudwatch.on(GetMetricDataCommand).rejects(Object.assign(new Error('User is not authorized to perform: cloudwatch:GetMetricData'), { name: 'AccessDenied' }));
+    const dashboardUrl = 'https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=Conveyor';
+    cfn.on(DescribeStacksCommand, { StackName: 'Conveyor' }).resolves({
+      Stacks: [{ StackName: 'Conveyor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [...stackOutputs(apiUrl), { OutputKey: 'DashboardName', OutputValue: 'Conveyor' }, { OutputKey: 'DashboardUrl', OutputValue: dashboardUrl }] }],
+    });
+
+    const run = await runInProcess([...AWS, 'status']);
+    expect(run.code).toBe(0);
+    const out = lines(run.stdout);
+    expect(out[0]).toContain('stack Conveyor (us-east-1)');
+    expect(out.find((l) => l.startsWith('WAREHOUSE'))).toMatch(/WAREHOUSE\s+STAGE\s+STATE\s+READY\s+IN FLIGHT\s+DELAYED\s+DLQ\s+OLDEST\s+PROCESSED\s+FAILED\s+RETRIED\s+IN\/s\s+OUT\/s\s+FAIL\/s\s+CONCURRENCY/);
+    expect(out.find((l) => /^\s+packing\s+PAUSED/.test(l))).toBeDefined();
+    expect(run.stdout).toContain('wh-1/picking: 2 dead letters — see why: conveyor dlq peek --stage picking --warehouse wh-1 --target aws --region us-east-1');
+    expect(run.stdout).toContain('wh-1/packing is paused');
+    expect(run.stdout).toContain('CloudWatch metrics not read (AWS denied the request (User is not authorized to perform: cloudwatch:GetMetricData)');
+    expect(run.stdout).toContain(`CloudWatch dashboard: ${dashboardUrl}`);
+    expect(run.stdout).not.toMatch(/\x1b\[/); // no colour off a terminal
+  });
+
+  it('dlq redrive: StartMessageMoveTask from the DLQ ARN to the queue ARN at the given rate, and the task it started', async () => {
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-1' });
+    sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 'task-1', Status: 'RUNNING', ApproximateNumberOfMessagesToMove: 6, ApproximateNumberOfMessagesMoved: 0 }] });
+
+    const run = await runInProcess([...AWS, 'dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--rate', '50']);
+    expect(run.stderr).toBe('');
+    expect(inputs(sqs, StartMessageMoveTaskCommand)).toEqual([{ SourceArn: picking1.DlqArn, DestinationArn: picking1.QueueArn, MaxNumberOfMessagesPerSecond: 50 }]);
+    expect(inputs(sqs, ListMessageMoveTasksCommand)).toEqual([{ SourceArn: picking1.DlqArn, MaxResults: 1 }]);
+    expect(run.stdout).toContain('wh-1/picking: move task started — ~6 dead letters back to the picking queue (task task-1)');
+    expect(run.code).toBe(0);
+  });
+
+  it('dlq redrive --wait follows ListMessageMoveTasks until the task completes, in every warehouse without --warehouse', async () => {
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-2' });
+    sqs
+      .on(ListMessageMoveTasksCommand)
+      .resolvesOnce({ Results: [{ TaskHandle: 'task-2', Status: 'RUNNING', ApproximateNumberOfMessagesToMove: 4, ApproximateNumberOfMessagesMoved: 0 }] })
+      .resolvesOnce({ Results: [{ TaskHandle: 'task-2', Status: 'RUNNING', ApproximateNumberOfMessagesToMove: 4, ApproximateNumberOfMessagesMoved: 2 }] })
+      .resolves({ Results: [{ TaskHandle: 'task-2', Status: 'COMPLETED', ApproximateNumberOfMessagesToMove: 4, ApproximateNumberOfMessagesMoved: 4 }] });
+
+    const run = await runInProcess([...AWS, 'dlq', 'redrive', '--stage', 'packing', '--wait']);
+    expect(run.code).toBe(0);
+    const starts = inputs<{ SourceArn: string; DestinationArn: string }>(sqs, StartMessageMoveTaskCommand);
+    expect(starts).toEqual([
+      { SourceArn: stageResources('wh-1', 'packing').DlqArn, DestinationArn: stageResources('wh-1', 'packing').QueueArn },
+      { SourceArn: stageResources('wh-2', 'packing').DlqArn, DestinationArn: stageResources('wh-2', 'packing').QueueArn },
+    ]);
+    expect(run.stdout).toContain('wh-1/packing: moved 4 dead letters back to the packing queue — move task COMPLETED');
+    expect(run.stdout).toContain('wh-2/packing: moved 4 dead letters back to the packing queue — move task COMPLETED');
+  });
+
+  it('pause and resume: UpdateEventSourceMapping Enabled false / true on the UUIDs from the outputs', async () => {
+    lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Disabling', ScalingConfig: { MaximumConcurrency: 5 } });
+    const paused = await runInProcess([...AWS, 'pause', '--stage', 'packing']);
+    expect(paused.code).toBe(0);
+    expect(inputs(lambda, UpdateEventSourceMappingCommand)).toEqual([
+      { UUID: 'uuid-wh-1-packing', Enabled: false },
+      { UUID: 'uuid-wh-2-packing', Enabled: false },
+    ]);
+    expect(paused.stdout).toContain('wh-1/packing: paused (event source mapping Disabling), max concurrency 5 — its messages wait in the queue');
+
+    lambda.reset();
+    lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Enabling', ScalingConfig: { MaximumConcurrency: 5 } });
+    const resumed = await runInProcess([...AWS, 'resume', '--stage', 'packing', '--warehouse', 'wh-2']);
+    expect(resumed.code).toBe(0);
+    expect(inputs(lambda, UpdateEventSourceMappingCommand)).toEqual([{ UUID: 'uuid-wh-2-packing', Enabled: true }]);
+    expect(resumed.stdout).toContain('wh-2/packing: running (event source mapping Enabling)');
+  });
+
+  it('scale: UpdateEventSourceMapping ScalingConfig.MaximumConcurrency', async () => {
+    lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Updating', ScalingConfig: { MaximumConcurrency: 20 } });
+    const run = await runInProcess([...AWS, 'scale', '--stage', 'picking', '--warehouse', 'wh-1', '--max-concurrency', '20']);
+    expect(run.code).toBe(0);
+    expect(inputs(lambda, UpdateEventSourceMappingCommand)).toEqual([{ UUID: 'uuid-wh-1-picking', ScalingConfig: { MaximumConcurrency: 20 } }]);
+    expect(run.stdout).toContain('wh-1/picking: max concurrency 20 (Updating)');
+  });
+
+  it('purge: refuses without --yes (saying how many would be lost), then PurgeQueue on the stage queue', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '40', ApproximateNumberOfMessagesNotVisible: '2', ApproximateNumberOfMessagesDelayed: '0' } });
+    sqs.on(PurgeQueueCommand).resolves({});
+    const refused = await runInProcess([...AWS, 'purge', '--stage', 'picking', '--warehouse', 'wh-1']);
+    expect(refused.code).toBe(2);
+    expect(lines(refused.stderr)).toHaveLength(1);
+    expect(refused.stderr).toContain("purge would delete all 42 messages waiting in wh-1/picking's queue");
+    expect(inputs(sqs, PurgeQueueCommand)).toEqual([]);
+
+    const done = await runInProcess([...AWS, 'purge', '--stage', 'picking', '--warehouse', 'wh-1', '--yes']);
+    expect(done.code).toBe(0);
+    expect(inputs(sqs, PurgeQueueCommand)).toEqual([{ QueueUrl: picking1.QueueUrl }]);
+  });
+
+  it('dlq peek: receives from the DLQ with a short visibility and makes the messages visible again', async () => {
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          {
+            MessageId: 'm-1',
+            ReceiptHandle: 'rh-1',
+            Body: '{"v":1}',
+            Attributes: { SentTimestamp: '1700000000000' },
+            MessageAttributes: {
+              orderId: { DataType: 'String', StringValue: 'o-1' },
+              'conveyor.reason': { DataType: 'String', StringValue: 'scanner offline (gave up after 10 attempts)' },
+              'conveyor.kind': { DataType: 'String', StringValue: 'exhausted' },
+              'conveyor.stage': { DataType: 'String', StringValue: 'wh-1/picking' },
+              'conveyor.receiveCount': { DataType: 'Number', StringValue: '10' },
+            },
+          },
+        ],
+      })
+      .resolves({ Messages: [] });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
+
+    const run = await runInProcess([...AWS, 'dlq', 'peek', '--stage', 'picking', '--warehouse', 'wh-1', '--limit', '5']);
+    expect(run.code).toBe(0);
+    const [first] = inputs<Record<string, unknown>>(sqs, ReceiveMessageCommand);
+    expect(first).toMatchObject({ QueueUrl: picking1.DlqUrl, MaxNumberOfMessages: 5, VisibilityTimeout: 30, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] });
+    expect(inputs(sqs, ChangeMessageVisibilityBatchCommand)).toEqual([{ QueueUrl: picking1.DlqUrl, Entries: [{ Id: '0', ReceiptHandle: 'rh-1', VisibilityTimeout: 0 }] }]);
+    expect(run.stdout).toMatch(/o-1\s+exhausted\s+10\s+.*scanner offline \(gave up after 10 attempts\)/);
+  });
+
+  it('send: bulk requests to ApiUrl/orders, signed with SigV4 for execute-api (the signature verifies)', async () => {
+    answer = (request) => {
+      const orders = (JSON.parse(request.body) as { orders: Array<{ orderId: string; warehouseId: string }> }).orders;
+      return { status: 202, body: { accepted: orders.length, duplicates: 0, rejected: 0, unavailable: 0, results: orders.map((o, index) => ({ index, orderId: o.orderId, warehouseId: o.warehouseId, status: 'accepted' })) } };
+    };
+    const run = await runInProcess([...AWS, 'send', '--count', '150', '--warehouse', 'wh-2']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(received).toHaveLength(2);
+    expect(received.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /prod/orders', 'POST /prod/orders']);
+    expect(received.map((r) => JSON.parse(r.body).orders.length).sort()).toEqual([100, 50]);
+    for (const request of received) {
+      expect(request.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/);
+      expect(request.headers['x-amz-security-token']).toBe('session-token');
+      expect(verifySignature(request, 'secret', 'us-east-1')).toBe(true);
+    }
+    expect(run.stdout).toMatch(/sent 150 orders to wh-2 in [\d.]+ s/);
+    expect(run.stdout).toMatch(/accepted\s+150/);
+  });
+
+  it('orders get: a signed GET of ApiUrl/orders/{id}', async () => {
+    answer = () => ({ status: 200, body: { orderId: 'o-7', warehouseId: 'wh-1', status: 'delivered', stage: 'delivery', history: [{ at: '2025-01-01T00:00:00.000Z', status: 'accepted', by: 'intake' }] } });
+    const run = await runInProcess([...AWS, 'orders', 'get', 'o-7']);
+    expect(run.code).toBe(0);
+    expect(received.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /prod/orders/o-7']);
+    expect(verifySignature(received[0]!, 'secret', 'us-east-1')).toBe(true);
+    expect(run.stdout).toContain('order o-7 · wh-1 · delivered · stage delivery');
+  });
+
+  it('an API-key stack: send asks for the key (one line, how to read it)', async () => {
+    cfn.reset();
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Conveyor', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: [...stackOutputs(apiUrl), { OutputKey: 'ApiKeyId', OutputValue: 'key-123' }] }] });
+    const run = await runInProcess([...AWS, 'send', '--count', '1']);
+    expect(run.code).toBe(2);
+    expect(lines(run.stderr)).toEqual([
+      'conveyor: the API of stack Conveyor takes an API key — pass --api-key or set CONVEYOR_API_KEY (read it with `aws apigateway get-api-key --api-key key-123 --include-value --query value --output text`)',
+    ]);
+    answer = () => ({ status: 202, body: { accepted: 1, duplicates: 0, rejected: 0, unavailable: 0, results: [{ index: 0, status: 'accepted' }] } });
+    const keyed = await runInProcess([...AWS, 'send', '--count', '1', '--api-key', 'k-secret']);
+    expect(keyed.code).toBe(0);
+    expect(received[0]?.headers['x-api-key']).toBe('k-secret');
+  });
+});
+
+/** Recomputes the SigV4 signature of a received request from its signed headers (AWS's algorithm, written out). */
+function verifySignature(request: Received, secret: string, region: string): boolean {
+  const auth = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(String(request.headers.authorization));
+  if (!auth) return false;
+  const [, date, signedRegion, service, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
+  const amzDate = String(request.headers['x-amz-date']);
+  const [path, query = ''] = request.path.split('?') as [string, string?];
+  const canonicalHeaders = signedHeaders
+    .split(';')
+    .map((name) => `${name}:${String(request.headers[name]).trim().replace(/\s+/g, ' ')}\n`)
+    .join('');
+  const canonical = [request.method, path, query, canonicalHeaders, signedHeaders, createHash('sha256').update(request.body).digest('hex')].join('\n');
+  const scope = `${date}/${signedRegion}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
+  for (const part of [signedRegion, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  return signedRegion === region && service === 'execute-api' && createHmac('sha256', key).update(toSign).digest('hex') === signature;
+}

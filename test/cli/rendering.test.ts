@@ -1,0 +1,89 @@
+/** The CLI's small pure parts: tables, colour rules, formats, reading stack outputs. */
+import { describe, expect, it } from 'vitest';
+import { renderStatus } from '../../lib/cli/commands/status.ts';
+import { count, duration, rate } from '../../lib/cli/format.ts';
+import { StackResources } from '../../lib/cli/stack-outputs.ts';
+import { colourWanted, createStyle, visible } from '../../lib/cli/style.ts';
+import { renderTable } from '../../lib/cli/table.ts';
+import type { StageStatus, StatusReport } from '../../lib/cli/target.ts';
+import { stackOutputs } from './support.ts';
+
+const idle: StageStatus = {
+  ready: 0,
+  inFlight: 0,
+  delayed: 0,
+  dlq: 0,
+  oldestMessageAgeSeconds: 0,
+  succeeded: 0,
+  failed: 0,
+  retried: 0,
+  perSecond: 0,
+  incomingPerSecond: 0,
+  failedPerSecond: 0,
+  concurrency: { inUse: 0, max: 5 },
+  paused: false,
+};
+
+describe('tables', () => {
+  it('align words left and numbers right, measured without colour escapes', () => {
+    const red = createStyle(true).red;
+    const out = renderTable([{ header: 'STAGE' }, { header: 'READY', align: 'right' }], [['picking', red('1,204')], ['packing', '0']]);
+    expect(out.map(visible)).toEqual(['STAGE    READY', 'picking  1,204', 'packing      0']);
+  });
+});
+
+describe('colour', () => {
+  it('only on a terminal, never with NO_COLOR, forced with FORCE_COLOR', () => {
+    expect(colourWanted(true, {})).toBe(true);
+    expect(colourWanted(false, {})).toBe(false);
+    expect(colourWanted(true, { NO_COLOR: '1' })).toBe(false);
+    expect(colourWanted(false, { FORCE_COLOR: '1' })).toBe(true);
+    expect(colourWanted(true, { TERM: 'dumb' })).toBe(false);
+  });
+
+  it('the status table marks dead letters red and paused stages yellow on a terminal, and stays aligned', () => {
+    const report: StatusReport = {
+      source: 'local runtime at http://127.0.0.1:3000',
+      at: '2025-01-31T12:00:01.234Z',
+      window: 'counts since the runtime started; rates over the last 10 s',
+      pipelines: { 'wh-1': { picking: { ...idle, dlq: 3 }, packing: { ...idle, paused: true, ready: 1234, oldestMessageAgeSeconds: 75 }, delivery: idle } },
+      totals: { accepted: 1240, delivered: 3, deadLettered: 3, inFlight: 1234 },
+      latencyMs: { p50: 850, p99: 12_300 },
+      notes: [],
+    };
+    const coloured = renderStatus(report, createStyle(true), '');
+    const plain = renderStatus(report, createStyle(false), '');
+    expect(coloured.map(visible)).toEqual(plain);
+    expect(coloured.join('\n')).toContain('\x1b[31m3\x1b[39m');
+    expect(coloured.join('\n')).toContain('\x1b[33m\x1b[1mPAUSED');
+    const header = plain.find((l) => l.startsWith('WAREHOUSE')) as string;
+    const packing = plain.find((l) => l.includes('packing')) as string;
+    expect(packing.indexOf('1,234') + '1,234'.length).toBe(header.indexOf('READY') + 'READY'.length);
+    expect(packing).toContain('1m15s');
+    expect(plain).toContain('orders: 1,240 accepted · 3 delivered · 3 dead-lettered · 1,234 in flight · latency p50 850 ms, p99 12.3 s');
+  });
+});
+
+describe('formats', () => {
+  it('counts, rates, ages', () => {
+    expect([count(1234567), count(null), rate(2.345), rate(1234.5), rate(null)]).toEqual(['1,234,567', '—', '2.3', '1,235', '—']);
+    expect([duration(0), duration(59.6), duration(75), duration(7260), duration(90_000), duration(null)]).toEqual(['0s', '1m00s', '1m15s', '2h01m', '1d01h', '—']);
+  });
+});
+
+describe('stack outputs', () => {
+  it('finds the warehouses from the output descriptions, or from the names when there are none', () => {
+    expect(new StackResources('Conveyor', stackOutputs('https://api/')).warehouses).toEqual(['wh-1', 'wh-2']);
+    const bare = stackOutputs('https://api/', ['wh-1', 'wh-10', 'wh-2']).map(({ OutputKey, OutputValue }) => ({ OutputKey, OutputValue }));
+    const stack = new StackResources('Conveyor', bare);
+    expect(stack.warehouses).toEqual(['wh-1', 'wh-2', 'wh-10']);
+    expect(stack.stage({ warehouse: 'wh-10', stage: 'delivery' }, 'EventSourceMappingUuid')).toBe('uuid-wh-10-delivery');
+  });
+
+  it('names a missing output and how to get it', () => {
+    const partial = stackOutputs('https://api/').filter((o) => o.OutputKey !== 'Wh1PickingDlqArn');
+    expect(() => new StackResources('Conveyor', partial).stage({ warehouse: 'wh-1', stage: 'picking' }, 'DlqArn')).toThrow(
+      'stack "Conveyor" has no output Wh1PickingDlqArn (wh-1/picking\'s DlqArn) — redeploy it with this version of Conveyor (`npx cdk deploy`)',
+    );
+  });
+});

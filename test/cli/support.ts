@@ -1,0 +1,96 @@
+/**
+ * Running the `conveyor` CLI in tests: in-process (`runCli` with captured streams — fast, and the
+ * AWS SDK can be mocked) or as a user runs it, a child process (`node bin/conveyor-cli.ts`, what
+ * `npx conveyor` starts). Every wait is bounded.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Output } from '@aws-sdk/client-cloudformation';
+import type { CliContext } from '../../lib/cli/context.ts';
+import { runCli } from '../../lib/cli/program.ts';
+import { outputName, STAGE_OUTPUT_KINDS } from '../../lib/infra/outputs.ts';
+import { STAGE_NAMES } from '../../lib/topology/model.ts';
+import { withTimeout } from '../support/runtime-process.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+export const CLI = join(ROOT, 'bin', 'conveyor-cli.ts');
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `conveyor …args` in-process, with captured output; `overrides` replace parts of the context. */
+export async function runInProcess(args: readonly string[], overrides: Partial<CliContext> = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const context: CliContext = {
+    stdout: { write: (text: string) => (stdout += text), isTTY: false, columns: 120 },
+    stderr: { write: (text: string) => (stderr += text), isTTY: false, columns: 120 },
+    env: {},
+    fetch: globalThis.fetch,
+    now: Date.now,
+    sleep: async () => undefined,
+    awsCredentials: async () => ({ accessKeyId: 'AKIDTEST', secretAccessKey: 'secret', sessionToken: 'session-token' }),
+    ...overrides,
+  };
+  const code = await runCli(args, context);
+  return { code, stdout, stderr };
+}
+
+/** `conveyor …args` as a child process (`node bin/conveyor-cli.ts`), with only the given environment. */
+export async function runChild(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliRun> {
+  const child = spawn(NODE, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await withTimeout(
+    new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))),
+    timeoutMs,
+    `conveyor ${args.join(' ')} did not finish within ${timeoutMs} ms`,
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  return { code, stdout, stderr };
+}
+
+/** The lines of a text, without the empty last one. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((line, i, all) => !(line === '' && i === all.length - 1));
+}
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+
+/** The resources a deployed stage has, named predictably for assertions. */
+export function stageResources(warehouse: string, stage: string) {
+  const name = `Conveyor-${warehouse}-${stage}`;
+  return {
+    QueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`,
+    QueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`,
+    DlqUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}-dlq`,
+    DlqArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}-dlq`,
+    FunctionName: `${name}-fn`,
+    EventSourceMappingUuid: `uuid-${warehouse}-${stage}`,
+  };
+}
+
+/** The outputs `cdk deploy` gives the stack (see lib/infra/conveyor-stack.ts), for DescribeStacks. */
+export function stackOutputs(apiUrl: string, warehouses: readonly string[] = ['wh-1', 'wh-2']): Output[] {
+  const outputs: Output[] = [
+    { OutputKey: 'ApiUrl', OutputValue: apiUrl, Description: 'Order API base URL (POST orders, GET orders/{orderId})' },
+    { OutputKey: 'StatusTableName', OutputValue: 'Conveyor-StatusTable', Description: 'Order status table' },
+  ];
+  for (const warehouse of warehouses) {
+    for (const stage of STAGE_NAMES) {
+      const values = stageResources(warehouse, stage);
+      for (const kind of STAGE_OUTPUT_KINDS) outputs.push({ OutputKey: outputName(warehouse, stage, kind), OutputValue: values[kind], Description: `${warehouse}/${stage} ${kind}` });
+    }
+  }
+  return outputs;
+}
