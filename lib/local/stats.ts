@@ -187,6 +187,9 @@ export class RuntimeStats {
       this.#failedTimeline.get(stageKey)?.add(retried + deadLettered);
       this.#failed.add(retried + deadLettered);
       this.#totals.deadLettered += sum(StageMetric.OrdersDeadLettered) - sum(StageMetric.OrdersRevived);
+      // An order a stage met first (put straight on a queue) joins the totals there — with full
+      // tracking; with terminal tracking every record is created by its final state, so intake counts.
+      if (this.#topology.tracking === 'full') this.#totals.accepted += sum(StageMetric.OrdersDiscovered);
       if (doc.stage === this.#lastStageName()) {
         this.#totals.delivered += succeeded;
         this.#delivered.add(succeeded);

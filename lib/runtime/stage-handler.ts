@@ -21,7 +21,7 @@ import type { StageMessage } from '../domain/messages.ts';
 import { ORDER_ID_PATTERN } from '../domain/order.ts';
 import type { Outcome } from '../domain/outcome.ts';
 import { hasReached, statusAfter } from '../domain/status.ts';
-import { OrderStatusStore } from '../status/order-status-store.ts';
+import { OrderStatusStore, type WriteResult } from '../status/order-status-store.ts';
 import { STAGE_NAMES, type StageName } from '../topology/model.ts';
 import {
   ATTR_DEAD_LETTER_KIND,
@@ -143,6 +143,8 @@ export function createStageHandler<In extends StageMessage, Out>(
     let succeeded = 0;
     let revived = 0;
     let ordersDeadLettered = 0;
+    let discovered = 0;
+    const isNew = (result: WriteResult) => result.kind === 'applied' && result.previous === undefined && !result.late;
 
     /** A record failed: retried with backoff, or dead-lettered once it has used its receives. */
     const fail = (received: Received<In>, reason: string): void => {
@@ -251,6 +253,7 @@ export function createStageHandler<In extends StageMessage, Out>(
         if (result.kind === 'applied') {
           succeeded++;
           if (result.previous === 'dead-lettered') revived++;
+          if (isNew(result)) discovered++;
           if (isLastStage) metrics.addMetric(StageMetric.OrderLatency, MetricUnit.Milliseconds, Math.max(0, now() - Date.parse(received.message.acceptedAt)));
         } else if (result.kind === 'already-done') duplicates++;
         else if (isLastStage) fail(received, `recording the delivery failed: ${result.message}`);
@@ -304,6 +307,7 @@ export function createStageHandler<In extends StageMessage, Out>(
       );
       results.forEach((result, i) => {
         if (result.kind === 'applied' && result.previous !== 'dead-lettered') ordersDeadLettered++;
+        if (isNew(result)) discovered++;
         if (result.kind === 'error') logger.error('could not mark the order dead-lettered', { orderId: marked[i]?.orderId, error: result.message });
       });
     }
@@ -329,6 +333,7 @@ export function createStageHandler<In extends StageMessage, Out>(
     metrics.addMetric(StageMetric.Duplicates, MetricUnit.Count, duplicates);
     metrics.addMetric(StageMetric.OrdersDeadLettered, MetricUnit.Count, ordersDeadLettered);
     metrics.addMetric(StageMetric.OrdersRevived, MetricUnit.Count, revived);
+    metrics.addMetric(StageMetric.OrdersDiscovered, MetricUnit.Count, discovered);
     const durationMs = now() - started;
     metrics.addMetric(StageMetric.BatchDuration, MetricUnit.Milliseconds, durationMs);
     metrics.publishStoredMetrics();

@@ -31,6 +31,8 @@ export const StageMetric = {
   OrdersDeadLettered: 'OrdersDeadLettered',
   /** Dead-lettered orders that moved on again (after a redrive). */
   OrdersRevived: 'OrdersRevived',
+  /** Orders whose status record this stage created: the API never recorded them (put straight on a queue). */
+  OrdersDiscovered: 'OrdersDiscovered',
 } as const;
 
 export function createLogger(keys: Record<string, string>): Logger {

@@ -45,11 +45,12 @@ export interface DeadLettering {
 }
 
 /**
- * `applied`: this write made the transition (`previous`: the status it replaced, absent for a new
- * record); `already-done`: it was made before (a redelivery).
+ * `applied`: this write made the transition (`previous`: the status it replaced, absent when it
+ * created the record; `late`: it only added this stage's history entry, a later stage having
+ * moved the status on first); `already-done`: it was made before (a redelivery).
  */
 export type WriteResult =
-  | { readonly kind: 'applied'; readonly previous?: OrderStatus }
+  | { readonly kind: 'applied'; readonly previous?: OrderStatus; readonly late?: true }
   | { readonly kind: 'already-done' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -148,7 +149,7 @@ export class OrderStatusStore {
         }),
         signal ? { abortSignal: signal } : {},
       );
-      return { kind: 'applied' };
+      return { kind: 'applied', late: true };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { kind: 'already-done' };
       return { kind: 'error', message: (error as Error).message };

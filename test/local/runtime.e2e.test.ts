@@ -69,6 +69,8 @@ describe('npm start', () => {
     const { body: stats } = await getJson(`${runtime.url}/api/stats`);
     expect(stats.pipelines['wh-1'].picking.dlq).toBe(1);
     expect(stats.pipelines['wh-1'].picking.deadLettered).toBe(1);
+    // An order met first by a stage joins the totals there: they still reconcile.
+    expect(stats.totals).toEqual({ accepted: 1001, delivered: 1000, deadLettered: 1, inFlight: 0 });
   });
 
   it('routes the order API like API Gateway, and refuses what it does not serve', async () => {

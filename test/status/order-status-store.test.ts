@@ -29,7 +29,7 @@ describe('order status store', () => {
     await aws.store.advance([{ orderId: 's-3', warehouseId: 'wh-1', by: 'picking', at: at(1) }]);
     // Delivery lands before packing's write (packing forwarded, then was slow to record).
     await aws.store.advance([{ orderId: 's-3', warehouseId: 'wh-1', by: 'delivery', at: at(3), delivery: { carrier: 'paketfix' } }]);
-    expect(await aws.store.advance([{ orderId: 's-3', warehouseId: 'wh-1', by: 'packing', at: at(2) }])).toEqual([{ kind: 'applied' }]);
+    expect(await aws.store.advance([{ orderId: 's-3', warehouseId: 'wh-1', by: 'packing', at: at(2) }])).toEqual([{ kind: 'applied', late: true }]);
     // Once only.
     expect(await aws.store.advance([{ orderId: 's-3', warehouseId: 'wh-1', by: 'packing', at: at(4) }])).toEqual([{ kind: 'already-done' }]);
 
