@@ -179,9 +179,10 @@ export class LocalEventSourceMapping {
         if (more.length === 0 && remaining < 1000) await sleep(Math.min(remaining, 50), signal);
       } catch (error) {
         // Records already received are in flight: deliver them (as Lambda finishes a batch it
-        // started) rather than leave them hidden until their visibility timeout.
-        if (signal.aborted) break;
-        throw error;
+        // started) rather than leave them hidden until their visibility timeout. The next poll
+        // meets the error again (if it lasts) and reports it.
+        if (!signal.aborted) this.#options.onError?.(error as Error, this.stage.key);
+        break;
       }
     }
     return records;

@@ -90,7 +90,12 @@ describe('fault suite', () => {
     process.kill(emulator as number, 'SIGKILL');
     await waitFor(async () => (runtime.output().includes('the emulator process is back') ? true : undefined), 30_000, 'the emulator restart');
 
-    const final = await settled(runtime.url, 600, 150_000);
+    const final = await settled(runtime.url, 600, 150_000).catch(async (error: Error) => {
+      // Tell a lost order from a miscount: look at every order.
+      const missing: string[] = [];
+      for (const o of orders) if ((await getJson(`${runtime.url}/orders/${o.orderId}`)).body.status !== 'delivered') missing.push(o.orderId);
+      throw new Error(`${error.message}; totals ${JSON.stringify((await stats(runtime.url)).totals)}; not delivered: ${missing.length} (${missing.slice(0, 5).join(', ')})`);
+    });
     expect(final.totals).toEqual({ accepted: 600, delivered: 600, deadLettered: 0, inFlight: 0 });
     await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
     expect(runtime.child.exitCode).toBeNull();

@@ -31,7 +31,11 @@ describe('npm start', () => {
     const stats = await waitFor(
       async () => {
         const { body } = await getJson(`${runtime.url}/api/stats`);
-        return body.totals.delivered >= 1000 && body.totals.inFlight === 0 ? body : undefined;
+        // Delivered, and nothing left anywhere (a redelivered copy may still be on its way to being skipped).
+        const waiting = Object.values(body.pipelines as Record<string, Record<string, { ready: number; inFlight: number; delayed: number }>>)
+          .flatMap((stages) => Object.values(stages))
+          .reduce((sum, v) => sum + v.ready + v.inFlight + v.delayed, 0);
+        return body.totals.delivered >= 1000 && body.totals.inFlight === 0 && waiting === 0 ? body : undefined;
       },
       120_000,
       '1,000 deliveries',
