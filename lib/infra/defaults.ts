@@ -12,11 +12,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { HANDLER_BUNDLE } from '../build/handler-bundle.ts';
 
 /** The repository root: bundling resolves handlers and the lock file from here, whatever the cwd. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Handler modules: `handlers/<name>.ts`, each exporting `handler`. */
-export const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
+export { HANDLERS_DIR } from '../build/handler-bundle.ts';
 export const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
 
 /**
@@ -54,22 +55,18 @@ export function functionDefaults(): Pick<
   };
 }
 
-/**
- * Local esbuild (never Docker): one minified ESM file per function. The AWS SDK v3 ships with the
- * Node 24 runtime, so it stays external; Powertools and zod are bundled (tree-shaken).
- */
+/** Local esbuild (never Docker), with the bundle options the local runtime uses too (HANDLER_BUNDLE). */
 export function bundlingDefaults(): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
-    target: 'node24',
-    minify: true,
+    target: HANDLER_BUNDLE.target,
+    minify: HANDLER_BUNDLE.minify,
     // Readable stack traces in CloudWatch without shipping the sources.
-    sourceMap: true,
-    sourcesContent: false,
-    mainFields: ['module', 'main'],
-    externalModules: ['@aws-sdk/*'],
-    // CommonJS code bundled into ESM may still call require() for Node built-ins.
-    banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    sourceMap: HANDLER_BUNDLE.sourcemap,
+    sourcesContent: HANDLER_BUNDLE.sourcesContent,
+    mainFields: [...HANDLER_BUNDLE.mainFields],
+    externalModules: [...HANDLER_BUNDLE.external],
+    banner: HANDLER_BUNDLE.banner,
     forceDockerBundling: false,
   };
 }

@@ -22,6 +22,9 @@ const settings = workerData as WorkerData;
 const port = parentPort;
 if (!port) throw new Error('function-worker.ts runs as a worker thread');
 
+// Bundles come with source maps: stack traces point at the TypeScript sources.
+process.setSourceMapsEnabled(true);
+
 const started = performance.now();
 try {
   const module = (await import(pathToFileURL(settings.handlerModule).href)) as { handler?: unknown };

@@ -51,6 +51,8 @@ export class LocalFunction {
   #closed = false;
   #invocations = 0;
   #coldStarts = 0;
+  /** Execution time as Lambda bills it: each invocation rounded up to the millisecond. */
+  #billedMs = 0;
   #lastInitMs: number | undefined;
 
   constructor(spec: LocalFunctionSpec, output: OutputSink) {
@@ -75,12 +77,22 @@ export class LocalFunction {
     this.#wakeWaiters();
   }
 
-  get stats(): { readonly environments: number; readonly inUse: number; readonly invocations: number; readonly coldStarts: number; readonly lastInitMs?: number } {
+  get stats(): {
+    readonly environments: number;
+    readonly inUse: number;
+    readonly invocations: number;
+    readonly coldStarts: number;
+    readonly billedMs: number;
+    readonly memoryMb: number;
+    readonly lastInitMs?: number;
+  } {
     return {
       environments: this.#environments.size,
       inUse: this.inUse,
       invocations: this.#invocations,
       coldStarts: this.#coldStarts,
+      billedMs: this.#billedMs,
+      memoryMb: this.spec.memoryMb,
       ...(this.#lastInitMs !== undefined ? { lastInitMs: this.#lastInitMs } : {}),
     };
   }
@@ -104,6 +116,7 @@ export class LocalFunction {
     const id = this.#nextId++;
     const deadline = Date.now() + this.spec.timeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
+    const running = performance.now();
     const outcome = await new Promise<FromWorker | { type: 'crash'; message: string } | { type: 'timeout' }>((resolve) => {
       env.pending = { id, resolve };
       timer = setTimeout(() => resolve({ type: 'timeout' }), deadline - Date.now());
@@ -111,6 +124,7 @@ export class LocalFunction {
     });
     clearTimeout(timer);
     env.pending = undefined;
+    this.#billedMs += Math.ceil(performance.now() - running);
     const durationMs = performance.now() - started;
     switch (outcome.type) {
       case 'result':

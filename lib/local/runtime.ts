@@ -5,7 +5,10 @@
  * handler module the stack deploys in Lambda-like execution environments, feeds the stages
  * through local event source mappings, and serves the same HTTP API on 127.0.0.1.
  */
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleHandlers } from '../build/handler-bundle.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -23,9 +26,13 @@ import type { LogLevel, LogOutput } from './log-output.ts';
 import { provision, type LocalResources } from './provision.ts';
 import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
 
-const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
+/**
+ * Where the runtime builds its handler bundles: inside the project, so their external `@aws-sdk/*`
+ * imports resolve from its node_modules; one directory per process (runtimes may run side by side).
+ */
+const BUILD_ROOT = fileURLToPath(new URL('../../node_modules/.cache/conveyor/', import.meta.url));
 /** API Gateway invokes the intake function with as much concurrency as requests need; locally a few environments do. */
-const INTAKE_CONCURRENCY = 4;
+const INTAKE_CONCURRENCY = 2;
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export interface LocalRuntimeOptions {
@@ -105,6 +112,10 @@ export class LocalRuntime {
         dynamodb.destroy();
       });
       const resources = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs });
+      // The functions run the bundles the stack deploys (same esbuild options), not the sources.
+      const buildDir = handlerBuildDir();
+      cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
+      const bundles = await bundleHandlers(['intake', ...allStages(options.topology).map((s) => s.handler)], buildDir);
       const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
 
       const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
@@ -115,7 +126,7 @@ export class LocalRuntime {
       const intake = new LocalFunction(
         {
           name: 'conveyor-intake',
-          handlerModule: `${HANDLERS_DIR}intake.ts`,
+          handlerModule: bundles.get('intake')!,
           environment: {
             ...base,
             ...intakeEnvironment(options.topology, {
@@ -140,7 +151,7 @@ export class LocalRuntime {
         const fn = new LocalFunction(
           {
             name: `conveyor-${stage.pipelineId}-${stage.name}`,
-            handlerModule: `${HANDLERS_DIR}${stage.handler}.ts`,
+            handlerModule: bundles.get(stage.handler)!,
             environment: {
               ...base,
               ...stageEnvironment(options.topology, stage, {
@@ -196,8 +207,8 @@ export class LocalRuntime {
     }
   }
 
-  /** The current statistics (queue depths are read now). */
-  async stats(): Promise<StatsSnapshot> {
+  /** The current statistics (queue depths are read now); latency percentiles over deliveries since `latencySince` (epoch ms). */
+  async stats(latencySince = 0): Promise<StatsSnapshot> {
     const { sqs, resources, stats, mappings, functions } = this.#parts;
     const depths = new Map<string, QueueDepth>();
     const oldest = (await (await fetch(`${this.endpoints.sqs}${QUEUE_AGES_PATH}`)).json()) as Record<string, number | null>;
@@ -224,7 +235,7 @@ export class LocalRuntime {
       [...mappings.values()].every((m) => m.held === 0) &&
       [...functions.values()].every((f) => f.inUse === 0);
     if (idle && stats.unsettled !== 0) stats.rebase(await countOrders(this.#parts.dynamodb, resources.tableName));
-    return stats.snapshot(depths, views);
+    return stats.snapshot(depths, views, latencySince);
   }
 
   /** CPU time used so far by every process of the runtime (this one with its threads, and the emulators'). */
@@ -255,7 +266,20 @@ export class LocalRuntime {
         path: '/healthz',
         handle: () => ({ status: 200, body: { status: 'ok', dataDir: this.dataDir ?? 'in-memory', tracking: topology.tracking } }),
       },
-      { method: 'GET', path: '/api/stats', handle: async () => ({ status: 200, body: await this.stats() }) },
+      {
+        method: 'GET',
+        path: '/api/stats',
+        handle: async (request) => {
+          const since = request.query.get('latencySince') ?? '0';
+          if (!/^\d+$/.test(since)) return { status: 400, body: { error: 'invalid query', details: [{ field: 'latencySince', message: 'must be a time in epoch milliseconds' }] } };
+          return { status: 200, body: await this.stats(Number(since)) };
+        },
+      },
+      {
+        method: 'GET',
+        path: '/api/functions',
+        handle: () => ({ status: 200, body: Object.fromEntries([...this.functions].map(([key, f]) => [key, { name: f.spec.name, ...f.stats }])) }),
+      },
       {
         method: 'GET',
         path: '/api/topology',
@@ -304,6 +328,21 @@ interface Parts {
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
   readonly cleanup: Array<() => Promise<void> | void>;
+}
+
+/** A fresh build directory for this process; those of processes that are gone are removed. */
+function handlerBuildDir(): string {
+  mkdirSync(BUILD_ROOT, { recursive: true });
+  for (const entry of readdirSync(BUILD_ROOT)) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(BUILD_ROOT, entry), { recursive: true, force: true });
+    }
+  }
+  return join(BUILD_ROOT, String(process.pid));
 }
 
 /**

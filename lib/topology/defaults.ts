@@ -30,7 +30,9 @@ const common = {
   // The batch is the aggregator: 100 records per invocation, gathered for up to 1 s.
   batchSize: 100,
   maxBatchingWindowSeconds: 1,
-  maxConcurrency: 5,
+  // Lambda's minimum. Two invocations of 100 records carry ~1,000 records/s per stage and protect
+  // what the stage calls; `conveyor scale` (or the topology) raises it where a stage needs more.
+  maxConcurrency: 2,
   // 256 MB buys a faster CPU share than 128 MB for ~2× the GB-s of a few ms per batch.
   memoryMb: 256,
   timeoutSeconds: 30,

@@ -95,8 +95,8 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
   it('a sick downstream: pause holds the stage\'s orders in its queue (nothing lost), resume drains it', async () => {
     const paused = await conveyor(['pause', '--stage', 'packing']);
     expect(lines(paused.stdout)).toEqual([
-      `wh-1/packing: paused, max concurrency 5 — its messages wait in the queue; resume with: conveyor resume --stage packing --warehouse wh-1 --url ${runtime.url}`,
-      `wh-2/packing: paused, max concurrency 5 — its messages wait in the queue; resume with: conveyor resume --stage packing --warehouse wh-2 --url ${runtime.url}`,
+      `wh-1/packing: paused, max concurrency 2 — its messages wait in the queue; resume with: conveyor resume --stage packing --warehouse wh-1 --url ${runtime.url}`,
+      `wh-2/packing: paused, max concurrency 2 — its messages wait in the queue; resume with: conveyor resume --stage packing --warehouse wh-2 --url ${runtime.url}`,
     ]);
     await conveyor(['scale', '--stage', 'packing', '--warehouse', 'wh-1', '--max-concurrency', '8']);
 
@@ -116,7 +116,7 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
     expect((await status()).pipelines['wh-1'].packing.ready).toBe(20);
 
     const resumed = await conveyor(['resume', '--stage', 'packing']);
-    expect(lines(resumed.stdout)).toEqual(['wh-1/packing: running, max concurrency 8 — it drains its queue', 'wh-2/packing: running, max concurrency 5 — it drains its queue']);
+    expect(lines(resumed.stdout)).toEqual(['wh-1/packing: running, max concurrency 8 — it drains its queue', 'wh-2/packing: running, max concurrency 2 — it drains its queue']);
     const drained = await untilStatus((s) => s.totals.delivered === 30 && s.totals.inFlight === 0, 'the drain');
     expect(drained.totals).toEqual({ accepted: 30, delivered: 30, deadLettered: 0, inFlight: 0 });
     expect(drained.pipelines['wh-1'].packing).toMatchObject({ ready: 0, dlq: 0, paused: false });

@@ -32,7 +32,7 @@ describe('a tuned topology', () => {
       expect(packing.mapping.Properties).toMatchObject({ BatchSize: 50, MaximumBatchingWindowInSeconds: 2, ScalingConfig: { MaximumConcurrency: 7 } });
       // The derived visibility timeout follows: 6 × 30 s + 2 s.
       expect(packing.queue.Properties.VisibilityTimeout).toBe(182);
-      expect(stage(pipelineId, 'picking').mapping.Properties).toMatchObject({ BatchSize: 100, MaximumBatchingWindowInSeconds: 1, ScalingConfig: { MaximumConcurrency: 5 } });
+      expect(stage(pipelineId, 'picking').mapping.Properties).toMatchObject({ BatchSize: 100, MaximumBatchingWindowInSeconds: 1, ScalingConfig: { MaximumConcurrency: 2 } });
     }
   });
 

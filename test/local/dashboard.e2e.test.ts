@@ -101,7 +101,7 @@ describe.runIf(hasChromium)('GET /dashboard in Chromium', () => {
         const row = page.locator(`table.queues tr[data-stage="${warehouse}/${stage}"]`);
         await expect.poll(() => row.locator('th').textContent()).toContain(stage);
         expect(await row.locator(`[data-dlq="conveyor-${warehouse}-${stage}-dlq"]`).textContent()).toBe('0');
-        expect(await page.locator(`table.stages tr[data-stage="${warehouse}/${stage}"] [data-bind$=".concurrency.max"]`).textContent()).toBe('5');
+        expect(await page.locator(`table.stages tr[data-stage="${warehouse}/${stage}"] [data-bind$=".concurrency.max"]`).textContent()).toBe('2');
         expect(await page.locator(`[data-alarm="${warehouse}.${stage}.dead-letters"]`).textContent()).toBe('OK');
       }
     }

@@ -36,7 +36,7 @@ describe('topology', () => {
       pipelines: { south: { stages: { packing: { maxConcurrency: 7 } } } },
       tracking: 'terminal',
     });
-    expect(findStage(topology, 'north', 'packing')).toMatchObject({ batchSize: 50, maxConcurrency: 5, backoff: { baseSeconds: 2, capSeconds: 60 } });
+    expect(findStage(topology, 'north', 'packing')).toMatchObject({ batchSize: 50, maxConcurrency: 2, backoff: { baseSeconds: 2, capSeconds: 60 } });
     expect(findStage(topology, 'south', 'packing')).toMatchObject({ batchSize: 50, maxConcurrency: 7 });
     expect(findStage(topology, 'south', 'picking')?.batchSize).toBe(100);
     expect(topology.tracking).toBe('terminal');

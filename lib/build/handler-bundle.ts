@@ -1,0 +1,59 @@
+/**
+ * How a handler is bundled — once, for both runtimes: the CDK stack hands these options to
+ * NodejsFunction's esbuild, and the local runtime builds the very same bundles to run them.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The handler modules of the project. */
+export const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
+
+/**
+ * One minified ESM file per function. The AWS SDK v3 ships with the Node 24 runtime, so it stays
+ * external; Powertools and zod are bundled (tree-shaken).
+ */
+export const HANDLER_BUNDLE = {
+  format: 'esm',
+  target: 'node24',
+  platform: 'node',
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  external: ['@aws-sdk/*'],
+  // CommonJS code bundled into ESM may still call require() for Node built-ins.
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+} as const;
+
+/**
+ * Bundles handler modules (by name, e.g. `picking`) into `outDir`, which must sit inside the
+ * project so the external `@aws-sdk/*` imports resolve from its node_modules.
+ *
+ * @returns the path of each bundle, by handler name.
+ * @example
+ * const bundles = await bundleHandlers(['picking'], 'node_modules/.cache/conveyor/handlers');
+ * bundles.get('picking'); // …/picking.mjs
+ */
+export async function bundleHandlers(names: readonly string[], outDir: string): Promise<Map<string, string>> {
+  const esbuild = await import('esbuild');
+  mkdirSync(outDir, { recursive: true });
+  const bundles = new Map<string, string>();
+  await Promise.all(
+    [...new Set(names)].map(async (name) => {
+      const outfile = join(outDir, `${name}.mjs`);
+      await esbuild.build({
+        ...HANDLER_BUNDLE,
+        mainFields: [...HANDLER_BUNDLE.mainFields],
+        external: [...HANDLER_BUNDLE.external],
+        banner: { js: HANDLER_BUNDLE.banner },
+        entryPoints: [join(HANDLERS_DIR, `${name}.ts`)],
+        bundle: true,
+        outfile,
+        logLevel: 'silent',
+      });
+      bundles.set(name, outfile);
+    }),
+  );
+  return bundles;
+}
