@@ -15,4 +15,6 @@ export interface RequestCounts {
   readonly dynamodb: Record<string, number>;
   /** ReceiveMessage calls that returned no message (they are billed too). */
   readonly emptyReceives: number;
+  /** Items DynamoDB read and wrote (what request units are billed by): GetItem/BatchGetItem keys, Put/Update/Delete and BatchWriteItem requests. */
+  readonly dynamodbItems: { readonly read: number; readonly written: number };
 }

@@ -56,7 +56,12 @@ export async function startSqsEmulator(options: { port?: number; region?: string
     done(null, payload);
   });
   app.get(QUEUE_AGES_PATH, async () => oldestMessages(stores.sqsStore as unknown as FauxqsSqsStore));
-  app.get(REQUEST_COUNTS_PATH, async (): Promise<RequestCounts> => ({ sqs: { ...counts.sqs }, dynamodb: { ...counts.dynamodb }, emptyReceives: counts.emptyReceives }));
+  app.get(REQUEST_COUNTS_PATH, async (): Promise<RequestCounts> => ({
+    sqs: { ...counts.sqs },
+    dynamodb: { ...counts.dynamodb },
+    emptyReceives: counts.emptyReceives,
+    dynamodbItems: { read: counts.itemsRead, written: counts.itemsWritten },
+  }));
   // buildApp's own preClose hook (registered first) releases long-polling receivers; the store
   // closes after it. Every operation is already committed, so closing loses nothing.
   if (persistent) app.addHook('preClose', () => persistent.close());
@@ -83,7 +88,29 @@ export async function startSqsEmulator(options: { port?: number; region?: string
 export async function startDynamoEmulator(options: { port?: number; path?: string } = {}): Promise<RunningEmulator> {
   if (options.path) await checkLevelDb(options.path);
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
-  server.prependListener('request', (request: { headers: Record<string, string | string[] | undefined> }) => count(counts.dynamodb, request.headers['x-amz-target']));
+  server.prependListener('request', (request: NodeJS.ReadableStream & { headers: Record<string, string | string[] | undefined> }) => {
+    const target = request.headers['x-amz-target'];
+    count(counts.dynamodb, target);
+    const action = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
+    if (action === 'GetItem') counts.itemsRead++;
+    else if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(action)) counts.itemsWritten++;
+    else if (action === 'BatchGetItem' || action === 'BatchWriteItem') {
+      // Batch calls are billed per item: count them from the (small) body, alongside dynalite.
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { RequestItems?: Record<string, { Keys?: unknown[] } | unknown[]> };
+          for (const items of Object.values(body.RequestItems ?? {})) {
+            if (action === 'BatchGetItem') counts.itemsRead += (items as { Keys?: unknown[] }).Keys?.length ?? 0;
+            else counts.itemsWritten += Array.isArray(items) ? items.length : 0;
+          }
+        } catch {
+          // dynalite answers a malformed request itself.
+        }
+      });
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, LOOPBACK, () => {
@@ -129,7 +156,7 @@ async function checkLevelDb(path: string): Promise<void> {
 // Request counts: every AWS API call the emulators of this process served, by action.
 // ---------------------------------------------------------------------------------------------
 
-const counts = { sqs: {} as Record<string, number>, dynamodb: {} as Record<string, number>, emptyReceives: 0 };
+const counts = { sqs: {} as Record<string, number>, dynamodb: {} as Record<string, number>, emptyReceives: 0, itemsRead: 0, itemsWritten: 0 };
 
 /** `AmazonSQS.SendMessageBatch` / `DynamoDB_20120810.UpdateItem` → counted under the action name. */
 function count(into: Record<string, number>, target: string | string[] | undefined): void {

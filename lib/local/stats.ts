@@ -13,7 +13,7 @@ import type { BatchReport } from './event-source-mapping.ts';
 const HISTORY_SECONDS = 300;
 /** Rates are averaged over this many seconds. */
 const RATE_WINDOW_SECONDS = 10;
-const LATENCY_SAMPLES = 4096;
+const LATENCY_SAMPLES = 50_000;
 
 export interface QueueDepth {
   readonly visible: number;
@@ -132,7 +132,8 @@ export class RuntimeStats {
   readonly #accepted = new Timeline();
   readonly #delivered = new Timeline();
   readonly #failed = new Timeline();
-  readonly #latencies: number[] = [];
+  /** Recent deliveries' latency, with when it was recorded (a ring). */
+  readonly #latencies: Array<{ readonly at: number; readonly ms: number }> = [];
   #latencyCursor = 0;
   #totals = { accepted: 0, delivered: 0, deadLettered: 0 };
 
@@ -244,6 +245,8 @@ export class RuntimeStats {
   snapshot(
     depths: ReadonlyMap<string, QueueDepth>,
     mappings: ReadonlyMap<string, { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number }>,
+    /** Latency percentiles of deliveries recorded since then (epoch ms); all recent ones by default. */
+    latencySince = 0,
   ): StatsSnapshot {
     const pipelines: Record<string, Record<string, StageView>> = {};
     for (const stage of allStages(this.#topology)) {
@@ -274,7 +277,7 @@ export class RuntimeStats {
       };
     }
     const { accepted, delivered, deadLettered } = this.#totals;
-    const sorted = [...this.#latencies].sort((a, b) => a - b);
+    const sorted = this.#latencies.filter((l) => l.at >= latencySince).map((l) => l.ms).sort((a, b) => a - b);
     return {
       at: new Date().toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
@@ -291,8 +294,9 @@ export class RuntimeStats {
   }
 
   #recordLatency(ms: number): void {
-    if (this.#latencies.length < LATENCY_SAMPLES) this.#latencies.push(ms);
-    else this.#latencies[this.#latencyCursor++ % LATENCY_SAMPLES] = ms;
+    const sample = { at: Date.now(), ms };
+    if (this.#latencies.length < LATENCY_SAMPLES) this.#latencies.push(sample);
+    else this.#latencies[this.#latencyCursor++ % LATENCY_SAMPLES] = sample;
   }
 }
 
