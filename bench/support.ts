@@ -18,6 +18,8 @@ export interface BenchRuntime {
   readonly child: ChildProcess;
   /** CPU ms used so far by the runtime and every process it started. */
   cpuMs(): number;
+  /** Resident memory of the runtime process and its children, MB. */
+  rssMb(): number;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startBenchRuntime(env: Record<string, string> = {}, args: 
     url,
     child,
     cpuMs: () => treeCpuMs(child.pid as number),
+    rssMb: () => treeRssMb(child.pid as number),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -46,24 +49,47 @@ export async function startBenchRuntime(env: Record<string, string> = {}, args: 
   };
 }
 
-/** utime + stime of a process and its descendants (threads included), in ms. */
-export function treeCpuMs(pid: number): number {
-  let ticks = 0;
+/** A process and all its descendants. */
+export function processTree(pid: number): number[] {
   const pids = [pid];
   for (let i = 0; i < pids.length; i++) {
-    const p = pids[i] as number;
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        for (const c of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(c));
+      for (const task of readdirSync(`/proc/${pids[i]}/task`)) {
+        for (const c of readFileSync(`/proc/${pids[i]}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(c));
       }
     } catch {
       // The process ended meanwhile.
     }
   }
+  return pids;
+}
+
+/** utime + stime of a process and its descendants (threads included), in ms. */
+export function treeCpuMs(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
   return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** Resident memory of a process and its descendants, MB. */
+export function treeRssMb(pid: number): number {
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return Math.round(kb / 1024);
 }
 
 export function freePort(): Promise<number> {
@@ -89,16 +115,17 @@ export function orders(prefix: string, count: number): object[] {
   }));
 }
 
-/** Posts orders in bulk requests of 100, `concurrency` requests at a time. */
-export async function submit(url: string, list: readonly object[], concurrency = 4): Promise<void> {
+/** Posts orders, `perRequest` at a time (bulk intake when above 1), `concurrency` requests at once. */
+export async function submit(url: string, list: readonly object[], concurrency = 4, perRequest = 100): Promise<void> {
   const chunks: object[][] = [];
-  for (let i = 0; i < list.length; i += 100) chunks.push(list.slice(i, i + 100));
+  for (let i = 0; i < list.length; i += perRequest) chunks.push(list.slice(i, i + perRequest));
   let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: Math.min(concurrency, chunks.length) }, async () => {
       while (next < chunks.length) {
         const chunk = chunks[next++] as object[];
-        const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders: chunk }) });
+        const body = perRequest === 1 ? chunk[0] : { orders: chunk };
+        const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
         if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
       }
     }),
@@ -116,6 +143,6 @@ export async function waitDelivered(url: string, count: number, timeoutMs = 600_
     const s = await stats(url);
     if (s.totals.delivered >= count && s.totals.inFlight === 0) return s;
     if (Date.now() > deadline) throw new Error(`only ${s.totals.delivered} of ${count} delivered in time`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
