@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectDeliveredOnce } from '../support/orders-check.ts';
+import { expectDeliveredOnce, reportRun } from '../support/orders-check.ts';
 import { getJson, makeOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
 
 const running: RuntimeProcess[] = [];
@@ -40,9 +40,11 @@ describe('fault suite', () => {
     });
     running.push(runtime);
     const orders = makeOrders('hang', 200);
+    const started = Date.now();
     await submitAll(runtime.url, orders);
 
     const final = await settled(runtime.url, 200, 150_000);
+    reportRun('handler timeouts (25 % of packing batches stall past a 2 s timeout)', final, (Date.now() - started) / 1000);
 
     expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, inFlight: 0 });
     const timedOut = (final.pipelines['wh-1'].packing.failedBatches ?? 0) + (final.pipelines['wh-2'].packing.failedBatches ?? 0);
@@ -66,9 +68,11 @@ describe('fault suite', () => {
     }
     sqs.destroy();
     const orders = makeOrders('twice', 200);
+    const started = Date.now();
     await submitAll(runtime.url, orders);
 
     const final = await settled(runtime.url, 200, 150_000);
+    reportRun('duplicate deliveries (visibility 1 s < processing 2.5 s)', final, (Date.now() - started) / 1000);
 
     expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, inFlight: 0 });
     const duplicates = ['wh-1', 'wh-2'].reduce((sum, w) => sum + final.pipelines[w].packing.duplicates + final.pipelines[w].delivery.duplicates, 0);
@@ -82,6 +86,7 @@ describe('fault suite', () => {
     const runtime = await startRuntime({ env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 3 }) } });
     running.push(runtime);
     const orders = makeOrders('crash-emu', 600);
+    const started = Date.now();
     await submitAll(runtime.url, orders);
     await waitFor(async () => ((await stats(runtime.url)).totals.delivered >= 100 ? true : undefined), 60_000, 'deliveries before the crash');
 
@@ -96,6 +101,7 @@ describe('fault suite', () => {
       for (const o of orders) if ((await getJson(`${runtime.url}/orders/${o.orderId}`)).body.status !== 'delivered') missing.push(o.orderId);
       throw new Error(`${error.message}; totals ${JSON.stringify((await stats(runtime.url)).totals)}; not delivered: ${missing.length} (${missing.slice(0, 5).join(', ')})`);
     });
+    reportRun('emulator process killed (-9) under load, restarted', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({ accepted: 600, delivered: 600, deadLettered: 0, inFlight: 0 });
     await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
     expect(runtime.child.exitCode).toBeNull();

@@ -3,7 +3,7 @@
  * of the whole runtime in the middle of a load. Counted from outside, through the API.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectDeliveredOnce } from '../support/orders-check.ts';
+import { expectDeliveredOnce, reportRun } from '../support/orders-check.ts';
 import { getJson, listeningSockets, makeOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
 
 /**
@@ -32,6 +32,7 @@ describe('resilience', () => {
     const runtime = await startRuntime({ args: ['--in-memory'], env: { CONVEYOR_TOPOLOGY: CHAOS_TOPOLOGY, CONVEYOR_CHAOS: 'picking:0.3,packing:0.3,delivery:0.3' } });
     running.push(runtime);
     const orders = makeOrders('chaos', 400);
+    const started = Date.now();
     await submitAll(runtime.url, orders);
 
     const final = await waitFor(async () => {
@@ -39,6 +40,7 @@ describe('resilience', () => {
       return s.totals.delivered >= 400 && s.totals.inFlight === 0 ? s : undefined;
     }, 120_000, '400 deliveries under chaos');
 
+    reportRun('30 % transient failures in every stage', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({ accepted: 400, delivered: 400, deadLettered: 0, inFlight: 0 });
     for (const warehouse of ['wh-1', 'wh-2']) {
       for (const stage of ['picking', 'packing', 'delivery']) {
@@ -57,6 +59,7 @@ describe('resilience', () => {
     const first = await startRuntime({ env });
     running.push(first);
     const orders = makeOrders('crash', 1500);
+    const started = Date.now();
     await submitAll(first.url, orders);
     await waitFor(async () => ((await stats(first.url)).totals.delivered >= 200 ? true : undefined), 60_000, 'some deliveries before the crash');
 
@@ -78,6 +81,7 @@ describe('resilience', () => {
       return s.totals.delivered >= 1500 && s.totals.inFlight === 0 ? s : undefined;
     }, 120_000, 'all 1,500 deliveries after the restart');
 
+    reportRun('whole runtime killed (-9) mid-load, restarted on the same data', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({ accepted: 1500, delivered: 1500, deadLettered: 0, inFlight: 0 });
     await expectDeliveredOnce(second.url, orders.map((o) => o.orderId), { fullHistory: false });
     for (const socket of listeningSockets(second.pid)) expect(socket).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);

@@ -3,6 +3,13 @@ import { expect } from 'vitest';
 import { mapConcurrent } from '../../lib/runtime/concurrency.ts';
 import { getJson } from './runtime-process.ts';
 
+/** One line of figures for the record (docs/RELIABILITY.md quotes them). */
+export function reportRun(name: string, stats: { totals: Record<string, number>; pipelines: Record<string, Record<string, { retried: number; duplicates: number; failedBatches: number; deadLettered: number }>> }, seconds: number): void {
+  const views = Object.values(stats.pipelines).flatMap((p) => Object.values(p));
+  const sum = (k: 'retried' | 'duplicates' | 'failedBatches' | 'deadLettered') => views.reduce((a, v) => a + v[k], 0);
+  console.info(`[reliability] ${name}: ${JSON.stringify(stats.totals)} in ${seconds.toFixed(1)} s; retried ${sum('retried')}, duplicates skipped ${sum('duplicates')}, failed batches ${sum('failedBatches')}, dead-lettered ${sum('deadLettered')}`);
+}
+
 /**
  * Every order is `delivered`, with exactly one delivered entry — and, unless `fullHistory` is
  * false, an entry from every stage. (Under deadline pressure an intermediate stage may skip its
