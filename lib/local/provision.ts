@@ -2,7 +2,7 @@
  * Creates the topology's queues, dead-letter queues and status table on the local emulators,
  * with the same attributes the CDK stack gives them.
  */
-import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { allStages, deadLetterQueueSettings, queueSettings, type Stage, type Topology } from '../topology/index.ts';
 
@@ -24,6 +24,25 @@ export interface LocalResources {
 /** Local queue name of a stage, e.g. `conveyor-wh-1-picking` (and `…-dlq`). */
 export function localQueueName(prefix: string, stage: Stage, deadLetter = false): string {
   return `${prefix}-${stage.pipelineId}-${stage.name}${deadLetter ? '-dlq' : ''}`;
+}
+
+/**
+ * Waits until a table is ACTIVE: CreateTable answers while the table is still CREATING (dynalite
+ * too, even with createTableMs 0 — it flips the status on a timer), and writes to a CREATING table
+ * fail with ResourceNotFoundException, as on DynamoDB.
+ */
+export async function waitForTableActive(dynamodb: DynamoDBClient, tableName: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+      if (Table?.TableStatus === 'ACTIVE') return;
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`table ${tableName} did not become ACTIVE within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /**
@@ -51,6 +70,7 @@ export async function provision(
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
+  await waitForTableActive(clients.dynamodb, tableName);
 
   const dlqSettings = deadLetterQueueSettings(topology);
   const stages = new Map<string, LocalStageResources>();

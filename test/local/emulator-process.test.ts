@@ -21,6 +21,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { hostExecArgv, startEmulatorProcess, type EmulatorProcess } from '../../lib/local/emulator-process.ts';
+import { waitForTableActive } from '../../lib/local/provision.ts';
 
 const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -63,6 +64,7 @@ async function createTable(dynamodb: DynamoDBClient, name: string): Promise<void
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
+  await waitForTableActive(dynamodb, name);
 }
 
 async function sendAll(sqs: SQSClient, url: string, bodies: string[]): Promise<void> {
