@@ -119,12 +119,12 @@ say(`wrote bench/results/latest.json, bench/results/latest.md and docs/performan
 console.log(markdown(result));
 
 function markdown(r: typeof result): string {
-  const c = r.celery as { measured: boolean; ordersPerSecond?: number; cpuMsPerOrder?: number };
+  const c = r.celery as { measured: boolean; ordersPerSecond?: number; cpuMsPerOrder?: number; p50Ms?: number; p99Ms?: number };
   const rows = [
     ['end to end, default (warm)', `${r.e2e.ordersPerSecond}`, `${r.e2e.cpuMsPerOrder}`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
     ['end to end, tuned (warm)', `${r.e2eTuned.ordersPerSecond}`, `${r.e2eTuned.cpuMsPerOrder}`, `${r.e2eTuned.p50Ms} / ${r.e2eTuned.p99Ms}`],
     ['end to end, default (cold)', `${r.e2eCold.ordersPerSecond}`, `${r.e2eCold.cpuMsPerOrder}`, `${r.e2eCold.p50Ms} / ${r.e2eCold.p99Ms}`],
-    ...(c.measured ? [['Celery pipeline (talk settings)', `${c.ordersPerSecond}`, `${c.cpuMsPerOrder}`, '—']] : []),
+    ...(c.measured ? [['Celery pipeline (talk settings)', `${c.ordersPerSecond}`, `${c.cpuMsPerOrder}`, `${c.p50Ms} / ${c.p99Ms}`]] : []),
   ];
   return [
     `# Benchmark (${r.mode}) — ${r.at}`,

@@ -31,6 +31,9 @@ interface Sample {
   readonly inFlight: number;
   readonly runtimeRssMb: number;
   readonly emulatorRssMb: number;
+  /** Execution environments running, and the V8 heap they use together (what a leak in a handler grows). */
+  readonly environments: number;
+  readonly functionHeapMb: number;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
 }
@@ -63,6 +66,8 @@ const sampler = setInterval(() => void sample(), 30_000);
 async function sample(): Promise<void> {
   const s = await stats(runtime.url);
   const [runtimeRss, emulatorRss] = rss(pid);
+  const functions = (await (await fetch(`${runtime.url}/api/functions`)).json()) as Record<string, { heapUsedMb: number[] }>;
+  const heaps = Object.values(functions).flatMap((f) => f.heapUsedMb);
   samples.push({
     minute: Number(((Date.now() - started) / 60_000).toFixed(1)),
     accepted: s.totals.accepted,
@@ -70,11 +75,13 @@ async function sample(): Promise<void> {
     inFlight: s.totals.inFlight,
     runtimeRssMb: runtimeRss,
     emulatorRssMb: emulatorRss,
+    environments: heaps.length,
+    functionHeapMb: Math.round(heaps.reduce((a, b) => a + b, 0)),
     p50Ms: s.latencyMs.p50,
     p99Ms: s.latencyMs.p99,
   });
   const last = samples.at(-1) as Sample;
-  console.log(`${last.minute.toFixed(1).padStart(5)} min  accepted ${last.accepted}  delivered ${last.delivered}  in flight ${last.inFlight}  runtime ${last.runtimeRssMb} MB  emulators ${last.emulatorRssMb} MB  p50 ${last.p50Ms} ms  p99 ${last.p99Ms} ms`);
+  console.log(`${last.minute.toFixed(1).padStart(5)} min  accepted ${last.accepted}  delivered ${last.delivered}  in flight ${last.inFlight}  runtime ${last.runtimeRssMb} MB  ${last.environments} environments' heap ${last.functionHeapMb} MB  emulators ${last.emulatorRssMb} MB  p50 ${last.p50Ms} ms  p99 ${last.p99Ms} ms`);
 }
 
 await load;
@@ -106,7 +113,14 @@ await runtime.stop();
 if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 
 const steady = samples.filter((s) => s.minute >= 2);
-const growth = (pick: (s: Sample) => number) => (steady.length >= 2 ? Number((((pick(steady.at(-1) as Sample) - pick(steady[0] as Sample)) / pick(steady[0] as Sample)) * 100).toFixed(1)) : null);
+/** Change from the first third of the steady samples to the last third, in % (means: a heap sampled between collections is noisy). */
+const growth = (pick: (s: Sample) => number) => {
+  const third = Math.floor(steady.length / 3);
+  if (third < 1) return null;
+  const mean = (list: Sample[]) => list.reduce((sum, s) => sum + pick(s), 0) / list.length;
+  const [first, last] = [mean(steady.slice(0, third)), mean(steady.slice(-third))];
+  return Number((((last - first) / first) * 100).toFixed(1));
+};
 const result = {
   at: new Date().toISOString(),
   minutes,
@@ -118,6 +132,7 @@ const result = {
   notDelivered,
   deliveredTwice,
   runtimeRssGrowthPercentAfterWarmup: growth((s) => s.runtimeRssMb),
+  functionHeapGrowthPercentAfterWarmup: growth((s) => s.functionHeapMb),
   emulatorRssGrowthPercentAfterWarmup: growth((s) => s.emulatorRssMb),
   samples,
 };
@@ -129,11 +144,11 @@ writeFileSync(
     `# Soak: ${minutes} min at ${rate} orders/s (${result.mode})`,
     '',
     `Accepted ${sent}, delivered ${final.totals.delivered}, not delivered ${notDelivered}, delivered twice ${deliveredTwice}.`,
-    `Runtime memory after warm-up: ${result.runtimeRssGrowthPercentAfterWarmup}% change; emulators (status table grows with the data): ${result.emulatorRssGrowthPercentAfterWarmup}%.`,
+    `Change after warm-up (mean of the last third of the samples against the first third): functions' heap ${result.functionHeapGrowthPercentAfterWarmup}%, runtime RSS ${result.runtimeRssGrowthPercentAfterWarmup}%, emulators' RSS ${result.emulatorRssGrowthPercentAfterWarmup}% (the in-memory status table grows with the data, by design).`,
     '',
-    '| minute | accepted | delivered | in flight | runtime RSS MB | emulators RSS MB | p50 ms | p99 ms |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...samples.map((s) => `| ${s.minute} | ${s.accepted} | ${s.delivered} | ${s.inFlight} | ${s.runtimeRssMb} | ${s.emulatorRssMb} | ${s.p50Ms} | ${s.p99Ms} |`),
+    '| minute | accepted | delivered | in flight | runtime RSS MB | environments | their heap MB | emulators RSS MB | p50 ms | p99 ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...samples.map((s) => `| ${s.minute} | ${s.accepted} | ${s.delivered} | ${s.inFlight} | ${s.runtimeRssMb} | ${s.environments} | ${s.functionHeapMb} | ${s.emulatorRssMb} | ${s.p50Ms} | ${s.p99Ms} |`),
     '',
   ].join('\n'),
 );

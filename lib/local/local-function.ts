@@ -97,6 +97,14 @@ export class LocalFunction {
     };
   }
 
+  /** V8 heap in use by each running execution environment, MB — the local counterpart of Lambda's "Max Memory Used". */
+  async heapUsedMb(): Promise<number[]> {
+    const sizes = await Promise.all(
+      [...this.#environments].map((env) => env.worker.getHeapStatistics().then((heap) => heap.used_heap_size, () => undefined)),
+    );
+    return sizes.filter((bytes) => bytes !== undefined).map((bytes) => Math.round((bytes / 2 ** 20) * 10) / 10);
+  }
+
   /**
    * Invokes the function with `event`, waiting for a free environment when all are busy.
    * Never throws: failures (handler error, timeout, crash, init error) are results.

@@ -278,7 +278,10 @@ export class LocalRuntime {
       {
         method: 'GET',
         path: '/api/functions',
-        handle: () => ({ status: 200, body: Object.fromEntries([...this.functions].map(([key, f]) => [key, { name: f.spec.name, ...f.stats }])) }),
+        handle: async () => ({
+          status: 200,
+          body: Object.fromEntries(await Promise.all([...this.functions].map(async ([key, f]) => [key, { name: f.spec.name, ...f.stats, heapUsedMb: await f.heapUsedMb() }] as const))),
+        }),
       },
       {
         method: 'GET',

@@ -74,6 +74,17 @@ describe('a local function', () => {
     expect(await f.invoke({ action: 'echo' })).toMatchObject({ ok: true, coldStart: true });
   });
 
+  it('reports the heap each running environment uses, so a handler that keeps memory shows', async () => {
+    const f = fn();
+    await f.invoke({ action: 'echo' });
+    const [before] = await f.heapUsedMb();
+    expect(before).toBeGreaterThan(0);
+    expect(await f.invoke({ action: 'keep' })).toMatchObject({ ok: true, coldStart: false });
+    const after = await f.heapUsedMb();
+    expect(after).toHaveLength(1);
+    expect((after[0] as number) - (before as number)).toBeGreaterThan(12);
+  });
+
   it('reports a module that fails to initialise', async () => {
     const result = await fn({ handlerModule: join(FIXTURES, 'init-fails.ts') }).invoke({});
     expect(result).toMatchObject({ ok: false, kind: 'init', message: expect.stringContaining('missing configuration: FIXTURE_REQUIRED') });
