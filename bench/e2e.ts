@@ -9,7 +9,7 @@
  *   node bench/e2e.ts [orders=2000]        the default topology, after a warm-up
  */
 import { costPerMillionOrders, type PerOrderCounts } from './cost.ts';
-import { orders as makeOrders, startBenchRuntime, stats, submit, waitDelivered } from './support.ts';
+import { orders as makeOrders, startBenchRuntime, stats, submit, waitDelivered, type CpuSplit } from './support.ts';
 
 export interface PipelineRun {
   /** Topology overrides (CONVEYOR_TOPOLOGY); the default topology when absent. */
@@ -29,6 +29,8 @@ export interface PipelineResult {
   readonly seconds: number;
   readonly ordersPerSecond: number;
   readonly cpuMsPerOrder: number;
+  /** CPU ms per order by where it is spent (functions, runtime main thread, runtime helper threads, emulators). */
+  readonly cpuMsPerOrderBy: CpuSplit;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly perOrder: PerOrderCounts & { readonly emptyReceives: number; readonly sqsByAction: Record<string, number> };
@@ -55,12 +57,14 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
     }
     const [counts0, functions0] = await Promise.all([counts(), functions()]);
     const cpu0 = runtime.cpuMs();
+    const split0 = runtime.cpuSplitMs();
     const startedAt = Date.now();
     const started = performance.now();
     await send(runtime.url, makeOrders('run', run.orders), run);
     await waitDelivered(runtime.url, run.warmup + run.orders);
     const seconds = (performance.now() - started) / 1000;
     const cpuMs = runtime.cpuMs() - cpu0;
+    const split1 = runtime.cpuSplitMs();
     const [counts1, functions1, final] = await Promise.all([counts(), functions(), (await fetch(`${runtime.url}/api/stats?latencySince=${startedAt}`)).json() as Promise<any>]);
 
     const perOrder = (n: number) => Number((n / run.orders).toFixed(4));
@@ -90,6 +94,9 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
       seconds: Number(seconds.toFixed(2)),
       ordersPerSecond: Math.round(run.orders / seconds),
       cpuMsPerOrder: Number((cpuMs / run.orders).toFixed(3)),
+      cpuMsPerOrderBy: Object.fromEntries(
+        (Object.keys(split1) as (keyof CpuSplit)[]).map((k) => [k, Number(((split1[k] - split0[k]) / run.orders).toFixed(3))]),
+      ) as unknown as CpuSplit,
       p50Ms: final.latencyMs.p50,
       p99Ms: final.latencyMs.p99,
       perOrder: { ...counted, emptyReceives: perOrder(counts1.emptyReceives - counts0.emptyReceives), sqsByAction },

@@ -18,6 +18,8 @@ export interface BenchRuntime {
   readonly child: ChildProcess;
   /** CPU ms used so far by the runtime and every process it started. */
   cpuMs(): number;
+  /** The same, by thread: functions, the runtime's main thread, its helper threads, the emulators. */
+  cpuSplitMs(): CpuSplit;
   /** Resident memory of the runtime process and its children, MB. */
   rssMb(): number;
   stop(): Promise<void>;
@@ -40,6 +42,7 @@ export async function startBenchRuntime(env: Record<string, string> = {}, args: 
     url,
     child,
     cpuMs: () => treeCpuMs(child.pid as number),
+    cpuSplitMs: () => cpuSplitMs(child.pid as number),
     rssMb: () => treeRssMb(child.pid as number),
     stop: () =>
       new Promise<void>((resolve) => {
@@ -77,6 +80,46 @@ export function treeCpuMs(pid: number): number {
     }
   }
   return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** Where a runtime's CPU goes, in ms (see `cpuSplitMs`). */
+export interface CpuSplit {
+  /** The execution environments: the handlers, their AWS SDK clients and business logic (worker threads). */
+  readonly functions: number;
+  /** The runtime's main thread: the API, the event source mappings (Lambda's pollers), stats. */
+  readonly runtimeMain: number;
+  /** The runtime's other threads: V8's garbage collection and compilers, libuv's pool. */
+  readonly runtimeHelpers: number;
+  /** The emulator process (SQS and DynamoDB), all its threads. */
+  readonly emulators: number;
+}
+
+/** CPU of the runtime `pid` and its children, by thread, from /proc (ms). */
+export function cpuSplitMs(pid: number): CpuSplit {
+  const split = { functions: 0, runtimeMain: 0, runtimeHelpers: 0, emulators: 0 };
+  for (const p of processTree(pid)) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue; // The process ended meanwhile.
+    }
+    for (const task of tasks) {
+      try {
+        const stat = readFileSync(`/proc/${p}/task/${task}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+        if (p !== pid) split.emulators += ms;
+        else if (task === String(pid)) split.runtimeMain += ms;
+        else if (name === 'WorkerThread') split.functions += ms;
+        else split.runtimeHelpers += ms;
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return split;
 }
 
 /** Resident memory of a process and its descendants, MB. */
