@@ -4,7 +4,10 @@
  * pollers, API) separately from the emulators', whose status table grows with the data by
  * design — and nothing may be lost: at the end every accepted order is delivered exactly once.
  *
- *   node bench/soak.ts [--minutes 10] [--rate 100] [--persistent]
+ *   node bench/soak.ts [--minutes 10] [--rate 100] [--persistent] [--chaos 0.2]
+ *
+ * `--chaos P` makes every record fail transiently with probability P in every stage
+ * (CONVEYOR_CHAOS): retries with backoff, and still every order delivered exactly once.
  *
  * Writes bench/results/soak.json and bench/results/soak.md. Not part of npm test.
  */
@@ -15,13 +18,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startBenchRuntime, stats } from './support.ts';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, persistent: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, persistent: { type: 'boolean', default: false }, chaos: { type: 'string' } } });
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 if (!(minutes > 0) || !(rate > 0)) throw new Error('--minutes and --rate must be positive numbers');
+const chaos = values.chaos === undefined ? undefined : Number(values.chaos);
+if (chaos !== undefined && !(chaos > 0 && chaos <= 1)) throw new Error(`--chaos must be a probability in (0, 1], got ${values.chaos}`);
 
 const dataDir = values.persistent ? mkdtempSync(join(tmpdir(), 'conveyor-soak-')) : undefined;
-const runtime = await startBenchRuntime(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}, dataDir ? [] : ['--in-memory']);
+const chaosEnv: Record<string, string> = chaos === undefined ? {} : { CONVEYOR_CHAOS: ['picking', 'packing', 'delivery'].map((stage) => `${stage}:${chaos}`).join(',') };
+const runtime = await startBenchRuntime({ ...chaosEnv, ...(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}) } as Record<string, string>, dataDir ? [] : ['--in-memory']);
 const pid = runtime.child.pid as number;
 
 interface Sample {
@@ -86,10 +92,10 @@ async function sample(): Promise<void> {
 
 await load;
 clearInterval(sampler);
-// Drain: everything accepted must arrive.
+// Drain: everything accepted must arrive (or, under chaos, end in a DLQ with a reason).
 const drainDeadline = Date.now() + 300_000;
 let final = await stats(runtime.url);
-while ((final.totals.delivered < sent || final.totals.inFlight > 0) && Date.now() < drainDeadline) {
+while ((final.totals.delivered + final.totals.deadLettered < sent || final.totals.inFlight > 0) && Date.now() < drainDeadline) {
   await new Promise((r) => setTimeout(r, 500));
   final = await stats(runtime.url);
 }
@@ -97,14 +103,16 @@ await sample();
 
 // Exactly once, counted from outside: every order's status and history.
 let notDelivered = 0;
+let deadLettered = 0;
 let deliveredTwice = 0;
 const ids: string[] = [];
 for (let tick = 0; ids.length < sent; tick++) for (let i = 0; i < perTick && ids.length < sent; i++) ids.push(`soak-${tick}-${i}`);
 for (let i = 0; i < ids.length; i += 50) {
   await Promise.all(
     ids.slice(i, i + 50).map(async (id) => {
-      const order = (await (await fetch(`${runtime.url}/orders/${id}`)).json()) as { status?: string; history?: Array<{ status: string }> };
-      if (order.status !== 'delivered') notDelivered++;
+      const order = (await (await fetch(`${runtime.url}/orders/${id}`)).json()) as { status?: string; reason?: string; history?: Array<{ status: string }> };
+      if (order.status === 'dead-lettered' && order.reason) deadLettered++;
+      else if (order.status !== 'delivered') notDelivered++;
       else if ((order.history ?? []).filter((h) => h.status === 'delivered').length !== 1) deliveredTwice++;
     }),
   );
@@ -126,11 +134,15 @@ const result = {
   minutes,
   ratePerSecond: rate,
   mode: dataDir ? 'persistent' : 'in-memory',
+  chaos: chaos ?? 0,
   accepted: sent,
   rejected,
   delivered: final.totals.delivered,
   notDelivered,
+  deadLettered,
   deliveredTwice,
+  /** Records retried after a transient failure, over every stage. */
+  retried: Object.values(final.pipelines as Record<string, Record<string, { retried: number }>>).reduce((sum, p) => sum + Object.values(p).reduce((a, st) => a + st.retried, 0), 0),
   runtimeRssGrowthPercentAfterWarmup: growth((s) => s.runtimeRssMb),
   functionHeapGrowthPercentAfterWarmup: growth((s) => s.functionHeapMb),
   emulatorRssGrowthPercentAfterWarmup: growth((s) => s.emulatorRssMb),
@@ -141,9 +153,9 @@ writeFileSync(join(ROOT, 'bench', 'results', 'soak.json'), `${JSON.stringify(res
 writeFileSync(
   join(ROOT, 'bench', 'results', 'soak.md'),
   [
-    `# Soak: ${minutes} min at ${rate} orders/s (${result.mode})`,
+    `# Soak: ${minutes} min at ${rate} orders/s (${result.mode}${chaos ? `, ${chaos * 100} % transient failures in every stage` : ''})`,
     '',
-    `Accepted ${sent}, delivered ${final.totals.delivered}, not delivered ${notDelivered}, delivered twice ${deliveredTwice}.`,
+    `Accepted ${sent}, delivered ${final.totals.delivered}, dead-lettered with a reason ${deadLettered}, neither (lost) ${notDelivered}, delivered twice ${deliveredTwice}; records retried ${result.retried}.`,
     `Change after warm-up (mean of the last third of the samples against the first third): functions' heap ${result.functionHeapGrowthPercentAfterWarmup}%, runtime RSS ${result.runtimeRssGrowthPercentAfterWarmup}%, emulators' RSS ${result.emulatorRssGrowthPercentAfterWarmup}% (the in-memory status table grows with the data, by design).`,
     '',
     '| minute | accepted | delivered | in flight | runtime RSS MB | environments | their heap MB | emulators RSS MB | p50 ms | p99 ms |',

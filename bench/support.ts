@@ -5,9 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { freePort } from '../test/support/runtime-process.ts';
+
+export { freePort };
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
@@ -135,16 +137,6 @@ export function treeRssMb(pid: number): number {
   return Math.round(kb / 1024);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function orders(prefix: string, count: number): object[] {
   return Array.from({ length: count }, (_, i) => ({
