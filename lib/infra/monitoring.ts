@@ -35,7 +35,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { IntakeMetric } from '../api/order-api.ts';
 import type { METRICS_NAMESPACE as RUNTIME_NAMESPACE, StageMetric } from '../runtime/telemetry.ts';
-import { TopologyError, type Stage, type Topology } from '../topology/index.ts';
+import { STAGE_ALARM_KINDS, TopologyError, type Stage, type StageAlarmKind, type Topology } from '../topology/index.ts';
 import { queueDefaults, serviceNameOf } from './defaults.ts';
 import type { OrderApi } from './order-api.ts';
 import { pascalCase } from './outputs.ts';
@@ -57,9 +57,7 @@ export const RUNBOOK = {
 export const METRICS_NAMESPACE: typeof RUNTIME_NAMESPACE = 'Conveyor';
 const ORDERS_ACCEPTED: (typeof IntakeMetric)['OrdersAccepted'] = 'OrdersAccepted';
 
-/** The kinds of alarm every stage has, as they appear in alarm names. */
-export const STAGE_ALARM_KINDS = ['dead-letters', 'backlog', 'error-rate', 'throttles'] as const;
-export type StageAlarmKind = (typeof STAGE_ALARM_KINDS)[number];
+export { STAGE_ALARM_KINDS, type StageAlarmKind };
 
 /** The API's 5xx alarm: the topology has no API alarm settings, so these are the defaults. */
 export interface ApiAlarmSettings {

@@ -20,15 +20,12 @@
  * clock as CloudWatch's are, and the figures are fresh (CloudWatch receives SQS metrics a minute
  * or more late): locally an alarm changes state as soon as its condition holds.
  */
-import { allStages, type Stage, type StageAlarms, type Topology } from '../topology/index.ts';
+import { allStages, STAGE_ALARM_KINDS, type Stage, type StageAlarmKind, type StageAlarms, type Topology } from '../topology/index.ts';
 import type { StatsSnapshot } from './stats.ts';
 
 export const ALARM_STATES = ['OK', 'ALARM', 'INSUFFICIENT_DATA'] as const;
 export type AlarmState = (typeof ALARM_STATES)[number];
 
-/** The same rules, named as the cloud alarms are (`<stack>-<warehouse>-<stage>-<rule>`). */
-export const ALARM_RULES = ['dead-letters', 'backlog', 'error-rate', 'throttles'] as const;
-export type AlarmRule = (typeof ALARM_RULES)[number];
 
 /** What an operator reads about one rule: like CloudWatch's `StateValue`, `StateReason` and `StateUpdatedTimestamp`. */
 export interface AlarmStatus {
@@ -56,7 +53,7 @@ export interface CompositeAlarmStatus {
 
 export interface PipelineAlarms {
   readonly composite: CompositeAlarmStatus;
-  readonly stages: Record<string, Record<AlarmRule, AlarmStatus>>;
+  readonly stages: Record<string, Record<StageAlarmKind, AlarmStatus>>;
 }
 
 /** `GET /api/alarms`. */
@@ -92,7 +89,7 @@ interface Sample {
 }
 
 /** How many consecutive periods a rule needs to breach: the stage's `evaluationPeriods`, for every rule as in the cloud stack. */
-export function evaluationPeriodsOf(_rule: AlarmRule, alarms: StageAlarms): number {
+export function evaluationPeriodsOf(_rule: StageAlarmKind, alarms: StageAlarms): number {
   return alarms.evaluationPeriods;
 }
 
@@ -125,7 +122,7 @@ export class AlarmEvaluator {
     this.#stages = allStages(topology);
     this.#retainMs = Math.max(
       0,
-      ...this.#stages.map((s) => Math.max(...ALARM_RULES.map((r) => evaluationPeriodsOf(r, s.alarms))) * s.alarms.periodSeconds * 1000 + s.alarms.periodSeconds * 1000),
+      ...this.#stages.map((s) => Math.max(...STAGE_ALARM_KINDS.map((r) => evaluationPeriodsOf(r, s.alarms))) * s.alarms.periodSeconds * 1000 + s.alarms.periodSeconds * 1000),
     );
     this.#spacingMs = Math.max(1000, Math.min(...this.#stages.map((s) => (s.alarms.periodSeconds * 1000) / SAMPLES_PER_PERIOD)));
   }
@@ -166,12 +163,12 @@ export class AlarmEvaluator {
     const pipelines: Record<string, PipelineAlarms> = {};
     const allAlarming: string[] = [];
     for (const pipeline of this.#topology.pipelines) {
-      const stages: Record<string, Record<AlarmRule, AlarmStatus>> = {};
+      const stages: Record<string, Record<StageAlarmKind, AlarmStatus>> = {};
       const alarming: string[] = [];
       const states: AlarmState[] = [];
       for (const stage of pipeline.stages) {
-        const rules = {} as Record<AlarmRule, AlarmStatus>;
-        for (const rule of ALARM_RULES) {
+        const rules = {} as Record<StageAlarmKind, AlarmStatus>;
+        for (const rule of STAGE_ALARM_KINDS) {
           const judged = this.#judge(rule, stage, now);
           const status: AlarmStatus = {
             ...judged,
@@ -215,7 +212,7 @@ export class AlarmEvaluator {
     return new Date(now).toISOString();
   }
 
-  #judge(rule: AlarmRule, stage: Stage, now: number): Judgement {
+  #judge(rule: StageAlarmKind, stage: Stage, now: number): Judgement {
     const { alarms } = stage;
     const samples = this.#samples.filter((s) => s.at <= now && s.stages.has(stage.key));
     if (samples.length === 0) return { state: 'INSUFFICIENT_DATA', reason: 'no sample of this stage yet', value: null, breachingPeriods: 0 };
@@ -259,7 +256,7 @@ export class AlarmEvaluator {
   }
 }
 
-function thresholdOf(rule: AlarmRule, alarms: StageAlarms): number {
+function thresholdOf(rule: StageAlarmKind, alarms: StageAlarms): number {
   switch (rule) {
     case 'dead-letters':
       return 0;

@@ -30,6 +30,13 @@ export interface Backoff {
 }
 
 /**
+ * The alarms every stage has, as they appear in the cloud alarm names
+ * (`<stack>-<warehouse>-<stage>-<kind>`); the local runtime judges the same rules.
+ */
+export const STAGE_ALARM_KINDS = ['dead-letters', 'backlog', 'error-rate', 'throttles'] as const;
+export type StageAlarmKind = (typeof STAGE_ALARM_KINDS)[number];
+
+/**
  * Alarm thresholds of one stage: the same numbers drive the CloudWatch alarms and the local
  * dashboard's alarm states. A dead letter always alarms (DLQ depth > 0).
  */

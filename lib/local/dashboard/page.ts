@@ -4,8 +4,8 @@
  * keeps it live — it only fills in the elements marked here (`data-bind`, `data-alarm`, …) and
  * never rebuilds the structure, which follows the topology and does not change while running.
  */
-import { ALARM_RULES, type AlarmRule, type AlarmStatus } from '../alarms.ts';
-import type { Stage, Topology } from '../../topology/index.ts';
+import type { AlarmStatus } from '../alarms.ts';
+import { STAGE_ALARM_KINDS, type Stage, type StageAlarmKind, type Topology } from '../../topology/index.ts';
 import { alarmView, formatSeconds, formatValue, isHot, lookup, overallView, pendingAlarms, type PageModel, type ValueKind } from './assets/format.js';
 import { html, type Html } from './html.ts';
 
@@ -20,10 +20,10 @@ export interface DashboardPageInput {
   readonly storage: string;
 }
 
-const RULE_LABELS: Record<AlarmRule, string> = { 'dead-letters': 'DLQ', backlog: 'Age', 'error-rate': 'Errors', throttles: 'Throttles' };
+const RULE_LABELS: Record<StageAlarmKind, string> = { 'dead-letters': 'DLQ', backlog: 'Age', 'error-rate': 'Errors', throttles: 'Throttles' };
 
 /** When each rule fires, for a stage's thresholds — the cloud alarms' descriptions in short. */
-const RULE_HELP: Record<AlarmRule, (stage: Stage) => string> = {
+const RULE_HELP: Record<StageAlarmKind, (stage: Stage) => string> = {
   'dead-letters': (s) => `Dead letters: the dead-letter queue holds messages ${windowOf(s)}. Orders wait there, unprocessed, until redriven.`,
   backlog: (s) => `Backlog: the oldest message is older than ${formatSeconds(s.alarms.maxAgeOfOldestMessageSeconds)} ${windowOf(s)}. The stage is paused, too slow or too narrow, or retrying a sick dependency.`,
   'error-rate': (s) => `Function errors: more than ${s.alarms.maxErrorRatePercent} % of invocations failed as a whole (error, timeout, malformed response) ${windowOf(s)}. Records failed one by one do not count.`,
@@ -64,7 +64,7 @@ export function renderDashboard(input: DashboardPageInput): string {
     return html`<span${attributes}>${text}</span>`;
   };
 
-  const alarmBadge = (stage: Stage, rule: AlarmRule): Html => {
+  const alarmBadge = (stage: Stage, rule: StageAlarmKind): Html => {
     const status = model.alarms.pipelines[stage.pipelineId]?.stages[stage.name]?.[rule];
     const view = alarmView(status);
     return html`<span class="alarm alarm-${view.state}" data-alarm="${stage.pipelineId}.${stage.name}.${rule}" title="${status?.reason ?? 'no evaluation yet'}">${view.label}</span>`;
@@ -169,7 +169,7 @@ export function renderDashboard(input: DashboardPageInput): string {
     const first = topology.pipelines[0]?.stages[0];
     const items = topology.pipelines.flatMap((pipeline) =>
       pipeline.stages.flatMap((stage) =>
-        ALARM_RULES.map((rule) => {
+        STAGE_ALARM_KINDS.map((rule) => {
           const status: AlarmStatus | undefined = model.alarms.pipelines[pipeline.id]?.stages[stage.name]?.[rule];
           const id = `${pipeline.id}.${stage.name}.${rule}`;
           return html`<li data-alarm-item="${id}"${status?.state === 'ALARM' ? '' : html` hidden`}><b>${pipeline.id} / ${stage.name}</b> · ${RULE_LABELS[rule]}: <span data-alarm-reason="${id}">${status?.reason ?? ''}</span></li>`;
@@ -179,15 +179,15 @@ export function renderDashboard(input: DashboardPageInput): string {
     return html`<table class="grid-table alarms">
       <thead><tr>
         <th scope="col">Stage</th>
-        ${ALARM_RULES.map((rule) => html`<th scope="col" title="${first ? RULE_HELP[rule](first) : ''}">${RULE_LABELS[rule]}</th>`)}
+        ${STAGE_ALARM_KINDS.map((rule) => html`<th scope="col" title="${first ? RULE_HELP[rule](first) : ''}">${RULE_LABELS[rule]}</th>`)}
       </tr></thead>
       ${topology.pipelines.map(
         (pipeline) => html`<tbody>
-        ${pipelineRow(pipeline.id, ALARM_RULES.length + 1)}
+        ${pipelineRow(pipeline.id, STAGE_ALARM_KINDS.length + 1)}
         ${pipeline.stages.map(
           (stage) => html`<tr data-stage="${stage.key}">
           ${stageHeader(stage)}
-          ${ALARM_RULES.map((rule) => html`<td title="${RULE_HELP[rule](stage)}">${alarmBadge(stage, rule)}</td>`)}
+          ${STAGE_ALARM_KINDS.map((rule) => html`<td title="${RULE_HELP[rule](stage)}">${alarmBadge(stage, rule)}</td>`)}
         </tr>`,
         )}
       </tbody>`,
