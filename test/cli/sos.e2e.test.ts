@@ -50,7 +50,7 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
     expect(sent.stdout).toMatch(/^ {2}accepted\s+10$/m);
     expect(sent.stdout).toMatch(/^ {2}rejected\s+0$/m);
 
-    await untilStatus((s) => s.pipelines['wh-1'].picking.dlq === 10, 'ten dead letters in wh-1/picking');
+    await untilStatus((s) => s.pipelines['wh-1'].picking.dlq === 10 && s.totals.deadLettered === 10, 'ten dead letters in wh-1/picking, counted');
 
     const peek = await conveyor(['dlq', 'peek', '--stage', 'picking', '--warehouse', 'wh-1', '--limit', '20']);
     const out = lines(peek.stdout);
