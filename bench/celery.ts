@@ -12,10 +12,10 @@
  * Needs Debian's packages: apt-get install -y --no-install-recommends python3-celery python3-redis redis-server
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ROOT, freePort, treeCpuMs } from './support.ts';
+import { ROOT, freePort, readStat, treeCpuMs, usageError } from './support.ts';
 
 const PYTHON = '/usr/bin/python3';
 const REDIS_SERVER = '/usr/bin/redis-server';
@@ -148,7 +148,7 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
       let workerMain = 0;
       for (const worker of workers) {
         workerTree += treeCpuMs(worker.pid as number);
-        workerMain += processCpuMs(worker.pid as number);
+        workerMain += readStat(`/proc/${worker.pid}/stat`)?.cpuMs ?? 0;
       }
       return { redis, workerMain, pool: workerTree - workerMain };
     };
@@ -224,16 +224,6 @@ async function pending(client: Redis): Promise<number> {
   return replies.reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
-/** utime + stime of one process (all its threads), in ms. */
-function processCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
@@ -419,22 +409,26 @@ function parse(buffer: Buffer, start: number): { value: Reply | Error; end: numb
 
 function parseArgs(argv: string[]): CeleryOptions & { runs: number } {
   const options: CeleryOptions & { runs: number } = { runs: 1 };
+  const count = (flag: string, value: string, min: number): number => {
+    const n = Number(value);
+    return Number.isInteger(n) && n >= min ? n : usageError(`${flag} must be a whole number ≥ ${min}, got "${value}"`);
+  };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
+    const flag = argv[i] as string;
     const value = argv[i + 1];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (value === undefined) usageError(`${flag} needs a value`);
     i++;
-    if (flag === '--orders') options.orders = Number(value);
-    else if (flag === '--chaos') options.chaos = Number(value);
-    else if (flag === '--runs') options.runs = Number(value);
-    else if (flag === '--prefetch') options.prefetch = Number(value);
-    else if (flag === '--concurrency') options.concurrency = Number(value);
-    else if (flag === '--nodes') options.nodes = Number(value);
-    else if (flag === '--serializer') options.serializer = value === 'pickle' ? 'pickle' : 'json';
+    if (flag === '--orders') options.orders = count(flag, value, 1);
+    else if (flag === '--chaos') options.chaos = Number(value) >= 0 && Number(value) < 1 ? Number(value) : usageError(`--chaos must be a probability in [0, 1), got "${value}"`);
+    else if (flag === '--runs') options.runs = count(flag, value, 1);
+    else if (flag === '--prefetch') options.prefetch = count(flag, value, 1);
+    else if (flag === '--concurrency') options.concurrency = count(flag, value, 1);
+    else if (flag === '--nodes') options.nodes = count(flag, value, 1);
+    else if (flag === '--serializer') options.serializer = value === 'pickle' || value === 'json' ? value : usageError(`--serializer must be json or pickle, got "${value}"`);
     else if (flag === '--acks-late') options.acksLate = value !== '0';
     else if (flag === '--events') options.events = value !== '0';
     else if (flag === '--results') options.results = value !== '0';
-    else throw new Error(`unknown option ${flag}; options: --orders N --chaos P --runs N --prefetch N --concurrency N --nodes N --serializer json|pickle --acks-late 1|0 --events 0|1 --results 0|1`);
+    else usageError(`unknown option ${flag}; options: --orders N --chaos P --runs N --prefetch N --concurrency N --nodes N --serializer json|pickle --acks-late 1|0 --events 0|1 --results 0|1`);
   }
   return options;
 }

@@ -12,14 +12,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { costPerMillionOrders } from './cost.ts';
 import { measurePipeline } from './e2e.ts';
-import { ROOT } from './support.ts';
+import { parseFlags, ROOT, usageError } from './support.ts';
 
-const { values } = parseArgs({ options: { orders: { type: 'string', default: '2000' }, only: { type: 'string' } } });
+const { values } = parseFlags({ options: { orders: { type: 'string', default: '2000' }, only: { type: 'string' } } });
 const orders = Number(values.orders);
-if (!Number.isInteger(orders) || orders < 100) throw new Error(`--orders must be a whole number ≥ 100, got ${values.orders}`);
+if (!Number.isInteger(orders) || orders < 100) usageError(`--orders must be a whole number ≥ 100, got ${values.orders}`);
 
 const everyStage = (settings: Record<string, unknown>) => ({ stages: { picking: settings, packing: settings, delivery: settings } });
 
@@ -46,7 +45,7 @@ const KNOBS: Record<string, { label: string; topology?: Record<string, unknown> 
 };
 
 const chosen = values.only ? values.only.split(',') : Object.keys(KNOBS);
-for (const knob of chosen) if (!(knob in KNOBS)) throw new Error(`--only: unknown knob "${knob}"; knobs: ${Object.keys(KNOBS).join(', ')}`);
+for (const knob of chosen) if (!(knob in KNOBS)) usageError(`--only: unknown knob "${knob}"; knobs: ${Object.keys(KNOBS).join(', ')}`);
 
 const rows: Record<string, unknown>[] = [];
 for (const knob of chosen) {

@@ -17,15 +17,14 @@
 import { cpus, totalmem, release } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { costPerMillionOrders, PRICES } from './cost.ts';
 import { measurePipeline, type PipelineResult } from './e2e.ts';
 import { measureHandlers } from './handlers.ts';
 import { measureOverhead } from './overhead.ts';
-import { ROOT } from './support.ts';
+import { parseFlags, ROOT } from './support.ts';
 import { renderChart } from './chart.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false } } });
+const { values } = parseFlags({ options: { quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false } } });
 const mode = values.full ? 'full' : values.quick ? 'quick' : 'standard';
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
 

@@ -12,22 +12,21 @@
  * Writes bench/results/soak.json and bench/results/soak.md. Not part of npm test.
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, startBenchRuntime, stats } from './support.ts';
+import { parseFlags, ROOT, startBenchRuntime, stats, usageError } from './support.ts';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, persistent: { type: 'boolean', default: false }, chaos: { type: 'string' } } });
+const { values } = parseFlags({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, persistent: { type: 'boolean', default: false }, chaos: { type: 'string' } } });
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
-if (!(minutes > 0) || !(rate > 0)) throw new Error('--minutes and --rate must be positive numbers');
+if (!(minutes > 0) || !(rate > 0)) usageError(`--minutes and --rate must be positive numbers, got ${values.minutes} and ${values.rate}`);
 const chaos = values.chaos === undefined ? undefined : Number(values.chaos);
-if (chaos !== undefined && !(chaos > 0 && chaos <= 1)) throw new Error(`--chaos must be a probability in (0, 1], got ${values.chaos}`);
+if (chaos !== undefined && !(chaos > 0 && chaos <= 1)) usageError(`--chaos must be a probability in (0, 1], got ${values.chaos}`);
 
 const dataDir = values.persistent ? mkdtempSync(join(tmpdir(), 'conveyor-soak-')) : undefined;
 const chaosEnv: Record<string, string> = chaos === undefined ? {} : { CONVEYOR_CHAOS: ['picking', 'packing', 'delivery'].map((stage) => `${stage}:${chaos}`).join(',') };
-const runtime = await startBenchRuntime({ ...chaosEnv, ...(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}) } as Record<string, string>, dataDir ? [] : ['--in-memory']);
+const runtime = await startBenchRuntime({ ...chaosEnv, ...(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}) }, dataDir ? [] : ['--in-memory']);
 const pid = runtime.child.pid as number;
 
 interface Sample {

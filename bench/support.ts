@@ -7,11 +7,27 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { freePort } from '../test/support/runtime-process.ts';
 
 export { freePort };
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** Bad command-line input to a bench script: one line naming the flag, exit code 2, no stack trace. */
+export function usageError(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+/** node:util's parseArgs, with its errors (unknown or malformed flags) reported by `usageError`. */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+}
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -69,19 +85,20 @@ export function processTree(pid: number): number[] {
   return pids;
 }
 
+/** Name and utime + stime (ms) from a /proc `stat` file (a process's, or one thread's under `task/`); undefined once it ended. */
+export function readStat(path: string): { readonly name: string; readonly cpuMs: number } | undefined {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND };
+  } catch {
+    return undefined;
+  }
+}
+
 /** utime + stime of a process and its descendants (threads included), in ms. */
 export function treeCpuMs(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return processTree(pid).reduce((sum, p) => sum + (readStat(`/proc/${p}/stat`)?.cpuMs ?? 0), 0);
 }
 
 /** Where a runtime's CPU goes, in ms (see `cpuSplitMs`). */
@@ -107,18 +124,12 @@ export function cpuSplitMs(pid: number): CpuSplit {
       continue; // The process ended meanwhile.
     }
     for (const task of tasks) {
-      try {
-        const stat = readFileSync(`/proc/${p}/task/${task}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-        if (p !== pid) split.emulators += ms;
-        else if (task === String(pid)) split.runtimeMain += ms;
-        else if (name === 'WorkerThread') split.functions += ms;
-        else split.runtimeHelpers += ms;
-      } catch {
-        // The thread ended meanwhile.
-      }
+      const thread = readStat(`/proc/${p}/task/${task}/stat`);
+      if (!thread) continue; // The thread ended meanwhile.
+      if (p !== pid) split.emulators += thread.cpuMs;
+      else if (task === String(pid)) split.runtimeMain += thread.cpuMs;
+      else if (thread.name === 'WorkerThread') split.functions += thread.cpuMs;
+      else split.runtimeHelpers += thread.cpuMs;
     }
   }
   return split;
@@ -136,7 +147,6 @@ export function treeRssMb(pid: number): number {
   }
   return Math.round(kb / 1024);
 }
-
 
 export function orders(prefix: string, count: number): object[] {
   return Array.from({ length: count }, (_, i) => ({

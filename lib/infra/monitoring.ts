@@ -422,26 +422,20 @@ export function alarmsOf(set: StageAlarmSet): cloudwatch.Alarm[] {
  * zero; a period with invocations but no Errors datapoint counts as no errors.
  */
 export function errorRatePercent(fn: lambda.IFunction, period: Duration): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({
-    expression: 'IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)',
-    usingMetrics: {
-      errors: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period }),
-      invocations: fn.metricInvocations({ statistic: cloudwatch.Stats.SUM, period }),
-    },
-    label: 'error rate (%)',
-    period,
-  });
+  return percentOf(fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period }), fn.metricInvocations({ statistic: cloudwatch.Stats.SUM, period }), 'error rate (%)', period);
 }
 
-/** 5xx responses as a percentage of requests of the API stage (dimensions ApiName and Stage). */
+/** 5xx responses as a percentage of requests of the API stage (dimensions ApiName and Stage); 0 % without requests. */
 export function apiServerErrorRatePercent(stage: apigateway.Stage, period: Duration): cloudwatch.MathExpression {
+  return percentOf(stage.metricServerError({ statistic: cloudwatch.Stats.SUM, period }), stage.metricCount({ statistic: cloudwatch.Stats.SUM, period }), '5xx rate (%)', period);
+}
+
+/** `part` as a percentage of `whole`: 0 when `whole` is 0, and a missing `part` datapoint counts as 0. */
+function percentOf(part: cloudwatch.IMetric, whole: cloudwatch.IMetric, label: string, period: Duration): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: 'IF(requests > 0, 100 * FILL(serverErrors, 0) / requests, 0)',
-    usingMetrics: {
-      serverErrors: stage.metricServerError({ statistic: cloudwatch.Stats.SUM, period }),
-      requests: stage.metricCount({ statistic: cloudwatch.Stats.SUM, period }),
-    },
-    label: '5xx rate (%)',
+    expression: 'IF(whole > 0, 100 * FILL(part, 0) / whole, 0)',
+    usingMetrics: { part, whole },
+    label,
     period,
   });
 }

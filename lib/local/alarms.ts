@@ -26,7 +26,6 @@ import type { StatsSnapshot } from './stats.ts';
 export const ALARM_STATES = ['OK', 'ALARM', 'INSUFFICIENT_DATA'] as const;
 export type AlarmState = (typeof ALARM_STATES)[number];
 
-
 /** What an operator reads about one rule: like CloudWatch's `StateValue`, `StateReason` and `StateUpdatedTimestamp`. */
 export interface AlarmStatus {
   readonly state: AlarmState;

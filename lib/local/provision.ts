@@ -2,7 +2,7 @@
  * Creates the topology's queues, dead-letter queues and status table on the local emulators,
  * with the same attributes the CDK stack gives them.
  */
-import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, ResourceInUseException, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { allStages, deadLetterQueueSettings, queueSettings, type Stage, type Topology } from '../topology/index.ts';
 
@@ -27,22 +27,12 @@ export function localQueueName(prefix: string, stage: Stage, deadLetter = false)
 }
 
 /**
- * Waits until a table is ACTIVE: CreateTable answers while the table is still CREATING (dynalite
- * too, even with createTableMs 0 — it flips the status on a timer), and writes to a CREATING table
- * fail with ResourceNotFoundException, as on DynamoDB.
+ * Waits until a table is ACTIVE (the SDK's own waiter, polling at local speed): CreateTable answers
+ * while the table is still CREATING — dynalite too, even with createTableMs 0, as it flips the
+ * status on a timer — and writes to a CREATING table fail with ResourceNotFoundException, as on DynamoDB.
  */
-export async function waitForTableActive(dynamodb: DynamoDBClient, tableName: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-      if (Table?.TableStatus === 'ACTIVE') return;
-    } catch (error) {
-      if (!(error instanceof ResourceNotFoundException)) throw error;
-    }
-    if (Date.now() > deadline) throw new Error(`table ${tableName} did not become ACTIVE within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export async function waitForTableActive(dynamodb: DynamoDBClient, tableName: string, timeoutSeconds = 10): Promise<void> {
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: timeoutSeconds, minDelay: 0.01, maxDelay: 0.1 }, { TableName: tableName });
 }
 
 /**
