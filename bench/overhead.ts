@@ -4,36 +4,54 @@
  * business function that does nothing — what remains is parsing, validation, idempotency,
  * forwarding, status bookkeeping and telemetry. Usage: node bench/overhead.ts
  */
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
-import { PickingInput } from '../lib/domain/messages.ts';
-import { succeed } from '../lib/domain/outcome.ts';
+import { succeed } from '../lib/runtime/outcome.ts';
 import { createLambdaContext } from '../lib/local/lambda-events.ts';
+import { pickingStage } from '../lib/orders/stages.ts';
+import type { ProgressLedger, Queues } from '../lib/runtime/ports.ts';
 import { createStageHandler } from '../lib/runtime/stage-handler.ts';
-import type { OrderStatusStore } from '../lib/status/order-status-store.ts';
 import { tracingAttributes } from '../lib/runtime/attributes.ts';
 
 const BATCH = 100;
 const BATCHES = Number(process.argv[2] ?? 2000);
 
-/** SQS that accepts every batch at once. */
-const sqs = { send: async (command: { input: { Entries?: unknown[] } }) => ({ Successful: (command.input.Entries ?? []).map((_, i) => ({ Id: String(i) })), Failed: [] }) } as unknown as SQSClient;
-/** A status table where every order is new and every write applies. */
-const store = {
-  summaries: async () => new Map(),
-  advance: async (t: readonly unknown[]) => t.map(() => ({ kind: 'applied', previous: 'accepted' })),
-  deadLetter: async (t: readonly unknown[]) => t.map(() => ({ kind: 'applied' })),
-} as unknown as OrderStatusStore;
+/** Queues that accept every message at once. */
+const queues: Queues = {
+  send: async (_url, messages) => ({ sent: new Map(messages.map((m) => [m.key, m.key])), unsent: new Map() }),
+  changeVisibility: async () => 0,
+};
+/** A ledger where every order is new and every write applies. */
+const ledger: ProgressLedger = {
+  lookup: async () => new Map(),
+  recordSteps: async () => [],
+  complete: async (entries) => entries.map(() => ({ kind: 'applied', previous: 'open' }) as const),
+  deadLetter: async (entries) => entries.map(() => ({ kind: 'applied' }) as const),
+  revive: async (entries) => entries.map(() => ({ kind: 'ignored' }) as const),
+};
 const silent = { addContext() {}, info() {}, warn() {}, error() {}, debug() {} };
 const metrics = { addMetric() {}, publishStoredMetrics() {} };
 
 export async function measureOverhead(batches = BATCHES): Promise<{ microsecondsPerRecord: number; records: number }> {
   const handler = createStageHandler(
-    { stage: 'picking', input: PickingInput, process: (batch) => batch.map(() => succeed({ waveId: 'W-1', lines: [] })), summarize: () => ({ waveId: 'W-1' }) },
+    { ...pickingStage, process: (batch) => batch.map(() => succeed({ waveId: 'W-1', lines: [] })), summarize: () => ({ waveId: 'W-1' }) },
     {
-      config: { pipelineId: 'wh-1', stage: 'picking', queueUrl: 'http://q/1', deadLetterQueueUrl: 'http://q/2', nextQueueUrl: 'http://q/3', tableName: 't', tracking: 'full', maxReceiveCount: 10, backoff: { baseSeconds: 2, capSeconds: 300 }, chaos: { fail: 0, stall: 0, delay: { probability: 0, ms: 0 } } },
-      sqs,
-      store,
+      config: {
+        pipelineId: 'wh-1',
+        stage: 'picking',
+        position: 1,
+        nextStage: 'packing',
+        batchingWindowSeconds: 1,
+        queueUrl: 'http://q/1',
+        deadLetterQueueUrl: 'http://q/2',
+        nextQueueUrl: 'http://q/3',
+        tableName: 't',
+        tracking: 'full',
+        maxReceiveCount: 10,
+        backoff: { baseSeconds: 2, capSeconds: 300 },
+        chaos: { fail: 0, stall: 0, delay: { probability: 0, ms: 0 } },
+      },
+      queues,
+      ledger,
       logger: silent as never,
       metrics: metrics as never,
     },

@@ -1,4 +1,4 @@
-/** Intake: the order API (API Gateway REST proxy integration). Validates, queues to the warehouse's first stage, records `accepted`. */
-import { createOrderApi } from '../lib/api/order-api.ts';
+/** Intake: the order API (API Gateway REST proxy integration). Validates, claims the order id, queues to the warehouse's first stage. */
+import { orderApiHandler } from '../lib/orders/intake.ts';
 
-export const handler = createOrderApi();
+export const handler = orderApiHandler();

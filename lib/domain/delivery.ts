@@ -6,7 +6,7 @@
 import * as z from 'zod/mini';
 import type { DeliveryInput } from './messages.ts'; // type only, like the other stages
 import { hash53, hash53Hex } from './catalog.ts';
-import { reject, succeed, type Outcome } from './outcome.ts';
+import { reject, succeed, type Outcome } from '../runtime/outcome.ts';
 import type { Priority } from './order.ts';
 
 export const SERVICES = ['ground', 'express'] as const;

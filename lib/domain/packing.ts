@@ -8,7 +8,7 @@ import * as z from 'zod/mini';
 import { MAX_ITEMS_PER_ORDER, MAX_QUANTITY_PER_ITEM, Sku } from './order.ts';
 import type { PackingInput } from './messages.ts'; // type only: messages.ts imports this module's schemas
 import { unitOf } from './catalog.ts';
-import { reject, succeed, type Outcome } from './outcome.ts';
+import { reject, succeed, type Outcome } from '../runtime/outcome.ts';
 
 export const BOX_SIZE_NAMES = ['S', 'M', 'L', 'XL'] as const;
 export type BoxSizeName = (typeof BOX_SIZE_NAMES)[number];

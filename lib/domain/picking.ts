@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import { MAX_ITEMS_PER_ORDER, Quantity, Sku } from './order.ts';
 import type { PickingInput } from './messages.ts'; // type only: messages.ts imports this module's schemas
 import { BINS_PER_AISLE, hash53Hex, locationOfSlot, slotOf } from './catalog.ts';
-import { reject, succeed, type Outcome } from './outcome.ts';
+import { reject, succeed, type Outcome } from '../runtime/outcome.ts';
 
 export const PickLine = z.strictObject({
   sku: Sku,

@@ -1,6 +1,7 @@
 /**
- * StatusTable: the order-status table (one item per order, keyed by `orderId`), written by the
- * intake and by every stage, read by `GET /orders/{orderId}`.
+ * StatusTable: the order ledger's table — one item collection per order (partition key `orderId`,
+ * sort key `sk`: the order's head and one fact per finished step, see lib/ledger/records.ts),
+ * written by the intake and by every stage, read by `GET /orders/{orderId}`.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -17,7 +18,7 @@ export interface StatusTableProps {
 }
 
 export class StatusTable extends Construct {
-  /** The DynamoDB table: partition key `orderId` (string), on-demand, PITR, AWS-managed encryption. */
+  /** The DynamoDB table: partition key `orderId`, sort key `sk` (strings), on-demand, PITR, AWS-managed encryption. */
   public readonly table: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: StatusTableProps = {}) {
@@ -28,6 +29,7 @@ export class StatusTable extends Construct {
     this.table = new dynamodb.Table(this, 'Table', {
       ...defaults,
       partitionKey: { name: 'orderId', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       removalPolicy,
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
     });

@@ -52,8 +52,15 @@ export async function provision(
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
+        // The ledger's item collections: one per order (lib/ledger/records.ts).
+        AttributeDefinitions: [
+          { AttributeName: 'orderId', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'orderId', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../build/handler-bundle.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ORDER_STATUS_LABELS } from '../domain/status.ts';
+import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
+import { OrderLedger } from '../ledger/ledger.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
 import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
@@ -384,21 +387,9 @@ async function queueAttributes(sqs: SQSClient, queueUrl: string): Promise<{ visi
   };
 }
 
-/** Orders already in the status table (after a restart): the starting point of the totals. */
+/** Orders already in the ledger (after a restart): the starting point of the totals. */
 async function countOrders(dynamodb: DynamoDBClient, tableName: string): Promise<OrderBaseline> {
-  const documents = DynamoDBDocumentClient.from(dynamodb);
-  const counts = { accepted: 0, delivered: 0, deadLettered: 0 };
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await documents.send(
-      new ScanCommand({ TableName: tableName, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' }, ...(start ? { ExclusiveStartKey: start } : {}) }),
-    );
-    for (const item of page.Items ?? []) {
-      counts.accepted++;
-      if (item.status === 'delivered') counts.delivered++;
-      else if (item.status === 'dead-lettered') counts.deadLettered++;
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return counts;
+  const ledger = new OrderLedger(new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb), tableName), ORDER_STATUS_LABELS);
+  const { inFlight: _inFlight, ...totals } = await ledger.totals();
+  return totals;
 }

@@ -54,10 +54,13 @@ export interface StageView {
   readonly paused: boolean;
 }
 
+/** Orders by where they are; they reconcile: accepted = delivered + deadLettered + cancelled + purged + inFlight. */
 export interface Totals {
   readonly accepted: number;
   readonly delivered: number;
   readonly deadLettered: number;
+  readonly cancelled: number;
+  readonly purged: number;
   readonly inFlight: number;
 }
 
@@ -116,11 +119,10 @@ class Timeline {
   }
 }
 
-export interface OrderBaseline {
-  readonly accepted: number;
-  readonly delivered: number;
-  readonly deadLettered: number;
-}
+/** Order totals counted from the ledger (at start, and when the pipeline is idle). */
+export type OrderBaseline = Omit<Totals, 'inFlight'>;
+
+const NO_ORDERS: OrderBaseline = { accepted: 0, delivered: 0, deadLettered: 0, cancelled: 0, purged: 0 };
 
 export class RuntimeStats {
   readonly #topology: Topology;
@@ -135,9 +137,9 @@ export class RuntimeStats {
   /** Recent deliveries' latency, with when it was recorded (a ring). */
   readonly #latencies: Array<{ readonly at: number; readonly ms: number }> = [];
   #latencyCursor = 0;
-  #totals = { accepted: 0, delivered: 0, deadLettered: 0 };
+  #totals: { -readonly [K in keyof OrderBaseline]: number } = { ...NO_ORDERS };
 
-  constructor(topology: Topology, baseline: OrderBaseline = { accepted: 0, delivered: 0, deadLettered: 0 }) {
+  constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS) {
     this.#topology = topology;
     this.#totals = { ...baseline };
     for (const stage of allStages(topology)) {
@@ -188,9 +190,9 @@ export class RuntimeStats {
       this.#failedTimeline.get(stageKey)?.add(retried + deadLettered);
       this.#failed.add(retried + deadLettered);
       this.#totals.deadLettered += sum(StageMetric.OrdersDeadLettered) - sum(StageMetric.OrdersRevived);
-      // An order a stage met first (put straight on a queue) joins the totals there — with full
-      // tracking; with terminal tracking every record is created by its final state, so intake counts.
-      if (this.#topology.tracking === 'full') this.#totals.accepted += sum(StageMetric.OrdersDiscovered);
+      // An order a stage met first (put straight on a queue, never claimed by the intake) joins the
+      // totals when a stage records its fate.
+      this.#totals.accepted += sum(StageMetric.OrdersDiscovered);
       if (doc.stage === this.#lastStageName()) {
         this.#totals.delivered += succeeded;
         this.#delivered.add(succeeded);
@@ -209,22 +211,17 @@ export class RuntimeStats {
   }
 
   /**
-   * accepted − delivered − dead-lettered, unclamped: when the pipeline is idle it must be 0. It is
-   * not when a metric was lost with an invocation that timed out or crashed after writing status.
+   * Orders in flight by the counters, unclamped: when the pipeline is idle it must be 0. It is not
+   * when a metric was lost with an invocation that timed out or crashed after writing to the ledger.
    */
   get unsettled(): number {
-    return this.#totals.accepted - this.#totals.delivered - this.#totals.deadLettered;
+    const { accepted, delivered, deadLettered, cancelled, purged } = this.#totals;
+    return accepted - delivered - deadLettered - cancelled - purged;
   }
 
-  /**
-   * Replaces the order totals with counts taken from the status table. With `terminal` tracking
-   * the table holds only finished orders, so the accepted count is kept.
-   */
+  /** Replaces the order totals with counts taken from the ledger (the truth). */
   rebase(counts: OrderBaseline): void {
-    this.#totals =
-      this.#topology.tracking === 'full'
-        ? { ...counts }
-        : { accepted: Math.max(this.#totals.accepted, counts.accepted), delivered: counts.delivered, deadLettered: counts.deadLettered };
+    this.#totals = { ...counts };
   }
 
   /** Counts one settled batch of an event source mapping. */
@@ -276,13 +273,13 @@ export class RuntimeStats {
         paused: mapping.paused,
       };
     }
-    const { accepted, delivered, deadLettered } = this.#totals;
+    const { accepted, delivered, deadLettered, cancelled, purged } = this.#totals;
     const sorted = this.#latencies.filter((l) => l.at >= latencySince).map((l) => l.ms).sort((a, b) => a - b);
     return {
       at: new Date().toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
       tracking: this.#topology.tracking,
-      totals: { accepted, delivered, deadLettered, inFlight: Math.max(0, accepted - delivered - deadLettered) },
+      totals: { accepted, delivered, deadLettered, cancelled, purged, inFlight: Math.max(0, this.unsettled) },
       latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), samples: sorted.length },
       pipelines,
       history: { accepted: this.#accepted.series(120), delivered: this.#delivered.series(120), failed: this.#failed.series(120) },

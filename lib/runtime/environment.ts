@@ -44,6 +44,10 @@ export function stageEnvironment(topology: Topology, stage: Stage, resources: St
     ...commonEnvironment(topology, resources.tableName, resources.serviceName),
     CONVEYOR_PIPELINE: stage.pipelineId,
     CONVEYOR_STAGE: stage.name,
+    // Positions number a pipeline's stages from 1 (the intake is 0): the ledger orders facts by them.
+    CONVEYOR_STAGE_POSITION: String(stage.index + 1),
+    ...(stage.next ? { CONVEYOR_NEXT_STAGE: stage.next } : {}),
+    CONVEYOR_BATCHING_WINDOW_SECONDS: String(stage.maxBatchingWindowSeconds),
     CONVEYOR_QUEUE_URL: resources.queueUrl,
     CONVEYOR_DLQ_URL: resources.deadLetterQueueUrl,
     ...(resources.nextQueueUrl ? { CONVEYOR_NEXT_QUEUE_URL: resources.nextQueueUrl } : {}),
@@ -70,16 +74,24 @@ export function intakeEnvironment(
   resources: IntakeResources,
   toJson: (value: unknown) => string = JSON.stringify,
 ): Record<string, string> {
-  return { ...commonEnvironment(topology, resources.tableName, resources.serviceName), CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls) };
+  return {
+    ...commonEnvironment(topology, resources.tableName, resources.serviceName),
+    CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls),
+    CONVEYOR_ENTRY_STAGES: JSON.stringify(Object.fromEntries(topology.pipelines.map((p) => [p.id, p.stages[0]?.name]))),
+  };
 }
 
 const text = z.string().check(z.minLength(1, { error: 'must not be empty' }));
 const count = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 1' }), z.minimum(1, { error: 'must be a whole number ≥ 1' }));
+const seconds = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 0' }), z.minimum(0, { error: 'must be a whole number ≥ 0' }));
 const tracking = z.enum(TRACKING_LEVELS, { error: `must be one of ${TRACKING_LEVELS.join(', ')}` });
 
 const StageEnv = z.object({
   CONVEYOR_PIPELINE: text,
   CONVEYOR_STAGE: z.enum(STAGE_NAMES, { error: `must be one of ${STAGE_NAMES.join(', ')}` }),
+  CONVEYOR_STAGE_POSITION: count,
+  CONVEYOR_NEXT_STAGE: z.optional(text),
+  CONVEYOR_BATCHING_WINDOW_SECONDS: seconds,
   CONVEYOR_QUEUE_URL: z.url({ error: 'must be a queue URL' }),
   CONVEYOR_DLQ_URL: z.url({ error: 'must be a queue URL' }),
   CONVEYOR_NEXT_QUEUE_URL: z.optional(z.url({ error: 'must be a queue URL' })),
@@ -94,12 +106,19 @@ const IntakeEnv = z.object({
   CONVEYOR_STATUS_TABLE: text,
   CONVEYOR_TRACKING: tracking,
   CONVEYOR_ENTRY_QUEUES: text,
+  CONVEYOR_ENTRY_STAGES: text,
 });
 
 /** A stage function's configuration, read from its environment. */
 export interface StageConfig {
   readonly pipelineId: string;
   readonly stage: StageName;
+  /** The stage's place in its pipeline, from 1. */
+  readonly position: number;
+  /** The stage it forwards to; absent for the last stage. */
+  readonly nextStage?: string;
+  /** How long the event source may hold a record before invoking (part of its time since the receive). */
+  readonly batchingWindowSeconds: number;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly nextQueueUrl?: string;
@@ -115,6 +134,8 @@ export interface IntakeConfig {
   readonly tableName: string;
   readonly tracking: TrackingLevel;
   readonly entryQueueUrls: ReadonlyMap<string, string>;
+  /** First stage per warehouse id (where an accepted order waits). */
+  readonly entryStages: ReadonlyMap<string, string>;
 }
 
 function parseEnv<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, who: string): z.infer<S> {
@@ -131,11 +152,9 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
     throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_STAGE is "${e.CONVEYOR_STAGE}"`);
   }
   const last = e.CONVEYOR_STAGE === STAGE_NAMES.at(-1);
-  if (!last && !e.CONVEYOR_NEXT_QUEUE_URL) {
-    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: environment variable CONVEYOR_NEXT_QUEUE_URL is not set`);
-  }
-  if (last && e.CONVEYOR_NEXT_QUEUE_URL) {
-    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_NEXT_QUEUE_URL is set, but ${expectedStage} is the last stage`);
+  for (const variable of ['CONVEYOR_NEXT_QUEUE_URL', 'CONVEYOR_NEXT_STAGE'] as const) {
+    if (!last && !e[variable]) throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: environment variable ${variable} is not set`);
+    if (last && e[variable]) throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: ${variable} is set, but ${expectedStage} is the last stage`);
   }
   let chaos: ChaosEffects;
   try {
@@ -149,6 +168,9 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
   return {
     pipelineId: e.CONVEYOR_PIPELINE,
     stage: e.CONVEYOR_STAGE,
+    position: e.CONVEYOR_STAGE_POSITION,
+    ...(e.CONVEYOR_NEXT_STAGE ? { nextStage: e.CONVEYOR_NEXT_STAGE } : {}),
+    batchingWindowSeconds: e.CONVEYOR_BATCHING_WINDOW_SECONDS,
     queueUrl: e.CONVEYOR_QUEUE_URL,
     deadLetterQueueUrl: e.CONVEYOR_DLQ_URL,
     ...(e.CONVEYOR_NEXT_QUEUE_URL ? { nextQueueUrl: e.CONVEYOR_NEXT_QUEUE_URL } : {}),
@@ -173,5 +195,20 @@ export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
   if (!parsed.success || Object.keys(parsed.data).length === 0) {
     throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES must map each warehouse id to its first queue URL');
   }
-  return { tableName: e.CONVEYOR_STATUS_TABLE, tracking: e.CONVEYOR_TRACKING, entryQueueUrls: new Map(Object.entries(parsed.data)) };
+  let stages: unknown;
+  try {
+    stages = JSON.parse(e.CONVEYOR_ENTRY_STAGES);
+  } catch {
+    throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_STAGES is not JSON');
+  }
+  const entryStages = z.safeParse(z.record(z.string(), text), stages);
+  if (!entryStages.success || Object.keys(parsed.data).some((id) => !(id in entryStages.data))) {
+    throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_STAGES must map each warehouse id to its first stage');
+  }
+  return {
+    tableName: e.CONVEYOR_STATUS_TABLE,
+    tracking: e.CONVEYOR_TRACKING,
+    entryQueueUrls: new Map(Object.entries(parsed.data)),
+    entryStages: new Map(Object.entries(entryStages.data)),
+  };
 }

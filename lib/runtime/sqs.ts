@@ -11,7 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES, chunkByCount } from './chunking.ts';
-import { abortReason, mapConcurrent, sleep } from './concurrency.ts';
+import { mapConcurrent, sleep } from './concurrency.ts';
 
 export interface OutgoingMessage {
   /** Caller's key for the message (e.g. the source record's messageId); failures are reported by it. */
@@ -27,34 +27,36 @@ export interface SendOptions {
   readonly concurrency?: number;
   /** Base delay between attempts; doubled each time, with jitter. */
   readonly retryDelayMs?: number;
-  /** Stops sending (and aborts calls in flight) when it fires: what is unsent is reported failed. */
-  readonly signal?: AbortSignal;
+}
+
+/** What a send did, by the caller's keys: the message id SQS gave each sent message, the last reason for each unsent one. */
+export interface SendOutcome {
+  readonly sent: ReadonlyMap<string, string>;
+  readonly unsent: ReadonlyMap<string, string>;
 }
 
 /**
  * Sends messages with `SendMessageBatch`, chunked by count and size, retrying failed entries a
- * bounded number of times.
+ * bounded number of times. A call once started is awaited, never abandoned: a message it sent must
+ * be counted as sent.
  *
- * @returns the messages that could not be sent, by key, with the last reason.
+ * @returns by key: the message ids of the sent messages, and the last reason of those not sent.
  * @example
- * const failed = await sendMessages(sqs, nextQueueUrl, [{ key: r.messageId, body, attributes }]);
- * if (failed.size > 0) // report those records as batch item failures
+ * const { unsent } = await sendMessages(sqs, nextQueueUrl, [{ key: r.messageId, body, attributes }]);
+ * if (unsent.size > 0) // report those records as batch item failures
  */
 export async function sendMessages(
   sqs: SQSClient,
   queueUrl: string,
   messages: readonly OutgoingMessage[],
-  { attempts = 3, concurrency = 10, retryDelayMs = 25, signal }: SendOptions = {},
-): Promise<Map<string, string>> {
+  { attempts = 3, concurrency = 10, retryDelayMs = 25 }: SendOptions = {},
+): Promise<SendOutcome> {
   const failed = new Map<string, string>();
+  const sent = new Map<string, string>();
   const chunks = chunkBySize(messages, (m) => messageBytes(m.body, m.attributes));
   await mapConcurrent(chunks, concurrency, async (chunk) => {
     let pending = chunk;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      if (signal?.aborted) {
-        for (const message of pending) failed.set(message.key, `not sent: ${abortReason(signal)}`);
-        break;
-      }
       const retryable: OutgoingMessage[] = [];
       try {
         const entries: SendMessageBatchRequestEntry[] = pending.map((m, i) => ({
@@ -62,7 +64,11 @@ export async function sendMessages(
           MessageBody: m.body,
           MessageAttributes: m.attributes,
         }));
-        const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }), signal ? { abortSignal: signal } : {});
+        const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        for (const success of response.Successful ?? []) {
+          const message = pending[Number(success.Id)];
+          if (message) sent.set(message.key, success.MessageId ?? '');
+        }
         for (const failure of response.Failed ?? []) {
           const message = pending[Number(failure.Id)];
           if (!message) continue;
@@ -83,7 +89,7 @@ export async function sendMessages(
       await sleep(retryDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
     }
   });
-  return failed;
+  return { sent, unsent: failed };
 }
 
 export interface VisibilityChange {
@@ -95,7 +101,7 @@ export interface VisibilityChange {
  * Sets the visibility timeout of received messages with `ChangeMessageVisibilityBatch`.
  * @returns how many changes failed (those messages reappear after the queue's visibility timeout instead).
  */
-export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes: readonly VisibilityChange[], signal?: AbortSignal): Promise<number> {
+export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes: readonly VisibilityChange[]): Promise<number> {
   let failures = 0;
   await mapConcurrent(chunkByCount(changes, SQS_MAX_BATCH_ENTRIES), 10, async (chunk) => {
     try {
@@ -104,7 +110,6 @@ export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes
           QueueUrl: queueUrl,
           Entries: chunk.map((c, i) => ({ Id: String(i), ReceiptHandle: c.receiptHandle, VisibilityTimeout: c.seconds })),
         }),
-        signal ? { abortSignal: signal } : {},
       );
       failures += response.Failed?.length ?? 0;
     } catch {

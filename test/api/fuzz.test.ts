@@ -7,13 +7,14 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrderApi } from '../../lib/api/order-api.ts';
 import { toApiGatewayEvent } from '../../lib/local/lambda-events.ts';
+import { SqsQueues } from '../../lib/runtime/ports.ts';
 import { startLocalAws, type LocalAws } from '../support/local-aws.ts';
 
 let aws: LocalAws;
 let api: ReturnType<typeof createOrderApi>;
 beforeAll(async () => {
   aws = await startLocalAws();
-  api = createOrderApi({ config: aws.intakeConfig(), sqs: aws.sqs, store: aws.store });
+  api = createOrderApi({ config: aws.intakeConfig(), queues: new SqsQueues(aws.sqs), ledger: aws.ledger });
 });
 afterAll(() => aws?.stop());
 

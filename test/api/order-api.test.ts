@@ -6,13 +6,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createOrderApi, MAX_BODY_BYTES } from '../../lib/api/order-api.ts';
 import { PickingInput } from '../../lib/domain/messages.ts';
 import { toApiGatewayEvent } from '../../lib/local/lambda-events.ts';
+import { SqsQueues } from '../../lib/runtime/ports.ts';
 import { startLocalAws, type LocalAws } from '../support/local-aws.ts';
 
 let aws: LocalAws;
 let api: ReturnType<typeof createOrderApi>;
 beforeAll(async () => {
   aws = await startLocalAws();
-  api = createOrderApi({ config: aws.intakeConfig(), sqs: aws.sqs, store: aws.store });
+  api = createOrderApi({ config: aws.intakeConfig(), queues: new SqsQueues(aws.sqs), ledger: aws.ledger });
 });
 afterAll(() => aws?.stop());
 beforeEach(() => aws.purgeAll());
@@ -37,7 +38,7 @@ describe('POST /orders', () => {
     expect(body.order).toMatchObject({ orderId: 'api-1', priority: 'standard' });
     expect(message?.MessageAttributes?.orderId?.StringValue).toBe('api-1');
     expect(message?.MessageAttributes?.traceId?.StringValue).toBeTruthy();
-    expect(await aws.store.get('api-1')).toMatchObject({ status: 'accepted', stage: 'picking', warehouseId: 'wh-2' });
+    expect(await aws.ledger.read('api-1')).toMatchObject({ status: 'accepted', stage: 'picking', warehouseId: 'wh-2' });
   });
 
   it('generates an order id when none is given', async () => {
@@ -204,13 +205,13 @@ describe('when a dependency is down', () => {
   it('answers 503, and neither records nor queues the order', async () => {
     const broken = createOrderApi({
       config: { ...aws.intakeConfig(), entryQueueUrls: new Map([['wh-1', aws.stage('wh-1', 'picking').queueUrl.replace('conveyor-wh-1-picking', 'gone')]]) },
-      sqs: aws.sqs,
-      store: aws.store,
+      queues: new SqsQueues(aws.sqs),
+      ledger: aws.ledger,
     });
     const response = await broken(toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: json, body: JSON.stringify(anOrder({ orderId: 'api-down' })) }));
 
     expect(response.statusCode).toBe(503);
     expect(response.headers?.['retry-after']).toBe('1');
-    expect(await aws.store.get('api-down')).toBeUndefined();
+    expect(await aws.ledger.read('api-down')).toBeUndefined();
   });
 });

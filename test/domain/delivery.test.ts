@@ -11,7 +11,7 @@ import {
   trackingNumberFor,
 } from '../../lib/domain/delivery.ts';
 import type { DeliveryInput } from '../../lib/domain/messages.ts';
-import type { Outcome } from '../../lib/domain/outcome.ts';
+import type { Outcome } from '../../lib/runtime/outcome.ts';
 import { BOX_SIZES, type PackingPlan } from '../../lib/domain/packing.ts';
 import { deliveryInput, order, type OrderOptions } from './inputs.ts';
 

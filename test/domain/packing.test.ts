@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { unitOf } from '../../lib/domain/catalog.ts';
 import type { PackingInput } from '../../lib/domain/messages.ts';
 import type { Order } from '../../lib/domain/order.ts';
-import type { Outcome } from '../../lib/domain/outcome.ts';
+import type { Outcome } from '../../lib/runtime/outcome.ts';
 import { BOX_SIZES, PackingPlan, planPacking, summarizePackingPlan, type BoxSize } from '../../lib/domain/packing.ts';
 import { findSku, order, packingInput, randomInts, skus } from './inputs.ts';
 

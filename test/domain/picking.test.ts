@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { locationOf } from '../../lib/domain/catalog.ts';
-import type { Outcome } from '../../lib/domain/outcome.ts';
+import type { Outcome } from '../../lib/runtime/outcome.ts';
 import { PickList, planPickWave, routePosition, summarizePickList, waveIdOf } from '../../lib/domain/picking.ts';
 import { findSku, order, pickingInput, randomInts, skus } from './inputs.ts';
 

@@ -231,7 +231,7 @@ describe('AlarmEvaluator', () => {
       at: new Date(s(0)).toISOString(),
       uptimeSeconds: 1,
       tracking: 'full',
-      totals: { accepted: 0, delivered: 0, deadLettered: 0, inFlight: 0 },
+      totals: { accepted: 0, delivered: 0, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 },
       latencyMs: { p50: null, p99: null, samples: 0 },
       pipelines: { 'wh-1': { picking: view(1), packing: view(0), delivery: view(0) }, 'wh-2': { picking: view(0), packing: view(0), delivery: view(0) } },
       history: { accepted: [], delivered: [], failed: [] },

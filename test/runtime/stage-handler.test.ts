@@ -5,10 +5,12 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SQSRecord } from 'aws-lambda';
-import { PickingInput } from '../../lib/domain/messages.ts';
-import { retry, reject, type Outcome } from '../../lib/domain/outcome.ts';
-import { planPickWave, summarizePickList, type PickList } from '../../lib/domain/picking.ts';
+import type { PickingInput } from '../../lib/domain/messages.ts';
+import { retry, reject, type Outcome } from '../../lib/runtime/outcome.ts';
+import { planPickWave, type PickList } from '../../lib/domain/picking.ts';
 import { invokeAndSettle } from '../../lib/local/event-source.ts';
+import { pickingStage } from '../../lib/orders/stages.ts';
+import { SqsQueues } from '../../lib/runtime/ports.ts';
 import { createStageHandler, type StageRuntimeOptions } from '../../lib/runtime/stage-handler.ts';
 import { startLocalAws, type LocalAws } from '../support/local-aws.ts';
 import { context, enqueue, order, pickingMessage, receive } from '../support/orders.ts';
@@ -24,15 +26,10 @@ const picking = () => aws.stage('wh-1', 'picking');
 const packing = () => aws.stage('wh-1', 'packing');
 
 /** The picking stage, with the outcome of some orders replaced. */
-function pickingHandler(overrides: Record<string, Outcome<PickList>> = {}, options: StageRuntimeOptions = {}, process?: (batch: readonly PickingInput[]) => Promise<Outcome<PickList>[]>) {
+function pickingHandler(overrides: Record<string, Outcome<PickList>> = {}, options: Partial<StageRuntimeOptions> = {}, process?: (batch: readonly PickingInput[]) => Promise<Outcome<PickList>[]>) {
   return createStageHandler(
-    {
-      stage: 'picking',
-      input: PickingInput,
-      process: process ?? ((batch) => planPickWave(batch).map((outcome, i) => overrides[(batch[i] as PickingInput).order.orderId] ?? outcome)),
-      summarize: summarizePickList,
-    },
-    { config: aws.stageConfig('wh-1', 'picking'), sqs: aws.sqs, store: aws.store, ...options },
+    { ...pickingStage, process: process ?? ((batch) => planPickWave(batch).map((outcome, i) => overrides[(batch[i] as PickingInput).order.orderId] ?? outcome)) },
+    { config: aws.stageConfig('wh-1', 'picking'), queues: new SqsQueues(aws.sqs), ledger: aws.ledger, ...options },
   );
 }
 
@@ -57,7 +54,7 @@ describe('stage runtime', () => {
     expect(body.order).toEqual(orders[3]);
     expect(body.picking.lines.length).toBe(orders[3]?.items.length);
     expect(attribute(first!, 'traceId')).toBe('trace-3');
-    const status = await aws.store.get('order-3');
+    const status = await aws.ledger.read('order-3');
     expect(status?.status).toBe('packing');
     expect(status?.stage).toBe('packing');
     expect(status?.history.at(-1)).toMatchObject({ status: 'packing', by: 'picking', detail: { waveId: body.picking.waveId } });
@@ -100,7 +97,7 @@ describe('stage runtime', () => {
     expect(attribute(dead!, 'conveyor.reason')).toBe('scanner offline (gave up after 2 attempts)');
     expect(attribute(dead!, 'conveyor.stage')).toBe('wh-1/picking');
     expect(attribute(dead!, 'orderId')).toBe('order-107');
-    const status = await aws.store.get('order-107');
+    const status = await aws.ledger.read('order-107');
     expect(status).toMatchObject({ status: 'dead-lettered', stage: 'picking', reason: 'scanner offline (gave up after 2 attempts)' });
   });
 
@@ -119,9 +116,9 @@ describe('stage runtime', () => {
     expect(dead.every((m) => attribute(m, 'conveyor.kind') === 'poison')).toBe(true);
     expect(reasons['order-77']).toMatch(/^body is not valid JSON/);
     expect(reasons['order-108']).toBe('invalid message: order.items.0.quantity: must be at least 1');
-    expect(reasons['order-109']).toBe('order for warehouse wh-2 arrived in pipeline wh-1');
+    expect(reasons['order-109']).toBe('order-109 belongs to pipeline wh-2, but arrived in pipeline wh-1');
     expect(dead.find((m) => attribute(m, 'orderId') === 'order-77')?.Body).toBe('{"truncated": ');
-    expect((await aws.store.get('order-108'))?.status).toBe('dead-lettered');
+    expect((await aws.ledger.read('order-108'))?.status).toBe('dead-lettered');
     expect(await aws.depth(picking().queueUrl)).toBe(0);
   });
 
@@ -133,7 +130,7 @@ describe('stage runtime', () => {
     const [dead] = await aws.drain(picking().deadLetterQueueUrl);
     expect(attribute(dead!, 'conveyor.kind')).toBe('rejected');
     expect(attribute(dead!, 'conveyor.receiveCount')).toBe('1');
-    expect((await aws.store.get('order-111'))?.reason).toBe('SKU-3 is discontinued');
+    expect((await aws.ledger.read('order-111'))?.reason).toBe('SKU-3 is discontinued');
     expect(await aws.drain(packing().queueUrl)).toHaveLength(1);
   });
 
@@ -150,7 +147,7 @@ describe('stage runtime', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(await aws.depth(packing().queueUrl)).toBe(2);
-    expect((await aws.store.get('order-120'))?.history.filter((h) => h.by === 'picking')).toHaveLength(1);
+    expect((await aws.ledger.read('order-120'))?.history.filter((h) => h.by === 'picking')).toHaveLength(1);
   });
 
   it('handles the same order twice in one batch once', async () => {
@@ -195,7 +192,7 @@ describe('stage runtime', () => {
     const response = await pickingHandler({}, { config })({ Records: await receive(aws.sqs, picking()) }, context());
 
     expect(response.batchItemFailures).toHaveLength(1);
-    expect(await aws.store.get('order-160')).toBeUndefined();
+    expect(await aws.ledger.read('order-160')).toBeUndefined();
   });
 
   it('writes no intermediate status with terminal tracking', async () => {
@@ -206,7 +203,7 @@ describe('stage runtime', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(await aws.drain(packing().queueUrl)).toHaveLength(1);
-    expect(await aws.store.get('order-170')).toBeUndefined();
+    expect(await aws.ledger.read('order-170')).toBeUndefined();
   });
 
   it('rejects an event that is not an SQS batch', async () => {

@@ -8,7 +8,9 @@ import { PurgeQueueCommand, ReceiveMessageCommand, SQSClient, type Message } fro
 import { startDynamoEmulator, startSqsEmulator } from '../../lib/local/emulators.ts';
 import { provision, type LocalResources, type LocalStageResources } from '../../lib/local/provision.ts';
 import { intakeEnvironment, readIntakeConfig, readStageConfig, stageEnvironment, type IntakeConfig, type StageConfig } from '../../lib/runtime/environment.ts';
-import { OrderStatusStore } from '../../lib/status/order-status-store.ts';
+import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
+import { DynamoDbTable } from '../../lib/ledger/dynamodb-table.ts';
+import { OrderLedger } from '../../lib/ledger/ledger.ts';
 import { findStage, firstStage, loadTopology, nextStageOf, type StageName, type Topology } from '../../lib/topology/index.ts';
 
 export const REGION = 'us-east-1';
@@ -19,7 +21,9 @@ export interface LocalAws {
   readonly resources: LocalResources;
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
-  readonly store: OrderStatusStore;
+  /** The order ledger on the emulated table. */
+  readonly ledger: OrderLedger;
+  readonly table: DynamoDbTable;
   /** Environment variables a handler process needs to reach the emulators (endpoints, region, credentials). */
   readonly awsEnvironment: Record<string, string>;
   stage(pipelineId: string, stage: StageName): LocalStageResources;
@@ -43,7 +47,8 @@ export async function startLocalAws(overrides: unknown = {}): Promise<LocalAws> 
   const sqs = new SQSClient({ endpoint: sqsEmulator.endpoint, region: REGION, credentials });
   const dynamodb = new DynamoDBClient({ endpoint: dynamoEmulator.endpoint, region: REGION, credentials });
   const resources = await provision(topology, { sqs, dynamodb, sqsEndpoint: sqsEmulator.endpoint });
-  const store = new OrderStatusStore(DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }), resources.tableName);
+  const table = new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }), resources.tableName);
+  const ledger = new OrderLedger(table, ORDER_STATUS_LABELS);
 
   const stage = (pipelineId: string, name: StageName): LocalStageResources => {
     const found = resources.stages.get(`${pipelineId}/${name}`);
@@ -72,7 +77,8 @@ export async function startLocalAws(overrides: unknown = {}): Promise<LocalAws> 
     resources,
     sqs,
     dynamodb,
-    store,
+    ledger,
+    table,
     awsEnvironment: {
       AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamoEmulator.endpoint,

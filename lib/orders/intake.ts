@@ -1,0 +1,14 @@
+/** The intake (order API) function, wired to this deployment's ledger. */
+import { createOrderApi, type OrderApiHandler, type OrderApiOptions } from '../api/order-api.ts';
+import { readIntakeConfig } from '../runtime/environment.ts';
+import { orderLedger } from './ledger.ts';
+
+/**
+ * @example
+ * // handlers/intake.ts
+ * export const handler = orderApiHandler();
+ */
+export function orderApiHandler(options: Partial<OrderApiOptions> = {}): OrderApiHandler {
+  const config = options.config ?? readIntakeConfig();
+  return createOrderApi({ ledger: orderLedger(config.tableName), ...options, config });
+}
