@@ -83,7 +83,7 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
     expect(redrive.stdout.trim()).toBe('wh-1/picking: moved 10 dead letters back to the picking queue');
 
     const settled = await untilStatus((s) => s.totals.delivered === 10 && s.totals.inFlight === 0, 'the redriven orders to be delivered');
-    expect(settled.totals).toEqual({ accepted: 10, delivered: 10, deadLettered: 0, inFlight: 0 });
+    expect(settled.totals).toEqual({ accepted: 10, delivered: 10, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     expect(settled.pipelines['wh-1'].picking.dlq).toBe(0);
 
     const order = await conveyor(['orders', 'get', deadOrderId]);
@@ -103,7 +103,7 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
     await conveyor(['send', '--count', '20', '--warehouse', 'wh-1']);
     const held = await untilStatus((s) => s.pipelines['wh-1'].packing.ready === 20, 'the paused packing queue to hold 20');
     expect(held.pipelines['wh-1'].packing).toMatchObject({ paused: true, concurrency: { max: 8 }, succeeded: 10 });
-    expect(held.totals).toMatchObject({ accepted: 30, delivered: 10, deadLettered: 0, inFlight: 20 });
+    expect(held.totals).toMatchObject({ accepted: 30, delivered: 10, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 20 });
     const table = lines((await conveyor(['status'])).stdout);
     expect(table.find((l) => /^wh-1\s+picking\s+running/.test(l))).toBeDefined();
     expect(table.find((l) => /^\s+packing\s+PAUSED\s+20\s/.test(l))).toBeDefined();
@@ -118,7 +118,7 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
     const resumed = await conveyor(['resume', '--stage', 'packing']);
     expect(lines(resumed.stdout)).toEqual(['wh-1/packing: running, max concurrency 8 — it drains its queue', 'wh-2/packing: running, max concurrency 2 — it drains its queue']);
     const drained = await untilStatus((s) => s.totals.delivered === 30 && s.totals.inFlight === 0, 'the drain');
-    expect(drained.totals).toEqual({ accepted: 30, delivered: 30, deadLettered: 0, inFlight: 0 });
+    expect(drained.totals).toEqual({ accepted: 30, delivered: 30, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     expect(drained.pipelines['wh-1'].packing).toMatchObject({ ready: 0, dlq: 0, paused: false });
   });
 }, 120_000);

@@ -74,7 +74,7 @@ describe('operator endpoints', () => {
     expect(await post('/api/stages/wh-1/picking/dlq/redrive', { ratePerSecond: 100 })).toEqual({ status: 200, body: { stage: 'wh-1/picking', moved: 6 } });
     await waitFor(async () => ((await stats()).totals.delivered >= 6 ? true : undefined), 30_000, 'the redriven orders to be delivered');
     const s = await stats();
-    expect(s.totals).toMatchObject({ accepted: 6, delivered: 6, deadLettered: 0, inFlight: 0 });
+    expect(s.totals).toMatchObject({ accepted: 6, delivered: 6, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     expect(s.pipelines['wh-1'].picking.dlq).toBe(0);
   });
 

@@ -46,7 +46,7 @@ describe('fault suite', () => {
     const final = await settled(runtime.url, 200, 150_000);
     reportRun('handler timeouts (25 % of packing batches stall past a 2 s timeout)', final, (Date.now() - started) / 1000);
 
-    expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, inFlight: 0 });
+    expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     const timedOut = (final.pipelines['wh-1'].packing.failedBatches ?? 0) + (final.pipelines['wh-2'].packing.failedBatches ?? 0);
     expect(timedOut, 'some packing batches timed out').toBeGreaterThan(0);
     expect(runtime.output()).toContain('Task timed out after 2.00 seconds');
@@ -74,7 +74,7 @@ describe('fault suite', () => {
     const final = await settled(runtime.url, 200, 150_000);
     reportRun('duplicate deliveries (visibility 1 s < processing 2.5 s)', final, (Date.now() - started) / 1000);
 
-    expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, inFlight: 0 });
+    expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     const duplicates = ['wh-1', 'wh-2'].reduce((sum, w) => sum + final.pipelines[w].packing.duplicates + final.pipelines[w].delivery.duplicates, 0);
     expect(duplicates, 'SQS did redeliver, and the stages skipped the copies').toBeGreaterThan(0);
     await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
@@ -102,7 +102,7 @@ describe('fault suite', () => {
       throw new Error(`${error.message}; totals ${JSON.stringify((await stats(runtime.url)).totals)}; not delivered: ${missing.length} (${missing.slice(0, 5).join(', ')})`);
     });
     reportRun('emulator process killed (-9) under load, restarted', final, (Date.now() - started) / 1000);
-    expect(final.totals).toEqual({ accepted: 600, delivered: 600, deadLettered: 0, inFlight: 0 });
+    expect(final.totals).toEqual({ accepted: 600, delivered: 600, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
     expect(runtime.child.exitCode).toBeNull();
   }, 180_000);

@@ -41,7 +41,7 @@ describe('resilience', () => {
     }, 120_000, '400 deliveries under chaos');
 
     reportRun('30 % transient failures in every stage', final, (Date.now() - started) / 1000);
-    expect(final.totals).toEqual({ accepted: 400, delivered: 400, deadLettered: 0, inFlight: 0 });
+    expect(final.totals).toEqual({ accepted: 400, delivered: 400, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     for (const warehouse of ['wh-1', 'wh-2']) {
       for (const stage of ['picking', 'packing', 'delivery']) {
         // Roughly 30 % of attempts failed and were retried (with backoff), none dead-lettered.
@@ -82,7 +82,7 @@ describe('resilience', () => {
     }, 120_000, 'all 1,500 deliveries after the restart');
 
     reportRun('whole runtime killed (-9) mid-load, restarted on the same data', final, (Date.now() - started) / 1000);
-    expect(final.totals).toEqual({ accepted: 1500, delivered: 1500, deadLettered: 0, inFlight: 0 });
+    expect(final.totals).toEqual({ accepted: 1500, delivered: 1500, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     await expectDeliveredOnce(second.url, orders.map((o) => o.orderId), { fullHistory: false });
     for (const socket of listeningSockets(second.pid)) expect(socket).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);
   }, 180_000);

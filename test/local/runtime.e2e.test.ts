@@ -41,7 +41,7 @@ describe('npm start', () => {
       '1,000 deliveries',
     );
 
-    expect(stats.totals).toEqual({ accepted: 1000, delivered: 1000, deadLettered: 0, inFlight: 0 });
+    expect(stats.totals).toEqual({ accepted: 1000, delivered: 1000, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId));
     for (const warehouse of ['wh-1', 'wh-2']) {
       const stages = stats.pipelines[warehouse];
@@ -77,7 +77,7 @@ describe('npm start', () => {
     }, 10_000, 'the dead letter to be counted');
     expect(stats.pipelines['wh-1'].picking.dlq).toBe(1);
     // An order met first by a stage joins the totals there: they still reconcile.
-    expect(stats.totals).toEqual({ accepted: 1001, delivered: 1000, deadLettered: 1, inFlight: 0 });
+    expect(stats.totals).toEqual({ accepted: 1001, delivered: 1000, deadLettered: 1, cancelled: 0, purged: 0, inFlight: 0 });
   });
 
   it('routes the order API like API Gateway, and refuses what it does not serve', async () => {
