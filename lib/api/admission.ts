@@ -104,7 +104,7 @@ async function resolveTaken(c: Candidate, ctx: AdmissionContext): Promise<Admitt
     }
     // Orders put straight on a queue (no claim) have no fingerprint: they count as the same.
     if (view.fingerprint !== undefined && view.fingerprint !== c.fingerprint) return { kind: 'conflict', index, order };
-    if (view.queued) return { kind: 'duplicate', index, order, status: view.record.status };
+    if (view.record) return { kind: 'duplicate', index, order, status: view.record.status };
     if (await leaseExpired(view, c, ctx)) return 'claimed';
     await sleep(WAIT_STEP_MS);
   }

@@ -69,6 +69,8 @@ function conditionExpression(condition: Condition, p: Placeholders): string {
       return `${p.name(condition.attribute)} IN (${condition.values.map((v) => p.value(v)).join(', ')})`;
     case 'atMost':
       return `${p.name(condition.attribute)} <= ${p.value(condition.value)}`;
+    case 'lacks':
+      return `NOT contains(${p.name(condition.attribute)}, ${p.value(condition.value)})`;
     case 'and':
     case 'or':
       return `(${condition.conditions.map((c) => conditionExpression(c, p)).join(condition.kind === 'and' ? ' AND ' : ' OR ')})`;
@@ -82,8 +84,15 @@ function updateExpression(update: Update, p: Placeholders): string {
     ...Object.entries(update.setIfMissing ?? {}).map(([a, v]) => `${p.name(a)} = if_not_exists(${p.name(a)}, ${p.value(v)})`),
     ...Object.entries(update.append ?? {}).map(([a, v]) => `${p.name(a)} = list_append(if_not_exists(${p.name(a)}, ${p.value([])}), ${p.value(v)})`),
   ];
+  const adds = Object.entries(update.addToSet ?? {}).map(([a, v]) => `${p.name(a)} ${p.value(new Set(v))}`);
   const removes = (update.remove ?? []).map((a) => p.name(a));
-  return [sets.length > 0 ? `SET ${sets.join(', ')}` : '', removes.length > 0 ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
+  return [
+    sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+    adds.length > 0 ? `ADD ${adds.join(', ')}` : '',
+    removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /**

@@ -13,7 +13,6 @@ import {
   HEAD,
   INTAKE,
   INTAKE_POSITION,
-  isStepKey,
   stepKey,
   type DeathEntry,
   type Facts,
@@ -23,10 +22,12 @@ import {
   type StatusLabels,
   type StepItem,
 } from './records.ts';
-import { absent, allOf, anyOf, atMost, equals, isOneOf, type Item, type Table } from './table.ts';
+import { absent, allOf, anyOf, atMost, equals, isOneOf, lacks, type Item, type Table } from './table.ts';
 
 /** Per-order conditional writes in flight at once. */
 const WRITE_CONCURRENCY = 16;
+/** The head's string set of dead-letter message ids already recorded (each dead letter counts once). */
+const DEAD_LETTER_IDS = 'deadLetterIds';
 
 export interface Claim {
   readonly orderId: string;
@@ -50,7 +51,8 @@ export interface ClaimView {
   readonly leaseUntil?: number;
   /** Whether the order is known to be queued (the claimant confirmed it, or a stage has seen it). */
   readonly queued: boolean;
-  readonly record: OrderRecord;
+  /** Its record, once queued. */
+  readonly record?: OrderRecord;
 }
 
 /** A finished step of one order at one stage (its message was forwarded to `next`). */
@@ -147,15 +149,15 @@ export class OrderLedger {
   /** A strongly consistent look at an order's claim and record, or undefined when it has none. */
   async inspect(orderId: string): Promise<ClaimView | undefined> {
     const items = await this.#table.collection(orderId, { consistent: true });
+    if (items.length === 0) return undefined;
     const record = deriveRecord(items, this.#labels);
-    if (!record) return undefined;
     const head = items.find((i) => i.sk === HEAD) as HeadItem | undefined;
     return {
       ...(head?.fingerprint ? { fingerprint: head.fingerprint } : {}),
       ...(head?.requestId ? { requestId: head.requestId } : {}),
       ...(head?.leaseUntil !== undefined ? { leaseUntil: head.leaseUntil } : {}),
-      queued: items.some((i) => isStepKey(i.sk)) || (head !== undefined && head.state !== 'open'),
-      record,
+      queued: record !== undefined,
+      ...(record ? { record } : {}),
     };
   }
 
@@ -240,11 +242,13 @@ export class OrderLedger {
 
   /**
    * Marks orders dead-lettered with the reason, unless they are final, or already dead-lettered at a
-   * later stage (a stale duplicate's dead letter must not move an order back).
+   * later stage (a stale duplicate's dead letter must not move an order back). A dead letter with a
+   * message id is recorded once, however often it is reported (by its stage, then by the auditor).
    */
   async deadLetter(deaths: readonly Death[]): Promise<LedgerResult[]> {
     return mapConcurrent(deaths, WRITE_CONCURRENCY, async (d): Promise<LedgerResult> => {
       const entry: DeathEntry = { at: d.at, stage: d.stage, position: d.position, reason: d.reason, kind: d.kind, ...(d.messageId ? { messageId: d.messageId } : {}) };
+      const state = anyOf(absent(), equals('state', 'open'), allOf(equals('state', 'dead-lettered'), atMost('deadPosition', d.position)));
       try {
         const outcome = await this.#table.update(
           headKey(d.id),
@@ -252,14 +256,27 @@ export class OrderLedger {
             set: { state: 'dead-lettered', deadStage: d.stage, deadPosition: d.position, reason: d.reason, updatedAt: d.at },
             setIfMissing: { createdAt: d.at, ...(d.partition ? { warehouseId: d.partition } : {}) },
             append: { deaths: [entry] },
+            ...(d.messageId ? { addToSet: { [DEAD_LETTER_IDS]: [d.messageId] } } : {}),
           },
-          anyOf(absent(), equals('state', 'open'), allOf(equals('state', 'dead-lettered'), atMost('deadPosition', d.position))),
+          d.messageId ? allOf(lacks(DEAD_LETTER_IDS, d.messageId), state) : state,
         );
-        return outcome.applied ? applied(outcome.old) : { kind: 'ignored' };
+        if (outcome.applied) return applied(outcome.old);
+        // Not applied: already recorded, or the order is further. Note the id, so it is not tried again.
+        if (d.messageId) await this.#table.update(headKey(d.id), { addToSet: { [DEAD_LETTER_IDS]: [d.messageId] } }, lacks(DEAD_LETTER_IDS, d.messageId));
+        return { kind: 'ignored' };
       } catch (error) {
         return errorOf(error);
       }
     });
+  }
+
+  /**
+   * The dead-letter message ids each order's record has taken note of (eventually consistent: a
+   * hint for the auditor, which writes only what seems missing — the conditional write decides).
+   */
+  async notedDeadLetters(orderIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
+    const heads = await this.#table.getAll([...new Set(orderIds)].map(headKey));
+    return new Map(heads.map((h) => [h.orderId as string, (h[DEAD_LETTER_IDS] as Set<string> | undefined) ?? new Set<string>()]));
   }
 
   /** Orders dead-lettered at or before `position` that this stage has now processed (a redrive): in flight again. */
@@ -278,10 +295,10 @@ export class OrderLedger {
     });
   }
 
-  /** Whether the dead letter with this message id is already recorded for the order (consistent). */
+  /** Whether the dead letter with this message id is noted in the order's record (consistent). */
   async recordedDeath(orderId: string, messageId: string): Promise<boolean> {
     const [head] = await this.#table.getAll([headKey(orderId)], { consistent: true });
-    return ((head as HeadItem | undefined)?.deaths ?? []).some((d) => d.messageId === messageId);
+    return ((head?.[DEAD_LETTER_IDS] as Set<string> | undefined) ?? new Set()).has(messageId);
   }
 
   /** The order's record, read consistently; undefined when the ledger has never seen it. */
@@ -300,7 +317,9 @@ export class OrderLedger {
     }
     const totals = { accepted: 0, delivered: 0, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 };
     for (const items of byOrder.values()) {
-      const status = deriveRecord(items, this.#labels)?.status;
+      const record = deriveRecord(items, this.#labels);
+      if (!record) continue; // a claim being accepted: not an accepted order yet
+      const { status } = record;
       totals.accepted++;
       if (status === 'delivered') totals.delivered++;
       else if (status === 'dead-lettered') totals.deadLettered++;

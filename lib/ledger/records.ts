@@ -116,6 +116,14 @@ export interface StatusLabels {
   waitingIn(stage: string): string;
 }
 
+/**
+ * A claim whose request has not (yet) confirmed queueing the order: not an accepted order until it
+ * is — the API never answered 202 for it — so it has no record.
+ */
+export function isPendingClaim(head: HeadItem | undefined, steps: readonly unknown[]): boolean {
+  return head !== undefined && head.state === 'open' && head.requestId !== undefined && steps.length === 0;
+}
+
 /** Whether a dead-lettering at `position` is superseded by the order's steps (it went past, or was redriven). */
 export function isSuperseded(deadPosition: number | undefined, steps: readonly Pick<StepItem, 'position'>[]): boolean {
   return deadPosition !== undefined && steps.some((s) => s.position >= deadPosition);
@@ -131,7 +139,7 @@ export function deriveRecord(items: readonly Record<string, unknown>[], labels: 
   const head = items.find((i) => i.sk === HEAD) as HeadItem | undefined;
   const steps = (items.filter((i) => isStepKey(i.sk)) as unknown as StepItem[]).sort((a, b) => a.position - b.position);
   const anyItem = head ?? steps[0];
-  if (!anyItem) return undefined;
+  if (!anyItem || isPendingClaim(head, steps)) return undefined;
   const furthest = steps.at(-1);
   const labelOf = (step: StepItem) => (step.stage === INTAKE ? labels.accepted : labels.waitingIn(step.next));
   const state = head?.state ?? 'open';

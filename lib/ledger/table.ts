@@ -8,7 +8,7 @@
  * turns them into expressions, an in-memory table evaluates them.
  */
 
-/** An item: plain JSON-like values. Every item has the partition key `orderId` and the sort key `sk`. */
+/** An item: plain JSON-like values (and string sets, as `Set<string>`). Every item has the partition key `orderId` and the sort key `sk`. */
 export type Item = Readonly<Record<string, unknown>>;
 
 export interface Key {
@@ -26,6 +26,8 @@ export type Condition =
   | { readonly kind: 'in'; readonly attribute: string; readonly values: readonly (string | number)[] }
   /** `attribute <= value` (numbers). */
   | { readonly kind: 'atMost'; readonly attribute: string; readonly value: number }
+  /** The string set `attribute` does not hold `value` (true when the item or the set is missing). */
+  | { readonly kind: 'lacks'; readonly attribute: string; readonly value: string }
   | { readonly kind: 'and'; readonly conditions: readonly Condition[] }
   | { readonly kind: 'or'; readonly conditions: readonly Condition[] };
 
@@ -37,6 +39,8 @@ export interface Update {
   readonly setIfMissing?: Readonly<Record<string, unknown>>;
   /** Lists to append to (created when missing). */
   readonly append?: Readonly<Record<string, readonly unknown[]>>;
+  /** Strings to add to string sets (created when missing). */
+  readonly addToSet?: Readonly<Record<string, readonly string[]>>;
   /** Attributes to remove. */
   readonly remove?: readonly string[];
 }
@@ -79,5 +83,6 @@ export const absent = (): Condition => ({ kind: 'absent' });
 export const equals = (attribute: string, value: string | number | boolean): Condition => ({ kind: 'equals', attribute, value });
 export const isOneOf = (attribute: string, values: readonly (string | number)[]): Condition => ({ kind: 'in', attribute, values });
 export const atMost = (attribute: string, value: number): Condition => ({ kind: 'atMost', attribute, value });
+export const lacks = (attribute: string, value: string): Condition => ({ kind: 'lacks', attribute, value });
 export const allOf = (...conditions: Condition[]): Condition => ({ kind: 'and', conditions });
 export const anyOf = (...conditions: Condition[]): Condition => ({ kind: 'or', conditions });

@@ -38,9 +38,11 @@ describe('claims', () => {
     const l = ledger();
     expect(await l.claim(claim('c-1'))).toBe(true);
     expect(await l.claim(claim('c-1', { requestId: 'r-2', fingerprint: 'f-2' }))).toBe(false);
-    expect(await l.inspect('c-1')).toMatchObject({ fingerprint: 'f-1', requestId: 'r-1', leaseUntil: 10_000, queued: false, record: { status: 'accepted', stage: 'picking' } });
+    expect(await l.inspect('c-1')).toEqual({ fingerprint: 'f-1', requestId: 'r-1', leaseUntil: 10_000, queued: false });
+    // Not an accepted order until its claimant confirms it is queued.
+    expect(await l.read('c-1')).toBeUndefined();
     await l.confirmQueued([{ id: 'c-1', partition: 'wh-1', entryStage: 'picking', at: at(1) }]);
-    expect((await l.inspect('c-1'))?.queued).toBe(true);
+    expect(await l.inspect('c-1')).toMatchObject({ queued: true, record: { status: 'accepted', stage: 'picking' } });
   });
 
   it('is taken over only from the claimant it names, and released only by its claimant', async () => {
@@ -49,9 +51,9 @@ describe('claims', () => {
     expect(await l.takeOver('c-2', { requestId: 'r-9', leaseUntil: 10_000 }, { requestId: 'r-2', leaseUntil: 20_000 })).toBe(false);
     expect(await l.takeOver('c-2', { requestId: 'r-1', leaseUntil: 10_000 }, { requestId: 'r-2', leaseUntil: 20_000 })).toBe(true);
     await l.release('c-2', 'r-1');
-    expect(await l.read('c-2')).toBeDefined();
+    expect(await l.inspect('c-2')).toBeDefined();
     await l.release('c-2', 'r-2');
-    expect(await l.read('c-2')).toBeUndefined();
+    expect(await l.inspect('c-2')).toBeUndefined();
   });
 });
 
@@ -158,6 +160,8 @@ describe('totals', () => {
     await l.complete([complete('t-2', 4)]);
     await l.deadLetter([death('t-3', 'picking', 1, 1)]);
     await l.claim(claim('t-4'));
+    await l.confirmQueued([{ id: 't-4', partition: 'wh-1', entryStage: 'picking', at: at(1) }]);
+    await l.claim(claim('t-5')); // being accepted: not counted until confirmed
     const totals = await l.totals();
     expect(totals).toEqual({ accepted: 4, delivered: 1, deadLettered: 1, cancelled: 0, purged: 0, inFlight: 2 });
     expect(totals.accepted).toBe(totals.delivered + totals.deadLettered + totals.cancelled + totals.purged + totals.inFlight);

@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoEmulator, type RunningEmulator } from '../../lib/local/emulators.ts';
 import { DynamoDbTable } from '../../lib/ledger/dynamodb-table.ts';
-import { absent, allOf, anyOf, atMost, equals, isOneOf, type Table } from '../../lib/ledger/table.ts';
+import { absent, allOf, anyOf, atMost, equals, isOneOf, lacks, type Table } from '../../lib/ledger/table.ts';
 import { waitForTableActive } from '../../lib/local/provision.ts';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { MemoryTable } from '../support/memory-table.ts';
@@ -81,6 +81,15 @@ describe.each([
     expect((await table.update(key, { set: { x: 5 } }, anyOf(absent(), allOf(equals('state', 'dead'), atMost('position', 3))))).applied).toBe(true);
     expect((await table.update(other, { set: { x: 6 } }, anyOf(absent(), equals('state', 'open')))).applied).toBe(true);
     expect((await table.getAll([key], { consistent: true }))[0]?.x).toBe(5);
+  });
+
+  it('adds to string sets, and tests that a set lacks a value (true for a missing set or item)', async () => {
+    const table = await makeTable();
+    expect((await table.update(key, { addToSet: { ids: ['m-1'] } }, lacks('ids', 'm-1'))).applied).toBe(true);
+    expect((await table.update(key, { addToSet: { ids: ['m-1'] } }, lacks('ids', 'm-1'))).applied).toBe(false);
+    expect((await table.update(key, { addToSet: { ids: ['m-2'] } }, lacks('ids', 'm-2'))).applied).toBe(true);
+    const [item] = await table.getAll([key], { consistent: true });
+    expect([...(item?.ids as Set<string>)].sort()).toEqual(['m-1', 'm-2']);
   });
 
   it('deletes conditionally', async () => {

@@ -58,6 +58,7 @@ export class MemoryTable implements Table {
     for (const [a, v] of Object.entries(update.set ?? {})) next[a] = clone(v);
     for (const [a, v] of Object.entries(update.setIfMissing ?? {})) if (next[a] === undefined) next[a] = clone(v);
     for (const [a, v] of Object.entries(update.append ?? {})) next[a] = [...((next[a] as unknown[] | undefined) ?? []), ...clone(v)];
+    for (const [a, v] of Object.entries(update.addToSet ?? {})) next[a] = new Set([...((next[a] as Set<string> | undefined) ?? []), ...v]);
     for (const a of update.remove ?? []) delete next[a];
     this.#write(keyOf(key), next);
     return old ? { applied: true, old } : { applied: true };
@@ -141,6 +142,10 @@ function holds(condition: Condition, item: Item | undefined): boolean {
     case 'atMost': {
       const value = item?.[condition.attribute];
       return typeof value === 'number' && value <= condition.value;
+    }
+    case 'lacks': {
+      const set = item?.[condition.attribute];
+      return !(set instanceof Set && set.has(condition.value));
     }
     case 'and':
       return condition.conditions.every((c) => holds(c, item));
