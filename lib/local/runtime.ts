@@ -15,7 +15,7 @@ import { ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
+import { auditorEnvironment, intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
 import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
 import { orderApiRoutes, startApiServer, type ApiServer, type Route } from './api-server.ts';
@@ -34,6 +34,13 @@ import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot }
  * imports resolve from its node_modules; one directory per process (runtimes may run side by side).
  */
 const BUILD_ROOT = fileURLToPath(new URL('../../node_modules/.cache/conveyor/', import.meta.url));
+/** The handler module of the dead-letter auditor (handlers/dead-letter-auditor.ts). */
+const DEAD_LETTER_AUDITOR = 'dead-letter-auditor';
+/**
+ * How often the auditor runs locally. In the cloud EventBridge runs it every minute (its finest
+ * rate); locally every few seconds, so a dead letter moved by a redrive policy shows at once.
+ */
+export const LOCAL_AUDIT_INTERVAL_MS = 5_000;
 /** API Gateway invokes the intake function with as much concurrency as requests need; locally a few environments do. */
 const INTAKE_CONCURRENCY = 2;
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -118,7 +125,7 @@ export class LocalRuntime {
       // The functions run the bundles the stack deploys (same esbuild options), not the sources.
       const buildDir = handlerBuildDir();
       cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
-      const bundles = await bundleHandlers(['intake', ...allStages(options.topology).map((s) => s.handler)], buildDir);
+      const bundles = await bundleHandlers(['intake', DEAD_LETTER_AUDITOR, ...allStages(options.topology).map((s) => s.handler)], buildDir);
       const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
 
       const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
@@ -187,11 +194,33 @@ export class LocalRuntime {
         });
         mappings.set(stage.key, mapping);
       }
+      const auditor = new LocalFunction(
+        {
+          name: 'conveyor-dead-letter-auditor',
+          handlerModule: bundles.get(DEAD_LETTER_AUDITOR)!,
+          environment: {
+            ...base,
+            ...auditorEnvironment(options.topology, {
+              tableName: resources.tableName,
+              deadLetterQueueUrls: Object.fromEntries([...resources.stages].map(([key, r]) => [key, r.deadLetterQueueUrl])),
+            }),
+          },
+          timeoutSeconds: 60,
+          memoryMb: 256,
+          maxConcurrency: 1,
+          region,
+        },
+        sink,
+      );
+      functions.set('dead-letter-auditor', auditor);
       // Stop polling before the functions go away.
       cleanup.push(async () => {
         await Promise.all([...mappings.values()].map((m) => m.stop()));
         await Promise.all([...functions.values()].map((f) => f.close()));
       });
+      // Runs first on stop (cleanup runs in reverse): no audit starts while the functions go away.
+      const schedule = scheduleAudits(auditor, (message) => output.emit('warn', message, {}));
+      cleanup.push(() => schedule.stop());
 
       const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, stats, functions, mappings, cleanup };
       runtime = new LocalRuntime(parts, api.url);
@@ -334,6 +363,26 @@ interface Parts {
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
   readonly cleanup: Array<() => Promise<void> | void>;
+}
+
+/** Invokes the auditor on a schedule, as EventBridge would: never two runs at once. */
+function scheduleAudits(auditor: LocalFunction, warn: (message: string) => void): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (auditor.inUse > 0) return;
+    running = auditor.invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }).then((result) => {
+      if (!result.ok && !stopped) warn(`the dead-letter auditor failed (${result.kind}): ${result.message}`);
+    });
+  }, LOCAL_AUDIT_INTERVAL_MS);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** A fresh build directory for this process; those of processes that are gone are removed. */

@@ -81,6 +81,30 @@ export function intakeEnvironment(
   };
 }
 
+export interface AuditorResources {
+  readonly tableName: string;
+  readonly serviceName?: string;
+  /** Dead-letter queue URL per stage key (`wh-1/picking`). */
+  readonly deadLetterQueueUrls: Readonly<Record<string, string>>;
+}
+
+/**
+ * The environment of the dead-letter auditor: every stage's DLQ with what the auditor must know of it.
+ * @param toJson how to serialise; the CDK stack passes `stack.toJsonString` so queue URL tokens resolve.
+ */
+export function auditorEnvironment(topology: Topology, resources: AuditorResources, toJson: (value: unknown) => string = JSON.stringify): Record<string, string> {
+  const queues = topology.pipelines.flatMap((p) =>
+    p.stages.map((s) => ({
+      pipelineId: p.id,
+      stage: s.name,
+      position: s.index + 1,
+      maxReceiveCount: s.maxReceiveCount,
+      deadLetterQueueUrl: resources.deadLetterQueueUrls[s.key],
+    })),
+  );
+  return { ...commonEnvironment(topology, resources.tableName, resources.serviceName), CONVEYOR_DEAD_LETTER_QUEUES: toJson(queues) };
+}
+
 const text = z.string().check(z.minLength(1, { error: 'must not be empty' }));
 const count = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 1' }), z.minimum(1, { error: 'must be a whole number ≥ 1' }));
 const seconds = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 0' }), z.minimum(0, { error: 'must be a whole number ≥ 0' }));
@@ -180,6 +204,31 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
     backoff: { baseSeconds: e.CONVEYOR_BACKOFF_BASE_SECONDS, capSeconds: e.CONVEYOR_BACKOFF_CAP_SECONDS },
     chaos,
   };
+}
+
+export interface AuditorConfig {
+  readonly tableName: string;
+  readonly queues: readonly { pipelineId: string; stage: string; position: number; maxReceiveCount: number; deadLetterQueueUrl: string }[];
+}
+
+const AuditedQueues = z.array(
+  z.object({ pipelineId: text, stage: text, position: count, maxReceiveCount: count, deadLetterQueueUrl: z.url({ error: 'must be a queue URL' }) }),
+);
+
+/** Reads the dead-letter auditor's configuration; throws ConfigurationError naming what is wrong. */
+export function readAuditorConfig(env: NodeJS.ProcessEnv = process.env): AuditorConfig {
+  const e = parseEnv(z.object({ CONVEYOR_STATUS_TABLE: text, CONVEYOR_DEAD_LETTER_QUEUES: text }), env, 'the dead-letter auditor');
+  let queues: unknown;
+  try {
+    queues = JSON.parse(e.CONVEYOR_DEAD_LETTER_QUEUES);
+  } catch {
+    throw new ConfigurationError('the dead-letter auditor is misconfigured: CONVEYOR_DEAD_LETTER_QUEUES is not JSON');
+  }
+  const parsed = z.safeParse(AuditedQueues, queues);
+  if (!parsed.success || parsed.data.length === 0) {
+    throw new ConfigurationError('the dead-letter auditor is misconfigured: CONVEYOR_DEAD_LETTER_QUEUES must list every stage with its dead-letter queue URL');
+  }
+  return { tableName: e.CONVEYOR_STATUS_TABLE, queues: parsed.data };
 }
 
 /** Reads the intake function's configuration; throws ConfigurationError naming each bad variable. */
