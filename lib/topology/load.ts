@@ -23,6 +23,7 @@ import {
   type Topology,
   SQS_MAX_VISIBILITY_SECONDS,
 } from './model.ts';
+import { largestBackoffCapSeconds, MIN_DEAD_LETTER_DAYS, RETRY_BUDGET_SHARE_OF_RETENTION, retryBudgetSeconds, VISIBILITY_LIMIT_MARGIN_SECONDS } from './limits.ts';
 
 /** Thrown when the topology configuration is invalid; `issues` lists each problem with its field path. */
 export class TopologyError extends Error {
@@ -150,7 +151,7 @@ export function minimumVisibilitySeconds(s: Pick<StageDefaults, 'timeoutSeconds'
 }
 
 /** Cross-field rules of one stage's effective settings; `at` is where the user configures it. */
-function stageRuleViolations(at: string, s: StageDefaults): string[] {
+function stageRuleViolations(at: string, s: StageDefaults, retention: { readonly queueDays: number }): string[] {
   const issues: string[] = [];
   if (s.batchSize > 10 && s.maxBatchingWindowSeconds < 1) {
     issues.push(`${at}.batchSize ${s.batchSize} needs maxBatchingWindowSeconds ≥ 1 (SQS event sources allow batches above 10 only with a batching window)`);
@@ -164,7 +165,31 @@ function stageRuleViolations(at: string, s: StageDefaults): string[] {
       `${at}.visibilityTimeoutSeconds ${s.visibilityTimeoutSeconds} must be ≥ 6 × timeoutSeconds + maxBatchingWindowSeconds = ${minimum}, or a slow batch is delivered twice`,
     );
   }
+  const largestCap = largestBackoffCapSeconds(s);
+  if (s.backoff.capSeconds > largestCap) {
+    issues.push(
+      `${at}.backoff.capSeconds ${s.backoff.capSeconds} cannot be honoured: SQS keeps a message invisible at most 12 hours (${SQS_MAX_VISIBILITY_SECONDS} s) from its receive, ` +
+        `and a record may be held timeoutSeconds + maxBatchingWindowSeconds + ${VISIBILITY_LIMIT_MARGIN_SECONDS} s before its backoff is set; use at most ${largestCap}`,
+    );
+  }
+  const budget = retryBudgetSeconds({ ...s, visibilityTimeoutSeconds: s.visibilityTimeoutSeconds ?? minimum });
+  const allowed = retention.queueDays * DAY_SECONDS * RETRY_BUDGET_SHARE_OF_RETENTION;
+  if (budget > allowed) {
+    issues.push(
+      `${at}: its retries can take ${formatDuration(budget)} (${s.maxReceiveCount} receives, backoff up to ${s.backoff.capSeconds} s, visibility ${s.visibilityTimeoutSeconds ?? minimum} s), ` +
+        `more than ${RETRY_BUDGET_SHARE_OF_RETENTION * 100} % of retention.queueDays ${retention.queueDays} (${formatDuration(allowed)}): SQS would delete messages still being retried; ` +
+        'lower maxReceiveCount or backoff.capSeconds, or raise retention.queueDays',
+    );
+  }
   return issues;
+}
+
+const DAY_SECONDS = 86_400;
+
+function formatDuration(seconds: number): string {
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * DAY_SECONDS) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / DAY_SECONDS).toFixed(1)} days`;
 }
 
 function formatZodIssues(error: z.ZodError): string[] {
@@ -205,16 +230,24 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
     if (!warehouses.includes(id)) issues.push(`pipelines.${id}: not a warehouse; warehouses are ${warehouses.join(', ')}`);
   }
 
+  const retention = { ...DEFAULT_RETENTION, ...config.retention };
+  if (retention.deadLetterDays <= retention.queueDays || retention.deadLetterDays < MIN_DEAD_LETTER_DAYS) {
+    issues.push(
+      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays} and at least ${MIN_DEAD_LETTER_DAYS}: ` +
+        'a message moved by the redrive policy keeps its original enqueue time, so a shorter DLQ retention can delete it at once',
+    );
+  }
+
   const shared = Object.fromEntries(
     STAGE_NAMES.map((name) => [name, mergeStage(DEFAULT_STAGES[name], config.stages?.[name])]),
   ) as Record<StageName, StageDefaults>;
-  for (const name of STAGE_NAMES) issues.push(...stageRuleViolations(`stages.${name}`, shared[name]));
+  for (const name of STAGE_NAMES) issues.push(...stageRuleViolations(`stages.${name}`, shared[name], retention));
 
   const pipelines: Pipeline[] = warehouses.map((id) => {
     const overrides = config.pipelines?.[id]?.stages;
     const stages = STAGE_NAMES.map((name, index): Stage => {
       const settings = mergeStage(shared[name], overrides?.[name]);
-      if (overrides?.[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings));
+      if (overrides?.[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings, retention));
       return {
         ...settings,
         visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
@@ -227,13 +260,6 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
     });
     return { id, stages };
   });
-
-  const retention = { ...DEFAULT_RETENTION, ...config.retention };
-  if (retention.deadLetterDays < retention.queueDays) {
-    issues.push(
-      `retention.deadLetterDays ${retention.deadLetterDays} must be ≥ retention.queueDays ${retention.queueDays}, or dead letters expire before they can be redriven`,
-    );
-  }
 
   if (issues.length > 0) throw new TopologyError(source, issues);
   return {
