@@ -52,6 +52,8 @@ export interface AdmissionContext {
   /** When this request must answer (epoch ms): waiting for another request's claim stops there. */
   readonly answerBy: number;
   readonly now: () => number;
+  /** Waits between looks at another request's claim. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** Logs what went wrong without changing an answer. */
   readonly warn: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -106,7 +108,7 @@ async function resolveTaken(c: Candidate, ctx: AdmissionContext): Promise<Admitt
     if (view.fingerprint !== undefined && view.fingerprint !== c.fingerprint) return { kind: 'conflict', index, order };
     if (view.record) return { kind: 'duplicate', index, order, status: view.record.status };
     if (await leaseExpired(view, c, ctx)) return 'claimed';
-    await sleep(WAIT_STEP_MS);
+    await (ctx.sleep ?? sleep)(WAIT_STEP_MS);
   }
 }
 
