@@ -71,12 +71,16 @@ async function checkStatuses(real: Real): Promise<void> {
 }
 
 class Submit implements fc.AsyncCommand<Model, Real> {
-  constructor(
-    readonly id: string,
-    readonly variant: number,
-    readonly concurrent: number | null,
-    readonly crashAfter: number | null,
-  ) {}
+  readonly id: string;
+  readonly variant: number;
+  readonly concurrent: number | null;
+  readonly crashAfter: number | null;
+  constructor(id: string, variant: number, concurrent: number | null, crashAfter: number | null) {
+    this.id = id;
+    this.variant = variant;
+    this.concurrent = concurrent;
+    this.crashAfter = crashAfter;
+  }
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
     const posts = [real.pipeline.post(orderOf(this.id, this.variant), this.crashAfter ?? undefined)];
@@ -104,12 +108,16 @@ class Submit implements fc.AsyncCommand<Model, Real> {
 }
 
 class Poll implements fc.AsyncCommand<Model, Real> {
-  constructor(
-    readonly stage: string,
-    readonly max: number,
-    readonly crashAfter: number | null,
-    readonly twice: boolean,
-  ) {}
+  readonly stage: string;
+  readonly max: number;
+  readonly crashAfter: number | null;
+  readonly twice: boolean;
+  constructor(stage: string, max: number, crashAfter: number | null, twice: boolean) {
+    this.stage = stage;
+    this.max = max;
+    this.crashAfter = crashAfter;
+    this.twice = twice;
+  }
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     const polls = [real.pipeline.poll(this.stage, this.max, this.crashAfter ?? undefined)];
@@ -121,7 +129,10 @@ class Poll implements fc.AsyncCommand<Model, Real> {
 }
 
 class Advance implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly ms: number) {}
+  readonly ms: number;
+  constructor(ms: number) {
+    this.ms = ms;
+  }
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     real.pipeline.advance(this.ms);
@@ -130,7 +141,10 @@ class Advance implements fc.AsyncCommand<Model, Real> {
 }
 
 class Redrive implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly stage: string) {}
+  readonly stage: string;
+  constructor(stage: string) {
+    this.stage = stage;
+  }
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     await real.pipeline.redrive(this.stage);
