@@ -6,9 +6,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { DeliveryInput, type PackingInput } from '../../lib/domain/messages.ts';
-import { planPacking } from '../../lib/domain/packing.ts';
-import { planPickWave } from '../../lib/domain/picking.ts';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
 import { DynamoDbTable } from '../../lib/ledger/dynamodb-table.ts';
 import { OrderLedger } from '../../lib/ledger/ledger.ts';
@@ -18,7 +15,7 @@ import { SqsQueues } from '../../lib/runtime/ports.ts';
 import { createStageHandler, type StageDefinition } from '../../lib/runtime/stage-handler.ts';
 import type { StageName } from '../../lib/topology/model.ts';
 import { startLocalAws, type LocalAws } from '../support/local-aws.ts';
-import { context, enqueue, order, pickingMessage, receive } from '../support/orders.ts';
+import { context, deliveryMessage as deliveryMessageOf, enqueue, order, pickingMessage, receive } from '../support/orders.ts';
 import { startSlowProxy, type SlowProxy } from '../support/slow-proxy.ts';
 
 let aws: LocalAws;
@@ -33,14 +30,7 @@ afterAll(async () => {
   await aws?.stop();
 });
 
-/** A delivery message for `n`, as packing would forward it. */
-function deliveryMessage(n: number): DeliveryInput {
-  const picking = pickingMessage(order(n));
-  const [pick] = planPickWave([picking]);
-  const packingInput: PackingInput = { ...picking, picking: (pick as { value: PackingInput['picking'] }).value };
-  const [pack] = planPacking([packingInput]);
-  return DeliveryInput.parse({ ...packingInput, packing: (pack as { value: unknown }).value });
-}
+const deliveryMessage = (n: number) => deliveryMessageOf(order(n));
 
 async function run<In, Out>(stage: StageName, definition: StageDefinition<In, Out>, ledger = aws.ledger, timeoutSeconds = 30) {
   const handler = createStageHandler(definition, { config: aws.stageConfig('wh-1', stage), queues: new SqsQueues(aws.sqs), ledger });

@@ -1,7 +1,9 @@
 /** Builders of realistic orders and stage messages for tests. */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { MESSAGE_VERSION, type PickingInput } from '../../lib/domain/messages.ts';
+import { DeliveryInput, MESSAGE_VERSION, type PackingInput, type PickingInput } from '../../lib/domain/messages.ts';
+import { planPacking } from '../../lib/domain/packing.ts';
+import { planPickWave } from '../../lib/domain/picking.ts';
 import type { Order } from '../../lib/domain/order.ts';
 import { tracingAttributes } from '../../lib/runtime/attributes.ts';
 import { chunkByCount } from '../../lib/runtime/chunking.ts';
@@ -21,6 +23,15 @@ export function order(n: number, warehouseId = 'wh-1', items = 3): Order {
 
 export function pickingMessage(o: Order, acceptedAt = new Date().toISOString()): PickingInput {
   return { v: MESSAGE_VERSION, order: o, acceptedAt };
+}
+
+/** A delivery message for `o`, as picking and packing would have forwarded it. */
+export function deliveryMessage(o: Order): DeliveryInput {
+  const picking = pickingMessage(o);
+  const [pick] = planPickWave([picking]);
+  const packingInput: PackingInput = { ...picking, picking: (pick as { value: PackingInput['picking'] }).value };
+  const [pack] = planPacking([packingInput]);
+  return DeliveryInput.parse({ ...packingInput, packing: (pack as { value: unknown }).value });
 }
 
 /** Sends raw bodies (objects are JSON-encoded) to a queue with the usual tracing attributes. */
