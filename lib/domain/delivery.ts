@@ -100,6 +100,9 @@ export const Delivery = z.strictObject({
   manifestId: z.string().check(z.minLength(1), z.maxLength(64)),
   parcels: z.int().check(z.minimum(1)),
   weightGrams: z.int().check(z.minimum(1)),
+  /** What the parcels hold: distinct SKUs and units (from the packing plan, so a lost item shows here). */
+  lines: z.int().check(z.minimum(1)),
+  units: z.int().check(z.minimum(1)),
 });
 export type Delivery = z.infer<typeof Delivery>;
 
@@ -180,7 +183,7 @@ function chooseCarrier(input: DeliveryInput): Choice {
  * const picking = { waveId: 'W-0fd1d532773255', lines: [{ sku: 'SKU-1042', quantity: 2, aisle: 'B', bin: '23-03', sequence: 1 }] };
  * const packing = { boxes: [{ size: 'S', count: 1, lines: [{ sku: 'SKU-1042', quantity: 2 }], weightGrams: 216 }], parcels: 1, totalWeightGrams: 216 };
  * assignDelivery([{ v: 1, order, acceptedAt: '2025-01-01T00:00:00.000Z', picking, packing }]);
- * // → [{ ok: true, value: { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF2673671334707460', manifestId: 'MF-PF-043beb08b70d13', parcels: 1, weightGrams: 216 } }]
+ * // → [{ ok: true, value: { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF2673671334707460', manifestId: 'MF-PF-043beb08b70d13', parcels: 1, weightGrams: 216, lines: 1, units: 2 } }]
  * ```
  */
 export function assignDelivery(batch: readonly DeliveryInput[]): Outcome<Delivery>[] {
@@ -210,8 +213,22 @@ export function assignDelivery(batch: readonly DeliveryInput[]): Outcome<Deliver
       manifestId: manifests.get(carrier) as string,
       parcels: packing.parcels,
       weightGrams: packing.totalWeightGrams,
+      ...contentsOf(packing),
     });
   });
+}
+
+/** Distinct SKUs and units in a packing plan's boxes (each entry stands for `count` identical boxes). */
+function contentsOf(packing: DeliveryInput['packing']): { lines: number; units: number } {
+  const skus = new Set<string>();
+  let units = 0;
+  for (const box of packing.boxes) {
+    for (const line of box.lines) {
+      skus.add(line.sku);
+      units += box.count * line.quantity;
+    }
+  }
+  return { lines: skus.size, units };
 }
 
 /** `MF-<carrier code>-<hash of the sorted, distinct order ids>`. Sorts `ids` in place. */
@@ -227,11 +244,11 @@ function manifestIdOf(code: string, ids: string[]): string {
  *
  * @example
  * ```ts
- * summarizeDelivery({ carrier: 'paketfix', service: 'ground', trackingNumber: 'PF2673671334707460', manifestId: 'MF-PF-00c0ffee000000', parcels: 1, weightGrams: 216 });
- * // → { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF2673671334707460', manifestId: 'MF-PF-00c0ffee000000', parcels: 1 }
+ * summarizeDelivery({ carrier: 'paketfix', service: 'ground', trackingNumber: 'PF2673671334707460', manifestId: 'MF-PF-00c0ffee000000', parcels: 1, weightGrams: 216, lines: 1, units: 2 });
+ * // → { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF2673671334707460', manifestId: 'MF-PF-00c0ffee000000', parcels: 1, lines: 1, units: 2 }
  * ```
  */
 export function summarizeDelivery(delivery: Delivery): Record<string, string | number> {
-  const { carrier, service, trackingNumber, manifestId, parcels } = delivery;
-  return { carrier, service, trackingNumber, manifestId, parcels };
+  const { carrier, service, trackingNumber, manifestId, parcels, lines, units } = delivery;
+  return { carrier, service, trackingNumber, manifestId, parcels, lines, units };
 }

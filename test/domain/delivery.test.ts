@@ -155,6 +155,6 @@ describe('carrier table', () => {
 describe('summarizeDelivery', () => {
   it('keeps the ids, not the weights', () => {
     const d = delivered(assignDelivery([input('sum-1')])[0]);
-    expect(summarizeDelivery(d)).toEqual({ carrier: 'paketfix', service: 'ground', trackingNumber: d.trackingNumber, manifestId: d.manifestId, parcels: d.parcels });
+    expect(summarizeDelivery(d)).toEqual({ carrier: 'paketfix', service: 'ground', trackingNumber: d.trackingNumber, manifestId: d.manifestId, parcels: d.parcels, lines: d.lines, units: d.units });
   });
 });

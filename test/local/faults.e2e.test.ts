@@ -50,7 +50,7 @@ describe('fault suite', () => {
     const timedOut = (final.pipelines['wh-1'].packing.failedBatches ?? 0) + (final.pipelines['wh-2'].packing.failedBatches ?? 0);
     expect(timedOut, 'some packing batches timed out').toBeGreaterThan(0);
     expect(runtime.output()).toContain('Task timed out after 2.00 seconds');
-    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
+    await expectDeliveredOnce(runtime.url, orders, { fullHistory: false });
   }, 180_000);
 
   it('duplicate deliveries: SQS redelivers while the first attempt still runs, and no order is delivered twice', async () => {
@@ -77,7 +77,7 @@ describe('fault suite', () => {
     expect(final.totals).toEqual({ accepted: 200, delivered: 200, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
     const duplicates = ['wh-1', 'wh-2'].reduce((sum, w) => sum + final.pipelines[w].packing.duplicates + final.pipelines[w].delivery.duplicates, 0);
     expect(duplicates, 'SQS did redeliver, and the stages skipped the copies').toBeGreaterThan(0);
-    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
+    await expectDeliveredOnce(runtime.url, orders, { fullHistory: false });
   }, 180_000);
 
   it('the emulator process dying under the pollers: it is restarted on the same data, and nothing is lost or doubled', async () => {
@@ -103,7 +103,7 @@ describe('fault suite', () => {
     });
     reportRun('emulator process killed (-9) under load, restarted', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({ accepted: 600, delivered: 600, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
-    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId), { fullHistory: false });
+    await expectDeliveredOnce(runtime.url, orders, { fullHistory: false });
     expect(runtime.child.exitCode).toBeNull();
   }, 180_000);
 });

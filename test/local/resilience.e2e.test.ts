@@ -49,7 +49,7 @@ describe('resilience', () => {
         expect(final.pipelines[warehouse][stage].dlq).toBe(0);
       }
     }
-    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId));
+    await expectDeliveredOnce(runtime.url, orders);
   }, 150_000);
 
   it('loses nothing and delivers nothing twice when the whole runtime is killed (-9) mid-load and restarted', async () => {
@@ -83,7 +83,7 @@ describe('resilience', () => {
 
     reportRun('whole runtime killed (-9) mid-load, restarted on the same data', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({ accepted: 1500, delivered: 1500, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
-    await expectDeliveredOnce(second.url, orders.map((o) => o.orderId), { fullHistory: false });
+    await expectDeliveredOnce(second.url, orders, { fullHistory: false });
     for (const socket of listeningSockets(second.pid)) expect(socket).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);
   }, 180_000);
 });

@@ -42,7 +42,7 @@ describe('npm start', () => {
     );
 
     expect(stats.totals).toEqual({ accepted: 1000, delivered: 1000, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
-    await expectDeliveredOnce(runtime.url, orders.map((o) => o.orderId));
+    await expectDeliveredOnce(runtime.url, orders);
     for (const warehouse of ['wh-1', 'wh-2']) {
       const stages = stats.pipelines[warehouse];
       expect(stages.delivery.succeeded).toBe(500);

@@ -94,7 +94,7 @@ describe('the last stage', () => {
       revive: async (entries) => entries.map(() => ({ kind: 'ignored' }) as const),
     };
     const record = deliveryRecord();
-    const { response, metrics } = await invoke({ ...deliveryStage, process: (batch) => batch.map(() => ({ ok: true, value: { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF1', manifestId: 'MF-1', parcels: 1, weightGrams: 100 } }) as const) }, 'delivery', [record], { queues, ledger: failing });
+    const { response, metrics } = await invoke({ ...deliveryStage, process: (batch) => batch.map(() => ({ ok: true, value: { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF1', manifestId: 'MF-1', parcels: 1, weightGrams: 100, lines: 1, units: 1 } }) as const) }, 'delivery', [record], { queues, ledger: failing });
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(metrics.Succeeded).toBe(0);
