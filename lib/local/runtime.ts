@@ -253,6 +253,7 @@ export class LocalRuntime {
           delayed: queue.delayed,
           deadLetters: dlq.visible + dlq.notVisible + dlq.delayed,
           oldestSentAt: oldest[s.queueName] ?? null,
+          oldestDeadLetterSentAt: oldest[queueNameOf(s.deadLetterQueueUrl)] ?? null,
         });
       }),
     );
@@ -363,6 +364,11 @@ interface Parts {
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
   readonly cleanup: Array<() => Promise<void> | void>;
+}
+
+/** The queue name at the end of a queue URL. */
+function queueNameOf(queueUrl: string): string {
+  return new URL(queueUrl).pathname.split('/').at(-1) as string;
 }
 
 /** Invokes the auditor on a schedule, as EventBridge would: never two runs at once. */

@@ -6,7 +6,7 @@
  */
 import { IntakeMetric } from '../api/order-api.ts';
 import { StageMetric } from '../runtime/telemetry.ts';
-import { allStages, type Topology } from '../topology/index.ts';
+import { allStages, deadLetterQueueSettings, nearsRetention, queueSettings, type Topology } from '../topology/index.ts';
 import type { BatchReport } from './event-source-mapping.ts';
 
 /** Per-second buckets kept for rates and charts. */
@@ -22,6 +22,8 @@ export interface QueueDepth {
   readonly deadLetters: number;
   /** When the oldest message still in the stage queue was sent (epoch ms), or null when it is empty. */
   readonly oldestSentAt: number | null;
+  /** The same for the stage's dead-letter queue (a message moved by the redrive policy keeps its send time). */
+  readonly oldestDeadLetterSentAt: number | null;
 }
 
 export interface StageView {
@@ -35,6 +37,13 @@ export interface StageView {
   readonly dlq: number;
   /** Age of the oldest message in the stage queue (CloudWatch's ApproximateAgeOfOldestMessage); 0 when empty. */
   readonly oldestMessageAgeSeconds: number;
+  /** How long the stage queue keeps a message, and whether its oldest one nears that (SQS then deletes it). */
+  readonly retentionSeconds: number;
+  readonly nearsRetention: boolean;
+  /** The same for the dead-letter queue. */
+  readonly oldestDeadLetterAgeSeconds: number;
+  readonly deadLetterRetentionSeconds: number;
+  readonly deadLettersNearRetention: boolean;
   readonly succeeded: number;
   /** Attempts that failed: retried plus dead-lettered. */
   readonly failed: number;
@@ -248,7 +257,11 @@ export class RuntimeStats {
     const pipelines: Record<string, Record<string, StageView>> = {};
     for (const stage of allStages(this.#topology)) {
       const c = this.#stages.get(stage.key) as StageCounters;
-      const depth = depths.get(stage.key) ?? { visible: 0, notVisible: 0, delayed: 0, deadLetters: 0, oldestSentAt: null };
+      const depth = depths.get(stage.key) ?? { visible: 0, notVisible: 0, delayed: 0, deadLetters: 0, oldestSentAt: null, oldestDeadLetterSentAt: null };
+      const age = ageSeconds(depth.oldestSentAt);
+      const deadLetterAge = ageSeconds(depth.oldestDeadLetterSentAt);
+      const retention = queueSettings(this.#topology, stage).messageRetentionSeconds;
+      const deadLetterRetention = deadLetterQueueSettings(this.#topology).messageRetentionSeconds;
       const mapping = mappings.get(stage.key) ?? { held: 0, paused: false, inUse: 0, maxConcurrency: stage.maxConcurrency };
       const inFlight = Math.min(mapping.held, depth.notVisible);
       (pipelines[stage.pipelineId] ??= {})[stage.name] = {
@@ -256,7 +269,12 @@ export class RuntimeStats {
         inFlight,
         delayed: Math.max(0, depth.notVisible - inFlight) + depth.delayed,
         dlq: depth.deadLetters,
-        oldestMessageAgeSeconds: depth.oldestSentAt === null ? 0 : Math.max(0, Math.floor((Date.now() - depth.oldestSentAt) / 1000)),
+        oldestMessageAgeSeconds: age,
+        retentionSeconds: retention,
+        nearsRetention: nearsRetention(age, retention),
+        oldestDeadLetterAgeSeconds: deadLetterAge,
+        deadLetterRetentionSeconds: deadLetterRetention,
+        deadLettersNearRetention: nearsRetention(deadLetterAge, deadLetterRetention),
         succeeded: c.succeeded,
         failed: c.retried + c.deadLettered,
         retried: c.retried,
@@ -295,6 +313,10 @@ export class RuntimeStats {
     if (this.#latencies.length < LATENCY_SAMPLES) this.#latencies.push(sample);
     else this.#latencies[this.#latencyCursor++ % LATENCY_SAMPLES] = sample;
   }
+}
+
+function ageSeconds(sentAt: number | null): number {
+  return sentAt === null ? 0 : Math.max(0, Math.floor((Date.now() - sentAt) / 1000));
 }
 
 function percentile(sorted: readonly number[], q: number): number | null {

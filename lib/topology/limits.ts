@@ -43,3 +43,15 @@ export function retryBudgetSeconds(stage: { readonly maxReceiveCount: number; re
 export function largestBackoffCapSeconds(stage: { readonly timeoutSeconds: number; readonly maxBatchingWindowSeconds: number }): number {
   return SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - stage.timeoutSeconds - stage.maxBatchingWindowSeconds;
 }
+
+/**
+ * A queue's oldest message "nears its retention" past this share of it: time to act (resume, scale,
+ * redrive) before SQS deletes it. The local stats, `conveyor status`, `conveyor pause`, the dashboard
+ * and the CloudWatch alarms all warn from here.
+ */
+export const RETENTION_WARNING_SHARE = 0.5;
+
+/** Whether a message `ageSeconds` old in a queue keeping messages `retentionSeconds` nears its deletion. */
+export function nearsRetention(ageSeconds: number, retentionSeconds: number): boolean {
+  return ageSeconds >= retentionSeconds * RETENTION_WARNING_SHARE;
+}
