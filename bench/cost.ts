@@ -22,6 +22,9 @@ export const PRICES = {
 export interface PerOrderCounts {
   /** SQS requests of the pipeline (sends, receives — empty ones too — deletes, visibility changes), in 64 KB chunks. */
   readonly sqsRequests: number;
+  /** DynamoDB requests (a batch call is one request, whatever its items). */
+  readonly dynamodbRequests: number;
+  /** Items written: what write request units are billed by. */
   readonly dynamodbWrites: number;
   /** Items read (the idempotency lookups are eventually consistent: half a unit each). */
   readonly dynamodbReads: number;

@@ -8,6 +8,7 @@
  *
  *   node bench/e2e.ts [orders=2000]        the default topology, after a warm-up
  */
+import { REQUEST_COUNTS_PATH, type RequestCounts } from '../lib/local/emulator-protocol.ts';
 import { costPerMillionOrders, type PerOrderCounts } from './cost.ts';
 import { orders as makeOrders, startBenchRuntime, stats, submit, waitDelivered, type CpuSplit } from './support.ts';
 
@@ -33,23 +34,21 @@ export interface PipelineResult {
   readonly cpuMsPerOrderBy: CpuSplit;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
-  readonly perOrder: PerOrderCounts & { readonly emptyReceives: number; readonly sqsByAction: Record<string, number> };
+  readonly perOrder: PerOrderCounts & { readonly emptyReceives: number; readonly sqsByAction: Record<string, number>; readonly dynamodbByAction: Record<string, number> };
   readonly averageBatchSize: number;
   readonly runtimeRssMb: number;
 }
 
 /** SQS actions the pipeline itself makes (GetQueueAttributes is monitoring, not pipeline work). */
 const PIPELINE_SQS_ACTIONS = ['SendMessage', 'SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'DeleteMessageBatch', 'ChangeMessageVisibility', 'ChangeMessageVisibilityBatch'];
+/** DynamoDB requests the pipeline makes per order (not the runtime's start-up scan or table set-up). */
+const DATA_PLANE_DYNAMODB_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'];
 
 export async function measurePipeline(run: PipelineRun): Promise<PipelineResult> {
   const runtime = await startBenchRuntime(run.topology ? { CONVEYOR_TOPOLOGY: JSON.stringify(run.topology) } : {});
   try {
     const { endpoints } = (await (await fetch(`${runtime.url}/api/topology`)).json()) as { endpoints: { sqs: string } };
-    const counts = async () => (await (await fetch(`${endpoints.sqs}/_conveyor/requests`)).json()) as {
-      sqs: Record<string, number>;
-      emptyReceives: number;
-      dynamodbItems: { read: number; written: number };
-    };
+    const counts = async () => (await (await fetch(`${endpoints.sqs}${REQUEST_COUNTS_PATH}`)).json()) as RequestCounts;
     const functions = async () => (await (await fetch(`${runtime.url}/api/functions`)).json()) as Record<string, { invocations: number; billedMs: number; memoryMb: number }>;
     if (run.warmup > 0) {
       await send(runtime.url, makeOrders('warm', run.warmup), run);
@@ -79,8 +78,12 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
       invocations += f.invocations - (functions0[key]?.invocations ?? 0);
       gbSeconds += ((f.billedMs - (functions0[key]?.billedMs ?? 0)) / 1000) * (f.memoryMb / 1024);
     }
+    const dynamodbByAction = Object.fromEntries(
+      DATA_PLANE_DYNAMODB_ACTIONS.map((action) => [action, perOrder((counts1.dynamodb[action] ?? 0) - (counts0.dynamodb[action] ?? 0))] as const).filter(([, v]) => v > 0),
+    );
     const counted: PerOrderCounts = {
       sqsRequests: perOrder(PIPELINE_SQS_ACTIONS.reduce((sum, a) => sum + (counts1.sqs[a] ?? 0) - (counts0.sqs[a] ?? 0), 0)),
+      dynamodbRequests: perOrder(DATA_PLANE_DYNAMODB_ACTIONS.reduce((sum, a) => sum + (counts1.dynamodb[a] ?? 0) - (counts0.dynamodb[a] ?? 0), 0)),
       dynamodbWrites: perOrder(counts1.dynamodbItems.written - counts0.dynamodbItems.written),
       dynamodbReads: perOrder(counts1.dynamodbItems.read - counts0.dynamodbItems.read),
       handlerInvocations: perOrder(invocations),
@@ -99,7 +102,7 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
       ) as unknown as CpuSplit,
       p50Ms: final.latencyMs.p50,
       p99Ms: final.latencyMs.p99,
-      perOrder: { ...counted, emptyReceives: perOrder(counts1.emptyReceives - counts0.emptyReceives), sqsByAction },
+      perOrder: { ...counted, emptyReceives: perOrder(counts1.emptyReceives - counts0.emptyReceives), sqsByAction, dynamodbByAction },
       averageBatchSize: batches > 0 ? Number((stages.reduce((a, s) => a + s.averageBatchSize * s.batches, 0) / batches).toFixed(1)) : 0,
       runtimeRssMb: runtime.rssMb(),
     };

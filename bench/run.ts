@@ -98,6 +98,7 @@ const result = {
   pacedLatency: { ratePerSecond: 50, p50Ms: pacedRun.p50Ms, p99Ms: pacedRun.p99Ms },
   perOrder: {
     sqsRequests: defaultRun.perOrder.sqsRequests,
+    dynamodbRequests: defaultRun.perOrder.dynamodbRequests,
     dynamodbWrites: defaultRun.perOrder.dynamodbWrites,
     handlerInvocations: defaultRun.perOrder.handlerInvocations,
     byTopology: { default: defaultRun.perOrder, tuned: tunedRun.perOrder, naive: naiveRun.perOrder },
@@ -142,7 +143,7 @@ function markdown(r: typeof result): string {
     '',
     '| per order | naive | default | tuned |',
     '|---|---:|---:|---:|',
-    ...(['sqsRequests', 'dynamodbWrites', 'dynamodbReads', 'handlerInvocations', 'lambdaGbSeconds'] as const).map(
+    ...(['sqsRequests', 'dynamodbRequests', 'dynamodbWrites', 'dynamodbReads', 'handlerInvocations', 'lambdaGbSeconds'] as const).map(
       (k) => `| ${k} | ${r.perOrder.byTopology.naive[k]} | ${r.perOrder.byTopology.default[k]} | ${r.perOrder.byTopology.tuned[k]} |`,
     ),
     `| **cost per million orders, $ (without API Gateway)** | **${r.costPerMillionOrdersUsd.naive}** | **${r.costPerMillionOrdersUsd.default}** | **${r.costPerMillionOrdersUsd.tuned}** |`,
