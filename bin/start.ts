@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseChaos } from '../lib/runtime/chaos.ts';
 import { DataDirError } from '../lib/local/data-dir.ts';
+import { ProvisionError } from '../lib/local/provision.ts';
 import { LOG_LEVELS, LogOutput, type LogFormat, type LogLevel } from '../lib/local/log-output.ts';
 import { LocalRuntime } from '../lib/local/runtime.ts';
 import { allStages, loadTopology, TopologyError, type Topology } from '../lib/topology/index.ts';
@@ -34,7 +35,11 @@ class StartError extends Error {}
 function parseOptions() {
   let args;
   try {
-    args = parseArgs({ options: { 'in-memory': { type: 'boolean' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    args = parseArgs({
+      options: { 'in-memory': { type: 'boolean' }, reset: { type: 'boolean' }, prune: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (error) {
     process.stderr.write(`npm start: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
@@ -79,6 +84,7 @@ function parseOptions() {
     port,
     dataDir: args.values['in-memory'] ? undefined : (env.CONVEYOR_DATA_DIR ?? '.conveyor'),
     reset: args.values.reset ?? false,
+    prune: args.values.prune ?? false,
     chaos: env.CONVEYOR_CHAOS,
     level: levelText as LogLevel,
     format: formatText as LogFormat,
@@ -120,6 +126,7 @@ async function main(): Promise<void> {
     port: options.port,
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
     reset: options.reset,
+    prune: options.prune,
     ...(options.chaos ? { chaos: options.chaos } : {}),
     output,
     functionLogLevel: options.level,
@@ -159,7 +166,7 @@ main().catch((error: Error & { code?: string; port?: number }) => {
     message = `port ${process.env.CONVEYOR_PORT ?? 3000} on 127.0.0.1 is already in use; set CONVEYOR_PORT to a free port (e.g. CONVEYOR_PORT=3001 npm start) or stop what is using it`;
   } else if (error.code === 'EACCES' && error.port !== undefined) {
     message = `not allowed to listen on port ${error.port}; choose a port above 1023 with CONVEYOR_PORT`;
-  } else if (error instanceof StartError || error instanceof TopologyError || error instanceof DataDirError) {
+  } else if (error instanceof StartError || error instanceof TopologyError || error instanceof DataDirError || error instanceof ProvisionError) {
     message = error.message;
   } else {
     message = `failed to start: ${error.message}`;

@@ -23,7 +23,7 @@ import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction } from './local-function.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
-import { provision, type LocalResources } from './provision.ts';
+import { describeReconcile, provision, type LocalResources, type ReconcileReport } from './provision.ts';
 import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
 
 /**
@@ -43,6 +43,8 @@ export interface LocalRuntimeOptions {
   readonly dataDir?: string;
   /** Wipe the data dir first. */
   readonly reset?: boolean;
+  /** Delete the (empty) queues of stages no longer in the topology. */
+  readonly prune?: boolean;
   /** `CONVEYOR_CHAOS` specification, passed to every stage function. */
   readonly chaos?: string;
   readonly output: LogOutput;
@@ -59,6 +61,8 @@ export class LocalRuntime {
   readonly dataDir: string | undefined;
   readonly endpoints: { readonly sqs: string; readonly dynamodb: string };
   readonly resources: LocalResources;
+  /** What this start changed to bring the emulators in line with the topology. */
+  readonly reconciled: ReconcileReport;
   readonly functions: ReadonlyMap<string, LocalFunction>;
   /** By stage key, e.g. `wh-1/picking`. */
   readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>;
@@ -72,6 +76,7 @@ export class LocalRuntime {
     this.dataDir = parts.dataDir?.path;
     this.endpoints = parts.emulators.endpoints;
     this.resources = parts.resources;
+    this.reconciled = parts.reconciled;
     this.functions = parts.functions;
     this.mappings = parts.mappings;
   }
@@ -111,7 +116,11 @@ export class LocalRuntime {
         sqs.destroy();
         dynamodb.destroy();
       });
-      const resources = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs });
+      // Like a deploy: what exists is brought in line with the topology, the stored orders stay.
+      const { report: reconciled, ...resources } = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs }, { prune: options.prune ?? false });
+      const { applied, attention } = describeReconcile(reconciled);
+      for (const line of applied) output.notice(`topology: ${line}`);
+      for (const line of attention) output.emit('warn', `topology: ${line}`);
       // The functions run the bundles the stack deploys (same esbuild options), not the sources.
       const buildDir = handlerBuildDir();
       cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
@@ -190,7 +199,7 @@ export class LocalRuntime {
         await Promise.all([...functions.values()].map((f) => f.close()));
       });
 
-      const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, stats, functions, mappings, cleanup };
+      const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, reconciled, stats, functions, mappings, cleanup };
       runtime = new LocalRuntime(parts, api.url);
       const controls = new StageControlStore(dataDir?.path);
       applyStageControls(controls, mappings);
@@ -277,6 +286,11 @@ export class LocalRuntime {
       },
       {
         method: 'GET',
+        path: '/api/deployment',
+        handle: () => ({ status: 200, body: this.reconciled }),
+      },
+      {
+        method: 'GET',
         path: '/api/functions',
         handle: async () => ({
           status: 200,
@@ -327,6 +341,7 @@ interface Parts {
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly resources: LocalResources;
+  readonly reconciled: ReconcileReport;
   readonly stats: RuntimeStats;
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
