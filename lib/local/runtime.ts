@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../build/handler-bundle.ts';
+import { watchHandlers } from '../build/handler-watch.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -45,6 +46,8 @@ export interface LocalRuntimeOptions {
   readonly reset?: boolean;
   /** Delete the (empty) queues of stages no longer in the topology. */
   readonly prune?: boolean;
+  /** Rebuild a handler when its code (or code it imports) changes, and run the new code from the next invocation on. */
+  readonly watch?: boolean;
   /** `CONVEYOR_CHAOS` specification, passed to every stage function. */
   readonly chaos?: string;
   readonly output: LogOutput;
@@ -124,14 +127,14 @@ export class LocalRuntime {
       // The functions run the bundles the stack deploys (same esbuild options), not the sources.
       const buildDir = handlerBuildDir();
       cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
-      const bundles = await bundleHandlers(['intake', ...allStages(options.topology).map((s) => s.handler)], buildDir);
+      const functions = new Map<string, LocalFunction>();
+      const bundles = await buildHandlers(options, buildDir, functions, cleanup);
       const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
 
       const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
       const sink = (line: string, source: { functionName: string }) => {
         if (!stats.observeLine(line)) output.functionLine(line, source.functionName);
       };
-      const functions = new Map<string, LocalFunction>();
       const intake = new LocalFunction(
         {
           name: 'conveyor-intake',
@@ -346,6 +349,51 @@ interface Parts {
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
   readonly cleanup: Array<() => Promise<void> | void>;
+}
+
+/**
+ * The handler bundles, by handler name. With `watch`, a handler is rebuilt when its code changes and
+ * every function running it (looked up in `functions` at that moment) gets the new code.
+ */
+async function buildHandlers(
+  options: LocalRuntimeOptions,
+  buildDir: string,
+  functions: ReadonlyMap<string, LocalFunction>,
+  cleanup: Array<() => Promise<void> | void>,
+): Promise<Map<string, string>> {
+  const stages = allStages(options.topology);
+  const names = ['intake', ...stages.map((s) => s.handler)];
+  if (!options.watch) return bundleHandlers(names, buildDir);
+  const handlerOf = new Map<string, string>([['intake', 'intake'], ...stages.map((s) => [s.key, s.handler] as const)]);
+  // One edit often breaks (or mends) every bundle that imports the file: one line for all of them.
+  const say = coalesce((message: string, handlers: string[], fields: Record<string, unknown>) => options.output.emit(fields.error ? 'error' : 'info', `${handlers.join(', ')}: ${message}`, fields));
+  const watcher = await watchHandlers(names, buildDir, {
+    rebuilt(build, durationMs) {
+      const affected = [...functions].filter(([key]) => handlerOf.get(key) === build.name).map(([, fn]) => fn);
+      for (const fn of affected) fn.updateCode(build.module, build.codeSha256);
+      options.output.notice(`${build.name} rebuilt: the next invocations run the new code`, { functions: affected.map((f) => f.spec.name), buildMs: Math.round(durationMs) });
+    },
+    failed: (name, message) => say('build failed; the previous code keeps running until a fix is saved', name, { error: message }),
+    recovered: (name) => say('builds again, the same code as is running', name, {}),
+  });
+  cleanup.push(() => watcher.close());
+  return new Map([...watcher.builds].map(([name, build]) => [name, build.module]));
+}
+
+/** Calls `emit` once for the same message and fields reported for several handlers within 200 ms. */
+function coalesce(emit: (message: string, handlers: string[], fields: Record<string, unknown>) => void) {
+  const pending = new Map<string, { message: string; handlers: string[]; fields: Record<string, unknown> }>();
+  return (message: string, handler: string, fields: Record<string, unknown>) => {
+    const key = `${message}\0${JSON.stringify(fields)}`;
+    const entry = pending.get(key);
+    if (entry) return void entry.handlers.push(handler);
+    pending.set(key, { message, handlers: [handler], fields });
+    setTimeout(() => {
+      const due = pending.get(key);
+      pending.delete(key);
+      if (due) emit(due.message, due.handlers.sort(), due.fields);
+    }, 200).unref();
+  };
 }
 
 /** A fresh build directory for this process; those of processes that are gone are removed. */
