@@ -7,14 +7,14 @@ import { parseArgs } from 'node:util';
 import { parseChaos } from '../lib/runtime/chaos.ts';
 import { DataDirError } from '../lib/local/data-dir.ts';
 import { describeReconcile, ProvisionError } from '../lib/local/provision.ts';
-import { DEFAULT_LOCAL_URL } from '../lib/cli/local-target.ts';
+import { DEFAULT_LOCAL_PORT, DEFAULT_LOCAL_URL } from '../lib/cli/local-target.ts';
 import { LOG_LEVELS, LogOutput, type LogFormat, type LogLevel } from '../lib/local/log-output.ts';
 import { LocalRuntime } from '../lib/local/runtime.ts';
 import { allStages, loadTopology, TopologyError, type Topology } from '../lib/topology/index.ts';
 
 const USAGE = `Usage: npm start [-- --in-memory | --reset] [--watch] [--prune]
 
-Runs the Conveyor pipeline locally: API on http://127.0.0.1:$CONVEYOR_PORT (default 3000).
+Runs the Conveyor pipeline locally: API on http://127.0.0.1:$CONVEYOR_PORT (default ${DEFAULT_LOCAL_PORT}).
 The topology (cdk.json's context "conveyor", or CONVEYOR_TOPOLOGY) is applied on start as a
 deploy would: changed queue settings are updated in place, new warehouses created; stored orders stay.
 
@@ -27,7 +27,7 @@ Options:
   -h, --help    show this help
 
 Environment:
-  CONVEYOR_PORT        API port on 127.0.0.1 (default 3000)
+  CONVEYOR_PORT        API port on 127.0.0.1 (default ${DEFAULT_LOCAL_PORT}; the CLI reads it too)
   CONVEYOR_DATA_DIR    where queues and order status persist (default .conveyor)
   CONVEYOR_CHAOS       faults per stage, stage:probability[:effect] — effect fail (default; per record,
                        transient), stall (per batch, past the timeout) or delay=<ms> (per batch);
@@ -60,7 +60,7 @@ function parseOptions() {
   if (args.values['in-memory'] && args.values.reset) throw new StartError('--reset wipes the data directory, and --in-memory uses none: choose one');
 
   const env = process.env;
-  const portText = env.CONVEYOR_PORT ?? '3000';
+  const portText = env.CONVEYOR_PORT ?? String(DEFAULT_LOCAL_PORT);
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65_535) throw new StartError(`CONVEYOR_PORT must be a port number from 0 to 65535, got "${portText}"`);
 
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
 main().catch((error: Error & { code?: string; port?: number }) => {
   let message: string;
   if (error.code === 'EADDRINUSE') {
-    message = `port ${process.env.CONVEYOR_PORT ?? 3000} on 127.0.0.1 is already in use; set CONVEYOR_PORT to a free port (e.g. CONVEYOR_PORT=3001 npm start) or stop what is using it`;
+    message = `port ${process.env.CONVEYOR_PORT ?? DEFAULT_LOCAL_PORT} on 127.0.0.1 is already in use; set CONVEYOR_PORT to a free port (e.g. CONVEYOR_PORT=3001 npm start) or stop what is using it`;
   } else if (error.code === 'EACCES' && error.port !== undefined) {
     message = `not allowed to listen on port ${error.port}; choose a port above 1023 with CONVEYOR_PORT`;
   } else if (error instanceof StartError || error instanceof TopologyError || error instanceof DataDirError || error instanceof ProvisionError) {
