@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BuildOptions } from 'esbuild';
 
 /** The handler modules of the project. */
 export const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
@@ -42,18 +43,22 @@ export async function bundleHandlers(names: readonly string[], outDir: string): 
   await Promise.all(
     [...new Set(names)].map(async (name) => {
       const outfile = join(outDir, `${name}.mjs`);
-      await esbuild.build({
-        ...HANDLER_BUNDLE,
-        mainFields: [...HANDLER_BUNDLE.mainFields],
-        external: [...HANDLER_BUNDLE.external],
-        banner: { js: HANDLER_BUNDLE.banner },
-        entryPoints: [join(HANDLERS_DIR, `${name}.ts`)],
-        bundle: true,
-        outfile,
-        logLevel: 'silent',
-      });
+      await esbuild.build({ ...handlerBuildOptions(name), outfile });
       bundles.set(name, outfile);
     }),
   );
   return bundles;
+}
+
+/** The esbuild options of one handler's bundle: HANDLER_BUNDLE, for its entry point. */
+export function handlerBuildOptions(name: string): BuildOptions {
+  return {
+    ...HANDLER_BUNDLE,
+    mainFields: [...HANDLER_BUNDLE.mainFields],
+    external: [...HANDLER_BUNDLE.external],
+    banner: { js: HANDLER_BUNDLE.banner },
+    entryPoints: [join(HANDLERS_DIR, `${name}.ts`)],
+    bundle: true,
+    logLevel: 'silent',
+  };
 }

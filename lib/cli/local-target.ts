@@ -8,7 +8,9 @@ import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
 import type { IntakeResponse, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
 
-export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:3000';
+/** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
+export const DEFAULT_LOCAL_PORT = 3000;
+export const DEFAULT_LOCAL_URL = `http://127.0.0.1:${DEFAULT_LOCAL_PORT}`;
 /** Every request is bounded: a hung runtime must not hang the CLI. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Redrive moves synchronously; allow for a slow rate. */
@@ -96,6 +98,11 @@ export class LocalTarget implements Target {
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {
     const body = (await this.#ok('GET', `${stagePath(ref)}/dlq?limit=${limit}`)) as { messages: DeadLetter[] };
     return body.messages;
+  }
+
+  async deadLetterCount(ref: StageRef): Promise<number> {
+    const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
+    return snapshot.pipelines[ref.warehouse]?.[ref.stage]?.dlq ?? 0;
   }
 
   async redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {

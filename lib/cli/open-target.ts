@@ -6,8 +6,8 @@
 import { STAGE_NAMES } from '../topology/model.ts';
 import type { CliContext } from './context.ts';
 import { UsageError } from './errors.ts';
-import { DEFAULT_LOCAL_URL, LocalTarget } from './local-target.ts';
-import { chooseWarehouses, runtimeUrl } from './options.ts';
+import { LocalTarget } from './local-target.ts';
+import { chooseWarehouses, localRuntimeUrl } from './options.ts';
 import type { StageRef, Target } from './target.ts';
 
 /** The flags every command takes (see `conveyor --help`). */
@@ -37,7 +37,7 @@ export async function openTarget(options: GlobalOptions, context: CliContext): P
   if ((options.target ?? 'local') === 'local') {
     const awsOnly = (['stack', 'region', 'profile', 'apiKey'] as const).find((k) => options[k] !== undefined);
     if (awsOnly) throw new UsageError(`--${awsOnly === 'apiKey' ? 'api-key' : awsOnly} applies to a deployed stack — add --target aws (or leave it out for the local runtime)`);
-    return new LocalTarget(options.url ?? runtimeUrl(context.env.CONVEYOR_URL ?? DEFAULT_LOCAL_URL), context);
+    return new LocalTarget(options.url ?? localRuntimeUrl(context.env), context);
   }
   if (options.url !== undefined) throw new UsageError('--url applies to the local runtime — leave out --target aws, or use --stack/--region/--profile for a deployed stack');
   const { AwsTarget } = await import('./aws-target.ts');

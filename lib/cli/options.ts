@@ -4,6 +4,7 @@
  */
 import { STAGE_NAMES } from '../topology/model.ts';
 import { UsageError } from './errors.ts';
+import { DEFAULT_LOCAL_URL } from './local-target.ts';
 
 const grouped = new Intl.NumberFormat('en-US');
 
@@ -42,16 +43,41 @@ export function stageName(value: string): string {
   return value;
 }
 
-/** `--url`: where the local runtime listens. */
-export function runtimeUrl(value: string): string {
+/**
+ * `--url` (or CONVEYOR_URL): where the local runtime listens. A URL, or as people type it:
+ * `localhost:3457`, `127.0.0.1`, `:3457`, `3457` (http:// and 127.0.0.1 implied).
+ *
+ * @example
+ * runtimeUrl('localhost:3457'); // 'http://localhost:3457'
+ */
+export function runtimeUrl(value: string, source = '--url'): string {
+  const text = value.trim();
+  const candidate = /^\d+$/.test(text) ? `http://127.0.0.1:${text}` : text.startsWith(':') ? `http://127.0.0.1${text}` : /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(candidate);
   } catch {
-    throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000, got "${value}"`);
+    throw new UsageError(`${source} must be the runtime's address, e.g. http://127.0.0.1:3000 or localhost:3000, got "${value}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be an http:// URL such as http://127.0.0.1:3000, got "${value}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${source} must be an http:// address such as http://127.0.0.1:3000, got "${value}"`);
   return url.origin;
+}
+
+/**
+ * The local runtime's address when --url is not given: CONVEYOR_URL, else CONVEYOR_PORT on
+ * 127.0.0.1 (the variable `npm start` listens on), else the default.
+ *
+ * @example
+ * localRuntimeUrl({ CONVEYOR_PORT: '3457' }); // 'http://127.0.0.1:3457'
+ */
+export function localRuntimeUrl(env: Readonly<Record<string, string | undefined>>): string {
+  if (env.CONVEYOR_URL !== undefined && env.CONVEYOR_URL.trim() !== '') return runtimeUrl(env.CONVEYOR_URL, 'CONVEYOR_URL');
+  const port = env.CONVEYOR_PORT?.trim();
+  if (port === undefined || port === '') return DEFAULT_LOCAL_URL;
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65_535) {
+    throw new UsageError(`CONVEYOR_PORT must be a port number from 1 to 65535, got "${env.CONVEYOR_PORT}" — e.g. CONVEYOR_PORT=3000, or pass --url`);
+  }
+  return `http://127.0.0.1:${Number(port)}`;
 }
 
 /**

@@ -12,6 +12,7 @@ import { registerStatusCommand } from './commands/status.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_USAGE, explainError, oneLine } from './errors.ts';
 import { awsErrorContext, type GlobalOptions } from './open-target.ts';
+import { DEFAULT_LOCAL_URL } from './local-target.ts';
 import { runtimeUrl } from './options.ts';
 
 /** What commands share with the runner: the exit code they want when they end without an error. */
@@ -30,7 +31,8 @@ Examples:
   $ npx conveyor status --target aws --stack Conveyor --region eu-west-1 --profile ops
 
 Targets:
-  local (default)  the runtime \`npm start\` runs, at --url / CONVEYOR_URL (default http://127.0.0.1:3000)
+  local (default)  the runtime \`npm start\` runs, at --url, else CONVEYOR_URL, else 127.0.0.1 on
+                   CONVEYOR_PORT (as \`npm start\` uses it), else ${DEFAULT_LOCAL_URL}
   aws              a deployed stack (--stack, default Conveyor), found through its CloudFormation
                    outputs; uses your AWS credentials (--profile, or the SDK's default chain)
 
@@ -49,7 +51,7 @@ export function createProgram(context: CliContext, state: RunState): Command {
     .usage('<command> [options]')
     .version(packageVersion(), '-V, --version', 'print the version')
     .addOption(new Option('--target <target>', 'what to operate: the local runtime, or a deployed stack').choices(['local', 'aws']).default('local').helpGroup('Target:'))
-    .addOption(new Option('--url <url>', 'local runtime URL (env CONVEYOR_URL; default http://127.0.0.1:3000)').argParser(runtimeUrl).helpGroup('Target:'))
+    .addOption(new Option('--url <url>', `local runtime address, e.g. localhost:3457 (env CONVEYOR_URL or CONVEYOR_PORT; default ${DEFAULT_LOCAL_URL})`).argParser((value) => runtimeUrl(value)).helpGroup('Target:'))
     .addOption(new Option('--stack <name>', 'with --target aws: the stack name (env CONVEYOR_STACK; default Conveyor)').helpGroup('Target:'))
     .addOption(new Option('--region <region>', "with --target aws: the stack's region (default AWS_REGION or the profile's)").helpGroup('Target:'))
     .addOption(new Option('--profile <profile>', 'with --target aws: the AWS profile (default AWS_PROFILE or the default chain)').helpGroup('Target:'))
@@ -61,7 +63,8 @@ export function createProgram(context: CliContext, state: RunState): Command {
       getOutHelpWidth: () => Math.min(context.stdout.columns ?? 100, 120),
       getErrHelpWidth: () => Math.min(context.stderr.columns ?? 100, 120),
       // Commander's own errors (unknown option, missing value): one line, and where to look.
-      outputError: (text, write) => write(`conveyor: ${oneLine(text.replace(/^error: /, ''))} — run with --help for usage and examples\n`),
+      // Commander ends its sentences with a period; ours continue after a dash.
+      outputError: (text, write) => write(`conveyor: ${oneLine(text.replace(/^error: /, '')).replace(/\.$/, '')} — run with --help for usage and examples\n`),
     })
     .showSuggestionAfterError(true)
     .exitOverride()

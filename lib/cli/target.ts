@@ -111,6 +111,8 @@ export interface Target {
   /** The order's status record (`GET /orders/{id}`), or undefined when there is none. */
   getOrder(orderId: string): Promise<Record<string, unknown> | undefined>;
   peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]>;
+  /** Messages in the stage's DLQ now, where the target can count them cheaply (the local runtime). */
+  deadLetterCount?(ref: StageRef): Promise<number>;
   redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult>;
   pause(ref: StageRef): Promise<StageControlResult>;
   resume(ref: StageRef): Promise<StageControlResult>;

@@ -12,20 +12,28 @@ export const MAX_QUANTITY_PER_ITEM = 1000;
 /** Bulk intake: `{"orders": [...]}` carries at most this many orders. */
 export const MAX_ORDERS_PER_REQUEST = 100;
 
+/**
+ * The error of a field the caller must send: "required: …" when it is absent (zod would otherwise
+ * say what type it expected, "must be a number", which reads as if a value had been given), else `message`.
+ */
+function required(message: string, expected: string = message.replace(/^must be /, '')) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${expected}` : message);
+}
+
 export const OrderId = z
   .string({ error: 'must be a string' })
   .check(z.regex(ORDER_ID_PATTERN, { error: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' }));
 
 export const WarehouseId = z
-  .string({ error: 'must be a string naming a warehouse, e.g. "wh-1"' })
+  .string({ error: required('must be a string naming a warehouse, e.g. "wh-1"', 'the warehouse, e.g. "wh-1"') })
   .check(z.minLength(1, { error: 'must name a warehouse, e.g. "wh-1"' }), z.maxLength(20, { error: 'must be at most 20 characters' }));
 
 export const Sku = z
-  .string({ error: 'must be a string' })
+  .string({ error: required('must be a string', '1–32 uppercase letters, digits or dashes, e.g. "SKU-1042"') })
   .check(z.regex(SKU_PATTERN, { error: 'must be 1–32 uppercase letters, digits or dashes, e.g. "SKU-1042"' }));
 
 export const Quantity = z
-  .int({ error: (iss) => (typeof iss.input === 'number' ? 'must be a whole number' : 'must be a number') })
+  .int({ error: (iss) => (iss.input === undefined ? `required: a whole number from 1 to ${MAX_QUANTITY_PER_ITEM}` : typeof iss.input === 'number' ? 'must be a whole number' : 'must be a number') })
   .check(z.minimum(1, { error: 'must be at least 1' }), z.maximum(MAX_QUANTITY_PER_ITEM, { error: `must be at most ${MAX_QUANTITY_PER_ITEM}` }));
 
 export const OrderItem = z.strictObject({ sku: Sku, quantity: Quantity }, { error: unknownKeyOr('must be an object {"sku", "quantity"}') });
@@ -36,8 +44,8 @@ export type Priority = (typeof PRIORITIES)[number];
 
 export const ShipTo = z.strictObject(
   {
-    country: z.string({ error: 'must be a string' }).check(z.regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code, e.g. "DE"' })),
-    postalCode: z.string({ error: 'must be a string' }).check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$/, { error: 'must be 2–12 letters, digits, spaces or dashes' })),
+    country: z.string({ error: required('must be a string', 'an ISO 3166-1 alpha-2 code, e.g. "DE"') }).check(z.regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code, e.g. "DE"' })),
+    postalCode: z.string({ error: required('must be a string', '2–12 letters, digits, spaces or dashes, e.g. "10115"') }).check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$/, { error: 'must be 2–12 letters, digits, spaces or dashes' })),
   },
   { error: unknownKeyOr('must be an object {"country", "postalCode"}') },
 );
@@ -47,7 +55,7 @@ const orderShape = {
   orderId: z.optional(OrderId),
   warehouseId: WarehouseId,
   items: z
-    .array(OrderItem, { error: 'must be a list of {"sku", "quantity"}' })
+    .array(OrderItem, { error: required('must be a list of {"sku", "quantity"}') })
     .check(z.minLength(1, { error: 'must hold at least one item' }), z.maxLength(MAX_ITEMS_PER_ORDER, { error: `must hold at most ${MAX_ITEMS_PER_ORDER} items` })),
   priority: z.optional(z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` })),
   shipTo: z.optional(ShipTo),

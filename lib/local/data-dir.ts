@@ -3,8 +3,8 @@
  * state, so queued orders and their status survive a restart. One runtime at a time: a lock file
  * holds the owner's pid, and a lock left by a dead process (kill -9) is taken over.
  */
-import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync, accessSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync, accessSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 const LOCK_FILE = 'runtime.lock';
 
@@ -38,7 +38,7 @@ export function openDataDir(path: string, options: { reset?: boolean } = {}): Da
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (error) {
     if (error instanceof DataDirError) throw error;
-    throw new DataDirError(`cannot use data dir ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; ${fix}`);
+    throw new DataDirError(`cannot use data dir ${dir}: ${explain(dir, error as NodeJS.ErrnoException)}; ${fix}`);
   }
   const lock = join(dir, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
@@ -68,6 +68,24 @@ export function openDataDir(path: string, options: { reset?: boolean } = {}): Da
       }
     },
   };
+}
+
+/** What went wrong, in words: the path (or a parent) is a file, permission is missing, or the system's code. */
+function explain(dir: string, error: NodeJS.ErrnoException): string {
+  if (error.code === 'EEXIST' || error.code === 'ENOTDIR') {
+    for (let path = dir; path !== dirname(path); path = dirname(path)) {
+      const isFile = (() => {
+        try {
+          return !statSync(path).isDirectory();
+        } catch {
+          return false;
+        }
+      })();
+      if (isFile) return `${path} is a file, not a directory`;
+    }
+  }
+  if (error.code === 'EACCES' || error.code === 'EPERM') return `permission denied (${error.code})`;
+  return error.code ?? error.message;
 }
 
 function assertNotLockedByOther(dir: string): void {

@@ -3,9 +3,12 @@
  * function-worker.ts), created on demand up to the function's concurrency, each running one
  * invocation at a time. Like Lambda: the handler module is loaded once per environment (cold
  * start), its environment variables are its own, the timeout is enforced by terminating the
- * environment, and memory is capped (V8 heap ≈ the function's memory size).
+ * environment, and memory is capped (V8 heap ≈ the function's memory size). A code update
+ * (`updateCode`, what `npm start -- --watch` does on an edit) retires every environment of the old
+ * code before its next invocation, as a Lambda deploy does.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerData } from './function-worker.ts';
@@ -35,6 +38,8 @@ export type OutputSink = (line: string, source: { readonly functionName: string;
 
 interface Environment {
   readonly worker: Worker;
+  /** The code version it runs (see `updateCode`). */
+  readonly codeVersion: number;
   readonly ready: Promise<void>;
   initMs?: number;
   pending?: { readonly id: number; resolve(result: FromWorker | { type: 'crash'; message: string }): void };
@@ -54,11 +59,42 @@ export class LocalFunction {
   /** Execution time as Lambda bills it: each invocation rounded up to the millisecond. */
   #billedMs = 0;
   #lastInitMs: number | undefined;
+  #handlerModule: string;
+  #codeSha256: string | undefined;
+  #codeVersion = 0;
 
   constructor(spec: LocalFunctionSpec, output: OutputSink) {
     this.spec = spec;
     this.#output = output;
     this.#maxConcurrency = spec.maxConcurrency;
+    this.#handlerModule = spec.handlerModule;
+  }
+
+  /** The handler module new environments load: `spec.handlerModule`, or the last `updateCode`'s. */
+  get handlerModule(): string {
+    return this.#handlerModule;
+  }
+
+  /** Base64 SHA-256 of the handler module, like Lambda's `CodeSha256`: it changes with every code update. */
+  get codeSha256(): string {
+    this.#codeSha256 ??= createHash('sha256').update(readFileSync(this.#handlerModule)).digest('base64');
+    return this.#codeSha256;
+  }
+
+  /**
+   * Replaces the function's code, as a deploy does on Lambda: idle environments of the old code
+   * stop now, busy ones finish their invocation and then stop, and every invocation from now on
+   * runs `handlerModule` in a fresh environment (a cold start). Nothing is invoked twice or
+   * dropped: this only decides which environment runs the next invocation.
+   *
+   * @example
+   * fn.updateCode('/…/build/picking/2/picking.mjs');
+   */
+  updateCode(handlerModule: string, codeSha256?: string): void {
+    this.#handlerModule = handlerModule;
+    this.#codeSha256 = codeSha256;
+    this.#codeVersion++;
+    for (const env of [...this.#idle]) void this.#discard(env);
   }
 
   /** Invocations running now. */
@@ -78,6 +114,7 @@ export class LocalFunction {
   }
 
   get stats(): {
+    readonly codeSha256: string;
     readonly environments: number;
     readonly inUse: number;
     readonly invocations: number;
@@ -87,6 +124,7 @@ export class LocalFunction {
     readonly lastInitMs?: number;
   } {
     return {
+      codeSha256: this.codeSha256,
       environments: this.#environments.size,
       inUse: this.inUse,
       invocations: this.#invocations,
@@ -172,7 +210,7 @@ export class LocalFunction {
   }
 
   #release(env: Environment): void {
-    if (this.#closed || this.#environments.size > this.#maxConcurrency) {
+    if (this.#closed || this.#environments.size > this.#maxConcurrency || env.codeVersion !== this.#codeVersion) {
       this.#discard(env);
       this.#wakeWaiters();
       return;
@@ -190,10 +228,11 @@ export class LocalFunction {
   #spawn(): Environment {
     this.#coldStarts++;
     const { spec } = this;
+    const handlerModule = this.#handlerModule;
     const worker = new Worker(WORKER_FILE, {
       // Only the function's own environment: nothing of the caller's shell (AWS profiles, keys) leaks in.
       env: { ...spec.environment, AWS_LAMBDA_FUNCTION_NAME: spec.name, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb) },
-      workerData: { handlerModule: spec.handlerModule, functionName: spec.name, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb, region: spec.region } satisfies WorkerData,
+      workerData: { handlerModule, functionName: spec.name, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb, region: spec.region } satisfies WorkerData,
       stdout: true,
       stderr: true,
       // The function's memory size bounds its heap, as Lambda bounds the environment.
@@ -209,7 +248,7 @@ export class LocalFunction {
       failInit = reject;
     });
     ready.catch(() => undefined);
-    const env: Environment = { worker, ready };
+    const env: Environment = { worker, ready, codeVersion: this.#codeVersion };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') {
         env.initMs = message.initMs;

@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../build/handler-bundle.ts';
+import { watchHandlers } from '../build/handler-watch.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ORDER_STATUS_LABELS } from '../domain/status.ts';
@@ -26,7 +27,7 @@ import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction } from './local-function.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
-import { provision, type LocalResources } from './provision.ts';
+import { describeReconcile, provision, type LocalResources, type ReconcileReport } from './provision.ts';
 import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
 
 /**
@@ -53,6 +54,10 @@ export interface LocalRuntimeOptions {
   readonly dataDir?: string;
   /** Wipe the data dir first. */
   readonly reset?: boolean;
+  /** Delete the (empty) queues of stages no longer in the topology. */
+  readonly prune?: boolean;
+  /** Rebuild a handler when its code (or code it imports) changes, and run the new code from the next invocation on. */
+  readonly watch?: boolean;
   /** `CONVEYOR_CHAOS` specification, passed to every stage function. */
   readonly chaos?: string;
   readonly output: LogOutput;
@@ -69,6 +74,8 @@ export class LocalRuntime {
   readonly dataDir: string | undefined;
   readonly endpoints: { readonly sqs: string; readonly dynamodb: string };
   readonly resources: LocalResources;
+  /** What this start changed to bring the emulators in line with the topology. */
+  readonly reconciled: ReconcileReport;
   readonly functions: ReadonlyMap<string, LocalFunction>;
   /** By stage key, e.g. `wh-1/picking`. */
   readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>;
@@ -82,6 +89,7 @@ export class LocalRuntime {
     this.dataDir = parts.dataDir?.path;
     this.endpoints = parts.emulators.endpoints;
     this.resources = parts.resources;
+    this.reconciled = parts.reconciled;
     this.functions = parts.functions;
     this.mappings = parts.mappings;
   }
@@ -121,18 +129,22 @@ export class LocalRuntime {
         sqs.destroy();
         dynamodb.destroy();
       });
-      const resources = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs });
+      // Like a deploy: what exists is brought in line with the topology, the stored orders stay.
+      const { report: reconciled, ...resources } = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs }, { prune: options.prune ?? false });
+      const { applied, attention } = describeReconcile(reconciled);
+      for (const line of applied) output.notice(`topology: ${line}`);
+      for (const line of attention) output.emit('warn', `topology: ${line}`);
       // The functions run the bundles the stack deploys (same esbuild options), not the sources.
       const buildDir = handlerBuildDir();
       cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
-      const bundles = await bundleHandlers(['intake', DEAD_LETTER_AUDITOR, ...allStages(options.topology).map((s) => s.handler)], buildDir);
+      const functions = new Map<string, LocalFunction>();
+      const bundles = await buildHandlers(options, buildDir, functions, cleanup);
       const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
 
       const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
       const sink = (line: string, source: { functionName: string }) => {
         if (!stats.observeLine(line)) output.functionLine(line, source.functionName);
       };
-      const functions = new Map<string, LocalFunction>();
       const intake = new LocalFunction(
         {
           name: 'conveyor-intake',
@@ -222,7 +234,7 @@ export class LocalRuntime {
       const schedule = scheduleAudits(auditor, (message) => output.emit('warn', message, {}));
       cleanup.push(() => schedule.stop());
 
-      const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, stats, functions, mappings, cleanup };
+      const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, reconciled, stats, functions, mappings, cleanup };
       runtime = new LocalRuntime(parts, api.url);
       const controls = new StageControlStore(dataDir?.path);
       applyStageControls(controls, mappings);
@@ -310,6 +322,11 @@ export class LocalRuntime {
       },
       {
         method: 'GET',
+        path: '/api/deployment',
+        handle: () => ({ status: 200, body: this.reconciled }),
+      },
+      {
+        method: 'GET',
         path: '/api/functions',
         handle: async () => ({
           status: 200,
@@ -360,6 +377,7 @@ interface Parts {
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly resources: LocalResources;
+  readonly reconciled: ReconcileReport;
   readonly stats: RuntimeStats;
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
@@ -388,6 +406,51 @@ function scheduleAudits(auditor: LocalFunction, warn: (message: string) => void)
       clearInterval(timer);
       await running;
     },
+  };
+}
+
+/**
+ * The handler bundles, by handler name. With `watch`, a handler is rebuilt when its code changes and
+ * every function running it (looked up in `functions` at that moment) gets the new code.
+ */
+async function buildHandlers(
+  options: LocalRuntimeOptions,
+  buildDir: string,
+  functions: ReadonlyMap<string, LocalFunction>,
+  cleanup: Array<() => Promise<void> | void>,
+): Promise<Map<string, string>> {
+  const stages = allStages(options.topology);
+  const names = ['intake', DEAD_LETTER_AUDITOR, ...stages.map((s) => s.handler)];
+  if (!options.watch) return bundleHandlers(names, buildDir);
+  const handlerOf = new Map<string, string>([['intake', 'intake'], [DEAD_LETTER_AUDITOR, DEAD_LETTER_AUDITOR], ...stages.map((s) => [s.key, s.handler] as const)]);
+  // One edit often breaks (or mends) every bundle that imports the file: one line for all of them.
+  const say = coalesce((message: string, handlers: string[], fields: Record<string, unknown>) => options.output.emit(fields.error ? 'error' : 'info', `${handlers.join(', ')}: ${message}`, fields));
+  const watcher = await watchHandlers(names, buildDir, {
+    rebuilt(build, durationMs) {
+      const affected = [...functions].filter(([key]) => handlerOf.get(key) === build.name).map(([, fn]) => fn);
+      for (const fn of affected) fn.updateCode(build.module, build.codeSha256);
+      options.output.notice(`${build.name} rebuilt: the next invocations run the new code`, { functions: affected.map((f) => f.spec.name), buildMs: Math.round(durationMs) });
+    },
+    failed: (name, message) => say('build failed; the previous code keeps running until a fix is saved', name, { error: message }),
+    recovered: (name) => say('builds again, the same code as is running', name, {}),
+  });
+  cleanup.push(() => watcher.close());
+  return new Map([...watcher.builds].map(([name, build]) => [name, build.module]));
+}
+
+/** Calls `emit` once for the same message and fields reported for several handlers within 200 ms. */
+function coalesce(emit: (message: string, handlers: string[], fields: Record<string, unknown>) => void) {
+  const pending = new Map<string, { message: string; handlers: string[]; fields: Record<string, unknown> }>();
+  return (message: string, handler: string, fields: Record<string, unknown>) => {
+    const key = `${message}\0${JSON.stringify(fields)}`;
+    const entry = pending.get(key);
+    if (entry) return void entry.handlers.push(handler);
+    pending.set(key, { message, handlers: [handler], fields });
+    setTimeout(() => {
+      const due = pending.get(key);
+      pending.delete(key);
+      if (due) emit(due.message, due.handlers.sort(), due.fields);
+    }, 200).unref();
   };
 }
 

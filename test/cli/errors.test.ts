@@ -143,7 +143,7 @@ describe('invalid flag values, before anything is contacted', () => {
     [['send'], 'conveyor: send needs --count N (generate N orders) or --file orders.jsonl — e.g. conveyor send --count 100'],
     [['purge', '--stage', 'picking'], 'conveyor: purge needs --warehouse: it empties one queue at a time (e.g. conveyor purge --stage picking --warehouse wh-1 --yes)'],
     [['orders', 'get', 'bad/id'], 'conveyor: "bad/id" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit'],
-    [['status', '--url', 'localhost:3000'], 'conveyor: --url must be an http:// URL such as http://127.0.0.1:3000, got "localhost:3000"'],
+    [['status', '--url', 'ftp://localhost:3000'], 'conveyor: --url must be an http:// address such as http://127.0.0.1:3000, got "ftp://localhost:3000"'],
   ];
   for (const [args, message] of cases) {
     it(`conveyor ${args.join(' ')}`, async () => {
@@ -155,7 +155,7 @@ describe('invalid flag values, before anything is contacted', () => {
     expect(expectOneLine(await runInProcess(['scale', '--stage', 'picking']), 2)).toBe("conveyor: required option '--max-concurrency <n>' not specified — run with --help for usage and examples");
     expect(expectOneLine(await runInProcess(['status', '--jsno']), 2)).toMatch(/^conveyor: unknown option '--jsno'.*— run with --help for usage and examples$/);
     expect(expectOneLine(await runInProcess(['stauts']), 2)).toMatch(/^conveyor: unknown command 'stauts'/);
-    expect(expectOneLine(await runInProcess(['status', '--target', 'gcp']), 2)).toMatch(/^conveyor: option '--target <target>' argument 'gcp' is invalid\. Allowed choices are local, aws\./);
+    expect(expectOneLine(await runInProcess(['status', '--target', 'gcp']), 2)).toMatch(/^conveyor: option '--target <target>' argument 'gcp' is invalid\. Allowed choices are local, aws — run with --help/);
   });
 
   it('a bad --file: each bad line with its number, then one line saying nothing was sent', async () => {

@@ -8,6 +8,10 @@ import { freePort, startFailing, tempDir } from '../support/runtime-process.ts';
 const dir = tempDir();
 afterAll(() => dir.remove());
 
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
 function expectOneCleanLine(output: string, pattern: RegExp): void {
   const lines = output.trim().split('\n');
   expect(lines, output).toHaveLength(1);
@@ -29,12 +33,20 @@ describe('npm start refuses', () => {
     }
   });
 
-  it('a data directory it cannot use, naming it', async () => {
+  it('a data directory inside a file, naming the file', async () => {
     const file = join(dir.path, 'a-file');
     writeFileSync(file, 'not a directory');
     const { code, output } = await startFailing({ CONVEYOR_PORT: String(await freePort()), CONVEYOR_DATA_DIR: join(file, 'data') });
     expect(code).toBe(1);
-    expectOneCleanLine(output, new RegExp(`cannot use data dir ${join(file, 'data').replaceAll('/', '\\/')}: ENOTDIR; set CONVEYOR_DATA_DIR`));
+    expectOneCleanLine(output, new RegExp(`cannot use data dir ${escape(join(file, 'data'))}: ${escape(file)} is a file, not a directory; set CONVEYOR_DATA_DIR`));
+  });
+
+  it('a data directory that is a file, saying so (not EEXIST)', async () => {
+    const file = join(dir.path, 'data-file');
+    writeFileSync(file, 'not a directory');
+    const { code, output } = await startFailing({ CONVEYOR_PORT: String(await freePort()), CONVEYOR_DATA_DIR: file });
+    expect(code).toBe(1);
+    expectOneCleanLine(output, new RegExp(`cannot use data dir ${escape(file)}: ${escape(file)} is a file, not a directory; set CONVEYOR_DATA_DIR`));
   });
 
   it.each([

@@ -29,14 +29,16 @@ export interface StartOptions {
   readonly args?: readonly string[];
   /** Fails if /healthz does not answer 200 within this time. */
   readonly readyTimeoutMs?: number;
+  /** The project to run (default: this one); e.g. a copy from `copyProject`. */
+  readonly cwd?: string;
 }
 
 /** Starts `bin/start.ts` on a free port and resolves once `/healthz` answers 200. */
-export async function startRuntime({ env = {}, args = [], readyTimeoutMs = 30_000 }: StartOptions = {}): Promise<RuntimeProcess> {
+export async function startRuntime({ env = {}, args = [], readyTimeoutMs = 30_000, cwd = ROOT }: StartOptions = {}): Promise<RuntimeProcess> {
   const port = env.CONVEYOR_PORT ?? String(await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(NODE, ['bin/start.ts', ...args], {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', CONVEYOR_LOG_FORMAT: 'json', CONVEYOR_LOG_LEVEL: 'warn', ...env, CONVEYOR_PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

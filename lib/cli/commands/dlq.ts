@@ -9,7 +9,7 @@ import { stageName, wholeNumber } from '../options.ts';
 import type { RunState } from '../program.ts';
 import type { Style } from '../style.ts';
 import { renderTable } from '../table.ts';
-import { stageKey, type RedriveResult, type StageRef } from '../target.ts';
+import { stageKey, type RedriveResult, type StageRef, type Target } from '../target.ts';
 
 const MAX_PEEK = 100;
 
@@ -18,6 +18,9 @@ SQS has no peek: messages are received with a short visibility timeout and made 
 once, so nothing is consumed (if the CLI dies meanwhile, they reappear by themselves within 30 s).
 Each dead letter carries why it died: KIND is poison (failed validation — never retried),
 rejected (a permanent business failure) or exhausted (out of retries); REASON is the last error.
+With --json: one entry per stage, {"stage", "messages", "limit", "total", "truncated"}: "total" is
+the DLQ's depth (null on AWS, where peeking cannot count), "truncated" true when the DLQ holds more
+than shown, or on AWS when --limit was reached (stderr says so too) — raise --limit to see more.
 
 Examples:
   $ npx conveyor dlq peek --stage picking                      every warehouse
@@ -57,13 +60,18 @@ export function registerDlqCommands(program: Command, context: CliContext, _stat
       const globals = command.optsWithGlobals() as GlobalOptions;
       const found = await withTarget(globals, context, async (target) => {
         const refs = await selectStages(target, options.stage, options.warehouse);
-        return Promise.all(refs.map(async (ref) => ({ stage: stageKey(ref), messages: await target.peekDeadLetters(ref, options.limit) })));
+        return Promise.all(refs.map(async (ref) => ({ stage: stageKey(ref), ...(await peekAtMost(target, ref, options.limit)) })));
       });
-      if (options.json) return sayJson(context, found);
+      if (options.json) {
+        sayJson(context, found);
+        // stdout stays JSON for scripts; the reader is told on stderr that the list is not complete.
+        for (const entry of found.filter((f) => f.truncated)) context.stderr.write(`conveyor: ${entry.stage}: ${truncationNote(entry)}\n`);
+        return;
+      }
       const style = styleFor(context);
       found.forEach((entry, i) => {
         if (i > 0) say(context);
-        for (const line of renderDeadLetters(entry.stage, entry.messages, options.limit, style)) say(context, line);
+        for (const line of renderDeadLetters(entry.stage, entry.messages, entry, style)) say(context, line);
       });
       if (found.some((f) => f.messages.length > 0)) {
         say(context);
@@ -96,9 +104,30 @@ export function registerDlqCommands(program: Command, context: CliContext, _stat
     });
 }
 
-export function renderDeadLetters(stage: string, messages: readonly DeadLetter[], limit: number, style: Style): string[] {
+/** What a peek found, and whether the DLQ holds more than it shows. */
+export interface PeekResult {
+  readonly messages: DeadLetter[];
+  readonly limit: number;
+  /** Dead letters in the DLQ, where the target can count them (locally); null where it cannot. */
+  readonly total: number | null;
+  /** True when the DLQ holds more than shown; where it cannot be counted, when --limit was reached (there may be more). */
+  readonly truncated: boolean;
+}
+
+async function peekAtMost(target: Target, ref: StageRef, limit: number): Promise<PeekResult> {
+  const [messages, total] = await Promise.all([target.peekDeadLetters(ref, limit), target.deadLetterCount ? target.deadLetterCount(ref) : null]);
+  return { messages, limit, total, truncated: total === null ? messages.length >= limit : total > messages.length };
+}
+
+function truncationNote(peek: PeekResult): string {
+  const shown = `showing ${plural(peek.messages.length, 'dead letter')}`;
+  const more = peek.total === null ? '--limit reached; the DLQ may hold more' : `the DLQ holds ${peek.total}`;
+  return `${shown}, ${more}${peek.limit < MAX_PEEK ? ` — raise --limit (up to ${MAX_PEEK})` : ''}`;
+}
+
+export function renderDeadLetters(stage: string, messages: readonly DeadLetter[], peek: Pick<PeekResult, 'limit' | 'truncated' | 'total'>, style: Style): string[] {
   if (messages.length === 0) return [`${style.bold(stage)} — ${style.green('no dead letters')}`];
-  const more = messages.length >= limit ? ` (--limit ${limit} reached; there may be more)` : '';
+  const more = peek.truncated ? ` (${truncationNote({ messages: [...messages], ...peek })})` : '';
   const rows = messages.map((m) => [m.orderId ?? style.dim('(none)'), m.kind ?? '—', m.receiveCount === undefined ? '—' : String(m.receiveCount), timestamp(m.deadLetteredAt ?? m.sentAt), m.reason ?? style.dim('unknown (moved by the queue redrive policy)')]);
   return [
     `${style.bold(stage)} — ${style.red(plural(messages.length, 'dead letter'))}${more}, not consumed`,
