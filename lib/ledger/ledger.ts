@@ -295,6 +295,38 @@ export class OrderLedger {
     });
   }
 
+  /**
+   * Closes orders for good — `purged` (their messages were deleted by an operator) — unless they are
+   * final already. Recorded with who, when and at which stage.
+   */
+  async close(entries: readonly { id: string; state: 'purged' | 'cancelled'; stage: string; by: string; at: string }[]): Promise<LedgerResult[]> {
+    return mapConcurrent(entries, WRITE_CONCURRENCY, async (c): Promise<LedgerResult> => {
+      try {
+        const outcome = await this.#table.update(
+          headKey(c.id),
+          { set: { state: c.state, closedAt: c.at, closedBy: c.by, closedStage: c.stage, updatedAt: c.at }, remove: ['deadStage', 'deadPosition', 'reason'] },
+          isOneOf('state', ['open', 'dead-lettered']),
+        );
+        return outcome.applied ? applied(outcome.old) : { kind: 'ignored' };
+      } catch (error) {
+        return errorOf(error);
+      }
+    });
+  }
+
+  /**
+   * The orders of a pipeline the ledger shows waiting in (or dead-lettered at) `stage`: a full scan,
+   * for rare operator actions such as a purge.
+   */
+  async waitingIn(pipelineId: string, stage: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const items of (await this.#collections()).values()) {
+      const record = deriveRecord(items, this.#labels);
+      if (record && record.warehouseId === pipelineId && record.stage === stage && !FINAL_STATES.includes(record.status as HeadState)) ids.push(record.orderId);
+    }
+    return ids;
+  }
+
   /** Whether the dead letter with this message id is noted in the order's record (consistent). */
   async recordedDeath(orderId: string, messageId: string): Promise<boolean> {
     const [head] = await this.#table.getAll([headKey(orderId)], { consistent: true });
@@ -308,13 +340,7 @@ export class OrderLedger {
 
   /** Counts every order by where it is (a full scan: for start-up and idle reconciliation, not hot paths). */
   async totals(): Promise<LedgerTotals> {
-    const byOrder = new Map<string, Item[]>();
-    for await (const item of this.#table.scan()) {
-      const id = item.orderId as string;
-      const items = byOrder.get(id);
-      if (items) items.push(item);
-      else byOrder.set(id, [item]);
-    }
+    const byOrder = await this.#collections();
     const totals = { accepted: 0, delivered: 0, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 };
     for (const items of byOrder.values()) {
       const record = deriveRecord(items, this.#labels);
@@ -328,6 +354,18 @@ export class OrderLedger {
       else totals.inFlight++;
     }
     return totals;
+  }
+
+  /** Every order's items, grouped (a full scan). */
+  async #collections(): Promise<Map<string, Item[]>> {
+    const byOrder = new Map<string, Item[]>();
+    for await (const item of this.#table.scan()) {
+      const id = item.orderId as string;
+      const items = byOrder.get(id);
+      if (items) items.push(item);
+      else byOrder.set(id, [item]);
+    }
+    return byOrder;
   }
 
   async #stateOf(orderId: string): Promise<HeadState | undefined> {

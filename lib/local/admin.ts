@@ -9,7 +9,9 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { hostname } from 'node:os';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../operations/dead-letters.ts';
 import { STAGE_NAMES, type Topology } from '../topology/index.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
@@ -58,14 +60,21 @@ export interface AdminTarget {
   readonly resources: LocalResources;
   readonly sqs: SQSClient;
   readonly controls: StageControlStore;
+  /** The order ledger: a purge closes the orders it removes. */
+  readonly ledger: PurgeLedger;
+  /** Called after orders were closed by an operator (the totals are counted again). */
+  readonly settled: () => Promise<void>;
   /** Reports what operators did (it shows in the runtime's log). */
   readonly audit: (message: string, fields: Record<string, unknown>) => void;
 }
 
+/** How long a purge waits for the stage's running invocations to finish before it deletes anything. */
+const PURGE_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
+
 const MAX_PEEK = 100;
 
 export function adminRoutes(target: AdminTarget): Route[] {
-  const { topology, mappings, resources, sqs, controls, audit } = target;
+  const { topology, mappings, resources, sqs, controls, ledger, settled, audit } = target;
   const base = '/api/stages/{pipeline}/{stage}';
 
   /** The stage named by the path, or an error response naming what is wrong. */
@@ -174,12 +183,29 @@ export function adminRoutes(target: AdminTarget): Route[] {
       path: `${base}/purge`,
       handle: write(async (key, body) => {
         if (body.confirm !== true) return problem(400, 'confirmation required', 'confirm', 'purging deletes every message waiting in the stage queue; send {"confirm": true}');
-        await sqs.send(new PurgeQueueCommand({ QueueUrl: resources.stages.get(key)!.queueUrl }));
-        audit('stage queue purged', { stage: key });
-        return { status: 200, body: { stage: key, purged: true } };
+        const mapping = mappings.get(key)!;
+        const wasPaused = mapping.paused;
+        // Nothing of the stage mid-way: consumption stops, running invocations finish first.
+        mapping.pause();
+        await untilIdle(mapping);
+        try {
+          const { stage } = resources.stages.get(key)!;
+          const report = await purgeStage(sqs, ledger, { pipelineId: stage.pipelineId, stage: stage.name, queueUrl: resources.stages.get(key)!.queueUrl }, `operator@${hostname()}`);
+          await settled();
+          audit('stage queue purged', { stage: key, orders: report.orders });
+          return { status: 200, body: { stage: key, purged: true, orders: report.orders } };
+        } finally {
+          if (!wasPaused) mapping.resume();
+        }
       }),
     },
   ];
+}
+
+/** Waits until a mapping holds no record (its invocations have finished), bounded. */
+async function untilIdle(mapping: LocalEventSourceMapping): Promise<void> {
+  const deadline = Date.now() + PURGE_IDLE_TIMEOUT_MS;
+  while (mapping.held > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** Apply saved pause/scale choices to the mappings before they start. */

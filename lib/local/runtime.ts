@@ -241,7 +241,16 @@ export class LocalRuntime {
       routes.push(
         ...orderApiRoutes((event) => intake.invoke(event)),
         ...runtime.#ownRoutes(),
-        ...adminRoutes({ topology: options.topology, mappings, resources, sqs, controls, audit: (message, fields) => output.notice(message, fields) }),
+        ...adminRoutes({
+          topology: options.topology,
+          mappings,
+          resources,
+          sqs,
+          controls,
+          ledger: orderLedgerOn(dynamodb, resources.tableName),
+          settled: async () => stats.rebase(await countOrders(dynamodb, resources.tableName)),
+          audit: (message, fields) => output.notice(message, fields),
+        }),
       );
       for (const mapping of mappings.values()) mapping.start();
       return runtime;
@@ -507,7 +516,11 @@ async function queueAttributes(sqs: SQSClient, queueUrl: string): Promise<{ visi
 
 /** Orders already in the ledger (after a restart): the starting point of the totals. */
 async function countOrders(dynamodb: DynamoDBClient, tableName: string): Promise<OrderBaseline> {
-  const ledger = new OrderLedger(new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb), tableName), ORDER_STATUS_LABELS);
-  const { inFlight: _inFlight, ...totals } = await ledger.totals();
+  const { inFlight: _inFlight, ...totals } = await orderLedgerOn(dynamodb, tableName).totals();
   return totals;
+}
+
+/** The order ledger, read and written by the runtime itself (operator actions, totals). */
+function orderLedgerOn(dynamodb: DynamoDBClient, tableName: string): OrderLedger {
+  return new OrderLedger(new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }), tableName), ORDER_STATUS_LABELS);
 }
