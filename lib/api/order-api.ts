@@ -1,6 +1,7 @@
 /**
  * The order API behind API Gateway (and, locally, behind the local API server): `POST /orders`
- * (one order, or `{"orders": [...]}` for bulk intake) and `GET /orders/{orderId}`.
+ * (one order, or `{"orders": [...]}` for bulk intake), `GET /orders/{orderId}` and
+ * `DELETE /orders/{orderId}` (cancel).
  *
  * A request is read (content type, size, JSON), every order validated — a bad request queues and
  * records nothing — and the valid ones admitted (admission.ts): each id is claimed in the ledger
@@ -114,13 +115,39 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
   }
 
   async function get(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-    const orderId = event.pathParameters?.orderId ?? '';
-    if (!ORDER_ID_PATTERN.test(orderId)) {
-      return problem(400, 'invalid order id', [{ field: 'orderId', message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' }]);
-    }
+    const orderId = orderIdOf(event);
+    if (typeof orderId !== 'string') return orderId;
     const record = await ledger.read(orderId);
-    if (!record) return problem(404, 'order not found', [{ field: 'orderId', message: `no order ${JSON.stringify(orderId)}` }]);
+    if (!record) return notFound(orderId);
     return json(200, record);
+  }
+
+  /**
+   * Cancels an order that is not final yet: 200 with its record (and again, idempotently, once it is
+   * cancelled); 409 once it was delivered (with its delivery) or purged; 404 when there is none.
+   * The cancel and the delivery are conditional writes on one item: exactly one of them wins.
+   */
+  async function cancel(event: APIGatewayProxyEvent, requestId: string): Promise<APIGatewayProxyResult> {
+    const orderId = orderIdOf(event);
+    if (typeof orderId !== 'string') return orderId;
+    const before = await ledger.read(orderId);
+    if (!before) return notFound(orderId);
+    // Who: the IAM caller API Gateway authenticated (locally there is none: the request id).
+    const by = event.requestContext?.identity?.userArn ?? `request ${requestId}`;
+    const [result] = await ledger.close([{ id: orderId, state: 'cancelled', stage: before.stage, by: by.slice(0, 256), at: new Date(now()).toISOString() }]);
+    if (result?.kind === 'error') throw new Error(result.message);
+    const after = (await ledger.read(orderId)) ?? before;
+    if (after.status === 'cancelled') {
+      if (result?.kind === 'applied') logger.info('order cancelled', { orderId, stage: after.stage, by });
+      return json(200, after);
+    }
+    return json(409, { error: `order already ${after.status}`, details: [{ field: 'orderId', message: `order ${orderId} is ${after.status} and can no longer be cancelled` }], order: after });
+  }
+
+  function orderIdOf(event: APIGatewayProxyEvent): string | APIGatewayProxyResult {
+    const orderId = event.pathParameters?.orderId ?? '';
+    if (ORDER_ID_PATTERN.test(orderId)) return orderId;
+    return problem(400, 'invalid order id', [{ field: 'orderId', message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' }]);
   }
 
   return async function handler(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
@@ -132,6 +159,8 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
           return await submit(event, requestId, context?.getRemainingTimeInMillis() ?? options.defaultTimeoutMs ?? 10_000);
         case 'GET /orders/{orderId}':
           return await get(event);
+        case 'DELETE /orders/{orderId}':
+          return await cancel(event, requestId);
       }
       return notRouted(event);
     } catch (error) {
@@ -142,8 +171,12 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
   };
 }
 
+function notFound(orderId: string): APIGatewayProxyResult {
+  return problem(404, 'order not found', [{ field: 'orderId', message: `no order ${JSON.stringify(orderId)}` }]);
+}
+
 function notRouted(event: APIGatewayProxyEvent): APIGatewayProxyResult {
-  const allowed: Record<string, string> = { '/orders': 'POST', '/orders/{orderId}': 'GET' };
+  const allowed: Record<string, string> = { '/orders': 'POST', '/orders/{orderId}': 'GET, DELETE' };
   const allow = allowed[event.resource];
   if (allow) return problem(405, 'method not allowed', [{ field: 'method', message: `${event.httpMethod} is not allowed on ${event.resource}; use ${allow}` }], { allow });
   return problem(404, 'not found', [{ field: 'path', message: `no route for ${event.httpMethod} ${event.path}` }]);

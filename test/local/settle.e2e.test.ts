@@ -16,7 +16,8 @@ const post = async (path: string, body: unknown) => {
   const response = await fetch(`${runtime.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: response.status, body: await response.json() };
 };
-const reconciles = (t: Record<string, number>) => t.accepted === t.delivered + t.deadLettered + t.cancelled + t.purged + t.inFlight;
+type Totals = { accepted: number; delivered: number; deadLettered: number; cancelled: number; purged: number; inFlight: number };
+const reconciles = (t: Totals) => t.accepted === t.delivered + t.deadLettered + t.cancelled + t.purged + t.inFlight;
 
 it('reads purged orders as purged, with who, when and where, and leaves nothing in flight', async () => {
   await post('/api/stages/wh-1/packing/pause', {});
@@ -44,7 +45,7 @@ it('keeps the totals exact while orders flow: never more accepted than sent, alw
   const before = (await getJson(`${runtime.url}/api/stats`)).body.totals;
   const orders = makeOrders('flow', 500);
   let sampling = true;
-  const samples: Record<string, number>[] = [];
+  const samples: Totals[] = [];
   const sampler = (async () => {
     while (sampling) {
       samples.push((await getJson(`${runtime.url}/api/stats`)).body.totals);

@@ -132,6 +132,19 @@ export class MemoryPipeline {
 
   /** POST /orders, crashing the intake before its `crashAfter`-th effect if given. */
   async post(body: unknown, crashAfter?: number): Promise<Invocation<APIGatewayProxyResult>> {
+    const event = toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return this.#call(event, crashAfter);
+  }
+
+  /** DELETE /orders/{orderId}: cancel. */
+  async cancel(orderId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const event = toApiGatewayEvent({ method: 'DELETE', path: `/orders/${orderId}`, resource: '/orders/{orderId}', pathParameters: { orderId } });
+    const result = await this.#call(event);
+    if (result.crashed) throw new Error('cannot crash');
+    return { status: result.value.statusCode, body: JSON.parse(result.value.body) };
+  }
+
+  async #call(event: ReturnType<typeof toApiGatewayEvent>, crashAfter?: number): Promise<Invocation<APIGatewayProxyResult>> {
     const crash = new CrashSwitch(crashAfter);
     const config = readIntakeConfig(
       intakeEnvironment(this.topology, {
@@ -152,7 +165,6 @@ export class MemoryPipeline {
       },
       defaultTimeoutMs: 10_000,
     });
-    const event = toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const response = await api({ ...event, requestContext: { ...event.requestContext, requestId: `request-${++this.#requests}` } });
     return crash.crashed ? { crashed: true } : { crashed: false, value: response };
   }
