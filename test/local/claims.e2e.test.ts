@@ -28,8 +28,9 @@ it('answers concurrent submissions of one id with one 202 — the other a duplic
     const [a, b] = pairs[i]!;
     const plain = answer.filter((r) => r.status === 202 && !r.body.duplicate);
     expect(plain, `pair ${i}: ${JSON.stringify(answer.map((r) => [r.status, r.body.duplicate]))}`).toHaveLength(1);
-    const winner = answer[0]!.status === 202 && !answer[0]!.body.duplicate ? a : b;
-    const other = answer[winner === a ? 1 : 0]!;
+    const won = answer.findIndex((r) => r.status === 202 && !r.body.duplicate);
+    const winner = won === 0 ? a : b;
+    const other = answer[1 - won]!;
     if (a === b) expect(other).toMatchObject({ status: 202, body: { duplicate: true } });
     else expect(other.status).toBe(409);
     accepted.push(winner);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { SQS_MAX_VISIBILITY_SECONDS } from '../../lib/topology/model.ts';
+import { VISIBILITY_LIMIT_MARGIN_SECONDS } from '../../lib/topology/limits.ts';
 import { backoffSeconds } from '../../lib/runtime/backoff.ts';
 
 const policy = { baseSeconds: 2, capSeconds: 300 };
@@ -27,8 +29,8 @@ describe('backoffSeconds', () => {
     expect(top(10_000)).toBe(300);
   });
 
-  it('never exceeds the 12-hour SQS visibility limit', () => {
-    expect(backoffSeconds(60, { baseSeconds: 40_000, capSeconds: 43_200 }, () => 0.9999999)).toBe(43_200);
+  it('never exceeds the 12-hour SQS visibility limit, less the margin kept for the time a record was held', () => {
+    expect(backoffSeconds(60, { baseSeconds: 40_000, capSeconds: 43_200 }, () => 0.9999999)).toBe(SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS);
   });
 
   it('treats a missing or nonsense receive count as the first receive', () => {

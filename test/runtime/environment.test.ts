@@ -13,6 +13,9 @@ describe('handler environment', () => {
     expect(readStageConfig('packing', env)).toEqual({
       pipelineId: 'wh-2',
       stage: 'packing',
+      position: packing.index + 1,
+      nextStage: packing.next,
+      batchingWindowSeconds: packing.maxBatchingWindowSeconds,
       queueUrl: urls.queueUrl,
       deadLetterQueueUrl: urls.deadLetterQueueUrl,
       nextQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/1/next',
