@@ -12,6 +12,7 @@ import { bundleHandlers } from '../build/handler-bundle.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { parseQueueChaos, type QueueChaos } from '../runtime/chaos.ts';
 import { intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
 import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
@@ -43,7 +44,7 @@ export interface LocalRuntimeOptions {
   readonly dataDir?: string;
   /** Wipe the data dir first. */
   readonly reset?: boolean;
-  /** `CONVEYOR_CHAOS` specification, passed to every stage function. */
+  /** `CONVEYOR_CHAOS` specification: passed to every stage function; its `duplicate` and `reorder` effects to the SQS emulator. */
   readonly chaos?: string;
   readonly output: LogOutput;
   /** Log level of the functions (Powertools). */
@@ -112,6 +113,7 @@ export class LocalRuntime {
         dynamodb.destroy();
       });
       const resources = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs });
+      await emulators.setQueueChaos(queueChaosByName(options.chaos, resources));
       // The functions run the bundles the stack deploys (same esbuild options), not the sources.
       const buildDir = handlerBuildDir();
       cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
@@ -331,6 +333,12 @@ interface Parts {
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
   readonly cleanup: Array<() => Promise<void> | void>;
+}
+
+/** The `duplicate` / `reorder` chaos per stage queue name (the SQS emulator applies them, not the functions). */
+function queueChaosByName(spec: string | undefined, resources: LocalResources): Record<string, QueueChaos> {
+  const chaos = parseQueueChaos(spec);
+  return Object.fromEntries([...resources.stages.values()].flatMap((s) => (chaos.has(s.stage.name) ? [[s.queueName, chaos.get(s.stage.name)!]] : [])));
 }
 
 /** A fresh build directory for this process; those of processes that are gone are removed. */
