@@ -252,9 +252,16 @@ export class LocalRuntime {
     return this.#stopping !== undefined;
   }
 
-  /** Graceful stop: no new requests, polling stops, running invocations finish (within their timeout), stores close. */
+  /**
+   * Graceful stop, in the order that loses nothing and keeps no order waiting: the API stops
+   * accepting (requests in flight are answered); then the event source mappings stop polling and
+   * hand back what they gathered and did not invoke (visible again at once, as a disabled event
+   * source keeps nothing); running invocations finish within their timeout; then the functions,
+   * the emulators and the stores close.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      await this.#parts.api.close().catch(() => undefined);
       for (const step of [...this.#parts.cleanup].reverse()) await Promise.resolve(step()).catch(() => undefined);
     })();
     return this.#stopping;
