@@ -28,10 +28,16 @@ async function settled(url: string, count: number, timeoutMs: number) {
   }, timeoutMs, `${count} deliveries`);
 }
 
-function topology(stage: Record<string, unknown>, overrides: Record<string, Record<string, unknown>> = {}) {
+function topology(stage: Record<string, unknown>, overrides: Record<string, Record<string, unknown>> = {}, rest: Record<string, unknown> = {}) {
   const base = { maxReceiveCount: 20, backoff: { baseSeconds: 1, capSeconds: 2 }, ...stage };
-  return JSON.stringify({ stages: { picking: { ...base, ...overrides.picking }, packing: { ...base, ...overrides.packing }, delivery: { ...base, ...overrides.delivery } } });
+  return JSON.stringify({ ...rest, stages: { picking: { ...base, ...overrides.picking }, packing: { ...base, ...overrides.packing }, delivery: { ...base, ...overrides.delivery } } });
 }
+
+/**
+ * Five pollers per stage, so a message and its copy can be in two invocations at once; the
+ * intake gets time to spare, as thirty execution environments start beside it on a small machine.
+ */
+const CONTENDED = topology({ timeoutSeconds: 10, maxConcurrency: 5 }, {}, { intake: { timeoutSeconds: 29 } });
 
 describe('fault suite', () => {
   it('handler timeouts: batches that hang past the function timeout are stopped, and their orders still arrive exactly once', async () => {
@@ -85,11 +91,10 @@ describe('fault suite', () => {
   it('the queues deliver some messages twice (CONVEYOR_CHAOS duplicate, with a data directory): every order is still delivered exactly once', async () => {
     const data = tempDir();
     dirs.push(data);
-    // Five pollers per stage, so a message and its copy can be in two invocations at once.
     const runtime = await startRuntime({
       env: {
         CONVEYOR_DATA_DIR: data.path,
-        CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 10, maxConcurrency: 5 }),
+        CONVEYOR_TOPOLOGY: CONTENDED,
         CONVEYOR_CHAOS: 'picking:0.3:duplicate,packing:0.3:duplicate,delivery:0.3:duplicate',
       },
     });
@@ -114,7 +119,7 @@ describe('fault suite', () => {
     const runtime = await startRuntime({
       args: ['--in-memory'],
       env: {
-        CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 10, maxConcurrency: 5 }),
+        CONVEYOR_TOPOLOGY: CONTENDED,
         CONVEYOR_CHAOS: 'picking:0.5:reorder,packing:0.5:reorder,delivery:0.5:reorder,picking:0.2,packing:0.2,delivery:0.2',
       },
     });
