@@ -60,6 +60,12 @@ export function orderApiRoutes(invokeIntake: (event: unknown) => Promise<InvokeR
 export interface ApiServer {
   readonly url: string;
   readonly server: Server;
+  /**
+   * Stops accepting requests: the port closes at once, requests already being handled are
+   * answered (with `connection: close`), and a request that still arrives on an open keep-alive
+   * connection gets `503` with `Retry-After` — so every order either got its answer or was not
+   * taken. Resolves when the last connection has closed. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -70,7 +76,10 @@ export interface ApiServer {
 export async function startApiServer(port: number, routes: readonly Route[], onError: (error: Error) => void): Promise<ApiServer> {
   // Routes are read per request: the runtime binds the port first and adds its routes once it is up.
   const tableOf = () => routes.map((route) => ({ ...route, segments: route.path.split('/').filter(Boolean) }));
+  let closing: Promise<void> | undefined;
   const server = createServer((req, res) => {
+    // Closing: no keep-alive, so every connection ends with the response it is waiting for.
+    if (closing) res.setHeader('connection', 'close');
     handle(req, res).catch((error: Error) => {
       onError(error);
       if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error', details: [] } });
@@ -89,6 +98,7 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
     } catch {
       return send(res, { status: 400, body: { error: 'invalid path', details: [{ field: 'path', message: 'is not valid percent-encoding' }] } });
     }
+    if (closing) return send(res, { status: 503, headers: { 'retry-after': '1' }, body: { error: 'shutting down', details: [{ field: 'runtime', message: 'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back' }] } });
     if (routes.length === 0) return send(res, { status: 503, headers: { 'retry-after': '1' }, body: { error: 'starting', details: [{ field: 'runtime', message: 'the local runtime is starting; try again in a moment' }] } });
     const table = tableOf();
     const sameShape = table.filter((r) => r.segments.length === segments.length && r.segments.every((s, i) => s.startsWith('{') || s === segments[i]));
@@ -103,13 +113,17 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
       return send(res, { status: 405, headers: { allow: allowed }, body: { error: 'method not allowed', details: [{ field: 'method', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed}` }] } });
     }
     const body = await readBody(req, GATEWAY_MAX_BODY_BYTES);
+    // Closing began while the body arrived: refuse rather than start work whose answer may not get out.
+    if (closing) return send(res, { status: 503, headers: { 'retry-after': '1' }, body: { error: 'shutting down', details: [{ field: 'runtime', message: 'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back' }] } });
     if (body === undefined) {
       res.setHeader('connection', 'close');
       return send(res, { status: 413, body: { error: 'request body too large', details: [{ field: 'body', message: `exceeds ${GATEWAY_MAX_BODY_BYTES} bytes` }] } });
     }
     const params = Object.fromEntries(route.segments.flatMap((s, i) => (s.startsWith('{') ? [[s.slice(1, -1), segments[i] as string]] : [])));
     const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
-    send(res, await route.handle({ method: req.method ?? 'GET', path: url.pathname, params, query: url.searchParams, headers, body }));
+    const response = await route.handle({ method: req.method ?? 'GET', path: url.pathname, params, query: url.searchParams, headers, body });
+    if (closing) res.setHeader('connection', 'close'); // answered while closing: then the connection ends
+    send(res, response);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -125,10 +139,10 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
     url: `http://127.0.0.1:${address.port}`,
     server,
     close: () =>
-      new Promise<void>((resolve) => {
+      (closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      })),
   };
 }
 

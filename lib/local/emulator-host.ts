@@ -6,12 +6,16 @@
  * Protocol (IPC messages):
  *   host → parent  { type: 'ready', sqs, dynamodb, pid } | { type: 'error', message } (then exit 1)
  *   parent → host  { type: 'cpu' }      → { type: 'cpu', usage: process.cpuUsage(), memory: rss bytes }
+ *                  { type: 'chaos', queues: { <queue name>: { duplicate, reorder } } }
+ *                                       → { type: 'chaos', error?: message } (the SQS emulator's queue chaos, replaced)
  *                  { type: 'shutdown' } → closes servers and stores, exits 0
+ * Requests are answered in the order they came.
  * The host exits by itself when the channel closes (the parent died, even by kill -9).
  * It writes nothing to stdout — the runtime owns the terminal — and only errors to stderr.
  */
 import { join } from 'node:path';
-import { startDynamoEmulator, startSqsEmulator, type RunningEmulator } from './emulators.ts';
+import type { QueueChaos } from '../runtime/chaos.ts';
+import { startDynamoEmulator, startSqsEmulator, type RunningEmulator, type SqsEmulator } from './emulators.ts';
 
 export interface EmulatorHostOptions {
   readonly dataDir?: string;
@@ -23,14 +27,16 @@ export interface EmulatorHostOptions {
 export type HostToParent =
   | { type: 'ready'; sqs: string; dynamodb: string; pid: number }
   | { type: 'error'; message: string }
-  | { type: 'cpu'; usage: NodeJS.CpuUsage; memory: number };
+  | { type: 'cpu'; usage: NodeJS.CpuUsage; memory: number }
+  | { type: 'chaos'; error?: string };
 
-export type ParentToHost = { type: 'cpu' } | { type: 'shutdown' };
+export type ParentToHost = { type: 'cpu' } | { type: 'chaos'; queues: Record<string, QueueChaos> } | { type: 'shutdown' };
 
 /** How long closing may take before the host exits anyway. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
 const running: RunningEmulator[] = [];
+let sqsEmulator: SqsEmulator | undefined;
 let closing: Promise<void> | undefined;
 
 /** Resolves once the message is handed over (or could not be: the parent is gone). */
@@ -70,13 +76,23 @@ async function start(options: EmulatorHostOptions): Promise<void> {
       ...(options.ports?.dynamodb ? { port: options.ports.dynamodb } : {}),
     }),
   );
-  running.push(
-    await startSqsEmulator({
-      ...(options.region ? { region: options.region } : {}),
-      ...(options.dataDir ? { dataDir: join(options.dataDir, 'sqs') } : {}),
-      ...(options.ports?.sqs ? { port: options.ports.sqs } : {}),
-    }),
-  );
+  sqsEmulator = await startSqsEmulator({
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.dataDir ? { dataDir: join(options.dataDir, 'sqs') } : {}),
+    ...(options.ports?.sqs ? { port: options.ports.sqs } : {}),
+  });
+  running.push(sqsEmulator);
+}
+
+/** Sets the SQS emulator's queue chaos; the answer carries the error, if any. */
+function setQueueChaos(queues: Record<string, QueueChaos>): HostToParent {
+  try {
+    if (!sqsEmulator) throw new Error('the SQS emulator is not running');
+    sqsEmulator.setQueueChaos(queues);
+    return { type: 'chaos' };
+  } catch (error) {
+    return { type: 'chaos', error: (error as Error).message };
+  }
 }
 
 function main(): void {
@@ -96,6 +112,7 @@ function main(): void {
 
   process.on('message', (message: ParentToHost) => {
     if (message.type === 'cpu') void send({ type: 'cpu', usage: process.cpuUsage(), memory: process.memoryUsage().rss });
+    else if (message.type === 'chaos') void send(setQueueChaos(message.queues));
     else if (message.type === 'shutdown') void shutdown(0);
   });
 

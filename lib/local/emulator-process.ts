@@ -4,6 +4,7 @@
  * `dataDir`, queued messages, queues and table items survive a restart, even kill -9.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type { QueueChaos } from '../runtime/chaos.ts';
 import type { HostToParent, ParentToHost } from './emulator-host.ts';
 
 export interface EmulatorProcess {
@@ -11,6 +12,8 @@ export interface EmulatorProcess {
   readonly pid: number;
   /** CPU time (µs, since the host started) and resident memory of the host process. */
   cpuUsage(): Promise<{ user: number; system: number; rssBytes: number }>;
+  /** Sets the SQS emulator's `duplicate` / `reorder` chaos per queue name; rejects naming an unknown queue. */
+  setQueueChaos(queues: Record<string, QueueChaos>): Promise<void>;
   /** Graceful shutdown (closes servers and stores), SIGKILL if that takes too long. Idempotent. */
   stop(): Promise<void>;
   /** resolves when the process exits for any reason */
@@ -75,31 +78,38 @@ export async function startEmulatorProcess(options: EmulatorProcessOptions = {})
     throw error;
   }
 
-  const pendingCpu: { resolve(value: { user: number; system: number; rssBytes: number }): void; reject(error: Error): void }[] = [];
+  // The host answers requests in the order they came, over one channel.
+  const pending: { resolve(message: HostToParent): void; reject(error: Error): void }[] = [];
   child.on('message', (message: HostToParent) => {
-    // The host answers in order, over one channel.
-    if (message.type === 'cpu') pendingCpu.shift()?.resolve({ user: message.usage.user, system: message.usage.system, rssBytes: message.memory });
+    if (message.type === 'cpu' || message.type === 'chaos') pending.shift()?.resolve(message);
   });
   void exited.then(() => {
-    for (const pending of pendingCpu.splice(0)) pending.reject(new Error('the emulator host has exited'));
+    for (const request of pending.splice(0)) request.reject(new Error('the emulator host has exited'));
   });
+  const request = (message: ParentToHost): Promise<HostToParent> =>
+    new Promise((resolve, reject) => {
+      if (!child.connected) return reject(new Error('the emulator host has exited'));
+      const entry = { resolve, reject };
+      pending.push(entry);
+      child.send(message, (error) => {
+        if (!error) return;
+        pending.splice(pending.indexOf(entry), 1);
+        reject(error);
+      });
+    });
 
   let stopping: Promise<void> | undefined;
   return {
     endpoints: { sqs: ready.sqs, dynamodb: ready.dynamodb },
     pid: ready.pid,
     exited,
-    cpuUsage() {
-      return new Promise((resolve, reject) => {
-        if (!child.connected) return reject(new Error('the emulator host has exited'));
-        const pending = { resolve, reject };
-        pendingCpu.push(pending);
-        child.send({ type: 'cpu' } satisfies ParentToHost, (error) => {
-          if (!error) return;
-          pendingCpu.splice(pendingCpu.indexOf(pending), 1);
-          reject(error);
-        });
-      });
+    async cpuUsage() {
+      const answer = (await request({ type: 'cpu' })) as Extract<HostToParent, { type: 'cpu' }>;
+      return { user: answer.usage.user, system: answer.usage.system, rssBytes: answer.memory };
+    },
+    async setQueueChaos(queues) {
+      const answer = (await request({ type: 'chaos', queues })) as Extract<HostToParent, { type: 'chaos' }>;
+      if (answer.error !== undefined) throw new Error(`the emulator host refused the queue chaos: ${answer.error}`);
     },
     stop() {
       stopping ??= stopChild(child, exited, STOP_TIMEOUT_MS);

@@ -10,6 +10,15 @@ export const QUEUE_AGES_PATH = '/_conveyor/oldest-messages';
  */
 export const REQUEST_COUNTS_PATH = '/_conveyor/requests';
 
+/**
+ * POST on the SQS emulator, `?queue=<queue name>`: ends the long polls waiting on that queue now,
+ * each answering with what is ready at that moment (often nothing). A local event source that
+ * stops or pauses uses it to end its receives without dropping their answers — an aborted receive
+ * may already have taken messages into flight, hiding them for a whole visibility timeout.
+ * Answers 204, or 404 for an unknown queue.
+ */
+export const END_LONG_POLLS_PATH = '/_conveyor/end-long-polls';
+
 export interface RequestCounts {
   readonly sqs: Record<string, number>;
   readonly dynamodb: Record<string, number>;

@@ -5,6 +5,7 @@
  * take the normal retry paths. An in-memory emulator cannot come back: its state is gone, and
  * the runtime is told so.
  */
+import type { QueueChaos } from '../runtime/chaos.ts';
 import { startEmulatorProcess, type EmulatorProcess, type EmulatorProcessOptions } from './emulator-process.ts';
 
 export interface SupervisorEvents {
@@ -24,6 +25,8 @@ export class EmulatorSupervisor {
   #current: EmulatorProcess;
   #stopping = false;
   #restarts = 0;
+  /** The queue chaos in force: a restarted emulator gets it again. */
+  #queueChaos: Record<string, QueueChaos> = {};
 
   private constructor(first: EmulatorProcess, options: EmulatorProcessOptions, events: SupervisorEvents) {
     this.#current = first;
@@ -49,6 +52,12 @@ export class EmulatorSupervisor {
 
   cpuUsage(): ReturnType<EmulatorProcess['cpuUsage']> {
     return this.#current.cpuUsage();
+  }
+
+  /** Sets the SQS emulator's queue chaos (`duplicate`, `reorder` per queue name), now and after any restart. */
+  async setQueueChaos(queues: Record<string, QueueChaos>): Promise<void> {
+    await this.#current.setQueueChaos(queues);
+    this.#queueChaos = queues;
   }
 
   async stop(): Promise<void> {
@@ -77,6 +86,10 @@ export class EmulatorSupervisor {
           await next.stop();
           return;
         }
+        if (Object.keys(this.#queueChaos).length > 0) await next.setQueueChaos(this.#queueChaos).catch(async (error: unknown) => {
+          await next.stop();
+          throw error;
+        });
         this.#current = next;
         this.#restarts++;
         this.#watch(next);

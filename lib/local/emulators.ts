@@ -3,12 +3,14 @@
  * The handlers reach them through the real AWS SDK clients — only the endpoint differs.
  * In memory by default; durable when given a directory (SQLite for SQS, LevelDB for DynamoDB).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AddressInfo, Server } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { buildApp } from 'fauxqs';
-import { QUEUE_AGES_PATH, REQUEST_COUNTS_PATH, type RequestCounts } from './emulator-protocol.ts';
+import type { QueueChaos } from '../runtime/chaos.ts';
+import { END_LONG_POLLS_PATH, QUEUE_AGES_PATH, REQUEST_COUNTS_PATH, type RequestCounts } from './emulator-protocol.ts';
+import { fauxqsInternals, type BuildAppStores, type FauxqsPersistenceManager, type FauxqsSqsStore } from './fauxqs-internals.ts';
+import { requestConnection, SqsFidelity, type SqsFidelityOptions } from './sqs-fidelity.ts';
 
 const require = createRequire(import.meta.url);
 // dynalite is CommonJS with a default-function export.
@@ -25,24 +27,45 @@ export interface RunningEmulator {
 /** The loopback address every local listener binds to. */
 export const LOOPBACK = '127.0.0.1';
 
+export interface SqsEmulator extends RunningEmulator {
+  /** Sets the `duplicate` / `reorder` chaos per queue name (see sqs-fidelity.ts); throws for an unknown queue. */
+  setQueueChaos(chaos: Readonly<Record<string, QueueChaos>>): void;
+}
+
+export interface SqsEmulatorOptions extends SqsFidelityOptions {
+  readonly port?: number;
+  readonly region?: string;
+  /** Durable in SQLite under this directory; in memory when absent. */
+  readonly dataDir?: string;
+}
+
 /**
  * Starts an SQS emulator (fauxqs) on 127.0.0.1: in memory, or persistent in SQLite under
- * `dataDir` (created if missing). fauxqs's own `startFauxqs` listens on 0.0.0.0 whatever it is
- * told, so the app is built and bound here.
+ * `dataDir` (created if missing), made to behave like SQS where fauxqs does not (sqs-fidelity.ts:
+ * retention, chaos on standard queues, abandoned long polls). fauxqs's own `startFauxqs` listens
+ * on 0.0.0.0 whatever it is told, so the app is built and bound here.
  *
  * @example
  * const sqs = await startSqsEmulator({ dataDir: '.conveyor/sqs' });
  * new SQSClient({ endpoint: sqs.endpoint });
  */
-export async function startSqsEmulator(options: { port?: number; region?: string; dataDir?: string } = {}): Promise<RunningEmulator> {
+export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promise<SqsEmulator> {
   const region = options.region ? { defaultRegion: options.region } : {};
-  await releaseAbandonedLongPolls();
-  const persistent = options.dataDir ? await openPersistentSqsStores(options.dataDir) : undefined;
-  const stores = persistent?.stores ?? (await inMemorySqsStores());
+  const fidelity = new SqsFidelity(options);
+  let persistent: Awaited<ReturnType<typeof openPersistentSqsStores>> | undefined;
+  let stores: BuildAppStores;
+  try {
+    persistent = options.dataDir ? await openPersistentSqsStores(options.dataDir, fidelity) : undefined;
+    stores = persistent?.stores ?? (await inMemorySqsStores(fidelity));
+  } catch (error) {
+    fidelity.close();
+    throw error;
+  }
   let app: ReturnType<typeof buildApp>;
   try {
     app = buildApp({ logger: false, ...region, stores });
   } catch (error) {
+    fidelity.close();
     persistent?.close();
     throw error;
   }
@@ -62,9 +85,17 @@ export async function startSqsEmulator(options: { port?: number; region?: string
     emptyReceives: counts.emptyReceives,
     dynamodbItems: { read: counts.itemsRead, written: counts.itemsWritten },
   }));
+  app.post(END_LONG_POLLS_PATH, async (request, reply) => {
+    const queue = (request.query as Record<string, unknown>).queue;
+    const found = typeof queue === 'string' && fidelity.endLongPolls(queue);
+    return found ? reply.code(204).send() : reply.code(404).send({ error: `no queue named ${JSON.stringify(queue)}` });
+  });
   // buildApp's own preClose hook (registered first) releases long-polling receivers; the store
   // closes after it. Every operation is already committed, so closing loses nothing.
-  if (persistent) app.addHook('preClose', () => persistent.close());
+  app.addHook('preClose', () => {
+    fidelity.close();
+    persistent?.close();
+  });
   let address: string;
   try {
     address = await app.listen({ host: LOOPBACK, port: options.port ?? 0 });
@@ -73,7 +104,7 @@ export async function startSqsEmulator(options: { port?: number; region?: string
     throw error;
   }
   const port = Number(new URL(address).port);
-  return { endpoint: `http://${LOOPBACK}:${port}`, port, stop: () => app.close() };
+  return { endpoint: `http://${LOOPBACK}:${port}`, port, stop: () => app.close(), setQueueChaos: (chaos) => fidelity.setQueueChaos(chaos) };
 }
 
 /**
@@ -186,34 +217,11 @@ function oldestMessages(store: FauxqsSqsStore): Record<string, number | null> {
   return oldest;
 }
 
-async function inMemorySqsStores(): Promise<BuildAppStores> {
+async function inMemorySqsStores(fidelity: SqsFidelity): Promise<BuildAppStores> {
   const { SqsStore, SnsStore, S3Store } = await fauxqsInternals();
-  return { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() } as unknown as BuildAppStores;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Abandoned long polls.
-//
-// fauxqs's ReceiveMessage waits for messages, then takes them off the queue whether or not its
-// caller is still there. A poller that stops (a paused stage, a runtime shutting down) aborts its
-// long poll; its server-side wait would then take the next messages into flight for a client that
-// is gone, hiding them for a whole visibility timeout (181 s by default). Here a receive whose
-// connection has closed takes nothing: the messages stay ready for the next receiver.
-// ---------------------------------------------------------------------------------------------
-
-const requestConnection = new AsyncLocalStorage<{ destroyed: boolean }>();
-let pollsPatched: Promise<void> | undefined;
-
-function releaseAbandonedLongPolls(): Promise<void> {
-  pollsPatched ??= (async () => {
-    const { SqsQueue } = await fauxqsInternals();
-    const dequeue = SqsQueue.prototype.dequeue;
-    SqsQueue.prototype.dequeue = function (this: unknown, ...args: unknown[]): unknown[] {
-      if (requestConnection.getStore()?.destroyed) return [];
-      return dequeue.apply(this, args);
-    };
-  })();
-  return pollsPatched;
+  const sqsStore = new SqsStore();
+  await fidelity.attach(sqsStore);
+  return { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() } as unknown as BuildAppStores;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,8 +234,8 @@ function releaseAbandonedLongPolls(): Promise<void> {
 // manager would re-insert queues with INSERT OR REPLACE, whose ON DELETE CASCADE drops their
 // messages), then attach it to the stores and to every loaded queue, and close it on app close.
 // The modules are not in the package's "exports", which restrict bare specifiers only: they are
-// imported by file URL next to the resolved entry. This depends on internals, hence fauxqs is
-// pinned to exactly 2.4.1 in package.json; re-read startFauxqs before upgrading.
+// imported by file URL next to the resolved entry (fauxqs-internals.ts). This depends on
+// internals, hence fauxqs is pinned to exactly 2.4.1 in package.json; re-read startFauxqs before upgrading.
 //
 // Durability (read from dist/persistence.js and dist/sqs/sqsStore.js): every state change
 // (enqueue, receive → in flight, delete, visibility change, queue attributes and tags) runs one
@@ -244,56 +252,7 @@ function releaseAbandonedLongPolls(): Promise<void> {
 // duplicates them — at-least-once delivery, as with SQS itself.
 // ---------------------------------------------------------------------------------------------
 
-/** The parts of fauxqs's internal API used here (fauxqs 2.4.1). */
-interface FauxqsMessage {
-  sentTimestamp: number;
-}
-interface FauxqsQueue {
-  persistence?: unknown;
-  name: string;
-  messages?: FauxqsMessage[];
-  delayedMessages?: FauxqsMessage[];
-  inflightMessages?: Map<string, { message: FauxqsMessage }>;
-  fifoMessages?: Map<string, FauxqsMessage[]>;
-}
-interface FauxqsStore {
-  persistence?: unknown;
-}
-interface FauxqsSqsStore extends FauxqsStore {
-  allQueues(): Iterable<FauxqsQueue>;
-}
-interface FauxqsPersistenceManager {
-  load(sqsStore: FauxqsStore, snsStore: FauxqsStore, s3Store: FauxqsStore): void;
-  updateMessageReady(messageId: string): void;
-  close(): void;
-  /** private in fauxqs; used for the synchronous pragma and one fix below */
-  readonly db: { prepare(sql: string): { run(...values: unknown[]): unknown }; exec(sql: string): void };
-}
-interface FauxqsInternals {
-  PersistenceManager: new (dataDir: string) => FauxqsPersistenceManager;
-  SqsQueue: { prototype: { dequeue(...args: unknown[]): unknown[] } };
-  SqsStore: new () => FauxqsSqsStore;
-  SnsStore: new () => FauxqsStore;
-  S3Store: new () => FauxqsStore;
-}
-type BuildAppStores = NonNullable<NonNullable<Parameters<typeof buildApp>[0]>['stores']>;
-
-let internals: Promise<FauxqsInternals> | undefined;
-function fauxqsInternals(): Promise<FauxqsInternals> {
-  internals ??= (async () => {
-    const entry = import.meta.resolve('fauxqs'); // …/node_modules/fauxqs/dist/app.js
-    const load = (path: string) => import(new URL(path, entry).href) as Promise<Record<string, unknown>>;
-    const [persistence, sqs, sns, s3] = await Promise.all([load('./persistence.js'), load('./sqs/sqsStore.js'), load('./sns/snsStore.js'), load('./s3/s3Store.js')]);
-    const found = { PersistenceManager: persistence.PersistenceManager, SqsQueue: sqs.SqsQueue, SqsStore: sqs.SqsStore, SnsStore: sns.SnsStore, S3Store: s3.S3Store };
-    for (const [name, value] of Object.entries(found)) {
-      if (typeof value !== 'function') throw new Error(`fauxqs internals changed: ${name} not found (this code expects fauxqs 2.4.1)`);
-    }
-    return found as unknown as FauxqsInternals;
-  })();
-  return internals;
-}
-
-async function openPersistentSqsStores(dataDir: string): Promise<{ stores: BuildAppStores; close(): void }> {
+async function openPersistentSqsStores(dataDir: string, fidelity: SqsFidelity): Promise<{ stores: BuildAppStores; close(): void }> {
   const { PersistenceManager, SqsStore, SnsStore, S3Store } = await fauxqsInternals();
   let persistence: FauxqsPersistenceManager;
   try {
@@ -307,6 +266,7 @@ async function openPersistentSqsStores(dataDir: string): Promise<{ stores: Build
     const sqsStore = new SqsStore();
     const snsStore = new SnsStore();
     const s3Store = new S3Store();
+    await fidelity.attach(sqsStore); // before loading: it takes charge of every queue as it is created
     persistence.load(sqsStore, snsStore, s3Store);
     sqsStore.persistence = persistence;
     snsStore.persistence = persistence;

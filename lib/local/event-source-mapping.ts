@@ -3,13 +3,32 @@
  * `batchSize` records gathered within `maxBatchingWindow`; up to `maxConcurrency` concurrent
  * invocations; settled with the partial batch response (listed failures stay, the rest are
  * deleted; an error, a timeout or a malformed response fails the whole batch, whose messages
- * return after their visibility timeout). It can be paused, resumed and rescaled while running.
+ * return after their visibility timeout). It can be paused, resumed and rescaled while running;
+ * stopped or paused, it hands back what it received and did not invoke, as a disabled event
+ * source does.
+ *
+ * Scaling, as AWS documents it for standard queues ("Configuring scaling behavior for SQS event
+ * source mappings", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): Lambda
+ * long-polls, "starts processing five batches at a time with five concurrent invocations", adds up
+ * to 300 more per minute while messages are still available, at most `maxConcurrency` (the
+ * ScalingConfig's MaximumConcurrency, 2–1000); when traffic is low it goes back to five — its
+ * further optimisation down to two "is not available when you enable the maximum concurrency
+ * setting", which every Conveyor stage sets. So here: min(5, maxConcurrency) pollers from the
+ * start, one more at most every 200 ms while batches come back full, and back to min(5,
+ * maxConcurrency) as long polls come back empty.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { RECEIVE_WAIT_SECONDS, type Stage } from '../topology/index.ts';
-import { deleteRecords, receiveBatch, settleBatch } from './event-source.ts';
+import { deleteRecords, endLongPolls, receiveBatch, releaseRecords, settleBatch } from './event-source.ts';
 import type { LocalFunction } from './local-function.ts';
+
+/** Lambda's concurrent batches when messages are available, before it scales up. */
+const INITIAL_POLLERS = 5;
+/** Lambda adds up to 300 concurrent batches per minute: one at most every 200 ms. */
+const SCALE_UP_INTERVAL_MS = 60_000 / 300;
+/** How long a stopping mapping waits for the emulator to end its long polls before aborting them. */
+const END_RECEIVES_TIMEOUT_MS = 2_000;
 
 export interface BatchReport {
   readonly stageKey: string;
@@ -29,35 +48,38 @@ export interface EventSourceMappingOptions {
   readonly region: string;
   readonly function: LocalFunction;
   readonly onBatch?: (report: BatchReport) => void;
-  /** Receive errors (the emulator down): reported, then retried after a pause. */
+  /** Receive (or hand-back) errors, e.g. the emulator down: reported, then retried after a pause. */
   readonly onError?: (error: Error, stageKey: string) => void;
 }
 
 export class LocalEventSourceMapping {
   readonly stage: Stage;
   readonly #options: EventSourceMappingOptions;
-  /** Aborts the pollers' receives (stop, pause); replaced when they may poll again. */
-  #abort = new AbortController();
+  /** Aborted by stop and pause: ends the pollers' pauses after errors. Replaced on resume. */
+  #halt = new AbortController();
+  /** Aborts receives in flight — only when the emulator did not end them (see #endReceives). */
+  #abortReceives = new AbortController();
   readonly #loops: Promise<void>[] = [];
   #maxConcurrency: number;
   #paused = false;
   #started = false;
   #stopped = false;
+  #stopping: Promise<void> | undefined;
   /** Wakes loops parked by pause or a lower concurrency. */
   #wake: { promise: Promise<void>; resolve: () => void } = deferred();
-  /** Records received and not yet settled: the mapping holds them (in flight). */
+  /** Records received and not yet settled or handed back: the mapping holds them (in flight). */
   #held = 0;
-  /**
-   * Pollers at work now. Like Lambda's, the mapping starts with one and adds pollers while batches
-   * come back full (a backlog), up to maxConcurrency, and drops them when long polls come back
-   * empty — an idle stage costs one long poll per 20 s, not one per poller.
-   */
-  #active = 1;
+  /** ReceiveMessage calls in flight. */
+  #receiving = 0;
+  /** Pollers at work now: min(5, maxConcurrency) to maxConcurrency (see the file comment). */
+  #active: number;
+  #lastScaleUp = 0;
 
   constructor(options: EventSourceMappingOptions) {
     this.#options = options;
     this.stage = options.stage;
     this.#maxConcurrency = options.stage.maxConcurrency;
+    this.#active = this.#floor;
   }
 
   get paused(): boolean {
@@ -68,12 +90,12 @@ export class LocalEventSourceMapping {
     return this.#maxConcurrency;
   }
 
-  /** Pollers working now (1 to maxConcurrency). */
+  /** Pollers working now (min(5, maxConcurrency) to maxConcurrency). */
   get activePollers(): number {
     return Math.min(this.#active, this.#maxConcurrency);
   }
 
-  /** Records received by this mapping and not yet settled. */
+  /** Records received by this mapping and not yet settled or handed back. */
   get held(): number {
     return this.#held;
   }
@@ -83,17 +105,21 @@ export class LocalEventSourceMapping {
     this.#ensureLoops();
   }
 
-  /** Stops consuming: messages wait in the queue. Long polls end now; running invocations finish. */
+  /** Stops consuming: messages wait in the queue. Long polls end now, what was gathered is handed back; running invocations finish. */
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    this.#abort.abort(new Error('paused'));
+    this.#halt.abort(new Error('paused'));
+    void this.#endReceives();
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    if (!this.#stopped) this.#abort = new AbortController();
+    if (!this.#stopped) {
+      this.#halt = new AbortController();
+      this.#abortReceives = new AbortController();
+    }
     this.#signal();
   }
 
@@ -101,16 +127,34 @@ export class LocalEventSourceMapping {
   scale(maxConcurrency: number): void {
     this.#maxConcurrency = maxConcurrency;
     this.#options.function.maxConcurrency = maxConcurrency;
+    this.#active = Math.min(Math.max(this.#active, this.#floor), maxConcurrency);
     this.#ensureLoops();
     this.#signal();
   }
 
-  /** Stops polling (aborting long polls) and waits for running invocations to settle. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#abort.abort();
-    this.#signal();
-    await Promise.all(this.#loops);
+  /**
+   * Stops as a disabled event source does: no new receives; the long polls in flight end (their
+   * answers are kept); what the pollers gathered and did not invoke is handed back (visible at
+   * once); running invocations finish within their timeout and are settled. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#stopped = true;
+      this.#halt.abort(new Error('stopped'));
+      this.#signal();
+      await this.#endReceives();
+      await Promise.all(this.#loops);
+    })();
+    return this.#stopping;
+  }
+
+  /** Lambda keeps five pollers (fewer if the maximum concurrency is lower) even when idle. */
+  get #floor(): number {
+    return Math.min(INITIAL_POLLERS, this.#maxConcurrency);
+  }
+
+  get #halted(): boolean {
+    return this.#stopped || this.#paused;
   }
 
   #ensureLoops(): void {
@@ -127,31 +171,29 @@ export class LocalEventSourceMapping {
   /** One poller: gather a batch, invoke, settle — while it is within the concurrency limit. */
   async #poll(index: number): Promise<void> {
     while (!this.#stopped) {
-      if (this.#paused || index >= Math.min(this.#active, this.#maxConcurrency)) {
+      if (this.#paused || index >= this.activePollers) {
         await this.#wake.promise;
         continue;
       }
       let records: SQSRecord[];
-      const signal = this.#abort.signal;
       try {
-        records = await this.#gather(signal);
+        records = await this.#gather();
       } catch (error) {
-        if (this.#stopped) break;
-        if (signal.aborted) continue; // paused: park
+        if (this.#halted) continue; // stopped or paused: the loop exits or parks
         this.#options.onError?.(error as Error, this.stage.key);
-        await sleep(1000, signal);
+        await sleep(1000, this.#halt.signal);
+        continue;
+      }
+      if (this.#halted) {
+        await this.#handBack(records);
         continue;
       }
       if (records.length === 0) {
-        // Nothing for a whole long poll: the newest poller retires (one always stays).
-        if (index > 0 && index === this.#active - 1) this.#active--;
+        // A whole long poll without a message: the newest poller above the floor retires.
+        if (index >= this.#floor && index === this.#active - 1) this.#active--;
         continue;
       }
-      if (records.length >= this.stage.batchSize && this.#active < this.#maxConcurrency) {
-        // A full batch: there is a backlog, so another poller joins.
-        this.#active++;
-        this.#signal();
-      }
+      if (records.length >= this.stage.batchSize) this.#scaleUp();
       try {
         await this.#invoke(records);
       } finally {
@@ -160,32 +202,81 @@ export class LocalEventSourceMapping {
     }
   }
 
-  /** Long-polls for the first records, then fills the batch until it is full or the window closes. */
-  async #gather(signal: AbortSignal): Promise<SQSRecord[]> {
-    const { sqs, queue, region } = this.#options;
+  /** A full batch: messages are still available, so another poller joins (at Lambda's pace). */
+  #scaleUp(): void {
+    const now = Date.now();
+    if (this.#active >= this.#maxConcurrency || now - this.#lastScaleUp < SCALE_UP_INTERVAL_MS) return;
+    this.#active++;
+    this.#lastScaleUp = now;
+    this.#signal();
+  }
+
+  /** Long-polls for the first records, then fills the batch until it is full, the window closes, or the mapping halts. */
+  async #gather(): Promise<SQSRecord[]> {
     const { batchSize, maxBatchingWindowSeconds } = this.stage;
-    const records = await receiveBatch(sqs, queue, region, batchSize, RECEIVE_WAIT_SECONDS, signal);
-    this.#held += records.length;
+    const records = await this.#receive(batchSize, RECEIVE_WAIT_SECONDS);
     if (records.length === 0) return records;
     const windowEnds = Date.now() + maxBatchingWindowSeconds * 1000;
-    while (records.length < batchSize && !signal.aborted) {
+    while (records.length < batchSize && !this.#halted) {
       const remaining = windowEnds - Date.now();
       if (remaining <= 0) break;
       try {
         // Whole seconds only for long polls; below a second, short polls with a pause.
-        const more = await receiveBatch(sqs, queue, region, batchSize - records.length, remaining >= 1000 ? 1 : 0, signal);
-        this.#held += more.length;
+        const more = await this.#receive(batchSize - records.length, remaining >= 1000 ? 1 : 0);
         records.push(...more);
-        if (more.length === 0 && remaining < 1000) await sleep(Math.min(remaining, 50), signal);
+        if (more.length === 0 && remaining < 1000) await sleep(Math.min(remaining, 50), this.#halt.signal);
       } catch (error) {
         // Records already received are in flight: deliver them (as Lambda finishes a batch it
         // started) rather than leave them hidden until their visibility timeout. The next poll
         // meets the error again (if it lasts) and reports it.
-        if (!signal.aborted) this.#options.onError?.(error as Error, this.stage.key);
+        if (!this.#halted) this.#options.onError?.(error as Error, this.stage.key);
         break;
       }
     }
     return records;
+  }
+
+  /** One ReceiveMessage; what it returns is held from then on. */
+  async #receive(max: number, waitSeconds: number): Promise<SQSRecord[]> {
+    const { sqs, queue, region } = this.#options;
+    this.#receiving++;
+    try {
+      const records = await receiveBatch(sqs, queue, region, max, waitSeconds, this.#abortReceives.signal);
+      this.#held += records.length;
+      return records;
+    } finally {
+      this.#receiving--;
+    }
+  }
+
+  /**
+   * Ends the receives in flight without losing their answers: an aborted receive may already have
+   * taken messages into flight on the server (the answer is then dropped, and the messages stay
+   * hidden for a whole visibility timeout). So the emulator is asked to end the long polls (they
+   * answer with what is ready, which the pollers hand back) until none is left; only if it cannot
+   * (it is down) are they aborted.
+   */
+  async #endReceives(): Promise<void> {
+    const abort = this.#abortReceives;
+    const deadline = Date.now() + END_RECEIVES_TIMEOUT_MS;
+    while (this.#receiving > 0 && this.#halted) {
+      if (Date.now() > deadline) return abort.abort(new Error('the emulator did not end the long polls'));
+      await endLongPolls(this.#options.queue.url).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Makes gathered records visible again at once: a stopped or paused event source keeps nothing. */
+  async #handBack(records: SQSRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      await releaseRecords(this.#options.sqs, this.#options.queue.url, records);
+    } catch (error) {
+      // They come back after their visibility timeout instead.
+      this.#options.onError?.(new Error(`handing back ${records.length} records failed: ${(error as Error).message}`), this.stage.key);
+    } finally {
+      this.#held -= records.length;
+    }
   }
 
   async #invoke(records: SQSRecord[]): Promise<void> {

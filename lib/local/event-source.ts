@@ -4,9 +4,10 @@
  * succeeded, leave reported failures (and everything, when the invocation fails) to reappear
  * after their visibility timeout.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
+import { END_LONG_POLLS_PATH } from './emulator-protocol.ts';
 import { toSqsRecord } from './lambda-events.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined>;
@@ -103,4 +104,30 @@ export async function invokeAndSettle(
   }
   if (settlement.kind === 'partial' && settlement.succeeded.length > 0) await deleteRecords(sqs, queueUrl, settlement.succeeded);
   return settlement;
+}
+
+/**
+ * Makes records visible again at once (visibility 0), as a disabled Lambda event source does with
+ * what it received and did not invoke: they keep their receive count and wait for no timeout.
+ * (fauxqs loses a message made visible with 0 in persistent mode; emulators.ts mends that.)
+ */
+export async function releaseRecords(sqs: SQSClient, queueUrl: string, records: readonly SQSRecord[]): Promise<void> {
+  await Promise.all(
+    chunkByCount(records, SQS_MAX_BATCH_ENTRIES).map((chunk) =>
+      sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle, VisibilityTimeout: 0 })) })),
+    ),
+  );
+}
+
+/**
+ * Ends the long polls waiting on a queue of the local SQS emulator (END_LONG_POLLS_PATH), so the
+ * receives of a stopping poller come back with their answer instead of being aborted.
+ * @throws when the emulator cannot be reached or does not know the queue.
+ */
+export async function endLongPolls(queueUrl: string): Promise<void> {
+  const url = new URL(queueUrl);
+  const queueName = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+  const response = await fetch(`${url.origin}${END_LONG_POLLS_PATH}?queue=${encodeURIComponent(queueName)}`, { method: 'POST', signal: AbortSignal.timeout(2_000) });
+  await response.body?.cancel();
+  if (response.status !== 204) throw new Error(`ending the long polls on ${queueName} answered HTTP ${response.status}`);
 }

@@ -16,6 +16,7 @@ import { ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { parseQueueChaos, type QueueChaos } from '../runtime/chaos.ts';
 import { auditorEnvironment, intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
 import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
@@ -58,7 +59,7 @@ export interface LocalRuntimeOptions {
   readonly prune?: boolean;
   /** Rebuild a handler when its code (or code it imports) changes, and run the new code from the next invocation on. */
   readonly watch?: boolean;
-  /** `CONVEYOR_CHAOS` specification, passed to every stage function. */
+  /** `CONVEYOR_CHAOS` specification: passed to every stage function; its `duplicate` and `reorder` effects to the SQS emulator. */
   readonly chaos?: string;
   readonly output: LogOutput;
   /** Log level of the functions (Powertools). */
@@ -134,6 +135,7 @@ export class LocalRuntime {
       const { applied, attention } = describeReconcile(reconciled);
       for (const line of applied) output.notice(`topology: ${line}`);
       for (const line of attention) output.emit('warn', `topology: ${line}`);
+      await emulators.setQueueChaos(queueChaosByName(options.chaos, resources));
       // The functions run the bundles the stack deploys (same esbuild options), not the sources.
       const buildDir = handlerBuildDir();
       cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
@@ -304,9 +306,16 @@ export class LocalRuntime {
     return this.#stopping !== undefined;
   }
 
-  /** Graceful stop: no new requests, polling stops, running invocations finish (within their timeout), stores close. */
+  /**
+   * Graceful stop, in the order that loses nothing and keeps no order waiting: the API stops
+   * accepting (requests in flight are answered); then the event source mappings stop polling and
+   * hand back what they gathered and did not invoke (visible again at once, as a disabled event
+   * source keeps nothing); running invocations finish within their timeout; then the functions,
+   * the emulators and the stores close.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      await this.#parts.api.close().catch(() => undefined);
       for (const step of [...this.#parts.cleanup].reverse()) await Promise.resolve(step()).catch(() => undefined);
     })();
     return this.#stopping;
@@ -461,6 +470,12 @@ function coalesce(emit: (message: string, handlers: string[], fields: Record<str
       if (due) emit(due.message, due.handlers.sort(), due.fields);
     }, 200).unref();
   };
+}
+
+/** The `duplicate` / `reorder` chaos per stage queue name (the SQS emulator applies them, not the functions). */
+function queueChaosByName(spec: string | undefined, resources: LocalResources): Record<string, QueueChaos> {
+  const chaos = parseQueueChaos(spec);
+  return Object.fromEntries([...resources.stages.values()].flatMap((s) => (chaos.has(s.stage.name) ? [[s.queueName, chaos.get(s.stage.name)!]] : [])));
 }
 
 /** A fresh build directory for this process; those of processes that are gone are removed. */

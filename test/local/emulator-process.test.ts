@@ -264,6 +264,23 @@ describe('emulator process', () => {
     expect(third?.Attributes?.ApproximateReceiveCount).toBe('3');
   });
 
+  it('takes the queue chaos from its parent: a duplicate is a second delivery; an unknown queue is refused', async () => {
+    const emulators = await start(newDataDir());
+    const { sqs } = connect(emulators);
+    const url = await queueUrl(sqs, emulators.endpoints.sqs, 'chaotic', { VisibilityTimeout: '300' });
+    await expect(emulators.setQueueChaos({ nope: { duplicate: 1, reorder: 0 } })).rejects.toThrow(/no queue named "nope"/);
+    await emulators.setQueueChaos({ chaotic: { duplicate: 1, reorder: 0 } });
+    await sendAll(sqs, url, ['once']);
+    const deliveries = await receiveAll(sqs, url);
+    const deadline = Date.now() + 10_000;
+    while (deliveries.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      deliveries.push(...(await receiveAll(sqs, url)));
+    }
+    expect(deliveries.map((m) => m.Body)).toEqual(['once', 'once']);
+    expect(new Set(deliveries.map((m) => m.MessageId)).size).toBe(2);
+  });
+
   it('listens on 127.0.0.1 only in persistent mode too', async () => {
     const emulators = await start(newDataDir());
     const sockets = listeningSockets(emulators.pid);

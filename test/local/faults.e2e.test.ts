@@ -1,5 +1,6 @@
 /**
- * The fault suite: the pipeline under handler timeouts, duplicate deliveries and a dying
+ * The fault suite: the pipeline under handler timeouts, duplicate deliveries (redeliveries while
+ * a batch still runs, and the queues' own duplicates), out-of-order deliveries and a dying
  * emulator. For each, every order the API accepted ends delivered exactly once, and the counts
  * reconcile. Losses and duplicates are counted from outside: each order's status and history.
  * (Transient failures and kill -9 of the whole runtime: resilience.e2e.test.ts.)
@@ -7,6 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DUPLICATE_LAG_MAX_MS } from '../../lib/local/sqs-fidelity.ts';
 import { expectDeliveredOnce, reportRun } from '../support/orders-check.ts';
 import { getJson, makeOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
 
@@ -26,10 +28,16 @@ async function settled(url: string, count: number, timeoutMs: number) {
   }, timeoutMs, `${count} deliveries`);
 }
 
-function topology(stage: Record<string, unknown>, overrides: Record<string, Record<string, unknown>> = {}) {
+function topology(stage: Record<string, unknown>, overrides: Record<string, Record<string, unknown>> = {}, rest: Record<string, unknown> = {}) {
   const base = { maxReceiveCount: 20, backoff: { baseSeconds: 1, capSeconds: 2 }, ...stage };
-  return JSON.stringify({ stages: { picking: { ...base, ...overrides.picking }, packing: { ...base, ...overrides.packing }, delivery: { ...base, ...overrides.delivery } } });
+  return JSON.stringify({ ...rest, stages: { picking: { ...base, ...overrides.picking }, packing: { ...base, ...overrides.packing }, delivery: { ...base, ...overrides.delivery } } });
 }
+
+/**
+ * Five pollers per stage, so a message and its copy can be in two invocations at once; the
+ * intake gets time to spare, as thirty execution environments start beside it on a small machine.
+ */
+const CONTENDED = topology({ timeoutSeconds: 10, maxConcurrency: 5 }, {}, { intake: { timeoutSeconds: 29 } });
 
 describe('fault suite', () => {
   it('handler timeouts: batches that hang past the function timeout are stopped, and their orders still arrive exactly once', async () => {
@@ -79,6 +87,52 @@ describe('fault suite', () => {
     expect(duplicates, 'SQS did redeliver, and the stages skipped the copies').toBeGreaterThan(0);
     await expectDeliveredOnce(runtime.url, orders, { fullHistory: false });
   }, 180_000);
+
+  it('the queues deliver some messages twice (CONVEYOR_CHAOS duplicate, with a data directory): every order is still delivered exactly once', async () => {
+    const data = tempDir();
+    dirs.push(data);
+    const runtime = await startRuntime({
+      env: {
+        CONVEYOR_DATA_DIR: data.path,
+        CONVEYOR_TOPOLOGY: CONTENDED,
+        CONVEYOR_CHAOS: 'picking:0.3:duplicate,packing:0.3:duplicate,delivery:0.3:duplicate',
+      },
+    });
+    running.push(runtime);
+    const orders = makeOrders('copied', 300);
+    const started = Date.now();
+    await submitAll(runtime.url, orders);
+
+    await settled(runtime.url, 300, 150_000);
+    // Copies still on their way arrive within the lag; then the pipeline settles again.
+    await new Promise((r) => setTimeout(r, DUPLICATE_LAG_MAX_MS + 1000));
+    const final = await settled(runtime.url, 300, 60_000);
+    reportRun('the queues duplicate 30 % of deliveries in every stage', final, (Date.now() - started) / 1000);
+
+    const duplicates = ['wh-1', 'wh-2'].reduce((sum, w) => sum + ['picking', 'packing', 'delivery'].reduce((a, s) => a + final.pipelines[w][s].duplicates, 0), 0);
+    expect(duplicates, 'the queues did deliver copies, and the stages skipped them').toBeGreaterThan(0);
+    await expectDeliveredOnce(runtime.url, orders);
+    expect(final.totals).toMatchObject({ accepted: 300, delivered: 300, deadLettered: 0, inFlight: 0 });
+  }, 240_000);
+
+  it('the queues hand messages out of order (CONVEYOR_CHAOS reorder, with transient failures): every order is still delivered exactly once', async () => {
+    const runtime = await startRuntime({
+      args: ['--in-memory'],
+      env: {
+        CONVEYOR_TOPOLOGY: CONTENDED,
+        CONVEYOR_CHAOS: 'picking:0.5:reorder,packing:0.5:reorder,delivery:0.5:reorder,picking:0.2,packing:0.2,delivery:0.2',
+      },
+    });
+    running.push(runtime);
+    const orders = makeOrders('shuffled', 300);
+    const started = Date.now();
+    await submitAll(runtime.url, orders);
+
+    const final = await settled(runtime.url, 300, 150_000);
+    reportRun('the queues reorder 50 % of messages, 20 % transient failures, in every stage', final, (Date.now() - started) / 1000);
+    await expectDeliveredOnce(runtime.url, orders);
+    expect(final.totals).toMatchObject({ accepted: 300, delivered: 300, deadLettered: 0, inFlight: 0 });
+  }, 240_000);
 
   it('the emulator process dying under the pollers: it is restarted on the same data, and nothing is lost or doubled', async () => {
     const data = tempDir();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { endLongPolls } from '../../lib/local/event-source.ts';
 import { LocalEventSourceMapping, type BatchReport } from '../../lib/local/event-source-mapping.ts';
 import { LocalFunction, type LocalFunctionSpec } from '../../lib/local/local-function.ts';
 import { findStage } from '../../lib/topology/index.ts';
@@ -95,7 +96,13 @@ describe('a local SQS event source mapping', () => {
   let aws: LocalAws;
   const mappings: LocalEventSourceMapping[] = [];
   beforeAll(async () => {
-    aws = await startLocalAws({ stages: { picking: { batchSize: 25, maxBatchingWindowSeconds: 1, maxConcurrency: 2, timeoutSeconds: 1 } } });
+    aws = await startLocalAws({
+      stages: {
+        picking: { batchSize: 25, maxBatchingWindowSeconds: 1, maxConcurrency: 2, timeoutSeconds: 1 },
+        // Batches as soon as records come, and room to scale: for the pollers' scaling.
+        packing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 8, timeoutSeconds: 5 },
+      },
+    });
   });
   afterAll(() => aws?.stop());
   afterEach(async () => {
@@ -103,9 +110,9 @@ describe('a local SQS event source mapping', () => {
     await aws.purgeAll();
   });
 
-  function start(options: { log?: string } = {}): { mapping: LocalEventSourceMapping; reports: BatchReport[] } {
-    const stage = findStage(aws.topology, 'wh-1', 'picking')!;
-    const resources = aws.stage('wh-1', 'picking');
+  function start(options: { log?: string; stage?: 'picking' | 'packing' } = {}): { mapping: LocalEventSourceMapping; reports: BatchReport[] } {
+    const stage = findStage(aws.topology, 'wh-1', options.stage ?? 'picking')!;
+    const resources = aws.stage('wh-1', options.stage ?? 'picking');
     const reports: BatchReport[] = [];
     const mapping = new LocalEventSourceMapping({
       stage,
@@ -120,13 +127,31 @@ describe('a local SQS event source mapping', () => {
     return { mapping, reports };
   }
 
-  async function send(bodies: string[]): Promise<void> {
+  async function send(bodies: string[], stage: 'picking' | 'packing' = 'picking'): Promise<void> {
     for (let i = 0; i < bodies.length; i += 10) {
-      await aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: aws.stage('wh-1', 'picking').queueUrl, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }));
+      await aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: aws.stage('wh-1', stage).queueUrl, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }));
     }
   }
 
   const depth = () => aws.depth(aws.stage('wh-1', 'picking').queueUrl);
+
+  /** Samples the most invocations running at once until `done` resolves. */
+  async function peakConcurrency(f: LocalFunction, done: Promise<unknown>): Promise<number> {
+    let peak = 0;
+    const watch = setInterval(() => (peak = Math.max(peak, f.inUse)), 10);
+    await done.finally(() => clearInterval(watch));
+    return peak;
+  }
+
+  /** Ready (visible), in flight and the receive counts of a queue's messages, from the emulator, without receiving. */
+  async function queueState(stage: 'picking' | 'packing' = 'picking'): Promise<{ ready: number; inflight: number; receiveCounts: number[] }> {
+    const { queueUrl } = aws.stage('wh-1', stage);
+    const name = new URL(queueUrl).pathname.split('/').at(-1) as string;
+    const { messages } = (await (await fetch(`${new URL(queueUrl).origin}/_fauxqs/queues/${name}`)).json()) as {
+      messages: { ready: Array<{ approximateReceiveCount: number }>; inflight: unknown[] };
+    };
+    return { ready: messages.ready.length, inflight: messages.inflight.length, receiveCounts: messages.ready.map((m) => m.approximateReceiveCount) };
+  }
 
   it('gathers records within the batching window into batches up to the batch size, and deletes what succeeded', async () => {
     await send(Array.from({ length: 60 }, (_, i) => `ok-${i}`));
@@ -182,5 +207,85 @@ describe('a local SQS event source mapping', () => {
     expect(mapping.maxConcurrency).toBe(4);
     expect(f.maxConcurrency).toBe(4);
     expect(readFileSync(log, 'utf8').trim().split('\n').length).toBeGreaterThan(0);
+  });
+
+  it('starts with min(5, maxConcurrency) pollers, as Lambda: records that arrive while a batch runs start their own invocation at once', async () => {
+    const { mapping, reports } = start({ stage: 'packing' });
+    expect(mapping.activePollers).toBe(5);
+    const f = functions.at(-1)!;
+    // One slow record at a time: no batch is ever full, so only the initial pollers can take them.
+    const arrivals = (async () => {
+      for (let i = 0; i < 4; i++) {
+        await send(['wait:1500'], 'packing');
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
+    const peak = await peakConcurrency(f, arrivals.then(() => waitFor(async () => (reports.length === 4 ? true : undefined), 10_000, 'four batches')));
+    expect(peak).toBe(4);
+    expect(reports.every((r) => r.records === 1)).toBe(true);
+  });
+
+  it('never starts more pollers than maxConcurrency', async () => {
+    const { mapping, reports } = start();
+    expect(mapping.activePollers).toBe(2);
+    const f = functions.at(-1)!;
+    const peak = await peakConcurrency(
+      f,
+      (async () => {
+        for (let i = 0; i < 4; i++) await send(['wait:400']);
+        await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 4 ? true : undefined), 10_000, 'four slow records');
+      })(),
+    );
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(2);
+  });
+
+  it('adds pollers while batches come back full, up to maxConcurrency, and drops back to the initial five when polls come back empty', async () => {
+    await send(Array.from({ length: 300 }, () => 'wait:300'), 'packing');
+    const { mapping, reports } = start({ stage: 'packing' });
+    const f = functions.at(-1)!;
+    const peak = await peakConcurrency(f, waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 300 ? true : undefined), 20_000, 'the backlog'));
+    expect(peak).toBe(8);
+    expect(mapping.activePollers).toBe(8);
+    // Long polls that come back empty (ended here rather than waited out for 20 s) retire the extra
+    // pollers — down to five, never fewer (with a maximum concurrency set, Lambda keeps five).
+    for (let i = 0; i < 12; i++) {
+      await endLongPolls(aws.stage('wh-1', 'packing').queueUrl);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(mapping.activePollers).toBe(5);
+  });
+
+  it('hands back what it gathered and did not invoke when it stops: visible again at once, not after the visibility timeout', async () => {
+    const { mapping, reports } = start(); // picking: batches of 25 gathered within a 1 s window
+    await send(['ok-1', 'ok-2', 'ok-3']);
+    await waitFor(async () => (mapping.held === 3 ? true : undefined), 2_000, 'the records gathered');
+    await mapping.stop();
+    expect(reports).toEqual([]);
+    expect(mapping.held).toBe(0);
+    // Received once, not invoked: ready now, with their receive counted (as SQS counts it).
+    expect(await queueState()).toEqual({ ready: 3, inflight: 0, receiveCounts: [1, 1, 1] });
+  });
+
+  it('hands back what it gathered when paused, and invokes it after resume', async () => {
+    const { mapping, reports } = start();
+    await send(['ok-1', 'ok-2']);
+    await waitFor(async () => (mapping.held === 2 ? true : undefined), 2_000, 'the records gathered');
+    mapping.pause();
+    await waitFor(async () => ((await queueState()).ready === 2 ? true : undefined), 2_000, 'the records handed back');
+    expect(reports).toEqual([]);
+    mapping.resume();
+    await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 2 ? true : undefined), 5_000, 'the batch after resume');
+  });
+
+  it('stops promptly while its pollers wait in long polls, and leaves nothing in flight', async () => {
+    const { mapping } = start({ stage: 'packing' });
+    await new Promise((r) => setTimeout(r, 300)); // five long polls waiting
+    const started = Date.now();
+    await mapping.stop();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await send(['after-stop'], 'packing');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await queueState('packing')).toEqual({ ready: 1, inflight: 0, receiveCounts: [0] });
   });
 });
