@@ -1,0 +1,188 @@
+/**
+ * Runs the deployed handler bundles as the synthesized template configures them — every environment
+ * variable read from the template, resource references pointed at local emulators — drives orders
+ * through intake and every stage (plus a poison message and an injected transient failure), and
+ * captures what they print: the EMF metrics and the log lines CloudWatch would ingest.
+ */
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { bundleHandlers } from '../../lib/build/handler-bundle.ts';
+import { toApiGatewayEvent, toSqsRecord } from '../../lib/local/lambda-events.ts';
+import { LocalFunction } from '../../lib/local/local-function.ts';
+import { findStage, loadTopology } from '../../lib/topology/index.ts';
+import { resolveCfn, stagesInTemplate, type CfnTemplate } from '../support/cdk-app.ts';
+import { REGION, startLocalAws, type LocalAws } from '../support/local-aws.ts';
+
+/** One metric as CloudWatch stores it: namespace, name and the dimension values it was emitted with. */
+export interface MetricId {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+export interface EmittedLine {
+  /** The function (logical id) that printed it. */
+  readonly functionId: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+export interface Emitted {
+  readonly metrics: readonly MetricId[];
+  readonly logs: readonly EmittedLine[];
+  /** An order accepted, failed in the first stage, retried, then dead-lettered (its journey has lines in both). */
+  readonly retriedOrderId: string;
+  readonly intakeId: string;
+}
+
+/** `Conveyor|Succeeded|{"pipeline":"wh-1",…}`: equal keys, equal metrics. */
+export function metricKey(metric: MetricId): string {
+  const dimensions = Object.fromEntries(Object.entries(metric.dimensions).sort(([a], [b]) => a.localeCompare(b)));
+  return `${metric.namespace}|${metric.name}|${JSON.stringify(dimensions)}`;
+}
+
+/** The metrics of one EMF document (every metric under every dimension set it declares). */
+export function metricsOfEmf(document: Record<string, unknown>): MetricId[] {
+  const directives = (document._aws as { CloudWatchMetrics?: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } | undefined)?.CloudWatchMetrics ?? [];
+  return directives.flatMap((d) =>
+    d.Dimensions.flatMap((set) => d.Metrics.map((m) => ({ namespace: d.Namespace, name: m.Name, dimensions: Object.fromEntries(set.map((name) => [name, String(document[name])])) }))),
+  );
+}
+
+interface Deployed {
+  readonly fn: LocalFunction;
+  readonly id: string;
+}
+
+/**
+ * Runs the scenario and returns what was printed.
+ * @param topologyInput the topology the template was synthesized from (the emulators get the same queues).
+ * @param intakeId logical id of the intake function in `json`.
+ */
+export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unknown, intakeId: string): Promise<Emitted> {
+  const topology = loadTopology(topologyInput);
+  const local = await startLocalAws(topologyInput);
+  const outDir = fileURLToPath(new URL(`../../node_modules/.cache/conveyor/contract-${process.pid}/`, import.meta.url));
+  const printed: EmittedLine[] = [];
+  const functions: Deployed[] = [];
+  try {
+    const stages = stagesInTemplate(json);
+    const handlerOf = (id: string) => {
+      const stage = stages.find((s) => s.functionId === id);
+      return stage ? findStage(topology, stage.pipelineId, stage.stage)!.handler : 'intake';
+    };
+    const bundles = await bundleHandlers([...new Set([intakeId, ...stages.map((s) => s.functionId)].map(handlerOf))], outDir);
+    const deploy = (id: string, extra: Record<string, string> = {}): LocalFunction => {
+      const resource = json.Resources[id]!;
+      const fn = new LocalFunction(
+        {
+          name: id,
+          handlerModule: bundles.get(handlerOf(id))!,
+          environment: { ...lambdaEnvironment(json, local, id), ...extra },
+          timeoutSeconds: resource.Properties.Timeout,
+          memoryMb: resource.Properties.MemorySize,
+          maxConcurrency: 1,
+          region: REGION,
+        },
+        (line) => {
+          if (!line.startsWith('{')) return;
+          try {
+            printed.push({ functionId: id, fields: JSON.parse(line) as Record<string, unknown> });
+          } catch {
+            // Not a JSON line: neither a metric nor a structured log.
+          }
+        },
+      );
+      functions.push({ fn, id });
+      return fn;
+    };
+
+    const intake = deploy(intakeId);
+    const orders = topology.pipelines.flatMap((p, i) => [0, 1].map((n) => ({ orderId: `contract-${i}-${n}`, warehouseId: p.id, items: [{ sku: `SKU-${n + 1}`, quantity: n + 1 }] })));
+    await expectOk(intake.invoke(post({ orders: [...orders, { warehouseId: topology.pipelines[0]!.id, items: [] }] })));
+
+    for (const pipeline of topology.pipelines) {
+      for (const stage of pipeline.stages) {
+        const s = stages.find((x) => x.pipelineId === pipeline.id && x.stage === stage.name)!;
+        await invokeWithQueue(deploy(s.functionId), local, pipeline.id, stage.name);
+      }
+    }
+
+    // A poison message and a transient failure in the first stage: the failure paths log and count too.
+    const first = topology.pipelines[0]!;
+    const firstStage = stages.find((x) => x.pipelineId === first.id && x.stage === first.stages[0]!.name)!;
+    const queueUrl = local.stage(first.id, first.stages[0]!.name).queueUrl;
+    await local.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not json' }));
+    await invokeWithQueue(deploy(firstStage.functionId), local, first.id, first.stages[0]!.name);
+    const retriedOrderId = 'contract-retried';
+    await expectOk(intake.invoke(post({ orderId: retriedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-9', quantity: 1 }] })));
+    // It fails (transiently) on its first receive, and again on its last: then it is dead-lettered.
+    const failing = deploy(firstStage.functionId, { CONVEYOR_CHAOS: `${first.stages[0]!.name}:1` });
+    const records = await invokeWithQueue(failing, local, first.id, first.stages[0]!.name);
+    const lastReceive = String(first.stages[0]!.maxReceiveCount);
+    await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
+
+    return {
+      metrics: printed.filter((l) => '_aws' in l.fields).flatMap((l) => metricsOfEmf(l.fields)),
+      logs: printed.filter((l) => typeof l.fields.message === 'string'),
+      retriedOrderId,
+      intakeId,
+    };
+  } finally {
+    await Promise.all(functions.map(({ fn }) => fn.close()));
+    await local.stop();
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The function's environment exactly as the template sets it, references resolved to the local
+ * emulators, plus what Lambda itself adds: region, credentials (endpoints, locally), the log level
+ * of its logging config, and a trace header when tracing is active.
+ */
+function lambdaEnvironment(json: CfnTemplate, local: LocalAws, functionId: string): Record<string, string> {
+  const stages = stagesInTemplate(json);
+  const localUrls = new Map<string, string>();
+  for (const s of stages) {
+    localUrls.set(s.queueId, local.stage(s.pipelineId, s.stage as never).queueUrl);
+    localUrls.set(s.deadLetterQueueId, local.stage(s.pipelineId, s.stage as never).deadLetterQueueUrl);
+  }
+  for (const [id, resource] of Object.entries(json.Resources)) if (resource.Type === 'AWS::DynamoDB::Table') localUrls.set(id, local.resources.tableName);
+  const fn = json.Resources[functionId]!.Properties;
+  const variables = Object.fromEntries(
+    Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([name, value]) => [
+      name,
+      resolveCfn(value, ({ logicalId }) => {
+        const url = localUrls.get(logicalId);
+        if (url === undefined) throw new Error(`${functionId}'s ${name} refers to ${logicalId}, which has no local counterpart`);
+        return url;
+      }),
+    ]),
+  );
+  return {
+    ...variables,
+    ...local.awsEnvironment,
+    AWS_LAMBDA_LOG_LEVEL: fn.LoggingConfig?.ApplicationLogLevel ?? 'INFO',
+    ...(fn.TracingConfig?.Mode === 'Active' ? { _X_AMZN_TRACE_ID: 'Root=1-67a0b0c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1' } : {}),
+  };
+}
+
+/** Everything waiting in the stage's queue, as one SQS event to its function; returns the records. */
+async function invokeWithQueue(fn: LocalFunction, local: LocalAws, pipelineId: string, stage: string): Promise<SQSRecord[]> {
+  const resources = local.stage(pipelineId, stage as never);
+  const messages = await local.drain(resources.queueUrl);
+  if (messages.length === 0) throw new Error(`nothing reached ${pipelineId}/${stage}`);
+  const records = messages.map((m) => toSqsRecord(m, resources.queueArn, REGION));
+  await expectOk(fn.invoke({ Records: records }));
+  return records;
+}
+
+function post(body: unknown) {
+  return toApiGatewayEvent({ method: 'POST', resource: '/orders', path: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function expectOk(result: Promise<Awaited<ReturnType<LocalFunction['invoke']>>>): Promise<void> {
+  const outcome = await result;
+  if (!outcome.ok) throw new Error(`invocation failed (${outcome.kind}): ${outcome.message}`);
+}
