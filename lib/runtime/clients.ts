@@ -3,32 +3,142 @@
  * invocations (connection reuse is most of an SDK call's cost). Endpoints are never set here:
  * in Lambda the SDK finds AWS; locally the runtime sets AWS_ENDPOINT_URL_SQS /
  * AWS_ENDPOINT_URL_DYNAMODB, which the SDK reads — the handlers cannot tell the difference.
+ *
+ * Every call is bounded in time, from the function's own timeout (`sdkTimeouts`): a dependency
+ * that hangs becomes an error the handler can answer (the intake's 503 + Retry-After, a stage's
+ * retry with backoff) instead of the function running into its timeout. And once a call timed out,
+ * the next calls to that service fail at once for a short cool-down (`failFastAfterTimeout`), so an
+ * invocation that makes many calls in a row — a bulk request to every warehouse, retries of failed
+ * entries — does not wait out each of them against a dependency already known to hang.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { MiddlewareStack } from '@smithy/types';
+import { ConfigurationError, FUNCTION_TIMEOUT_VARIABLE } from './environment.ts';
 
-const requestHandler = {
-  // Fail fast on a dead endpoint; the SDK's own retries (maxAttempts) then try again.
-  connectionTimeout: 2_000,
-  requestTimeout: 10_000,
-  httpAgent: { keepAlive: true, maxSockets: 64 },
-  httpsAgent: { keepAlive: true, maxSockets: 64 },
-};
+/** How long one SDK call may take, and how often it is tried. */
+export interface SdkTimeouts {
+  readonly maxAttempts: number;
+  /** One attempt, from sending to the response's headers (connecting included). */
+  readonly requestTimeoutMs: number;
+  readonly connectionTimeoutMs: number;
+}
+
+/** Time kept back from the budget to build and return the answer. */
+const ANSWER_RESERVE_MS = 1_000;
+/**
+ * Dependent calls one invocation may make in a row — the intake claims (or reads), sends, then
+ * records — so each call gets a third of the function's time.
+ */
+const SEQUENTIAL_CALLS = 3;
+/** The SDK's standard retry waits up to 100 ms × 2^n before retry n (full jitter) after a timeout or a 5xx. */
+const RETRY_BASE_DELAY_MS = 100;
+/** No attempt gets more than this: a healthy SQS or DynamoDB answers in milliseconds. */
+const MAX_REQUEST_TIMEOUT_MS = 10_000;
+/** Nor less than this, however short the function's timeout. */
+const MIN_REQUEST_TIMEOUT_MS = 100;
+/** When the deployer did not say (ad-hoc use outside Lambda and the local runtime): a stage's default timeout. */
+const UNKNOWN_TIMEOUT_SECONDS = 30;
+
+/**
+ * Timeouts and retries that keep one SDK call — every attempt and the backoff between them —
+ * within a third of the function's time less a second to answer, so that even three calls in a
+ * row against a dependency that never answers end before the function's timeout. Three attempts
+ * (the SDK's default) while each still gets a second; two otherwise.
+ *
+ * @example
+ * sdkTimeouts(10); // the intake's default timeout: { maxAttempts: 2, requestTimeoutMs: 1400, connectionTimeoutMs: 1000 }
+ */
+export function sdkTimeouts(functionTimeoutSeconds: number): SdkTimeouts {
+  const budgetMs = Math.max(0, (functionTimeoutSeconds * 1000 - ANSWER_RESERVE_MS) / SEQUENTIAL_CALLS);
+  const perAttempt = (attempts: number) => (budgetMs - RETRY_BASE_DELAY_MS * (2 ** attempts - 2)) / attempts;
+  const maxAttempts = perAttempt(3) >= 1_000 ? 3 : 2;
+  const requestTimeoutMs = Math.floor(Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(MIN_REQUEST_TIMEOUT_MS, perAttempt(maxAttempts))));
+  return { maxAttempts, requestTimeoutMs, connectionTimeoutMs: Math.min(1_000, requestTimeoutMs) };
+}
+
+/** The function's timeout, as its deployer set it (CONVEYOR_TIMEOUT_SECONDS). */
+export function functionTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[FUNCTION_TIMEOUT_VARIABLE];
+  if (raw === undefined) return UNKNOWN_TIMEOUT_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new ConfigurationError(`the function is misconfigured: ${FUNCTION_TIMEOUT_VARIABLE} must be the function's timeout in whole seconds, got ${JSON.stringify(raw)}`);
+  }
+  return seconds;
+}
+
+function clientConfig(timeouts: SdkTimeouts): { maxAttempts: number; requestHandler: Record<string, unknown> } {
+  return {
+    maxAttempts: timeouts.maxAttempts,
+    requestHandler: {
+      connectionTimeout: timeouts.connectionTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      // Without it the SDK only logs a warning when requestTimeout passes, and waits on.
+      throwOnRequestTimeout: true,
+      httpAgent: { keepAlive: true, maxSockets: 64 },
+      httpsAgent: { keepAlive: true, maxSockets: 64 },
+    },
+  };
+}
+
+/** What a call fails with while the cool-down after a timeout lasts: a server-side fault, like the timeout itself. */
+export class DependencyTimeoutError extends Error {
+  readonly $fault = 'server';
+  constructor(service: string, retryInMs: number) {
+    super(`${service} did not answer in time just now; not calling it again for ${retryInMs} ms`);
+    this.name = 'DependencyTimeoutError';
+  }
+}
+
+/**
+ * After a call to the client's service timed out (every attempt), further calls fail at once with
+ * DependencyTimeoutError for `coolDownMs`; the first call after it tries the service again, and a
+ * success clears the state. Only timeouts count: a refused connection or a 5xx fails fast already.
+ * Hand-written (a dozen lines of SDK middleware) rather than a circuit-breaker library, which
+ * would add a dependency to every handler bundle for this one rule.
+ */
+export function failFastAfterTimeout(client: { middlewareStack: MiddlewareStack<any, any> }, service: string, coolDownMs: number): void {
+  let blockedUntil = 0;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const now = Date.now();
+      if (now < blockedUntil) throw new DependencyTimeoutError(service, blockedUntil - now);
+      try {
+        const output = await next(args);
+        blockedUntil = 0;
+        return output;
+      } catch (error) {
+        if ((error as Error).name === 'TimeoutError') blockedUntil = Date.now() + coolDownMs;
+        throw error;
+      }
+    },
+    // Outside the retry middleware: the cool-down starts once every attempt has timed out.
+    { step: 'initialize', name: 'conveyorFailFastAfterTimeout' },
+  );
+}
 
 let sqs: SQSClient | undefined;
 let documents: DynamoDBDocumentClient | undefined;
 
 /** The shared SQS client. */
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({ maxAttempts: 3, requestHandler });
+  if (!sqs) {
+    const timeouts = sdkTimeouts(functionTimeoutSeconds());
+    sqs = new SQSClient(clientConfig(timeouts));
+    failFastAfterTimeout(sqs, 'SQS', timeouts.requestTimeoutMs);
+  }
   return sqs;
 }
 
 /** The shared DynamoDB document client (plain JS values in and out). */
 export function documentClient(): DynamoDBDocumentClient {
-  documents ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 3, requestHandler }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  if (!documents) {
+    const timeouts = sdkTimeouts(functionTimeoutSeconds());
+    const dynamodb = new DynamoDBClient(clientConfig(timeouts));
+    failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
+    documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  }
   return documents;
 }

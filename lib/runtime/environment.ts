@@ -17,6 +17,9 @@ export class ConfigurationError extends Error {
 /** The service name of a deployment unless told otherwise: logs' `service` key and metrics' `service` dimension. */
 export const DEFAULT_SERVICE_NAME = 'conveyor';
 
+/** The function's timeout in seconds: its SDK clients keep every call inside it (lib/runtime/clients.ts). */
+export const FUNCTION_TIMEOUT_VARIABLE = 'CONVEYOR_TIMEOUT_SECONDS';
+
 /** Environment shared by every Conveyor function. */
 function commonEnvironment(topology: Topology, tableName: string, serviceName = DEFAULT_SERVICE_NAME): Record<string, string> {
   return {
@@ -44,6 +47,7 @@ export function stageEnvironment(topology: Topology, stage: Stage, resources: St
     ...commonEnvironment(topology, resources.tableName, resources.serviceName),
     CONVEYOR_PIPELINE: stage.pipelineId,
     CONVEYOR_STAGE: stage.name,
+    [FUNCTION_TIMEOUT_VARIABLE]: String(stage.timeoutSeconds),
     CONVEYOR_QUEUE_URL: resources.queueUrl,
     CONVEYOR_DLQ_URL: resources.deadLetterQueueUrl,
     ...(resources.nextQueueUrl ? { CONVEYOR_NEXT_QUEUE_URL: resources.nextQueueUrl } : {}),
@@ -70,7 +74,11 @@ export function intakeEnvironment(
   resources: IntakeResources,
   toJson: (value: unknown) => string = JSON.stringify,
 ): Record<string, string> {
-  return { ...commonEnvironment(topology, resources.tableName, resources.serviceName), CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls) };
+  return {
+    ...commonEnvironment(topology, resources.tableName, resources.serviceName),
+    [FUNCTION_TIMEOUT_VARIABLE]: String(topology.intake.timeoutSeconds),
+    CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls),
+  };
 }
 
 const text = z.string().check(z.minLength(1, { error: 'must not be empty' }));

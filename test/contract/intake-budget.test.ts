@@ -8,11 +8,13 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleHandlers } from '../../lib/build/handler-bundle.ts';
 import { toApiGatewayEvent } from '../../lib/local/lambda-events.ts';
 import { LocalFunction, type InvokeResult } from '../../lib/local/local-function.ts';
-import { intakeEnvironment } from '../../lib/runtime/environment.ts';
+import { functionTimeoutSeconds, sdkTimeouts } from '../../lib/runtime/clients.ts';
+import { ConfigurationError, FUNCTION_TIMEOUT_VARIABLE, intakeEnvironment } from '../../lib/runtime/environment.ts';
 import { loadTopology, type Topology } from '../../lib/topology/index.ts';
 import { REGION, startLocalAws, type LocalAws } from '../support/local-aws.ts';
 
@@ -84,5 +86,28 @@ describe('intake against a hung dependency', () => {
   it('answers 503 with Retry-After when only SQS hangs, for a bulk request to every warehouse', async () => {
     const environment = { ...local.intakeEnvironment(), ...local.awsEnvironment, AWS_ENDPOINT_URL_SQS: hung.url, CONVEYOR_ENTRY_QUEUES: JSON.stringify(entryQueues()) };
     expectServiceUnavailable(await invokeIntake(environment, { orders: topology.pipelines.map((p, i) => order(`budget-bulk-${i}`, p.id)) }));
+  });
+});
+
+describe('sdkTimeouts', () => {
+  // The SDK's standard retry strategy waits at most 100 ms × 2^n before retry n (full jitter).
+  const worstCallMs = (t: { maxAttempts: number; requestTimeoutMs: number }) => t.maxAttempts * t.requestTimeoutMs + 100 * (2 ** t.maxAttempts - 2);
+
+  it('fits three calls in a row, each timing out on every attempt, inside any function timeout from 3 s', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 900 }), (seconds) => {
+        const timeouts = sdkTimeouts(seconds);
+        expect(3 * worstCallMs(timeouts)).toBeLessThan(seconds * 1000);
+        expect(timeouts.connectionTimeoutMs).toBeLessThanOrEqual(timeouts.requestTimeoutMs);
+        expect(timeouts.maxAttempts).toBeGreaterThanOrEqual(2);
+      }),
+    );
+  });
+
+  it('reads the timeout the deployer set, and refuses a malformed one naming the variable', () => {
+    const env = intakeEnvironment(topology, { tableName: 'orders', entryQueueUrls: { 'wh-1': 'https://sqs.example/q' } });
+    expect(functionTimeoutSeconds(env)).toBe(topology.intake.timeoutSeconds);
+    expect(() => functionTimeoutSeconds({ ...env, [FUNCTION_TIMEOUT_VARIABLE]: 'soon' })).toThrow(ConfigurationError);
+    expect(() => functionTimeoutSeconds({ ...env, [FUNCTION_TIMEOUT_VARIABLE]: 'soon' })).toThrow(FUNCTION_TIMEOUT_VARIABLE);
   });
 });
