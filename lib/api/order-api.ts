@@ -21,6 +21,7 @@ import { tracingAttributes } from '../runtime/attributes.ts';
 import { documentClient, sqsClient } from '../runtime/clients.ts';
 import { readIntakeConfig, type IntakeConfig } from '../runtime/environment.ts';
 import { sendMessages } from '../runtime/sqs.ts';
+import { IntakeMetric, LogMessage } from '../contract/index.ts';
 import { createLogger, createMetrics, MetricUnit, type Logger, type Metrics } from '../runtime/telemetry.ts';
 import { header, json, problem, type ErrorDetail } from './http.ts';
 
@@ -28,11 +29,7 @@ import { header, json, problem, type ErrorDetail } from './http.ts';
 export const MAX_BODY_BYTES = 1_048_576;
 const CORRELATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export const IntakeMetric = {
-  OrdersAccepted: 'OrdersAccepted',
-  OrdersRejected: 'OrdersRejected',
-  OrdersDuplicate: 'OrdersDuplicate',
-} as const;
+export { IntakeMetric } from '../contract/index.ts';
 
 export interface OrderApiOptions {
   readonly config?: IntakeConfig;
@@ -182,7 +179,7 @@ export function createOrderApi(options: OrderApiOptions = {}): OrderApiHandler {
             await store.accept({ orderId: order.orderId, warehouseId: order.warehouseId, payloadHash: fingerprint(order), traceId, at: acceptedAt });
           } catch (error) {
             // The order is queued, which is what matters; its first stage creates the status record.
-            logger.warn('could not record an accepted order; its first stage will', { orderId: order.orderId, error: (error as Error).message });
+            logger.warn(LogMessage.orderNotRecorded, { orderId: order.orderId, error: (error as Error).message });
           }
         }),
       );
@@ -195,8 +192,8 @@ export function createOrderApi(options: OrderApiOptions = {}): OrderApiHandler {
     metrics.addMetric(IntakeMetric.OrdersRejected, MetricUnit.Count, count('rejected'));
     metrics.publishStoredMetrics();
     const unavailable = results.filter((r) => r.kind === 'unavailable');
-    if (unavailable.length > 0) logger.error('could not queue orders', { orderIds: unavailable.map((r) => r.order.orderId), reason: unavailable[0]?.reason, traceId });
-    logger.info('orders received', { accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected'), unavailable: unavailable.length, orderIds: queued.map((o) => o.orderId), traceId });
+    if (unavailable.length > 0) logger.error(LogMessage.ordersNotQueued, { orderIds: unavailable.map((r) => r.order.orderId), reason: unavailable[0]?.reason, traceId });
+    logger.info(LogMessage.ordersReceived, { accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected'), unavailable: unavailable.length, orderIds: queued.map((o) => o.orderId), traceId });
 
     return bulk ? bulkResponse(results) : singleResponse(results[0] as Result);
   }
@@ -230,7 +227,7 @@ export function createOrderApi(options: OrderApiOptions = {}): OrderApiHandler {
       return problem(404, 'not found', [{ field: 'path', message: `no route for ${event.httpMethod} ${event.path}` }]);
     } catch (error) {
       // A dependency (SQS, DynamoDB) failed beyond the SDK's retries: nothing partial is reported as accepted.
-      logger.error('request failed', { error: (error as Error).message, requestId });
+      logger.error(LogMessage.requestFailed, { error: (error as Error).message, requestId });
       return problem(503, 'service unavailable', [{ field: 'request', message: `try again shortly (request ${requestId})` }], { 'retry-after': '1' });
     }
   };

@@ -3,6 +3,7 @@
  * Builders and readers live together so the two sides cannot drift apart.
  */
 import * as z from 'zod/mini';
+import { LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
@@ -15,7 +16,7 @@ export class ConfigurationError extends Error {
 }
 
 /** The service name of a deployment unless told otherwise: logs' `service` key and metrics' `service` dimension. */
-export const DEFAULT_SERVICE_NAME = 'conveyor';
+export const DEFAULT_SERVICE_NAME = LOCAL_SERVICE_NAME;
 
 /** The function's timeout in seconds: its SDK clients keep every call inside it (lib/runtime/clients.ts). */
 export const FUNCTION_TIMEOUT_VARIABLE = 'CONVEYOR_TIMEOUT_SECONDS';
@@ -27,7 +28,7 @@ function commonEnvironment(topology: Topology, tableName: string, serviceName = 
     CONVEYOR_TRACKING: topology.tracking,
     // One per deployment (the stack name in the cloud), so deployments never mix their metrics.
     POWERTOOLS_SERVICE_NAME: serviceName,
-    POWERTOOLS_METRICS_NAMESPACE: 'Conveyor',
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   };
 }
 
