@@ -20,7 +20,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lines, runInProcess, stackOutputs, stageResources } from './support.ts';
+import { StageMetric, stageMetricDimensions } from '../../lib/contract/index.ts';
+import { lines, runInProcess, stackOutputs, stageResources, topologyManifest } from './support.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const sqs = mockClient(SQSClient);
@@ -102,7 +103,11 @@ describe('conveyor --target aws', () => {
     );
     const [metrics] = inputs<{ MetricDataQueries: Array<{ Id: string; MetricStat: { Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }; Stat: string } }> }>(cloudwatch, GetMetricDataCommand);
     const query = (id: string) => metrics?.MetricDataQueries.find((q) => q.Id === id)?.MetricStat;
-    expect(query('s0_succeeded')).toMatchObject({ Metric: { Namespace: 'Conveyor', MetricName: 'Succeeded', Dimensions: [{ Name: 'service', Value: 'conveyor' }, { Name: 'pipeline', Value: 'wh-1' }, { Name: 'stage', Value: 'picking' }] }, Stat: 'Sum' });
+    // The stack's own functions' namespace and service, as its manifest says (test/contract proves they match what the handlers emit).
+    const { metrics: where } = topologyManifest();
+    const succeeded = query('s0_succeeded')!;
+    expect(succeeded).toMatchObject({ Metric: { Namespace: where.namespace, MetricName: StageMetric.Succeeded }, Stat: 'Sum' });
+    expect(Object.fromEntries(succeeded.Metric.Dimensions.map((d) => [d.Name, d.Value]))).toEqual(stageMetricDimensions(where.service, 'wh-1', 'picking'));
     expect(query('s0_age')).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'Conveyor-wh-1-picking' }] }, Stat: 'Maximum' });
     expect(query('s0_concurrency')).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: 'Conveyor-wh-1-picking-fn' }] } });
 
