@@ -101,7 +101,7 @@ export class ConveyorStack extends Stack {
       handlersDir: props.handlersDir,
     });
 
-    this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi });
+    this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi, statusTable: table });
     this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring });
 
     this.addOutputs();

@@ -21,6 +21,7 @@ import { Construct } from 'constructs';
 import { intakeEnvironment } from '../runtime/environment.ts';
 import type { Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
+import { STATUS_TABLE_ACTIONS } from './permissions.ts';
 import { orderRequestModel } from './request-model.ts';
 import { LAMBDA_INTEGRATION_DEFAULTS, apiStageDefaults, logGroupDefaults, restApiDefaults, serviceNameOf } from './defaults.ts';
 
@@ -33,9 +34,10 @@ export interface OrderApiProps {
   readonly entryQueues: Readonly<Record<string, sqs.IQueue>>;
   /**
    * Set this region's account-wide API Gateway CloudWatch Logs role. API Gateway writes access and
-   * execution logs only when the account has one; turn this off when it is managed elsewhere.
+   * execution logs only when the account has one — and there is one per account and region, shared
+   * by every API: setting it would replace a role the account already has. So only on request.
    * The role and the setting are retained when the stack is deleted, so other APIs keep logging.
-   * @default true
+   * @default false
    */
   readonly manageAccountLogRole?: boolean;
   /**
@@ -100,14 +102,14 @@ export class OrderApi extends Construct {
         }),
         new iam.PolicyStatement({
           sid: 'RecordAndReadOrderStatus',
-          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          actions: [...STATUS_TABLE_ACTIONS.intake],
           resources: [statusTable.tableArn],
         }),
       ],
     });
     this.function = this.intake.function;
 
-    const accountLogging = (props.manageAccountLogRole ?? true) ? this.configureAccountLogging() : undefined;
+    const accountLogging = (props.manageAccountLogRole ?? false) ? this.configureAccountLogging() : undefined;
     this.accountLogRole = accountLogging?.role;
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', logGroupDefaults(topology.retention.logDays));
