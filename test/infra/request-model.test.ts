@@ -4,7 +4,7 @@
  * everything the intake's own schema accepts (the gateway never refuses a valid order), and it
  * refuses the typical malformed bodies before any function runs.
  */
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BulkOrderShape, MAX_ITEMS_PER_ORDER, MAX_ORDERS_PER_REQUEST, OrderRequest } from '../../lib/domain/order.ts';
