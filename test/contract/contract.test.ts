@@ -4,7 +4,9 @@
  * metric an alarm reads, every metric a dashboard widget shows, every metric `conveyor status
  * --target aws` asks CloudWatch for (recorded with aws-sdk-client-mock), and every message and
  * field a saved Logs Insights query matches must be one of those the handlers actually printed —
- * namespace, name, dimensions and values. Nothing here names a metric, a dimension or a message.
+ * namespace, name, dimensions and values. And every AWS call a handler made (recorded at the
+ * emulators) is one its role in the template allows, on the resource it was made on. Nothing here
+ * names a metric, a dimension, a message or an IAM action.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand, type GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
@@ -19,6 +21,7 @@ import {
   cleanupAssemblies,
   FAKE_REGION,
   fakeDeployedValue,
+  grantsOf,
   logicalId,
   referencedId,
   resolveCfn,
@@ -26,7 +29,7 @@ import {
   synthConveyor,
   type CfnTemplate,
 } from '../support/cdk-app.ts';
-import { metricKey, runDeployedHandlers, type Emitted, type EmittedLine, type MetricId } from './emitted.ts';
+import { metricKey, runDeployedHandlers, type Emitted, type EmittedCall, type EmittedLine, type MetricId } from './emitted.ts';
 
 const { stack, json } = synthConveyor();
 const intakeId = logicalId(stack.orderApi.function);
@@ -106,6 +109,42 @@ describe('saved Logs Insights queries match lines the handlers print', () => {
     }
   });
 });
+
+describe("every AWS call a handler makes is allowed by its role in the template", () => {
+  it('the handlers called SQS and DynamoDB (the scenario ran)', () => {
+    expect(new Set(emitted.calls.map((c) => c.service))).toEqual(new Set(['sqs', 'dynamodb']));
+  });
+
+  it('each call: the IAM action that authorizes it, on the queue or table it named', () => {
+    const missing = new Set<string>();
+    for (const call of emitted.calls) {
+      const action = iamActionOf(call);
+      const grants = grantsOf(json, call.functionId);
+      for (const resource of resourcesNamedBy(call)) {
+        if (!grants.some((g) => g.action === action && g.resource === resource)) missing.add(`${call.functionId}: ${action} on ${resource}`);
+      }
+    }
+    expect([...missing]).toEqual([]);
+  });
+});
+
+/**
+ * The IAM action that authorizes an API call: the operation's own name, except SQS's batch calls,
+ * which IAM authorizes with the single-message action (SQS's "Actions and permissions" reference).
+ */
+function iamActionOf({ service, call }: EmittedCall): string {
+  const operation = call.target.slice(call.target.indexOf('.') + 1);
+  const batchOf: Record<string, string> = { SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility' };
+  return `${service}:${service === 'sqs' ? (batchOf[operation] ?? operation) : operation}`;
+}
+
+/** The template resources (logical ids) a call acts on: its queue, or the tables it names. */
+function resourcesNamedBy({ service, call }: EmittedCall): string[] {
+  const body = call.body as { QueueUrl?: string; TableName?: string; RequestItems?: Record<string, unknown> };
+  // Queues by their URL's path: each function reached its queues through a proxy of its own.
+  const local = service === 'sqs' ? [body.QueueUrl && new URL(body.QueueUrl).pathname] : [body.TableName, ...Object.keys(body.RequestItems ?? {})];
+  return local.filter((x): x is string => x !== undefined).map((name) => emitted.logicalIds.get(name) ?? `(not in the template: ${name})`);
+}
 
 /** Every metric the template's alarms read (plain alarms and metric-math inputs). */
 function metricsReadByAlarms(template: CfnTemplate, render: (value: unknown) => string): MetricId[] {

@@ -14,6 +14,7 @@ import { LocalFunction } from '../../lib/local/local-function.ts';
 import { findStage, loadTopology } from '../../lib/topology/index.ts';
 import { resolveCfn, stagesInTemplate, type CfnTemplate } from '../support/cdk-app.ts';
 import { REGION, startLocalAws, type LocalAws } from '../support/local-aws.ts';
+import { startRecordingProxy, type RecordedCall, type RecordingProxy } from './recording-proxy.ts';
 
 /** One metric as CloudWatch stores it: namespace, name and the dimension values it was emitted with. */
 export interface MetricId {
@@ -28,12 +29,22 @@ export interface EmittedLine {
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
+/** One AWS API call a function made, as the emulator received it. */
+export interface EmittedCall {
+  readonly functionId: string;
+  readonly service: 'sqs' | 'dynamodb';
+  readonly call: RecordedCall;
+}
+
 export interface Emitted {
   readonly metrics: readonly MetricId[];
+  readonly calls: readonly EmittedCall[];
   readonly logs: readonly EmittedLine[];
   /** An order accepted, failed in the first stage, retried, then dead-lettered (its journey has lines in both). */
   readonly retriedOrderId: string;
   readonly intakeId: string;
+  /** The logical id of each local queue (by its URL's path) and table (by name) the functions were given. */
+  readonly logicalIds: ReadonlyMap<string, string>;
 }
 
 /** `Conveyor|Succeeded|{"pipeline":"wh-1",…}`: equal keys, equal metrics. */
@@ -66,6 +77,7 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
   const outDir = fileURLToPath(new URL(`../../node_modules/.cache/conveyor/contract-${process.pid}/`, import.meta.url));
   const printed: EmittedLine[] = [];
   const functions: Deployed[] = [];
+  const proxies: Array<{ functionId: string; service: EmittedCall['service']; proxy: RecordingProxy }> = [];
   try {
     const stages = stagesInTemplate(json);
     const handlerOf = (id: string) => {
@@ -73,13 +85,26 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
       return stage ? findStage(topology, stage.pipelineId, stage.stage)!.handler : 'intake';
     };
     const bundles = await bundleHandlers([...new Set([intakeId, ...stages.map((s) => s.functionId)].map(handlerOf))], outDir);
-    const deploy = (id: string, extra: Record<string, string> = {}): LocalFunction => {
+    // Each function reaches SQS and DynamoDB through proxies of its own that record its calls.
+    const recorded = async (id: string, service: EmittedCall['service'], upstream: string) => {
+      const proxy = await startRecordingProxy(upstream);
+      proxies.push({ functionId: id, service, proxy });
+      return proxy.url;
+    };
+    const deploy = async (id: string, extra: Record<string, string> = {}): Promise<LocalFunction> => {
       const resource = json.Resources[id]!;
+      const endpoints = {
+        AWS_ENDPOINT_URL_SQS: await recorded(id, 'sqs', local.awsEnvironment.AWS_ENDPOINT_URL_SQS!),
+        AWS_ENDPOINT_URL_DYNAMODB: await recorded(id, 'dynamodb', local.awsEnvironment.AWS_ENDPOINT_URL_DYNAMODB!),
+      };
+      // The SDK sends SQS calls to the host of the queue URL: the function's queue URLs point at its proxy too.
+      const sqsOrigin = new URL(local.awsEnvironment.AWS_ENDPOINT_URL_SQS!).origin;
+      const environment = Object.fromEntries(Object.entries(lambdaEnvironment(json, local, id)).map(([k, v]) => [k, v.replaceAll(sqsOrigin, endpoints.AWS_ENDPOINT_URL_SQS)]));
       const fn = new LocalFunction(
         {
           name: id,
           handlerModule: bundles.get(handlerOf(id))!,
-          environment: { ...lambdaEnvironment(json, local, id), ...extra },
+          environment: { ...environment, ...endpoints, ...extra },
           timeoutSeconds: resource.Properties.Timeout,
           memoryMb: resource.Properties.MemorySize,
           maxConcurrency: 1,
@@ -98,14 +123,14 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
       return fn;
     };
 
-    const intake = deploy(intakeId);
+    const intake = await deploy(intakeId);
     const orders = topology.pipelines.flatMap((p, i) => [0, 1].map((n) => ({ orderId: `contract-${i}-${n}`, warehouseId: p.id, items: [{ sku: `SKU-${n + 1}`, quantity: n + 1 }] })));
     await expectOk(intake.invoke(post({ orders: [...orders, { warehouseId: topology.pipelines[0]!.id, items: [] }] })));
 
     for (const pipeline of topology.pipelines) {
       for (const stage of pipeline.stages) {
         const s = stages.find((x) => x.pipelineId === pipeline.id && x.stage === stage.name)!;
-        await invokeWithQueue(deploy(s.functionId), local, pipeline.id, stage.name);
+        await invokeWithQueue(await deploy(s.functionId), local, pipeline.id, stage.name);
       }
     }
 
@@ -114,23 +139,26 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
     const firstStage = stages.find((x) => x.pipelineId === first.id && x.stage === first.stages[0]!.name)!;
     const queueUrl = local.stage(first.id, first.stages[0]!.name).queueUrl;
     await local.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not json' }));
-    await invokeWithQueue(deploy(firstStage.functionId), local, first.id, first.stages[0]!.name);
+    await invokeWithQueue(await deploy(firstStage.functionId), local, first.id, first.stages[0]!.name);
     const retriedOrderId = 'contract-retried';
     await expectOk(intake.invoke(post({ orderId: retriedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-9', quantity: 1 }] })));
     // It fails (transiently) on its first receive, and again on its last: then it is dead-lettered.
-    const failing = deploy(firstStage.functionId, { CONVEYOR_CHAOS: `${first.stages[0]!.name}:1` });
+    const failing = await deploy(firstStage.functionId, { CONVEYOR_CHAOS: `${first.stages[0]!.name}:1` });
     const records = await invokeWithQueue(failing, local, first.id, first.stages[0]!.name);
     const lastReceive = String(first.stages[0]!.maxReceiveCount);
     await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
 
     return {
       metrics: printed.filter((l) => '_aws' in l.fields).flatMap((l) => metricsOfEmf(l.fields)),
+      calls: proxies.flatMap(({ functionId, service, proxy }) => proxy.calls.map((call) => ({ functionId, service, call }))),
       logs: printed.filter((l) => typeof l.fields.message === 'string'),
       retriedOrderId,
       intakeId,
+      logicalIds: new Map([...localCounterparts(json, local)].map(([id, value]) => [value.startsWith('http') ? new URL(value).pathname : value, id])),
     };
   } finally {
     await Promise.all(functions.map(({ fn }) => fn.close()));
+    await Promise.all(proxies.map(({ proxy }) => proxy.close()));
     await local.stop();
     rmSync(outDir, { recursive: true, force: true });
   }
@@ -142,13 +170,7 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
  * of its logging config, and a trace header when tracing is active.
  */
 function lambdaEnvironment(json: CfnTemplate, local: LocalAws, functionId: string): Record<string, string> {
-  const stages = stagesInTemplate(json);
-  const localUrls = new Map<string, string>();
-  for (const s of stages) {
-    localUrls.set(s.queueId, local.stage(s.pipelineId, s.stage as never).queueUrl);
-    localUrls.set(s.deadLetterQueueId, local.stage(s.pipelineId, s.stage as never).deadLetterQueueUrl);
-  }
-  for (const [id, resource] of Object.entries(json.Resources)) if (resource.Type === 'AWS::DynamoDB::Table') localUrls.set(id, local.resources.tableName);
+  const localUrls = localCounterparts(json, local);
   const fn = json.Resources[functionId]!.Properties;
   const variables = Object.fromEntries(
     Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([name, value]) => [
@@ -166,6 +188,17 @@ function lambdaEnvironment(json: CfnTemplate, local: LocalAws, functionId: strin
     AWS_LAMBDA_LOG_LEVEL: fn.LoggingConfig?.ApplicationLogLevel ?? 'INFO',
     ...(fn.TracingConfig?.Mode === 'Active' ? { _X_AMZN_TRACE_ID: 'Root=1-67a0b0c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1' } : {}),
   };
+}
+
+/** Logical id of each queue and table in the template → its local counterpart (queue URL, table name). */
+function localCounterparts(json: CfnTemplate, local: LocalAws): Map<string, string> {
+  const counterparts = new Map<string, string>();
+  for (const s of stagesInTemplate(json)) {
+    counterparts.set(s.queueId, local.stage(s.pipelineId, s.stage as never).queueUrl);
+    counterparts.set(s.deadLetterQueueId, local.stage(s.pipelineId, s.stage as never).deadLetterQueueUrl);
+  }
+  for (const [id, resource] of Object.entries(json.Resources)) if (resource.Type === 'AWS::DynamoDB::Table') counterparts.set(id, local.resources.tableName);
+  return counterparts;
 }
 
 /** Everything waiting in the stage's queue, as one SQS event to its function; returns the records. */

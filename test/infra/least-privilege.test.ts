@@ -10,6 +10,9 @@ import { STAGE_NAMES } from '../../lib/topology/index.ts';
 import {
   asList,
   cleanupAssemblies,
+  grantsOf,
+  roleGrants,
+  type Grant,
   logicalId,
   onlyResourceOf,
   referencedId,
@@ -24,45 +27,6 @@ const stages = stagesInTemplate(json);
 const [tableId] = onlyResourceOf(json, 'AWS::DynamoDB::Table');
 
 afterAll(cleanupAssemblies);
-
-interface Grant {
-  readonly action: string;
-  /** Logical id of the resource (from Fn::GetAtt), or the literal resource string. */
-  readonly resource: string;
-}
-
-/** Every (action, resource) pair the function's role allows. */
-function grantsOf(template: CfnTemplate, functionId: string): Grant[] {
-  return roleGrants(template, referencedId(template.Resources[functionId]!.Properties.Role, 'Arn'));
-}
-
-function roleGrants(template: CfnTemplate, roleId: string): Grant[] {
-  const role = template.Resources[roleId]!;
-  expect(role.Type).toBe('AWS::IAM::Role');
-  const grants: Grant[] = [];
-  for (const policy of asList(role.Properties.Policies)) {
-    for (const statement of asList<Record<string, any>>(policy.PolicyDocument.Statement)) {
-      expect(statement.Effect).toBe('Allow');
-      expect(statement.NotAction ?? statement.NotResource).toBeUndefined();
-      for (const action of asList<string>(statement.Action)) {
-        for (const resource of asList<unknown>(statement.Resource)) {
-          grants.push({ action, resource: describeResource(resource) });
-        }
-      }
-    }
-  }
-  return grants;
-}
-
-/** A resource ARN as the logical id it is the ARN of, or else as written (a literal or an Fn::Join). */
-function describeResource(resource: unknown): string {
-  if (typeof resource === 'string') return resource;
-  try {
-    return referencedId(resource, 'Arn');
-  } catch {
-    return JSON.stringify(resource);
-  }
-}
 
 /** action → sorted resources, for the actions of one service. */
 function byAction(grants: Grant[], service: string): Record<string, string[]> {

@@ -221,3 +221,40 @@ export function fakeDeployedValue(json: CfnTemplate, stackName: string, { logica
   if (type === 'AWS::Lambda::EventSourceMapping' && attribute === undefined) return `uuid-${logicalId}`;
   return attribute === undefined ? logicalId : `${logicalId}.${attribute}`;
 }
+
+/** One (action, resource) pair a role allows; the resource as the logical id it is the ARN of, or as written. */
+export interface Grant {
+  readonly action: string;
+  readonly resource: string;
+}
+
+/** Every (action, resource) pair the function's role allows. */
+export function grantsOf(template: CfnTemplate, functionId: string): Grant[] {
+  return roleGrants(template, referencedId(template.Resources[functionId]!.Properties.Role, 'Arn'));
+}
+
+/** Every (action, resource) pair a role's inline policies allow; anything but plain Allow statements is refused. */
+export function roleGrants(template: CfnTemplate, roleId: string): Grant[] {
+  const role = template.Resources[roleId]!;
+  if (role.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is a ${role.Type}, not a role`);
+  const grants: Grant[] = [];
+  for (const policy of asList<Record<string, any>>(role.Properties.Policies)) {
+    for (const statement of asList<Record<string, any>>(policy.PolicyDocument.Statement)) {
+      if (statement.Effect !== 'Allow' || statement.NotAction || statement.NotResource) throw new Error(`${roleId} has a statement that is not a plain Allow: ${JSON.stringify(statement)}`);
+      for (const action of asList<string>(statement.Action)) {
+        for (const resource of asList<unknown>(statement.Resource)) grants.push({ action, resource: describeResource(resource) });
+      }
+    }
+  }
+  return grants;
+}
+
+/** A resource ARN as the logical id it is the ARN of, or else as written (a literal or an Fn::Join). */
+function describeResource(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  try {
+    return referencedId(resource, 'Arn');
+  } catch {
+    return JSON.stringify(resource);
+  }
+}
