@@ -4,9 +4,9 @@
  * in Lambda the SDK finds AWS; locally the runtime sets AWS_ENDPOINT_URL_SQS /
  * AWS_ENDPOINT_URL_DYNAMODB, which the SDK reads — the handlers cannot tell the difference.
  *
- * Every call is bounded in time, from the function's own timeout (`sdkTimeouts`): a dependency
- * that hangs becomes an error the handler can answer (the intake's 503 + Retry-After, a stage's
- * retry with backoff) instead of the function running into its timeout. And once a call timed out,
+ * Every call is bounded in time. A function that must answer its caller in time (the intake, behind
+ * API Gateway) has its calls sized from that time (`sdkTimeouts`): a dependency that hangs becomes a
+ * 503 + Retry-After instead of the function running into its timeout. And once a call timed out,
  * the next calls to that service fail at once for a short cool-down (`failFastAfterTimeout`), so an
  * invocation that makes many calls in a row — a bulk request to every warehouse, retries of failed
  * entries — does not wait out each of them against a dependency already known to hang.
@@ -15,7 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { MiddlewareStack } from '@smithy/types';
-import { ConfigurationError, FUNCTION_TIMEOUT_VARIABLE } from './environment.ts';
+import { ANSWER_WITHIN_VARIABLE, ConfigurationError } from './environment.ts';
 
 /** How long one SDK call may take, and how often it is tried. */
 export interface SdkTimeouts {
@@ -28,59 +28,54 @@ export interface SdkTimeouts {
 /** Time kept back from the budget to build and return the answer. */
 const ANSWER_RESERVE_MS = 1_000;
 /**
- * Dependent calls one invocation may make in a row — the intake claims (or reads), sends, then
- * records — so each call gets a third of the function's time.
+ * Dependent calls one request may make in a row — the intake claims (or reads), sends, then
+ * records — so each call gets a third of the time.
  */
 const SEQUENTIAL_CALLS = 3;
 /** The SDK's standard retry waits up to 100 ms × 2^n before retry n (full jitter) after a timeout or a 5xx. */
 const RETRY_BASE_DELAY_MS = 100;
-/** No attempt gets more than this: a healthy SQS or DynamoDB answers in milliseconds. */
+/** The SDK's default: one try and two retries. */
+const MAX_ATTEMPTS = 3;
+/** No attempt gets less: a healthy SQS or DynamoDB answers in milliseconds, a loaded one (or a local emulator) in hundreds. */
+const MIN_REQUEST_TIMEOUT_MS = 1_000;
+/** Nor more. */
 const MAX_REQUEST_TIMEOUT_MS = 10_000;
-/** Nor less than this, however short the function's timeout. */
-const MIN_REQUEST_TIMEOUT_MS = 100;
-/** When the deployer did not say (ad-hoc use outside Lambda and the local runtime): a stage's default timeout. */
-const UNKNOWN_TIMEOUT_SECONDS = 30;
 
 /**
  * Timeouts and retries that keep one SDK call — every attempt and the backoff between them —
- * within a third of the function's time less a second to answer, so that even three calls in a
- * row against a dependency that never answers end before the function's timeout. Three attempts
- * (the SDK's default) while each still gets a second; two otherwise.
+ * within a third of `answerWithinSeconds` less a second to answer, so that even three calls in a
+ * row against a dependency that never answers end in time. As many attempts as still get a second
+ * each (up to the SDK's three); from 4 s up the whole budget holds, below that each call still gets
+ * its one second.
  *
  * @example
  * sdkTimeouts(10); // the intake's default timeout: { maxAttempts: 2, requestTimeoutMs: 1400, connectionTimeoutMs: 1000 }
  */
-export function sdkTimeouts(functionTimeoutSeconds: number): SdkTimeouts {
-  const budgetMs = Math.max(0, (functionTimeoutSeconds * 1000 - ANSWER_RESERVE_MS) / SEQUENTIAL_CALLS);
+export function sdkTimeouts(answerWithinSeconds: number): SdkTimeouts {
+  const budgetMs = Math.max(0, (answerWithinSeconds * 1000 - ANSWER_RESERVE_MS) / SEQUENTIAL_CALLS);
   const perAttempt = (attempts: number) => (budgetMs - RETRY_BASE_DELAY_MS * (2 ** attempts - 2)) / attempts;
-  const maxAttempts = perAttempt(3) >= 1_000 ? 3 : 2;
+  let maxAttempts = MAX_ATTEMPTS;
+  while (maxAttempts > 1 && perAttempt(maxAttempts) < MIN_REQUEST_TIMEOUT_MS) maxAttempts--;
   const requestTimeoutMs = Math.floor(Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(MIN_REQUEST_TIMEOUT_MS, perAttempt(maxAttempts))));
   return { maxAttempts, requestTimeoutMs, connectionTimeoutMs: Math.min(1_000, requestTimeoutMs) };
 }
 
-/** The function's timeout, as its deployer set it (CONVEYOR_TIMEOUT_SECONDS). */
-export function functionTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[FUNCTION_TIMEOUT_VARIABLE];
-  if (raw === undefined) return UNKNOWN_TIMEOUT_SECONDS;
+/** Without a time to answer within (stage functions: their runtime keeps its own deadlines), the SDK's three attempts, each cut at 10 s. */
+const UNBUDGETED: SdkTimeouts = { maxAttempts: MAX_ATTEMPTS, requestTimeoutMs: MAX_REQUEST_TIMEOUT_MS, connectionTimeoutMs: 2_000 };
+
+/**
+ * The SDK timeouts of this function: sized by `sdkTimeouts` when its deployer set the time it must
+ * answer within (ANSWER_WITHIN_VARIABLE: the intake behind API Gateway), the unbudgeted ones otherwise.
+ * @throws ConfigurationError when the variable is set but not a whole number of seconds ≥ 1.
+ */
+export function sdkTimeoutsOf(env: NodeJS.ProcessEnv = process.env): SdkTimeouts {
+  const raw = env[ANSWER_WITHIN_VARIABLE];
+  if (raw === undefined) return UNBUDGETED;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new ConfigurationError(`the function is misconfigured: ${FUNCTION_TIMEOUT_VARIABLE} must be the function's timeout in whole seconds, got ${JSON.stringify(raw)}`);
+    throw new ConfigurationError(`the function is misconfigured: ${ANSWER_WITHIN_VARIABLE} must be a whole number of seconds ≥ 1, got ${JSON.stringify(raw)}`);
   }
-  return seconds;
-}
-
-function clientConfig(timeouts: SdkTimeouts): { maxAttempts: number; requestHandler: Record<string, unknown> } {
-  return {
-    maxAttempts: timeouts.maxAttempts,
-    requestHandler: {
-      connectionTimeout: timeouts.connectionTimeoutMs,
-      requestTimeout: timeouts.requestTimeoutMs,
-      // Without it the SDK only logs a warning when requestTimeout passes, and waits on.
-      throwOnRequestTimeout: true,
-      httpAgent: { keepAlive: true, maxSockets: 64 },
-      httpsAgent: { keepAlive: true, maxSockets: 64 },
-    },
-  };
+  return sdkTimeouts(seconds);
 }
 
 /** What a call fails with while the cool-down after a timeout lasts: a server-side fault, like the timeout itself. */
@@ -119,13 +114,27 @@ export function failFastAfterTimeout(client: { middlewareStack: MiddlewareStack<
   );
 }
 
+function clientConfig(timeouts: SdkTimeouts): { maxAttempts: number; requestHandler: Record<string, unknown> } {
+  return {
+    maxAttempts: timeouts.maxAttempts,
+    requestHandler: {
+      connectionTimeout: timeouts.connectionTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      // Without it the SDK only logs a warning when requestTimeout passes, and waits on.
+      throwOnRequestTimeout: true,
+      httpAgent: { keepAlive: true, maxSockets: 64 },
+      httpsAgent: { keepAlive: true, maxSockets: 64 },
+    },
+  };
+}
+
 let sqs: SQSClient | undefined;
 let documents: DynamoDBDocumentClient | undefined;
 
 /** The shared SQS client. */
 export function sqsClient(): SQSClient {
   if (!sqs) {
-    const timeouts = sdkTimeouts(functionTimeoutSeconds());
+    const timeouts = sdkTimeoutsOf();
     sqs = new SQSClient(clientConfig(timeouts));
     failFastAfterTimeout(sqs, 'SQS', timeouts.requestTimeoutMs);
   }
@@ -135,7 +144,7 @@ export function sqsClient(): SQSClient {
 /** The shared DynamoDB document client (plain JS values in and out). */
 export function documentClient(): DynamoDBDocumentClient {
   if (!documents) {
-    const timeouts = sdkTimeouts(functionTimeoutSeconds());
+    const timeouts = sdkTimeoutsOf();
     const dynamodb = new DynamoDBClient(clientConfig(timeouts));
     failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
     documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });

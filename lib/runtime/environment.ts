@@ -3,7 +3,7 @@
  * Builders and readers live together so the two sides cannot drift apart.
  */
 import * as z from 'zod/mini';
-import { LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
+import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
@@ -18,8 +18,11 @@ export class ConfigurationError extends Error {
 /** The service name of a deployment unless told otherwise: logs' `service` key and metrics' `service` dimension. */
 export const DEFAULT_SERVICE_NAME = LOCAL_SERVICE_NAME;
 
-/** The function's timeout in seconds: its SDK clients keep every call inside it (lib/runtime/clients.ts). */
-export const FUNCTION_TIMEOUT_VARIABLE = 'CONVEYOR_TIMEOUT_SECONDS';
+/**
+ * Seconds within which a function must answer its caller — the intake's timeout, under API
+ * Gateway's 29 s — so its SDK clients size every call to fit (lib/runtime/clients.ts).
+ */
+export const ANSWER_WITHIN_VARIABLE = 'CONVEYOR_ANSWER_WITHIN_SECONDS';
 
 /** Environment shared by every Conveyor function. */
 function commonEnvironment(topology: Topology, tableName: string, serviceName = DEFAULT_SERVICE_NAME): Record<string, string> {
@@ -48,7 +51,6 @@ export function stageEnvironment(topology: Topology, stage: Stage, resources: St
     ...commonEnvironment(topology, resources.tableName, resources.serviceName),
     CONVEYOR_PIPELINE: stage.pipelineId,
     CONVEYOR_STAGE: stage.name,
-    [FUNCTION_TIMEOUT_VARIABLE]: String(stage.timeoutSeconds),
     CONVEYOR_QUEUE_URL: resources.queueUrl,
     CONVEYOR_DLQ_URL: resources.deadLetterQueueUrl,
     ...(resources.nextQueueUrl ? { CONVEYOR_NEXT_QUEUE_URL: resources.nextQueueUrl } : {}),
@@ -77,7 +79,7 @@ export function intakeEnvironment(
 ): Record<string, string> {
   return {
     ...commonEnvironment(topology, resources.tableName, resources.serviceName),
-    [FUNCTION_TIMEOUT_VARIABLE]: String(topology.intake.timeoutSeconds),
+    [ANSWER_WITHIN_VARIABLE]: String(Math.min(topology.intake.timeoutSeconds, API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)),
     CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls),
   };
 }

@@ -11,15 +11,16 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleHandlers } from '../../lib/build/handler-bundle.ts';
+import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS } from '../../lib/contract/index.ts';
 import { toApiGatewayEvent } from '../../lib/local/lambda-events.ts';
 import { LocalFunction, type InvokeResult } from '../../lib/local/local-function.ts';
-import { functionTimeoutSeconds, sdkTimeouts } from '../../lib/runtime/clients.ts';
-import { ConfigurationError, FUNCTION_TIMEOUT_VARIABLE, intakeEnvironment } from '../../lib/runtime/environment.ts';
+import { sdkTimeouts, sdkTimeoutsOf } from '../../lib/runtime/clients.ts';
+import { ANSWER_WITHIN_VARIABLE, ConfigurationError, intakeEnvironment, stageEnvironment } from '../../lib/runtime/environment.ts';
 import { loadTopology, type Topology } from '../../lib/topology/index.ts';
 import { REGION, startLocalAws, type LocalAws } from '../support/local-aws.ts';
 
 // A short timeout keeps the test quick; the budget is derived from whatever the timeout is.
-const TOPOLOGY_INPUT = { intake: { timeoutSeconds: 3 } };
+const TOPOLOGY_INPUT = { intake: { timeoutSeconds: 4 } };
 const topology: Topology = loadTopology(TOPOLOGY_INPUT);
 const OUT = fileURLToPath(new URL(`../../node_modules/.cache/conveyor/intake-budget-${process.pid}/`, import.meta.url));
 
@@ -93,21 +94,30 @@ describe('sdkTimeouts', () => {
   // The SDK's standard retry strategy waits at most 100 ms × 2^n before retry n (full jitter).
   const worstCallMs = (t: { maxAttempts: number; requestTimeoutMs: number }) => t.maxAttempts * t.requestTimeoutMs + 100 * (2 ** t.maxAttempts - 2);
 
-  it('fits three calls in a row, each timing out on every attempt, inside any function timeout from 3 s', () => {
+  it('fits three calls in a row, each timing out on every attempt, inside any intake timeout from 4 s to API Gateway’s 29 s', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 3, max: 900 }), (seconds) => {
+      fc.property(fc.integer({ min: 4, max: API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS }), (seconds) => {
         const timeouts = sdkTimeouts(seconds);
         expect(3 * worstCallMs(timeouts)).toBeLessThan(seconds * 1000);
         expect(timeouts.connectionTimeoutMs).toBeLessThanOrEqual(timeouts.requestTimeoutMs);
-        expect(timeouts.maxAttempts).toBeGreaterThanOrEqual(2);
+        expect(timeouts.maxAttempts).toBeGreaterThanOrEqual(1);
       }),
     );
   });
 
-  it('reads the timeout the deployer set, and refuses a malformed one naming the variable', () => {
-    const env = intakeEnvironment(topology, { tableName: 'orders', entryQueueUrls: { 'wh-1': 'https://sqs.example/q' } });
-    expect(functionTimeoutSeconds(env)).toBe(topology.intake.timeoutSeconds);
-    expect(() => functionTimeoutSeconds({ ...env, [FUNCTION_TIMEOUT_VARIABLE]: 'soon' })).toThrow(ConfigurationError);
-    expect(() => functionTimeoutSeconds({ ...env, [FUNCTION_TIMEOUT_VARIABLE]: 'soon' })).toThrow(FUNCTION_TIMEOUT_VARIABLE);
+  it('gives the intake the budget of its timeout, and leaves stage functions the SDK’s own attempts', () => {
+    const intake = intakeEnvironment(topology, { tableName: 'orders', entryQueueUrls: { 'wh-1': 'https://sqs.example/q' } });
+    expect(sdkTimeoutsOf(intake)).toEqual(sdkTimeouts(topology.intake.timeoutSeconds));
+    const picking = topology.pipelines[0]!.stages[0]!;
+    const stage = stageEnvironment(topology, picking, { queueUrl: 'https://sqs.example/q', deadLetterQueueUrl: 'https://sqs.example/d', nextQueueUrl: 'https://sqs.example/n', tableName: 'orders' });
+    expect(stage[ANSWER_WITHIN_VARIABLE]).toBeUndefined();
+    expect(sdkTimeoutsOf(stage).maxAttempts).toBe(3);
+  });
+
+  it('refuses a malformed time to answer within, naming the variable', () => {
+    for (const bad of ['soon', '0', '2.5']) {
+      expect(() => sdkTimeoutsOf({ [ANSWER_WITHIN_VARIABLE]: bad })).toThrow(ConfigurationError);
+      expect(() => sdkTimeoutsOf({ [ANSWER_WITHIN_VARIABLE]: bad })).toThrow(ANSWER_WITHIN_VARIABLE);
+    }
   });
 });
