@@ -28,31 +28,33 @@ export interface SdkTimeouts {
 /** Time kept back from the budget to build and return the answer. */
 const ANSWER_RESERVE_MS = 1_000;
 /**
- * Dependent calls one request may make in a row — the intake claims (or reads), sends, then
- * records — so each call gets a third of the time.
+ * Calls one request may wait out in a row: one per service it uses (DynamoDB, SQS). However many
+ * calls it makes, once a call to a service timed out the next ones fail at once (`failFastAfterTimeout`).
  */
-const SEQUENTIAL_CALLS = 3;
+const SEQUENTIAL_TIMEOUTS = 2;
 /** The SDK's standard retry waits up to 100 ms × 2^n before retry n (full jitter) after a timeout or a 5xx. */
 const RETRY_BASE_DELAY_MS = 100;
 /** The SDK's default: one try and two retries. */
 const MAX_ATTEMPTS = 3;
-/** No attempt gets less: a healthy SQS or DynamoDB answers in milliseconds, a loaded one (or a local emulator) in hundreds. */
-const MIN_REQUEST_TIMEOUT_MS = 1_000;
+/**
+ * No attempt gets less: a healthy SQS or DynamoDB answers in milliseconds, a loaded one — or a
+ * local emulator on a busy machine, with a batch of 100 — in up to a second or two.
+ */
+const MIN_REQUEST_TIMEOUT_MS = 2_000;
 /** Nor more. */
 const MAX_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Timeouts and retries that keep one SDK call — every attempt and the backoff between them —
- * within a third of `answerWithinSeconds` less a second to answer, so that even three calls in a
- * row against a dependency that never answers end in time. As many attempts as still get a second
- * each (up to the SDK's three); from 4 s up the whole budget holds, below that each call still gets
- * its one second.
+ * within half of `answerWithinSeconds` less a second to answer, so that a call to each service
+ * timing out in a row still ends in time. As many attempts as still get two seconds each (up to the
+ * SDK's three); from 5 s up the whole budget holds, below that each call still gets its two seconds.
  *
  * @example
- * sdkTimeouts(10); // the intake's default timeout: { maxAttempts: 2, requestTimeoutMs: 1400, connectionTimeoutMs: 1000 }
+ * sdkTimeouts(10); // the intake's default timeout: { maxAttempts: 2, requestTimeoutMs: 2150, connectionTimeoutMs: 1000 }
  */
 export function sdkTimeouts(answerWithinSeconds: number): SdkTimeouts {
-  const budgetMs = Math.max(0, (answerWithinSeconds * 1000 - ANSWER_RESERVE_MS) / SEQUENTIAL_CALLS);
+  const budgetMs = Math.max(0, (answerWithinSeconds * 1000 - ANSWER_RESERVE_MS) / SEQUENTIAL_TIMEOUTS);
   const perAttempt = (attempts: number) => (budgetMs - RETRY_BASE_DELAY_MS * (2 ** attempts - 2)) / attempts;
   let maxAttempts = MAX_ATTEMPTS;
   while (maxAttempts > 1 && perAttempt(maxAttempts) < MIN_REQUEST_TIMEOUT_MS) maxAttempts--;
