@@ -11,8 +11,8 @@ import type { SQSRecord } from 'aws-lambda';
 import { bundleHandlers } from '../../lib/build/handler-bundle.ts';
 import { toApiGatewayEvent, toSqsRecord } from '../../lib/local/lambda-events.ts';
 import { LocalFunction } from '../../lib/local/local-function.ts';
-import { findStage, loadTopology } from '../../lib/topology/index.ts';
-import { resolveCfn, stagesInTemplate, type CfnTemplate } from '../support/cdk-app.ts';
+import { findStage, loadTopology, type Topology } from '../../lib/topology/index.ts';
+import { resolveCfn, stagesInTemplate, type CfnTemplate, type TemplateStage } from '../support/cdk-app.ts';
 import { REGION, startLocalAws, type LocalAws } from '../support/local-aws.ts';
 import { startRecordingProxy, type RecordedCall, type RecordingProxy } from './recording-proxy.ts';
 
@@ -61,9 +61,59 @@ export function metricsOfEmf(document: Record<string, unknown>): MetricId[] {
   );
 }
 
-interface Deployed {
-  readonly fn: LocalFunction;
-  readonly id: string;
+type Deploy = (functionId: string, extraEnvironment?: Record<string, string>) => Promise<LocalFunction>;
+
+/** Where the deployed functions run and what they leave behind. */
+interface LocalDeployment {
+  readonly deploy: Deploy;
+  readonly printed: EmittedLine[];
+  readonly calls: () => EmittedCall[];
+  close(): Promise<void>;
+}
+
+/**
+ * Deploys functions of the template locally, each as its own LocalFunction with the template's
+ * environment, reaching SQS and DynamoDB through recording proxies of its own.
+ */
+async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (functionId: string) => string, bundles: ReadonlyMap<string, string>): Promise<LocalDeployment> {
+  const printed: EmittedLine[] = [];
+  const functions: LocalFunction[] = [];
+  const proxies: Array<{ functionId: string; service: EmittedCall['service']; proxy: RecordingProxy }> = [];
+  const recorded = async (functionId: string, service: EmittedCall['service'], upstream: string) => {
+    const proxy = await startRecordingProxy(upstream);
+    proxies.push({ functionId, service, proxy });
+    return proxy.url;
+  };
+  const deploy: Deploy = async (id, extra = {}) => {
+    const resource = json.Resources[id]!;
+    const endpoints = {
+      AWS_ENDPOINT_URL_SQS: await recorded(id, 'sqs', local.awsEnvironment.AWS_ENDPOINT_URL_SQS!),
+      AWS_ENDPOINT_URL_DYNAMODB: await recorded(id, 'dynamodb', local.awsEnvironment.AWS_ENDPOINT_URL_DYNAMODB!),
+    };
+    // The SDK sends SQS calls to the host of the queue URL: the function's queue URLs point at its proxy too.
+    const sqsOrigin = new URL(local.awsEnvironment.AWS_ENDPOINT_URL_SQS!).origin;
+    const environment = Object.fromEntries(Object.entries(lambdaEnvironment(json, local, id)).map(([k, v]) => [k, v.replaceAll(sqsOrigin, endpoints.AWS_ENDPOINT_URL_SQS)]));
+    const spec = { name: id, handlerModule: bundles.get(handlerOf(id))!, environment: { ...environment, ...endpoints, ...extra }, timeoutSeconds: resource.Properties.Timeout, memoryMb: resource.Properties.MemorySize, maxConcurrency: 1, region: REGION };
+    const fn = new LocalFunction(spec, (line) => {
+      if (!line.startsWith('{')) return;
+      try {
+        printed.push({ functionId: id, fields: JSON.parse(line) as Record<string, unknown> });
+      } catch {
+        // Not a JSON line: neither a metric nor a structured log.
+      }
+    });
+    functions.push(fn);
+    return fn;
+  };
+  return {
+    deploy,
+    printed,
+    calls: () => proxies.flatMap(({ functionId, service, proxy }) => proxy.calls.map((call) => ({ functionId, service, call }))),
+    async close() {
+      await Promise.all(functions.map((fn) => fn.close()));
+      await Promise.all(proxies.map(({ proxy }) => proxy.close()));
+    },
+  };
 }
 
 /**
@@ -75,9 +125,7 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
   const topology = loadTopology(topologyInput);
   const local = await startLocalAws(topologyInput);
   const outDir = fileURLToPath(new URL(`../../node_modules/.cache/conveyor/contract-${process.pid}/`, import.meta.url));
-  const printed: EmittedLine[] = [];
-  const functions: Deployed[] = [];
-  const proxies: Array<{ functionId: string; service: EmittedCall['service']; proxy: RecordingProxy }> = [];
+  let deployment: LocalDeployment | undefined;
   try {
     const stages = stagesInTemplate(json);
     const handlerOf = (id: string) => {
@@ -85,83 +133,48 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
       return stage ? findStage(topology, stage.pipelineId, stage.stage)!.handler : 'intake';
     };
     const bundles = await bundleHandlers([...new Set([intakeId, ...stages.map((s) => s.functionId)].map(handlerOf))], outDir);
-    // Each function reaches SQS and DynamoDB through proxies of its own that record its calls.
-    const recorded = async (id: string, service: EmittedCall['service'], upstream: string) => {
-      const proxy = await startRecordingProxy(upstream);
-      proxies.push({ functionId: id, service, proxy });
-      return proxy.url;
-    };
-    const deploy = async (id: string, extra: Record<string, string> = {}): Promise<LocalFunction> => {
-      const resource = json.Resources[id]!;
-      const endpoints = {
-        AWS_ENDPOINT_URL_SQS: await recorded(id, 'sqs', local.awsEnvironment.AWS_ENDPOINT_URL_SQS!),
-        AWS_ENDPOINT_URL_DYNAMODB: await recorded(id, 'dynamodb', local.awsEnvironment.AWS_ENDPOINT_URL_DYNAMODB!),
-      };
-      // The SDK sends SQS calls to the host of the queue URL: the function's queue URLs point at its proxy too.
-      const sqsOrigin = new URL(local.awsEnvironment.AWS_ENDPOINT_URL_SQS!).origin;
-      const environment = Object.fromEntries(Object.entries(lambdaEnvironment(json, local, id)).map(([k, v]) => [k, v.replaceAll(sqsOrigin, endpoints.AWS_ENDPOINT_URL_SQS)]));
-      const fn = new LocalFunction(
-        {
-          name: id,
-          handlerModule: bundles.get(handlerOf(id))!,
-          environment: { ...environment, ...endpoints, ...extra },
-          timeoutSeconds: resource.Properties.Timeout,
-          memoryMb: resource.Properties.MemorySize,
-          maxConcurrency: 1,
-          region: REGION,
-        },
-        (line) => {
-          if (!line.startsWith('{')) return;
-          try {
-            printed.push({ functionId: id, fields: JSON.parse(line) as Record<string, unknown> });
-          } catch {
-            // Not a JSON line: neither a metric nor a structured log.
-          }
-        },
-      );
-      functions.push({ fn, id });
-      return fn;
-    };
-
-    const intake = await deploy(intakeId);
-    const orders = topology.pipelines.flatMap((p, i) => [0, 1].map((n) => ({ orderId: `contract-${i}-${n}`, warehouseId: p.id, items: [{ sku: `SKU-${n + 1}`, quantity: n + 1 }] })));
-    await expectOk(intake.invoke(post({ orders: [...orders, { warehouseId: topology.pipelines[0]!.id, items: [] }] })));
-
-    for (const pipeline of topology.pipelines) {
-      for (const stage of pipeline.stages) {
-        const s = stages.find((x) => x.pipelineId === pipeline.id && x.stage === stage.name)!;
-        await invokeWithQueue(await deploy(s.functionId), local, pipeline.id, stage.name);
-      }
-    }
-
-    // A poison message and a transient failure in the first stage: the failure paths log and count too.
-    const first = topology.pipelines[0]!;
-    const firstStage = stages.find((x) => x.pipelineId === first.id && x.stage === first.stages[0]!.name)!;
-    const queueUrl = local.stage(first.id, first.stages[0]!.name).queueUrl;
-    await local.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not json' }));
-    await invokeWithQueue(await deploy(firstStage.functionId), local, first.id, first.stages[0]!.name);
-    const retriedOrderId = 'contract-retried';
-    await expectOk(intake.invoke(post({ orderId: retriedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-9', quantity: 1 }] })));
-    // It fails (transiently) on its first receive, and again on its last: then it is dead-lettered.
-    const failing = await deploy(firstStage.functionId, { CONVEYOR_CHAOS: `${first.stages[0]!.name}:1` });
-    const records = await invokeWithQueue(failing, local, first.id, first.stages[0]!.name);
-    const lastReceive = String(first.stages[0]!.maxReceiveCount);
-    await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
-
+    deployment = await localDeployment(json, local, handlerOf, bundles);
+    const retriedOrderId = await driveOrders(deployment.deploy, local, topology, stages, intakeId);
     return {
-      metrics: printed.filter((l) => '_aws' in l.fields).flatMap((l) => metricsOfEmf(l.fields)),
-      calls: proxies.flatMap(({ functionId, service, proxy }) => proxy.calls.map((call) => ({ functionId, service, call }))),
-      logs: printed.filter((l) => typeof l.fields.message === 'string'),
+      metrics: deployment.printed.filter((l) => '_aws' in l.fields).flatMap((l) => metricsOfEmf(l.fields)),
+      calls: deployment.calls(),
+      logs: deployment.printed.filter((l) => typeof l.fields.message === 'string'),
       retriedOrderId,
       intakeId,
       logicalIds: new Map([...localCounterparts(json, local)].map(([id, value]) => [value.startsWith('http') ? new URL(value).pathname : value, id])),
     };
   } finally {
-    await Promise.all(functions.map(({ fn }) => fn.close()));
-    await Promise.all(proxies.map(({ proxy }) => proxy.close()));
+    await deployment?.close();
     await local.stop();
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Orders through intake and every stage of every pipeline; then, in the first stage, a poison
+ * message and an order that fails transiently on its first receive and again on its last (so it is
+ * retried, then dead-lettered). Returns that order's id.
+ */
+async function driveOrders(deploy: Deploy, local: LocalAws, topology: Topology, stages: TemplateStage[], intakeId: string): Promise<string> {
+  const functionOf = (pipelineId: string, stage: string) => stages.find((x) => x.pipelineId === pipelineId && x.stage === stage)!.functionId;
+  const intake = await deploy(intakeId);
+  const orders = topology.pipelines.flatMap((p, i) => [0, 1].map((n) => ({ orderId: `contract-${i}-${n}`, warehouseId: p.id, items: [{ sku: `SKU-${n + 1}`, quantity: n + 1 }] })));
+  await expectOk(intake.invoke(post({ orders: [...orders, { warehouseId: topology.pipelines[0]!.id, items: [] }] })));
+  for (const pipeline of topology.pipelines) {
+    for (const stage of pipeline.stages) await invokeWithQueue(await deploy(functionOf(pipeline.id, stage.name)), local, pipeline.id, stage.name);
+  }
+
+  const first = topology.pipelines[0]!;
+  const stage = first.stages[0]!;
+  await local.sqs.send(new SendMessageCommand({ QueueUrl: local.stage(first.id, stage.name).queueUrl, MessageBody: 'not json' }));
+  await invokeWithQueue(await deploy(functionOf(first.id, stage.name)), local, first.id, stage.name);
+  const retriedOrderId = 'contract-retried';
+  await expectOk(intake.invoke(post({ orderId: retriedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-9', quantity: 1 }] })));
+  const failing = await deploy(functionOf(first.id, stage.name), { CONVEYOR_CHAOS: `${stage.name}:1` });
+  const records = await invokeWithQueue(failing, local, first.id, stage.name);
+  const lastReceive = String(stage.maxReceiveCount);
+  await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
+  return retriedOrderId;
 }
 
 /**
