@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../lib/build/handler-bundle.ts';
 import { LocalFunction } from '../lib/local/local-function.ts';
 
-const HANDLERS = ['intake', 'picking', 'packing', 'delivery'] as const;
+export const HANDLERS = ['intake', 'picking', 'packing', 'delivery'] as const;
 const OUT = fileURLToPath(new URL('../node_modules/.cache/conveyor/bench-handlers/', import.meta.url));
 
 /** A valid configuration for each handler; init reads it (nothing is called: no endpoint is reached). */
-function environment(handler: string): Record<string, string> {
+export function handlerEnvironment(handler: string): Record<string, string> {
   const common = { CONVEYOR_STATUS_TABLE: 'orders', CONVEYOR_TRACKING: 'full', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', POWERTOOLS_LOG_LEVEL: 'SILENT' };
   if (handler === 'intake') return { ...common, CONVEYOR_ENTRY_QUEUES: JSON.stringify({ 'wh-1': 'http://127.0.0.1:9/0/q' }) };
   return {
@@ -39,7 +39,7 @@ export async function measureHandlers(samples = 5): Promise<{ bundleKb: Record<s
     const times: number[] = [];
     for (let i = 0; i < samples; i++) {
       const fn = new LocalFunction(
-        { name: `bench-${handler}`, handlerModule: file, environment: environment(handler), timeoutSeconds: 10, memoryMb: 256, maxConcurrency: 1, region: 'us-east-1' },
+        { name: `bench-${handler}`, handlerModule: file, environment: handlerEnvironment(handler), timeoutSeconds: 10, memoryMb: 256, maxConcurrency: 1, region: 'us-east-1' },
         () => undefined,
       );
       // An event the handler rejects at once (not an SQS batch / unknown route): only init is timed.

@@ -5,7 +5,7 @@
  *   npm run synth                                           # cdk synth --quiet
  *   npx cdk synth -c conveyor='{"warehouses":["wh-1"]}'     # override the topology (JSON string)
  *   npx cdk deploy -c stackName=Conveyor-Staging            # another copy of the stack
- *   npx cdk deploy -c manageApiGatewayAccountLogRole=false  # the account's API Gateway log role is managed elsewhere
+ *   npx cdk deploy -c manageApiGatewayAccountLogRole=true   # also set the account's API Gateway log role (account-wide)
  */
 import { App } from 'aws-cdk-lib';
 import { ConveyorStack } from '../lib/infra/conveyor-stack.ts';
@@ -21,6 +21,13 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/** A boolean context flag: -c passes strings ("true"/"false"), cdk.json booleans; anything else is a mistake. */
+function flagOf(value: unknown, name: string): boolean {
+  if (value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  return fail(`Invalid context "${name}": ${JSON.stringify(value)}; use -c ${name}=true or -c ${name}=false.`);
+}
+
 const app = new App();
 
 const stackName = String(app.node.tryGetContext('stackName') ?? 'Conveyor');
@@ -32,8 +39,7 @@ try {
   const stack = new ConveyorStack(app, stackName, {
     stackName,
     topology: loadTopology(app.node.tryGetContext('conveyor')),
-    // -c passes strings: "false" must mean false.
-    manageApiGatewayAccountLogRole: String(app.node.tryGetContext('manageApiGatewayAccountLogRole') ?? 'true') !== 'false',
+    manageApiGatewayAccountLogRole: flagOf(app.node.tryGetContext('manageApiGatewayAccountLogRole'), 'manageApiGatewayAccountLogRole'),
   });
   attachNag(stack);
 } catch (error) {

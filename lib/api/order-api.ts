@@ -16,6 +16,7 @@ import type { OrderLedger } from '../ledger/ledger.ts';
 import { sqsClient } from '../runtime/clients.ts';
 import { readIntakeConfig, type IntakeConfig } from '../runtime/environment.ts';
 import { SqsQueues, type Queues } from '../runtime/ports.ts';
+import { IntakeMetric, LogMessage } from '../contract/index.ts';
 import { createLogger, createMetrics, MetricUnit, type Logger, type Metrics } from '../runtime/telemetry.ts';
 import { admit, type Admitted, type Candidate } from './admission.ts';
 import { header, json, problem, type ErrorDetail } from './http.ts';
@@ -29,11 +30,7 @@ const ANSWER_RESERVE_SHARE = 0.2;
 /** Added to a claim's lease for clock differences between functions. */
 const LEASE_MARGIN_MS = 2_000;
 
-export const IntakeMetric = {
-  OrdersAccepted: 'OrdersAccepted',
-  OrdersRejected: 'OrdersRejected',
-  OrdersDuplicate: 'OrdersDuplicate',
-} as const;
+export { IntakeMetric } from '../contract/index.ts';
 
 export interface OrderApiOptions {
   readonly ledger: OrderLedger;
@@ -109,9 +106,9 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     metrics.addMetric(IntakeMetric.OrdersRejected, MetricUnit.Count, count('rejected') + count('conflict'));
     metrics.publishStoredMetrics();
     const unavailable = results.filter((r) => r.kind === 'unavailable');
-    if (unavailable.length > 0) logger.error('could not queue orders', { orderIds: unavailable.map((r) => r.order.orderId), reason: unavailable[0]?.reason, traceId });
+    if (unavailable.length > 0) logger.error(LogMessage.ordersNotQueued, { orderIds: unavailable.map((r) => r.order.orderId), reason: unavailable[0]?.reason, traceId });
     const accepted = results.flatMap((r) => (r.kind === 'accepted' ? [r.order.orderId] : []));
-    logger.info('orders received', { accepted: accepted.length, duplicates: count('duplicate'), rejected: count('rejected') + count('conflict'), unavailable: unavailable.length, orderIds: accepted, traceId });
+    logger.info(LogMessage.ordersReceived, { accepted: accepted.length, duplicates: count('duplicate'), rejected: count('rejected') + count('conflict'), unavailable: unavailable.length, orderIds: accepted, traceId });
   }
 
   async function get(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
@@ -165,7 +162,7 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
       return notRouted(event);
     } catch (error) {
       // A dependency (SQS, DynamoDB) failed beyond the SDK's retries: nothing partial is reported as accepted.
-      logger.error('request failed', { error: (error as Error).message, requestId });
+      logger.error(LogMessage.requestFailed, { error: (error as Error).message, requestId });
       return problem(503, 'service unavailable', [{ field: 'request', message: `try again shortly (request ${requestId})` }], { 'retry-after': '1' });
     }
   };

@@ -11,8 +11,9 @@ import type { BuildOptions } from 'esbuild';
 export const HANDLERS_DIR = fileURLToPath(new URL('../../handlers/', import.meta.url));
 
 /**
- * One minified ESM file per function. The AWS SDK v3 ships with the Node 24 runtime, so it stays
- * external; Powertools and zod are bundled (tree-shaken).
+ * One minified ESM file per function, everything bundled and tree-shaken — the AWS SDK v3 too: the
+ * functions run the SDK version the tests ran (package-lock.json), not whichever the Lambda
+ * runtime ships that week, as AWS advises for production. Powertools and zod are bundled as well.
  */
 export const HANDLER_BUNDLE = {
   format: 'esm',
@@ -22,7 +23,7 @@ export const HANDLER_BUNDLE = {
   sourcemap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
-  external: ['@aws-sdk/*'],
+  external: [] as string[],
   // CommonJS code bundled into ESM may still call require() for Node built-ins.
   banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
 } as const;

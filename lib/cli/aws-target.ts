@@ -1,6 +1,7 @@
 /**
- * The AWS target: a deployed Conveyor stack. It finds every resource from the stack's outputs
- * (CloudFormation `DescribeStacks`), then operates with the services' own APIs:
+ * The AWS target: a deployed Conveyor stack. It finds every resource in the stack's topology
+ * manifest (CloudFormation `DescribeStacks`, output `Topology`), then operates with the services'
+ * own APIs:
  *
  *   status          SQS GetQueueAttributes (queue and DLQ) + Lambda GetEventSourceMapping
  *                   + CloudWatch GetMetricData (last 5 minutes: processed, failed, rates, age, concurrency)
@@ -17,7 +18,7 @@ import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCom
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, PurgeQueueCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { peekDeadLetters, type DeadLetter } from '../operations/dead-letters.ts';
-import { STAGE_NAMES } from '../topology/model.ts';
+import { IntakeMetric, intakeMetricDimensions, StageMetric, stageMetricDimensions } from '../contract/index.ts';
 import type { CliContext, CredentialsProvider } from './context.ts';
 import { CliError, describeHttpProblem, explainError, UsageError } from './errors.ts';
 import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
@@ -26,9 +27,6 @@ import { type IntakeResponse, type RedriveOptions, type RedriveResult, type Stag
 
 /** Counts and rates of `status` cover this much of the recent past. */
 const METRICS_WINDOW_SECONDS = 300;
-const METRICS_NAMESPACE = 'Conveyor';
-/** The `service` dimension Powertools adds to every Conveyor metric (POWERTOOLS_SERVICE_NAME). */
-const METRICS_SERVICE = 'conveyor';
 /** A redrive waited for gives up after this long (the task goes on; the CLI says how to follow it). */
 const MAX_REDRIVE_WAIT_MS = 15 * 60_000;
 const QUEUE_COUNTS = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
@@ -116,14 +114,14 @@ export class AwsTarget implements Target {
   }
 
   async status(): Promise<StatusReport> {
-    const refs = this.#stack.warehouses.flatMap((warehouse) => STAGE_NAMES.map((stage) => ({ warehouse, stage })));
+    const refs = this.#stack.stages;
     const [rows, metrics] = await Promise.all([
       Promise.all(
         refs.map(async (ref) => {
           const [queue, dlq, mapping] = await Promise.all([
-            this.#queueCounts(this.#stack.stage(ref, 'QueueUrl')),
-            this.#queueCounts(this.#stack.stage(ref, 'DlqUrl')),
-            this.#clients.lambda.send(new GetEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid') })),
+            this.#queueCounts(this.#stack.stage(ref, 'queueUrl')),
+            this.#queueCounts(this.#stack.stage(ref, 'dlqUrl')),
+            this.#clients.lambda.send(new GetEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid') })),
           ]);
           return { ref, queue, dlq, mapping };
         }),
@@ -158,11 +156,10 @@ export class AwsTarget implements Target {
         ...(state !== 'Enabled' && state !== 'Disabled' ? { state } : {}),
       };
     });
-    const extras = new Map(this.#stack.extras());
-    const dashboard = extras.get('DashboardUrl') ?? [...extras].find(([key]) => /dashboard/i.test(key))?.[1];
+    const dashboard = this.#stack.dashboardUrl;
     if (dashboard) notes.push(`CloudWatch dashboard: ${dashboard}`);
-    const stageTotal = (name: 'succeeded' | 'ordersDeadLettered', stage?: string) =>
-      haveMetrics ? metrics.stages.reduce((sum, s, i) => (stage === undefined || refs[i]?.stage === stage ? sum + s[name] : sum), 0) : null;
+    const stageTotal = (name: 'succeeded' | 'ordersDeadLettered', which: (ref: StageRef) => boolean = () => true) =>
+      haveMetrics ? metrics.stages.reduce((sum, s, i) => (which(refs[i] as StageRef) ? sum + s[name] : sum), 0) : null;
     return {
       source: this.description,
       at: new Date(this.#context.now()).toISOString(),
@@ -170,7 +167,7 @@ export class AwsTarget implements Target {
       pipelines,
       totals: {
         accepted: haveMetrics ? metrics.accepted : null,
-        delivered: stageTotal('succeeded', STAGE_NAMES[STAGE_NAMES.length - 1]),
+        delivered: stageTotal('succeeded', (ref) => ref.stage === this.#stack.lastStage(ref.warehouse)),
         deadLettered: stageTotal('ordersDeadLettered'),
         inFlight,
       },
@@ -193,15 +190,15 @@ export class AwsTarget implements Target {
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {
-    return peekDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'DlqUrl'), limit);
+    return peekDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), limit);
   }
 
   async redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
-    const sourceArn = this.#stack.stage(ref, 'DlqArn');
+    const sourceArn = this.#stack.stage(ref, 'dlqArn');
     const { TaskHandle = '' } = await this.#clients.sqs.send(
       new StartMessageMoveTaskCommand({
         SourceArn: sourceArn,
-        DestinationArn: this.#stack.stage(ref, 'QueueArn'),
+        DestinationArn: this.#stack.stage(ref, 'queueArn'),
         ...(options.ratePerSecond === undefined ? {} : { MaxNumberOfMessagesPerSecond: options.ratePerSecond }),
       }),
     );
@@ -226,26 +223,26 @@ export class AwsTarget implements Target {
   }
 
   async pause(ref: StageRef): Promise<StageControlResult> {
-    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid'), Enabled: false })));
+    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), Enabled: false })));
   }
 
   async resume(ref: StageRef): Promise<StageControlResult> {
-    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid'), Enabled: true })));
+    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), Enabled: true })));
   }
 
   async scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult> {
     return controlResult(
-      await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'EventSourceMappingUuid'), ScalingConfig: { MaximumConcurrency: maxConcurrency } })),
+      await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), ScalingConfig: { MaximumConcurrency: maxConcurrency } })),
     );
   }
 
   async queueDepth(ref: StageRef): Promise<number> {
-    const counts = await this.#queueCounts(this.#stack.stage(ref, 'QueueUrl'));
+    const counts = await this.#queueCounts(this.#stack.stage(ref, 'queueUrl'));
     return counts.visible + counts.notVisible + counts.delayed;
   }
 
   async purge(ref: StageRef): Promise<void> {
-    await this.#clients.sqs.send(new PurgeQueueCommand({ QueueUrl: this.#stack.stage(ref, 'QueueUrl') }));
+    await this.#clients.sqs.send(new PurgeQueueCommand({ QueueUrl: this.#stack.stage(ref, 'queueUrl') }));
   }
 
   close(): void {
@@ -270,36 +267,38 @@ export class AwsTarget implements Target {
   async #metrics(refs: readonly StageRef[]) {
     const end = this.#context.now();
     const queries: MetricDataQuery[] = [];
+    // Namespace and service as the stack's own functions emit them (its manifest says which).
+    const { namespace, service } = this.#stack.metrics;
     const conveyor = (id: string, metricName: string, dimensions: Record<string, string>): MetricDataQuery => ({
       Id: id,
       MetricStat: {
-        Metric: { Namespace: METRICS_NAMESPACE, MetricName: metricName, Dimensions: Object.entries({ service: METRICS_SERVICE, ...dimensions }).map(([Name, Value]) => ({ Name, Value })) },
+        Metric: { Namespace: namespace, MetricName: metricName, Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })) },
         Period: 60,
         Stat: 'Sum',
       },
       ReturnData: true,
     });
     refs.forEach((ref, i) => {
-      const dims = { pipeline: ref.warehouse, stage: ref.stage };
+      const dims = stageMetricDimensions(service, ref.warehouse, ref.stage);
       queries.push(
-        conveyor(`s${i}_succeeded`, 'Succeeded', dims),
-        conveyor(`s${i}_failed`, 'Failed', dims),
-        conveyor(`s${i}_deadlettered`, 'DeadLettered', dims),
-        conveyor(`s${i}_records`, 'Records', dims),
-        conveyor(`s${i}_ordersdl`, 'OrdersDeadLettered', dims),
+        conveyor(`s${i}_succeeded`, StageMetric.Succeeded, dims),
+        conveyor(`s${i}_failed`, StageMetric.Failed, dims),
+        conveyor(`s${i}_deadlettered`, StageMetric.DeadLettered, dims),
+        conveyor(`s${i}_records`, StageMetric.Records, dims),
+        conveyor(`s${i}_ordersdl`, StageMetric.OrdersDeadLettered, dims),
         {
           Id: `s${i}_age`,
-          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'QueueUrl')) }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'queueUrl')) }] }, Period: 60, Stat: 'Maximum' },
           ReturnData: true,
         },
         {
           Id: `s${i}_concurrency`,
-          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: this.#stack.stage(ref, 'FunctionName') }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: this.#stack.stage(ref, 'functionName') }] }, Period: 60, Stat: 'Maximum' },
           ReturnData: true,
         },
       );
     });
-    queries.push(conveyor('accepted', 'OrdersAccepted', {}));
+    queries.push(conveyor('accepted', IntakeMetric.OrdersAccepted, intakeMetricDimensions(service)));
 
     const values = new Map<string, number[]>();
     let nextToken: string | undefined;

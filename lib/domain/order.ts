@@ -115,19 +115,3 @@ function unknownKeyOr(typeMessage: string) {
         ? typeMessage
         : undefined;
 }
-
-/**
- * The API Gateway model (JSON Schema draft 4) of a `POST /orders` body: a JSON object, nothing more.
- * API Gateway rejects what is not a JSON object before any function runs; everything finer is
- * validated by the intake handler with the zod schemas above, so every error names its field the
- * same way in the cloud and locally. (A full model would answer most mistakes with API Gateway's
- * own validation text instead, which gateway responses cannot even escape into valid JSON.)
- */
-export function orderRequestModelSchema(): Record<string, unknown> {
-  return {
-    $schema: 'http://json-schema.org/draft-04/schema#',
-    title: 'OrderRequest',
-    description: `One order {"warehouseId", "items", ...}, or {"orders": [...]} with up to ${MAX_ORDERS_PER_REQUEST} orders`,
-    type: 'object',
-  };
-}

@@ -18,52 +18,36 @@
  * Change sizes, concurrency, retries or warehouses in cdk.json (context `conveyor`), never here.
  *
  * Monitoring (monitoring.ts, dashboard.ts): per stage, alarms on dead letters, backlog, function
- * error rate and throttles, a composite alarm per pipeline and an API 5xx-rate alarm, all notifying
- * one encrypted SNS topic; one dashboard; saved Logs Insights queries.
+ * error rate, throttles and messages nearing their retention, feeding one composite alarm per
+ * pipeline; the composites and the API-level alarms (5xx rate, latency, intake errors and throttles,
+ * status-table throttles and errors) notify one encrypted SNS topic; one dashboard; saved queries.
  *
  * Outputs (for `npx conveyor … --target aws`): `ApiUrl`, `StatusTableName`, `ApiKeyId` (API-key
- * mode), `AlarmTopicArn`, `DashboardName`, `DashboardUrl`, and per stage
- * `outputName(warehouse, stage, kind)`, e.g. `Wh1PickingQueueUrl`, `Wh1PickingDlqArn`, `Wh2DeliveryEventSourceMappingUuid` (see outputs.ts).
+ * mode), `AlarmTopicArn`, `DashboardName`, `DashboardUrl`, and `Topology`: the topology manifest
+ * (JSON: every pipeline and stage with its queue, DLQ, function and event source mapping, and the
+ * metrics' namespace and service; see lib/contract/manifest.ts).
  */
 import { CfnOutput, CfnResource, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { allStages, TopologyError, type Topology } from '../topology/index.ts';
 import { ConveyorDashboard } from './dashboard.ts';
+import { DeadLetterAuditor } from './dead-letter-auditor.ts';
 import { Monitoring } from './monitoring.ts';
 import { OrderApi } from './order-api.ts';
-import {
-  ALARM_TOPIC_OUTPUT,
-  API_KEY_ID_OUTPUT,
-  API_URL_OUTPUT,
-  DASHBOARD_NAME_OUTPUT,
-  DASHBOARD_URL_OUTPUT,
-  STATUS_TABLE_OUTPUT,
-  STAGE_OUTPUT_KINDS,
-  outputName,
-  pascalCase,
-  type StageOutputKind,
-} from './outputs.ts';
+import { serviceNameOf } from './defaults.ts';
+import { addTopologyManifestOutput, pascalCase, StackOutput, topologyManifest } from './outputs.ts';
 import { PipelineStage } from './stage.ts';
 import { StatusTable } from './status-table.ts';
 
-export {
-  outputName,
-  STAGE_OUTPUT_KINDS,
-  API_URL_OUTPUT,
-  STATUS_TABLE_OUTPUT,
-  API_KEY_ID_OUTPUT,
-  ALARM_TOPIC_OUTPUT,
-  DASHBOARD_NAME_OUTPUT,
-  DASHBOARD_URL_OUTPUT,
-  type StageOutputKind,
-} from './outputs.ts';
+export { StackOutput } from './outputs.ts';
 
 export interface ConveyorStackProps extends StackProps {
   /** What to build: pipelines, stages and their limits (`loadTopology()`). */
   readonly topology: Topology;
   /**
-   * Let this stack set the account's API Gateway CloudWatch Logs role (see `OrderApiProps`).
-   * @default true
+   * Let this stack set the account's API Gateway CloudWatch Logs role (see `OrderApiProps`): an
+   * account-wide, per-region setting, so only on request (`-c manageApiGatewayAccountLogRole=true`).
+   * @default false
    */
   readonly manageApiGatewayAccountLogRole?: boolean;
   /**
@@ -79,6 +63,8 @@ export class ConveyorStack extends Stack {
   /** Every stage, keyed by `stage.key` (e.g. `wh-1/picking`), in flow order. */
   public readonly stages: ReadonlyMap<string, PipelineStage>;
   public readonly orderApi: OrderApi;
+  /** Records in the ledger what SQS's redrive policies move to the DLQs. */
+  public readonly deadLetterAuditor: DeadLetterAuditor;
   /** Alarms, their SNS topic and the saved Logs Insights queries. */
   public readonly monitoring: Monitoring;
   public readonly dashboard: ConveyorDashboard;
@@ -118,7 +104,8 @@ export class ConveyorStack extends Stack {
       handlersDir: props.handlersDir,
     });
 
-    this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi });
+    this.deadLetterAuditor = new DeadLetterAuditor(this, 'DeadLetterAuditor', { topology, stages: this.stages, statusTable: table, handlersDir: props.handlersDir });
+    this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi, statusTable: table });
     this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring });
 
     this.addOutputs();
@@ -126,27 +113,15 @@ export class ConveyorStack extends Stack {
   }
 
   private addOutputs(): void {
-    new CfnOutput(this, API_URL_OUTPUT, { value: this.orderApi.api.url, description: 'Order API base URL (POST orders, GET orders/{orderId})' });
-    new CfnOutput(this, STATUS_TABLE_OUTPUT, { value: this.statusTable.table.tableName, description: 'Order status table' });
+    new CfnOutput(this, StackOutput.apiUrl, { value: this.orderApi.api.url, description: 'Order API base URL (POST orders, GET orders/{orderId})' });
+    new CfnOutput(this, StackOutput.statusTable, { value: this.statusTable.table.tableName, description: 'Order status table' });
     if (this.orderApi.apiKey) {
-      new CfnOutput(this, API_KEY_ID_OUTPUT, { value: this.orderApi.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
+      new CfnOutput(this, StackOutput.apiKeyId, { value: this.orderApi.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
     }
-    new CfnOutput(this, ALARM_TOPIC_OUTPUT, { value: this.monitoring.topic.topicArn, description: 'SNS topic every alarm notifies (ALARM and OK)' });
-    new CfnOutput(this, DASHBOARD_NAME_OUTPUT, { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard' });
-    new CfnOutput(this, DASHBOARD_URL_OUTPUT, { value: this.dashboard.url, description: 'CloudWatch dashboard in the console' });
-    for (const s of this.stages.values()) {
-      const values: Record<StageOutputKind, string> = {
-        QueueUrl: s.queue.queueUrl,
-        QueueArn: s.queue.queueArn,
-        DlqUrl: s.deadLetterQueue.queueUrl,
-        DlqArn: s.deadLetterQueue.queueArn,
-        FunctionName: s.function.functionName,
-        EventSourceMappingUuid: s.eventSourceMapping.eventSourceMappingId,
-      };
-      for (const kind of STAGE_OUTPUT_KINDS) {
-        new CfnOutput(this, outputName(s.stage.pipelineId, s.stage.name, kind), { value: values[kind], description: `${s.stage.key} ${kind}` });
-      }
-    }
+    new CfnOutput(this, StackOutput.alarmTopic, { value: this.monitoring.topic.topicArn, description: 'SNS topic the pipeline composites and the API alarms notify (ALARM and OK)' });
+    new CfnOutput(this, StackOutput.dashboardName, { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    new CfnOutput(this, StackOutput.dashboardUrl, { value: this.dashboard.url, description: 'CloudWatch dashboard in the console' });
+    addTopologyManifestOutput(this, topologyManifest(this.topology, this.stages, serviceNameOf(this)));
   }
 }
 

@@ -4,8 +4,9 @@
  *
  *   ┌──────────────────────────────── title: where alarms go, runbook, saved queries ───────────────────────────────┐
  *   │ orders: accepted · delivered · dead-lettered │ API: requests · 4xx · 5xx          │ API latency p50 · p99      │
- *   │ alarm status: every alarm, ALARM first                                                                          │
+ *   │ alarm status: the alarms that notify (pipeline composites, API), ALARM first                                  │
  *   ├─ warehouse wh-1 ────────────────────────────────────────────────────────────────────────────────────────────────┤
+ *   │ alarm status: wh-1's stage alarms, ALARM first (at most 100 per widget, CloudWatch's limit)                    │
  *   │ picking  │ queue: ready · in flight · DLQ, age │ sent · deleted /min │ invocations · errors · throttles │ duration · concurrency │ records │ batches │
  *   │ packing  │ …                                                                                                    │
  *   │ delivery │ … (batches also show order latency: accepted → delivered)                                            │
@@ -18,7 +19,9 @@ import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { Pipeline, Stage, Topology } from '../topology/index.ts';
-import { errorRatePercent, ordersAcceptedMetric, RUNBOOK, stageMetric, type Monitoring } from './monitoring.ts';
+import { RUNBOOK, StageMetric } from '../contract/index.ts';
+import { errorRatePercent, ordersAcceptedMetric, stageMetric } from './metrics.ts';
+import { alarmsOf, type Monitoring } from './monitoring.ts';
 import type { OrderApi } from './order-api.ts';
 import type { PipelineStage } from './stage.ts';
 
@@ -43,6 +46,8 @@ const ROW_HEIGHT = 6;
 /** Six graphs per stage row on CloudWatch's 24-column grid. */
 const GRAPH_WIDTH = 4;
 const FULL_WIDTH = 24;
+/** CloudWatch shows at most this many alarms in one alarm-status widget. */
+export const MAX_ALARMS_PER_STATUS_WIDGET = 100;
 
 const { SUM, MAXIMUM, AVERAGE } = cloudwatch.Stats;
 const P50 = cloudwatch.Stats.percentile(50);
@@ -65,19 +70,12 @@ export class ConveyorDashboard extends Construct {
 
     this.dashboard.addWidgets(titleWidget(this.dashboardName, monitoring));
     this.dashboard.addWidgets(ordersWidget(topology, monitoring.metricsService), ...apiWidgets(orderApi));
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Alarms (ALARM first; each names its README "SOS" entry)',
-        alarms: monitoring.alarms,
-        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
-        width: FULL_WIDTH,
-        // Roughly four alarm tiles per line.
-        height: Math.min(2 + Math.ceil(monitoring.alarms.length / 4), 12),
-      }),
-    );
+    this.dashboard.addWidgets(...alarmStatusWidgets('Alarms that notify: pipelines and the API (ALARM first)', monitoring.notifyingAlarms));
 
     for (const pipeline of topology.pipelines) {
       this.dashboard.addWidgets(pipelineHeading(pipeline));
+      const stageAlarms = pipeline.stages.flatMap((s) => (monitoring.stageAlarms.has(s.key) ? alarmsOf(monitoring.stageAlarms.get(s.key)!) : []));
+      this.dashboard.addWidgets(...alarmStatusWidgets(`${pipeline.id}: stage alarms (they feed the ${pipeline.id} composite; ALARM first)`, stageAlarms));
       for (const stage of pipeline.stages) {
         const built = stages.get(stage.key);
         if (built) this.dashboard.addWidgets(...stageRow(built, monitoring.metricsService));
@@ -98,8 +96,9 @@ function titleWidget(name: string, monitoring: Monitoring): cloudwatch.TextWidge
   return new cloudwatch.TextWidget({
     markdown: [
       `# ${name}: Conveyor order pipeline`,
-      `Orders flow picking → packing → delivery per warehouse. Every alarm notifies one SNS topic (stack output \`AlarmTopicArn\`); ` +
-        `the README's runbook has an entry per alarm: ${runbook}. ` +
+      `Orders flow through each warehouse's stages. The pipelines' composite alarms and the API alarms notify one SNS topic (stack output \`AlarmTopicArn\`); ` +
+        "stage alarms feed their pipeline's composite and show here. " +
+        `The README's runbook has an entry per alarm: ${runbook}. ` +
         `Logs Insights: saved queries under \`${monitoring.namePrefix}/\` (failures by orderId, dead letters, slowest batches, one order's journey).`,
     ].join('\n\n'),
     width: FULL_WIDTH,
@@ -115,8 +114,8 @@ function ordersWidget(topology: Topology, service: string): cloudwatch.SingleVal
     title: 'Orders (over the time range)',
     metrics: [
       ordersAcceptedMetric(service, { statistic: SUM, label: 'accepted' }),
-      sumOf('delivered', 'delivered', lastStages.map((s) => stageMetric(service, s, 'Succeeded', { statistic: SUM }))),
-      sumOf('deadLettered', 'dead-lettered', allStages.map((s) => stageMetric(service, s, 'OrdersDeadLettered', { statistic: SUM }))),
+      sumOf('delivered', 'delivered', lastStages.map((s) => stageMetric(service, s, StageMetric.Succeeded, { statistic: SUM }))),
+      sumOf('deadLettered', 'dead-lettered', allStages.map((s) => stageMetric(service, s, StageMetric.OrdersDeadLettered, { statistic: SUM }))),
     ],
     setPeriodToTimeRange: true,
     width: 8,
@@ -211,22 +210,22 @@ function stageRow(built: PipelineStage, service: string): cloudwatch.GraphWidget
     }),
     graph('records', {
       left: [
-        stageMetric(service, stage, 'Records', { statistic: SUM, period: PERIOD, label: 'records' }),
-        stageMetric(service, stage, 'Succeeded', { statistic: SUM, period: PERIOD, label: 'succeeded', color: cloudwatch.Color.GREEN }),
-        stageMetric(service, stage, 'Failed', { statistic: SUM, period: PERIOD, label: 'retried', color: cloudwatch.Color.ORANGE }),
-        stageMetric(service, stage, 'DeadLettered', { statistic: SUM, period: PERIOD, label: 'dead-lettered', color: cloudwatch.Color.RED }),
-        stageMetric(service, stage, 'Duplicates', { statistic: SUM, period: PERIOD, label: 'duplicates', color: cloudwatch.Color.GREY }),
+        stageMetric(service, stage, StageMetric.Records, { statistic: SUM, period: PERIOD, label: 'records' }),
+        stageMetric(service, stage, StageMetric.Succeeded, { statistic: SUM, period: PERIOD, label: 'succeeded', color: cloudwatch.Color.GREEN }),
+        stageMetric(service, stage, StageMetric.Failed, { statistic: SUM, period: PERIOD, label: 'retried', color: cloudwatch.Color.ORANGE }),
+        stageMetric(service, stage, StageMetric.DeadLettered, { statistic: SUM, period: PERIOD, label: 'dead-lettered', color: cloudwatch.Color.RED }),
+        stageMetric(service, stage, StageMetric.Duplicates, { statistic: SUM, period: PERIOD, label: 'duplicates', color: cloudwatch.Color.GREY }),
       ],
       leftYAxis: { min: 0, showUnits: false },
     }),
     graph(isLast ? 'batches · order latency (ms)' : 'batches (size · ms)', {
       left: [
-        stageMetric(service, stage, 'BatchSize', { statistic: AVERAGE, period: PERIOD, label: 'batch size avg' }),
-        stageMetric(service, stage, 'BatchSize', { statistic: MAXIMUM, period: PERIOD, label: 'batch size max' }),
+        stageMetric(service, stage, StageMetric.BatchSize, { statistic: AVERAGE, period: PERIOD, label: 'batch size avg' }),
+        stageMetric(service, stage, StageMetric.BatchSize, { statistic: MAXIMUM, period: PERIOD, label: 'batch size max' }),
       ],
       right: [
-        stageMetric(service, stage, 'BatchDuration', { statistic: P50, period: PERIOD, label: 'batch ms p50' }),
-        stageMetric(service, stage, 'BatchDuration', { statistic: P99, period: PERIOD, label: 'batch ms p99' }),
+        stageMetric(service, stage, StageMetric.BatchDuration, { statistic: P50, period: PERIOD, label: 'batch ms p50' }),
+        stageMetric(service, stage, StageMetric.BatchDuration, { statistic: P99, period: PERIOD, label: 'batch ms p99' }),
         ...(isLast ? orderLatency(stage, service) : []),
       ],
       leftYAxis: { min: 0, showUnits: false },
@@ -238,8 +237,8 @@ function stageRow(built: PipelineStage, service: string): cloudwatch.GraphWidget
 /** Acceptance to delivery, per delivered order (emitted by the last stage only). */
 function orderLatency(stage: Stage, service: string): cloudwatch.Metric[] {
   return [
-    stageMetric(service, stage, 'OrderLatency', { statistic: P50, period: PERIOD, label: 'order latency p50' }),
-    stageMetric(service, stage, 'OrderLatency', { statistic: P99, period: PERIOD, label: 'order latency p99' }),
+    stageMetric(service, stage, StageMetric.OrderLatency, { statistic: P50, period: PERIOD, label: 'order latency p50' }),
+    stageMetric(service, stage, StageMetric.OrderLatency, { statistic: P99, period: PERIOD, label: 'order latency p99' }),
   ];
 }
 
@@ -258,4 +257,23 @@ function sumOf(idPrefix: string, label: string, metrics: cloudwatch.IMetric[]): 
     usingMetrics,
     label,
   });
+}
+
+/** Alarm-status widgets for `alarms`, as many as CloudWatch's limit per widget needs, ALARM first. */
+function alarmStatusWidgets(title: string, alarms: cloudwatch.IAlarm[]): cloudwatch.AlarmStatusWidget[] {
+  const widgets: cloudwatch.AlarmStatusWidget[] = [];
+  for (let i = 0; i < alarms.length; i += MAX_ALARMS_PER_STATUS_WIDGET) {
+    const chunk = alarms.slice(i, i + MAX_ALARMS_PER_STATUS_WIDGET);
+    widgets.push(
+      new cloudwatch.AlarmStatusWidget({
+        title: alarms.length > MAX_ALARMS_PER_STATUS_WIDGET ? `${title} (${i / MAX_ALARMS_PER_STATUS_WIDGET + 1})` : title,
+        alarms: chunk,
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+        width: FULL_WIDTH,
+        // Roughly four alarm tiles per line.
+        height: Math.min(2 + Math.ceil(chunk.length / 4), 12),
+      }),
+    );
+  }
+  return widgets;
 }

@@ -18,10 +18,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { orderRequestModelSchema } from '../domain/order.ts';
 import { intakeEnvironment } from '../runtime/environment.ts';
 import type { Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
+import { STATUS_TABLE_ACTIONS } from './permissions.ts';
+import { orderRequestModel } from './request-model.ts';
 import { LAMBDA_INTEGRATION_DEFAULTS, apiStageDefaults, logGroupDefaults, restApiDefaults, serviceNameOf } from './defaults.ts';
 
 export interface OrderApiProps {
@@ -33,9 +34,10 @@ export interface OrderApiProps {
   readonly entryQueues: Readonly<Record<string, sqs.IQueue>>;
   /**
    * Set this region's account-wide API Gateway CloudWatch Logs role. API Gateway writes access and
-   * execution logs only when the account has one; turn this off when it is managed elsewhere.
+   * execution logs only when the account has one — and there is one per account and region, shared
+   * by every API: setting it would replace a role the account already has. So only on request.
    * The role and the setting are retained when the stack is deleted, so other APIs keep logging.
-   * @default true
+   * @default false
    */
   readonly manageAccountLogRole?: boolean;
   /**
@@ -49,7 +51,8 @@ export interface OrderApiProps {
 const ERROR_RESPONSE_HEADERS = { 'Cache-Control': "'no-store'", 'X-Content-Type-Options': "'nosniff'" };
 // Gateway response templates allow variable substitution only (no VTL, no escaping). Only
 // $context.error.messageString is a quoted JSON string; validationErrorString is raw text with quotes
-// in it, so it is left out. The model only asks for a JSON object: the handler names the fields.
+// in it, so it is left out: a body the model refuses gets API Gateway's one-line message, and the
+// same body sent to the local runtime gets the intake's per-field details.
 const BAD_REQUEST_BODY_TEMPLATE = '{"error":"invalid request body","details":[{"field":"body","message":$context.error.messageString}]}';
 const GENERIC_ERROR_TEMPLATE = '{"error":$context.error.messageString,"details":[]}';
 
@@ -99,14 +102,14 @@ export class OrderApi extends Construct {
         }),
         new iam.PolicyStatement({
           sid: 'RecordAndReadOrderStatus',
-          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          actions: [...STATUS_TABLE_ACTIONS.intake],
           resources: [statusTable.tableArn],
         }),
       ],
     });
     this.function = this.intake.function;
 
-    const accountLogging = (props.manageAccountLogRole ?? true) ? this.configureAccountLogging() : undefined;
+    const accountLogging = (props.manageAccountLogRole ?? false) ? this.configureAccountLogging() : undefined;
     this.accountLogRole = accountLogging?.role;
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', logGroupDefaults(topology.retention.logDays));
@@ -137,7 +140,7 @@ export class OrderApi extends Construct {
       contentType: 'application/json',
       modelName: 'OrderRequest',
       description: 'One order, or {"orders": [...]} for bulk intake',
-      schema: toApiGatewaySchema(orderRequestModelSchema()),
+      schema: orderRequestModel(),
     });
 
     const integration = new apigateway.LambdaIntegration(this.function, LAMBDA_INTEGRATION_DEFAULTS);
@@ -230,10 +233,4 @@ export class OrderApi extends Construct {
     account.applyRemovalPolicy(RemovalPolicy.RETAIN);
     return { role, account };
   }
-}
-
-/** zod's draft-4 JSON Schema as CDK's JsonSchema: `$schema` becomes CDK's `schema` key; the rest passes through. */
-function toApiGatewaySchema(schema: Record<string, unknown>): apigateway.JsonSchema {
-  const { $schema: _draft, ...rest } = schema;
-  return { ...(rest as apigateway.JsonSchema), schema: apigateway.JsonSchemaVersion.DRAFT4 };
 }

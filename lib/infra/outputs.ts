@@ -1,33 +1,18 @@
 /**
- * Names of the stack outputs the CLI reads (`npx conveyor … --target aws`). Pure: no CDK import,
- * so the CLI can compute the same names without loading aws-cdk-lib.
+ * The stack's outputs: a few stack-wide values and the topology manifest (lib/contract/manifest.ts)
+ * — one JSON output listing every pipeline and stage with the resources `npx conveyor … --target
+ * aws` acts on, and where the handlers' metrics are. One output however many warehouses, so the
+ * outputs never near CloudFormation's 200.
  */
+import { CfnOutput, Stack } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { MANIFEST_VERSION, METRICS_NAMESPACE, StackOutput, type StageResourceKind, type TopologyManifest } from '../contract/index.ts';
+import type { Topology } from '../topology/index.ts';
+import type { PipelineStage } from './stage.ts';
 
-/** Stack-wide outputs. */
-export const API_URL_OUTPUT = 'ApiUrl';
-export const STATUS_TABLE_OUTPUT = 'StatusTableName';
-/** Present only with `api.authorization: "api-key"`; read the key's value with `aws apigateway get-api-key --include-value`. */
-export const API_KEY_ID_OUTPUT = 'ApiKeyId';
-/** The SNS topic every alarm notifies (ALARM and OK): subscribe to it, or read it for alarm state. */
-export const ALARM_TOPIC_OUTPUT = 'AlarmTopicArn';
-/** The CloudWatch dashboard of the deployment, and a console link to it. */
-export const DASHBOARD_NAME_OUTPUT = 'DashboardName';
-export const DASHBOARD_URL_OUTPUT = 'DashboardUrl';
+export { StackOutput } from '../contract/index.ts';
 
-/** What each stage publishes, one output per kind. */
-export const STAGE_OUTPUT_KINDS = [
-  'QueueUrl',
-  'QueueArn',
-  'DlqUrl',
-  /** `StartMessageMoveTask` (DLQ redrive) takes the DLQ's ARN, not its URL. */
-  'DlqArn',
-  'FunctionName',
-  /** The UUID `UpdateEventSourceMapping` takes (pause/resume, max concurrency). */
-  'EventSourceMappingUuid',
-] as const;
-export type StageOutputKind = (typeof STAGE_OUTPUT_KINDS)[number];
-
-/** `wh-1` → `Wh1`, `picking` → `Picking`: CloudFormation output names are alphanumeric. */
+/** `wh-1` → `Wh1`, `picking` → `Picking`: construct ids and logical ids are alphanumeric. */
 export function pascalCase(id: string): string {
   return id
     .split(/[^A-Za-z0-9]+/)
@@ -36,13 +21,41 @@ export function pascalCase(id: string): string {
     .join('');
 }
 
+/** The resources of one built stage, as the manifest lists them (tokens until deploy). */
+function stageResources(built: PipelineStage): Record<StageResourceKind, string> {
+  return {
+    queueUrl: built.queue.queueUrl,
+    queueArn: built.queue.queueArn,
+    dlqUrl: built.deadLetterQueue.queueUrl,
+    dlqArn: built.deadLetterQueue.queueArn,
+    functionName: built.function.functionName,
+    eventSourceMappingUuid: built.eventSourceMapping.eventSourceMappingId,
+  };
+}
+
 /**
- * The stack output holding one resource of one stage.
- *
- * @example
- * outputName('wh-1', 'picking', 'QueueUrl'); // 'Wh1PickingQueueUrl'
- * outputName('wh-2', 'delivery', 'EventSourceMappingUuid'); // 'Wh2DeliveryEventSourceMappingUuid'
+ * The manifest of a stack: every pipeline of the topology with its stages in flow order.
+ * @param metricsService the `service` dimension the stack's functions emit their metrics under.
  */
-export function outputName(pipelineId: string, stage: string, kind: StageOutputKind): string {
-  return `${pascalCase(pipelineId)}${pascalCase(stage)}${kind}`;
+export function topologyManifest(topology: Topology, stages: ReadonlyMap<string, PipelineStage>, metricsService: string): TopologyManifest {
+  return {
+    v: MANIFEST_VERSION,
+    metrics: { namespace: METRICS_NAMESPACE, service: metricsService },
+    pipelines: topology.pipelines.map((pipeline) => ({
+      id: pipeline.id,
+      stages: pipeline.stages.map((stage) => {
+        const built = stages.get(stage.key);
+        if (!built) throw new Error(`stage ${stage.key} was not built`);
+        return { name: stage.name, ...stageResources(built) };
+      }),
+    })),
+  };
+}
+
+/** Publishes the manifest as the `Topology` output (JSON, resolved at deploy). */
+export function addTopologyManifestOutput(scope: Construct, manifest: TopologyManifest): CfnOutput {
+  return new CfnOutput(scope, StackOutput.topology, {
+    value: Stack.of(scope).toJsonString(manifest),
+    description: 'Conveyor topology manifest: pipelines, stages and their resources, for `npx conveyor … --target aws`',
+  });
 }

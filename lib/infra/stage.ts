@@ -5,7 +5,7 @@
  *
  * Named PipelineStage rather than Stage: `Stage` is already the topology's type and a CDK class.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +16,7 @@ import { stageEnvironment } from '../runtime/environment.ts';
 import { deadLetterQueueSettings, queueSettings, type Stage, type Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
 import { queueDefaults, serviceNameOf } from './defaults.ts';
+import { STATUS_TABLE_ACTIONS } from './permissions.ts';
 
 export interface PipelineStageProps {
   /** The whole topology: retention and tracking settings come from it. */
@@ -59,7 +60,11 @@ export class PipelineStage extends Construct {
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       ...queueDefaults(),
       retentionPeriod: Duration.seconds(deadLetterQueueSettings(topology).messageRetentionSeconds),
+      // Dead letters are orders nobody has looked at yet: `cdk destroy` keeps them, like the status table
+      // (and keeps the queue's SSL-only policy with it). README "Deploy to AWS" says how to clean up.
+      removalPolicy: RemovalPolicy.RETAIN,
     });
+    (this.deadLetterQueue.node.tryFindChild('Policy') as sqs.QueuePolicy | undefined)?.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
     this.queue = new sqs.Queue(this, 'Queue', {
       ...queueDefaults(),
@@ -119,7 +124,7 @@ export class PipelineStage extends Construct {
       }),
       new iam.PolicyStatement({
         sid: 'TrackOrderStatus',
-        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+        actions: [...STATUS_TABLE_ACTIONS.stage],
         resources: [statusTable.tableArn],
       }),
     ];

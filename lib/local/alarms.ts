@@ -4,23 +4,28 @@
  * would. Pure: the evaluator is fed snapshots with their time and never reads a clock, a queue or
  * a timer itself — the dashboard samples, this module judges.
  *
- * Per pipeline × stage, like the cloud alarms (lib/infra/monitoring.ts), each over
- * `evaluationPeriods` consecutive periods of `periodSeconds`, a period without data counting as
- * not breaching (`treatMissingData: notBreaching`):
- * - `dlq`: dead-letter queue depth (the period's maximum) > 0.
- * - `age`: age of the oldest message (the period's maximum) > `maxAgeOfOldestMessageSeconds`.
- * - `errors`: invocations that failed as a whole (error, timeout, malformed response) above
+ * Per pipeline × stage, every rule of the shared alarm rules (lib/contract/alarm-rules.ts) — the
+ * very thresholds, statistics and periods the CloudWatch alarms get — each over its
+ * `evaluationPeriods` consecutive periods, a period without data counting as not breaching
+ * (`treatMissingData: notBreaching`):
+ * - `dead-letters`: dead-letter queue depth (the period's maximum) > 0, on one period of a minute.
+ * - `backlog`: age of the oldest message (the period's maximum) > `maxAgeOfOldestMessageSeconds`.
+ * - `error-rate`: invocations that failed as a whole (error, timeout, malformed response) above
  *   `maxErrorRatePercent` of the period's invocations. Records failed one by one do not count; a
  *   period without invocations does not breach.
  * - `throttles`: throttled invocations in the period > `maxThrottles`. Always 0 locally: there is
  *   no reserved concurrency.
+ * - `queue-retention` / `dead-letter-retention`: the oldest message of the queue / of the
+ *   dead-letter queue older than three quarters of its retention. The DLQ's oldest age is judged
+ *   once the stats report it (`oldestDeadLetterAgeSeconds`); until then that rule has no data.
  * And one composite per pipeline: ALARM when any of its stage alarms is.
  *
  * Periods slide with the evaluation time (the newest ends now) rather than being aligned to the
  * clock as CloudWatch's are, and the figures are fresh (CloudWatch receives SQS metrics a minute
  * or more late): locally an alarm changes state as soon as its condition holds.
  */
-import { allStages, STAGE_ALARM_KINDS, type Stage, type StageAlarmKind, type StageAlarms, type Topology } from '../topology/index.ts';
+import { stageAlarmRule, stageAlarmRules, STAGE_ALARM_KINDS, type StageAlarmKind, type StageAlarmRule } from '../contract/alarm-rules.ts';
+import { allStages, type Stage, type Topology } from '../topology/index.ts';
 import type { StatsSnapshot } from './stats.ts';
 
 export const ALARM_STATES = ['OK', 'ALARM', 'INSUFFICIENT_DATA'] as const;
@@ -78,6 +83,8 @@ export interface StageSample {
   readonly failedBatches: number;
   /** Cumulative throttled invocations (always 0 locally). */
   readonly throttles: number;
+  /** Age of the oldest message in the dead-letter queue, when the stats report it. */
+  readonly oldestDeadLetterAgeSeconds?: number;
 }
 
 type Judgement = Pick<AlarmStatus, 'state' | 'reason' | 'value' | 'breachingPeriods'>;
@@ -85,11 +92,6 @@ type Judgement = Pick<AlarmStatus, 'state' | 'reason' | 'value' | 'breachingPeri
 interface Sample {
   readonly at: number;
   readonly stages: ReadonlyMap<string, StageSample>;
-}
-
-/** How many consecutive periods a rule needs to breach: the stage's `evaluationPeriods`, for every rule as in the cloud stack. */
-export function evaluationPeriodsOf(_rule: StageAlarmKind, alarms: StageAlarms): number {
-  return alarms.evaluationPeriods;
 }
 
 /** Samples kept per period at most: enough to take each period's maximum, bounded however often the evaluator is fed. */
@@ -119,11 +121,9 @@ export class AlarmEvaluator {
   constructor(topology: Topology) {
     this.#topology = topology;
     this.#stages = allStages(topology);
-    this.#retainMs = Math.max(
-      0,
-      ...this.#stages.map((s) => Math.max(...STAGE_ALARM_KINDS.map((r) => evaluationPeriodsOf(r, s.alarms))) * s.alarms.periodSeconds * 1000 + s.alarms.periodSeconds * 1000),
-    );
-    this.#spacingMs = Math.max(1000, Math.min(...this.#stages.map((s) => (s.alarms.periodSeconds * 1000) / SAMPLES_PER_PERIOD)));
+    const rules = this.#stages.flatMap((s) => stageAlarmRules(s, topology.retention));
+    this.#retainMs = Math.max(0, ...rules.map((r) => (r.evaluationPeriods + 1) * r.periodSeconds * 1000));
+    this.#spacingMs = Math.max(1000, Math.min(...rules.map((r) => (r.periodSeconds * 1000) / SAMPLES_PER_PERIOD)));
   }
 
   /** Records a stats snapshot taken at `at` (epoch ms; default: the snapshot's own time). */
@@ -132,7 +132,16 @@ export class AlarmEvaluator {
     for (const stage of this.#stages) {
       const view = snapshot.pipelines[stage.pipelineId]?.[stage.name];
       if (!view) continue;
-      stages.set(stage.key, { dlq: view.dlq, oldestMessageAgeSeconds: view.oldestMessageAgeSeconds, batches: view.batches, failedBatches: view.failedBatches, throttles: 0 });
+      // The DLQ's oldest age, once the local stats measure it (CloudWatch's ApproximateAgeOfOldestMessage of the DLQ).
+      const { oldestDeadLetterAgeSeconds } = view as typeof view & { oldestDeadLetterAgeSeconds?: number };
+      stages.set(stage.key, {
+        dlq: view.dlq,
+        oldestMessageAgeSeconds: view.oldestMessageAgeSeconds,
+        batches: view.batches,
+        failedBatches: view.failedBatches,
+        throttles: 0,
+        ...(oldestDeadLetterAgeSeconds === undefined ? {} : { oldestDeadLetterAgeSeconds }),
+      });
     }
     this.observeSample(at, stages);
   }
@@ -167,18 +176,19 @@ export class AlarmEvaluator {
       const states: AlarmState[] = [];
       for (const stage of pipeline.stages) {
         const rules = {} as Record<StageAlarmKind, AlarmStatus>;
-        for (const rule of STAGE_ALARM_KINDS) {
+        for (const kind of STAGE_ALARM_KINDS) {
+          const rule = stageAlarmRule(kind, stage, this.#topology.retention);
           const judged = this.#judge(rule, stage, now);
           const status: AlarmStatus = {
             ...judged,
-            since: this.#since(`${stage.key} ${rule}`, judged.state, now),
-            threshold: thresholdOf(rule, stage.alarms),
-            periodSeconds: stage.alarms.periodSeconds,
-            evaluationPeriods: evaluationPeriodsOf(rule, stage.alarms),
+            since: this.#since(`${stage.key} ${kind}`, judged.state, now),
+            threshold: rule.threshold,
+            periodSeconds: rule.periodSeconds,
+            evaluationPeriods: rule.evaluationPeriods,
           };
-          rules[rule] = status;
+          rules[kind] = status;
           states.push(status.state);
-          if (status.state === 'ALARM') alarming.push(`${stage.name} ${rule}`);
+          if (status.state === 'ALARM') alarming.push(`${stage.name} ${kind}`);
         }
         stages[stage.name] = rules;
       }
@@ -211,61 +221,55 @@ export class AlarmEvaluator {
     return new Date(now).toISOString();
   }
 
-  #judge(rule: StageAlarmKind, stage: Stage, now: number): Judgement {
-    const { alarms } = stage;
+  #judge(rule: StageAlarmRule, stage: Stage, now: number): Judgement {
     const samples = this.#samples.filter((s) => s.at <= now && s.stages.has(stage.key));
     if (samples.length === 0) return { state: 'INSUFFICIENT_DATA', reason: 'no sample of this stage yet', value: null, breachingPeriods: 0 };
     const figures = (sample: Sample) => sample.stages.get(stage.key) as StageSample;
-    const periods = evaluationPeriodsOf(rule, alarms);
-    /** The period's maximum of a level (queue depth, age). */
-    const maximum = (of: (s: StageSample) => number) => periodDatapoints(samples, now, alarms.periodSeconds, periods, (window) => (window.length === 0 ? null : Math.max(...window.map((w) => of(figures(w))))));
+    const { periodSeconds, evaluationPeriods, threshold } = rule;
+    /** The period's maximum of a level (queue depth, age); a period without the figure has no datapoint. */
+    const maximum = (of: (s: StageSample) => number | undefined) =>
+      periodDatapoints(samples, now, periodSeconds, evaluationPeriods, (window) => {
+        const values = window.map((w) => of(figures(w))).filter((v): v is number => v !== undefined);
+        return values.length === 0 ? null : Math.max(...values);
+      });
     /** The growth of a counter over the period. */
     const growth = (of: (s: StageSample) => number) =>
-      periodDatapoints(samples, now, alarms.periodSeconds, periods, (_, from, to) => (!from || !to || to.at <= from.at ? null : Math.max(0, of(figures(to)) - of(figures(from)))));
-    const judge = (datapoints: ReadonlyArray<number | null>, threshold: number, describe: (value: number) => string, limit: string) =>
-      consecutive(datapoints, threshold, alarms.periodSeconds, describe, limit);
+      periodDatapoints(samples, now, periodSeconds, evaluationPeriods, (_, from, to) => (!from || !to || to.at <= from.at ? null : Math.max(0, of(figures(to)) - of(figures(from)))));
+    const judge: Judge = (datapoints, describe, limit) => consecutive(datapoints, threshold, periodSeconds, describe, limit);
 
-    switch (rule) {
-      case 'dead-letters':
-        return judge(maximum((s) => s.dlq), 0, (v) => `${plural(v, 'message')} in the dead-letter queue`, 'threshold: more than 0');
-      case 'backlog': {
-        const threshold = alarms.maxAgeOfOldestMessageSeconds;
-        return judge(maximum((s) => s.oldestMessageAgeSeconds), threshold, (v) => `oldest message ${formatSeconds(v)} old`, `threshold ${formatSeconds(threshold)}`);
+    switch (rule.figure) {
+      case 'visible-messages':
+        return judge(maximum((s) => s.dlq), (v) => `${plural(v, 'message')} in the dead-letter queue`, `threshold: more than ${threshold}`);
+      case 'oldest-message-age': {
+        const inDeadLetters = rule.subject === 'dead-letter-queue';
+        if (inDeadLetters && samples.every((s) => figures(s).oldestDeadLetterAgeSeconds === undefined)) {
+          return { state: 'INSUFFICIENT_DATA', reason: 'the local stats do not report the age of dead letters', value: null, breachingPeriods: 0 };
+        }
+        const datapoints = maximum((s) => (inDeadLetters ? s.oldestDeadLetterAgeSeconds : s.oldestMessageAgeSeconds));
+        return judge(datapoints, (v) => `oldest ${inDeadLetters ? 'dead letter' : 'message'} ${formatSeconds(v)} old`, `threshold ${formatSeconds(threshold)}`);
       }
-      case 'error-rate': {
-        const threshold = alarms.maxErrorRatePercent;
-        const invocations = growth((s) => s.batches);
-        const failed = growth((s) => s.failedBatches);
-        if (invocations.every((v) => v === null)) return { state: 'INSUFFICIENT_DATA', reason: 'needs two samples to count invocations', value: null, breachingPeriods: 0 };
-        // No invocations in a period is not an error (missing data does not breach).
-        const rates = invocations.map((n, i) => (n === null || n === 0 ? (n === null ? null : 0) : Math.round((1000 * (failed[i] ?? 0)) / n) / 10));
-        const judged = judge(rates, threshold, (v) => `${v} % of invocations failed`, `threshold ${threshold} %`);
-        const n = invocations[0];
-        const detail = n === null || n === undefined ? '' : n === 0 ? 'no invocations' : `${plural(failed[0] ?? 0, 'failed invocation')} of ${n.toLocaleString('en-US')}`;
-        return { ...judged, reason: `${judged.reason}${detail ? ` — ${detail} in the last ${formatSeconds(alarms.periodSeconds)}` : ''}` };
-      }
+      case 'error-rate-percent':
+        return judgeErrorRate(growth((s) => s.batches), growth((s) => s.failedBatches), rule, judge);
       case 'throttles': {
-        const threshold = alarms.maxThrottles;
         const datapoints = growth((s) => s.throttles);
         if (!datapoints.some((v) => v !== null)) datapoints[0] = figures(samples.at(-1) as Sample).throttles; // one sample: throttled since the start
-        const judged = judge(datapoints, threshold, (v) => plural(v, 'throttle'), `threshold: more than ${threshold} per ${formatSeconds(alarms.periodSeconds)}`);
+        const judged = judge(datapoints, (v) => plural(v, 'throttle'), `threshold: more than ${threshold} per ${formatSeconds(periodSeconds)}`);
         return { ...judged, reason: `${judged.reason}; ${THROTTLES_LOCAL_NOTE}` };
       }
     }
   }
 }
 
-function thresholdOf(rule: StageAlarmKind, alarms: StageAlarms): number {
-  switch (rule) {
-    case 'dead-letters':
-      return 0;
-    case 'backlog':
-      return alarms.maxAgeOfOldestMessageSeconds;
-    case 'error-rate':
-      return alarms.maxErrorRatePercent;
-    case 'throttles':
-      return alarms.maxThrottles;
-  }
+type Judge = (datapoints: ReadonlyArray<number | null>, describe: (value: number) => string, limit: string) => Judgement;
+
+/** Failed invocations as a share of the period's invocations; a period without invocations is 0 %, not missing. */
+function judgeErrorRate(invocations: ReadonlyArray<number | null>, failed: ReadonlyArray<number | null>, rule: StageAlarmRule, judge: Judge): Judgement {
+  if (invocations.every((v) => v === null)) return { state: 'INSUFFICIENT_DATA', reason: 'needs two samples to count invocations', value: null, breachingPeriods: 0 };
+  const rates = invocations.map((n, i) => (n === null ? null : n === 0 ? 0 : Math.round((1000 * (failed[i] ?? 0)) / n) / 10));
+  const judged = judge(rates, (v) => `${v} % of invocations failed`, `threshold ${rule.threshold} %`);
+  const n = invocations[0];
+  const detail = n === null || n === undefined ? '' : n === 0 ? 'no invocations' : `${plural(failed[0] ?? 0, 'failed invocation')} of ${n.toLocaleString('en-US')}`;
+  return { ...judged, reason: `${judged.reason}${detail ? ` — ${detail} in the last ${formatSeconds(rule.periodSeconds)}` : ''}` };
 }
 
 /**

@@ -3,6 +3,7 @@
  * Builders and readers live together so the two sides cannot drift apart.
  */
 import * as z from 'zod/mini';
+import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
 import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
@@ -15,7 +16,13 @@ export class ConfigurationError extends Error {
 }
 
 /** The service name of a deployment unless told otherwise: logs' `service` key and metrics' `service` dimension. */
-export const DEFAULT_SERVICE_NAME = 'conveyor';
+export const DEFAULT_SERVICE_NAME = LOCAL_SERVICE_NAME;
+
+/**
+ * Seconds within which a function must answer its caller — the intake's timeout, under API
+ * Gateway's 29 s — so its SDK clients size every call to fit (lib/runtime/clients.ts).
+ */
+export const ANSWER_WITHIN_VARIABLE = 'CONVEYOR_ANSWER_WITHIN_SECONDS';
 
 /** Environment shared by every Conveyor function. */
 function commonEnvironment(topology: Topology, tableName: string, serviceName = DEFAULT_SERVICE_NAME): Record<string, string> {
@@ -24,7 +31,7 @@ function commonEnvironment(topology: Topology, tableName: string, serviceName = 
     CONVEYOR_TRACKING: topology.tracking,
     // One per deployment (the stack name in the cloud), so deployments never mix their metrics.
     POWERTOOLS_SERVICE_NAME: serviceName,
-    POWERTOOLS_METRICS_NAMESPACE: 'Conveyor',
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   };
 }
 
@@ -76,6 +83,7 @@ export function intakeEnvironment(
 ): Record<string, string> {
   return {
     ...commonEnvironment(topology, resources.tableName, resources.serviceName),
+    [ANSWER_WITHIN_VARIABLE]: String(Math.min(topology.intake.timeoutSeconds, API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)),
     CONVEYOR_ENTRY_QUEUES: toJson(resources.entryQueueUrls),
     CONVEYOR_ENTRY_STAGES: JSON.stringify(Object.fromEntries(topology.pipelines.map((p) => [p.id, p.stages[0]?.name]))),
   };

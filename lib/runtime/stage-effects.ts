@@ -19,7 +19,7 @@ import { addFailure, failTransiently, receiveCountOf, type Classified, type Dead
 import type { StageConfig } from './environment.ts';
 import type { Facts, ProgressLedger, Queues, RecordResult } from './ports.ts';
 import type { Tally } from './tally.ts';
-import type { Logger } from './telemetry.ts';
+import { LogMessage, type Logger } from './telemetry.ts';
 
 /** What every effect works with. */
 export interface EffectContext<In, Out> {
@@ -130,7 +130,7 @@ export async function deadLetter<In, Out>(ctx: EffectContext<In, Out>, plans: re
   const delivered = plans.filter((d) => sent.has(d.record.messageId));
   tally.deadLettered += delivered.length;
   for (const d of delivered) {
-    logger.error('record dead-lettered', { orderId: d.id, messageId: d.record.messageId, kind: d.kind, reason: d.reason, receiveCount: receiveCountOf(d.record), traceId: d.traceId });
+    logger.error(LogMessage.recordDeadLettered, { orderId: d.id, messageId: d.record.messageId, kind: d.kind, reason: d.reason, receiveCount: receiveCountOf(d.record), traceId: d.traceId });
   }
   const marked = delivered.filter((d): d is DeadLetterPlan & { id: string } => d.id !== undefined);
   const deaths = marked.map((d) => ({
@@ -171,7 +171,7 @@ export async function backOff<In, Out>(ctx: EffectContext<In, Out>, retries: rea
   const { config, logger } = ctx;
   const changes = retries.map(({ item, reason }) => {
     const seconds = backoffSeconds(item.receiveCount, config.backoff, ctx.random, heldSeconds);
-    logger.warn('record failed; will retry', { orderId: item.id, receiveCount: item.receiveCount, retryInSeconds: seconds, reason, traceId: item.traceId });
+    logger.warn(LogMessage.recordRetried, { orderId: item.id, receiveCount: item.receiveCount, retryInSeconds: seconds, reason, traceId: item.traceId });
     failures.add(item.record.messageId);
     return { receiptHandle: item.record.receiptHandle, seconds };
   });

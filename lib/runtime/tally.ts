@@ -2,7 +2,7 @@
  * What one invocation did, counted in one place and published once: the EMF metrics (what the
  * alarms, dashboards and local stats read) and the one "batch processed" log line.
  */
-import { MetricUnit, StageMetric, type Logger, type Metrics } from './telemetry.ts';
+import { LogMessage, MetricUnit, StageMetric, type Logger, type Metrics } from './telemetry.ts';
 
 export class Tally {
   records = 0;
@@ -37,7 +37,7 @@ export class Tally {
     for (const ms of this.latenciesMs) metrics.addMetric(StageMetric.OrderLatency, MetricUnit.Milliseconds, ms);
     metrics.addMetric(StageMetric.BatchDuration, MetricUnit.Milliseconds, durationMs);
     metrics.publishStoredMetrics();
-    logger.info('batch processed', {
+    logger.info(LogMessage.batchProcessed, {
       records: this.records,
       succeeded: this.succeeded,
       retried: this.retried,

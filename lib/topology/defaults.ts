@@ -63,6 +63,19 @@ export const DEFAULT_API = {
   authorization: 'iam' as const,
   throttleRateLimit: 500,
   throttleBurstLimit: 1000,
+  alarms: {
+    // Bad input is a 4xx: 5xx answers are faults (a dependency down: 503), worth a page above 5 %.
+    maxServerErrorRatePercent: 5,
+    // The intake answers in tens of milliseconds; seconds mean a dependency is slow or the function cold-starts in a loop.
+    maxLatencyP99Ms: 3_000,
+    // The intake answers failures itself (503): a failed invocation is a crash or a timeout.
+    maxIntakeErrorRatePercent: 1,
+    maxIntakeThrottles: 0,
+    maxTableThrottles: 0,
+    maxTableSystemErrors: 0,
+    periodSeconds: 60,
+    evaluationPeriods: 3,
+  },
 };
 
 export const DEFAULT_INTAKE = { memoryMb: 256, timeoutSeconds: 10 };

@@ -4,6 +4,7 @@
  * `stages.packing.batchSize 50 needs maxBatchingWindowSeconds ≥ 1`.
  */
 import * as z from 'zod';
+import { MAX_WAREHOUSES_PER_STACK } from '../contract/limits.ts';
 import {
   DEFAULT_API,
   DEFAULT_INTAKE,
@@ -108,8 +109,12 @@ const TopologyInput = strictObject({
   warehouses: z
     .array(WarehouseId, { error: (iss) => `must be a list of warehouse ids, got ${describe(iss.input)}` })
     .min(1, { error: 'needs at least one warehouse' })
-    // Each warehouse adds ~30 resources (queues, functions, roles, alarms, …): 12 fit CloudFormation's 500 per stack.
-    .max(12, { error: 'supports at most 12 warehouses per deployment (CloudFormation allows 500 resources per stack); split larger estates across stacks with -c stackName=…' }),
+    // What truly fits one CloudFormation stack (test/infra/limits.test.ts synthesizes it with validation on).
+    .max(MAX_WAREHOUSES_PER_STACK, {
+      error:
+        `supports at most ${MAX_WAREHOUSES_PER_STACK} warehouses per stack (every warehouse adds its queues, functions, roles and alarms to the 500 resources one CloudFormation stack holds); ` +
+        `deploy the others as a second stack: npx cdk deploy -c stackName=Conveyor-2 -c conveyor='{"warehouses": [...]}'`,
+    }),
   tracking: oneOf(TRACKING_LEVELS),
   alarms: strictObject({
     email: z.email({ error: 'must be an email address, e.g. "oncall@example.com"' }),

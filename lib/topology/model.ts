@@ -29,12 +29,8 @@ export interface Backoff {
   readonly capSeconds: number;
 }
 
-/**
- * The alarms every stage has, as they appear in the cloud alarm names
- * (`<stack>-<warehouse>-<stage>-<kind>`); the local runtime judges the same rules.
- */
-export const STAGE_ALARM_KINDS = ['dead-letters', 'backlog', 'error-rate', 'throttles'] as const;
-export type StageAlarmKind = (typeof STAGE_ALARM_KINDS)[number];
+/** The alarms every stage has; their rules (lib/contract) are shared by the cloud and the local judge. */
+export { STAGE_ALARM_KINDS, type StageAlarmKind } from '../contract/alarm-rules.ts';
 
 /**
  * Alarm thresholds of one stage: the same numbers drive the CloudWatch alarms and the local
@@ -91,6 +87,24 @@ export interface Pipeline {
   readonly stages: readonly Stage[];
 }
 
+/** Thresholds of the API-level alarms (API Gateway, the intake function, the status table), which notify directly. */
+export interface ApiAlarmSettings {
+  /** 5xx responses above this share of API requests. Bad input is a 4xx: any 5xx is a fault. */
+  readonly maxServerErrorRatePercent: number;
+  /** API latency (p99, ms) above this. */
+  readonly maxLatencyP99Ms: number;
+  /** Failed intake invocations (crashes, timeouts) above this share of its invocations. */
+  readonly maxIntakeErrorRatePercent: number;
+  /** Throttled intake invocations per period above this. */
+  readonly maxIntakeThrottles: number;
+  /** Throttled requests to the status table per period above this. */
+  readonly maxTableThrottles: number;
+  /** DynamoDB system errors (5xx) of the status table per period above this. */
+  readonly maxTableSystemErrors: number;
+  readonly periodSeconds: number;
+  readonly evaluationPeriods: number;
+}
+
 export interface ApiSettings {
   readonly authorization: ApiAuthorization;
   /** Steady-state requests per second across the API stage. */
@@ -98,6 +112,7 @@ export interface ApiSettings {
   readonly throttleBurstLimit: number;
   /** Optional AWS WAFv2 web ACL to associate with the API stage. */
   readonly wafWebAclArn?: string;
+  readonly alarms: ApiAlarmSettings;
 }
 
 export interface IntakeSettings {

@@ -4,6 +4,7 @@
  * order API is a local HTTP server that checks the SigV4 signature.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -20,7 +21,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lines, runInProcess, stackOutputs, stageResources } from './support.ts';
+import { StageMetric, stageMetricDimensions } from '../../lib/contract/index.ts';
+import { lines, runInProcess, stackOutputs, stageResources, topologyManifest } from './support.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const sqs = mockClient(SQSClient);
@@ -102,7 +104,11 @@ describe('conveyor --target aws', () => {
     );
     const [metrics] = inputs<{ MetricDataQueries: Array<{ Id: string; MetricStat: { Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }; Stat: string } }> }>(cloudwatch, GetMetricDataCommand);
     const query = (id: string) => metrics?.MetricDataQueries.find((q) => q.Id === id)?.MetricStat;
-    expect(query('s0_succeeded')).toMatchObject({ Metric: { Namespace: 'Conveyor', MetricName: 'Succeeded', Dimensions: [{ Name: 'service', Value: 'conveyor' }, { Name: 'pipeline', Value: 'wh-1' }, { Name: 'stage', Value: 'picking' }] }, Stat: 'Sum' });
+    // The stack's own functions' namespace and service, as its manifest says (test/contract proves they match what the handlers emit).
+    const { metrics: where } = topologyManifest();
+    const succeeded = query('s0_succeeded')!;
+    expect(succeeded).toMatchObject({ Metric: { Namespace: where.namespace, MetricName: StageMetric.Succeeded }, Stat: 'Sum' });
+    expect(Object.fromEntries(succeeded.Metric.Dimensions.map((d) => [d.Name, d.Value]))).toEqual(stageMetricDimensions(where.service, 'wh-1', 'picking'));
     expect(query('s0_age')).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'Conveyor-wh-1-picking' }] }, Stat: 'Maximum' });
     expect(query('s0_concurrency')).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: 'Conveyor-wh-1-picking-fn' }] } });
 
@@ -280,6 +286,62 @@ describe('conveyor --target aws', () => {
     const keyed = await runInProcess([...AWS, 'send', '--count', '1', '--api-key', 'k-secret']);
     expect(keyed.code).toBe(0);
     expect(received[0]?.headers['x-api-key']).toBe('k-secret');
+  });
+});
+
+describe("the README's policy for an operator's role", () => {
+  /** The IAM actions of the README's operator policy (the JSON block under "What an operator's role needs"). */
+  function readmePolicyActions(): Set<string> {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf("**What an operator's role needs**"));
+    const policy = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(section)![1]!) as { Statement: Array<{ Effect: string; Action: string[] }> };
+    return new Set(policy.Statement.filter((st) => st.Effect === 'Allow').flatMap((st) => st.Action));
+  }
+  // SQS authorizes its batch calls with the single-message action; a message move task also needs these (SQS developer guide, "DLQ redrive" permissions).
+  const SQS_BATCH: Record<string, string> = { ChangeMessageVisibilityBatch: 'ChangeMessageVisibility', DeleteMessageBatch: 'DeleteMessage', SendMessageBatch: 'SendMessage' };
+  const MOVE_TASK_NEEDS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:SendMessage'];
+
+  it('allows every call every AWS command makes, and nothing those calls do not need', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
+    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [{ MessageId: 'm', ReceiptHandle: 'rh', Body: '{}' }] }).resolves({ Messages: [] });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
+    sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 't' });
+    sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 't', Status: 'COMPLETED' }] });
+    sqs.on(PurgeQueueCommand).resolves({});
+    lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
+    lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Enabled' });
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    answer = (request) =>
+      request.method === 'GET'
+        ? { status: 200, body: { orderId: 'o-1', warehouseId: 'wh-1', status: 'accepted', stage: 'picking', history: [] } }
+        : { status: 202, body: { accepted: 1, duplicates: 0, rejected: 0, unavailable: 0, results: [{ index: 0, status: 'accepted' }] } };
+    const commands = [
+      ['status'],
+      ['dlq', 'peek', '--stage', 'picking'],
+      ['dlq', 'redrive', '--stage', 'picking', '--wait'],
+      ['pause', '--stage', 'picking'],
+      ['resume', '--stage', 'picking'],
+      ['scale', '--stage', 'picking', '--max-concurrency', '5'],
+      ['purge', '--stage', 'picking', '--warehouse', 'wh-1', '--yes'],
+      ['send', '--count', '1'],
+      ['orders', 'get', 'o-1'],
+    ];
+    for (const command of commands) expect((await runInProcess([...AWS, ...command])).code, command.join(' ')).toBe(0);
+
+    const services: Array<[string, { calls: () => Array<{ args: [object] }> }]> = [['cloudformation', cfn], ['sqs', sqs], ['lambda', lambda], ['cloudwatch', cloudwatch]];
+    const called = new Set(
+      services.flatMap(([service, mock]) =>
+        mock.calls().map((call) => {
+          const operation = call.args[0].constructor.name.replace(/Command$/, '');
+          return `${service}:${service === 'sqs' ? (SQS_BATCH[operation] ?? operation) : operation}`;
+        }),
+      ),
+    );
+    if (received.length > 0) called.add('execute-api:Invoke');
+    const allowed = readmePolicyActions();
+    expect([...called].filter((action) => !allowed.has(action))).toEqual([]);
+    const needed = new Set([...called, ...(called.has('sqs:StartMessageMoveTask') ? MOVE_TASK_NEEDS : [])]);
+    expect([...allowed].filter((action) => !needed.has(action))).toEqual([]);
   });
 });
 

@@ -123,7 +123,7 @@ describe('AWS: credentials, region and the stack', () => {
     cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Website', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'BucketName', OutputValue: 'site' }] }] });
     const line = expectOneLine(await runInProcess([...AWS, '--stack', 'Website', 'dlq', 'peek', '--stage', 'picking']), 1);
     expect(line).toBe(
-      'conveyor: stack "Website" has no Conveyor outputs (found only BucketName; expected ApiUrl and per stage e.g. Wh1PickingQueueUrl) — pass --stack with the name of a Conveyor stack (`npx cdk deploy` prints it)',
+      'conveyor: stack "Website" has no Conveyor Topology output (found only BucketName) — pass --stack with the name of a Conveyor stack, or redeploy it with this version of Conveyor (`npx cdk deploy`)',
     );
   });
 

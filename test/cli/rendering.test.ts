@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { renderStatus } from '../../lib/cli/commands/status.ts';
 import { count, duration, rate } from '../../lib/cli/format.ts';
 import { StackResources } from '../../lib/cli/stack-outputs.ts';
+import { StackOutput } from '../../lib/contract/index.ts';
 import { colourWanted, createStyle, visible } from '../../lib/cli/style.ts';
 import { renderTable } from '../../lib/cli/table.ts';
 import type { StageStatus, StatusReport } from '../../lib/cli/target.ts';
@@ -72,18 +73,20 @@ describe('formats', () => {
 });
 
 describe('stack outputs', () => {
-  it('finds the warehouses from the output descriptions, or from the names when there are none', () => {
+  it('finds the warehouses and stages in the topology manifest, in its order', () => {
     expect(new StackResources('Conveyor', stackOutputs('https://api/')).warehouses).toEqual(['wh-1', 'wh-2']);
-    const bare = stackOutputs('https://api/', ['wh-1', 'wh-10', 'wh-2']).map(({ OutputKey, OutputValue }) => ({ OutputKey, OutputValue }));
-    const stack = new StackResources('Conveyor', bare);
-    expect(stack.warehouses).toEqual(['wh-1', 'wh-2', 'wh-10']);
-    expect(stack.stage({ warehouse: 'wh-10', stage: 'delivery' }, 'EventSourceMappingUuid')).toBe('uuid-wh-10-delivery');
+    const stack = new StackResources('Conveyor', stackOutputs('https://api/', ['wh-1', 'wh-10', 'wh-2']));
+    expect(stack.warehouses).toEqual(['wh-1', 'wh-10', 'wh-2']);
+    expect(stack.stage({ warehouse: 'wh-10', stage: 'delivery' }, 'eventSourceMappingUuid')).toBe('uuid-wh-10-delivery');
   });
 
-  it('names a missing output and how to get it', () => {
-    const partial = stackOutputs('https://api/').filter((o) => o.OutputKey !== 'Wh1PickingDlqArn');
-    expect(() => new StackResources('Conveyor', partial).stage({ warehouse: 'wh-1', stage: 'picking' }, 'DlqArn')).toThrow(
-      'stack "Conveyor" has no output Wh1PickingDlqArn (wh-1/picking\'s DlqArn) — redeploy it with this version of Conveyor (`npx cdk deploy`)',
+  it('names a missing or unreadable manifest, and a stage the stack does not have, and what to do', () => {
+    const without = stackOutputs('https://api/').filter((o) => o.OutputKey !== StackOutput.topology);
+    expect(() => new StackResources('Conveyor', without)).toThrow(/^stack "Conveyor" has no Conveyor Topology output \(found only ApiUrl, StatusTableName\) — .*redeploy it with this version of Conveyor/);
+    const broken = stackOutputs('https://api/').map((o) => (o.OutputKey === StackOutput.topology ? { ...o, OutputValue: '{"v":1}' } : o));
+    expect(() => new StackResources('Conveyor', broken)).toThrow(/^stack "Conveyor" has an unreadable Topology output \(metrics: .*\) — redeploy it/);
+    expect(() => new StackResources('Conveyor', stackOutputs('https://api/')).stage({ warehouse: 'wh-9', stage: 'picking' }, 'dlqArn')).toThrow(
+      /^stack "Conveyor" has no stage wh-9\/picking — its stages are wh-1\/picking, /,
     );
   });
 });

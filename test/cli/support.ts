@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Output } from '@aws-sdk/client-cloudformation';
 import type { CliContext } from '../../lib/cli/context.ts';
 import { runCli } from '../../lib/cli/program.ts';
-import { outputName, STAGE_OUTPUT_KINDS } from '../../lib/infra/outputs.ts';
+import { MANIFEST_VERSION, METRICS_NAMESPACE, serviceNameOfStack, StackOutput, type TopologyManifest } from '../../lib/contract/index.ts';
 import { STAGE_NAMES } from '../../lib/topology/model.ts';
 import { withTimeout } from '../support/runtime-process.ts';
 
@@ -80,17 +80,26 @@ export function stageResources(warehouse: string, stage: string) {
   };
 }
 
+/** The topology manifest a deployed stack publishes (lib/contract/manifest.ts), with `stageResources` per stage. */
+export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'], stackName = 'Conveyor'): TopologyManifest {
+  return {
+    v: MANIFEST_VERSION,
+    metrics: { namespace: METRICS_NAMESPACE, service: serviceNameOfStack(stackName) },
+    pipelines: warehouses.map((id) => ({
+      id,
+      stages: STAGE_NAMES.map((name) => {
+        const r = stageResources(id, name);
+        return { name, queueUrl: r.QueueUrl, queueArn: r.QueueArn, dlqUrl: r.DlqUrl, dlqArn: r.DlqArn, functionName: r.FunctionName, eventSourceMappingUuid: r.EventSourceMappingUuid };
+      }),
+    })),
+  };
+}
+
 /** The outputs `cdk deploy` gives the stack (see lib/infra/conveyor-stack.ts), for DescribeStacks. */
 export function stackOutputs(apiUrl: string, warehouses: readonly string[] = ['wh-1', 'wh-2']): Output[] {
-  const outputs: Output[] = [
-    { OutputKey: 'ApiUrl', OutputValue: apiUrl, Description: 'Order API base URL (POST orders, GET orders/{orderId})' },
-    { OutputKey: 'StatusTableName', OutputValue: 'Conveyor-StatusTable', Description: 'Order status table' },
+  return [
+    { OutputKey: StackOutput.apiUrl, OutputValue: apiUrl, Description: 'Order API base URL (POST orders, GET orders/{orderId})' },
+    { OutputKey: StackOutput.statusTable, OutputValue: 'Conveyor-StatusTable', Description: 'Order status table' },
+    { OutputKey: StackOutput.topology, OutputValue: JSON.stringify(topologyManifest(warehouses)), Description: 'Conveyor topology manifest' },
   ];
-  for (const warehouse of warehouses) {
-    for (const stage of STAGE_NAMES) {
-      const values = stageResources(warehouse, stage);
-      for (const kind of STAGE_OUTPUT_KINDS) outputs.push({ OutputKey: outputName(warehouse, stage, kind), OutputValue: values[kind], Description: `${warehouse}/${stage} ${kind}` });
-    }
-  }
-  return outputs;
 }

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CDK_CONTEXT } from '../support/cdk-app.ts';
+import { StackOutput } from '../../lib/contract/index.ts';
+import { CDK_CONTEXT, resolveCfn } from '../support/cdk-app.ts';
 
 const APP = fileURLToPath(new URL('../../bin/conveyor.ts', import.meta.url));
 const outdirs: string[] = [];
@@ -35,7 +36,7 @@ function runApp(context: Record<string, unknown>): Promise<Run> {
     CDK_VALIDATION: 'false',
   };
   return new Promise((resolve) => {
-    execFile(process.execPath, [APP], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [APP], { env, timeout: 90_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr, outdir });
     });
   });
@@ -49,7 +50,8 @@ describe('bin/conveyor.ts', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const template = JSON.parse(readFileSync(join(run.outdir, 'Conveyor-Test.template.json'), 'utf8'));
-    expect(Object.keys(template.Outputs)).toContain('Wh9PickingQueueUrl');
+    const topology = JSON.parse(resolveCfn(template.Outputs[StackOutput.topology].Value, ({ logicalId }) => logicalId));
+    expect(topology.pipelines.map((p: { id: string }) => p.id)).toEqual(['wh-9']);
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
     expect(manifest.artifacts['Conveyor-Test'].type).toBe('aws:cloudformation:stack');
     // cdk-nag ran, and its acknowledgements are in the template for auditors.
@@ -68,6 +70,13 @@ describe('bin/conveyor.ts', () => {
     const run = await runApp({ conveyor: '{warehouses: [wh-1]' });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('is not valid JSON');
+    noStackTrace(run.stderr);
+  });
+
+  it.concurrent('rejects a manageApiGatewayAccountLogRole that is neither true nor false', async () => {
+    const run = await runApp({ manageApiGatewayAccountLogRole: 'yes' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^Invalid context "manageApiGatewayAccountLogRole": "yes"; use -c manageApiGatewayAccountLogRole=true or/);
     noStackTrace(run.stderr);
   });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Match } from 'aws-cdk-lib/assertions';
-import { outputName, STAGE_OUTPUT_KINDS } from '../../lib/infra/outputs.ts';
+import { readTopologyManifest, StackOutput, type TopologyManifest } from '../../lib/contract/index.ts';
 import { allStages, findStage, loadTopology, STAGE_NAMES } from '../../lib/topology/index.ts';
 import {
   CDK_CONTEXT,
@@ -14,6 +14,7 @@ import {
   referencedId,
   referencesIn,
   renderString,
+  resolveCfn,
   resourcesOf,
   stagesInTemplate,
   synthConveyor,
@@ -177,12 +178,12 @@ describe('order API', () => {
     }
   });
 
-  it('validates that POST bodies are JSON objects (the handler names fields) and requires GET’s orderId', () => {
+  it('validates POST bodies against the order model (request-model.test.ts: what it accepts) and requires GET’s orderId', () => {
     const post = method('POST');
     const validator = json.Resources[referencedId(post.Properties.RequestValidatorId)]!;
     expect(validator.Properties).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
     const model = json.Resources[referencedId(post.Properties.RequestModels['application/json'])]!;
-    expect(model.Properties.Schema).toMatchObject({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' });
+    expect(model.Properties).toMatchObject({ ContentType: 'application/json', Schema: { $schema: 'http://json-schema.org/draft-04/schema#' } });
 
     const get = method('GET');
     expect(get.Properties.RequestParameters).toEqual({ 'method.request.path.orderId': true });
@@ -206,9 +207,16 @@ describe('order API', () => {
         DataTraceEnabled: false,
       }),
     ]);
-    // API Gateway logs only once the account has a logging role; the stage waits for it.
-    template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
-    expect(apiStage.DependsOn).toContain(onlyResourceOf(json, 'AWS::ApiGateway::Account')[0]);
+  });
+
+  it('leaves the account-wide API Gateway log role alone unless asked, and when asked sets and retains it before the stage', () => {
+    expect(resourcesOf(json, 'AWS::ApiGateway::Account')).toEqual([]);
+    const managed = synthConveyor(CDK_CONTEXT.conveyor, { manageApiGatewayAccountLogRole: true });
+    const [accountId, account] = onlyResourceOf(managed.json, 'AWS::ApiGateway::Account');
+    expect(account.DeletionPolicy).toBe('Retain');
+    expect(managed.json.Resources[referencedId(account.Properties.CloudWatchRoleArn, 'Arn')]).toMatchObject({ Type: 'AWS::IAM::Role', DeletionPolicy: 'Retain' });
+    // API Gateway rejects a stage's logging settings until the account has a logging role.
+    expect(onlyResourceOf(managed.json, 'AWS::ApiGateway::Stage')[1].DependsOn).toContain(accountId);
   });
 
   it('answers its own rejections in the handler’s JSON error shape', () => {
@@ -251,26 +259,51 @@ describe('status table', () => {
 });
 
 describe('outputs', () => {
-  it('publishes the API URL, the table and every stage resource under predictable names', () => {
-    template.hasOutput('ApiUrl', { Value: Match.anyValue() });
-    expect(referencedId(json.Outputs.StatusTableName!.Value)).toBe(logicalId(stack.statusTable.table));
-    for (const s of stages) {
-      const name = (kind: (typeof STAGE_OUTPUT_KINDS)[number]) => outputName(s.pipelineId, s.stage, kind);
-      expect(referencedId(json.Outputs[name('QueueUrl')]!.Value)).toBe(s.queueId);
-      expect(referencedId(json.Outputs[name('QueueArn')]!.Value, 'Arn')).toBe(s.queueId);
-      expect(referencedId(json.Outputs[name('DlqUrl')]!.Value)).toBe(s.deadLetterQueueId);
-      expect(referencedId(json.Outputs[name('DlqArn')]!.Value, 'Arn')).toBe(s.deadLetterQueueId);
-      expect(referencedId(json.Outputs[name('FunctionName')]!.Value)).toBe(s.functionId);
-      expect(referencedId(json.Outputs[name('EventSourceMappingUuid')]!.Value)).toBe(s.mappingId);
-    }
+  /** The manifest output as a deployment resolves it: references become `@logicalId` or `@logicalId.Attribute`. */
+  const manifest = JSON.parse(
+    resolveCfn(json.Outputs[StackOutput.topology]!.Value, ({ logicalId, attribute }) => (attribute ? `@${logicalId}.${attribute}` : `@${logicalId}`)),
+  ) as TopologyManifest;
+
+  it('publishes the stack-wide values and one topology manifest, not an output per stage', () => {
+    template.hasOutput(StackOutput.apiUrl, { Value: Match.anyValue() });
+    expect(referencedId(json.Outputs[StackOutput.statusTable]!.Value)).toBe(logicalId(stack.statusTable.table));
     expect(Object.keys(json.Outputs).sort()).toEqual(
-      ['ApiUrl', 'StatusTableName', 'AlarmTopicArn', 'DashboardName', 'DashboardUrl', ...stages.flatMap((s) => STAGE_OUTPUT_KINDS.map((k) => outputName(s.pipelineId, s.stage, k)))].sort(),
+      [StackOutput.apiUrl, StackOutput.statusTable, StackOutput.alarmTopic, StackOutput.dashboardName, StackOutput.dashboardUrl, StackOutput.topology].sort(),
     );
+    expect(readTopologyManifest(JSON.stringify(manifest))).toMatchObject({ ok: true });
   });
 
-  it('names outputs with a pure helper the CLI can share', () => {
-    expect(outputName('wh-1', 'picking', 'QueueUrl')).toBe('Wh1PickingQueueUrl');
-    expect(outputName('wh-2', 'delivery', 'EventSourceMappingUuid')).toBe('Wh2DeliveryEventSourceMappingUuid');
-    expect(outputName('north-east-7', 'packing', 'DlqArn')).toBe('NorthEast7PackingDlqArn');
+  it("lists every pipeline and stage of the topology in flow order, each with its own resources, followed through the template's references", () => {
+    expect(manifest.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)])).toEqual(topology.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)]));
+    for (const s of stages) {
+      const listed = manifest.pipelines.find((p) => p.id === s.pipelineId)!.stages.find((x) => x.name === s.stage)!;
+      expect(listed).toEqual({
+        name: s.stage,
+        queueUrl: `@${s.queueId}`,
+        queueArn: `@${s.queueId}.Arn`,
+        dlqUrl: `@${s.deadLetterQueueId}`,
+        dlqArn: `@${s.deadLetterQueueId}.Arn`,
+        functionName: `@${s.functionId}`,
+        eventSourceMappingUuid: `@${s.mappingId}`,
+      });
+    }
+  });
+
+  it('says where the functions emit their metrics: the namespace and service their environment sets', () => {
+    for (const s of stages) {
+      const env = s.function.Properties.Environment.Variables as Record<string, string>;
+      expect(manifest.metrics).toEqual({ namespace: env.POWERTOOLS_METRICS_NAMESPACE, service: env.POWERTOOLS_SERVICE_NAME });
+    }
+  });
+});
+
+describe('cdk destroy', () => {
+  it('keeps the dead letters (each DLQ and its SSL-only policy) like the status table; work queues go', () => {
+    for (const s of stages) {
+      expect(json.Resources[s.deadLetterQueueId]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      const [, policy] = resourcesOf(json, 'AWS::SQS::QueuePolicy').find(([, p]) => p.Properties.Queues.some((q: unknown) => referencedId(q) === s.deadLetterQueueId))!;
+      expect(policy.DeletionPolicy).toBe('Retain');
+      expect(s.queue.DeletionPolicy).toBe('Delete');
+    }
   });
 });

@@ -62,7 +62,6 @@ describe('the default stack', () => {
       'AwsSolutions-APIG3',
       'AwsSolutions-COG4',
       'AwsSolutions-IAM5[Resource::*]',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
       'Serverless-LambdaDLQ',
       'Serverless-LambdaEventSourceMappingDestination',
       'Serverless-LambdaStarPermissions',
@@ -74,6 +73,18 @@ describe('the default stack', () => {
     const paths = acknowledgements(app).filter((a) => a.id.endsWith('Serverless-SQSRedrivePolicy')).map((a) => a.path);
     expect(paths).toHaveLength(6);
     for (const path of paths) expect(path).toMatch(/\/DeadLetterQueue$/);
+  });
+});
+
+describe('with the account-wide API Gateway log role managed by the stack', () => {
+  const built = buildConveyor(CDK_CONTEXT.conveyor, { manageApiGatewayAccountLogRole: true });
+  attachNag(built.stack);
+
+  it('is clean too: the role’s log-group wildcard is acknowledged on that role only', () => {
+    expect(() => built.app.synth()).not.toThrow();
+    expect(findings(built.app)).toEqual([]);
+    const acks = acknowledgements(built.app).filter((a) => a.reason === NAG_REASONS.accountLogRole);
+    expect(acks.map((a) => a.path)).toEqual([built.stack.orderApi.accountLogRole!.node.path]);
   });
 });
 

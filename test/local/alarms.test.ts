@@ -3,9 +3,10 @@
  * consecutive-period logic, missing and insufficient data, and the pipeline composite.
  */
 import { describe, expect, it } from 'vitest';
+import { RETENTION_WARNING_SHARE } from '../../lib/contract/index.ts';
 import { AlarmEvaluator, formatSeconds, type StageSample } from '../../lib/local/alarms.ts';
 import type { StageView, StatsSnapshot } from '../../lib/local/stats.ts';
-import { allStages, loadTopology } from '../../lib/topology/index.ts';
+import { allStages, findStage, loadTopology } from '../../lib/topology/index.ts';
 
 // Defaults: every rule over 3 consecutive periods of 60 s; DLQ > 0, age > 600 s, error rate > 5 %, throttles > 0.
 const topology = loadTopology();
@@ -58,32 +59,28 @@ describe('AlarmEvaluator', () => {
     }
   });
 
-  it('fires the DLQ alarm once dead letters stay for 3 consecutive periods, and clears a period after the DLQ is emptied', () => {
+  it('fires the DLQ alarm on the first dead letter, within a minute whatever the stage’s evaluation periods, and clears a period after the DLQ is emptied', () => {
     const evaluator = new AlarmEvaluator(topology);
+    expect(findStage(topology, 'wh-2', 'packing')!.alarms.evaluationPeriods).toBeGreaterThan(1);
     feed(evaluator, 0, 20, 5, () => ({}));
     expect(evaluator.evaluate(s(20)).pipelines['wh-2']?.stages.packing?.['dead-letters'].state).toBe('OK');
 
-    // A dead letter at 25 s: breaching from then on.
+    // A dead letter at 25 s: ALARM at once, on one period of a minute.
     feed(evaluator, 25, 140, 5, () => ({ 'wh-2/packing': { dlq: 3 } }));
-    expect(evaluator.evaluate(s(25)).pipelines['wh-2']?.stages.packing?.['dead-letters']).toMatchObject({ state: 'OK', value: 3, reason: expect.stringContaining('3 messages in the dead-letter queue (threshold: more than 0) for 1 of 3 periods so far') });
-    // Pending: breaching for 2 of the 3 periods it needs.
-    expect(evaluator.evaluate(s(140)).pipelines['wh-2']?.stages.packing?.['dead-letters']).toMatchObject({ state: 'OK', breachingPeriods: 2, reason: expect.stringContaining('2 of 3 periods') });
-    evaluator.observeSample(s(145), sample({ 'wh-2/packing': { dlq: 3 } }));
-    const firing = evaluator.evaluate(s(145));
-    expect(firing.pipelines['wh-2']?.stages.packing?.['dead-letters']).toMatchObject({ state: 'ALARM', value: 3, since: new Date(s(145)).toISOString(), reason: '3 messages in the dead-letter queue (threshold: more than 0) for 3 consecutive periods of 1 min' });
+    const firing = evaluator.evaluate(s(25));
+    expect(firing.pipelines['wh-2']?.stages.packing?.['dead-letters']).toMatchObject({ state: 'ALARM', value: 3, evaluationPeriods: 1, periodSeconds: 60, reason: '3 messages in the dead-letter queue (threshold: more than 0) for the last 1 min' });
     expect(firing.pipelines['wh-2']?.composite).toMatchObject({ state: 'ALARM', alarming: ['packing dead-letters'] });
     expect(firing.pipelines['wh-1']?.composite.state).toBe('OK');
     expect(firing).toMatchObject({ state: 'ALARM', alarming: ['wh-2/packing dead-letters'] });
 
     // Still in ALARM later: `since` stays at the transition.
-    feed(evaluator, 150, 200, 5, () => ({ 'wh-2/packing': { dlq: 3 } }));
-    expect(evaluator.evaluate(s(200)).pipelines['wh-2']?.stages.packing?.['dead-letters'].since).toBe(new Date(s(145)).toISOString());
+    expect(evaluator.evaluate(s(140)).pipelines['wh-2']?.stages.packing?.['dead-letters'].since).toBe(new Date(s(25)).toISOString());
 
-    // Redriven at 205 s: the period's maximum keeps the alarm until a whole period is clean.
-    feed(evaluator, 205, 255, 5, () => ({}));
-    expect(evaluator.evaluate(s(250)).pipelines['wh-2']?.stages.packing?.['dead-letters'].state).toBe('ALARM');
-    const cleared = evaluator.evaluate(s(260));
-    expect(cleared.pipelines['wh-2']?.stages.packing?.['dead-letters']).toMatchObject({ state: 'OK', value: 0, since: new Date(s(260)).toISOString() });
+    // Redriven at 145 s: the period's maximum keeps the alarm until a whole period is clean.
+    feed(evaluator, 145, 205, 5, () => ({}));
+    expect(evaluator.evaluate(s(195)).pipelines['wh-2']?.stages.packing?.['dead-letters'].state).toBe('ALARM');
+    const cleared = evaluator.evaluate(s(205));
+    expect(cleared.pipelines['wh-2']?.stages.packing?.['dead-letters']).toMatchObject({ state: 'OK', value: 0, since: new Date(s(205)).toISOString() });
     expect(cleared.state).toBe('OK');
   });
 
@@ -192,6 +189,26 @@ describe('AlarmEvaluator', () => {
     expect(evaluator.evaluate(s(90)).pipelines['wh-1']?.stages.picking?.throttles).toMatchObject({ state: 'ALARM', value: 3 });
     feed(evaluator, 95, 150, 5, () => ({ 'wh-1/picking': { throttles: 5 } }));
     expect(evaluator.evaluate(s(150)).pipelines['wh-1']?.stages.picking?.throttles).toMatchObject({ state: 'OK', value: 0 });
+  });
+
+  it('warns when the oldest message nears the queue’s retention (three quarters of it), on one period', () => {
+    const evaluator = new AlarmEvaluator(topology);
+    const mark = topology.retention.queueDays * 86_400 * RETENTION_WARNING_SHARE;
+    evaluator.observeSample(s(0), sample({ 'wh-1/packing': { oldestMessageAgeSeconds: mark } }));
+    expect(evaluator.evaluate(s(0)).pipelines['wh-1']?.stages.packing?.['queue-retention']).toMatchObject({ state: 'OK', threshold: mark, evaluationPeriods: 1 });
+    evaluator.observeSample(s(5), sample({ 'wh-1/packing': { oldestMessageAgeSeconds: mark + 5 } }));
+    const firing = evaluator.evaluate(s(5));
+    expect(firing.pipelines['wh-1']?.stages.packing?.['queue-retention']).toMatchObject({ state: 'ALARM', value: mark + 5 });
+    expect(firing.pipelines['wh-1']?.composite.alarming).toContain('packing queue-retention');
+  });
+
+  it('judges the dead letters’ retention once the stats report their age, and says so until then', () => {
+    const evaluator = new AlarmEvaluator(topology);
+    evaluator.observeSample(s(0), sample({ 'wh-2/delivery': { dlq: 1 } }));
+    expect(evaluator.evaluate(s(0)).pipelines['wh-2']?.stages.delivery?.['dead-letter-retention']).toMatchObject({ state: 'INSUFFICIENT_DATA', reason: expect.stringContaining('do not report') });
+    const mark = topology.retention.deadLetterDays * 86_400 * RETENTION_WARNING_SHARE;
+    evaluator.observeSample(s(5), sample({ 'wh-2/delivery': { dlq: 1, oldestDeadLetterAgeSeconds: mark + 1 } }));
+    expect(evaluator.evaluate(s(5)).pipelines['wh-2']?.stages.delivery?.['dead-letter-retention']).toMatchObject({ state: 'ALARM', threshold: mark });
   });
 
   it('uses each stage’s own thresholds from the topology', () => {

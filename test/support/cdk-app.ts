@@ -166,3 +166,95 @@ export function onlyResourceOf(json: CfnTemplate, type: string): [string, CfnRes
   if (found.length !== 1) throw new Error(`expected exactly one ${type}, found ${found.length}`);
   return found[0]!;
 }
+
+/** A `Ref` (no attribute) or `Fn::GetAtt` (with one) found while resolving a template value. */
+export interface CfnReference {
+  readonly logicalId: string;
+  readonly attribute?: string;
+}
+
+/**
+ * Resolves a template value (a string, `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Select`, `Fn::Split`)
+ * to the string CloudFormation would produce, with every reference answered by `resolve`.
+ */
+export function resolveCfn(value: unknown, resolve: (reference: CfnReference) => string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  const v = value as Record<string, any>;
+  if (typeof v.Ref === 'string') return resolve({ logicalId: v.Ref });
+  if (Array.isArray(v['Fn::GetAtt'])) return resolve({ logicalId: v['Fn::GetAtt'][0], attribute: v['Fn::GetAtt'][1] });
+  if (Array.isArray(v['Fn::Join'])) return (v['Fn::Join'][1] as unknown[]).map((part) => resolveCfn(part, resolve)).join(v['Fn::Join'][0]);
+  if (Array.isArray(v['Fn::Select'])) return resolveCfnList(v['Fn::Select'][1], resolve)[Number(v['Fn::Select'][0])] ?? '';
+  throw new Error(`cannot resolve ${JSON.stringify(value).slice(0, 200)}`);
+}
+
+function resolveCfnList(value: unknown, resolve: (reference: CfnReference) => string): string[] {
+  if (Array.isArray(value)) return value.map((item) => resolveCfn(item, resolve));
+  const split = (value as Record<string, any>)['Fn::Split'];
+  if (Array.isArray(split)) return resolveCfn(split[1], resolve).split(split[0]);
+  throw new Error(`cannot resolve a list from ${JSON.stringify(value).slice(0, 200)}`);
+}
+
+export const FAKE_ACCOUNT = '123456789012';
+export const FAKE_REGION = 'us-east-1';
+
+/**
+ * What a deployed stack's references would resolve to, shaped like the real thing (a queue's URL,
+ * ARN and name; a function's name; a mapping's UUID), named after the logical id.
+ */
+export function fakeDeployedValue(json: CfnTemplate, stackName: string, { logicalId, attribute }: CfnReference): string {
+  const pseudo: Record<string, string> = {
+    'AWS::Region': FAKE_REGION,
+    'AWS::AccountId': FAKE_ACCOUNT,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': stackName,
+  };
+  if (pseudo[logicalId] !== undefined) return pseudo[logicalId];
+  const type = json.Resources[logicalId]?.Type;
+  if (type === 'AWS::SQS::Queue') {
+    if (attribute === 'Arn') return `arn:aws:sqs:${FAKE_REGION}:${FAKE_ACCOUNT}:${stackName}-${logicalId}`;
+    if (attribute === 'QueueName') return `${stackName}-${logicalId}`;
+    return `https://sqs.${FAKE_REGION}.amazonaws.com/${FAKE_ACCOUNT}/${stackName}-${logicalId}`;
+  }
+  if (type === 'AWS::Lambda::Function' && attribute === undefined) return `${stackName}-${logicalId}`;
+  if (type === 'AWS::Lambda::EventSourceMapping' && attribute === undefined) return `uuid-${logicalId}`;
+  return attribute === undefined ? logicalId : `${logicalId}.${attribute}`;
+}
+
+/** One (action, resource) pair a role allows; the resource as the logical id it is the ARN of, or as written. */
+export interface Grant {
+  readonly action: string;
+  readonly resource: string;
+}
+
+/** Every (action, resource) pair the function's role allows. */
+export function grantsOf(template: CfnTemplate, functionId: string): Grant[] {
+  return roleGrants(template, referencedId(template.Resources[functionId]!.Properties.Role, 'Arn'));
+}
+
+/** Every (action, resource) pair a role's inline policies allow; anything but plain Allow statements is refused. */
+export function roleGrants(template: CfnTemplate, roleId: string): Grant[] {
+  const role = template.Resources[roleId]!;
+  if (role.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is a ${role.Type}, not a role`);
+  const grants: Grant[] = [];
+  for (const policy of asList<Record<string, any>>(role.Properties.Policies)) {
+    for (const statement of asList<Record<string, any>>(policy.PolicyDocument.Statement)) {
+      if (statement.Effect !== 'Allow' || statement.NotAction || statement.NotResource) throw new Error(`${roleId} has a statement that is not a plain Allow: ${JSON.stringify(statement)}`);
+      for (const action of asList<string>(statement.Action)) {
+        for (const resource of asList<unknown>(statement.Resource)) grants.push({ action, resource: describeResource(resource) });
+      }
+    }
+  }
+  return grants;
+}
+
+/** A resource ARN as the logical id it is the ARN of, or else as written (a literal or an Fn::Join). */
+function describeResource(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  try {
+    return referencedId(resource, 'Arn');
+  } catch {
+    return JSON.stringify(resource);
+  }
+}

@@ -5,6 +5,7 @@
  * never rebuilds the structure, which follows the topology and does not change while running.
  */
 import type { AlarmStatus } from '../alarms.ts';
+import { stageAlarmRule, type StageAlarmRule } from '../../contract/alarm-rules.ts';
 import { STAGE_ALARM_KINDS, type Stage, type StageAlarmKind, type Topology } from '../../topology/index.ts';
 import { alarmView, formatSeconds, formatValue, isHot, lookup, overallView, pendingAlarms, type PageModel, type ValueKind } from './assets/format.js';
 import { html, type Html } from './html.ts';
@@ -20,19 +21,28 @@ export interface DashboardPageInput {
   readonly storage: string;
 }
 
-const RULE_LABELS: Record<StageAlarmKind, string> = { 'dead-letters': 'DLQ', backlog: 'Age', 'error-rate': 'Errors', throttles: 'Throttles' };
-
-/** When each rule fires, for a stage's thresholds — the cloud alarms' descriptions in short. */
-const RULE_HELP: Record<StageAlarmKind, (stage: Stage) => string> = {
-  'dead-letters': (s) => `Dead letters: the dead-letter queue holds messages ${windowOf(s)}. Orders wait there, unprocessed, until redriven.`,
-  backlog: (s) => `Backlog: the oldest message is older than ${formatSeconds(s.alarms.maxAgeOfOldestMessageSeconds)} ${windowOf(s)}. The stage is paused, too slow or too narrow, or retrying a sick dependency.`,
-  'error-rate': (s) => `Function errors: more than ${s.alarms.maxErrorRatePercent} % of invocations failed as a whole (error, timeout, malformed response) ${windowOf(s)}. Records failed one by one do not count.`,
-  throttles: (s) =>
-    `Throttles: more than ${s.alarms.maxThrottles} throttled invocations per ${formatSeconds(s.alarms.periodSeconds)} ${windowOf(s)}. Always 0 locally: the local runtime has no reserved concurrency, so nothing is throttled here.`,
+const RULE_LABELS: Record<StageAlarmKind, string> = {
+  'dead-letters': 'DLQ',
+  backlog: 'Age',
+  'error-rate': 'Errors',
+  throttles: 'Throttles',
+  'queue-retention': 'Retention',
+  'dead-letter-retention': 'DLQ retention',
 };
 
-function windowOf(stage: Stage): string {
-  const { evaluationPeriods: n, periodSeconds } = stage.alarms;
+/** When each rule fires, with the shared rule's numbers — the cloud alarms' descriptions in short. */
+const RULE_HELP: Record<StageAlarmKind, (rule: StageAlarmRule) => string> = {
+  'dead-letters': (r) => `Dead letters: the dead-letter queue holds messages ${windowOf(r)}. Orders wait there, unprocessed, until redriven.`,
+  backlog: (r) => `Backlog: the oldest message is older than ${formatSeconds(r.threshold)} ${windowOf(r)}. The stage is paused, too slow or too narrow, or retrying a sick dependency.`,
+  'error-rate': (r) => `Function errors: more than ${r.threshold} % of invocations failed as a whole (error, timeout, malformed response) ${windowOf(r)}. Records failed one by one do not count.`,
+  throttles: (r) =>
+    `Throttles: more than ${r.threshold} throttled invocations per ${formatSeconds(r.periodSeconds)} ${windowOf(r)}. Always 0 locally: the local runtime has no reserved concurrency, so nothing is throttled here.`,
+  'queue-retention': (r) => `Near retention: the oldest message is older than ${formatSeconds(r.threshold)}, three quarters of the queue's retention; SQS deletes it at the end.`,
+  'dead-letter-retention': (r) => `Dead letters near retention: the oldest dead letter is older than ${formatSeconds(r.threshold)}, three quarters of the dead-letter queue's retention; redrive or export it before SQS deletes it.`,
+};
+
+function windowOf(rule: StageAlarmRule): string {
+  const { evaluationPeriods: n, periodSeconds } = rule;
   return n === 1 ? `in a period of ${formatSeconds(periodSeconds)}` : `for ${n} consecutive periods of ${formatSeconds(periodSeconds)}`;
 }
 
@@ -179,7 +189,7 @@ export function renderDashboard(input: DashboardPageInput): string {
     return html`<table class="grid-table alarms">
       <thead><tr>
         <th scope="col">Stage</th>
-        ${STAGE_ALARM_KINDS.map((rule) => html`<th scope="col" title="${first ? RULE_HELP[rule](first) : ''}">${RULE_LABELS[rule]}</th>`)}
+        ${STAGE_ALARM_KINDS.map((rule) => html`<th scope="col" title="${first ? RULE_HELP[rule](stageAlarmRule(rule, first, topology.retention)) : ''}">${RULE_LABELS[rule]}</th>`)}
       </tr></thead>
       ${topology.pipelines.map(
         (pipeline) => html`<tbody>
@@ -187,7 +197,7 @@ export function renderDashboard(input: DashboardPageInput): string {
         ${pipeline.stages.map(
           (stage) => html`<tr data-stage="${stage.key}">
           ${stageHeader(stage)}
-          ${STAGE_ALARM_KINDS.map((rule) => html`<td title="${RULE_HELP[rule](stage)}">${alarmBadge(stage, rule)}</td>`)}
+          ${STAGE_ALARM_KINDS.map((rule) => html`<td title="${RULE_HELP[rule](stageAlarmRule(rule, stage, topology.retention))}">${alarmBadge(stage, rule)}</td>`)}
         </tr>`,
         )}
       </tbody>`,
