@@ -28,6 +28,8 @@ export const NAG_REASONS = {
     'SQS event source mappings cannot have an on-failure destination (Lambda supports them for Kinesis, DynamoDB Streams and Kafka only). Failed records return to the queue and, after maxReceiveCount receives, SQS moves them to the dead-letter queue configured in the queue\'s redrive policy.',
   notificationDeadLetterQueue:
     'This queue is the dead-letter queue of the alarm topic\'s email subscription (its RedrivePolicy names it), which cdk-nag does not recognize as a DLQ. Nothing consumes it automatically, so it needs no DLQ or redrive policy of its own; an alarm fires when it holds a message.',
+  scheduledAuditor:
+    'The dead-letter auditor is invoked by an EventBridge schedule every minute and keeps no state: a run that fails or is dropped is made good by the next one (it records every dead letter not yet noted), so a dead-letter queue for its invocation events would only collect duplicates of work the next run does.',
   cognito:
     'Callers are services and operators, not end users with a Cognito user pool: the API requires IAM SigV4 authorization, or an API key with a usage plan when the topology selects "api-key".',
   apiKeyAuthorization:
@@ -60,6 +62,12 @@ export function acknowledgeNagFindings(stack: ConveyorStack): void {
     acknowledge(stage.eventSourceMapping, 'Serverless-LambdaEventSourceMappingDestination', NAG_REASONS.eventSourceMappingDestination);
     acknowledge(stage.deadLetterQueue, 'Serverless-SQSRedrivePolicy', NAG_REASONS.deadLetterQueueRedrive);
   }
+
+  const auditor = stack.deadLetterAuditor;
+  acknowledge(auditor.worker.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
+  acknowledge(auditor.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
+  acknowledge(auditor.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.scheduledAuditor);
+  acknowledge(auditor.schedule, 'Serverless-EventBusDLQ', NAG_REASONS.scheduledAuditor);
 
   const api = stack.orderApi;
   acknowledge(api.intake.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);

@@ -114,7 +114,8 @@ describe('functions', () => {
   const functions = resourcesOf(json, 'AWS::Lambda::Function');
 
   it('runs every function on Node 24 (or 22), arm64, with active tracing and JSON logs', () => {
-    expect(functions).toHaveLength(7);
+    // One per stage, the intake, and the dead-letter auditor.
+    expect(functions).toHaveLength(allStages(topology).length + 2);
     for (const [id, fn] of functions) {
       expect(['nodejs24.x', 'nodejs22.x'], id).toContain(fn.Properties.Runtime);
       expect(fn.Properties.Architectures, id).toEqual(['arm64']);
@@ -241,15 +242,22 @@ describe('order API', () => {
 });
 
 describe('status table', () => {
-  it('is on-demand, keyed by orderId, point-in-time recoverable, encrypted, retained and deletion-protected', () => {
+  it('is on-demand, keyed by orderId and sk, point-in-time recoverable, encrypted, retained and deletion-protected', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
       Properties: {
         BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
+        // The ledger: an item collection per order.
+        KeySchema: [
+          { AttributeName: 'orderId', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'orderId', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
         DeletionProtectionEnabled: true,

@@ -62,6 +62,7 @@ describe('the default stack', () => {
       'AwsSolutions-APIG3',
       'AwsSolutions-COG4',
       'AwsSolutions-IAM5[Resource::*]',
+      'Serverless-EventBusDLQ',
       'Serverless-LambdaDLQ',
       'Serverless-LambdaEventSourceMappingDestination',
       'Serverless-LambdaStarPermissions',
