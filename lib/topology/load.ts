@@ -36,6 +36,10 @@ export class TopologyError extends Error {
   }
 }
 
+/** SQS's longest message retention. */
+const MAX_RETENTION_DAYS = 14;
+const LONGEST_BACKOFF_SECONDS = largestBackoffCapSeconds({ timeoutSeconds: 1, maxBatchingWindowSeconds: 0 });
+
 const CLOUDWATCH_LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
@@ -81,7 +85,9 @@ const StageOverride = strictObject({
   memoryMb: int(128, 10_240),
   timeoutSeconds: int(1, 900),
   maxReceiveCount: int(1, 1000),
-  backoff: strictObject({ baseSeconds: int(1, SQS_MAX_VISIBILITY_SECONDS), capSeconds: int(1, SQS_MAX_VISIBILITY_SECONDS) }).partial(),
+  // SQS's 12 hours, less the margin and the shortest time a record is held (a 1 s timeout): the most any
+  // stage could honour. The rule across settings narrows it to what this stage can (largestBackoffCapSeconds).
+  backoff: strictObject({ baseSeconds: int(1, LONGEST_BACKOFF_SECONDS), capSeconds: int(1, LONGEST_BACKOFF_SECONDS) }).partial(),
   visibilityTimeoutSeconds: int(0, SQS_MAX_VISIBILITY_SECONDS),
   alarms: strictObject({
     maxAgeOfOldestMessageSeconds: int(60, 1_209_600),
@@ -133,8 +139,9 @@ const TopologyInput = strictObject({
   }).partial(),
   intake: strictObject({ memoryMb: int(128, 10_240), timeoutSeconds: int(1, 29) }).partial(),
   retention: strictObject({
-    queueDays: int(1, 14),
-    deadLetterDays: int(1, 14),
+    // SQS keeps messages 1 minute to 14 days; dead letters must outlive queued work, a week at least.
+    queueDays: int(1, MAX_RETENTION_DAYS - 1),
+    deadLetterDays: int(MIN_DEAD_LETTER_DAYS, MAX_RETENTION_DAYS),
     logDays: z
       .number()
       .refine((d) => (CLOUDWATCH_LOG_RETENTION_DAYS as readonly number[]).includes(d), {
@@ -236,9 +243,9 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
   }
 
   const retention = { ...DEFAULT_RETENTION, ...config.retention };
-  if (retention.deadLetterDays <= retention.queueDays || retention.deadLetterDays < MIN_DEAD_LETTER_DAYS) {
+  if (retention.deadLetterDays <= retention.queueDays) {
     issues.push(
-      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays} and at least ${MIN_DEAD_LETTER_DAYS}: ` +
+      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays}: ` +
         'a message moved by the redrive policy keeps its original enqueue time, so a shorter DLQ retention can delete it at once',
     );
   }

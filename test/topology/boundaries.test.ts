@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, MAX_CONCURRENCY_RANGE, MAX_WAREHOUSES_PER_STACK } from '../../lib/contract/index.ts';
-import { findStage, loadTopology, SQS_MAX_VISIBILITY_SECONDS, TopologyError } from '../../lib/topology/index.ts';
+import { findStage, loadTopology, MIN_DEAD_LETTER_DAYS, SQS_MAX_VISIBILITY_SECONDS, TopologyError, VISIBILITY_LIMIT_MARGIN_SECONDS } from '../../lib/topology/index.ts';
 
 /** The problems the loader reports for `input`, or [] when it accepts it. */
 function issuesOf(input: unknown): readonly string[] {
@@ -39,6 +39,8 @@ interface Range {
 }
 
 const DAY = 86_400;
+const HELD_LEAST = { timeoutSeconds: 1, maxBatchingWindowSeconds: 0, batchSize: 10 };
+const LONGEST_BACKOFF = SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - HELD_LEAST.timeoutSeconds - HELD_LEAST.maxBatchingWindowSeconds;
 
 // Lambda: SQS event source batch 1–10,000, window 0–300 s, max concurrency 2–1,000; memory 128–10,240 MB;
 // timeout 1–900 s. SQS: maxReceiveCount 1–1,000, visibility ≤ 12 h, retention 1 min–14 days. API Gateway:
@@ -49,10 +51,13 @@ const RANGES: Range[] = [
   { path: 'stages.picking.maxBatchingWindowSeconds', min: 0, max: 300, with: { stages: { picking: { batchSize: 10 } } } },
   { path: 'stages.picking.maxConcurrency', min: MAX_CONCURRENCY_RANGE.min, max: MAX_CONCURRENCY_RANGE.max },
   { path: 'stages.picking.memoryMb', min: 128, max: 10_240 },
-  { path: 'stages.picking.timeoutSeconds', min: 1, max: 900, with: { stages: { picking: { visibilityTimeoutSeconds: SQS_MAX_VISIBILITY_SECONDS } } } },
-  { path: 'stages.picking.maxReceiveCount', min: 1, max: 1_000 },
-  { path: 'stages.picking.backoff.baseSeconds', min: 1, max: SQS_MAX_VISIBILITY_SECONDS, with: { stages: { picking: { backoff: { capSeconds: SQS_MAX_VISIBILITY_SECONDS } } } } },
-  { path: 'stages.picking.backoff.capSeconds', min: 1, max: SQS_MAX_VISIBILITY_SECONDS, with: { stages: { picking: { backoff: { baseSeconds: 1 } } } } },
+  // A 12-hour visibility timeout takes one receive to fit half the queue's retention (limits.test.ts).
+  { path: 'stages.picking.timeoutSeconds', min: 1, max: 900, with: { stages: { picking: { visibilityTimeoutSeconds: SQS_MAX_VISIBILITY_SECONDS, maxReceiveCount: 1 } } } },
+  // A thousand receives take a long retention (limits.test.ts: retries within half of it).
+  { path: 'stages.picking.maxReceiveCount', min: 1, max: 1_000, with: { retention: { queueDays: 13, deadLetterDays: 14 } } },
+  // SQS's 12 hours less what a record is held at the least (a 1 s timeout, no window) and the margin.
+  { path: 'stages.picking.backoff.baseSeconds', min: 1, max: LONGEST_BACKOFF, with: { stages: { picking: { ...HELD_LEAST, maxReceiveCount: 2, backoff: { capSeconds: LONGEST_BACKOFF } } } } },
+  { path: 'stages.picking.backoff.capSeconds', min: 1, max: LONGEST_BACKOFF, with: { stages: { picking: { ...HELD_LEAST, backoff: { baseSeconds: 1 } } } } },
   { path: 'stages.picking.alarms.maxAgeOfOldestMessageSeconds', min: 60, max: 14 * DAY },
   { path: 'stages.picking.alarms.maxThrottles', min: 0, max: 1_000_000 },
   { path: 'stages.picking.alarms.evaluationPeriods', min: 1, max: 100 },
@@ -61,8 +66,9 @@ const RANGES: Range[] = [
   { path: 'api.throttleBurstLimit', min: 1, max: 5_000 },
   { path: 'intake.memoryMb', min: 128, max: 10_240 },
   { path: 'intake.timeoutSeconds', min: 1, max: API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS },
-  { path: 'retention.queueDays', min: 1, max: 14, with: { retention: { deadLetterDays: 14 } } },
-  { path: 'retention.deadLetterDays', min: 1, max: 14, with: { retention: { queueDays: 1 } } },
+  // Dead letters outlive queued work (strictly), and SQS keeps nothing longer than 14 days.
+  { path: 'retention.queueDays', min: 1, max: 13, with: { retention: { deadLetterDays: 14 } } },
+  { path: 'retention.deadLetterDays', min: MIN_DEAD_LETTER_DAYS, max: 14, with: { retention: { queueDays: 1 } } },
 ];
 
 /** Deep merge of plain objects (later wins). */
@@ -100,8 +106,10 @@ describe('numeric settings: the last value accepted and the first refused, at bo
   });
 
   it('visibilityTimeoutSeconds: at most SQS’s 12 hours (its lower bound is the rule across settings below)', () => {
-    expect(issuesOf(at('stages.picking.visibilityTimeoutSeconds', SQS_MAX_VISIBILITY_SECONDS))).toEqual([]);
-    expect(issuesOf(at('stages.picking.visibilityTimeoutSeconds', SQS_MAX_VISIBILITY_SECONDS + 1))[0]).toMatch(/^stages\.picking\.visibilityTimeoutSeconds: /);
+    // Twelve hours of visibility per receive: one receive fits half the queue's retention.
+    const visibility = (v: number) => merge(at('stages.picking.visibilityTimeoutSeconds', v), at('stages.picking.maxReceiveCount', 1));
+    expect(issuesOf(visibility(SQS_MAX_VISIBILITY_SECONDS))).toEqual([]);
+    expect(issuesOf(visibility(SQS_MAX_VISIBILITY_SECONDS + 1))[0]).toMatch(/^stages\.picking\.visibilityTimeoutSeconds: /);
   });
 
   it('periodSeconds: multiples of 60 only', () => {
@@ -139,11 +147,11 @@ describe('rules across settings, at their boundary, shared and per warehouse', (
     expect(issues[0]).toMatch(new RegExp(`^${base.replaceAll('.', '\\.')}\\.backoff\\.capSeconds 29 must be ≥ backoff\\.baseSeconds 30`));
   });
 
-  it('dead letters are kept at least as long as queued work', () => {
-    expect(issuesOf({ retention: { queueDays: 5, deadLetterDays: 5 } })).toEqual([]);
-    const issues = issuesOf({ retention: { queueDays: 5, deadLetterDays: 4 } });
+  it('dead letters are kept longer than queued work', () => {
+    expect(issuesOf({ retention: { queueDays: 8, deadLetterDays: 9 } })).toEqual([]);
+    const issues = issuesOf({ retention: { queueDays: 9, deadLetterDays: 9 } });
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatch(/^retention\.deadLetterDays 4 must be ≥ retention\.queueDays 5/);
+    expect(issues[0]).toMatch(/^retention\.deadLetterDays 9 must be longer than retention\.queueDays 9/);
   });
 });
 

@@ -57,11 +57,12 @@ describe('the retry budget', () => {
 
 describe('dead-letter retention', () => {
   it(`must be longer than the queue's, and at least ${MIN_DEAD_LETTER_DAYS} days`, () => {
-    expect(issuesOf({ retention: { queueDays: 4, deadLetterDays: 4 } })[0]).toMatch(/^retention\.deadLetterDays 4 must be longer than retention\.queueDays 4 and at least 7/);
-    expect(issuesOf({ retention: { queueDays: 4, deadLetterDays: 5 } })[0]).toMatch(/^retention\.deadLetterDays 5 must be longer than retention\.queueDays 4 and at least 7/);
-    expect(issuesOf({ retention: { queueDays: 1, deadLetterDays: MIN_DEAD_LETTER_DAYS - 1 } })).toHaveLength(1);
+    expect(issuesOf({ retention: { queueDays: 9, deadLetterDays: 9 } })[0]).toMatch(/^retention\.deadLetterDays 9 must be longer than retention\.queueDays 9/);
+    expect(issuesOf({ retention: { queueDays: 1, deadLetterDays: MIN_DEAD_LETTER_DAYS - 1 } })).toEqual([`retention.deadLetterDays: must be from ${MIN_DEAD_LETTER_DAYS} to 14, got ${MIN_DEAD_LETTER_DAYS - 1}`]);
     expect(issuesOf({ retention: { queueDays: 1, deadLetterDays: MIN_DEAD_LETTER_DAYS } })).toEqual([]);
     expect(issuesOf({ retention: { queueDays: MIN_DEAD_LETTER_DAYS, deadLetterDays: MIN_DEAD_LETTER_DAYS + 1 } })).toEqual([]);
+    // SQS keeps messages 14 days at most: the queue's retention stops a day short of it.
+    expect(issuesOf({ retention: { queueDays: 14 } })).toEqual(['retention.queueDays: must be from 1 to 13, got 14']);
   });
 });
 

@@ -79,7 +79,7 @@ describe('topology', () => {
     expect(issuesOf({ warehouses: ['wh-1', 'WH 2'] })[0]).toMatch(/^warehouses\.1: warehouse id "WH 2" must be/);
     expect(issuesOf({ warehouses: ['a', 'a'] })).toEqual(['warehouses: a listed more than once']);
     expect(issuesOf({ pipelines: { 'wh-9': {} } })).toEqual(['pipelines.wh-9: not a warehouse; warehouses are wh-1, wh-2']);
-    expect(issuesOf({ retention: { queueDays: 14, deadLetterDays: 7 } })[0]).toMatch(/^retention\.deadLetterDays 7 must be longer than retention\.queueDays 14/);
+    expect(issuesOf({ retention: { queueDays: 10, deadLetterDays: 7 } })[0]).toMatch(/^retention\.deadLetterDays 7 must be longer than retention\.queueDays 10/);
     expect(issuesOf({ retention: { logDays: 8 } })[0]).toMatch(/^retention\.logDays: must be one of CloudWatch's retention periods/);
     expect(issuesOf('{nope')[0]).toMatch(/^is not valid JSON/);
     expect(issuesOf([1])).toEqual(['must be an object, got an array']);
