@@ -16,3 +16,10 @@ export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
  * proven by test/infra/limits.test.ts, which also shows that one more does not fit.
  */
 export const MAX_WAREHOUSES_PER_STACK = 10;
+
+/**
+ * Stages one stack holds, over every pipeline (warehouses × their chains): what the most warehouses
+ * with the default chain need — each stage brings its queues, function, role and alarms, and the
+ * largest such topology is the one test/infra/limits.test.ts proves fits.
+ */
+export const MAX_STAGES_PER_STACK = MAX_WAREHOUSES_PER_STACK * 3;

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../operations/dead-letters.ts';
-import { STAGE_NAMES, type Topology } from '../topology/index.ts';
+import { findStage, type Topology } from '../topology/index.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
 import type { LocalResources } from './provision.ts';
@@ -83,8 +83,9 @@ export function adminRoutes(target: AdminTarget): Route[] {
     if (!topology.pipelines.some((p) => p.id === pipeline)) {
       return problem(404, 'unknown warehouse', 'warehouse', `no warehouse "${pipeline}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`);
     }
-    if (!(STAGE_NAMES as readonly string[]).includes(stage)) {
-      return problem(404, 'unknown stage', 'stage', `no stage "${stage}"; stages are ${STAGE_NAMES.join(', ')}`);
+    if (!findStage(topology, pipeline, stage)) {
+      const names = topology.pipelines.find((p) => p.id === pipeline)?.stages.map((s) => s.name) ?? [];
+      return problem(404, 'unknown stage', 'stage', `no stage "${stage}" in ${pipeline}; its stages are ${names.join(', ')}`);
     }
     return { key: `${pipeline}/${stage}` };
   }

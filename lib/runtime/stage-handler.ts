@@ -26,6 +26,7 @@ import type { StageName } from '../topology/model.ts';
 
 /** What a stage is: its name, how it reads messages, and its pure business function. */
 export interface StageDefinition<In, Out> extends MessageReader<In> {
+  /** The stage's own name, as its handler module is named; its result travels under it. */
   readonly stage: StageName;
   /** Business logic over the whole batch: one outcome per input, in the same order. */
   readonly process: (batch: readonly In[]) => readonly Outcome<Out>[] | Promise<readonly Outcome<Out>[]>;
@@ -85,7 +86,8 @@ export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>
     now,
     random,
     summarize: definition.summarize,
-    forward: definition.forward ?? ((message: In, value: Out) => ({ ...(message as object), [config.stage]: value })),
+    // Under the stage's own name (its handler's), which is what later stages' schemas read.
+    forward: definition.forward ?? ((message: In, value: Out) => ({ ...(message as object), [definition.stage]: value })),
     enteredAt: definition.enteredAt ?? (() => undefined),
   };
 

@@ -2,9 +2,10 @@
  * Default topology: two warehouses, each picking → packing → delivery.
  * Every value here can be overridden from cdk.json context `conveyor` (see README, "Configuration").
  */
-import type { StageName } from './model.ts';
-
 export const DEFAULT_WAREHOUSES = ['wh-1', 'wh-2'] as const;
+
+/** The chain of stages every warehouse runs unless the topology gives it another. */
+export const DEFAULT_CHAIN = ['picking', 'packing', 'delivery'] as const;
 
 /** Stage settings before the visibility timeout is derived from them. */
 export interface StageDefaults {
@@ -51,11 +52,10 @@ const common = {
   },
 } satisfies Omit<StageDefaults, 'handler'>;
 
-export const DEFAULT_STAGES: Record<StageName, StageDefaults> = {
-  picking: { handler: 'picking', ...common },
-  packing: { handler: 'packing', ...common },
-  delivery: { handler: 'delivery', ...common },
-};
+/** A stage's defaults: the same settings for every stage; its handler module is named like it. */
+export function defaultStage(name: string): StageDefaults {
+  return { handler: name, ...common, backoff: { ...common.backoff }, alarms: { ...common.alarms } };
+}
 
 export const DEFAULT_TRACKING = 'full' as const;
 

@@ -4,19 +4,20 @@
  * `stages.packing.batchSize 50 needs maxBatchingWindowSeconds ≥ 1`.
  */
 import * as z from 'zod';
-import { MAX_WAREHOUSES_PER_STACK } from '../contract/limits.ts';
+import { MAX_STAGES_PER_STACK, MAX_WAREHOUSES_PER_STACK } from '../contract/limits.ts';
 import {
   DEFAULT_API,
   DEFAULT_INTAKE,
   DEFAULT_RETENTION,
-  DEFAULT_STAGES,
+  DEFAULT_CHAIN,
+  defaultStage,
   DEFAULT_TRACKING,
   DEFAULT_WAREHOUSES,
   type StageDefaults,
 } from './defaults.ts';
 import {
   API_AUTHORIZATIONS,
-  STAGE_NAMES,
+  STAGE_NAME_PATTERN,
   TRACKING_LEVELS,
   type Pipeline,
   type Stage,
@@ -103,9 +104,18 @@ const StageOverride = strictObject({
 }).partial();
 type StageOverride = z.infer<typeof StageOverride>;
 
-const StagesOverride = strictObject(
-  Object.fromEntries(STAGE_NAMES.map((name) => [name, StageOverride])) as Record<StageName, typeof StageOverride>,
-).partial();
+const StageNameSchema = z.string().regex(STAGE_NAME_PATTERN, {
+  error: (iss) => `stage name ${describe(iss.input)} must be 2–20 lowercase letters, digits or dashes, starting with a letter and not ending with a dash`,
+});
+
+/** Settings by stage name; which names exist is decided by the chains (checked after parsing). */
+const StagesOverride = z.record(StageNameSchema, StageOverride, { error: (iss) => `must be an object keyed by stage name, got ${describe(iss.input)}` });
+
+/** An ordered chain of stage names: the stages an order of the pipeline passes through. */
+const Chain = z
+  .array(StageNameSchema, { error: (iss) => `must be a list of stage names, in the order orders pass them, got ${describe(iss.input)}` })
+  .min(1, { error: 'needs at least one stage' })
+  .refine((chain) => new Set(chain).size === chain.length, { error: (iss) => `lists a stage twice (${repeated(iss.input as string[]).join(', ')}); a stage comes once per pipeline` });
 
 const WarehouseId = z.string().regex(WAREHOUSE_ID_PATTERN, {
   error: (iss) => `warehouse id ${describe(iss.input)} must be 1–20 lowercase letters, digits or dashes, not starting or ending with a dash`,
@@ -125,8 +135,9 @@ const TopologyInput = strictObject({
   alarms: strictObject({
     email: z.email({ error: 'must be an email address, e.g. "oncall@example.com"' }),
   }).partial(),
+  chain: Chain,
   stages: StagesOverride,
-  pipelines: z.record(z.string(), strictObject({ stages: StagesOverride }).partial(), {
+  pipelines: z.record(z.string(), strictObject({ chain: Chain, stages: StagesOverride }).partial(), {
     error: (iss) => `must be an object keyed by warehouse id, got ${describe(iss.input)}`,
   }),
   api: strictObject({
@@ -204,6 +215,10 @@ function formatDuration(seconds: number): string {
   return `${(seconds / DAY_SECONDS).toFixed(1)} days`;
 }
 
+function repeated(values: readonly string[]): string[] {
+  return [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
+}
+
 function formatZodIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
@@ -250,16 +265,25 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
     );
   }
 
-  const shared = Object.fromEntries(
-    STAGE_NAMES.map((name) => [name, mergeStage(DEFAULT_STAGES[name], config.stages?.[name])]),
-  ) as Record<StageName, StageDefaults>;
-  for (const name of STAGE_NAMES) issues.push(...stageRuleViolations(`stages.${name}`, shared[name], retention));
+  const defaultChain = config.chain ?? [...DEFAULT_CHAIN];
+  const chainOf = (id: string): readonly string[] => config.pipelines?.[id]?.chain ?? defaultChain;
+  const everyStage = new Set(warehouses.flatMap((id) => chainOf(id)));
+  for (const name of Object.keys(config.stages ?? {})) {
+    if (!everyStage.has(name)) issues.push(`stages.${name}: not a stage of any pipeline; stages are ${[...everyStage].join(', ')} (a stage joins a pipeline through chain)`);
+  }
+  const shared = new Map([...everyStage].map((name) => [name, mergeStage(defaultStage(name), config.stages?.[name])] as const));
+  for (const [name, settings] of shared) issues.push(...stageRuleViolations(`stages.${name}`, settings, retention));
 
   const pipelines: Pipeline[] = warehouses.map((id) => {
-    const overrides = config.pipelines?.[id]?.stages;
-    const stages = STAGE_NAMES.map((name, index): Stage => {
-      const settings = mergeStage(shared[name], overrides?.[name]);
-      if (overrides?.[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings, retention));
+    const chain = chainOf(id);
+    const overrides = config.pipelines?.[id]?.stages ?? {};
+    for (const name of Object.keys(overrides)) {
+      if (!chain.includes(name)) issues.push(`pipelines.${id}.stages.${name}: not a stage of ${id}; its chain is ${chain.join(' → ')}`);
+    }
+    const stages = chain.map((name, index): Stage => {
+      const settings = mergeStage(shared.get(name) as StageDefaults, overrides[name]);
+      if (overrides[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings, retention));
+      const next = chain[index + 1];
       return {
         ...settings,
         visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
@@ -267,11 +291,19 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
         pipelineId: id,
         name,
         index,
-        ...(index + 1 < STAGE_NAMES.length ? { next: STAGE_NAMES[index + 1] } : {}),
+        ...(next ? { next } : {}),
       };
     });
     return { id, stages };
   });
+
+  const stageCount = pipelines.reduce((n, p) => n + p.stages.length, 0);
+  if (stageCount > MAX_STAGES_PER_STACK) {
+    issues.push(
+      `chain: ${stageCount} stages in all (every warehouse × its chain), but one stack holds at most ${MAX_STAGES_PER_STACK} (each stage adds its queues, function, role and alarms to the 500 resources of a CloudFormation stack); ` +
+        `deploy some warehouses as a second stack: npx cdk deploy -c stackName=Conveyor-2 -c conveyor='{"warehouses": [...]}'`,
+    );
+  }
 
   if (issues.length > 0) throw new TopologyError(source, issues);
   return {

@@ -7,9 +7,12 @@
 /** SQS's upper bound for a visibility timeout (12 hours); it bounds backoff and visibility settings. */
 export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 
-/** The stages of every pipeline, in order. An order flows picking → packing → delivery. */
-export const STAGE_NAMES = ['picking', 'packing', 'delivery'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+/**
+ * A stage's name: lowercase letters, digits and dashes. It names the stage's queues, function,
+ * alarms and outputs, its step in an order's history, and its handler module by default.
+ */
+export type StageName = string;
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
 
 /**
  * How much order status is written to the status table.
@@ -51,7 +54,7 @@ export interface StageAlarms {
 
 /** Tunable settings of one stage: the Lambda function and its SQS event source. */
 export interface StageSettings {
-  /** Handler module under `handlers/` (without extension). */
+  /** Handler module under `handlers/` (without extension); the stage's name unless set. */
   readonly handler: string;
   /** Records per invocation (the aggregator). Above 10 needs a batching window. */
   readonly batchSize: number;
@@ -81,7 +84,7 @@ export interface Stage extends StageSettings {
   readonly next?: StageName;
 }
 
-/** One warehouse: its own chain of stages, queues and functions. */
+/** One warehouse: its own chain of stages (from the topology's `chain`), queues and functions. */
 export interface Pipeline {
   readonly id: string;
   readonly stages: readonly Stage[];
