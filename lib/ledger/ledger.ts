@@ -322,7 +322,8 @@ export class OrderLedger {
     const ids: string[] = [];
     for (const items of (await this.#collections()).values()) {
       const record = deriveRecord(items, this.#labels);
-      if (record && record.warehouseId === pipelineId && record.stage === stage && !FINAL_STATES.includes(record.status as HeadState)) ids.push(record.orderId);
+      const final = record?.status === this.#labels.completed || FINAL_STATES.includes(record?.status as HeadState);
+      if (record && record.warehouseId === pipelineId && record.stage === stage && !final) ids.push(record.orderId);
     }
     return ids;
   }
@@ -347,7 +348,7 @@ export class OrderLedger {
       if (!record) continue; // a claim being accepted: not an accepted order yet
       const { status } = record;
       totals.accepted++;
-      if (status === 'delivered') totals.delivered++;
+      if (status === this.#labels.completed) totals.delivered++;
       else if (status === 'dead-lettered') totals.deadLettered++;
       else if (status === 'cancelled') totals.cancelled++;
       else if (status === 'purged') totals.purged++;

@@ -137,6 +137,8 @@ export class RuntimeStats {
   readonly #topology: Topology;
   readonly #started = Date.now();
   readonly #stages = new Map<string, StageCounters>();
+  /** The stage keys that end a pipeline. */
+  readonly #lastStages: ReadonlySet<string>;
   readonly #succeededTimeline = new Map<string, Timeline>();
   readonly #incomingTimeline = new Map<string, Timeline>();
   readonly #failedTimeline = new Map<string, Timeline>();
@@ -150,6 +152,7 @@ export class RuntimeStats {
 
   constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS) {
     this.#topology = topology;
+    this.#lastStages = new Set(allStages(topology).filter((s) => s.next === undefined).map((s) => s.key));
     this.#totals = { ...baseline };
     for (const stage of allStages(topology)) {
       this.#stages.set(stage.key, { records: 0, succeeded: 0, retried: 0, deadLettered: 0, duplicates: 0, batches: 0, batchRecords: 0, maxBatchSize: 0, failedBatches: 0 });
@@ -202,7 +205,8 @@ export class RuntimeStats {
       // An order a stage met first (put straight on a queue, never claimed by the intake) joins the
       // totals when a stage records its fate.
       this.#totals.accepted += sum(StageMetric.OrdersDiscovered);
-      if (doc.stage === this.#lastStageName()) {
+      // A pipeline's last stage records its deliveries (each pipeline has its own chain).
+      if (this.#lastStages.has(stageKey)) {
         this.#totals.delivered += succeeded;
         this.#delivered.add(succeeded);
         const latency = doc[StageMetric.OrderLatency];
@@ -304,9 +308,6 @@ export class RuntimeStats {
     };
   }
 
-  #lastStageName(): string | undefined {
-    return this.#topology.pipelines[0]?.stages.at(-1)?.name;
-  }
 
   #recordLatency(ms: number): void {
     const sample = { at: Date.now(), ms };
