@@ -40,8 +40,9 @@ describe('examples/four-stages.json at synth', () => {
   it('alarms on every kind for every stage, and gives every stage a row on the dashboard', () => {
     const alarmNames = new Set(resourcesOf(json, 'AWS::CloudWatch::Alarm').map(([, a]) => resolveCfn(a.Properties.AlarmName, () => stack.stackName)));
     for (const stage of stages) for (const kind of STAGE_ALARM_KINDS) expect(alarmNames, `${stage.key} ${kind}`).toContain(stageAlarmName(stack.stackName, stage, kind));
-    const [[, dashboard]] = resourcesOf(json, 'AWS::CloudWatch::Dashboard') as [[string, { Properties: { DashboardBody: unknown } }]];
-    const body = resolveCfn(dashboard.Properties.DashboardBody, () => 'x');
+    const dashboards = resourcesOf(json, 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const body = resolveCfn(dashboards[0]![1].Properties.DashboardBody, () => 'x');
     for (const stage of stages) expect(body, stage.key).toContain(stage.key);
   });
 
