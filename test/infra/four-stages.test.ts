@@ -52,3 +52,11 @@ describe('examples/four-stages.json at synth', () => {
     expect(read.manifest.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)])).toEqual(topology.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)]));
   });
 });
+
+describe('examples/four-stages.json as a file', () => {
+  it('is one line of JSON: the CDK CLI keeps only the first line of a -c value, so `-c conveyor="$(cat …)"` needs one', () => {
+    const text = readFileSync(new URL('../../examples/four-stages.json', import.meta.url), 'utf8');
+    expect(text.trimEnd().split('\n')).toHaveLength(1);
+    expect(loadTopology(text.split('\n')[0])).toEqual(topology);
+  });
+});
