@@ -6,7 +6,7 @@
  * consistent read: `lookup` only lets a stage skip work early, and every read that decides uses
  * `consistent: true`. The data model and the status rules are in records.ts.
  */
-import { mapConcurrent } from '../runtime/concurrency.ts';
+import { mapConcurrent } from '../aws/concurrency.ts';
 import {
   deriveRecord,
   FINAL_STATES,

@@ -21,8 +21,8 @@ import {
   ATTR_ORDER_ID,
   ATTR_TRACE_ID,
 } from '../runtime/attributes.ts';
-import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
-import { sleep } from '../runtime/concurrency.ts';
+import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../aws/chunking.ts';
+import { sleep } from '../aws/concurrency.ts';
 
 /** A dead letter as operators see it. */
 export interface DeadLetter {

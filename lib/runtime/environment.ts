@@ -4,6 +4,7 @@
  */
 import * as z from 'zod/mini';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
+import { sdkTimeouts, UNBUDGETED, type SdkTimeouts } from '../aws/clients.ts';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
 import { STAGE_NAME_PATTERN, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
@@ -271,4 +272,19 @@ export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
     entryQueueUrls: new Map(Object.entries(parsed.data)),
     entryStages: new Map(Object.entries(entryStages.data)),
   };
+}
+
+/**
+ * The SDK timeouts of this function: sized by `sdkTimeouts` when its deployer set the time it must
+ * answer within (ANSWER_WITHIN_VARIABLE: the intake behind API Gateway), the unbudgeted ones otherwise.
+ * @throws ConfigurationError when the variable is set but not a whole number of seconds ≥ 1.
+ */
+export function sdkTimeoutsOf(env: NodeJS.ProcessEnv = process.env): SdkTimeouts {
+  const raw = env[ANSWER_WITHIN_VARIABLE];
+  if (raw === undefined) return UNBUDGETED;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new ConfigurationError(`the function is misconfigured: ${ANSWER_WITHIN_VARIABLE} must be a whole number of seconds ≥ 1, got ${JSON.stringify(raw)}`);
+  }
+  return sdkTimeouts(seconds);
 }

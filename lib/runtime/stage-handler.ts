@@ -14,8 +14,8 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { addFailure, classify, failTransiently, parseBatch, skipSeen, type MessageReader, type SeenItem, type WorkItem } from './batch.ts';
-import { sqsClient } from './clients.ts';
-import { readStageConfig, type StageConfig } from './environment.ts';
+import { sqsClient } from '../aws/clients.ts';
+import { readStageConfig, sdkTimeoutsOf, type StageConfig } from './environment.ts';
 import { withInjectedFaults } from './fault-injection.ts';
 import type { Outcome } from './outcome.ts';
 import { SqsQueues, type Facts, type ProgressLedger, type Queues } from './ports.ts';
@@ -80,7 +80,7 @@ export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>
   const isLast = config.nextQueueUrl === undefined;
   const shared = {
     config,
-    queues: options.queues ?? new SqsQueues(sqsClient()),
+    queues: options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf())),
     ledger: options.ledger,
     logger,
     now,

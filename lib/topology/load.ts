@@ -4,7 +4,6 @@
  * `stages.packing.batchSize 50 needs maxBatchingWindowSeconds ≥ 1`.
  */
 import * as z from 'zod';
-import { MAX_STAGES_PER_STACK, MAX_WAREHOUSES_PER_STACK } from '../contract/limits.ts';
 import {
   DEFAULT_API,
   DEFAULT_INTAKE,
@@ -25,7 +24,7 @@ import {
   type Topology,
   SQS_MAX_VISIBILITY_SECONDS,
 } from './model.ts';
-import { largestBackoffCapSeconds, MIN_DEAD_LETTER_DAYS, RETRY_BUDGET_SHARE_OF_RETENTION, retryBudgetSeconds, VISIBILITY_LIMIT_MARGIN_SECONDS } from './limits.ts';
+import { largestBackoffCapSeconds, MAX_STAGES_PER_STACK, MAX_WAREHOUSES_PER_STACK, MIN_DEAD_LETTER_DAYS, RETRY_BUDGET_SHARE_OF_RETENTION, retryBudgetSeconds, VISIBILITY_LIMIT_MARGIN_SECONDS } from './limits.ts';
 
 /** Thrown when the topology configuration is invalid; `issues` lists each problem with its field path. */
 export class TopologyError extends Error {

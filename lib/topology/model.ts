@@ -32,8 +32,6 @@ export interface Backoff {
   readonly capSeconds: number;
 }
 
-/** The alarms every stage has; their rules (lib/contract) are shared by the cloud and the local judge. */
-export { STAGE_ALARM_KINDS, type StageAlarmKind } from '../contract/alarm-rules.ts';
 
 /**
  * Alarm thresholds of one stage: the same numbers drive the CloudWatch alarms and the local
