@@ -236,6 +236,31 @@ function formatZodIssues(error: z.ZodError): string[] {
  * topology.pipelines[0].stages[1].batchSize; // 50
  */
 export function loadTopology(input?: unknown, source = 'cdk.json context "conveyor"'): Topology {
+  const config = parseInput(input, source);
+  const issues: string[] = [];
+  const warehouses = config.warehouses ?? [...DEFAULT_WAREHOUSES];
+  issues.push(...warehouseIssues(config, warehouses));
+  const retention = { ...DEFAULT_RETENTION, ...config.retention };
+  if (retention.deadLetterDays <= retention.queueDays) {
+    issues.push(
+      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays}: ` +
+        'a message moved by the redrive policy keeps its original enqueue time, so a shorter DLQ retention can delete it at once',
+    );
+  }
+  const pipelines = buildPipelines(config, warehouses, retention, issues);
+  if (issues.length > 0) throw new TopologyError(source, issues);
+  return {
+    tracking: config.tracking ?? DEFAULT_TRACKING,
+    alarms: { ...config.alarms },
+    pipelines,
+    api: { ...DEFAULT_API, ...config.api },
+    intake: { ...DEFAULT_INTAKE, ...config.intake },
+    retention,
+  };
+}
+
+/** The input, parsed (a JSON string too) and checked field by field. */
+function parseInput(input: unknown, source: string): TopologyInput {
   let raw: unknown = input ?? {};
   if (typeof raw === 'string') {
     try {
@@ -246,24 +271,24 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
   }
   const parsed = TopologyInput.safeParse(raw);
   if (!parsed.success) throw new TopologyError(source, formatZodIssues(parsed.error));
-  const config = parsed.data;
+  return parsed.data;
+}
 
+function warehouseIssues(config: TopologyInput, warehouses: readonly string[]): string[] {
   const issues: string[] = [];
-  const warehouses = config.warehouses ?? [...DEFAULT_WAREHOUSES];
-  const duplicates = warehouses.filter((w, i) => warehouses.indexOf(w) !== i);
-  if (duplicates.length > 0) issues.push(`warehouses: ${[...new Set(duplicates)].join(', ')} listed more than once`);
+  const duplicates = repeated(warehouses);
+  if (duplicates.length > 0) issues.push(`warehouses: ${duplicates.join(', ')} listed more than once`);
   for (const id of Object.keys(config.pipelines ?? {})) {
     if (!warehouses.includes(id)) issues.push(`pipelines.${id}: not a warehouse; warehouses are ${warehouses.join(', ')}`);
   }
+  return issues;
+}
 
-  const retention = { ...DEFAULT_RETENTION, ...config.retention };
-  if (retention.deadLetterDays <= retention.queueDays) {
-    issues.push(
-      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays}: ` +
-        'a message moved by the redrive policy keeps its original enqueue time, so a shorter DLQ retention can delete it at once',
-    );
-  }
-
+/**
+ * Each warehouse's chain of stages with their settings: defaults, then shared `stages`, then the
+ * pipeline's own — every level checked against the rules across settings where it is written.
+ */
+function buildPipelines(config: TopologyInput, warehouses: readonly string[], retention: { readonly queueDays: number }, issues: string[]): Pipeline[] {
   const defaultChain = config.chain ?? [...DEFAULT_CHAIN];
   const chainOf = (id: string): readonly string[] => config.pipelines?.[id]?.chain ?? defaultChain;
   const everyStage = new Set(warehouses.flatMap((id) => chainOf(id)));
@@ -272,30 +297,19 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
   }
   const shared = new Map([...everyStage].map((name) => [name, mergeStage(defaultStage(name), config.stages?.[name])] as const));
   for (const [name, settings] of shared) issues.push(...stageRuleViolations(`stages.${name}`, settings, retention));
-
-  const pipelines: Pipeline[] = warehouses.map((id) => {
+  const pipelines = warehouses.map((id): Pipeline => {
     const chain = chainOf(id);
     const overrides = config.pipelines?.[id]?.stages ?? {};
     for (const name of Object.keys(overrides)) {
       if (!chain.includes(name)) issues.push(`pipelines.${id}.stages.${name}: not a stage of ${id}; its chain is ${chain.join(' → ')}`);
     }
-    const stages = chain.map((name, index): Stage => {
+    const stages = chain.map((name, index) => {
       const settings = mergeStage(shared.get(name) as StageDefaults, overrides[name]);
       if (overrides[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings, retention));
-      const next = chain[index + 1];
-      return {
-        ...settings,
-        visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
-        key: `${id}/${name}`,
-        pipelineId: id,
-        name,
-        index,
-        ...(next ? { next } : {}),
-      };
+      return resolveStage(id, name, index, chain[index + 1], settings);
     });
     return { id, stages };
   });
-
   const stageCount = pipelines.reduce((n, p) => n + p.stages.length, 0);
   if (stageCount > MAX_STAGES_PER_STACK) {
     issues.push(
@@ -303,14 +317,17 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
         `deploy some warehouses as a second stack: npx cdk deploy -c stackName=Conveyor-2 -c conveyor='{"warehouses": [...]}'`,
     );
   }
+  return pipelines;
+}
 
-  if (issues.length > 0) throw new TopologyError(source, issues);
+function resolveStage(pipelineId: string, name: string, index: number, next: string | undefined, settings: StageDefaults): Stage {
   return {
-    tracking: config.tracking ?? DEFAULT_TRACKING,
-    alarms: { ...config.alarms },
-    pipelines,
-    api: { ...DEFAULT_API, ...config.api },
-    intake: { ...DEFAULT_INTAKE, ...config.intake },
-    retention,
+    ...settings,
+    visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
+    key: `${pipelineId}/${name}`,
+    pipelineId,
+    name,
+    index,
+    ...(next ? { next } : {}),
   };
 }
