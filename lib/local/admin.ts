@@ -15,6 +15,7 @@ import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
 import { peekDeadLetters, redriveDeadLetters } from '../operations/dead-letters.ts';
 import { findStage, type Topology } from '../topology/index.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
+import type { LocalBreaker, SavedBreaker } from './breaker.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
 import type { LocalResources } from './provision.ts';
 
@@ -22,6 +23,8 @@ import type { LocalResources } from './provision.ts';
 export interface StageControls {
   readonly paused?: boolean;
   readonly maxConcurrency?: number;
+  /** Where the stage's circuit breaker was. */
+  readonly breaker?: SavedBreaker;
 }
 
 /** Where pause/scale choices persist: a JSON file in the data dir, or nowhere (in memory). */
@@ -57,6 +60,8 @@ export class StageControlStore {
 export interface AdminTarget {
   readonly topology: Topology;
   readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>;
+  /** Every stage's circuit breaker (operators override them). */
+  readonly breakers: ReadonlyMap<string, LocalBreaker>;
   readonly resources: LocalResources;
   readonly sqs: SQSClient;
   readonly controls: StageControlStore;
@@ -74,7 +79,7 @@ const PURGE_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 const MAX_PEEK = 100;
 
 export function adminRoutes(target: AdminTarget): Route[] {
-  const { topology, mappings, resources, sqs, controls, ledger, settled, audit } = target;
+  const { topology, mappings, breakers, resources, sqs, controls, ledger, settled, audit } = target;
   const base = '/api/stages/{pipeline}/{stage}';
 
   /** The stage named by the path, or an error response naming what is wrong. */
@@ -148,6 +153,19 @@ export function adminRoutes(target: AdminTarget): Route[] {
         controls.set(key, { maxConcurrency: value });
         audit('stage scaled', { stage: key, maxConcurrency: value });
         return view(key);
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${base}/breaker`,
+      handle: write((key, body) => {
+        const state = body.state;
+        if (state !== 'open' && state !== 'closed') {
+          return problem(400, 'invalid request body', 'state', `must be "open" (held open until closed) or "closed", got ${JSON.stringify(state)}`);
+        }
+        const status = breakers.get(key)!.override(state, `operator@${hostname()}`);
+        audit(`circuit breaker ${state} by an operator`, { stage: key });
+        return { status: 200, body: { stage: key, breaker: status } };
       }),
     },
     {

@@ -6,6 +6,7 @@
  */
 import { IntakeMetric } from '../api/order-api.ts';
 import { StageMetric } from '../runtime/telemetry.ts';
+import type { BreakerState } from '../contract/breaker.ts';
 import { allStages, deadLetterQueueSettings, nearsRetention, queueSettings, type Topology } from '../topology/index.ts';
 import type { BatchReport } from './event-source-mapping.ts';
 
@@ -60,7 +61,12 @@ export interface StageView {
   readonly maxBatchSize: number;
   readonly failedBatches: number;
   readonly concurrency: { readonly inUse: number; readonly max: number };
+  /** Stopped by an operator (`conveyor pause`). */
   readonly paused: boolean;
+  /** The stage's circuit breaker: `open` stops consumption too (messages wait in the queue). */
+  readonly breaker: BreakerState;
+  /** Why the breaker is where it is. */
+  readonly breakerReason: string;
 }
 
 /** Orders by where they are; they reconcile: accepted = delivered + deadLettered + cancelled + purged + inFlight. */
@@ -150,7 +156,14 @@ export class RuntimeStats {
   #latencyCursor = 0;
   #totals: { -readonly [K in keyof OrderBaseline]: number } = { ...NO_ORDERS };
 
-  constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS) {
+  readonly #onRecords: ((stageKey: string, records: number, failed: number) => void) | undefined;
+
+  /**
+   * @param onRecords told of every stage's records and failed records as they are counted (the
+   *   circuit breakers' input): a function's EMF metrics, and batches that failed whole.
+   */
+  constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS, onRecords?: (stageKey: string, records: number, failed: number) => void) {
+    this.#onRecords = onRecords;
     this.#topology = topology;
     this.#lastStages = new Set(allStages(topology).filter((s) => s.next === undefined).map((s) => s.key));
     this.#totals = { ...baseline };
@@ -193,6 +206,7 @@ export class RuntimeStats {
       const retried = sum(StageMetric.Failed);
       const deadLettered = sum(StageMetric.DeadLettered);
       counters.records += sum(StageMetric.Records);
+      this.#onRecords?.(stageKey, sum(StageMetric.Records), retried);
       counters.succeeded += succeeded;
       counters.retried += retried;
       counters.deadLettered += deadLettered;
@@ -245,6 +259,7 @@ export class RuntimeStats {
     counters.batchRecords += report.records;
     counters.maxBatchSize = Math.max(counters.maxBatchSize, report.records);
     if (report.batchFailure) {
+      this.#onRecords?.(report.stageKey, report.records, report.records);
       counters.failedBatches++;
       this.#failedTimeline.get(report.stageKey)?.add(report.records);
       this.#failed.add(report.records);
@@ -254,7 +269,10 @@ export class RuntimeStats {
   /** The current picture, given the queues' depths and each mapping's state. */
   snapshot(
     depths: ReadonlyMap<string, QueueDepth>,
-    mappings: ReadonlyMap<string, { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number }>,
+    mappings: ReadonlyMap<
+      string,
+      { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number; readonly breaker?: { readonly state: BreakerState; readonly reason: string } }
+    >,
     /** Latency percentiles of deliveries recorded since then (epoch ms); all recent ones by default. */
     latencySince = 0,
   ): StatsSnapshot {
@@ -293,6 +311,8 @@ export class RuntimeStats {
         failedBatches: c.failedBatches,
         concurrency: { inUse: mapping.inUse, max: mapping.maxConcurrency },
         paused: mapping.paused,
+        breaker: mapping.breaker?.state ?? 'closed',
+        breakerReason: mapping.breaker?.reason ?? '',
       };
     }
     const { accepted, delivered, deadLettered, cancelled, purged } = this.#totals;

@@ -100,6 +100,15 @@ const StageOverride = strictObject({
     periodSeconds: int(60, 86_400).refine((p) => p % 60 === 0, { error: 'must be a multiple of 60' }),
     evaluationPeriods: int(1, 100),
   }).partial(),
+  breaker: strictObject({
+    enabled: z.boolean({ error: (iss) => `must be true or false, got ${describe(iss.input)}` }),
+    failureRatePercent: int(1, 100),
+    minimumRecords: int(1, 10_000),
+    // The failure-rate alarm's period in the cloud: a CloudWatch standard period.
+    windowSeconds: int(60, 3_600).refine((p) => p % 60 === 0, { error: 'must be a multiple of 60' }),
+    openSeconds: int(10, 86_400),
+    probeRecords: int(1, 10_000),
+  }).partial(),
 }).partial();
 type StageOverride = z.infer<typeof StageOverride>;
 
@@ -163,8 +172,8 @@ export type TopologyInput = z.infer<typeof TopologyInput>;
 
 function mergeStage(base: StageDefaults, override: StageOverride | undefined): StageDefaults {
   if (!override) return base;
-  const { backoff, alarms, ...rest } = override;
-  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff }, alarms: { ...base.alarms, ...alarms } };
+  const { backoff, alarms, breaker, ...rest } = override;
+  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff }, alarms: { ...base.alarms, ...alarms }, breaker: { ...base.breaker, ...breaker } };
 }
 
 /** The visibility timeout AWS recommends for an SQS event source: 6 × function timeout + batching window. */

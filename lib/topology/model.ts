@@ -50,6 +50,24 @@ export interface StageAlarms {
   readonly evaluationPeriods: number;
 }
 
+/**
+ * A stage's circuit breaker (lib/contract/breaker.ts): when its records fail at or above a rate, it
+ * stops consuming (messages wait in the queue, not the DLQ), probes after a while, and resumes.
+ */
+export interface BreakerSettings {
+  readonly enabled: boolean;
+  /** Open when at least this share of the window's records failed… */
+  readonly failureRatePercent: number;
+  /** …and the window held at least this many records. */
+  readonly minimumRecords: number;
+  /** The window the failure rate is taken over (a CloudWatch alarm period in the cloud: a multiple of 60). */
+  readonly windowSeconds: number;
+  /** How long the breaker stays open before it probes. */
+  readonly openSeconds: number;
+  /** Records a probe lets through before the breaker decides. */
+  readonly probeRecords: number;
+}
+
 /** Tunable settings of one stage: the Lambda function and its SQS event source. */
 export interface StageSettings {
   /** Handler module under `handlers/` (without extension); the stage's name unless set. */
@@ -68,6 +86,7 @@ export interface StageSettings {
   /** Queue visibility timeout; at least 6 × timeout + batching window (AWS guidance). */
   readonly visibilityTimeoutSeconds: number;
   readonly alarms: StageAlarms;
+  readonly breaker: BreakerSettings;
 }
 
 /** One stage of one pipeline, fully resolved. */
