@@ -43,23 +43,27 @@ const env = {
   CDK_DISABLE_VERSION_CHECK: '1',
 };
 
+/** The common settings of both tiers (and of the mutation run, vitest.mutation.config.mts). */
+export const common = {
+  // Emulator-backed and CDK tests are I/O- and CPU-heavy; two cores, two workers.
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+  env,
+};
+
+export const unitTier = {
+  name: 'unit',
+  include: ['test/**/*.test.ts'],
+  exclude: INTEGRATION_TESTS,
+  setupFiles: ['test/support/unit-tier.ts'],
+};
+
 export default defineConfig({
   test: {
-    // Emulator-backed and CDK tests are I/O- and CPU-heavy; two cores, two workers.
-    maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    env,
+    ...common,
     projects: [
-      {
-        extends: true,
-        test: {
-          name: 'unit',
-          include: ['test/**/*.test.ts'],
-          exclude: INTEGRATION_TESTS,
-          setupFiles: ['test/support/unit-tier.ts'],
-        },
-      },
+      { extends: true, test: unitTier },
       {
         extends: true,
         test: { name: 'integration', include: INTEGRATION_TESTS },
