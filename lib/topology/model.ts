@@ -15,9 +15,11 @@ export type StageName = string;
 export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
 
 /**
- * How much order status is written to the status table.
- * - `full`: every stage transition (accepted, packing, delivering, delivered) with history.
- * - `terminal`: only final states (delivered, dead-lettered) — the cheapest; in-flight orders are not visible.
+ * How much of an order's progress the ledger records (lib/ledger/). Intake's claim and the final
+ * record (delivered, dead-lettered, cancelled, purged) are always written — they are what makes
+ * "nothing twice" hold.
+ * - `full`: a step fact per finished middle stage, with its history entry.
+ * - `terminal`: no middle-stage steps — fewer writes; an order reads as waiting in its first stage until it ends.
  */
 export const TRACKING_LEVELS = ['full', 'terminal'] as const;
 export type TrackingLevel = (typeof TRACKING_LEVELS)[number];
