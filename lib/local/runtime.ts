@@ -27,6 +27,8 @@ import { EmulatorSupervisor } from './emulator-supervisor.ts';
 import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction } from './local-function.ts';
+import { OrderLog } from './order-log.ts';
+import { orderRoutes } from './order-routes.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
 import { describeReconcile, provision, type LocalResources, type ReconcileReport } from './provision.ts';
 import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
@@ -144,8 +146,12 @@ export class LocalRuntime {
       const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
 
       const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
+      const orderLog = OrderLog.open(dataDir?.path);
+      cleanup.push(() => orderLog.close());
       const sink = (line: string, source: { functionName: string }) => {
-        if (!stats.observeLine(line)) output.functionLine(line, source.functionName);
+        if (stats.observeLine(line)) return;
+        orderLog.observe(line, source.functionName);
+        output.functionLine(line, source.functionName);
       };
       const intake = new LocalFunction(
         {
@@ -253,6 +259,7 @@ export class LocalRuntime {
           settled: async () => stats.rebase(await countOrders(dynamodb, resources.tableName)),
           audit: (message, fields) => output.notice(message, fields),
         }),
+        ...orderRoutes({ topology: options.topology, dynamodb, tableName: resources.tableName, log: orderLog, durable: dataDir !== undefined }),
       );
       for (const mapping of mappings.values()) mapping.start();
       return runtime;
