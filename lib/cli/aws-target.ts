@@ -234,8 +234,10 @@ export class AwsTarget implements Target {
     const groups = this.#traceLogGroups(record?.warehouseId);
     const now = this.#context.now();
     const final = record !== undefined && (FINAL_STATUSES as readonly string[]).includes(record.status);
-    const from = options.since ?? (record ? Date.parse(record.createdAt) - TRACE_MARGIN_BEFORE_MS : now - TRACE_UNKNOWN_LOOKBACK_MS);
-    const to = final ? Math.min(now, Date.parse(record.updatedAt) + TRACE_MARGIN_AFTER_MS) : now;
+    const created = Date.parse(record?.createdAt ?? '');
+    const updated = Date.parse(record?.updatedAt ?? '');
+    const from = options.since ?? (Number.isFinite(created) ? created - TRACE_MARGIN_BEFORE_MS : now - TRACE_UNKNOWN_LOOKBACK_MS);
+    const to = final && Number.isFinite(updated) ? Math.min(now, updated + TRACE_MARGIN_AFTER_MS) : now;
     const { lines, truncated } = await queryOrderLines(this.#clients.logs, groups, orderId, { from, to }, {
       sleep: this.#context.sleep,
       now: this.#context.now,

@@ -82,7 +82,9 @@ export function spinner(stream: OutputStream, text: string): Spinner {
   timer.unref();
   return {
     update(next) {
+      if (next === current) return;
       current = next;
+      draw();
     },
     finish() {
       clearInterval(timer);
