@@ -76,7 +76,7 @@ export function registerOrderList(orders: Command, context: CliContext): void {
 }
 
 function truncationNote(listed: ListedOrders, limit: number): string {
-  return `more orders match than the ${plural(listed.orders.length + listed.skipped, 'shown')} — raise --limit (now ${limit}, at most ${MAX_LISTED}) or narrow with --since or --warehouse`;
+  return `more orders may match than the ${listed.orders.length + listed.skipped} found — raise --limit (now ${limit}, at most ${MAX_LISTED}) or narrow with --since or --warehouse`;
 }
 
 /**
