@@ -1,6 +1,7 @@
 /** `conveyor trace ID`: one order's whole story — its history and every log line about it — in time order. */
 import { Option, type Command } from 'commander';
 import { ORDER_ID_PATTERN } from '../../domain/order.ts';
+import { ORDER_LOG_LIMITS } from '../../local/order-log.ts';
 import type { OrderTrace, TraceEntry } from '../../operations/order-trace.ts';
 import { say, sayJson, styleFor, type CliContext } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
@@ -19,7 +20,7 @@ it — the intake's, each stage's retries and dead letters with the receive coun
 dead-letter auditor's. A stage that handled the order without trouble shows its history entry (with
 tracking "full"); stages log a line of their own only when something went wrong.
 
-Locally the runtime keeps the functions' order lines (16 MiB at most, oldest dropped first; in the
+Locally the runtime keeps the functions' order lines (${ORDER_LOG_LIMITS.maxBytes / 1024 / 1024} MiB at most, oldest dropped first; in the
 data directory across restarts). On AWS a CloudWatch Logs Insights query searches the log groups of
 the order's warehouse's stages, the intake and the auditor, from the order's creation (or --since)
 to its end; a spinner shows it working. Your role needs logs:StartQuery and logs:GetQueryResults
