@@ -9,6 +9,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -28,6 +30,8 @@ const cfn = mockClient(CloudFormationClient);
 const sqs = mockClient(SQSClient);
 const lambda = mockClient(LambdaClient);
 const cloudwatch = mockClient(CloudWatchClient);
+const dynamodb = mockClient(DynamoDBDocumentClient);
+const logs = mockClient(CloudWatchLogsClient);
 
 const AWS = ['--target', 'aws', '--region', 'us-east-1'];
 const picking1 = stageResources('wh-1', 'picking');
@@ -59,11 +63,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
-  for (const mock of [cfn, sqs, lambda, cloudwatch]) mock.restore();
+  for (const mock of [cfn, sqs, lambda, cloudwatch, dynamodb, logs]) mock.restore();
 });
 
 beforeEach(() => {
-  for (const mock of [cfn, sqs, lambda, cloudwatch]) mock.reset();
+  for (const mock of [cfn, sqs, lambda, cloudwatch, dynamodb, logs]) mock.reset();
   received.length = 0;
   cfn.on(DescribeStacksCommand, { StackName: 'Conveyor' }).resolves({ Stacks: [{ StackName: 'Conveyor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: stackOutputs(apiUrl) }] });
 });
@@ -300,6 +304,8 @@ describe("the README's policy for an operator's role", () => {
   // SQS authorizes its batch calls with the single-message action; a message move task also needs these (SQS developer guide, "DLQ redrive" permissions).
   const SQS_BATCH: Record<string, string> = { ChangeMessageVisibilityBatch: 'ChangeMessageVisibility', DeleteMessageBatch: 'DeleteMessage', SendMessageBatch: 'SendMessage' };
   const MOVE_TASK_NEEDS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:SendMessage'];
+  // A trace stops its Logs Insights query when it runs too long (test/cli/aws-orders.test.ts).
+  const QUERY_NEEDS = ['logs:StopQuery'];
 
   it('allows every call every AWS command makes, and nothing those calls do not need', async () => {
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
@@ -311,6 +317,9 @@ describe("the README's policy for an operator's role", () => {
     lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
     lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Enabled' });
     cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
+    logs.on(StartQueryCommand).resolves({ queryId: 'q' });
+    logs.on(GetQueryResultsCommand).resolves({ status: 'Complete', results: [] });
     answer = (request) =>
       request.method === 'GET'
         ? { status: 200, body: { orderId: 'o-1', warehouseId: 'wh-1', status: 'accepted', stage: 'picking', history: [] } }
@@ -325,10 +334,12 @@ describe("the README's policy for an operator's role", () => {
       ['purge', '--stage', 'picking', '--warehouse', 'wh-1', '--yes'],
       ['send', '--count', '1'],
       ['orders', 'get', 'o-1'],
+      ['orders', 'list', '--status', 'dead-lettered,cancelled,purged'],
+      ['trace', 'o-1'],
     ];
     for (const command of commands) expect((await runInProcess([...AWS, ...command])).code, command.join(' ')).toBe(0);
 
-    const services: Array<[string, { calls: () => Array<{ args: [object] }> }]> = [['cloudformation', cfn], ['sqs', sqs], ['lambda', lambda], ['cloudwatch', cloudwatch]];
+    const services: Array<[string, { calls: () => Array<{ args: [object] }> }]> = [['cloudformation', cfn], ['sqs', sqs], ['lambda', lambda], ['cloudwatch', cloudwatch], ['dynamodb', dynamodb], ['logs', logs]];
     const called = new Set(
       services.flatMap(([service, mock]) =>
         mock.calls().map((call) => {
@@ -340,7 +351,7 @@ describe("the README's policy for an operator's role", () => {
     if (received.length > 0) called.add('execute-api:Invoke');
     const allowed = readmePolicyActions();
     expect([...called].filter((action) => !allowed.has(action))).toEqual([]);
-    const needed = new Set([...called, ...(called.has('sqs:StartMessageMoveTask') ? MOVE_TASK_NEEDS : [])]);
+    const needed = new Set([...called, ...(called.has('sqs:StartMessageMoveTask') ? MOVE_TASK_NEEDS : []), ...(called.has('logs:StartQuery') ? QUERY_NEEDS : [])]);
     expect([...allowed].filter((action) => !needed.has(action))).toEqual([]);
   });
 });

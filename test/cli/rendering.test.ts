@@ -1,6 +1,8 @@
 /** The CLI's small pure parts: tables, colour rules, formats, reading stack outputs. */
 import { describe, expect, it } from 'vitest';
+import { renderOrderList } from '../../lib/cli/commands/orders-list.ts';
 import { renderStatus } from '../../lib/cli/commands/status.ts';
+import { sinceFlag, sinceTime } from '../../lib/cli/since.ts';
 import { count, duration, rate } from '../../lib/cli/format.ts';
 import { StackResources } from '../../lib/cli/stack-outputs.ts';
 import { StackOutput } from '../../lib/contract/index.ts';
@@ -88,5 +90,37 @@ describe('stack outputs', () => {
     expect(() => new StackResources('Conveyor', stackOutputs('https://api/')).stage({ warehouse: 'wh-9', stage: 'picking' }, 'dlqArn')).toThrow(
       /^stack "Conveyor" has no stage wh-9\/picking — its stages are wh-1\/picking, /,
     );
+  });
+});
+
+describe('orders list and --since', () => {
+  it('renders the listed orders newest first, with the reason or who, and says when more may match and what was left out', () => {
+    const listed = {
+      orders: [
+        { orderId: 'c-1', warehouseId: 'wh-1', status: 'cancelled' as const, stage: 'packing', since: '2026-12-01T10:00:07.000Z', by: 'alice' },
+        { orderId: 'd-1', warehouseId: 'wh-1', status: 'dead-lettered' as const, stage: 'picking', since: '2026-12-01T10:00:05.000Z', reason: 'scanner offline' },
+      ],
+      truncated: true,
+      skipped: 1,
+    };
+    const out = renderOrderList(listed, { status: ['dead-lettered', 'cancelled'], warehouse: 'wh-1', limit: 2 }, createStyle(false), ' --target aws');
+    expect(out[0]).toMatch(/^ORDER\s+WAREHOUSE\s+STATUS\s+STAGE\s+SINCE \(UTC\)\s+REASON \/ BY$/);
+    expect(out[1]).toMatch(/^c-1\s+wh-1\s+cancelled\s+packing\s+2026-12-01 10:00:07\.000\s+by alice$/);
+    expect(out[2]).toMatch(/^d-1\s+wh-1\s+dead-lettered\s+picking\s+2026-12-01 10:00:05\.000\s+scanner offline$/);
+    expect(out).toContain('2 orders: dead-lettered or cancelled orders in wh-1, newest first');
+    expect(out.some((l) => l.startsWith('more orders may match than the 3 found — raise --limit (now 2'))).toBe(true);
+    expect(out.some((l) => l.startsWith('1 index entry left out'))).toBe(true);
+    expect(out.at(-1)).toBe("one order's story: conveyor trace c-1 --target aws");
+    expect(renderOrderList({ orders: [], truncated: false, skipped: 0 }, { status: ['purged'], limit: 10, sinceIso: '2026-12-01T09:00:00.000Z' }, createStyle(false), '')).toEqual([
+      'no purged orders since 2026-12-01 09:00:00.000 UTC',
+    ]);
+  });
+
+  it('--since takes a duration back from now or a time, and refuses anything else in one line', () => {
+    const since = sinceFlag('--since');
+    expect(sinceTime(since('90s'), 1_000_000)).toBe(910_000);
+    expect(sinceTime(since('2h'), 10_000_000)).toBe(10_000_000 - 7_200_000);
+    expect(sinceTime(since('2026-12-01T09:00:00Z'), 0)).toBe(Date.parse('2026-12-01T09:00:00Z'));
+    for (const wrong of ['1w', '-1h', '0m', 'yesterday', '400d', '2026-13-45']) expect(() => since(wrong), wrong).toThrow(/^--since must be a duration up to a year .* got "/);
   });
 });

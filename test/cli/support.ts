@@ -77,8 +77,12 @@ export function stageResources(warehouse: string, stage: string) {
     DlqArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}-dlq`,
     FunctionName: `${name}-fn`,
     EventSourceMappingUuid: `uuid-${warehouse}-${stage}`,
+    LogGroup: `${name}-logs`,
   };
 }
+
+/** The log groups of the intake and the dead-letter auditor in `topologyManifest`. */
+export const FUNCTION_LOG_GROUPS = { intake: 'Conveyor-intake-logs', deadLetterAuditor: 'Conveyor-auditor-logs' } as const;
 
 /** The topology manifest a deployed stack publishes (lib/contract/manifest.ts), with `stageResources` per stage. */
 export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'], stackName = 'Conveyor'): TopologyManifest {
@@ -89,9 +93,10 @@ export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'
       id,
       stages: DEFAULT_CHAIN.map((name) => {
         const r = stageResources(id, name);
-        return { name, queueUrl: r.QueueUrl, queueArn: r.QueueArn, dlqUrl: r.DlqUrl, dlqArn: r.DlqArn, functionName: r.FunctionName, eventSourceMappingUuid: r.EventSourceMappingUuid };
+        return { name, queueUrl: r.QueueUrl, queueArn: r.QueueArn, dlqUrl: r.DlqUrl, dlqArn: r.DlqArn, functionName: r.FunctionName, eventSourceMappingUuid: r.EventSourceMappingUuid, logGroup: r.LogGroup };
       }),
     })),
+    logGroups: { ...FUNCTION_LOG_GROUPS },
   };
 }
 

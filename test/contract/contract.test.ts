@@ -9,7 +9,13 @@
  * names a metric, a dimension, a message or an IAM action.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CloudWatchClient, GetMetricDataCommand, type GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { orderQueryString } from '../../lib/cli/log-insights.ts';
+import { LogMessage, StackOutput } from '../../lib/contract/index.ts';
+import { mentionsOrder, ordersNamed, traceLineOf } from '../../lib/operations/order-trace.ts';
 import { GetEventSourceMappingCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -26,6 +32,7 @@ import {
   referencedId,
   resolveCfn,
   resourcesOf,
+  stagesInTemplate,
   synthConveyor,
   type CfnTemplate,
 } from '../support/cdk-app.ts';
@@ -33,12 +40,13 @@ import { metricKey, runDeployedHandlers, type Emitted, type EmittedCall, type Em
 
 const { stack, json } = synthConveyor();
 const intakeId = logicalId(stack.orderApi.function);
+const auditorId = logicalId(stack.deadLetterAuditor.function);
 const fake = (value: unknown) => resolveCfn(value, (reference) => fakeDeployedValue(json, stack.stackName, reference));
 let emitted: Emitted;
 let emittedKeys: Set<string>;
 
 beforeAll(async () => {
-  emitted = await runDeployedHandlers(json, CDK_CONTEXT.conveyor, intakeId);
+  emitted = await runDeployedHandlers(json, CDK_CONTEXT.conveyor, intakeId, auditorId);
   emittedKeys = new Set(emitted.metrics.map(metricKey));
 }, 180_000);
 afterAll(cleanupAssemblies);
@@ -106,6 +114,66 @@ describe('saved Logs Insights queries match lines the handlers print', () => {
       const functions = new Set(found.map((l) => l.functionId));
       expect(functions, `${query.name} finds no intake line`).toContain(emitted.intakeId);
       expect(functions.size, `${query.name} finds no stage line`).toBeGreaterThan(1);
+    }
+  });
+});
+
+describe('`conveyor trace` reads the lines the handlers print about an order, in the log groups they print them to', () => {
+  const about = (orderId: string) => emitted.logs.filter((l) => mentionsOrder(l.fields, orderId));
+  const lineOf = (l: EmittedLine) => traceLineOf(l.fields, { source: '(unnamed)', at: '(no time)' })!;
+
+  it('the retried order: the intake names it, its stage reports each failure with the receive count and the reason', () => {
+    const lines = about(emitted.retriedOrderId);
+    expect(lines.some((l) => l.functionId === emitted.intakeId)).toBe(true);
+    const failures = lines.filter((l) => l.functionId !== emitted.intakeId).map(lineOf);
+    expect(failures.map((f) => f.message).sort()).toEqual([LogMessage.recordDeadLettered, LogMessage.recordRetried].sort());
+    for (const failure of failures) {
+      expect(failure).toMatchObject({ receiveCount: expect.any(Number), reason: expect.any(String), pipeline: expect.any(String) });
+      expect(failure.source).not.toBe('(unnamed)');
+      expect(failure.at).not.toBe('(no time)');
+    }
+  });
+
+  it('the order a redrive policy moved: the auditor reports it, with the stage and the reason', () => {
+    const lines = about(emitted.movedOrderId);
+    expect(lines.map((l) => l.functionId)).toEqual([emitted.auditorId]);
+    const line = lineOf(lines[0]!);
+    expect(line.message).toBe(LogMessage.deadLetterRecorded);
+    expect(line).toMatchObject({ stage: expect.any(String), reason: expect.any(String), kind: expect.any(String) });
+    expect(line.source).not.toBe(line.stage);
+  });
+
+  it("the Logs Insights filter selects, for every order, exactly the printed lines that name it", () => {
+    const ids = new Set(emitted.logs.flatMap((l) => ordersNamed(l.fields)));
+    expect(ids.size).toBeGreaterThan(2);
+    for (const id of ids) {
+      const pattern = /filter @message like \/(.*)\/$/m.exec(orderQueryString(id))![1]!;
+      const selected = emitted.logs.filter((l) => new RegExp(pattern).test(l.raw));
+      expect(selected, id).toEqual(about(id));
+    }
+  });
+
+  it('the log groups it queries on AWS are those the intake, the auditor and the order’s warehouse’s stage functions write to', async () => {
+    const logsMock = mockClient(CloudWatchLogsClient);
+    const cfnMock = mockClient(CloudFormationClient);
+    const server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'application/json' }).end('{}'));
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/`;
+      const outputs = Object.entries(json.Outputs).map(([key, output]) => ({ OutputKey: key, OutputValue: key === StackOutput.apiUrl ? apiUrl : fake(output.Value) }));
+      cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: stack.stackName, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+      logsMock.on(StartQueryCommand).resolves({ queryId: 'q' });
+      logsMock.on(GetQueryResultsCommand).resolves({ status: 'Complete', results: [] });
+      const run = await runInProcess(['trace', 'o-unknown', '--target', 'aws', '--stack', stack.stackName, '--region', FAKE_REGION]);
+      expect(run.stderr).toContain('no order "o-unknown"');
+      const queried = logsMock.commandCalls(StartQueryCommand).flatMap((c) => c.args[0].input.logGroupNames ?? []);
+      const logGroupOfFunction = (id: string) => fake({ Ref: referencedId(json.Resources[id]!.Properties.LoggingConfig.LogGroup) });
+      const writers = [emitted.intakeId, emitted.auditorId, ...stagesInTemplate(json).map((s) => s.functionId)];
+      expect(queried.sort()).toEqual(writers.map(logGroupOfFunction).sort());
+    } finally {
+      logsMock.restore();
+      cfnMock.restore();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { bundleHandlers } from '../../lib/build/handler-bundle.ts';
+import { DEAD_LETTER_AUDITOR_HANDLER } from '../../lib/infra/dead-letter-auditor.ts';
+import { tracingAttributes } from '../../lib/runtime/attributes.ts';
 import { toApiGatewayEvent, toSqsRecord } from '../../lib/local/lambda-events.ts';
 import { LocalFunction } from '../../lib/local/local-function.ts';
 import { findStage, loadTopology, type Topology } from '../../lib/topology/index.ts';
@@ -27,6 +29,8 @@ export interface EmittedLine {
   /** The function (logical id) that printed it. */
   readonly functionId: string;
   readonly fields: Readonly<Record<string, unknown>>;
+  /** The line exactly as printed (what CloudWatch Logs stores as `@message`). */
+  readonly raw: string;
 }
 
 /** One AWS API call a function made, as the emulator received it. */
@@ -42,7 +46,10 @@ export interface Emitted {
   readonly logs: readonly EmittedLine[];
   /** An order accepted, failed in the first stage, retried, then dead-lettered (its journey has lines in both). */
   readonly retriedOrderId: string;
+  /** An order whose message SQS's redrive policy moved to the first stage's DLQ, recorded by the auditor. */
+  readonly movedOrderId: string;
   readonly intakeId: string;
+  readonly auditorId: string;
   /** The logical id of each local queue (by its URL's path) and table (by name) the functions were given. */
   readonly logicalIds: ReadonlyMap<string, string>;
 }
@@ -68,6 +75,8 @@ interface LocalDeployment {
   readonly deploy: Deploy;
   readonly printed: EmittedLine[];
   readonly calls: () => EmittedCall[];
+  /** Waits (bounded) until the functions have printed nothing for a moment: a worker's output trails its invocation's answer. */
+  quiet(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,7 +106,7 @@ async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (f
     const fn = new LocalFunction(spec, (line) => {
       if (!line.startsWith('{')) return;
       try {
-        printed.push({ functionId: id, fields: JSON.parse(line) as Record<string, unknown> });
+        printed.push({ functionId: id, fields: JSON.parse(line) as Record<string, unknown>, raw: line });
       } catch {
         // Not a JSON line: neither a metric nor a structured log.
       }
@@ -109,6 +118,13 @@ async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (f
     deploy,
     printed,
     calls: () => proxies.flatMap(({ functionId, service, proxy }) => proxy.calls.map((call) => ({ functionId, service, call }))),
+    async quiet() {
+      const deadline = Date.now() + 5_000;
+      for (let seen = -1; seen !== printed.length && Date.now() < deadline; ) {
+        seen = printed.length;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
     async close() {
       await Promise.all(functions.map((fn) => fn.close()));
       await Promise.all(proxies.map(({ proxy }) => proxy.close()));
@@ -120,8 +136,9 @@ async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (f
  * Runs the scenario and returns what was printed.
  * @param topologyInput the topology the template was synthesized from (the emulators get the same queues).
  * @param intakeId logical id of the intake function in `json`.
+ * @param auditorId logical id of the dead-letter auditor function in `json`.
  */
-export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unknown, intakeId: string): Promise<Emitted> {
+export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unknown, intakeId: string, auditorId: string): Promise<Emitted> {
   const topology = loadTopology(topologyInput);
   const local = await startLocalAws(topologyInput);
   const outDir = fileURLToPath(new URL(`../../node_modules/.cache/conveyor/contract-${process.pid}/`, import.meta.url));
@@ -130,17 +147,21 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
     const stages = stagesInTemplate(json);
     const handlerOf = (id: string) => {
       const stage = stages.find((s) => s.functionId === id);
-      return stage ? findStage(topology, stage.pipelineId, stage.stage)!.handler : 'intake';
+      return stage ? findStage(topology, stage.pipelineId, stage.stage)!.handler : id === auditorId ? DEAD_LETTER_AUDITOR_HANDLER : 'intake';
     };
-    const bundles = await bundleHandlers([...new Set([intakeId, ...stages.map((s) => s.functionId)].map(handlerOf))], outDir);
+    const bundles = await bundleHandlers([...new Set([intakeId, auditorId, ...stages.map((s) => s.functionId)].map(handlerOf))], outDir);
     deployment = await localDeployment(json, local, handlerOf, bundles);
     const retriedOrderId = await driveOrders(deployment.deploy, local, topology, stages, intakeId);
+    const movedOrderId = await moveAndAudit(deployment.deploy, local, topology, auditorId);
+    await deployment.quiet();
     return {
       metrics: deployment.printed.filter((l) => '_aws' in l.fields).flatMap((l) => metricsOfEmf(l.fields)),
       calls: deployment.calls(),
       logs: deployment.printed.filter((l) => typeof l.fields.message === 'string'),
       retriedOrderId,
+      movedOrderId,
       intakeId,
+      auditorId,
       logicalIds: new Map([...localCounterparts(json, local)].map(([id, value]) => [value.startsWith('http') ? new URL(value).pathname : value, id])),
     };
   } finally {
@@ -175,6 +196,26 @@ async function driveOrders(deploy: Deploy, local: LocalAws, topology: Topology, 
   const lastReceive = String(stage.maxReceiveCount);
   await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
   return retriedOrderId;
+}
+
+/**
+ * A message SQS's redrive policy moved to the first stage's DLQ (it carries the order id, and no
+ * reason: nobody reported it), then one run of the dead-letter auditor, which records it. Returns
+ * that order's id.
+ */
+async function moveAndAudit(deploy: Deploy, local: LocalAws, topology: Topology, auditorId: string): Promise<string> {
+  const movedOrderId = 'contract-moved';
+  const first = topology.pipelines[0]!;
+  const stage = first.stages[0]!;
+  await local.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: local.stage(first.id, stage.name).deadLetterQueueUrl,
+      MessageBody: JSON.stringify({ v: 1, order: { orderId: movedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-1', quantity: 1 }] } }),
+      MessageAttributes: tracingAttributes(movedOrderId, 'trace-moved'),
+    }),
+  );
+  await expectOk((await deploy(auditorId)).invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }));
+  return movedOrderId;
 }
 
 /**

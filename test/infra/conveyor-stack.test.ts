@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Match } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { readTopologyManifest, StackOutput, type TopologyManifest } from '../../lib/contract/index.ts';
 import { allStages, findStage, loadTopology } from '../../lib/topology/index.ts';
 import {
@@ -253,10 +254,11 @@ describe('status table', () => {
           { AttributeName: 'orderId', KeyType: 'HASH' },
           { AttributeName: 'sk', KeyType: 'RANGE' },
         ],
-        AttributeDefinitions: [
+        // The key's attributes, and the listing index's (test/infra/least-privilege.test.ts checks the index).
+        AttributeDefinitions: Match.arrayWith([
           { AttributeName: 'orderId', AttributeType: 'S' },
           { AttributeName: 'sk', AttributeType: 'S' },
-        ],
+        ]),
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
         DeletionProtectionEnabled: true,
@@ -292,8 +294,14 @@ describe('outputs', () => {
         dlqArn: `@${s.deadLetterQueueId}.Arn`,
         functionName: `@${s.functionId}`,
         eventSourceMappingUuid: `@${s.mappingId}`,
+        logGroup: `@${referencedId(s.function.Properties.LoggingConfig.LogGroup)}`,
       });
     }
+  });
+
+  it('names the log groups the intake and the dead-letter auditor write to (what `conveyor trace` queries besides the stages)', () => {
+    const logGroupOf = (fn: IConstruct) => `@${referencedId(json.Resources[logicalId(fn)]!.Properties.LoggingConfig.LogGroup)}`;
+    expect(manifest.logGroups).toEqual({ intake: logGroupOf(stack.orderApi.function), deadLetterAuditor: logGroupOf(stack.deadLetterAuditor.function) });
   });
 
   it('says where the functions emit their metrics: the namespace and service their environment sets', () => {
