@@ -8,24 +8,36 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../lib/build/handler-bundle.ts';
 import { LocalFunction } from '../lib/local/local-function.ts';
+import { intakeEnvironment, stageEnvironment } from '../lib/runtime/environment.ts';
+import { loadTopology } from '../lib/topology/index.ts';
 
 export const HANDLERS = ['intake', 'picking', 'packing', 'delivery'] as const;
 const OUT = fileURLToPath(new URL('../node_modules/.cache/conveyor/bench-handlers/', import.meta.url));
 
-/** A valid configuration for each handler; init reads it (nothing is called: no endpoint is reached). */
+/** What the bench's functions reach: a closed local port (nothing is called at init). */
+const NOWHERE = 'http://127.0.0.1:9/0';
+
+/**
+ * A valid configuration for each handler, built by the same functions the stack and the local runtime
+ * use (lib/runtime/environment.ts), so it cannot drift from what the handlers read; init reads it.
+ */
 export function handlerEnvironment(handler: string): Record<string, string> {
-  const common = { CONVEYOR_STATUS_TABLE: 'orders', CONVEYOR_TRACKING: 'full', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', POWERTOOLS_LOG_LEVEL: 'SILENT' };
-  if (handler === 'intake') return { ...common, CONVEYOR_ENTRY_QUEUES: JSON.stringify({ 'wh-1': 'http://127.0.0.1:9/0/q' }) };
+  const common = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const topology = loadTopology({}, 'bench');
+  const pipeline = topology.pipelines[0]!;
+  if (handler === 'intake') {
+    return { ...common, ...intakeEnvironment(topology, { tableName: 'orders', entryQueueUrls: Object.fromEntries(topology.pipelines.map((p) => [p.id, `${NOWHERE}/${p.id}`])) }) };
+  }
+  const stage = pipeline.stages.find((s) => s.handler === handler);
+  if (!stage) throw new Error(`no stage of ${pipeline.id} runs the handler ${handler}`);
   return {
     ...common,
-    CONVEYOR_PIPELINE: 'wh-1',
-    CONVEYOR_STAGE: handler,
-    CONVEYOR_QUEUE_URL: 'http://127.0.0.1:9/0/q',
-    CONVEYOR_DLQ_URL: 'http://127.0.0.1:9/0/d',
-    ...(handler === 'delivery' ? {} : { CONVEYOR_NEXT_QUEUE_URL: 'http://127.0.0.1:9/0/n' }),
-    CONVEYOR_MAX_RECEIVE_COUNT: '10',
-    CONVEYOR_BACKOFF_BASE_SECONDS: '2',
-    CONVEYOR_BACKOFF_CAP_SECONDS: '300',
+    ...stageEnvironment(topology, stage, {
+      queueUrl: `${NOWHERE}/q`,
+      deadLetterQueueUrl: `${NOWHERE}/d`,
+      ...(stage.next ? { nextQueueUrl: `${NOWHERE}/n` } : {}),
+      tableName: 'orders',
+    }),
   };
 }
 
