@@ -1,15 +1,22 @@
 /**
  * The built handlers: bundle size (minified, as the stack deploys them) and module init time —
  * a cold start's import of the bundle in a fresh execution environment (a new worker thread, its
- * own V8 isolate), median of several. Usage: node bench/handlers.ts
+ * own V8 isolate), median of several.
+ *
+ * Usage: node bench/handlers.ts [--samples 5] [--lambda-tracing] [--against DIR]
+ *   --lambda-tracing  with the environment Lambda gives a function with active X-Ray tracing (the tracer on)
+ *   --against DIR     also another build's bundles (e.g. a copy of node_modules/.cache/conveyor/bench-handlers
+ *                     made on another commit), timed in alternation with the current one
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../lib/build/handler-bundle.ts';
 import { LocalFunction } from '../lib/local/local-function.ts';
 import { intakeEnvironment, stageEnvironment } from '../lib/runtime/environment.ts';
 import { loadTopology } from '../lib/topology/index.ts';
+import { parseFlags, usageError } from './support.ts';
 
 export const HANDLERS = ['intake', 'picking', 'packing', 'delivery'] as const;
 const OUT = fileURLToPath(new URL('../node_modules/.cache/conveyor/bench-handlers/', import.meta.url));
@@ -41,28 +48,78 @@ export function handlerEnvironment(handler: string): Record<string, string> {
   };
 }
 
-export async function measureHandlers(samples = 5): Promise<{ bundleKb: Record<string, number>; initMs: Record<string, number> }> {
-  const bundles = await bundleHandlers(HANDLERS, OUT);
-  const bundleKb: Record<string, number> = {};
-  const initMs: Record<string, number> = {};
-  for (const handler of HANDLERS) {
-    const file = bundles.get(handler) as string;
-    bundleKb[handler] = Number((statSync(file).size / 1024).toFixed(1));
-    const times: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      const fn = new LocalFunction(
-        { name: `bench-${handler}`, handlerModule: file, environment: handlerEnvironment(handler), timeoutSeconds: 10, memoryMb: 256, maxConcurrency: 1, region: 'us-east-1' },
-        () => undefined,
-      );
-      // An event the handler rejects at once (not an SQS batch / unknown route): only init is timed.
-      await fn.invoke(handler === 'intake' ? { httpMethod: 'GET', resource: '/nowhere', path: '/nowhere', headers: {} } : { Records: [] });
-      times.push(fn.stats.lastInitMs ?? Number.NaN);
-      await fn.close();
-    }
-    times.sort((a, b) => a - b);
-    initMs[handler] = Number((times[Math.floor(times.length / 2)] as number).toFixed(1));
-  }
-  return { bundleKb, initMs };
+/**
+ * What Lambda adds to a function's environment when X-Ray tracing is active: the runtime marker the
+ * tracer switches on with, the task root the X-Ray SDK recognises Lambda by, a trace header and the
+ * daemon's address (a loopback port nobody listens on: nothing is sent at init).
+ */
+export const LAMBDA_TRACING_ENVIRONMENT: Readonly<Record<string, string>> = {
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  LAMBDA_TASK_ROOT: '/var/task',
+  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+  _X_AMZN_TRACE_ID: 'Root=1-67a0b0c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1',
+  AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:9',
+};
+
+export interface MeasureOptions {
+  readonly samples?: number;
+  /** Run the functions as Lambda does with active tracing (the tracer on). */
+  readonly lambdaTracing?: boolean;
 }
 
-if (import.meta.main) console.log(JSON.stringify(await measureHandlers(), null, 2));
+/** Module init of one bundle in a fresh execution environment, ms. */
+async function initOnce(handler: string, file: string, extraEnvironment: Readonly<Record<string, string>>): Promise<number> {
+  const fn = new LocalFunction(
+    { name: `bench-${handler}`, handlerModule: file, environment: { ...handlerEnvironment(handler), ...extraEnvironment }, timeoutSeconds: 10, memoryMb: 256, maxConcurrency: 1, region: 'us-east-1' },
+    () => undefined,
+  );
+  // An event the handler rejects at once (not an SQS batch / unknown route): only init is timed.
+  const outcome = await fn.invoke(handler === 'intake' ? { httpMethod: 'GET', resource: '/nowhere', path: '/nowhere', headers: {} } : { Records: [] });
+  await fn.close();
+  if (!outcome.ok && outcome.kind === 'init') throw new Error(`${handler} did not initialise: ${outcome.message}`);
+  return fn.stats.lastInitMs ?? Number.NaN;
+}
+
+const median = (values: readonly number[]) => Number(([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number).toFixed(1));
+
+interface BuildFigures {
+  readonly bundleKb: Record<string, number>;
+  readonly initMs: Record<string, number>;
+}
+
+/** Bundle size and median init of each handler, for each build (handler name → bundle file), timed in alternation. */
+async function measureBuilds(builds: Record<string, (handler: string) => string>, { samples = 5, lambdaTracing = false }: MeasureOptions): Promise<Record<string, BuildFigures>> {
+  const extra = lambdaTracing ? LAMBDA_TRACING_ENVIRONMENT : {};
+  const report: Record<string, BuildFigures> = Object.fromEntries(Object.keys(builds).map((b) => [b, { bundleKb: {}, initMs: {} }]));
+  for (const handler of HANDLERS) {
+    const times = new Map<string, number[]>(Object.keys(builds).map((b) => [b, []]));
+    for (let i = 0; i < samples; i++) for (const [build, file] of Object.entries(builds)) times.get(build)!.push(await initOnce(handler, file(handler), extra));
+    for (const [build, file] of Object.entries(builds)) {
+      report[build]!.bundleKb[handler] = Number((statSync(file(handler)).size / 1024).toFixed(1));
+      report[build]!.initMs[handler] = median(times.get(build)!);
+    }
+  }
+  return report;
+}
+
+/** Bundle size and median init of each handler as built now. */
+export async function measureHandlers(options: MeasureOptions | number = {}): Promise<BuildFigures> {
+  const bundles = await bundleHandlers(HANDLERS, OUT);
+  const report = await measureBuilds({ current: (h) => bundles.get(h) as string }, typeof options === 'number' ? { samples: options } : options);
+  return report.current as BuildFigures;
+}
+
+/** The same, and of another build's bundles (same file names in `dir`), timed in alternation so machine load hits both alike. */
+export async function measureAgainst(dir: string, options: MeasureOptions = {}): Promise<Record<string, BuildFigures>> {
+  const bundles = await bundleHandlers(HANDLERS, OUT);
+  return measureBuilds({ current: (h) => bundles.get(h) as string, against: (h) => join(dir, `${h}.mjs`) }, options);
+}
+
+if (import.meta.main) {
+  const { values } = parseFlags({ options: { samples: { type: 'string', default: '5' }, 'lambda-tracing': { type: 'boolean', default: false }, against: { type: 'string' } } });
+  const samples = Number(values.samples);
+  if (!Number.isInteger(samples) || samples < 1) usageError(`--samples must be a whole number ≥ 1, got "${values.samples}" — e.g. --samples 9`);
+  if (values.against !== undefined && !existsSync(values.against)) usageError(`--against ${values.against}: no such directory — pass a directory holding another build's intake.mjs, picking.mjs, …`);
+  const options = { samples, lambdaTracing: values['lambda-tracing'] };
+  console.log(JSON.stringify(values.against === undefined ? await measureHandlers(options) : await measureAgainst(values.against, options), null, 2));
+}

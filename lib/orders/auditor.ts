@@ -7,7 +7,7 @@ import { auditDeadLetters } from '../operations/dead-letter-audit.ts';
 import { sqsClient } from '../runtime/clients.ts';
 import { mapConcurrent } from '../runtime/concurrency.ts';
 import { readAuditorConfig, type AuditorConfig } from '../runtime/environment.ts';
-import { createLogger, createMetrics, MetricUnit, StageMetric } from '../runtime/telemetry.ts';
+import { createLogger, createMetrics, MetricUnit, StageMetric, traceInvocations } from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
 /** Queues audited at once. */
@@ -28,7 +28,7 @@ export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConf
   const ledger = orderLedger(config.tableName);
   const sqs = sqsClient();
   const logger = createLogger({ function: 'dead-letter-auditor' });
-  return async function handler(): Promise<AuditSummary> {
+  return traceInvocations('dead-letter-auditor', async function handler(): Promise<AuditSummary> {
     const at = new Date().toISOString();
     const reports = await mapConcurrent(config.queues, CONCURRENCY, async (queue) => {
       try {
@@ -48,5 +48,5 @@ export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConf
     const summary = { read: done.reduce((n, r) => n + r.read, 0), recorded: done.reduce((n, r) => n + r.recorded, 0), failedQueues: reports.length - done.length };
     logger.info('dead letters audited', summary);
     return summary;
-  };
+  });
 }

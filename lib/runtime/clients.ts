@@ -10,12 +10,16 @@
  * the next calls to that service fail at once for a short cool-down (`failFastAfterTimeout`), so an
  * invocation that makes many calls in a row — a bulk request to every warehouse, retries of failed
  * entries — does not wait out each of them against a dependency already known to hang.
+ *
+ * Every call is traced where tracing is on (Powertools Tracer, in Lambda): a subsegment per call in
+ * the invocation's X-Ray trace, timeouts and retries included.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { MiddlewareStack } from '@smithy/types';
 import { ANSWER_WITHIN_VARIABLE, ConfigurationError } from './environment.ts';
+import { tracer, type Tracer } from './telemetry.ts';
 
 /** How long one SDK call may take, and how often it is tried. */
 export interface SdkTimeouts {
@@ -135,21 +139,30 @@ let documents: DynamoDBDocumentClient | undefined;
 
 /** The shared SQS client. */
 export function sqsClient(): SQSClient {
-  if (!sqs) {
-    const timeouts = sdkTimeoutsOf();
-    sqs = new SQSClient(clientConfig(timeouts));
-    failFastAfterTimeout(sqs, 'SQS', timeouts.requestTimeoutMs);
-  }
+  sqs ??= createSqsClient(sdkTimeoutsOf());
   return sqs;
 }
 
 /** The shared DynamoDB document client (plain JS values in and out). */
 export function documentClient(): DynamoDBDocumentClient {
-  if (!documents) {
-    const timeouts = sdkTimeoutsOf();
-    const dynamodb = new DynamoDBClient(clientConfig(timeouts));
-    failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
-    documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
-  }
+  documents ??= createDocumentClient(sdkTimeoutsOf());
   return documents;
+}
+
+/**
+ * An SQS client with these timeouts, failing fast after a timeout, and captured by the tracer: where
+ * tracing is on (Lambda), each call is a subsegment of the invocation's trace; elsewhere the client
+ * is left untouched.
+ */
+export function createSqsClient(timeouts: SdkTimeouts, traced: Tracer | undefined = tracer()): SQSClient {
+  const client = new SQSClient(clientConfig(timeouts));
+  failFastAfterTimeout(client, 'SQS', timeouts.requestTimeoutMs);
+  return traced ? traced.captureAWSv3Client(client) : client;
+}
+
+/** The same for DynamoDB: the document client shares the captured client's middleware, so its calls are traced too. */
+export function createDocumentClient(timeouts: SdkTimeouts, traced: Tracer | undefined = tracer()): DynamoDBDocumentClient {
+  const dynamodb = new DynamoDBClient(clientConfig(timeouts));
+  failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
+  return DynamoDBDocumentClient.from(traced ? traced.captureAWSv3Client(dynamodb) : dynamodb, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -10,6 +10,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { TRACE_HEADER_ATTRIBUTE } from './attributes.ts';
 import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES, chunkByCount } from './chunking.ts';
 import { mapConcurrent, sleep } from './concurrency.ts';
 
@@ -18,6 +19,8 @@ export interface OutgoingMessage {
   readonly key: string;
   readonly body: string;
   readonly attributes: Record<string, MessageAttributeValue>;
+  /** The X-Ray trace header it carries (see TRACE_HEADER_ATTRIBUTE); SQS counts it in neither size nor attribute limits. */
+  readonly traceHeader?: string;
 }
 
 export interface SendOptions {
@@ -63,6 +66,7 @@ export async function sendMessages(
           Id: String(i),
           MessageBody: m.body,
           MessageAttributes: m.attributes,
+          ...(m.traceHeader ? { MessageSystemAttributes: { [TRACE_HEADER_ATTRIBUTE]: { DataType: 'String', StringValue: m.traceHeader } } } : {}),
         }));
         const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         for (const success of response.Successful ?? []) {
