@@ -1,17 +1,19 @@
 /**
  * The built handlers: bundle size (minified, as the stack deploys them) and module init time —
  * a cold start's import of the bundle in a fresh execution environment (a new worker thread, its
- * own V8 isolate), median of several.
+ * own V8 isolate), median of several; and the CPU time of that init in a fresh process, which
+ * shared cores disturb far less than wall time.
  *
  * Usage: node bench/handlers.ts [--samples 5] [--lambda-tracing] [--against DIR]
  *   --lambda-tracing  with the environment Lambda gives a function with active X-Ray tracing (the tracer on)
  *   --against DIR     also another build's bundles (e.g. a copy of node_modules/.cache/conveyor/bench-handlers
  *                     made on another commit), timed in alternation with the current one
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { fileURLToPath } from 'node:url';
 import { bundleHandlers } from '../lib/build/handler-bundle.ts';
 import { LocalFunction } from '../lib/local/local-function.ts';
 import { intakeEnvironment, stageEnvironment } from '../lib/runtime/environment.ts';
@@ -19,6 +21,7 @@ import { loadTopology } from '../lib/topology/index.ts';
 import { parseFlags, usageError } from './support.ts';
 
 export const HANDLERS = ['intake', 'picking', 'packing', 'delivery'] as const;
+const NODE = process.execPath;
 const OUT = fileURLToPath(new URL('../node_modules/.cache/conveyor/bench-handlers/', import.meta.url));
 
 /** What the bench's functions reach: a closed local port (nothing is called at init). */
@@ -80,23 +83,46 @@ async function initOnce(handler: string, file: string, extraEnvironment: Readonl
   return fn.stats.lastInitMs ?? Number.NaN;
 }
 
+/** Imports a bundle in a fresh Node process and prints the CPU time the import took (its init). */
+const CPU_PROBE = 'const before = process.cpuUsage(); await import(process.argv[1]); const spent = process.cpuUsage(before); process.stdout.write(String((spent.user + spent.system) / 1000));';
+
+/**
+ * The CPU time of one bundle's init — its import in a fresh Node process, source maps on as the stack
+ * deploys them (NODE_OPTIONS=--enable-source-maps): unlike wall time, it barely moves when other
+ * work shares the machine's cores, so two builds can be told apart by a few milliseconds.
+ */
+function initCpuOnce(handler: string, file: string, extraEnvironment: Readonly<Record<string, string>>): number {
+  const env = { PATH: process.env.PATH ?? '', ...handlerEnvironment(handler), ...extraEnvironment };
+  return Number(execFileSync(NODE, ['--enable-source-maps', '--input-type=module', '-e', CPU_PROBE, pathToFileURL(file).href], { env, encoding: 'utf8' }));
+}
+
 const median = (values: readonly number[]) => Number(([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number).toFixed(1));
 
 interface BuildFigures {
   readonly bundleKb: Record<string, number>;
+  /** Wall time of a cold start's init in a fresh execution environment (a worker thread), median. */
   readonly initMs: Record<string, number>;
+  /** CPU time of the same init in a fresh process, median. */
+  readonly initCpuMs: Record<string, number>;
 }
 
 /** Bundle size and median init of each handler, for each build (handler name → bundle file), timed in alternation. */
 async function measureBuilds(builds: Record<string, (handler: string) => string>, { samples = 5, lambdaTracing = false }: MeasureOptions): Promise<Record<string, BuildFigures>> {
   const extra = lambdaTracing ? LAMBDA_TRACING_ENVIRONMENT : {};
-  const report: Record<string, BuildFigures> = Object.fromEntries(Object.keys(builds).map((b) => [b, { bundleKb: {}, initMs: {} }]));
+  const report: Record<string, BuildFigures> = Object.fromEntries(Object.keys(builds).map((b) => [b, { bundleKb: {}, initMs: {}, initCpuMs: {} }]));
   for (const handler of HANDLERS) {
-    const times = new Map<string, number[]>(Object.keys(builds).map((b) => [b, []]));
-    for (let i = 0; i < samples; i++) for (const [build, file] of Object.entries(builds)) times.get(build)!.push(await initOnce(handler, file(handler), extra));
+    const wall = new Map<string, number[]>(Object.keys(builds).map((b) => [b, []]));
+    const cpu = new Map<string, number[]>(Object.keys(builds).map((b) => [b, []]));
+    for (let i = 0; i < samples; i++) {
+      for (const [build, file] of Object.entries(builds)) {
+        wall.get(build)!.push(await initOnce(handler, file(handler), extra));
+        cpu.get(build)!.push(initCpuOnce(handler, file(handler), extra));
+      }
+    }
     for (const [build, file] of Object.entries(builds)) {
       report[build]!.bundleKb[handler] = Number((statSync(file(handler)).size / 1024).toFixed(1));
-      report[build]!.initMs[handler] = median(times.get(build)!);
+      report[build]!.initMs[handler] = median(wall.get(build)!);
+      report[build]!.initCpuMs[handler] = median(cpu.get(build)!);
     }
   }
   return report;

@@ -10,7 +10,7 @@
  *   pause / resume  Lambda UpdateEventSourceMapping { Enabled: false | true }
  *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
  *   purge           SQS PurgeQueue
- *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts)
+ *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts): POST, GET, and DELETE to cancel
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
@@ -23,7 +23,18 @@ import type { CliContext, CredentialsProvider } from './context.ts';
 import { CliError, describeHttpProblem, explainError, UsageError } from './errors.ts';
 import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
 import { readStack, type StackResources } from './stack-outputs.ts';
-import { type IntakeResponse, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
+import {
+  cancelResultOf,
+  type CancelResult,
+  type IntakeResponse,
+  type RedriveOptions,
+  type RedriveResult,
+  type StageControlResult,
+  type StageRef,
+  type StageStatus,
+  type StatusReport,
+  type Target,
+} from './target.ts';
 
 /** Counts and rates of `status` cover this much of the recent past. */
 const METRICS_WINDOW_SECONDS = 300;
@@ -187,6 +198,14 @@ export class AwsTarget implements Target {
     if (response.status === 404) return undefined;
     if (response.status !== 200) throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
     return body as Record<string, unknown>;
+  }
+
+  async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
+    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'DELETE');
+    const body = await jsonOrText(response);
+    const result = cancelResultOf(response.status, body);
+    if (result !== 'unexpected') return result;
+    throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {

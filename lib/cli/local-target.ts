@@ -1,12 +1,13 @@
 /**
  * The local target: a running `npm start` runtime, through its HTTP endpoints — `/api/topology`,
- * `/api/stats`, the order API and the operator endpoints under `/api/stages/{warehouse}/{stage}/`.
+ * `/api/stats`, the order API (POST, GET, DELETE to cancel) and the operator endpoints under
+ * `/api/stages/{warehouse}/{stage}/`.
  */
 import type { DeadLetter } from '../operations/dead-letters.ts';
 import type { StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
-import type { IntakeResponse, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
+import { cancelResultOf, type CancelResult, type IntakeResponse, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StatusReport, type Target } from './target.ts';
 
 /** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
 export const DEFAULT_LOCAL_PORT = 3000;
@@ -93,6 +94,13 @@ export class LocalTarget implements Target {
     const answer = await this.#request('GET', `/orders/${encodeURIComponent(orderId)}`);
     if (answer.status === 404) return undefined;
     return this.#expectOk(answer, `GET /orders/${orderId}`) as Record<string, unknown>;
+  }
+
+  async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
+    const answer = await this.#request('DELETE', `/orders/${encodeURIComponent(orderId)}`);
+    const result = cancelResultOf(answer.status, answer.body);
+    if (result !== 'unexpected') return result;
+    throw new CliError(`the runtime refused DELETE /orders/${orderId}: ${describeHttpProblem(answer.status, answer.body)}`);
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {

@@ -113,7 +113,7 @@ export class ConveyorStack extends Stack {
   }
 
   private addOutputs(): void {
-    new CfnOutput(this, StackOutput.apiUrl, { value: this.orderApi.api.url, description: 'Order API base URL (POST orders, GET orders/{orderId})' });
+    new CfnOutput(this, StackOutput.apiUrl, { value: this.orderApi.api.url, description: 'Order API base URL (POST orders, GET and DELETE orders/{orderId})' });
     new CfnOutput(this, StackOutput.statusTable, { value: this.statusTable.table.tableName, description: 'Order status table' });
     if (this.orderApi.apiKey) {
       new CfnOutput(this, StackOutput.apiKeyId, { value: this.orderApi.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });

@@ -1,9 +1,10 @@
 /**
  * OrderApi: the pipeline's front door. An API Gateway REST API —
- *   POST /orders            one order or `{"orders": [...]}` → 202
- *   GET  /orders/{orderId}  the order's status and history
+ *   POST   /orders            one order or `{"orders": [...]}` → 202
+ *   GET    /orders/{orderId}  the order's status and history
+ *   DELETE /orders/{orderId}  cancel the order while it is not delivered
  * — proxying to the intake function, which validates, enqueues to the warehouse's first stage and
- * records the order as accepted.
+ * records the order as accepted (or cancels it).
  *
  * Callers must be authorized (IAM SigV4 by default, or an API key with a usage plan); API Gateway
  * validates bodies against the same schema the handler uses, throttles, traces and logs access;
@@ -62,12 +63,14 @@ export class OrderApi extends Construct {
   public readonly function: lambda.IFunction;
   public readonly accessLogs: logs.LogGroup;
   public readonly api: apigateway.RestApi;
-  /** Validates POST bodies against `orderModel` and GET's `{orderId}` path parameter. */
+  /** Validates POST bodies against `orderModel` and the `{orderId}` path parameter of GET and DELETE. */
   public readonly requestValidator: apigateway.RequestValidator;
   /** JSON Schema (draft 4) of a `POST /orders` body, generated from lib/domain/order.ts. */
   public readonly orderModel: apigateway.Model;
   public readonly postOrders: apigateway.Method;
   public readonly getOrder: apigateway.Method;
+  /** `DELETE /orders/{orderId}`: cancels the order (no body). */
+  public readonly cancelOrder: apigateway.Method;
   /** With `api.authorization: "api-key"`: the plan throttling the key, and the key. */
   public readonly usagePlan?: apigateway.UsagePlan;
   public readonly apiKey?: apigateway.IApiKey;
@@ -84,7 +87,7 @@ export class OrderApi extends Construct {
 
     this.intake = new ConveyorFunction(this, 'Intake', {
       handler: 'intake',
-      description: 'Conveyor order intake (POST /orders, GET /orders/{orderId})',
+      description: 'Conveyor order intake (POST /orders, GET and DELETE /orders/{orderId})',
       memoryMb: topology.intake.memoryMb,
       timeoutSeconds: topology.intake.timeoutSeconds,
       logRetentionDays: topology.retention.logDays,
@@ -149,10 +152,11 @@ export class OrderApi extends Construct {
       requestValidator: this.requestValidator,
       requestModels: { 'application/json': this.orderModel },
     });
-    this.getOrder = orders.addResource('{orderId}').addMethod('GET', integration, {
-      requestValidator: this.requestValidator,
-      requestParameters: { 'method.request.path.orderId': true },
-    });
+    const order = orders.addResource('{orderId}');
+    const byOrderId = { requestValidator: this.requestValidator, requestParameters: { 'method.request.path.orderId': true } };
+    this.getOrder = order.addMethod('GET', integration, byOrderId);
+    // Authorized like the others (the API's default method options): IAM, or the API key.
+    this.cancelOrder = order.addMethod('DELETE', integration, byOrderId);
 
     this.addErrorResponses();
 
@@ -174,9 +178,9 @@ export class OrderApi extends Construct {
     }
   }
 
-  /** `POST /orders`, `GET /orders/{orderId}`. */
+  /** `POST /orders`, `GET /orders/{orderId}`, `DELETE /orders/{orderId}`. */
   public get methods(): apigateway.Method[] {
-    return [this.postOrders, this.getOrder];
+    return [this.postOrders, this.getOrder, this.cancelOrder];
   }
 
   /** API Gateway's own rejections, in the handler's JSON error shape. */
