@@ -46,6 +46,11 @@ export interface OrderApiProps {
    * @default the project's `handlers/`
    */
   readonly handlersDir?: string;
+  /**
+   * The deployment's name: the API is `<namePrefix>-orders`; the intake's service name.
+   * @default the stack name
+   */
+  readonly namePrefix?: string;
 }
 
 /** The API's own error responses, in the handler's shape (see lib/api/http.ts). */
@@ -94,7 +99,7 @@ export class OrderApi extends Construct {
       handlersDir: props.handlersDir,
       environment: intakeEnvironment(
         topology,
-        { tableName: statusTable.tableName, serviceName: serviceNameOf(this), entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
+        { tableName: statusTable.tableName, serviceName: serviceNameOf(this, props.namePrefix), entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
         (value) => stack.toJsonString(value),
       ),
       statements: [
@@ -119,7 +124,7 @@ export class OrderApi extends Construct {
     const apiKeys = settings.authorization === 'api-key';
     this.api = new apigateway.RestApi(this, 'Api', {
       ...restApiDefaults(),
-      restApiName: `${stack.stackName}-orders`,
+      restApiName: `${serviceNameOf(this, props.namePrefix)}-orders`,
       description: 'Conveyor: submit orders and read their status',
       deployOptions: {
         ...apiStageDefaults(this.accessLogs),
