@@ -17,6 +17,7 @@ import type { Order } from '../domain/order.ts';
 import type { ClaimView, OrderLedger } from '../ledger/ledger.ts';
 import { tracingAttributes } from '../runtime/attributes.ts';
 import { mapConcurrent, sleep } from '../aws/concurrency.ts';
+import { currentTraceHeader } from '../runtime/telemetry.ts';
 import type { Queues } from '../runtime/ports.ts';
 
 /** Claims in flight at once. */
@@ -120,11 +121,13 @@ async function leaseExpired(view: ClaimView, c: Candidate, ctx: AdmissionContext
 
 /** Queues claimed orders of one warehouse; confirms what was sent, releases the claims of the rest. */
 async function queue(orders: readonly Candidate[], warehouseId: string, ctx: AdmissionContext): Promise<Admitted[]> {
+  // The order's trace starts here: every stage's invocation that handles it is linked to this request's trace.
+  const traceHeader = currentTraceHeader();
   const { unsent } = await ctx.queues.send(
     ctx.entryQueueUrls.get(warehouseId) as string,
     orders.map(({ order }) => {
       const message: PickingInput = { v: MESSAGE_VERSION, order, acceptedAt: ctx.acceptedAt };
-      return { key: order.orderId, body: JSON.stringify(message), attributes: tracingAttributes(order.orderId, ctx.traceId) };
+      return { key: order.orderId, body: JSON.stringify(message), attributes: tracingAttributes(order.orderId, ctx.traceId), traceHeader };
     }),
   );
   const sent = orders.filter((c) => !unsent.has(c.order.orderId));

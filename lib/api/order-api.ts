@@ -17,7 +17,7 @@ import { sqsClient } from '../aws/clients.ts';
 import { readIntakeConfig, sdkTimeoutsOf, type IntakeConfig } from '../runtime/environment.ts';
 import { SqsQueues, type Queues } from '../runtime/ports.ts';
 import { IntakeMetric, LogMessage } from '../contract/index.ts';
-import { createLogger, createMetrics, MetricUnit, type Logger, type Metrics } from '../runtime/telemetry.ts';
+import { createLogger, createMetrics, MetricUnit, tracer, type Logger, type Metrics } from '../runtime/telemetry.ts';
 import { admit, type Admitted, type Candidate } from './admission.ts';
 import { header, json, problem, type ErrorDetail } from './http.ts';
 
@@ -67,7 +67,7 @@ interface Submission {
  */
 export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
   const config = options.config ?? readIntakeConfig();
-  const queues = options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf()));
+  const queues = options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf(), tracer()));
   const { ledger } = options;
   const logger = options.logger ?? createLogger({ function: 'intake' });
   const metrics = options.metrics ?? createMetrics({});
@@ -111,6 +111,13 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     logger.info(LogMessage.ordersReceived, { accepted: accepted.length, duplicates: count('duplicate'), rejected: count('rejected') + count('conflict'), unavailable: unavailable.length, orderIds: accepted, traceId });
   }
 
+  /** One cancelled order, and whether it leaves the dead-lettered ones (what it was is the ledger's answer). */
+  function reportCancelled(previous: string | undefined): void {
+    metrics.addMetric(IntakeMetric.OrdersCancelled, MetricUnit.Count, 1);
+    metrics.addMetric(IntakeMetric.DeadLetteredOrdersCancelled, MetricUnit.Count, previous === 'dead-lettered' ? 1 : 0);
+    metrics.publishStoredMetrics();
+  }
+
   async function get(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const orderId = orderIdOf(event);
     if (typeof orderId !== 'string') return orderId;
@@ -134,6 +141,7 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     const [result] = await ledger.close([{ id: orderId, state: 'cancelled', stage: before.stage, by: by.slice(0, 256), at: new Date(now()).toISOString() }]);
     if (result?.kind === 'error') throw new Error(result.message);
     const after = (await ledger.read(orderId)) ?? before;
+    if (result?.kind === 'applied') reportCancelled(result.previous);
     if (after.status === 'cancelled') {
       if (result?.kind === 'applied') logger.info('order cancelled', { orderId, stage: after.stage, by });
       return json(200, after);

@@ -115,24 +115,39 @@ function clientConfig(timeouts: SdkTimeouts): { maxAttempts: number; requestHand
   };
 }
 
+/** What traces a client's calls: Powertools Tracer's `captureAWSv3Client`, where tracing is on (lib/runtime/telemetry.ts). */
+export interface ClientTracer {
+  captureAWSv3Client<T>(client: T): T;
+}
+
 let sqs: SQSClient | undefined;
 let documents: DynamoDBDocumentClient | undefined;
 
-/** The shared SQS client; `timeouts` count for the call that creates it (the first). */
-export function sqsClient(timeouts: SdkTimeouts = UNBUDGETED): SQSClient {
-  if (!sqs) {
-    sqs = new SQSClient(clientConfig(timeouts));
-    failFastAfterTimeout(sqs, 'SQS', timeouts.requestTimeoutMs);
-  }
+/** The shared SQS client; `timeouts` and `traced` count for the call that creates it (the first). */
+export function sqsClient(timeouts: SdkTimeouts = UNBUDGETED, traced?: ClientTracer): SQSClient {
+  sqs ??= createSqsClient(timeouts, traced);
   return sqs;
 }
 
-/** The shared DynamoDB document client (plain JS values in and out); `timeouts` as for `sqsClient`. */
-export function documentClient(timeouts: SdkTimeouts = UNBUDGETED): DynamoDBDocumentClient {
-  if (!documents) {
-    const dynamodb = new DynamoDBClient(clientConfig(timeouts));
-    failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
-    documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
-  }
+/** The shared DynamoDB document client (plain JS values in and out); `timeouts` and `traced` as for `sqsClient`. */
+export function documentClient(timeouts: SdkTimeouts = UNBUDGETED, traced?: ClientTracer): DynamoDBDocumentClient {
+  documents ??= createDocumentClient(timeouts, traced);
   return documents;
+}
+
+/**
+ * An SQS client with these timeouts, failing fast after a timeout, and captured by the tracer when
+ * one is given: each call is then a subsegment of the invocation's trace.
+ */
+export function createSqsClient(timeouts: SdkTimeouts, traced?: ClientTracer): SQSClient {
+  const client = new SQSClient(clientConfig(timeouts));
+  failFastAfterTimeout(client, 'SQS', timeouts.requestTimeoutMs);
+  return traced ? traced.captureAWSv3Client(client) : client;
+}
+
+/** The same for DynamoDB: the document client shares the captured client's middleware, so its calls are traced too. */
+export function createDocumentClient(timeouts: SdkTimeouts, traced?: ClientTracer): DynamoDBDocumentClient {
+  const dynamodb = new DynamoDBClient(clientConfig(timeouts));
+  failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
+  return DynamoDBDocumentClient.from(traced ? traced.captureAWSv3Client(dynamodb) : dynamodb, { marshallOptions: { removeUndefinedValues: true } });
 }

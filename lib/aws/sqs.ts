@@ -13,11 +13,16 @@ import {
 import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES, chunkByCount } from './chunking.ts';
 import { mapConcurrent, sleep } from './concurrency.ts';
 
+/** The SQS system attribute that carries a message's X-Ray trace header (lib/runtime/attributes.ts says how the stages use it). */
+export const TRACE_HEADER_ATTRIBUTE = 'AWSTraceHeader';
+
 export interface OutgoingMessage {
   /** Caller's key for the message (e.g. the source record's messageId); failures are reported by it. */
   readonly key: string;
   readonly body: string;
   readonly attributes: Record<string, MessageAttributeValue>;
+  /** The X-Ray trace header it carries (see TRACE_HEADER_ATTRIBUTE); SQS counts it in neither size nor attribute limits. */
+  readonly traceHeader?: string;
 }
 
 export interface SendOptions {
@@ -63,6 +68,7 @@ export async function sendMessages(
           Id: String(i),
           MessageBody: m.body,
           MessageAttributes: m.attributes,
+          ...(m.traceHeader ? { MessageSystemAttributes: { [TRACE_HEADER_ATTRIBUTE]: { DataType: 'String', StringValue: m.traceHeader } } } : {}),
         }));
         const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         for (const success of response.Successful ?? []) {

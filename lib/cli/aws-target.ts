@@ -10,7 +10,7 @@
  *   pause / resume  Lambda UpdateEventSourceMapping { Enabled: false | true }
  *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
  *   purge           SQS PurgeQueue
- *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts)
+ *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts): POST, GET, and DELETE to cancel
  *   orders list     DynamoDB Query on the status table's listing index, then Query of each order found
  *                   (lib/ledger/listing.ts: the same code the local runtime runs against dynalite)
  *   trace           the order API (its record), then CloudWatch Logs Insights StartQuery / GetQueryResults
@@ -36,7 +36,20 @@ import { CliError, describeHttpProblem, explainError, StackError, UsageError } f
 import { queryOrderLines, type TracedLogGroup } from './log-insights.ts';
 import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
 import { readStack, type StackResources } from './stack-outputs.ts';
-import { type IntakeResponse, type OrderListQuery, type TraceOptions, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
+import {
+  cancelResultOf,
+  type CancelResult,
+  type IntakeResponse,
+  type OrderListQuery,
+  type RedriveOptions,
+  type RedriveResult,
+  type StageControlResult,
+  type StageRef,
+  type StageStatus,
+  type StatusReport,
+  type Target,
+  type TraceOptions,
+} from './target.ts';
 
 /** Counts and rates of `status` cover this much of the recent past. */
 const METRICS_WINDOW_SECONDS = 300;
@@ -267,6 +280,14 @@ export class AwsTarget implements Target {
       throw new StackError(`stack "${stackName}" does not publish its log groups in its ${StackOutput.topology} output (deployed with an earlier version) — redeploy it with this version of Conveyor (\`npx cdk deploy\`) to trace orders`);
     }
     return [...named, { name: manifest.logGroups.intake, source: 'intake' }, { name: manifest.logGroups.deadLetterAuditor, source: 'dead-letter-auditor' }];
+  }
+
+  async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
+    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'DELETE');
+    const body = await jsonOrText(response);
+    const result = cancelResultOf(response.status, body);
+    if (result !== 'unexpected') return result;
+    throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {

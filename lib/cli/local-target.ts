@@ -1,6 +1,7 @@
 /**
  * The local target: a running `npm start` runtime, through its HTTP endpoints — `/api/topology`,
- * `/api/stats`, the order API and the operator endpoints under `/api/stages/{warehouse}/{stage}/`.
+ * `/api/stats`, the order API (POST, GET, DELETE to cancel) and the operator endpoints under
+ * `/api/stages/{warehouse}/{stage}/`.
  */
 import type { ListedOrders } from '../ledger/listing.ts';
 import type { DeadLetter } from '../operations/dead-letters.ts';
@@ -8,7 +9,19 @@ import type { OrderTrace } from '../operations/order-trace.ts';
 import type { StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
-import type { IntakeResponse, OrderListQuery, TraceOptions, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
+import {
+  cancelResultOf,
+  type CancelResult,
+  type IntakeResponse,
+  type OrderListQuery,
+  type RedriveOptions,
+  type RedriveResult,
+  type StageControlResult,
+  type StageRef,
+  type StatusReport,
+  type Target,
+  type TraceOptions,
+} from './target.ts';
 
 /** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
 export const DEFAULT_LOCAL_PORT = 3000;
@@ -117,6 +130,13 @@ export class LocalTarget implements Target {
     if (options.since === undefined) return trace;
     const since = new Date(options.since).toISOString();
     return { ...trace, entries: trace.entries.filter((e) => e.type === 'history' || e.at >= since), logs: { ...trace.logs, from: since } };
+  }
+
+  async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
+    const answer = await this.#request('DELETE', `/orders/${encodeURIComponent(orderId)}`);
+    const result = cancelResultOf(answer.status, answer.body);
+    if (result !== 'unexpected') return result;
+    throw new CliError(`the runtime refused DELETE /orders/${orderId}: ${describeHttpProblem(answer.status, answer.body)}`);
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {

@@ -117,6 +117,13 @@ export interface TraceOptions {
   /** A long search reports how it goes (AWS: the Logs Insights query's status and statistics). */
   readonly onProgress?: (progress: { readonly status: string; readonly recordsScanned: number; readonly recordsMatched: number }) => void;
 }
+/**
+ * What `DELETE /orders/{id}` did: `cancelled` — the order's record, now (or already) cancelled;
+ * `too-late` — it was delivered (or purged) first: why, and its record with the delivery.
+ */
+export type CancelResult =
+  | { readonly outcome: 'cancelled'; readonly order: Record<string, unknown> }
+  | { readonly outcome: 'too-late'; readonly reason: string; readonly order: Record<string, unknown> };
 
 export interface Target {
   /** e.g. `local runtime at http://127.0.0.1:3000`, `stack Conveyor (eu-west-1)`. */
@@ -134,6 +141,8 @@ export interface Target {
   listOrders(query: OrderListQuery): Promise<ListedOrders>;
   /** One order's history and log lines in time order; undefined when neither the ledger nor the logs know it. */
   trace(orderId: string, options: TraceOptions): Promise<OrderTrace | undefined>;
+  /** Cancels the order (`DELETE /orders/{id}`, idempotent), or undefined when there is none. */
+  cancelOrder(orderId: string): Promise<CancelResult | undefined>;
   peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]>;
   /** Messages in the stage's DLQ now, where the target can count them cheaply (the local runtime). */
   deadLetterCount?(ref: StageRef): Promise<number>;
@@ -145,4 +154,18 @@ export interface Target {
   queueDepth(ref: StageRef): Promise<number>;
   purge(ref: StageRef): Promise<void>;
   close(): void;
+}
+
+/**
+ * Reads the order API's answer to a cancel — the same contract behind API Gateway and locally:
+ * 200 with the record, 409 with why and the record, 404; anything else is for the caller to report.
+ */
+export function cancelResultOf(status: number, body: unknown): CancelResult | undefined | 'unexpected' {
+  const answer = (body ?? {}) as { order?: Record<string, unknown>; error?: unknown; details?: Array<{ message?: unknown }> };
+  if (status === 200 && typeof body === 'object' && body !== null) return { outcome: 'cancelled', order: body as Record<string, unknown> };
+  if (status === 409 && answer.order) {
+    const reason = answer.details?.[0]?.message ?? answer.error;
+    return { outcome: 'too-late', reason: typeof reason === 'string' ? reason : 'the order can no longer be cancelled', order: answer.order };
+  }
+  return status === 404 ? undefined : 'unexpected';
 }

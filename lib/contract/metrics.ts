@@ -43,6 +43,10 @@ export const IntakeMetric = {
   OrdersAccepted: 'OrdersAccepted',
   OrdersRejected: 'OrdersRejected',
   OrdersDuplicate: 'OrdersDuplicate',
+  /** Orders a `DELETE /orders/{orderId}` cancelled: one per order, when the cancel applied (a repeated cancel counts nothing). */
+  OrdersCancelled: 'OrdersCancelled',
+  /** Of those, orders that were dead-lettered until then: they leave the dead-lettered total. */
+  DeadLetteredOrdersCancelled: 'DeadLetteredOrdersCancelled',
 } as const;
 export type IntakeMetricName = (typeof IntakeMetric)[keyof typeof IntakeMetric];
 

@@ -19,8 +19,8 @@ import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { Pipeline, Stage, Topology } from '../topology/index.ts';
-import { RUNBOOK, StageMetric } from '../contract/index.ts';
-import { errorRatePercent, ordersAcceptedMetric, stageMetric } from './metrics.ts';
+import { IntakeMetric, RUNBOOK, StageMetric } from '../contract/index.ts';
+import { errorRatePercent, intakeMetric, ordersAcceptedMetric, stageMetric } from './metrics.ts';
 import { alarmsOf, type Monitoring } from './monitoring.ts';
 import type { OrderApi } from './order-api.ts';
 import type { PipelineStage } from './stage.ts';
@@ -116,6 +116,7 @@ function ordersWidget(topology: Topology, service: string): cloudwatch.SingleVal
       ordersAcceptedMetric(service, { statistic: SUM, label: 'accepted' }),
       sumOf('delivered', 'delivered', lastStages.map((s) => stageMetric(service, s, StageMetric.Succeeded, { statistic: SUM }))),
       sumOf('deadLettered', 'dead-lettered', allStages.map((s) => stageMetric(service, s, StageMetric.OrdersDeadLettered, { statistic: SUM }))),
+      intakeMetric(service, IntakeMetric.OrdersCancelled, { statistic: SUM, label: 'cancelled' }),
     ],
     setPeriodToTimeRange: true,
     width: 8,

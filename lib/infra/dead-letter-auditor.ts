@@ -38,6 +38,11 @@ export interface DeadLetterAuditorProps {
    * @default the project's `handlers/`
    */
   readonly handlersDir?: string;
+  /**
+   * The deployment's name: its functions' service name (log `service` key, metrics `service` dimension).
+   * @default the stack name
+   */
+  readonly namePrefix?: string;
 }
 
 export class DeadLetterAuditor extends Construct {
@@ -61,7 +66,7 @@ export class DeadLetterAuditor extends Construct {
         topology,
         {
           tableName: statusTable.tableName,
-          serviceName: serviceNameOf(this),
+          serviceName: serviceNameOf(this, props.namePrefix),
           deadLetterQueueUrls: Object.fromEntries([...stages].map(([key, s]) => [key, s.deadLetterQueue.queueUrl])),
         },
         (value) => Stack.of(this).toJsonString(value),

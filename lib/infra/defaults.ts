@@ -21,12 +21,13 @@ export { HANDLERS_DIR } from '../build/handler-bundle.ts';
 export const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
 
 /**
- * A deployment's service name — Powertools' POWERTOOLS_SERVICE_NAME: the `service` key of every log
- * line and the `service` dimension of every Conveyor metric. The stack name, so two deployments in
- * one account and region never mix their metrics or dashboards.
+ * A deployment's name: the prefix of its alarm, dashboard, query and API names, and its service
+ * name — Powertools' POWERTOOLS_SERVICE_NAME: the `service` key of every log line and the `service`
+ * dimension of every Conveyor metric. The name prefix given to the `Conveyor` construct, by default
+ * the stack name, so two deployments in one account and region never mix their metrics or dashboards.
  */
-export function serviceNameOf(scope: Construct): string {
-  return Stack.of(scope).stackName;
+export function serviceNameOf(scope: Construct, namePrefix?: string): string {
+  return namePrefix ?? Stack.of(scope).stackName;
 }
 
 /** Every queue: encrypted at rest with SQS-managed keys (no KMS cost or key policy), TLS only. */

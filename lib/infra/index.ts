@@ -1,4 +1,5 @@
 /** Conveyor's CDK constructs: the public surface of lib/infra. */
+export { Conveyor, type ConveyorProps } from './conveyor.ts';
 export { ConveyorStack, type ConveyorStackProps } from './conveyor-stack.ts';
 export { PipelineStage, type PipelineStageProps } from './stage.ts';
 export { OrderApi, type OrderApiProps } from './order-api.ts';

@@ -7,7 +7,7 @@ import type { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { IntakeMetric, intakeMetricDimensions, METRICS_NAMESPACE, stageMetricDimensions, type AlarmRule, type StageMetricName } from '../contract/index.ts';
+import { IntakeMetric, intakeMetricDimensions, METRICS_NAMESPACE, stageMetricDimensions, type AlarmRule, type IntakeMetricName, type StageMetricName } from '../contract/index.ts';
 import type { Stage } from '../topology/index.ts';
 
 /** A rule's statistic as CloudWatch spells it. */
@@ -43,7 +43,12 @@ export function stageMetric(service: string, stage: Pick<Stage, 'pipelineId' | '
   return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: stageMetricDimensions(service, stage.pipelineId, stage.name), ...options });
 }
 
+/** One of the EMF metrics the intake emits, under the deployment's service name. */
+export function intakeMetric(service: string, metricName: IntakeMetricName, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: intakeMetricDimensions(service), ...options });
+}
+
 /** Orders the intake accepted, under the deployment's service name. */
 export function ordersAcceptedMetric(service: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: IntakeMetric.OrdersAccepted, dimensionsMap: intakeMetricDimensions(service), ...options });
+  return intakeMetric(service, IntakeMetric.OrdersAccepted, options);
 }

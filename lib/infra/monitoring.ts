@@ -56,8 +56,8 @@ export interface MonitoringProps {
   /** The status table: its throttles and system errors are watched. */
   readonly statusTable: dynamodb.Table;
   /**
-   * Prefix of every alarm and saved query name. Alarm names are unique per account and region, so
-   * two deployments need two prefixes.
+   * Prefix of every alarm and saved query name, and the service name the functions' metrics carry.
+   * Alarm names are unique per account and region, so two deployments need two prefixes.
    * @default the stack name
    */
   readonly namePrefix?: string;
@@ -98,7 +98,7 @@ export class Monitoring extends Construct {
     const { topology, stages, orderApi } = props;
     const prefix = props.namePrefix ?? Stack.of(this).stackName;
     this.namePrefix = prefix;
-    this.metricsService = serviceNameOf(this);
+    this.metricsService = serviceNameOf(this, props.namePrefix);
 
     const { key, topic } = this.createTopic(prefix);
     this.topicKey = key;

@@ -7,12 +7,13 @@
  *
  * @example
  * const stack = new ConveyorStack(app, 'Conveyor', { topology });
- * attachNag(stack);
+ * attachNag(stack);   // or, in a stack of your own: attachNag(new Conveyor(this, 'Fulfilment', { topology }))
  */
 import { Stage, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { ConveyorStack } from './conveyor-stack.ts';
+import { Conveyor } from './conveyor.ts';
 
 /** Why each remaining finding does not apply. Exported so the reasons can be reviewed and tested. */
 export const NAG_REASONS = {
@@ -54,8 +55,9 @@ export function addNagChecks(scope: IConstruct): void {
 }
 
 /** Acknowledges, construct by construct, the findings that do not apply to Conveyor. */
-export function acknowledgeNagFindings(stack: ConveyorStack): void {
-  for (const stage of stack.stages.values()) {
+export function acknowledgeNagFindings(deployment: Conveyor | ConveyorStack): void {
+  const conveyor = deployment instanceof Conveyor ? deployment : deployment.conveyor;
+  for (const stage of conveyor.stages.values()) {
     acknowledge(stage.worker.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
     acknowledge(stage.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
     acknowledge(stage.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.functionDeadLetterQueue);
@@ -63,13 +65,13 @@ export function acknowledgeNagFindings(stack: ConveyorStack): void {
     acknowledge(stage.deadLetterQueue, 'Serverless-SQSRedrivePolicy', NAG_REASONS.deadLetterQueueRedrive);
   }
 
-  const auditor = stack.deadLetterAuditor;
+  const auditor = conveyor.deadLetterAuditor;
   acknowledge(auditor.worker.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
   acknowledge(auditor.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
   acknowledge(auditor.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.scheduledAuditor);
   acknowledge(auditor.schedule, 'Serverless-EventBusDLQ', NAG_REASONS.scheduledAuditor);
 
-  const api = stack.orderApi;
+  const api = conveyor.orderApi;
   acknowledge(api.intake.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
   acknowledge(api.intake.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
   acknowledge(api.intake.function, 'Serverless-LambdaDLQ', NAG_REASONS.functionDeadLetterQueue);
@@ -82,21 +84,21 @@ export function acknowledgeNagFindings(stack: ConveyorStack): void {
   }
   for (const method of api.methods) {
     acknowledge(method, 'AwsSolutions-COG4', NAG_REASONS.cognito);
-    if (stack.topology.api.authorization === 'api-key') acknowledge(method, 'AwsSolutions-APIG4', NAG_REASONS.apiKeyAuthorization);
+    if (conveyor.topology.api.authorization === 'api-key') acknowledge(method, 'AwsSolutions-APIG4', NAG_REASONS.apiKeyAuthorization);
   }
   if (!api.webAclAssociation) acknowledge(api.api.deploymentStage, 'AwsSolutions-APIG3', NAG_REASONS.waf);
 
-  const notificationDlq = stack.monitoring.notificationDeadLetterQueue;
+  const notificationDlq = conveyor.monitoring.notificationDeadLetterQueue;
   if (notificationDlq) {
     acknowledge(notificationDlq, 'AwsSolutions-SQS3', NAG_REASONS.notificationDeadLetterQueue);
     acknowledge(notificationDlq, 'Serverless-SQSRedrivePolicy', NAG_REASONS.notificationDeadLetterQueue);
   }
 }
 
-/** Runs cdk-nag on the stack's app and acknowledges what does not apply. */
-export function attachNag(stack: ConveyorStack): void {
-  addNagChecks(stack);
-  acknowledgeNagFindings(stack);
+/** Runs cdk-nag on the app that holds Conveyor and acknowledges, on Conveyor's constructs only, what does not apply. */
+export function attachNag(deployment: Conveyor | ConveyorStack): void {
+  addNagChecks(deployment);
+  acknowledgeNagFindings(deployment);
 }
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {

@@ -1,9 +1,10 @@
 /**
  * OrderApi: the pipeline's front door. An API Gateway REST API —
- *   POST /orders            one order or `{"orders": [...]}` → 202
- *   GET  /orders/{orderId}  the order's status and history
+ *   POST   /orders            one order or `{"orders": [...]}` → 202
+ *   GET    /orders/{orderId}  the order's status and history
+ *   DELETE /orders/{orderId}  cancel the order while it is not delivered
  * — proxying to the intake function, which validates, enqueues to the warehouse's first stage and
- * records the order as accepted.
+ * records the order as accepted (or cancels it).
  *
  * Callers must be authorized (IAM SigV4 by default, or an API key with a usage plan); API Gateway
  * validates bodies against the same schema the handler uses, throttles, traces and logs access;
@@ -45,6 +46,11 @@ export interface OrderApiProps {
    * @default the project's `handlers/`
    */
   readonly handlersDir?: string;
+  /**
+   * The deployment's name: the API is `<namePrefix>-orders`; the intake's service name.
+   * @default the stack name
+   */
+  readonly namePrefix?: string;
 }
 
 /** The API's own error responses, in the handler's shape (see lib/api/http.ts). */
@@ -62,12 +68,14 @@ export class OrderApi extends Construct {
   public readonly function: lambda.IFunction;
   public readonly accessLogs: logs.LogGroup;
   public readonly api: apigateway.RestApi;
-  /** Validates POST bodies against `orderModel` and GET's `{orderId}` path parameter. */
+  /** Validates POST bodies against `orderModel` and the `{orderId}` path parameter of GET and DELETE. */
   public readonly requestValidator: apigateway.RequestValidator;
   /** JSON Schema (draft 4) of a `POST /orders` body, generated from lib/domain/order.ts. */
   public readonly orderModel: apigateway.Model;
   public readonly postOrders: apigateway.Method;
   public readonly getOrder: apigateway.Method;
+  /** `DELETE /orders/{orderId}`: cancels the order (no body). */
+  public readonly cancelOrder: apigateway.Method;
   /** With `api.authorization: "api-key"`: the plan throttling the key, and the key. */
   public readonly usagePlan?: apigateway.UsagePlan;
   public readonly apiKey?: apigateway.IApiKey;
@@ -84,14 +92,14 @@ export class OrderApi extends Construct {
 
     this.intake = new ConveyorFunction(this, 'Intake', {
       handler: 'intake',
-      description: 'Conveyor order intake (POST /orders, GET /orders/{orderId})',
+      description: 'Conveyor order intake (POST /orders, GET and DELETE /orders/{orderId})',
       memoryMb: topology.intake.memoryMb,
       timeoutSeconds: topology.intake.timeoutSeconds,
       logRetentionDays: topology.retention.logDays,
       handlersDir: props.handlersDir,
       environment: intakeEnvironment(
         topology,
-        { tableName: statusTable.tableName, serviceName: serviceNameOf(this), entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
+        { tableName: statusTable.tableName, serviceName: serviceNameOf(this, props.namePrefix), entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
         (value) => stack.toJsonString(value),
       ),
       statements: [
@@ -116,7 +124,7 @@ export class OrderApi extends Construct {
     const apiKeys = settings.authorization === 'api-key';
     this.api = new apigateway.RestApi(this, 'Api', {
       ...restApiDefaults(),
-      restApiName: `${stack.stackName}-orders`,
+      restApiName: `${serviceNameOf(this, props.namePrefix)}-orders`,
       description: 'Conveyor: submit orders and read their status',
       deployOptions: {
         ...apiStageDefaults(this.accessLogs),
@@ -149,10 +157,11 @@ export class OrderApi extends Construct {
       requestValidator: this.requestValidator,
       requestModels: { 'application/json': this.orderModel },
     });
-    this.getOrder = orders.addResource('{orderId}').addMethod('GET', integration, {
-      requestValidator: this.requestValidator,
-      requestParameters: { 'method.request.path.orderId': true },
-    });
+    const order = orders.addResource('{orderId}');
+    const byOrderId = { requestValidator: this.requestValidator, requestParameters: { 'method.request.path.orderId': true } };
+    this.getOrder = order.addMethod('GET', integration, byOrderId);
+    // Authorized like the others (the API's default method options): IAM, or the API key.
+    this.cancelOrder = order.addMethod('DELETE', integration, byOrderId);
 
     this.addErrorResponses();
 
@@ -174,9 +183,9 @@ export class OrderApi extends Construct {
     }
   }
 
-  /** `POST /orders`, `GET /orders/{orderId}`. */
+  /** `POST /orders`, `GET /orders/{orderId}`, `DELETE /orders/{orderId}`. */
   public get methods(): apigateway.Method[] {
-    return [this.postOrders, this.getOrder];
+    return [this.postOrders, this.getOrder, this.cancelOrder];
   }
 
   /** API Gateway's own rejections, in the handler's JSON error shape. */

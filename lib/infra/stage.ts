@@ -35,6 +35,11 @@ export interface PipelineStageProps {
    * @default the project's `handlers/`
    */
   readonly handlersDir?: string;
+  /**
+   * The deployment's name: its functions' service name (log `service` key, metrics `service` dimension).
+   * @default the stack name
+   */
+  readonly namePrefix?: string;
 }
 
 export class PipelineStage extends Construct {
@@ -88,7 +93,7 @@ export class PipelineStage extends Construct {
         deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
         ...(nextQueue ? { nextQueueUrl: nextQueue.queueUrl } : {}),
         tableName: statusTable.tableName,
-        serviceName: serviceNameOf(this),
+        serviceName: serviceNameOf(this, props.namePrefix),
       }),
       statements: this.permissions(statusTable, nextQueue),
     });

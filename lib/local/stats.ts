@@ -235,6 +235,9 @@ export class RuntimeStats {
       this.#totals.accepted += accepted;
       this.#accepted.add(accepted);
     }
+    // A cancelled order was in flight or dead-lettered until now; the intake says which.
+    this.#totals.cancelled += sum(IntakeMetric.OrdersCancelled);
+    this.#totals.deadLettered -= sum(IntakeMetric.DeadLetteredOrdersCancelled);
   }
 
   /**

@@ -7,7 +7,7 @@ import { auditDeadLetters } from '../operations/dead-letter-audit.ts';
 import { sqsClient } from '../aws/clients.ts';
 import { mapConcurrent } from '../aws/concurrency.ts';
 import { readAuditorConfig, sdkTimeoutsOf, type AuditorConfig } from '../runtime/environment.ts';
-import { createLogger, createMetrics, MetricUnit, StageMetric, LogMessage } from '../runtime/telemetry.ts';
+import { createLogger, createMetrics, LogMessage, MetricUnit, StageMetric, traceInvocations, tracer } from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
 /** Queues audited at once. */
@@ -26,9 +26,9 @@ export interface AuditSummary {
  */
 export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConfig()): () => Promise<AuditSummary> {
   const ledger = orderLedger(config.tableName);
-  const sqs = sqsClient(sdkTimeoutsOf());
+  const sqs = sqsClient(sdkTimeoutsOf(), tracer());
   const logger = createLogger({ function: 'dead-letter-auditor' });
-  return async function handler(): Promise<AuditSummary> {
+  return traceInvocations('dead-letter-auditor', async function handler(): Promise<AuditSummary> {
     const at = new Date().toISOString();
     const reports = await mapConcurrent(config.queues, CONCURRENCY, async (queue) => {
       try {
@@ -50,5 +50,5 @@ export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConf
     const summary = { read: done.reduce((n, r) => n + r.read, 0), recorded: done.reduce((n, r) => n + r.recorded, 0), failedQueues: reports.length - done.length };
     logger.info('dead letters audited', summary);
     return summary;
-  };
+  });
 }

@@ -1,6 +1,7 @@
-/** The intake (order API) function, wired to this deployment's ledger. */
+/** The intake (order API) function, wired to this deployment's ledger, each invocation traced where tracing is on. */
 import { createOrderApi, type OrderApiHandler, type OrderApiOptions } from '../api/order-api.ts';
 import { readIntakeConfig } from '../runtime/environment.ts';
+import { traceInvocations } from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
 /**
@@ -10,5 +11,5 @@ import { orderLedger } from './ledger.ts';
  */
 export function orderApiHandler(options: Partial<OrderApiOptions> = {}): OrderApiHandler {
   const config = options.config ?? readIntakeConfig();
-  return createOrderApi({ ledger: orderLedger(config.tableName), ...options, config });
+  return traceInvocations('intake', createOrderApi({ ledger: orderLedger(config.tableName), ...options, config }));
 }

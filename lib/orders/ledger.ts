@@ -4,6 +4,7 @@ import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
 import { documentClient } from '../aws/clients.ts';
 import { sdkTimeoutsOf } from '../runtime/environment.ts';
+import { tracer } from '../runtime/telemetry.ts';
 
 /**
  * The ledger on `tableName`, with the shared DynamoDB client of this execution environment.
@@ -13,5 +14,5 @@ import { sdkTimeoutsOf } from '../runtime/environment.ts';
  * await ledger.read('o-1');
  */
 export function orderLedger(tableName: string): OrderLedger {
-  return new OrderLedger(new DynamoDbTable(documentClient(sdkTimeoutsOf()), tableName), ORDER_STATUS_LABELS);
+  return new OrderLedger(new DynamoDbTable(documentClient(sdkTimeoutsOf(), tracer()), tableName), ORDER_STATUS_LABELS);
 }

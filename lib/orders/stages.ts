@@ -9,6 +9,7 @@ import { planPacking, summarizePackingPlan } from '../domain/packing.ts';
 import { planPickWave, summarizePickList } from '../domain/picking.ts';
 import { readStageConfig } from '../runtime/environment.ts';
 import { createStageHandler, type StageDefinition, type StageHandler, type StageRuntimeOptions } from '../runtime/stage-handler.ts';
+import { traceInvocations } from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
 type OrderStage<In extends StageMessage, Out> = StageDefinition<In, Out>;
@@ -38,7 +39,8 @@ export const packingStage = orderStage({ stage: 'packing', input: PackingInput, 
 export const deliveryStage = orderStage({ stage: 'delivery', input: DeliveryInput, process: assignDelivery, summarize: summarizeDelivery });
 
 /**
- * The Lambda handler of an order stage, wired to this deployment's ledger.
+ * The Lambda handler of an order stage, wired to this deployment's ledger, each invocation traced
+ * (where tracing is on) with its pipeline and stage as annotations.
  *
  * @example
  * // handlers/picking.ts
@@ -46,5 +48,6 @@ export const deliveryStage = orderStage({ stage: 'delivery', input: DeliveryInpu
  */
 export function orderStageHandler<In extends StageMessage, Out>(definition: OrderStage<In, Out>, options: Partial<StageRuntimeOptions> = {}): StageHandler {
   const config = options.config ?? readStageConfig(definition.stage);
-  return createStageHandler(definition, { ledger: orderLedger(config.tableName), ...options, config });
+  const handler = createStageHandler(definition, { ledger: orderLedger(config.tableName), ...options, config });
+  return traceInvocations(config.stage, handler, { pipeline: config.pipelineId, stage: config.stage });
 }

@@ -21,7 +21,7 @@ export const DEFAULT_SERVICE_NAME = LOCAL_SERVICE_NAME;
 
 /**
  * Seconds within which a function must answer its caller — the intake's timeout, under API
- * Gateway's 29 s — so its SDK clients size every call to fit (lib/runtime/clients.ts).
+ * Gateway's 29 s — so its SDK clients size every call to fit (lib/aws/clients.ts).
  */
 export const ANSWER_WITHIN_VARIABLE = 'CONVEYOR_ANSWER_WITHIN_SECONDS';
 

@@ -11,6 +11,7 @@ import {
   ATTR_DEAD_LETTER_STAGE,
   ATTR_DEAD_LETTERED_AT,
   stringAttribute,
+  traceHeaderOf,
   tracingAttributes,
   truncateReason,
 } from './attributes.ts';
@@ -44,7 +45,13 @@ export async function forwardResults<In, Out>(ctx: EffectContext<In, Out>, plan:
   if (!config.nextQueueUrl || plan.done.length === 0) return plan.done;
   const { unsent } = await ctx.queues.send(
     config.nextQueueUrl,
-    plan.done.map(({ item, value }) => ({ key: item.record.messageId, body: JSON.stringify(ctx.forward(item.message, value)), attributes: tracingAttributes(item.id, item.traceId) })),
+    plan.done.map(({ item, value }) => ({
+      key: item.record.messageId,
+      body: JSON.stringify(ctx.forward(item.message, value)),
+      attributes: tracingAttributes(item.id, item.traceId),
+      // The item's trace travels on: the next stage's invocation is linked to the trace that accepted it.
+      traceHeader: traceHeaderOf(item.record),
+    })),
   );
   return plan.done.filter(({ item }) => {
     const reason = unsent.get(item.record.messageId);
@@ -119,7 +126,8 @@ export async function deadLetter<In, Out>(ctx: EffectContext<In, Out>, plans: re
   const at = new Date(ctx.now()).toISOString();
   const { sent, unsent } = await ctx.queues.send(
     config.deadLetterQueueUrl,
-    plans.map((d) => ({ key: d.record.messageId, body: d.record.body, attributes: deadLetterAttributes(config, d, at) })),
+    // A dead letter keeps its trace header: once redriven, the item's trace goes on where it stopped.
+    plans.map((d) => ({ key: d.record.messageId, body: d.record.body, attributes: deadLetterAttributes(config, d, at), traceHeader: traceHeaderOf(d.record) })),
   );
   for (const d of plans) {
     const reason = unsent.get(d.record.messageId);

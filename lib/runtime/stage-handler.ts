@@ -21,7 +21,7 @@ import type { Outcome } from './outcome.ts';
 import { SqsQueues, type Facts, type ProgressLedger, type Queues } from './ports.ts';
 import { backOff, deadLetter, forwardResults, recordCompletions, recordSteps, type EffectContext } from './stage-effects.ts';
 import { Tally } from './tally.ts';
-import { createLogger, createMetrics, type Logger, type Metrics } from './telemetry.ts';
+import { createLogger, createMetrics, tracer, type Logger, type Metrics } from './telemetry.ts';
 import type { StageName } from '../topology/model.ts';
 
 /** What a stage is: its name, how it reads messages, and its pure business function. */
@@ -78,7 +78,7 @@ export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>
   const metrics = options.metrics ?? createMetrics({ pipeline: config.pipelineId, stage: config.stage });
   const shared = {
     config,
-    queues: options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf())),
+    queues: options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf(), tracer())),
     ledger: options.ledger,
     logger,
     now,

@@ -3,7 +3,6 @@
  * exactly the expected calls, with the ARNs, URLs and UUIDs from the stack's outputs. The signed
  * order API is a local HTTP server that checks the SigV4 signature.
  */
-import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +23,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StageMetric, stageMetricDimensions } from '../../lib/contract/index.ts';
-import { lines, runInProcess, stackOutputs, stageResources, topologyManifest } from './support.ts';
+import { lines, runInProcess, stackOutputs, stageResources, topologyManifest, verifySignature } from './support.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const sqs = mockClient(SQSClient);
@@ -355,22 +354,3 @@ describe("the README's policy for an operator's role", () => {
     expect([...allowed].filter((action) => !needed.has(action))).toEqual([]);
   });
 });
-
-/** Recomputes the SigV4 signature of a received request from its signed headers (AWS's algorithm, written out). */
-function verifySignature(request: Received, secret: string, region: string): boolean {
-  const auth = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(String(request.headers.authorization));
-  if (!auth) return false;
-  const [, date, signedRegion, service, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
-  const amzDate = String(request.headers['x-amz-date']);
-  const [path, query = ''] = request.path.split('?') as [string, string?];
-  const canonicalHeaders = signedHeaders
-    .split(';')
-    .map((name) => `${name}:${String(request.headers[name]).trim().replace(/\s+/g, ' ')}\n`)
-    .join('');
-  const canonical = [request.method, path, query, canonicalHeaders, signedHeaders, createHash('sha256').update(request.body).digest('hex')].join('\n');
-  const scope = `${date}/${signedRegion}/${service}/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
-  for (const part of [signedRegion, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  return signedRegion === region && service === 'execute-api' && createHmac('sha256', key).update(toSign).digest('hex') === signature;
-}

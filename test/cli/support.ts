@@ -4,6 +4,8 @@
  * `npx conveyor` starts). Every wait is bounded.
  */
 import { spawn } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Output } from '@aws-sdk/client-cloudformation';
@@ -107,4 +109,32 @@ export function stackOutputs(apiUrl: string, warehouses: readonly string[] = ['w
     { OutputKey: StackOutput.statusTable, OutputValue: 'Conveyor-StatusTable', Description: 'Order status table' },
     { OutputKey: StackOutput.topology, OutputValue: JSON.stringify(topologyManifest(warehouses)), Description: 'Conveyor topology manifest' },
   ];
+}
+
+/** A request as an HTTP server received it. */
+export interface ReceivedRequest {
+  readonly method: string;
+  /** Path and query, as sent. */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** Recomputes the SigV4 signature of a received request from its signed headers (AWS's algorithm, written out). */
+export function verifySignature(request: ReceivedRequest, secret: string, region: string): boolean {
+  const auth = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(String(request.headers.authorization));
+  if (!auth) return false;
+  const [, date, signedRegion, service, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
+  const amzDate = String(request.headers['x-amz-date']);
+  const [path, query = ''] = request.path.split('?') as [string, string?];
+  const canonicalHeaders = signedHeaders
+    .split(';')
+    .map((name) => `${name}:${String(request.headers[name]).trim().replace(/\s+/g, ' ')}\n`)
+    .join('');
+  const canonical = [request.method, path, query, canonicalHeaders, signedHeaders, createHash('sha256').update(request.body).digest('hex')].join('\n');
+  const scope = `${date}/${signedRegion}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
+  for (const part of [signedRegion, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  return signedRegion === region && service === 'execute-api' && createHmac('sha256', key).update(toSign).digest('hex') === signature;
 }

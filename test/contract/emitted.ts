@@ -174,7 +174,7 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
 /**
  * Orders through intake and every stage of every pipeline; then, in the first stage, a poison
  * message and an order that fails transiently on its first receive and again on its last (so it is
- * retried, then dead-lettered). Returns that order's id.
+ * retried, then dead-lettered), which is then cancelled. Returns that order's id.
  */
 async function driveOrders(deploy: Deploy, local: LocalAws, topology: Topology, stages: TemplateStage[], intakeId: string): Promise<string> {
   const functionOf = (pipelineId: string, stage: string) => stages.find((x) => x.pipelineId === pipelineId && x.stage === stage)!.functionId;
@@ -195,6 +195,9 @@ async function driveOrders(deploy: Deploy, local: LocalAws, topology: Topology, 
   const records = await invokeWithQueue(failing, local, first.id, stage.name);
   const lastReceive = String(stage.maxReceiveCount);
   await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
+  // Dead-lettered now: cancelled through the API (the intake counts it, out of the dead letters).
+  const cancel = await intake.invoke(toApiGatewayEvent({ method: 'DELETE', resource: '/orders/{orderId}', path: `/orders/${retriedOrderId}`, pathParameters: { orderId: retriedOrderId } }));
+  if (!cancel.ok || (cancel.response as { statusCode?: number }).statusCode !== 200) throw new Error(`cancelling ${retriedOrderId} failed: ${JSON.stringify(cancel)}`);
   return retriedOrderId;
 }
 

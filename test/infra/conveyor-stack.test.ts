@@ -168,8 +168,11 @@ describe('order API', () => {
   const methods = resourcesOf(json, 'AWS::ApiGateway::Method');
   const method = (verb: string) => methods.find(([, m]) => m.Properties.HttpMethod === verb)![1];
 
-  it('has POST /orders and GET /orders/{orderId}, both IAM-authorized Lambda proxy integrations of intake', () => {
-    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+  it('has POST /orders, GET /orders/{orderId} and DELETE /orders/{orderId} (cancel), all IAM-authorized Lambda proxy integrations of intake', () => {
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['DELETE', 'GET', 'POST']);
+    const orderResource = referencedId(method('GET').Properties.ResourceId);
+    expect(referencedId(method('DELETE').Properties.ResourceId)).toBe(orderResource);
+    expect(json.Resources[orderResource]!.Properties.PathPart).toBe('{orderId}');
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'orders' });
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{orderId}' });
     for (const [, m] of methods) {
@@ -179,16 +182,20 @@ describe('order API', () => {
     }
   });
 
-  it('validates POST bodies against the order model (request-model.test.ts: what it accepts) and requires GET’s orderId', () => {
+  it('validates POST bodies against the order model (request-model.test.ts: what it accepts) and requires the orderId of GET and DELETE', () => {
     const post = method('POST');
     const validator = json.Resources[referencedId(post.Properties.RequestValidatorId)]!;
     expect(validator.Properties).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
     const model = json.Resources[referencedId(post.Properties.RequestModels['application/json'])]!;
     expect(model.Properties).toMatchObject({ ContentType: 'application/json', Schema: { $schema: 'http://json-schema.org/draft-04/schema#' } });
 
-    const get = method('GET');
-    expect(get.Properties.RequestParameters).toEqual({ 'method.request.path.orderId': true });
-    expect(referencedId(get.Properties.RequestValidatorId)).toBe(referencedId(post.Properties.RequestValidatorId));
+    for (const verb of ['GET', 'DELETE']) {
+      const byId = method(verb);
+      expect(byId.Properties.RequestParameters, verb).toEqual({ 'method.request.path.orderId': true });
+      expect(referencedId(byId.Properties.RequestValidatorId), verb).toBe(referencedId(post.Properties.RequestValidatorId));
+    }
+    // A cancel has no body: nothing to model.
+    expect(method('DELETE').Properties.RequestModels).toBeUndefined();
   });
 
   it('throttles, traces and writes JSON access logs and execution error logs on its stage', () => {

@@ -5,7 +5,7 @@
  * encrypted, SSL-only topic; the dashboard shows every stage; the saved queries read the right logs.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { API_ALARM_KINDS, LogMessage, RETENTION_WARNING_SHARE, RUNBOOK, StackOutput, STAGE_ALARM_KINDS } from '../../lib/contract/index.ts';
+import { API_ALARM_KINDS, IntakeMetric, intakeMetricDimensions, LogMessage, RETENTION_WARNING_SHARE, RUNBOOK, StackOutput, STAGE_ALARM_KINDS } from '../../lib/contract/index.ts';
 import { statusTableOperations } from '../../lib/infra/permissions.ts';
 import { findStage, loadTopology, TopologyError, type Stage, type Topology } from '../../lib/topology/index.ts';
 import {
@@ -416,7 +416,7 @@ describe('the default deployment', () => {
       }
     });
 
-    it('has an overview: orders accepted / delivered / dead-lettered, API 4xx, 5xx and latency p50/p99, the status of every alarm', () => {
+    it('has an overview: orders accepted / delivered / dead-lettered / cancelled, API 4xx, 5xx and latency p50/p99, the status of every alarm', () => {
       const apiDims = { ApiName: `${stack.stackName}-orders`, Stage: `@${logicalId(stack.orderApi.api.deploymentStage)}` };
       expect(has('AWS/ApiGateway', '4XXError', apiDims)).toBe(true);
       expect(has('AWS/ApiGateway', '5XXError', apiDims)).toBe(true);
@@ -433,6 +433,8 @@ describe('the default deployment', () => {
       expect(delivered).toEqual(topology.pipelines.map((p) => sorted({ service: stack.stackName, pipeline: p.id, stage: 'delivery' })));
       expect(rows.filter((m) => m?.metricName === 'OrdersDeadLettered')).toHaveLength(stages.length);
       expect(expressions.map((e) => e.label).sort()).toEqual(['dead-lettered', 'delivered']);
+      // Cancelled: what the intake counts when a DELETE applies (test/contract: the intake emits it).
+      expect(rows.filter((m) => m?.metricName === IntakeMetric.OrdersCancelled).map((m) => m!.dimensions)).toEqual([intakeMetricDimensions(stack.stackName)]);
 
       const status = body.widgets.filter((w) => w.type === 'alarm');
       const shown = status.flatMap((w) => (w.properties.alarms as string[]).map((a) => a.slice(1)));

@@ -61,8 +61,11 @@ describe('a tuned topology', () => {
     for (const [id, group] of resourcesOf(json, 'AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays, id).toBe(14);
   });
 
-  it('requires an API key on both methods, throttled by a usage plan, and publishes the key id', () => {
-    for (const [, method] of resourcesOf(json, 'AWS::ApiGateway::Method')) {
+  it('requires an API key on every method (cancel included), throttled by a usage plan, and publishes the key id', () => {
+    const methods = resourcesOf(json, 'AWS::ApiGateway::Method');
+    expect(methods.map(([id]) => id)).toEqual(expect.arrayContaining(stack.orderApi.methods.map((m) => logicalId(m))));
+    expect(methods.map(([, m]) => m.Properties.HttpMethod)).toContain('DELETE');
+    for (const [, method] of methods) {
       expect(method.Properties).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: true });
     }
     const [planId, plan] = onlyResourceOf(json, 'AWS::ApiGateway::UsagePlan');

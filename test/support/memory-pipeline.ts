@@ -22,6 +22,7 @@ import { intakeEnvironment, readIntakeConfig, readStageConfig, stageEnvironment 
 import { retry, type Outcome } from '../../lib/runtime/outcome.ts';
 import { SqsQueues } from '../../lib/runtime/ports.ts';
 import { createStageHandler, type StageDefinition } from '../../lib/runtime/stage-handler.ts';
+import { createMetrics, type Metrics } from '../../lib/runtime/telemetry.ts';
 import { allStages, firstStage, loadTopology, nextStageOf, type Stage, type Topology } from '../../lib/topology/index.ts';
 import { MemorySqs } from './memory-sqs.ts';
 import { MemoryTable } from './memory-table.ts';
@@ -92,6 +93,8 @@ export interface MemoryPipelineOptions {
   readonly failProbability?: number;
   /** Orders whose id ends so are refused for good by packing. */
   readonly rejectSuffix?: string;
+  /** Receives every EMF document the intake and the stages publish (Powertools Metrics' own serialization). */
+  readonly onMetrics?: (document: Record<string, unknown>) => void;
 }
 
 export type Invocation<T> = { readonly crashed: true } | { readonly crashed: false; readonly value: T };
@@ -145,6 +148,13 @@ export class MemoryPipeline {
     return { status: result.value.statusCode, body: JSON.parse(result.value.body) };
   }
 
+  /** Any request to the order API (the intake handler, as API Gateway or the local API server invokes it). */
+  async request(event: ReturnType<typeof toApiGatewayEvent>): Promise<APIGatewayProxyResult> {
+    const result = await this.#call(event);
+    if (result.crashed) throw new Error('cannot crash');
+    return result.value;
+  }
+
   async #call(event: ReturnType<typeof toApiGatewayEvent>, crashAfter?: number): Promise<Invocation<APIGatewayProxyResult>> {
     const crash = new CrashSwitch(crashAfter);
     const config = readIntakeConfig(
@@ -158,7 +168,7 @@ export class MemoryPipeline {
       ledger: new OrderLedger(crashingTable(this.table, crash), ORDER_STATUS_LABELS),
       queues: new SqsQueues(crashingClient(this.sqs.client, crash)),
       logger: silent,
-      metrics: noMetrics,
+      metrics: this.#metrics({}),
       now: () => this.#time,
       sleep: async (ms) => {
         this.#time += ms;
@@ -234,6 +244,20 @@ export class MemoryPipeline {
     await this.audit();
   }
 
+  /** Metrics that hand what a function publishes to `onMetrics`, as the EMF document it would print. */
+  #metrics(dimensions: Record<string, string>): Metrics {
+    const sink = this.#options.onMetrics;
+    if (!sink) return noMetrics;
+    const metrics = createMetrics(dimensions);
+    return {
+      addMetric: metrics.addMetric.bind(metrics),
+      publishStoredMetrics: () => {
+        if (metrics.hasStoredMetrics()) sink(metrics.serializeMetrics() as unknown as Record<string, unknown>);
+        metrics.clearMetrics();
+      },
+    } as unknown as Metrics;
+  }
+
   #stageHandler(stage: Stage, crash: CrashSwitch) {
     const next = nextStageOf(this.topology, stage);
     const urls = this.urls.get(stage.key)!;
@@ -274,7 +298,15 @@ export class MemoryPipeline {
           });
         },
       },
-      { config, ledger: counted, queues: new SqsQueues(crashingClient(this.sqs.client, crash)), logger: silent, metrics: noMetrics, random, now: () => this.#time },
+      {
+        config,
+        ledger: counted,
+        queues: new SqsQueues(crashingClient(this.sqs.client, crash)),
+        logger: silent,
+        metrics: this.#metrics({ pipeline: stage.pipelineId, stage: stage.name }),
+        random,
+        now: () => this.#time,
+      },
     );
   }
 }

@@ -4,7 +4,8 @@
  * visibility timeouts, receive counts, redrive policies (the move happens on the receive after
  * `maxReceiveCount`, keeping the message id and send time, as SQS does), batch calls with per-entry
  * results, the 12-hour visibility limit — and the liberties real SQS takes that fauxqs does not:
- * duplicate deliveries and out-of-order receives, on a seeded random source. Time is a clock the
+ * duplicate deliveries and out-of-order receives, on a seeded random source. Messages keep the
+ * `AWSTraceHeader` system attribute they were sent with (fauxqs drops it). Time is a clock the
  * test moves. Code under test uses it through the real SDK command objects (SqsQueues, sendMessages,
  * peekDeadLetters, redriveDeadLetters), so what runs here is what runs against SQS.
  */
@@ -35,6 +36,8 @@ interface Stored {
   readonly MessageId: string;
   readonly Body: string;
   readonly MessageAttributes: Record<string, MessageAttributeValue>;
+  /** The `AWSTraceHeader` system attribute it was sent with, returned among its attributes as SQS does. */
+  readonly traceHeader?: string;
   readonly sentAt: number;
   receiveCount: number;
   visibleAt: number;
@@ -50,7 +53,7 @@ export class MemorySqs {
   #liberties: Liberties | undefined;
   #ids = 0;
   /** Every message ever accepted, by queue, in order (duplicated deliveries once): what was sent. */
-  readonly sent: { readonly queueUrl: string; readonly body: string }[] = [];
+  readonly sent: { readonly queueUrl: string; readonly body: string; readonly attributes: Record<string, MessageAttributeValue>; readonly traceHeader?: string }[] = [];
   /** Keys (message bodies) whose sends fail, and why — to test what happens when SQS refuses an entry. */
   failSends: ((queueUrl: string, body: string) => string | undefined) | undefined;
 
@@ -105,12 +108,13 @@ export class MemorySqs {
         Failed.push({ Id: entry.Id as string, Code: 'InternalError', Message: refused, SenderFault: false });
         continue;
       }
-      this.sent.push({ queueUrl: input.QueueUrl as string, body: entry.MessageBody ?? '' });
+      const traceHeader = entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
+      this.sent.push({ queueUrl: input.QueueUrl as string, body: entry.MessageBody ?? '', attributes: entry.MessageAttributes ?? {}, ...(traceHeader ? { traceHeader } : {}) });
       const copies = this.#liberties && this.#liberties.random() < this.#liberties.duplicate ? 2 : 1;
       let id = '';
       for (let i = 0; i < copies; i++) {
         id = `m-${++this.#ids}`;
-        queue.messages.push({ MessageId: id, Body: entry.MessageBody ?? '', MessageAttributes: entry.MessageAttributes ?? {}, sentAt: this.#now(), receiveCount: 0, visibleAt: this.#now() });
+        queue.messages.push({ MessageId: id, Body: entry.MessageBody ?? '', MessageAttributes: entry.MessageAttributes ?? {}, ...(traceHeader ? { traceHeader } : {}), sentAt: this.#now(), receiveCount: 0, visibleAt: this.#now() });
       }
       Successful.push({ Id: entry.Id as string, MessageId: id });
     }
@@ -143,7 +147,12 @@ export class MemorySqs {
         ReceiptHandle: m.handle,
         Body: m.Body,
         MessageAttributes: m.MessageAttributes,
-        Attributes: { ApproximateReceiveCount: String(m.receiveCount), SentTimestamp: String(m.sentAt), ApproximateFirstReceiveTimestamp: String(now) },
+        Attributes: {
+          ApproximateReceiveCount: String(m.receiveCount),
+          SentTimestamp: String(m.sentAt),
+          ApproximateFirstReceiveTimestamp: String(now),
+          ...(m.traceHeader ? { AWSTraceHeader: m.traceHeader } : {}),
+        },
       });
     }
     return { Messages };
