@@ -17,6 +17,9 @@
  * function has its own role with exactly the actions it calls on exactly its own resources.
  * Change sizes, concurrency, retries or warehouses in cdk.json (context `conveyor`), never here.
  *
+ * Circuit breakers (breaker.ts): per stage, a failure-rate alarm; the breaker function stops a failing
+ * stage's event source mapping, probes it after a while and resumes it, and says so on the alarm topic.
+ *
  * Monitoring (monitoring.ts, dashboard.ts): per stage, alarms on dead letters, backlog, function
  * error rate, throttles and messages nearing their retention, feeding one composite alarm per
  * pipeline; the composites and the API-level alarms (5xx rate, latency, intake errors and throttles,
@@ -30,6 +33,7 @@
 import { CfnOutput, CfnResource, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { allStages, TopologyError, type Topology } from '../topology/index.ts';
+import { CircuitBreakers } from './breaker.ts';
 import { ConveyorDashboard } from './dashboard.ts';
 import { DeadLetterAuditor } from './dead-letter-auditor.ts';
 import { Monitoring } from './monitoring.ts';
@@ -68,6 +72,8 @@ export class ConveyorStack extends Stack {
   /** Alarms, their SNS topic and the saved Logs Insights queries. */
   public readonly monitoring: Monitoring;
   public readonly dashboard: ConveyorDashboard;
+  /** Every stage's circuit breaker: failure-rate alarms and the function that switches the stages' event source mappings. */
+  public readonly breakers: CircuitBreakers;
 
   constructor(scope: Construct, id: string, props: ConveyorStackProps) {
     super(scope, id, { description: 'Conveyor: serverless staged order pipeline (orders → picking → packing → delivery)', ...props });
@@ -107,6 +113,15 @@ export class ConveyorStack extends Stack {
     this.deadLetterAuditor = new DeadLetterAuditor(this, 'DeadLetterAuditor', { topology, stages: this.stages, statusTable: table, handlersDir: props.handlersDir });
     this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi, statusTable: table });
     this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring });
+    this.breakers = new CircuitBreakers(this, 'CircuitBreakers', {
+      topology,
+      stages: this.stages,
+      statusTable: table,
+      topic: this.monitoring.topic,
+      topicKey: this.monitoring.topicKey,
+      namePrefix: this.monitoring.namePrefix,
+      handlersDir: props.handlersDir,
+    });
 
     this.addOutputs();
     assertFitsOneStack(this, topology);
@@ -121,7 +136,7 @@ export class ConveyorStack extends Stack {
     new CfnOutput(this, StackOutput.alarmTopic, { value: this.monitoring.topic.topicArn, description: 'SNS topic the pipeline composites and the API alarms notify (ALARM and OK)' });
     new CfnOutput(this, StackOutput.dashboardName, { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     new CfnOutput(this, StackOutput.dashboardUrl, { value: this.dashboard.url, description: 'CloudWatch dashboard in the console' });
-    addTopologyManifestOutput(this, topologyManifest(this.topology, this.stages, serviceNameOf(this)));
+    addTopologyManifestOutput(this, topologyManifest(this.topology, this.stages, serviceNameOf(this), { breakerFunctionName: this.breakers.function.functionName }));
   }
 }
 
