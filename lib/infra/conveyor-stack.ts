@@ -112,7 +112,6 @@ export class ConveyorStack extends Stack {
 
     this.deadLetterAuditor = new DeadLetterAuditor(this, 'DeadLetterAuditor', { topology, stages: this.stages, statusTable: table, handlersDir: props.handlersDir });
     this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi, statusTable: table });
-    this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring });
     this.breakers = new CircuitBreakers(this, 'CircuitBreakers', {
       topology,
       stages: this.stages,
@@ -122,6 +121,7 @@ export class ConveyorStack extends Stack {
       namePrefix: this.monitoring.namePrefix,
       handlersDir: props.handlersDir,
     });
+    this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring, breakerAlarms: this.breakers.alarms });
 
     this.addOutputs();
     assertFitsOneStack(this, topology);
@@ -144,7 +144,7 @@ export class ConveyorStack extends Stack {
 const MAX_STACK_RESOURCES = 500;
 
 /**
- * Every warehouse adds about 37 resources (queues, policies, functions, roles, log groups, event
+ * Every warehouse adds about 46 resources (queues, policies, functions, roles, log groups, event
  * sources, alarms): too many warehouses fail at deploy time. Say so at synth, with the way out.
  */
 function assertFitsOneStack(stack: Stack, topology: Topology): void {
