@@ -10,6 +10,7 @@
  *   pause / resume  Lambda UpdateEventSourceMapping { Enabled: false | true }
  *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
  *   purge           SQS PurgeQueue
+ *   breaker, the BREAKER column   Lambda Invoke of the stack's breaker function (aws-breakers.ts)
  *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts)
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
@@ -17,13 +18,15 @@ import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@a
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, PurgeQueueCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import type { BreakerOverride } from '../contract/breaker.ts';
 import { peekDeadLetters, type DeadLetter } from '../operations/dead-letters.ts';
+import { overrideBreaker, readBreakers } from './aws-breakers.ts';
 import { IntakeMetric, intakeMetricDimensions, StageMetric, stageMetricDimensions } from '../contract/index.ts';
 import type { CliContext, CredentialsProvider } from './context.ts';
 import { CliError, describeHttpProblem, explainError, UsageError } from './errors.ts';
 import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
 import { readStack, type StackResources } from './stack-outputs.ts';
-import { type IntakeResponse, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
+import { type IntakeResponse, type RedriveOptions, type RedriveResult, type StageBreaker, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
 
 /** Counts and rates of `status` cover this much of the recent past. */
 const METRICS_WINDOW_SECONDS = 300;
@@ -247,6 +250,14 @@ export class AwsTarget implements Target {
 
   async purge(ref: StageRef): Promise<void> {
     await this.#clients.sqs.send(new PurgeQueueCommand({ QueueUrl: this.#stack.stage(ref, 'queueUrl') }));
+  }
+
+  async breaker(ref: StageRef, state: BreakerOverride): Promise<StageBreaker> {
+    return overrideBreaker(this.#clients.lambda, this.#stack, ref, state);
+  }
+
+  async breakers(): Promise<Record<string, StageBreaker>> {
+    return readBreakers(this.#clients.lambda, this.#stack);
   }
 
   close(): void {

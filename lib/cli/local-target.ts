@@ -6,7 +6,8 @@ import type { DeadLetter } from '../operations/dead-letters.ts';
 import type { StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
-import type { IntakeResponse, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
+import type { BreakerOverride, BreakerStatus } from '../contract/breaker.ts';
+import { stageBreaker, type IntakeResponse, type RedriveOptions, type RedriveResult, type StageBreaker, type StageControlResult, type StageRef, type StatusReport, type Target } from './target.ts';
 
 /** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
 export const DEFAULT_LOCAL_PORT = 3000;
@@ -134,6 +135,18 @@ export class LocalTarget implements Target {
 
   async purge(ref: StageRef): Promise<void> {
     await this.#ok('POST', `${stagePath(ref)}/purge`, { confirm: true });
+  }
+
+  async breaker(ref: StageRef, state: BreakerOverride): Promise<StageBreaker> {
+    const body = (await this.#ok('POST', `${stagePath(ref)}/breaker`, { state })) as { breaker: BreakerStatus };
+    return stageBreaker(body.breaker);
+  }
+
+  async breakers(): Promise<Record<string, StageBreaker>> {
+    const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
+    return Object.fromEntries(
+      Object.entries(snapshot.pipelines).flatMap(([warehouse, stages]) => Object.entries(stages).map(([stage, v]) => [`${warehouse}/${stage}`, { state: v.breaker, reason: v.breakerReason }])),
+    );
   }
 
   close(): void {}

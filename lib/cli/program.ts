@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerBreakerCommands } from './commands/breaker.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerOrderCommands } from './commands/orders.ts';
 import { registerSendCommand } from './commands/send.ts';
@@ -28,6 +29,7 @@ Examples:
   $ npx conveyor dlq redrive --stage picking --warehouse wh-1
   $ npx conveyor pause --stage packing                   stop consuming (a sick downstream)
   $ npx conveyor scale --stage picking --max-concurrency 20
+  $ npx conveyor breaker open --stage delivery --warehouse wh-1   hold its circuit breaker open
   $ npx conveyor status --target aws --stack Conveyor --region eu-west-1 --profile ops
 
 Targets:
@@ -75,6 +77,7 @@ export function createProgram(context: CliContext, state: RunState): Command {
   registerOrderCommands(program, context, state);
   registerDlqCommands(program, context, state);
   registerStageCommands(program, context, state);
+  registerBreakerCommands(program, context, state);
   return program;
 }
 
