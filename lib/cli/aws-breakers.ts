@@ -38,8 +38,8 @@ async function invokeBreakers(lambda: LambdaClient, stack: StackResources, comma
     throw new StackError(`stack "${stack.stackName}" has no circuit-breaker function (deployed before it existed) — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`);
   }
   const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(command)) }));
-  const text = response.Payload ? new TextDecoder().decode(response.Payload) : '';
-  if (response.FunctionError) {
+  const text = response?.Payload ? new TextDecoder().decode(response.Payload) : '';
+  if (response?.FunctionError) {
     throw new CliError(`the circuit-breaker function ${functionName} failed (${failureMessage(text)}) — see its log group in CloudWatch Logs, then try again`);
   }
   let raw: unknown;

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetEventSourceMappingCommand, InvokeCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
@@ -300,6 +300,8 @@ describe("the README's policy for an operator's role", () => {
   // SQS authorizes its batch calls with the single-message action; a message move task also needs these (SQS developer guide, "DLQ redrive" permissions).
   const SQS_BATCH: Record<string, string> = { ChangeMessageVisibilityBatch: 'ChangeMessageVisibility', DeleteMessageBatch: 'DeleteMessage', SendMessageBatch: 'SendMessage' };
   const MOVE_TASK_NEEDS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:SendMessage'];
+  // Lambda authorizes Invoke with lambda:InvokeFunction (the breaker function: `breaker`, and the BREAKER column of `status`).
+  const LAMBDA_ACTIONS: Record<string, string> = { Invoke: 'InvokeFunction' };
 
   it('allows every call every AWS command makes, and nothing those calls do not need', async () => {
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
@@ -310,6 +312,8 @@ describe("the README's policy for an operator's role", () => {
     sqs.on(PurgeQueueCommand).resolves({});
     lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
     lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Enabled' });
+    const reply = JSON.stringify({ stage: 'wh-1/picking', breaker: { state: 'open', since: 1, reason: 'opened by an operator', manual: true } });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Object.assign(new TextEncoder().encode(reply), { transformToString: () => reply }) });
     cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     answer = (request) =>
       request.method === 'GET'
@@ -323,6 +327,7 @@ describe("the README's policy for an operator's role", () => {
       ['resume', '--stage', 'picking'],
       ['scale', '--stage', 'picking', '--max-concurrency', '5'],
       ['purge', '--stage', 'picking', '--warehouse', 'wh-1', '--yes'],
+      ['breaker', 'open', '--stage', 'picking', '--warehouse', 'wh-1'],
       ['send', '--count', '1'],
       ['orders', 'get', 'o-1'],
     ];
@@ -333,7 +338,7 @@ describe("the README's policy for an operator's role", () => {
       services.flatMap(([service, mock]) =>
         mock.calls().map((call) => {
           const operation = call.args[0].constructor.name.replace(/Command$/, '');
-          return `${service}:${service === 'sqs' ? (SQS_BATCH[operation] ?? operation) : operation}`;
+          return `${service}:${service === 'sqs' ? (SQS_BATCH[operation] ?? operation) : service === 'lambda' ? (LAMBDA_ACTIONS[operation] ?? operation) : operation}`;
         }),
       ),
     );
