@@ -10,7 +10,7 @@ import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCom
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BREAKER_METRICS, breakerChangeMessage, MAX_CONCURRENCY_RANGE, METRICS_NAMESPACE, stageMetricDimensions } from '../../lib/contract/index.ts';
+import { BREAKER_METRICS, breakerChangeMessage, MAX_CONCURRENCY_RANGE, METRICS_NAMESPACE, RUNBOOK, stageMetricDimensions } from '../../lib/contract/index.ts';
 import type { Key, ReadOptions, Table } from '../../lib/ledger/table.ts';
 import { breakerHandler } from '../../lib/orders/breaker.ts';
 import { breakerAlarmName, breakerEnvironment, readBreakerConfig } from '../../lib/runtime/breaker-environment.ts';
@@ -117,6 +117,9 @@ describe('the breaker function', () => {
     expect(notice!.Subject).toContain(breakerChangeMessage('open'));
     expect(notice!.Subject).toContain(packing.key);
     expect(notice!.Message).toContain(`conveyor breaker close --stage ${packing.name} --warehouse ${packing.pipelineId} --target aws --stack ${STACK}`);
+    expect(notice!.Message).toContain(`README '${RUNBOOK.circuitBreaker}'`);
+    // What happens next, in the topology's numbers.
+    for (const fact of [`${settings.openSeconds} s`, `${settings.probeRecords} records`, `concurrency ${MAX_CONCURRENCY_RANGE.min}`]) expect(notice!.Message).toContain(fact);
 
     // Open until openSeconds have passed; then a probe at the least concurrency.
     now += settings.openSeconds * 1000 - 1;

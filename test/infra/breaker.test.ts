@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BREAKER_METRICS, MAX_WAREHOUSES_PER_STACK, readTopologyManifest, stageMetricDimensions, StackOutput } from '../../lib/contract/index.ts';
+import { BREAKER_METRICS, MAX_WAREHOUSES_PER_STACK, readTopologyManifest, RUNBOOK, stageMetricDimensions, StackOutput } from '../../lib/contract/index.ts';
 import { STATUS_TABLE_ACTIONS } from '../../lib/infra/permissions.ts';
 import { BREAKER_PARTITION } from '../../lib/operations/breaker-store.ts';
 import { readBreakerConfig } from '../../lib/runtime/breaker-environment.ts';
@@ -100,8 +100,10 @@ describe('a topology with a tuned breaker and a disabled one', () => {
       expect(alarms(alarm, { records: minimumRecords - 1, failed: minimumRecords - 1 }), stage.key).toBe(false);
       expect(alarms(alarm, { records: minimumRecords, failed: undefined }), stage.key).toBe(false);
       expect(alarm.Properties.AlarmActions ?? [], stage.key).toEqual([]);
+      expect(alarm.Properties.AlarmDescription, stage.key).toContain(`README '${RUNBOOK.circuitBreaker}'`);
     }
     expect(findStage(topology, 'wh-1', 'packing')!.breaker).toMatchObject(overrides.stages.packing.breaker);
+    expect(readFileSync(new URL('../../README.md', import.meta.url), 'utf8')).toContain(`\n### ${RUNBOOK.circuitBreaker}\n`);
   });
 
   it('wakes the function when a breaker alarm — and only a breaker alarm — goes to ALARM, and every minute', () => {
