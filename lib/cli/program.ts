@@ -49,7 +49,7 @@ Set CONVEYOR_DEBUG=1 to print the stack trace of an unexpected error.
 export function createProgram(context: CliContext, state: RunState): Command {
   const program = new Command('conveyor');
   program
-    .description('Operate a Conveyor pipeline — the local runtime (default) or a deployed stack (--target aws): queue table, load, dead letters, pause, resume, scale.')
+    .description('Operate a Conveyor pipeline — the local runtime (default) or a deployed stack (--target aws): queue table, load, dead letters, pause, resume, scale, circuit breakers.')
     .usage('<command> [options]')
     .version(packageVersion(), '-V, --version', 'print the version')
     .addOption(new Option('--target <target>', 'what to operate: the local runtime, or a deployed stack').choices(['local', 'aws']).default('local').helpGroup('Target:'))

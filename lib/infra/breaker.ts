@@ -28,8 +28,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { BREAKER_METRICS, RUNBOOK } from '../contract/index.ts';
 import { BREAKER_PARTITION } from '../operations/breaker-store.ts';
-import { breakerAlarmName, breakerAlarmPrefix, breakerEnvironment } from '../runtime/breaker-environment.ts';
-import type { Stage, Topology } from '../topology/index.ts';
+import { BREAKERS_VARIABLE_BUDGET_BYTES, breakerAlarmName, breakerAlarmPrefix, breakerEnvironment, breakersVariableBytes } from '../runtime/breaker-environment.ts';
+import { allStages, TopologyError, type Stage, type Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
 import { serviceNameOf } from './defaults.ts';
 import { formatDuration } from './format.ts';
@@ -84,6 +84,7 @@ export class CircuitBreakers extends Construct {
     const prefix = props.namePrefix ?? Stack.of(this).stackName;
     const service = serviceNameOf(this);
     const built = [...stages.values()];
+    assertBreakersFit(topology);
 
     this.alarms = new Map(built.filter((s) => s.stage.breaker.enabled).map((s) => [s.stage.key, this.createAlarm(prefix, service, s.stage)]));
 
@@ -189,4 +190,19 @@ export class CircuitBreakers extends Construct {
       }),
     ];
   }
+}
+
+/**
+ * The breaker function is configured through its environment, which Lambda caps at 4 KB: a topology
+ * with so many different `breaker` settings that they would not fit is refused at synth, not at deploy.
+ */
+function assertBreakersFit(topology: Topology): void {
+  const bytes = breakersVariableBytes(topology);
+  if (bytes <= BREAKERS_VARIABLE_BUDGET_BYTES) return;
+  const stages = allStages(topology);
+  const distinct = new Set(stages.map((s) => JSON.stringify(s.breaker))).size;
+  throw new TopologyError('cdk.json context "conveyor"', [
+    `breaker: ${stages.length} stages with ${distinct} different breaker settings need ${bytes} bytes of the breaker function's environment, but ${BREAKERS_VARIABLE_BUDGET_BYTES} fit in Lambda's 4 KB; ` +
+      'give more stages the same breaker settings (set them under "stages" rather than per warehouse), or deploy fewer warehouses per stack',
+  ]);
 }

@@ -2,9 +2,10 @@
  * The environment contract between the CDK stack and the breaker function (handlers/breaker.ts):
  * the builder the stack calls and the reader the function calls, together so they cannot drift.
  *
- * Lambda allows 4 KB of environment in all, and a stack may hold dozens of stages: stages are grouped
- * by their breaker settings and maximum concurrency (one group in the default topology), each stage
- * is one `"warehouse/stage": "<mapping UUID>"` pair, and alarm names are derived from one prefix.
+ * Lambda allows 4 KB of environment in all, and a stack may hold dozens of stages: each stage is one
+ * `"warehouse/stage": ["<mapping UUID>", maxConcurrency, settings index]` entry, the distinct breaker
+ * settings are listed once (one in the default topology), and alarm names are derived from one
+ * prefix. A topology whose breakers would not fit is refused at synth (lib/infra/breaker.ts).
  */
 import * as z from 'zod/mini';
 import { METRICS_NAMESPACE } from '../contract/metrics.ts';
@@ -43,11 +44,21 @@ export interface BreakerResources {
   readonly mappingUuids: Readonly<Record<string, string>>;
 }
 
-interface BreakerGroup {
-  readonly settings: BreakerSettings;
-  readonly maxConcurrency: number;
-  /** Stage key → mapping UUID. */
-  readonly stages: Record<string, string>;
+/** `CONVEYOR_BREAKERS`: the distinct breaker settings, and per stage its mapping UUID, maximum concurrency and settings. */
+interface BreakersVariable {
+  readonly settings: BreakerSettings[];
+  readonly stages: Record<string, [mappingUuid: string, maxConcurrency: number, settings: number]>;
+}
+
+function breakersVariable(topology: Topology, mappingUuid: (stageKey: string) => string): BreakersVariable {
+  const settings: BreakerSettings[] = [];
+  const stages: BreakersVariable['stages'] = {};
+  for (const stage of topology.pipelines.flatMap((p) => p.stages)) {
+    let index = settings.findIndex((known) => JSON.stringify(known) === JSON.stringify(stage.breaker));
+    if (index < 0) index = settings.push(stage.breaker) - 1;
+    stages[stage.key] = [mappingUuid(stage.key), stage.maxConcurrency, index];
+  }
+  return { settings, stages };
 }
 
 /**
@@ -55,24 +66,37 @@ interface BreakerGroup {
  * @param toJson how to serialise; the CDK stack passes `stack.toJsonString` so the UUID tokens resolve.
  */
 export function breakerEnvironment(topology: Topology, resources: BreakerResources, toJson: (value: unknown) => string = JSON.stringify): Record<string, string> {
-  const groups = new Map<string, BreakerGroup>();
-  for (const stage of topology.pipelines.flatMap((p) => p.stages)) {
-    const id = JSON.stringify([stage.breaker, stage.maxConcurrency]);
-    const group = groups.get(id) ?? { settings: stage.breaker, maxConcurrency: stage.maxConcurrency, stages: {} };
-    const uuid = resources.mappingUuids[stage.key];
-    if (uuid === undefined) throw new Error(`no event source mapping for stage ${stage.key}`);
-    group.stages[stage.key] = uuid;
-    groups.set(id, group);
-  }
+  const breakers = breakersVariable(topology, (key) => {
+    const uuid = resources.mappingUuids[key];
+    if (uuid === undefined) throw new Error(`no event source mapping for stage ${key}`);
+    return uuid;
+  });
   return {
     CONVEYOR_STATUS_TABLE: resources.tableName,
     CONVEYOR_ALARM_TOPIC_ARN: resources.topicArn,
     CONVEYOR_STACK_NAME: resources.stackName,
     CONVEYOR_BREAKER_ALARM_PREFIX: breakerAlarmPrefix(resources.namePrefix),
-    CONVEYOR_BREAKERS: toJson([...groups.values()]),
+    CONVEYOR_BREAKERS: toJson(breakers),
     POWERTOOLS_SERVICE_NAME: resources.serviceName ?? DEFAULT_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   };
+}
+
+/** Lambda's limit on a function's environment variables, all together. */
+export const LAMBDA_ENVIRONMENT_BYTES = 4_096;
+/**
+ * Kept for the other variables at their longest: a table name (255) and a topic ARN (~320) as
+ * CloudFormation may generate them, the stack name three times (128 each), names and punctuation.
+ */
+const OTHER_VARIABLES_BYTES = 1_200;
+/** What `CONVEYOR_BREAKERS` may take of Lambda's 4 KB. */
+export const BREAKERS_VARIABLE_BUDGET_BYTES = LAMBDA_ENVIRONMENT_BYTES - OTHER_VARIABLES_BYTES;
+/** A Lambda event source mapping's UUID. */
+const UUID_LENGTH = 36;
+
+/** The size `CONVEYOR_BREAKERS` will have once deployed (mapping UUIDs are 36 characters), for the stack's check at synth. */
+export function breakersVariableBytes(topology: Topology): number {
+  return Buffer.byteLength(JSON.stringify(breakersVariable(topology, () => '0'.repeat(UUID_LENGTH))));
 }
 
 export interface BreakerConfig {
@@ -87,10 +111,10 @@ export interface BreakerConfig {
 
 const text = z.string().check(z.minLength(1, { error: 'must not be empty' }));
 const whole = (min: number) => z.number().check(z.int(), z.minimum(min));
-const Groups = z
-  .array(
-    z.object({
-      settings: z.object({
+const BreakersVariableSchema = z.object({
+  settings: z
+    .array(
+      z.object({
         enabled: z.boolean(),
         failureRatePercent: whole(1),
         minimumRecords: whole(1),
@@ -98,11 +122,10 @@ const Groups = z
         openSeconds: whole(1),
         probeRecords: whole(1),
       }),
-      maxConcurrency: whole(2),
-      stages: z.record(z.string().check(z.regex(/^[^/]+\/[^/]+$/)), text),
-    }),
-  )
-  .check(z.minLength(1));
+    )
+    .check(z.minLength(1)),
+  stages: z.record(z.string().check(z.regex(/^[^/]+\/[^/]+$/)), z.tuple([text, whole(2), whole(0)])),
+});
 const Env = z.object({
   CONVEYOR_STATUS_TABLE: text,
   CONVEYOR_ALARM_TOPIC_ARN: text,
@@ -125,16 +148,15 @@ export function readBreakerConfig(env: NodeJS.ProcessEnv = process.env): Breaker
   } catch {
     throw new ConfigurationError('the breaker function is misconfigured: CONVEYOR_BREAKERS is not JSON');
   }
-  const groups = z.safeParse(Groups, raw);
-  if (!groups.success) {
-    throw new ConfigurationError('the breaker function is misconfigured: CONVEYOR_BREAKERS must list every stage with its event source mapping and breaker settings');
+  const parsed2 = z.safeParse(BreakersVariableSchema, raw);
+  const breakers = parsed2.success ? parsed2.data : undefined;
+  if (!breakers || Object.values(breakers.stages).some(([, , index]) => breakers.settings[index] === undefined)) {
+    throw new ConfigurationError('the breaker function is misconfigured: CONVEYOR_BREAKERS must list every stage with its event source mapping, maximum concurrency and breaker settings');
   }
-  const stages = groups.data.flatMap((group) =>
-    Object.entries(group.stages).map(([key, mappingUuid]) => {
-      const [pipelineId, stage] = key.split('/') as [string, string];
-      return { key, pipelineId, stage, mappingUuid, alarmName: alarmNameAfter(e.CONVEYOR_BREAKER_ALARM_PREFIX, pipelineId, stage), maxConcurrency: group.maxConcurrency, settings: group.settings };
-    }),
-  );
+  const stages = Object.entries(breakers.stages).map(([key, [mappingUuid, maxConcurrency, index]]) => {
+    const [pipelineId, stage] = key.split('/') as [string, string];
+    return { key, pipelineId, stage, mappingUuid, alarmName: alarmNameAfter(e.CONVEYOR_BREAKER_ALARM_PREFIX, pipelineId, stage), maxConcurrency, settings: breakers.settings[index]! };
+  });
   return {
     tableName: e.CONVEYOR_STATUS_TABLE,
     topicArn: e.CONVEYOR_ALARM_TOPIC_ARN,

@@ -11,8 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BREAKER_METRICS, MAX_WAREHOUSES_PER_STACK, readTopologyManifest, RUNBOOK, stageMetricDimensions, StackOutput } from '../../lib/contract/index.ts';
 import { STATUS_TABLE_ACTIONS } from '../../lib/infra/permissions.ts';
 import { BREAKER_PARTITION } from '../../lib/operations/breaker-store.ts';
-import { readBreakerConfig } from '../../lib/runtime/breaker-environment.ts';
-import { allStages, findStage, loadTopology, type Topology } from '../../lib/topology/index.ts';
+import { BREAKERS_VARIABLE_BUDGET_BYTES, breakersVariableBytes, LAMBDA_ENVIRONMENT_BYTES, readBreakerConfig } from '../../lib/runtime/breaker-environment.ts';
+import { DEFAULT_CHAIN } from '../../lib/topology/defaults.ts';
+import { allStages, findStage, loadTopology, TopologyError, type Topology } from '../../lib/topology/index.ts';
 import {
   asList,
   cleanupAssemblies,
@@ -198,7 +199,8 @@ describe('examples/four-stages.json', () => {
 
 describe('the largest topology the loader accepts', () => {
   const LONGEST_STACK_NAME = `C${'x'.repeat(127)}`;
-  const warehouses = Array.from({ length: MAX_WAREHOUSES_PER_STACK }, (_, i) => `warehouse-${String(i + 1).padStart(2, '0')}`);
+  // Warehouse ids as long as the loader allows (20 characters).
+  const warehouses = Array.from({ length: MAX_WAREHOUSES_PER_STACK }, (_, i) => `w${'x'.repeat(16)}-${String(i + 1).padStart(2, '0')}`);
   const { json, stack } = synthConveyor({ warehouses }, { stackName: LONGEST_STACK_NAME });
 
   it('keeps the breaker function’s environment within Lambda’s 4 KB, with names as long as AWS makes them', () => {
@@ -214,6 +216,17 @@ describe('the largest topology the loader accepts', () => {
     const fn = json.Resources[logicalId(stack.breakers.function)]!;
     const env = Object.fromEntries(Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, resolveCfn(v, longest)]));
     expect(readBreakerConfig(env).stages).toHaveLength(allStages(loadTopology({ warehouses })).length);
-    expect(Buffer.byteLength(JSON.stringify(env))).toBeLessThanOrEqual(4096);
+    expect(Buffer.byteLength(JSON.stringify(env))).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES);
+  });
+
+  it('is refused at synth when its stages have so many different breaker settings that they would not fit, saying what to do', () => {
+    const pipelines = Object.fromEntries(
+      warehouses.map((id, w) => [id, { stages: Object.fromEntries(DEFAULT_CHAIN.map((name, i) => [name, { breaker: { openSeconds: 60 + w * DEFAULT_CHAIN.length + i } }])) }]),
+    );
+    const crowded = { warehouses, pipelines };
+    expect(breakersVariableBytes(loadTopology(crowded))).toBeGreaterThan(BREAKERS_VARIABLE_BUDGET_BYTES);
+    expect(() => synthConveyor(crowded)).toThrow(TopologyError);
+    expect(() => synthConveyor(crowded)).toThrow(/different breaker settings need \d+ bytes of the breaker function's environment, but \d+ fit in Lambda's 4 KB; give more stages the same breaker settings/);
+    expect(breakersVariableBytes(loadTopology({ warehouses }))).toBeLessThanOrEqual(BREAKERS_VARIABLE_BUDGET_BYTES);
   });
 });
