@@ -10,6 +10,7 @@
  *   pause / resume  Lambda UpdateEventSourceMapping { Enabled: false | true }
  *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
  *   purge           SQS PurgeQueue
+ *   breaker, the BREAKER column   Lambda Invoke of the stack's breaker function (aws-breakers.ts)
  *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts): POST, GET, and DELETE to cancel
  *   orders list     DynamoDB Query on the status table's listing index, then Query of each order found
  *                   (lib/ledger/listing.ts: the same code the local runtime runs against dynalite)
@@ -24,6 +25,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, PurgeQueueCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import type { BreakerOverride } from '../contract/breaker.ts';
 import { FINAL_STATUSES, ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { listOrders, type ListedOrders } from '../ledger/listing.ts';
@@ -31,6 +33,7 @@ import type { OrderRecord } from '../ledger/records.ts';
 import { buildTrace, type OrderTrace } from '../operations/order-trace.ts';
 import { peekDeadLetters, type DeadLetter } from '../operations/dead-letters.ts';
 import { IntakeMetric, intakeMetricDimensions, StackOutput, StageMetric, stageMetricDimensions } from '../contract/index.ts';
+import { overrideBreaker, readBreakers } from './aws-breakers.ts';
 import type { CliContext, CredentialsProvider } from './context.ts';
 import { CliError, describeHttpProblem, explainError, StackError, UsageError } from './errors.ts';
 import { queryOrderLines, type TracedLogGroup } from './log-insights.ts';
@@ -43,6 +46,7 @@ import {
   type OrderListQuery,
   type RedriveOptions,
   type RedriveResult,
+  type StageBreaker,
   type StageControlResult,
   type StageRef,
   type StageStatus,
@@ -344,6 +348,14 @@ export class AwsTarget implements Target {
 
   async purge(ref: StageRef): Promise<void> {
     await this.#clients.sqs.send(new PurgeQueueCommand({ QueueUrl: this.#stack.stage(ref, 'queueUrl') }));
+  }
+
+  async breaker(ref: StageRef, state: BreakerOverride): Promise<StageBreaker> {
+    return overrideBreaker(this.#clients.lambda, this.#stack, ref, state);
+  }
+
+  async breakers(): Promise<Record<string, StageBreaker>> {
+    return readBreakers(this.#clients.lambda, this.#stack);
   }
 
   close(): void {

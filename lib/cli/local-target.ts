@@ -9,13 +9,16 @@ import type { OrderTrace } from '../operations/order-trace.ts';
 import type { StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
+import type { BreakerOverride, BreakerStatus } from '../contract/breaker.ts';
 import {
   cancelResultOf,
+  stageBreaker,
   type CancelResult,
   type IntakeResponse,
   type OrderListQuery,
   type RedriveOptions,
   type RedriveResult,
+  type StageBreaker,
   type StageControlResult,
   type StageRef,
   type StatusReport,
@@ -174,6 +177,18 @@ export class LocalTarget implements Target {
 
   async purge(ref: StageRef): Promise<void> {
     await this.#ok('POST', `${stagePath(ref)}/purge`, { confirm: true });
+  }
+
+  async breaker(ref: StageRef, state: BreakerOverride): Promise<StageBreaker> {
+    const body = (await this.#ok('POST', `${stagePath(ref)}/breaker`, { state })) as { breaker: BreakerStatus };
+    return stageBreaker(body.breaker);
+  }
+
+  async breakers(): Promise<Record<string, StageBreaker>> {
+    const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
+    return Object.fromEntries(
+      Object.entries(snapshot.pipelines).flatMap(([warehouse, stages]) => Object.entries(stages).map(([stage, v]) => [`${warehouse}/${stage}`, { state: v.breaker, reason: v.breakerReason }])),
+    );
   }
 
   close(): void {}

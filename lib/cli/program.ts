@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerBreakerCommands } from './commands/breaker.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerOrderCommands } from './commands/orders.ts';
 import { registerSendCommand } from './commands/send.ts';
@@ -31,6 +32,7 @@ Examples:
   $ npx conveyor scale --stage picking --max-concurrency 20
   $ npx conveyor orders list --status dead-lettered --since 1h   orders that need you
   $ npx conveyor trace o-1                               one order's history and log lines
+  $ npx conveyor breaker open --stage delivery --warehouse wh-1   hold its circuit breaker open
   $ npx conveyor status --target aws --stack Conveyor --region eu-west-1 --profile ops
 
 Targets:
@@ -50,7 +52,7 @@ Set CONVEYOR_DEBUG=1 to print the stack trace of an unexpected error.
 export function createProgram(context: CliContext, state: RunState): Command {
   const program = new Command('conveyor');
   program
-    .description('Operate a Conveyor pipeline — the local runtime (default) or a deployed stack (--target aws): queue table, load, dead letters, pause, resume, scale.')
+    .description('Operate a Conveyor pipeline — the local runtime (default) or a deployed stack (--target aws): queue table, load, dead letters, pause, resume, scale, circuit breakers.')
     .usage('<command> [options]')
     .version(packageVersion(), '-V, --version', 'print the version')
     .addOption(new Option('--target <target>', 'what to operate: the local runtime, or a deployed stack').choices(['local', 'aws']).default('local').helpGroup('Target:'))
@@ -79,6 +81,7 @@ export function createProgram(context: CliContext, state: RunState): Command {
   registerTraceCommand(program, context, state);
   registerDlqCommands(program, context, state);
   registerStageCommands(program, context, state);
+  registerBreakerCommands(program, context, state);
   return program;
 }
 

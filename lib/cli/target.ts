@@ -3,6 +3,7 @@
  * (its HTTP endpoints, local-target.ts) or a deployed stack (the SQS, Lambda, CloudFormation and
  * CloudWatch APIs and the signed order API, aws-target.ts).
  */
+import type { BreakerOverride, BreakerState, BreakerStatus } from '../contract/breaker.ts';
 import type { ListedOrders, ListedState } from '../ledger/listing.ts';
 import type { DeadLetter } from '../operations/dead-letters.ts';
 import type { OrderTrace } from '../operations/order-trace.ts';
@@ -15,6 +16,11 @@ export interface StageRef {
 
 export function stageKey(ref: StageRef): string {
   return `${ref.warehouse}/${ref.stage}`;
+}
+
+/** A breaker's status (lib/contract/breaker.ts) as `StageBreaker`: `since` as a time, unless it never moved. */
+export function stageBreaker(status: BreakerStatus): StageBreaker {
+  return { state: status.state, reason: status.reason, ...(status.manual ? { manual: true } : {}), ...(status.since > 0 ? { since: new Date(status.since).toISOString() } : {}) };
 }
 
 /** A stage's queue table row. Figures a target cannot know are null (shown as `—`). */
@@ -43,6 +49,19 @@ export interface StageStatus {
   readonly paused: boolean;
   /** The event source mapping's state where it is more than on/off (AWS: `Enabling`, `Updating`, …). */
   readonly state?: string;
+  /** The stage's circuit breaker, where the target could read it (`conveyor status` adds it from `Target.breakers`). */
+  readonly breaker?: StageBreaker;
+}
+
+/** A stage's circuit breaker as an operator sees it. */
+export interface StageBreaker {
+  readonly state: BreakerState;
+  /** Why it is where it is. */
+  readonly reason: string;
+  /** Held open by an operator until an operator closes it. */
+  readonly manual?: boolean;
+  /** Since when (ISO 8601), where the target knows. */
+  readonly since?: string;
 }
 
 export interface StatusReport {
@@ -153,6 +172,10 @@ export interface Target {
   /** Messages a purge would delete right now (ready + in flight + delayed). */
   queueDepth(ref: StageRef): Promise<number>;
   purge(ref: StageRef): Promise<void>;
+  /** An operator's override of the stage's circuit breaker: `open` holds it open until closed; `closed` resets it. */
+  breaker(ref: StageRef, state: BreakerOverride): Promise<StageBreaker>;
+  /** Every stage's circuit breaker, keyed by `warehouse/stage`. */
+  breakers(): Promise<Record<string, StageBreaker>>;
   close(): void;
 }
 

@@ -34,6 +34,7 @@ export const RUNBOOK = {
   apiErrors: 'SOS: API errors',
   apiLatency: 'SOS: API latency',
   statusTable: 'SOS: status table',
+  circuitBreaker: 'SOS: circuit breaker open',
 } as const;
 
 export interface AlarmRule<K extends string = StageAlarmKind> {

@@ -1,6 +1,6 @@
 /**
  * The circuit breaker of a stage — one set of rules, driven locally by the runtime (lib/local/breaker.ts)
- * and in the cloud by the breaker function (lib/orders/breaker.ts): while a stage's records fail at
+ * and in the cloud by the breaker function (lib/orders/breaker.ts, lib/operations/circuit-breakers.ts): while a stage's records fail at
  * or above a rate, stop consuming its queue (messages wait there, not in the DLQ), try again after a
  * while with a probe at the least concurrency, and resume when the probe is healthy.
  *
@@ -12,6 +12,7 @@
  * An operator's `open` holds the breaker open until an operator's `close`.
  */
 import type { BreakerSettings } from '../topology/model.ts';
+import { StageMetric } from './metrics.ts';
 
 export const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 export type BreakerState = (typeof BREAKER_STATES)[number];
@@ -62,4 +63,32 @@ export function nextBreakerStatus(status: BreakerStatus, counts: RecordCounts, n
       }
       return { state: 'closed', since: now, reason: `the probe passed: ${counts.failed} of ${counts.records} records failed` };
   }
+}
+
+/**
+ * What a breaker judges a stage by, from the metrics every stage emits: the records it handled and
+ * those that failed transiently (returned to the queue to retry). Dead-lettered records (poison
+ * input, business rejections) say nothing about a sick dependency and do not count. The local
+ * runtime feeds its breakers these two sums; the cloud's failure-rate alarm reads these two metrics.
+ */
+export const BREAKER_METRICS = { records: StageMetric.Records, failed: StageMetric.Failed } as const;
+
+/** What an operator may force a breaker to. */
+export const BREAKER_OVERRIDES = ['open', 'closed'] as const;
+export type BreakerOverride = (typeof BREAKER_OVERRIDES)[number];
+
+/**
+ * An operator's override: `open` holds the breaker open (manual) until an operator closes it;
+ * `closed` resets it, whatever held it.
+ *
+ * @example
+ * overriddenStatus('open', 'operator@ops-laptop', Date.now()); // { state: 'open', since, reason: 'opened by operator@ops-laptop', manual: true }
+ */
+export function overriddenStatus(state: BreakerOverride, by: string, now: number): BreakerStatus {
+  return { state, since: now, reason: `${state === 'open' ? 'opened' : 'closed'} by ${by}`, ...(state === 'open' ? { manual: true } : {}) };
+}
+
+/** The log message of a breaker's change of state (locally the runtime's log; in the cloud the breaker function's, and the notification's title). */
+export function breakerChangeMessage(state: BreakerState): string {
+  return `circuit breaker ${state}`;
 }

@@ -47,6 +47,8 @@ export const TopologyManifest = z.object({
   v: z.literal(MANIFEST_VERSION),
   /** Where the handlers' metrics are: namespace and `service` dimension. */
   metrics: z.object({ namespace: text, service: text }),
+  /** The circuit breakers' function (`conveyor breaker`, the BREAKER column); absent in stacks deployed before it existed. */
+  breakerFunctionName: z.optional(text),
   /** Every pipeline, its stages in flow order. */
   pipelines: z.array(z.object({ id: text, stages: z.array(StageManifest).check(z.minLength(1)) })).check(z.minLength(1)),
   /** The log groups of the functions that are no stage's (`conveyor trace` queries them too). Absent from stacks deployed before. */

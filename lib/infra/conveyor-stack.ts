@@ -10,6 +10,7 @@ import { Stack, Tags, type CfnOutput, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Topology } from '../topology/index.ts';
 import { Conveyor } from './conveyor.ts';
+import type { CircuitBreakers } from './breaker.ts';
 import type { ConveyorDashboard } from './dashboard.ts';
 import type { DeadLetterAuditor } from './dead-letter-auditor.ts';
 import type { Monitoring } from './monitoring.ts';
@@ -54,6 +55,8 @@ export class ConveyorStack extends Stack {
   /** Alarms, their SNS topic and the saved Logs Insights queries. */
   public readonly monitoring: Monitoring;
   public readonly dashboard: ConveyorDashboard;
+  /** Every stage's circuit breaker: failure-rate alarms and the function that switches the stages' event source mappings. */
+  public readonly breakers: CircuitBreakers;
   /** The outputs the CLI reads, by key (`StackOutput`). */
   public readonly outputs: ReadonlyMap<string, CfnOutput>;
 
@@ -73,6 +76,7 @@ export class ConveyorStack extends Stack {
     this.deadLetterAuditor = this.conveyor.deadLetterAuditor;
     this.monitoring = this.conveyor.monitoring;
     this.dashboard = this.conveyor.dashboard;
+    this.breakers = this.conveyor.breakers;
     this.outputs = this.conveyor.outputs;
   }
 }

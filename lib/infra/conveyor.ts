@@ -17,6 +17,8 @@
  * Each stage's function receives batches (the aggregator) through an SQS event source with
  * ReportBatchItemFailures: failed records are retried with backoff, the rest move on. Every
  * function has its own role with exactly the actions it calls on exactly its own resources.
+ * Circuit breakers (breaker.ts): per stage, a failure-rate alarm; the breaker function stops a failing
+ * stage's event source mapping, probes it after a while and resumes it, and says so on the alarm topic.
  * Monitoring (monitoring.ts, dashboard.ts): stage alarms feeding one composite per pipeline, API-level
  * alarms, one encrypted SNS topic, one dashboard, saved queries.
  *
@@ -28,6 +30,7 @@ import { CfnOutput, CfnResource, Stack, Tags } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { StackOutput } from '../contract/index.ts';
 import { allStages, TopologyError, type Topology } from '../topology/index.ts';
+import { CircuitBreakers } from './breaker.ts';
 import { ConveyorDashboard } from './dashboard.ts';
 import { DeadLetterAuditor } from './dead-letter-auditor.ts';
 import { serviceNameOf } from './defaults.ts';
@@ -88,6 +91,8 @@ export class Conveyor extends Construct {
   /** Alarms, their SNS topic and the saved Logs Insights queries. */
   public readonly monitoring: Monitoring;
   public readonly dashboard: ConveyorDashboard;
+  /** Every stage's circuit breaker: failure-rate alarms and the function that switches the stages' event source mappings. */
+  public readonly breakers: CircuitBreakers;
   /** The outputs the CLI reads, by key (`StackOutput`). */
   public readonly outputs: ReadonlyMap<string, CfnOutput>;
 
@@ -113,7 +118,22 @@ export class Conveyor extends Construct {
     });
     this.deadLetterAuditor = new DeadLetterAuditor(this, 'DeadLetterAuditor', { topology, stages: this.stages, statusTable: table, ...common });
     this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi, statusTable: table, namePrefix: this.namePrefix });
-    this.dashboard = new ConveyorDashboard(this, 'Dashboard', { topology, stages: this.stages, orderApi: this.orderApi, monitoring: this.monitoring, dashboardName: this.namePrefix });
+    this.breakers = new CircuitBreakers(this, 'CircuitBreakers', {
+      topology,
+      stages: this.stages,
+      statusTable: table,
+      topic: this.monitoring.topic,
+      topicKey: this.monitoring.topicKey,
+      ...common,
+    });
+    this.dashboard = new ConveyorDashboard(this, 'Dashboard', {
+      topology,
+      stages: this.stages,
+      orderApi: this.orderApi,
+      monitoring: this.monitoring,
+      breakerAlarms: this.breakers.alarms,
+      dashboardName: this.namePrefix,
+    });
 
     this.outputs = this.addOutputs();
     assertFitsOneStack(this, topology);
@@ -151,7 +171,9 @@ export class Conveyor extends Construct {
       topologyManifest(this.topology, this.stages, this.namePrefix, {
         intake: this.orderApi.intake.logGroup.logGroupName,
         deadLetterAuditor: this.deadLetterAuditor.worker.logGroup.logGroupName,
-      }),
+      },
+      { breakerFunctionName: this.breakers.function.functionName },
+      ),
     );
     manifest.overrideLogicalId(StackOutput.topology);
     outputs.set(StackOutput.topology, manifest);
@@ -179,7 +201,7 @@ function assertOnePerStack(conveyor: Conveyor): void {
 }
 
 /**
- * Every warehouse adds about 37 resources (queues, policies, functions, roles, log groups, event
+ * Every warehouse adds about 46 resources (queues, policies, functions, roles, log groups, event
  * sources, alarms): too many warehouses fail at deploy time. Say so at synth, with the way out —
  * counting every resource of the stack so far, the user's own included.
  */

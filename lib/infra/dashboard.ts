@@ -6,7 +6,7 @@
  *   │ orders: accepted · delivered · dead-lettered │ API: requests · 4xx · 5xx          │ API latency p50 · p99      │
  *   │ alarm status: the alarms that notify (pipeline composites, API), ALARM first                                  │
  *   ├─ warehouse wh-1 ────────────────────────────────────────────────────────────────────────────────────────────────┤
- *   │ alarm status: wh-1's stage alarms, ALARM first (at most 100 per widget, CloudWatch's limit)                    │
+ *   │ alarm status: wh-1's stage alarms and circuit breakers, ALARM first (at most 100 per widget, CloudWatch's limit)│
  *   │ picking  │ queue: ready · in flight · DLQ, age │ sent · deleted /min │ invocations · errors · throttles │ duration · concurrency │ records │ batches │
  *   │ packing  │ …                                                                                                    │
  *   │ delivery │ … (batches also show order latency: accepted → delivered)                                            │
@@ -33,6 +33,11 @@ export interface ConveyorDashboardProps {
   readonly orderApi: OrderApi;
   /** Alarms for the status widget and thresholds; the topic and queries for the title. */
   readonly monitoring: Monitoring;
+  /**
+   * The stages' circuit-breaker alarms, keyed by `stage.key`: shown with their pipeline's stage alarms.
+   * @default none
+   */
+  readonly breakerAlarms?: ReadonlyMap<string, cloudwatch.IAlarm>;
   /**
    * Letters, digits, dashes and underscores.
    * @default the stack name
@@ -75,7 +80,9 @@ export class ConveyorDashboard extends Construct {
     for (const pipeline of topology.pipelines) {
       this.dashboard.addWidgets(pipelineHeading(pipeline));
       const stageAlarms = pipeline.stages.flatMap((s) => (monitoring.stageAlarms.has(s.key) ? alarmsOf(monitoring.stageAlarms.get(s.key)!) : []));
-      this.dashboard.addWidgets(...alarmStatusWidgets(`${pipeline.id}: stage alarms (they feed the ${pipeline.id} composite; ALARM first)`, stageAlarms));
+      const breakerAlarms = pipeline.stages.flatMap((s) => props.breakerAlarms?.get(s.key) ?? []);
+      const title = `${pipeline.id}: stage alarms (they feed the ${pipeline.id} composite)${breakerAlarms.length > 0 ? ' and circuit breakers (ALARM: the breaker opens)' : ''}; ALARM first`;
+      this.dashboard.addWidgets(...alarmStatusWidgets(title, [...stageAlarms, ...breakerAlarms]));
       for (const stage of pipeline.stages) {
         const built = stages.get(stage.key);
         if (built) this.dashboard.addWidgets(...stageRow(built, monitoring.metricsService));

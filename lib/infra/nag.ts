@@ -31,6 +31,10 @@ export const NAG_REASONS = {
     'This queue is the dead-letter queue of the alarm topic\'s email subscription (its RedrivePolicy names it), which cdk-nag does not recognize as a DLQ. Nothing consumes it automatically, so it needs no DLQ or redrive policy of its own; an alarm fires when it holds a message.',
   scheduledAuditor:
     'The dead-letter auditor is invoked by an EventBridge schedule every minute and keeps no state: a run that fails or is dropped is made good by the next one (it records every dead letter not yet noted), so a dead-letter queue for its invocation events would only collect duplicates of work the next run does.',
+  breakerWildcard:
+    'X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions, so "*" is the only valid resource for them; every other action of the breaker function names its exact resources (the stages\' event source mappings, the breaker alarms, the alarm topic and its key, the status table limited to the breaker partition by dynamodb:LeadingKeys).',
+  breakerRounds:
+    'The circuit-breaker function keeps no state between invocations but the breaker items it writes conditionally: a failed or dropped scheduled round is made good by the next minute\'s, which also opens a breaker whose alarm event was lost (it reads the breaker alarms in ALARM) and finishes mapping changes left half-done; operators invoke it synchronously and see any failure. A dead-letter queue would only collect events the next round already covers.',
   cognito:
     'Callers are services and operators, not end users with a Cognito user pool: the API requires IAM SigV4 authorization, or an API key with a usage plan when the topology selects "api-key".',
   apiKeyAuthorization:
@@ -70,6 +74,13 @@ export function acknowledgeNagFindings(deployment: Conveyor | ConveyorStack): vo
   acknowledge(auditor.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
   acknowledge(auditor.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.scheduledAuditor);
   acknowledge(auditor.schedule, 'Serverless-EventBusDLQ', NAG_REASONS.scheduledAuditor);
+
+  const breakers = conveyor.breakers;
+  acknowledge(breakers.worker.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.breakerWildcard);
+  acknowledge(breakers.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.breakerWildcard);
+  acknowledge(breakers.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.breakerRounds);
+  acknowledge(breakers.alarmRule, 'Serverless-EventBusDLQ', NAG_REASONS.breakerRounds);
+  acknowledge(breakers.schedule, 'Serverless-EventBusDLQ', NAG_REASONS.breakerRounds);
 
   const api = conveyor.orderApi;
   acknowledge(api.intake.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);

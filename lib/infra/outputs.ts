@@ -37,15 +37,18 @@ function stageResources(built: PipelineStage): Record<StageResourceKind, string>
  * The manifest of a stack: every pipeline of the topology with its stages in flow order.
  * @param metricsService the `service` dimension the stack's functions emit their metrics under.
  * @param logGroups the log groups of the intake and the dead-letter auditor (log group names).
+ * @param functions the stack-wide functions the CLI invokes (the circuit breakers').
  */
 export function topologyManifest(
   topology: Topology,
   stages: ReadonlyMap<string, PipelineStage>,
   metricsService: string,
   logGroups: NonNullable<TopologyManifest['logGroups']>,
+  functions: { breakerFunctionName?: string } = {},
 ): TopologyManifest {
   return {
     v: MANIFEST_VERSION,
+    ...(functions.breakerFunctionName !== undefined ? { breakerFunctionName: functions.breakerFunctionName } : {}),
     metrics: { namespace: METRICS_NAMESPACE, service: metricsService },
     pipelines: topology.pipelines.map((pipeline) => ({
       id: pipeline.id,

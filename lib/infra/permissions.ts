@@ -20,6 +20,8 @@ export const STATUS_TABLE_ACTIONS = {
   intake: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
   /** The dead-letter auditor: which dead letters the heads note (BatchGetItem), record the missing ones (conditional update). */
   auditor: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+  /** The breaker function, in its own partition only: read every breaker (Query), change one (conditional update). */
+  breaker: ['dynamodb:Query', 'dynamodb:UpdateItem'],
 } as const;
 
 /** Every status-table operation any function performs (for the table's throttle and error alarms). */

@@ -6,7 +6,7 @@
  * Lambda's least concurrency for a probe, closed restores the concurrency. State changes are logged
  * and kept in the data directory, so a restart resumes where the breaker was.
  */
-import { CLOSED, nextBreakerStatus, type BreakerState, type BreakerStatus, type RecordCounts } from '../contract/breaker.ts';
+import { breakerChangeMessage, CLOSED, nextBreakerStatus, overriddenStatus, type BreakerOverride, type BreakerState, type BreakerStatus, type RecordCounts } from '../contract/breaker.ts';
 import { MAX_CONCURRENCY_RANGE } from '../contract/limits.ts';
 import type { Stage } from '../topology/index.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
@@ -82,9 +82,8 @@ export class LocalBreaker {
   }
 
   /** An operator's override: `open` holds the breaker open until an operator closes it. */
-  override(state: 'open' | 'closed', by: string): BreakerStatus {
-    const reason = `${state === 'open' ? 'opened' : 'closed'} by ${by}`;
-    this.#move({ state, since: this.#now(), reason, ...(state === 'open' ? { manual: true } : {}) });
+  override(state: BreakerOverride, by: string): BreakerStatus {
+    this.#move(overriddenStatus(state, by, this.#now()));
     return this.#status;
   }
 
@@ -99,7 +98,7 @@ export class LocalBreaker {
     this.#window = [];
     this.#probe = { records: 0, failed: 0 };
     this.#hooks.save({ status: next, ...(this.#restoreConcurrency !== undefined ? { restoreConcurrency: this.#restoreConcurrency } : {}) });
-    if (from !== next.state) this.#hooks.notify(`circuit breaker ${next.state === 'half-open' ? 'half-open' : next.state}`, { stage: this.stage.key, from, to: next.state, reason: next.reason });
+    if (from !== next.state) this.#hooks.notify(breakerChangeMessage(next.state), { stage: this.stage.key, from, to: next.state, reason: next.reason });
   }
 
   /** Brings the mapping in line with a state. */

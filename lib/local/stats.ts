@@ -6,7 +6,7 @@
  */
 import { IntakeMetric } from '../api/order-api.ts';
 import { StageMetric } from '../runtime/telemetry.ts';
-import type { BreakerState } from '../contract/breaker.ts';
+import { BREAKER_METRICS, type BreakerState } from '../contract/breaker.ts';
 import { allStages, deadLetterQueueSettings, nearsRetention, queueSettings, type Topology } from '../topology/index.ts';
 import type { BatchReport } from './event-source-mapping.ts';
 
@@ -206,7 +206,7 @@ export class RuntimeStats {
       const retried = sum(StageMetric.Failed);
       const deadLettered = sum(StageMetric.DeadLettered);
       counters.records += sum(StageMetric.Records);
-      this.#onRecords?.(stageKey, sum(StageMetric.Records), retried);
+      this.#onRecords?.(stageKey, sum(BREAKER_METRICS.records), sum(BREAKER_METRICS.failed));
       counters.succeeded += succeeded;
       counters.retried += retried;
       counters.deadLettered += deadLettered;

@@ -71,7 +71,7 @@ export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;
  * limits (500 resources, 200 outputs, 1 MB of template) with CloudFormation's validation on —
  * proven by test/infra/limits.test.ts, which also shows that one more does not fit.
  */
-export const MAX_WAREHOUSES_PER_STACK = 10;
+export const MAX_WAREHOUSES_PER_STACK = 9;
 
 /**
  * Stages one stack holds, over every pipeline (warehouses × their chains): what the most warehouses

@@ -10,7 +10,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetEventSourceMappingCommand, InvokeCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
@@ -305,6 +305,8 @@ describe("the README's policy for an operator's role", () => {
   const MOVE_TASK_NEEDS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:SendMessage'];
   // A trace stops its Logs Insights query when it runs too long (test/cli/aws-orders.test.ts).
   const QUERY_NEEDS = ['logs:StopQuery'];
+  // Lambda authorizes Invoke with lambda:InvokeFunction (the breaker function: `breaker`, and the BREAKER column of `status`).
+  const LAMBDA_ACTIONS: Record<string, string> = { Invoke: 'InvokeFunction' };
 
   it('allows every call every AWS command makes, and nothing those calls do not need', async () => {
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
@@ -315,6 +317,8 @@ describe("the README's policy for an operator's role", () => {
     sqs.on(PurgeQueueCommand).resolves({});
     lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
     lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Enabled' });
+    const reply = JSON.stringify({ stage: 'wh-1/picking', breaker: { state: 'open', since: 1, reason: 'opened by an operator', manual: true } });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Object.assign(new TextEncoder().encode(reply), { transformToString: () => reply }) });
     cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     dynamodb.on(QueryCommand).resolves({ Items: [] });
     logs.on(StartQueryCommand).resolves({ queryId: 'q' });
@@ -331,6 +335,7 @@ describe("the README's policy for an operator's role", () => {
       ['resume', '--stage', 'picking'],
       ['scale', '--stage', 'picking', '--max-concurrency', '5'],
       ['purge', '--stage', 'picking', '--warehouse', 'wh-1', '--yes'],
+      ['breaker', 'open', '--stage', 'picking', '--warehouse', 'wh-1'],
       ['send', '--count', '1'],
       ['orders', 'get', 'o-1'],
       ['orders', 'list', '--status', 'dead-lettered,cancelled,purged'],
@@ -343,7 +348,7 @@ describe("the README's policy for an operator's role", () => {
       services.flatMap(([service, mock]) =>
         mock.calls().map((call) => {
           const operation = call.args[0].constructor.name.replace(/Command$/, '');
-          return `${service}:${service === 'sqs' ? (SQS_BATCH[operation] ?? operation) : operation}`;
+          return `${service}:${service === 'sqs' ? (SQS_BATCH[operation] ?? operation) : service === 'lambda' ? (LAMBDA_ACTIONS[operation] ?? operation) : operation}`;
         }),
       ),
     );

@@ -91,6 +91,7 @@ export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'
   return {
     v: MANIFEST_VERSION,
     metrics: { namespace: METRICS_NAMESPACE, service: serviceNameOfStack(stackName) },
+    breakerFunctionName: `${stackName}-breaker-fn`,
     pipelines: warehouses.map((id) => ({
       id,
       stages: DEFAULT_CHAIN.map((name) => {

@@ -114,8 +114,8 @@ describe('functions', () => {
   const functions = resourcesOf(json, 'AWS::Lambda::Function');
 
   it('runs every function on Node 24 (or 22), arm64, with active tracing and JSON logs', () => {
-    // One per stage, the intake, and the dead-letter auditor.
-    expect(functions).toHaveLength(allStages(topology).length + 2);
+    // One per stage, the intake, the dead-letter auditor and the circuit breakers'.
+    expect(functions).toHaveLength(allStages(topology).length + 3);
     for (const [id, fn] of functions) {
       expect(['nodejs24.x', 'nodejs22.x'], id).toContain(fn.Properties.Runtime);
       expect(fn.Properties.Architectures, id).toEqual(['arm64']);

@@ -126,6 +126,8 @@ describe('the default deployment', () => {
   const stages = stagesInTemplate(json);
   const limitsOf = (s: TemplateStage) => findStage(topology, s.pipelineId, s.stage)!.alarms;
   const [topicId, topic] = onlyResourceOf(json, 'AWS::SNS::Topic');
+  /** The circuit breakers' failure-rate alarms (test/infra/breaker.test.ts): they notify nobody either; the breaker function acts on them. */
+  const breakerAlarmIds = new Set([...stack.breakers.alarms.values()].map((a) => logicalId(a)));
 
   describe('stage alarms', () => {
     it('alarms within a minute when the dead-letter queue of each stage holds a message (its redrive target, not its work queue)', () => {
@@ -221,7 +223,7 @@ describe('the default deployment', () => {
 
     it('has one alarm per stage and rule plus the API-level alarms, each with a unique name saying which stage and what', () => {
       const alarms = resourcesOf(json, ALARM);
-      expect(alarms).toHaveLength(STAGE_ALARM_KINDS.length * stages.length + API_ALARM_KINDS.length);
+      expect(alarms).toHaveLength(STAGE_ALARM_KINDS.length * stages.length + API_ALARM_KINDS.length + breakerAlarmIds.size);
       const names = alarms.map(([, a]) => a.Properties.AlarmName as string);
       expect(new Set(names).size).toBe(names.length);
       for (const s of stages) {
@@ -252,7 +254,7 @@ describe('the default deployment', () => {
   describe('the alarm topic', () => {
     it('pages once per incident: the composites and the API-level alarms notify (ALARM and OK); stage alarms only feed the composites', () => {
       const stageAlarms = new Set(stages.flatMap((s) => stageAlarmIds(json, s, findStage(topology, s.pipelineId, s.stage)!, topology)));
-      const notifying = [...resourcesOf(json, ALARM), ...resourcesOf(json, COMPOSITE)].filter(([id]) => !stageAlarms.has(id));
+      const notifying = [...resourcesOf(json, ALARM), ...resourcesOf(json, COMPOSITE)].filter(([id]) => !stageAlarms.has(id) && !breakerAlarmIds.has(id));
       expect(notifying).toHaveLength(topology.pipelines.length + API_ALARM_KINDS.length);
       for (const [id, alarm] of notifying) {
         expect(alarm.Properties.AlarmActions, id).toEqual([ref(topicId)]);

@@ -76,7 +76,7 @@ describe("the README's own-app sample", () => {
     const functions = resourcesOf(json, 'AWS::Lambda::Function');
     const stageCount = conveyor.topology.pipelines.reduce((n, p) => n + p.stages.length, 0);
     expect(resourcesOf(json, 'AWS::Lambda::EventSourceMapping')).toHaveLength(stageCount);
-    expect(functions).toHaveLength(stageCount + 2); // and the intake and the dead-letter auditor
+    expect(functions).toHaveLength(stageCount + 3); // and the intake, the dead-letter auditor and the circuit breakers
     for (const [id, fn] of functions) expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
   });
 

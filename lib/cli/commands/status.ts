@@ -6,7 +6,8 @@ import { targetFlags, withTarget, type GlobalOptions } from '../open-target.ts';
 import type { RunState } from '../program.ts';
 import type { Style } from '../style.ts';
 import { renderTable, type Column } from '../table.ts';
-import type { StageStatus, StatusReport } from '../target.ts';
+import { explainError } from '../errors.ts';
+import type { StageBreaker, StageStatus, StatusReport, Target } from '../target.ts';
 
 const HELP = `
 Columns:
@@ -19,6 +20,8 @@ Columns:
   IN/s OUT/s FAIL/s   records received, finished and failed per second
   CONCURRENCY  invocations running / the event source's maximum concurrency
   STATE        running or PAUSED (\`conveyor pause\` / \`conveyor resume\`)
+  BREAKER      the stage's circuit breaker: closed, OPEN (not consuming: too many records failed, or
+               held by an operator) or half-open (probing) — \`conveyor breaker open|close\`
 
 Locally counts run since the runtime started and rates cover the last 10 s; on AWS queue depths
 are now and counts cover the last 5 minutes of CloudWatch metrics.
@@ -38,7 +41,7 @@ export function registerStatusCommand(program: Command, context: CliContext, _st
     .addHelpText('after', HELP)
     .action(async (options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
-      const report = await withTarget(globals, context, (target) => target.status());
+      const report = await withTarget(globals, context, async (target) => withBreakers(target, await target.status()));
       if (options.json) return sayJson(context, report);
       for (const line of renderStatus(report, styleFor(context), targetFlags(globals))) say(context, line);
     });
@@ -60,7 +63,25 @@ const COLUMNS: Column[] = [
   { header: 'OUT/s', align: 'right' },
   { header: 'FAIL/s', align: 'right' },
   { header: 'CONCURRENCY', align: 'right' },
+  { header: 'BREAKER' },
 ];
+
+/** The report with every stage's circuit breaker; a target that cannot say leaves the column blank, with a note why. */
+async function withBreakers(target: Target, report: StatusReport): Promise<StatusReport> {
+  let breakers: Record<string, StageBreaker>;
+  try {
+    breakers = await target.breakers();
+  } catch (error) {
+    return { ...report, notes: [...report.notes, `circuit breakers not read (${explainError(error).message}); the BREAKER column is blank`] };
+  }
+  const pipelines = Object.fromEntries(
+    Object.entries(report.pipelines).map(([warehouse, stages]) => [
+      warehouse,
+      Object.fromEntries(Object.entries(stages).map(([stage, row]) => [stage, breakers[`${warehouse}/${stage}`] ? { ...row, breaker: breakers[`${warehouse}/${stage}`] } : row])),
+    ]),
+  );
+  return { ...report, pipelines };
+}
 
 /**
  * The report as terminal lines: a title, the table, the totals, then what deserves attention with
@@ -78,6 +99,10 @@ export function renderStatus(report: StatusReport, style: Style, flags: string):
       const key = `${warehouse}/${stage}`;
       if (v.dlq > 0) attention.push(`${style.red('!')} ${key}: ${count(v.dlq)} dead ${v.dlq === 1 ? 'letter' : 'letters'} — see why: conveyor dlq peek --stage ${stage} --warehouse ${warehouse}${flags}`);
       if (v.paused) attention.push(`${style.yellow('!')} ${key} is paused (${count(v.ready)} waiting) — resume: conveyor resume --stage ${stage} --warehouse ${warehouse}${flags}`);
+      if (v.breaker?.state === 'open') {
+        attention.push(`${style.red('!')} ${key}: circuit breaker open (${v.breaker.reason}) — its orders wait in its queue; close it by hand: conveyor breaker close --stage ${stage} --warehouse ${warehouse}${flags}`);
+      }
+      if (v.breaker?.state === 'half-open') attention.push(`${style.yellow('!')} ${key}: circuit breaker half-open (${v.breaker.reason})`);
     });
   }
   const t = report.totals;
@@ -118,5 +143,13 @@ function stageRow(warehouse: string, stage: string, v: StageStatus, style: Style
     rate(v.perSecond),
     v.failedPerSecond ? style.yellow(rate(v.failedPerSecond)) : rate(v.failedPerSecond),
     `${count(v.concurrency.inUse)}/${count(v.concurrency.max)}`,
+    breakerCell(v.breaker, style),
   ];
+}
+
+function breakerCell(breaker: StageBreaker | undefined, style: Style): string {
+  if (!breaker) return '—';
+  if (breaker.state === 'open') return style.red(style.bold('OPEN'));
+  if (breaker.state === 'half-open') return style.yellow('half-open');
+  return 'closed';
 }
