@@ -26,7 +26,12 @@ class Killer {
   count = 0;
   /** What each effect was, in order: an SQS command's name, or `journal`. */
   readonly kinds: string[] = [];
-  constructor(readonly at: number, readonly mode: 'before' | 'after') {}
+  readonly at: number;
+  readonly mode: 'before' | 'after';
+  constructor(at: number, mode: 'before' | 'after') {
+    this.at = at;
+    this.mode = mode;
+  }
   async effect<T>(apply: () => Promise<T>, kind: string): Promise<T> {
     const n = this.count++;
     this.kinds.push(kind);
