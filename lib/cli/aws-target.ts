@@ -340,7 +340,7 @@ export class AwsTarget implements Target {
       } catch {
         // An unreadable policy: the count stays unknown.
       }
-      found = { pipelineId: ref.warehouse, stage: ref.stage, maxReceiveCount: Number.isFinite(maxReceiveCount) ? maxReceiveCount : 0 };
+      found = { pipelineId: ref.warehouse, stage: ref.stage, maxReceiveCount: Number.isInteger(maxReceiveCount) && maxReceiveCount > 0 ? maxReceiveCount : undefined };
       this.#queues.set(stageKey(ref), found);
     }
     return found;

@@ -45,8 +45,8 @@ export interface DeadLetterQueueRef {
   readonly pipelineId: string;
   /** The stage's name, e.g. `picking`. */
   readonly stage: string;
-  /** The stage queue's maxReceiveCount: after it, SQS's redrive policy moves a message. */
-  readonly maxReceiveCount: number;
+  /** The stage queue's maxReceiveCount: after it, SQS's redrive policy moves a message (undefined: not known). */
+  readonly maxReceiveCount: number | undefined;
 }
 
 /** The kind of a dead letter SQS's redrive policy moved: it ran out of receives. */
@@ -56,8 +56,8 @@ export const REDRIVE_POLICY_KIND: DeadLetterKind = 'exhausted';
  * Why SQS itself moved a message: it carries no reason of Conveyor's. The dead-letter auditor records
  * this reason in the ledger; peek shows the same.
  */
-export function redrivePolicyReason(stage: string, maxReceiveCount: number): string {
-  return `moved to the dead-letter queue by the queue's redrive policy after ${maxReceiveCount} receives: the ${stage} function timed out, crashed or was throttled on its last attempt`;
+export function redrivePolicyReason(stage: string, maxReceiveCount: number | undefined): string {
+  return `moved to the dead-letter queue by the queue's redrive policy after ${maxReceiveCount ?? 'its maxReceiveCount'} receives: the ${stage} function timed out, crashed or was throttled on its last attempt`;
 }
 
 /** While a queue is read, received messages are hidden this long at first, then longer the longer the read runs. */
@@ -65,6 +65,8 @@ export const PEEK_HIDE_SECONDS = 30;
 /** SQS keeps a message invisible at most 12 hours. */
 const MAX_HIDE_SECONDS = 43_200;
 const MAX_BODY_SHOWN = 2000;
+/** A read that meets only messages it has seen, this many receives in a row, has gone round: it ends. */
+const MAX_STALE_RECEIVES = 50;
 
 export interface DescribeOptions {
   /** Fills in the kind and reason of letters SQS's redrive policy moved, as the auditor records them. */
@@ -138,8 +140,9 @@ export async function walkQueue(sqs: SQSClient, queueUrl: string, visit: (messag
   const started = now();
   const held = new Map<string, Message>();
   let received = 0;
+  let stale = 0;
   try {
-    while (!options.signal?.aborted) {
+    while (!options.signal?.aborted && stale < MAX_STALE_RECEIVES) {
       const hold = holdSeconds((now() - started) / 1000);
       const want = Math.max(1, Math.min(SQS_MAX_BATCH_ENTRIES, options.perReceive?.() ?? SQS_MAX_BATCH_ENTRIES));
       let messages = await receive(sqs, queueUrl, want, hold, 0);
@@ -148,7 +151,11 @@ export async function walkQueue(sqs: SQSClient, queueUrl: string, visit: (messag
       // A message met again (its hold ran out in a long read) keeps its latest receipt handle.
       const fresh = messages.filter((m) => !held.has(m.MessageId as string));
       for (const m of messages) held.set(m.MessageId as string, m);
-      if (fresh.length === 0) continue;
+      if (fresh.length === 0) {
+        stale++;
+        continue;
+      }
+      stale = 0;
       received += fresh.length;
       const step = await visit(fresh);
       for (const m of step.taken) held.delete(m.MessageId as string);

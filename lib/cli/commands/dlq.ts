@@ -203,10 +203,11 @@ function truncationNote(peek: Omit<PeekResult, 'scanned'> & { scanned?: number }
  * renderDeadLetters('wh-1/picking', letters, { limit: 10, truncated: false, total: 2 }, createStyle(false));
  */
 export function renderDeadLetters(stage: string, messages: readonly DeadLetter[], peek: Pick<PeekResult, 'limit' | 'truncated' | 'total'> & { scanned?: number; filter?: DeadLetterFilter }, style: Style): string[] {
-  const where = peek.filter ? ` where ${describeFilter(peek.filter)}` : '';
-  if (messages.length === 0) return [`${style.bold(stage)} — ${style.green(`no dead letters${where}`)}${peek.filter && peek.scanned !== undefined ? ` (${plural(peek.scanned, 'dead letter')} read)` : ''}`];
-  const more = peek.truncated ? ` (${truncationNote({ messages: [...messages], ...peek })})` : peek.filter && peek.scanned !== undefined ? ` (${plural(peek.scanned, 'dead letter')} read)` : '';
-  return [`${style.bold(stage)} — ${style.red(plural(messages.length, 'dead letter'))}${where}${more}, not consumed`, ...deadLetterTable(messages, style)];
+  const notes = [peek.filter ? `filter: ${describeFilter(peek.filter)}` : '', peek.filter && peek.scanned !== undefined ? `${plural(peek.scanned, 'dead letter')} read` : ''].filter(Boolean).join('; ');
+  const context = notes ? ` (${notes})` : '';
+  if (messages.length === 0) return [`${style.bold(stage)} — ${style.green('no dead letters')}${context}`];
+  const more = peek.truncated ? ` — ${truncationNote({ messages: [...messages], ...peek })}` : '';
+  return [`${style.bold(stage)} — ${style.red(plural(messages.length, 'dead letter'))}${context}${more}, not consumed`, ...deadLetterTable(messages, style)];
 }
 
 /** The dead letters as a table: order, kind, receives, when, reason. */
@@ -234,12 +235,13 @@ function timestampOf(m: DeadLetter): string {
  */
 export function describeRedrive(ref: StageRef, result: RedriveResult, filter: DeadLetterFilter | undefined, style: Style): string[] {
   const key = style.bold(stageKey(ref));
-  const where = filter ? ` where ${describeFilter(filter)}` : '';
+  const matching = filter ? ` (filter: ${describeFilter(filter)})` : '';
   if (result.kind === 'dry-run') {
-    if (result.matched === 0) return [`${key}: dry run — no dead letters${where} (${plural(result.scanned, 'dead letter')} read); nothing moved`];
-    const listed = result.letters.length < result.matched ? style.dim(`(the first ${result.letters.length} listed)`) : '';
+    const read = `${plural(result.scanned, 'dead letter')} read`;
+    if (result.matched === 0) return [`${key}: dry run — no dead letters would move${filter ? ` (filter: ${describeFilter(filter)}; ${read})` : ''}; nothing moved`];
+    const listed = result.letters.length < result.matched ? ` ${style.dim(`(the first ${result.letters.length} listed)`)}` : '';
     return [
-      `${key}: dry run — ${plural(result.matched, 'dead letter')}${where} would move back to the ${ref.stage} queue (of ${plural(result.scanned, 'dead letter')} read); nothing moved ${listed}`.trimEnd(),
+      `${key}: dry run — ${plural(result.matched, 'dead letter')} would move back to the ${ref.stage} queue (${filter ? `filter: ${describeFilter(filter)}; ` : ''}${read}); nothing moved${listed}`,
       ...deadLetterTable(result.letters, style),
     ];
   }
@@ -248,8 +250,8 @@ export function describeRedrive(ref: StageRef, result: RedriveResult, filter: De
     const stayed = result.scanned - result.matched;
     const lines = [
       total === 0 && !result.interrupted
-        ? `${key}: no dead letters${where} to move`
-        : `${key}: moved ${plural(total, 'dead letter')}${where} back to the ${ref.stage} queue${filter ? ` — ${plural(stayed, 'other')} stay in the DLQ` : ''}`,
+        ? `${key}: no dead letters to move${matching}`
+        : `${key}: moved ${plural(total, 'dead letter')} back to the ${ref.stage} queue${matching}${filter ? ` — ${plural(stayed, 'other')} stay in the DLQ` : ''}`,
     ];
     if (result.finished > 0) lines.push(style.dim(`  ${plural(result.finished, 'of them', 'of them')} had been copied by an interrupted redrive: only deleted from the DLQ now`));
     if (result.resent > 0) lines.push(style.yellow(`  ${plural(result.resent, 'dead letter')} sent again: an interrupted redrive was sending ${result.resent === 1 ? 'it' : 'them'} when it stopped — the stage skips an order it already processed`));

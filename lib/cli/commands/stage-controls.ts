@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { say, styleFor, type CliContext } from '../context.ts';
-import { UsageError } from '../errors.ts';
+import { explainError, UsageError } from '../errors.ts';
 import { count, duration, plural } from '../format.ts';
 import { selectStages, targetFlags, withTarget, type GlobalOptions } from '../open-target.ts';
 import { stageName, wholeNumber } from '../options.ts';
@@ -81,7 +81,9 @@ export function registerStageCommands(program: Command, context: CliContext, _st
       const result = await target.pause(ref);
       const style = styleFor(context);
       say(context, `${style.bold(stageKey(ref))}: ${describeControl(result)} — its messages wait in the queue; resume with: conveyor resume --stage ${ref.stage} --warehouse ${ref.warehouse}${targetFlags(globals)}`);
-      for (const line of describeRetention(ref, await target.queueRetention(ref), style)) say(context, line);
+      // The pause is done; what the queue keeps is advice, and failing to read it must not look like a failed pause.
+      const retention = await target.queueRetention(ref).catch((error: unknown): QueueRetention => ({ retentionSeconds: null, oldestMessageAgeSeconds: null, nearsRetention: false, note: explainError(error).message }));
+      for (const line of describeRetention(ref, retention, style)) say(context, line);
     });
   });
 
