@@ -445,7 +445,7 @@ describe("the README's policy for an operator's role", () => {
     const state = tempDir('conveyor-cli-policy-');
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
     sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: '0', MessageId: 'copy' }], Failed: [] });
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: '0', MessageId: 'copy', MD5OfMessageBody: 'x' }], Failed: [] });
     sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 't' });
     sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 't', Status: 'COMPLETED' }] });
