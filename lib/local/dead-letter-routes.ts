@@ -59,7 +59,11 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): Route[] {
     }
     return journal;
   };
-  const log = (line: AuditLine) => audit(line.message, line.fields);
+  // The runtime's log shows `pipeline/stage` where the line comes from (lib/local/log-output.ts).
+  const log = (key: string, line: AuditLine) => {
+    const [pipeline, stage] = key.split('/') as [string, string];
+    audit(line.message, { ...line.fields, pipeline, stage });
+  };
 
   /** A read (peek or export): the stage, the operator and the filter from the query, then `answer`. */
   const read = (maxLimit: number, answer: (key: string, filter: DeadLetterFilter | undefined, limit: number, who: string, request: ApiRequest) => Promise<ApiResponse>) => async (request: ApiRequest): Promise<ApiResponse> => {
@@ -111,7 +115,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): Route[] {
       method: 'GET',
       path: `${base}/dlq`,
       handle: read(MAX_PEEK, async (key, filter, limit, _who, request) => {
-        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, { limit, queue: queueOf(key), ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) });
+        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, { limit, queue: queueOf(key), confirmEmpty: true, ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) });
         return { status: 200, body: { stage: key, messages: page.letters, scanned: page.scanned, truncated: page.truncated } };
       }),
     },
@@ -119,8 +123,8 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): Route[] {
       method: 'GET',
       path: `${base}/dlq/export`,
       handle: read(MAX_EXPORT, async (key, filter, limit, who, request) => {
-        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, { limit, queue: queueOf(key), fullBody: true, ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) });
-        log(exportAudit(who, key, filter, page.letters.length, page.scanned));
+        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, { limit, queue: queueOf(key), fullBody: true, confirmEmpty: true, ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) });
+        log(key, exportAudit(who, key, filter, page.letters.length, page.scanned));
         return { status: 200, body: { stage: key, messages: page.letters, scanned: page.scanned, truncated: page.truncated } };
       }),
     },
@@ -147,16 +151,18 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): Route[] {
               queueUrl: stage.queueUrl,
               queue: queueOf(key),
               journal: journalOf(key),
+              // The dead-letter auditor reads the same queue every few seconds: an empty answer is checked.
+              confirmEmpty: true,
               ...(filter.filter ? { filter: filter.filter } : {}),
               ...(rate === undefined ? {} : { ratePerSecond: rate as number }),
               ...(body.dryRun === true ? { dryRun: true } : {}),
               ...(request.signal ? { signal: request.signal } : {}),
             });
-            log(redriveAudit(who, key, filter.filter, report, rate as number | undefined));
+            log(key, redriveAudit(who, key, filter.filter, report, rate as number | undefined));
             return { status: 200, body: { stage: key, ...report } };
           } catch (error) {
             if (!(error instanceof RedriveFailedError)) throw error;
-            log(redriveAudit(who, key, filter.filter, error.report, rate as number | undefined));
+            log(key, redriveAudit(who, key, filter.filter, error.report, rate as number | undefined));
             return { status: 502, body: { error: 'redrive stopped', details: [{ field: 'queue', message: error.message }], report: error.report } };
           }
         });

@@ -124,7 +124,7 @@ export async function redriveMatching(sqs: SQSClient, request: RedriveRequest): 
       failure = step.failure;
       if (request.ratePerSecond && !failure) {
         const due = started + ((tally.moved + tally.finished) / request.ratePerSecond) * 1000;
-        if (due > now()) await sleep(due - now());
+        if (due > now()) await untilOrAborted(sleep(due - now()), request.signal);
       }
       return { taken: step.deleted, stop: failure !== undefined || tally.matched >= limit };
     },
@@ -141,6 +141,13 @@ export async function redriveMatching(sqs: SQSClient, request: RedriveRequest): 
     throw new RedriveFailedError(`moved ${report.moved + report.finished}, then SQS refused to take dead letters back into the queue: ${failure}`, report);
   }
   return report;
+}
+
+/** Waits for `pause`, or less if the signal stops the redrive meanwhile. */
+function untilOrAborted(pause: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return pause;
+  if (signal.aborted) return Promise.resolve();
+  return Promise.race([pause, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
 }
 
 interface BatchStep {

@@ -113,8 +113,9 @@ export interface WalkOptions {
   readonly signal?: AbortSignal;
   readonly now?: () => number;
   /**
-   * Trust an empty receive only after a long poll of a second: a short poll on SQS samples some of
-   * its servers and may come back empty while messages wait.
+   * Trust an empty receive only after a long poll of a second and one more look: a short poll on SQS
+   * samples some of its servers and may come back empty while messages wait, and another reader of
+   * the queue (the dead-letter auditor, a second operator) hides what it reads for a moment.
    */
   readonly confirmEmpty?: boolean;
 }
@@ -147,6 +148,7 @@ export async function walkQueue(sqs: SQSClient, queueUrl: string, visit: (messag
       const want = Math.max(1, Math.min(SQS_MAX_BATCH_ENTRIES, options.perReceive?.() ?? SQS_MAX_BATCH_ENTRIES));
       let messages = await receive(sqs, queueUrl, want, hold, 0);
       if (messages.length === 0 && options.confirmEmpty) messages = await receive(sqs, queueUrl, want, hold, 1);
+      if (messages.length === 0 && options.confirmEmpty) messages = await receive(sqs, queueUrl, want, hold, 0);
       if (messages.length === 0) break;
       // A message met again (its hold ran out in a long read) keeps its latest receipt handle.
       const fresh = messages.filter((m) => !held.has(m.MessageId as string));

@@ -86,9 +86,8 @@ function renderExport(
   flags: string,
   style: ReturnType<typeof styleFor>,
 ): string[] {
-  const where = filter ? ` where ${filter}` : '';
   const per = summary.stages.map((s) => `${s.stage} ${count(s.exported)}`).join(', ');
-  const out = [`wrote ${plural(summary.exported, 'dead letter')}${where} to ${summary.out === '-' ? 'stdout' : summary.out} (${per}); nothing was consumed`];
+  const out = [`wrote ${plural(summary.exported, 'dead letter')} to ${summary.out === '-' ? 'stdout' : summary.out} (${filter ? `filter: ${filter}; ` : ''}${per}); nothing was consumed`];
   if (summary.withoutOrder > 0) out.push(style.yellow(`${plural(summary.withoutOrder, 'line')} without a readable order (poison): write "order" by hand from "deadLetter.body", or drop ${summary.withoutOrder === 1 ? 'it' : 'them'}`));
   for (const s of summary.stages.filter((x) => x.truncated)) out.push(style.yellow(`${s.stage}: stopped at --limit ${count(options.limit)}; more match — narrow the filters or raise --limit`));
   if (lines.length > 0 && summary.out !== '-') out.push(style.dim(`fix them, then: conveyor send --file ${summary.out}${flags}`));
