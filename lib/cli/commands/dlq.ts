@@ -61,8 +61,10 @@ it without sending any twice (it says so in the one case it cannot know: a send 
 answered it). Locally the runtime moves them (its journal is in the data directory) and stops when
 the CLI goes away; on AWS the CLI moves them (journal in CONVEYOR_STATE_DIR, default
 ~/.local/state/conveyor) — except an unfiltered redrive, which starts an SQS message move task
-(StartMessageMoveTask; --wait follows it to the end). Every redrive writes an audit line: locally to
-the runtime's log, on AWS to stderr.
+(StartMessageMoveTask; --wait follows it to the end). On AWS, dead letters a killed CLI held stay
+hidden for a while (30 s, plus twice as long as it had run): if some are missing from the next run,
+run it again after that. Every redrive writes an audit line: locally to the runtime's log, on AWS to
+stderr.
 ${FILTER_HELP}
 Examples:
   $ npx conveyor dlq redrive --stage picking --warehouse wh-1
