@@ -33,7 +33,9 @@ import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
 import { readStack, type StackResources } from './stack-outputs.ts';
 import { redriveJournalPath } from './state-dir.ts';
 import {
+  cancelResultOf,
   stageKey,
+  type CancelResult,
   type IntakeResponse,
   type QueueRetention,
   type RedriveOptions,
@@ -216,11 +218,12 @@ export class AwsTarget implements Target {
     return body as Record<string, unknown>;
   }
 
-  async cancelOrder(orderId: string): Promise<{ status: number; body: unknown }> {
+  async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
     const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'DELETE');
     const body = await jsonOrText(response);
-    if (response.status === 403) throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)} — your identity needs execute-api:Invoke on the API`);
-    return { status: response.status, body };
+    const result = cancelResultOf(response.status, body);
+    if (result !== 'unexpected') return result;
+    throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
   }
 
   async peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {

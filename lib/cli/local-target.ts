@@ -8,7 +8,20 @@ import type { StageView, StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
 import { operatorName } from './operator.ts';
-import type { IntakeResponse, MovedReport, QueueRetention, RedriveOptions, RedriveResult, StageControlResult, StageRef, StageStatus, StatusReport, Target } from './target.ts';
+import {
+  cancelResultOf,
+  type CancelResult,
+  type IntakeResponse,
+  type MovedReport,
+  type QueueRetention,
+  type RedriveOptions,
+  type RedriveResult,
+  type StageControlResult,
+  type StageRef,
+  type StageStatus,
+  type StatusReport,
+  type Target,
+} from './target.ts';
 
 /** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
 export const DEFAULT_LOCAL_PORT = 3000;
@@ -78,9 +91,11 @@ export class LocalTarget implements Target {
     return this.#expectOk(answer, `GET /orders/${orderId}`) as Record<string, unknown>;
   }
 
-  async cancelOrder(orderId: string): Promise<{ status: number; body: unknown }> {
+  async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
     const answer = await this.#request('DELETE', `/orders/${encodeURIComponent(orderId)}`);
-    return { status: answer.status, body: answer.body };
+    const result = cancelResultOf(answer.status, answer.body);
+    if (result !== 'unexpected') return result;
+    throw new CliError(`the runtime refused DELETE /orders/${orderId}: ${describeHttpProblem(answer.status, answer.body)}`);
   }
 
   async peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {

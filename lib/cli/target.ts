@@ -141,6 +141,14 @@ export interface RedriveOptions {
   readonly onProgress?: (moved: number, total: number | null) => void;
 }
 
+/**
+ * What `DELETE /orders/{id}` did: `cancelled` — the order's record, now (or already) cancelled;
+ * `too-late` — it was delivered (or purged) first: why, and its record with the delivery.
+ */
+export type CancelResult =
+  | { readonly outcome: 'cancelled'; readonly order: Record<string, unknown> }
+  | { readonly outcome: 'too-late'; readonly reason: string; readonly order: Record<string, unknown> };
+
 export interface Target {
   /** e.g. `local runtime at http://127.0.0.1:3000`, `stack Conveyor (eu-west-1)`. */
   readonly description: string;
@@ -151,8 +159,8 @@ export interface Target {
   submitOrders(orders: readonly unknown[]): Promise<IntakeResponse>;
   /** The order's status record (`GET /orders/{id}`), or undefined when there is none. */
   getOrder(orderId: string): Promise<Record<string, unknown> | undefined>;
-  /** `DELETE /orders/{orderId}`: the raw answer (200 cancelled, 409 already final, 404 unknown). */
-  cancelOrder(orderId: string): Promise<{ status: number; body: unknown }>;
+  /** Cancels the order (`DELETE /orders/{id}`, idempotent), or undefined when there is none. */
+  cancelOrder(orderId: string): Promise<CancelResult | undefined>;
   /** Up to `limit` dead letters (those `filter` selects), none consumed. */
   peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage>;
   /** Up to `limit` dead letters with their whole bodies, for `dlq export`; writes the audit line. */
@@ -169,4 +177,18 @@ export interface Target {
   queueDepth(ref: StageRef): Promise<number>;
   purge(ref: StageRef): Promise<void>;
   close(): void;
+}
+
+/**
+ * Reads the order API's answer to a cancel — the same contract behind API Gateway and locally:
+ * 200 with the record, 409 with why and the record, 404; anything else is for the caller to report.
+ */
+export function cancelResultOf(status: number, body: unknown): CancelResult | undefined | 'unexpected' {
+  const answer = (body ?? {}) as { order?: Record<string, unknown>; error?: unknown; details?: Array<{ message?: unknown }> };
+  if (status === 200 && typeof body === 'object' && body !== null) return { outcome: 'cancelled', order: body as Record<string, unknown> };
+  if (status === 409 && answer.order) {
+    const reason = answer.details?.[0]?.message ?? answer.error;
+    return { outcome: 'too-late', reason: typeof reason === 'string' ? reason : 'the order can no longer be cancelled', order: answer.order };
+  }
+  return status === 404 ? undefined : 'unexpected';
 }

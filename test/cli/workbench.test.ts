@@ -81,7 +81,9 @@ describe('conveyor orders cancel (local)', () => {
         ? [409, { error: 'order already delivered', order: { orderId: id, status: 'delivered', delivery: { carrier: 'paketfix', trackingNumber: 'PF9' } } }]
         : id.startsWith('gone-')
           ? [404, { error: 'not found' }]
-          : [200, { orderId: id, status: 'cancelled', stage: 'packing' }];
+          : id.startsWith('bad-')
+            ? [400, { error: 'invalid request', details: [{ field: 'orderId', message: 'refused' }] }]
+            : [200, { orderId: id, status: 'cancelled', stage: 'packing' }];
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -103,14 +105,15 @@ describe('conveyor orders cancel (local)', () => {
     try {
       const file = `${dir.path}/ids.txt`;
       const exported = JSON.stringify({ order: { orderId: 'x-1.r1' }, deadLetter: { orderId: 'x-1' } });
-      writeFileSync(file, ['# to cancel', 'a-1', '', '{"orderId":"done-2","warehouseId":"wh-1"}', exported, 'gone-3'].join('\n'));
+      writeFileSync(file, ['# to cancel', 'a-1', '', '{"orderId":"done-2","warehouseId":"wh-1"}', exported, 'gone-3', 'bad-4'].join('\n'));
       const run = await runInProcess(['orders', 'cancel', '--file', file, '--json', '--url', url]);
       expect(run.code).toBe(1);
       expect(JSON.parse(run.stdout)).toEqual([
-        { orderId: 'a-1', outcome: 'cancelled', httpStatus: 200, status: 'cancelled', detail: 'was waiting in packing' },
-        { orderId: 'done-2', outcome: 'already-final', httpStatus: 409, status: 'delivered', detail: 'carrier paketfix, trackingNumber PF9' },
-        { orderId: 'x-1', outcome: 'cancelled', httpStatus: 200, status: 'cancelled', detail: 'was waiting in packing' },
-        { orderId: 'gone-3', outcome: 'not-found', httpStatus: 404 },
+        { orderId: 'a-1', outcome: 'cancelled', status: 'cancelled', detail: 'was waiting in packing' },
+        { orderId: 'done-2', outcome: 'already-final', status: 'delivered', detail: 'carrier paketfix, trackingNumber PF9' },
+        { orderId: 'x-1', outcome: 'cancelled', status: 'cancelled', detail: 'was waiting in packing' },
+        { orderId: 'gone-3', outcome: 'not-found' },
+        { orderId: 'bad-4', outcome: 'failed', detail: expect.stringMatching(/^the runtime refused DELETE \/orders\/bad-4: 400 /) },
       ]);
       const list = `${dir.path}/list.json`;
       writeFileSync(list, JSON.stringify([{ orderId: 'l-1' }, { orderId: 'l-2' }]));

@@ -8,13 +8,13 @@ import type { Command } from 'commander';
 import { ORDER_ID_PATTERN } from '../../domain/order.ts';
 import { asExportedLine } from '../../operations/dead-letter-export.ts';
 import { say, sayJson, styleFor, type CliContext } from '../context.ts';
-import { describeHttpProblem, UsageError } from '../errors.ts';
+import { explainError, UsageError } from '../errors.ts';
 import { plural } from '../format.ts';
 import { withTarget, type GlobalOptions } from '../open-target.ts';
 import type { RunState } from '../program.ts';
 import type { Style } from '../style.ts';
 import { renderTable } from '../table.ts';
-import type { Target } from '../target.ts';
+import type { CancelResult, Target } from '../target.ts';
 
 /** Cancels in flight at once. */
 const CONCURRENCY = 4;
@@ -39,13 +39,12 @@ Examples:
 
 export type CancelOutcome = 'cancelled' | 'already-final' | 'not-found' | 'failed';
 
-export interface CancelResult {
+export interface CancelLine {
   readonly orderId: string;
   readonly outcome: CancelOutcome;
-  readonly httpStatus: number;
   /** The order's status after the call (cancelled, delivered, purged…), when the API said. */
   readonly status?: string;
-  /** Where it was (cancelled) or what it became (already final), or what went wrong. */
+  /** Where it was (cancelled), what it became (already final), or what went wrong (failed). */
   readonly detail?: string;
 }
 
@@ -122,14 +121,18 @@ function idOf(value: unknown): string | { problem: string } {
   return typeof id === 'string' ? id : { problem: exported ? 'deadLetter.orderId: missing — this dead letter names no order' : 'orderId: missing' };
 }
 
-async function cancelAll(target: Target, ids: readonly string[]): Promise<CancelResult[]> {
-  const results: CancelResult[] = new Array(ids.length);
+async function cancelAll(target: Target, ids: readonly string[]): Promise<CancelLine[]> {
+  const results: CancelLine[] = new Array(ids.length);
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
       const i = next++;
       const id = ids[i] as string;
-      results[i] = classify(id, await target.cancelOrder(id));
+      // One order the API would not answer for is reported on its line; the others go on.
+      results[i] = await target.cancelOrder(id).then(
+        (result) => lineOf(id, result),
+        (error: unknown): CancelLine => ({ orderId: id, outcome: 'failed', detail: explainError(error).message }),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
@@ -138,28 +141,23 @@ async function cancelAll(target: Target, ids: readonly string[]): Promise<Cancel
 
 /**
  * @example
- * classify('o-1', { status: 200, body: { status: 'cancelled', stage: 'packing' } }); // { orderId: 'o-1', outcome: 'cancelled', httpStatus: 200, status: 'cancelled', detail: 'was waiting in packing' }
+ * lineOf('o-1', { outcome: 'cancelled', order: { status: 'cancelled', stage: 'packing' } }); // { orderId: 'o-1', outcome: 'cancelled', status: 'cancelled', detail: 'was waiting in packing' }
  */
-export function classify(orderId: string, answer: { status: number; body: unknown }): CancelResult {
-  const body = (answer.body ?? {}) as { status?: unknown; stage?: unknown; order?: { status?: unknown; delivery?: Record<string, unknown> } };
-  if (answer.status === 200) {
-    return { orderId, outcome: 'cancelled', httpStatus: 200, status: String(body.status ?? 'cancelled'), ...(typeof body.stage === 'string' ? { detail: `was waiting in ${body.stage}` } : {}) };
-  }
-  if (answer.status === 409) {
-    const status = typeof body.order?.status === 'string' ? body.order.status : 'final';
-    const delivery = body.order?.delivery;
-    const detail = delivery ? Object.entries(delivery).filter(([k]) => ['carrier', 'trackingNumber'].includes(k)).map(([k, v]) => `${k} ${String(v)}`).join(', ') : undefined;
-    return { orderId, outcome: 'already-final', httpStatus: 409, status, ...(detail ? { detail } : {}) };
-  }
-  if (answer.status === 404) return { orderId, outcome: 'not-found', httpStatus: 404 };
-  return { orderId, outcome: 'failed', httpStatus: answer.status, detail: describeHttpProblem(answer.status, answer.body) };
+export function lineOf(orderId: string, result: CancelResult | undefined): CancelLine {
+  if (result === undefined) return { orderId, outcome: 'not-found' };
+  const { order } = result;
+  const status = typeof order.status === 'string' ? order.status : undefined;
+  if (result.outcome === 'cancelled') return { orderId, outcome: 'cancelled', status: status ?? 'cancelled', ...(typeof order.stage === 'string' ? { detail: `was waiting in ${order.stage}` } : {}) };
+  const delivery = order.delivery as Record<string, unknown> | undefined;
+  const detail = delivery && typeof delivery === 'object' ? Object.entries(delivery).filter(([k]) => ['carrier', 'trackingNumber'].includes(k)).map(([k, v]) => `${k} ${String(v)}`).join(', ') : result.reason;
+  return { orderId, outcome: 'already-final', status: status ?? 'final', ...(detail ? { detail } : {}) };
 }
 
-export function renderCancels(results: readonly CancelResult[], style: Style): string[] {
-  const label = (r: CancelResult) =>
-    r.outcome === 'cancelled' ? style.green('cancelled') : r.outcome === 'already-final' ? style.yellow(`already ${r.status ?? 'final'} (409)`) : r.outcome === 'not-found' ? style.red('not found (404)') : style.red(`failed (${r.httpStatus})`);
+export function renderCancels(results: readonly CancelLine[], style: Style): string[] {
+  const label = (r: CancelLine) =>
+    r.outcome === 'cancelled' ? style.green('cancelled') : r.outcome === 'already-final' ? style.yellow(`already ${r.status ?? 'final'} (409)`) : r.outcome === 'not-found' ? style.red('not found (404)') : style.red('failed');
   const rows = results.map((r) => [r.orderId, label(r), r.detail ?? '']);
-  const tally = (outcome: CancelOutcome) => results.filter((r) => r.outcome === outcome).length;
+  const tally = (outcome: CancelOutcome): number => results.filter((r) => r.outcome === outcome).length;
   const summary = [`${tally('cancelled')} cancelled`, `${tally('already-final')} already final`, `${tally('not-found')} not found`, ...(tally('failed') > 0 ? [`${tally('failed')} failed`] : [])].join(' · ');
   return [...renderTable([{ header: 'ORDER' }, { header: 'RESULT' }, { header: 'DETAIL' }], rows, { headerStyle: (t) => style.dim(t) }), '', summary];
 }
