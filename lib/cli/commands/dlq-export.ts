@@ -47,7 +47,7 @@ export function registerExportCommand(dlq: Command, context: CliContext, _state:
     dlq
       .command('export')
       .description('write dead letters and their reasons as JSON lines to fix and send again (`conveyor send --file`)')
-      .requiredOption('--stage <stage>', 'picking, packing or delivery (required)', stageName)
+      .requiredOption('--stage <stage>', 'the stage, as `conveyor status` lists it (required)', stageName)
       .option('--warehouse <id>', 'this warehouse only (default: all)'),
   )
     .requiredOption('--out <file>', 'the JSON Lines file to write (- for stdout)')
