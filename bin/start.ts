@@ -69,12 +69,6 @@ function parseOptions() {
   const formatText = env.CONVEYOR_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
   if (formatText !== 'pretty' && formatText !== 'json') throw new StartError(`CONVEYOR_LOG_FORMAT must be pretty or json, got "${formatText}"`);
 
-  try {
-    parseChaos(env.CONVEYOR_CHAOS);
-  } catch (error) {
-    throw new StartError((error as Error).message);
-  }
-
   let topology: Topology;
   if (env.CONVEYOR_TOPOLOGY !== undefined) {
     topology = loadTopology(env.CONVEYOR_TOPOLOGY, 'CONVEYOR_TOPOLOGY');
@@ -87,6 +81,11 @@ function parseOptions() {
       throw new StartError(`cannot read the topology from cdk.json: ${(error as Error).message}`);
     }
     topology = loadTopology(context);
+  }
+  try {
+    parseChaos(env.CONVEYOR_CHAOS, [...new Set(allStages(topology).map((s) => s.name))]);
+  } catch (error) {
+    throw new StartError((error as Error).message);
   }
 
   return {

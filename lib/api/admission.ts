@@ -16,7 +16,7 @@ import { MESSAGE_VERSION, type PickingInput } from '../domain/messages.ts';
 import type { Order } from '../domain/order.ts';
 import type { ClaimView, OrderLedger } from '../ledger/ledger.ts';
 import { tracingAttributes } from '../runtime/attributes.ts';
-import { mapConcurrent, sleep } from '../runtime/concurrency.ts';
+import { mapConcurrent, sleep } from '../aws/concurrency.ts';
 import type { Queues } from '../runtime/ports.ts';
 
 /** Claims in flight at once. */

@@ -13,8 +13,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { deliveryRestriction, HOME_COUNTRY } from '../domain/delivery.ts';
 import { BulkOrderShape, MAX_ORDERS_PER_REQUEST, ORDER_ID_PATTERN, OrderRequest, type Order } from '../domain/order.ts';
 import type { OrderLedger } from '../ledger/ledger.ts';
-import { sqsClient } from '../runtime/clients.ts';
-import { readIntakeConfig, type IntakeConfig } from '../runtime/environment.ts';
+import { sqsClient } from '../aws/clients.ts';
+import { readIntakeConfig, sdkTimeoutsOf, type IntakeConfig } from '../runtime/environment.ts';
 import { SqsQueues, type Queues } from '../runtime/ports.ts';
 import { IntakeMetric, LogMessage } from '../contract/index.ts';
 import { createLogger, createMetrics, MetricUnit, type Logger, type Metrics } from '../runtime/telemetry.ts';
@@ -67,7 +67,7 @@ interface Submission {
  */
 export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
   const config = options.config ?? readIntakeConfig();
-  const queues = options.queues ?? new SqsQueues(sqsClient());
+  const queues = options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf()));
   const { ledger } = options;
   const logger = options.logger ?? createLogger({ function: 'intake' });
   const metrics = options.metrics ?? createMetrics({});

@@ -138,6 +138,10 @@ export class AwsTarget implements Target {
     return [...this.#stack.warehouses];
   }
 
+  async pipelines(): Promise<Array<{ id: string; stages: string[] }>> {
+    return this.#stack.manifest.pipelines.map((p) => ({ id: p.id, stages: p.stages.map((s) => s.name) }));
+  }
+
   async status(): Promise<StatusReport> {
     const refs = this.#stack.stages;
     const [rows, metrics] = await Promise.all([

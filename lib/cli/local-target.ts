@@ -62,6 +62,10 @@ export class LocalTarget implements Target {
     return (await this.#topologyView()).pipelines.map((p) => p.id);
   }
 
+  async pipelines(): Promise<Array<{ id: string; stages: string[] }>> {
+    return (await this.#topologyView()).pipelines.map((p) => ({ id: p.id, stages: p.stages.map((s) => s.name) }));
+  }
+
   async status(): Promise<StatusReport> {
     const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
     const pipelines: Record<string, StatusReport['pipelines'][string]> = {};

@@ -3,7 +3,6 @@
  * `--target aws`. The AWS code (and its SDK clients) is loaded only when asked for, so local
  * commands start fast.
  */
-import { STAGE_NAMES } from '../topology/model.ts';
 import type { CliContext } from './context.ts';
 import { UsageError } from './errors.ts';
 import { LocalTarget } from './local-target.ts';
@@ -65,8 +64,12 @@ export async function withTarget<T>(options: GlobalOptions, context: CliContext,
 
 /** The stages a command acts on: `--stage` in `--warehouse`, or in every warehouse. */
 export async function selectStages(target: Target, stage: string, warehouse: string | undefined): Promise<StageRef[]> {
-  if (!(STAGE_NAMES as readonly string[]).includes(stage)) throw new UsageError(`unknown stage "${stage}" — stages are ${STAGE_NAMES.join(', ')}`);
-  return chooseWarehouses(warehouse, await target.warehouses()).map((w) => ({ warehouse: w, stage }));
+  const pipelines = await target.pipelines();
+  const chosen = chooseWarehouses(warehouse, pipelines.map((p) => p.id));
+  const having = pipelines.filter((p) => chosen.includes(p.id) && p.stages.includes(stage));
+  if (having.length > 0) return having.map((p) => ({ warehouse: p.id, stage }));
+  const names = [...new Set(pipelines.filter((p) => chosen.includes(p.id)).flatMap((p) => p.stages))];
+  throw new UsageError(`unknown stage "${stage}"${warehouse ? ` in ${warehouse}` : ''} — stages are ${names.join(', ')} (see \`conveyor status\`)`);
 }
 
 /**

@@ -2,7 +2,7 @@
  * Flag values, checked as they are parsed: a wrong one stops the command before anything is
  * touched, with one line naming the flag, the rule, what was given and an example.
  */
-import { STAGE_NAMES } from '../topology/model.ts';
+import { STAGE_NAME_PATTERN } from '../topology/model.ts';
 import { UsageError } from './errors.ts';
 import { DEFAULT_LOCAL_URL } from './local-target.ts';
 
@@ -35,10 +35,10 @@ export function positiveNumber(flag: string, max: number, example: string): (val
   };
 }
 
-/** `--stage`: one of the pipeline's stages. */
+/** `--stage`: a stage name (which stages exist, the target's topology says: see `selectStages`). */
 export function stageName(value: string): string {
-  if (!(STAGE_NAMES as readonly string[]).includes(value)) {
-    throw new UsageError(`unknown stage "${value}" — stages are ${STAGE_NAMES.join(', ')} (e.g. --stage picking)`);
+  if (!STAGE_NAME_PATTERN.test(value)) {
+    throw new UsageError(`"${value}" is not a stage name — stages are named with lowercase letters, digits and dashes, as \`conveyor status\` lists them (e.g. --stage picking)`);
   }
   return value;
 }

@@ -154,6 +154,8 @@ export interface Target {
   readonly description: string;
   /** Warehouse ids, in topology order. */
   warehouses(): Promise<string[]>;
+  /** Each warehouse with its chain of stage names, in topology and flow order. */
+  pipelines(): Promise<ReadonlyArray<{ readonly id: string; readonly stages: readonly string[] }>>;
   status(): Promise<StatusReport>;
   /** One bulk intake request (≤ 100 orders). */
   submitOrders(orders: readonly unknown[]): Promise<IntakeResponse>;

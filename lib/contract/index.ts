@@ -5,6 +5,7 @@
  * manifest a deployed stack publishes. Everything both sides must agree on is written here once.
  */
 export * from './alarm-rules.ts';
+export * from './breaker.ts';
 export * from './limits.ts';
 export * from './log-messages.ts';
 export * from './manifest.ts';

@@ -1,7 +1,9 @@
 /**
- * Stage messages: the SQS body that flows from intake through the stages. Each stage's
- * input carries the order plus every earlier stage's result; a stage forwards its input
- * with its own result added under its name.
+ * Stage messages: the SQS body that flows from intake through the stages. A message carries the
+ * order plus every earlier stage's result, each under its stage's name; a stage forwards its input
+ * with its own result added. A stage reads what it needs and passes the rest on untouched (the
+ * schemas are loose: a pipeline with a stage in between — e.g. labelling before delivery — adds a
+ * result the later stages need not know about).
  */
 import * as z from 'zod/mini';
 import { Order } from './order.ts';
@@ -17,14 +19,25 @@ const envelope = {
   acceptedAt: z.iso.datetime({ error: 'must be an ISO 8601 date-time' }),
 };
 
-export const PickingInput = z.strictObject(envelope);
+/**
+ * The schema of a stage's input: the envelope plus the earlier results the stage reads; other keys
+ * (results of stages it does not read) pass through.
+ *
+ * @example
+ * export const LabellingInput = stageInput({ packing: PackingPlan });
+ */
+export function stageInput<S extends Record<string, z.ZodMiniType>>(results: S) {
+  return z.looseObject({ ...envelope, ...results });
+}
+
+export const PickingInput = stageInput({});
 export type PickingInput = z.infer<typeof PickingInput>;
 
-export const PackingInput = z.strictObject({ ...envelope, picking: PickList });
+export const PackingInput = stageInput({ picking: PickList });
 export type PackingInput = z.infer<typeof PackingInput>;
 
-export const DeliveryInput = z.strictObject({ ...envelope, picking: PickList, packing: PackingPlan });
+export const DeliveryInput = stageInput({ picking: PickList, packing: PackingPlan });
 export type DeliveryInput = z.infer<typeof DeliveryInput>;
 
 /** Any stage message: what every stage can read its order id and warehouse from. */
-export type StageMessage = PickingInput | PackingInput | DeliveryInput;
+export type StageMessage = z.infer<ReturnType<typeof stageInput<Record<never, never>>>>;

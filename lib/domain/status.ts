@@ -18,6 +18,7 @@ const WAITING_IN: Readonly<Record<string, string>> = { picking: 'accepted', deli
 export const ORDER_STATUS_LABELS: StatusLabels = {
   accepted: 'accepted',
   waitingIn: (stage) => WAITING_IN[stage] ?? stage,
+  completed: 'delivered',
 };
 
 /** Statuses an order never leaves. */

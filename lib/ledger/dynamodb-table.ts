@@ -14,8 +14,8 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { chunkByCount } from '../runtime/chunking.ts';
-import { mapConcurrent, sleep } from '../runtime/concurrency.ts';
+import { chunkByCount } from '../aws/chunking.ts';
+import { mapConcurrent, sleep } from '../aws/concurrency.ts';
 import { TableThrottledError, type Condition, type Item, type Key, type ReadOptions, type Table, type Update, type WriteOutcome } from './table.ts';
 
 /** DynamoDB's per-request limits. */

@@ -6,7 +6,7 @@
  * consistent read: `lookup` only lets a stage skip work early, and every read that decides uses
  * `consistent: true`. The data model and the status rules are in records.ts.
  */
-import { mapConcurrent } from '../runtime/concurrency.ts';
+import { mapConcurrent } from '../aws/concurrency.ts';
 import {
   deriveRecord,
   FINAL_STATES,
@@ -322,7 +322,8 @@ export class OrderLedger {
     const ids: string[] = [];
     for (const items of (await this.#collections()).values()) {
       const record = deriveRecord(items, this.#labels);
-      if (record && record.warehouseId === pipelineId && record.stage === stage && !FINAL_STATES.includes(record.status as HeadState)) ids.push(record.orderId);
+      const final = record?.status === this.#labels.completed || FINAL_STATES.includes(record?.status as HeadState);
+      if (record && record.warehouseId === pipelineId && record.stage === stage && !final) ids.push(record.orderId);
     }
     return ids;
   }
@@ -347,7 +348,7 @@ export class OrderLedger {
       if (!record) continue; // a claim being accepted: not an accepted order yet
       const { status } = record;
       totals.accepted++;
-      if (status === 'delivered') totals.delivered++;
+      if (status === this.#labels.completed) totals.delivered++;
       else if (status === 'dead-lettered') totals.deadLettered++;
       else if (status === 'cancelled') totals.cancelled++;
       else if (status === 'purged') totals.purged++;

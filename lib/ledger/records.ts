@@ -110,10 +110,12 @@ export interface OrderRecord {
   readonly delivery?: Facts;
 }
 
-/** The order domain's names for the statuses in flight: what an order is called while it waits in `stage`. */
+/** The domain's words for an item's statuses: accepted, waiting in a stage, completed by the last one. */
 export interface StatusLabels {
   readonly accepted: string;
   waitingIn(stage: string): string;
+  /** What an item is once the last stage recorded it (the head's `delivered` state). */
+  readonly completed: string;
 }
 
 /**
@@ -148,7 +150,7 @@ export function deriveRecord(items: readonly Record<string, unknown>[], labels: 
   let status: string;
   let stage: string;
   if (state !== 'open' && state !== 'dead-lettered') {
-    status = state;
+    status = state === 'delivered' ? labels.completed : state;
     stage = (state === 'delivered' ? head?.completedBy : head?.closedStage) ?? furthest?.next ?? head?.entryStage ?? '';
   } else if (dead) {
     status = 'dead-lettered';
@@ -164,7 +166,7 @@ export function deriveRecord(items: readonly Record<string, unknown>[], labels: 
   const history: HistoryEntry[] = [
     ...steps.map((s) => ({ at: s.at, status: labelOf(s), by: s.stage, ...(s.detail ? { detail: s.detail } : {}) })),
     ...(head?.deaths ?? []).map((d) => ({ at: d.at, status: 'dead-lettered', by: d.stage, reason: d.reason })),
-    ...(head?.completedAt ? [{ at: head.completedAt, status: 'delivered', by: head.completedBy ?? '', ...(head.result ? { detail: head.result } : {}) }] : []),
+    ...(head?.completedAt ? [{ at: head.completedAt, status: labels.completed, by: head.completedBy ?? '', ...(head.result ? { detail: head.result } : {}) }] : []),
     ...(head?.closedAt ? [{ at: head.closedAt, status: state, by: head.closedBy ?? '' }] : []),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
+import { findStage, type Topology } from '../topology/index.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
-import { STAGE_NAMES, type Topology } from '../topology/index.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
+import type { LocalBreaker, SavedBreaker } from './breaker.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
 import type { LocalResources } from './provision.ts';
 
@@ -22,6 +23,8 @@ import type { LocalResources } from './provision.ts';
 export interface StageControls {
   readonly paused?: boolean;
   readonly maxConcurrency?: number;
+  /** Where the stage's circuit breaker was. */
+  readonly breaker?: SavedBreaker;
 }
 
 /** Where pause/scale choices persist: a JSON file in the data dir, or nowhere (in memory). */
@@ -60,6 +63,8 @@ export class StageControlStore {
 export interface AdminTarget {
   readonly topology: Topology;
   readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>;
+  /** Every stage's circuit breaker (operators override them). */
+  readonly breakers: ReadonlyMap<string, LocalBreaker>;
   readonly resources: LocalResources;
   readonly sqs: SQSClient;
   readonly controls: StageControlStore;
@@ -75,7 +80,7 @@ export interface AdminTarget {
 const PURGE_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 
 export function adminRoutes(target: AdminTarget): Route[] {
-  const { topology, mappings, resources, sqs, controls, ledger, settled, audit } = target;
+  const { topology, mappings, breakers, resources, sqs, controls, ledger, settled, audit } = target;
   const base = '/api/stages/{pipeline}/{stage}';
 
   /** The stage named by the path, or an error response naming what is wrong. */
@@ -84,8 +89,9 @@ export function adminRoutes(target: AdminTarget): Route[] {
     if (!topology.pipelines.some((p) => p.id === pipeline)) {
       return problem(404, 'unknown warehouse', 'warehouse', `no warehouse "${pipeline}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`);
     }
-    if (!(STAGE_NAMES as readonly string[]).includes(stage)) {
-      return problem(404, 'unknown stage', 'stage', `no stage "${stage}"; stages are ${STAGE_NAMES.join(', ')}`);
+    if (!findStage(topology, pipeline, stage)) {
+      const names = topology.pipelines.find((p) => p.id === pipeline)?.stages.map((s) => s.name) ?? [];
+      return problem(404, 'unknown stage', 'stage', `no stage "${stage}" in ${pipeline}; its stages are ${names.join(', ')}`);
     }
     return { key: `${pipeline}/${stage}` };
   }
@@ -148,6 +154,19 @@ export function adminRoutes(target: AdminTarget): Route[] {
         controls.set(key, { maxConcurrency: value });
         audit('stage scaled', { stage: key, maxConcurrency: value });
         return view(key);
+      }),
+    },
+    {
+      method: 'POST',
+      path: `${base}/breaker`,
+      handle: write((key, body) => {
+        const state = body.state;
+        if (state !== 'open' && state !== 'closed') {
+          return problem(400, 'invalid request body', 'state', `must be "open" (held open until closed) or "closed", got ${JSON.stringify(state)}`);
+        }
+        const status = breakers.get(key)!.override(state, `operator@${hostname()}`);
+        audit(`circuit breaker ${state} by an operator`, { stage: key });
+        return { status: 200, body: { stage: key, breaker: status } };
       }),
     },
     ...deadLetterRoutes({ base, resources, sqs, controls, audit, guard, stageOf, write, problem }),

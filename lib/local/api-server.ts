@@ -76,8 +76,6 @@ export interface ApiServer {
  * so the caller can explain it.
  */
 export async function startApiServer(port: number, routes: readonly Route[], onError: (error: Error) => void): Promise<ApiServer> {
-  // Routes are read per request: the runtime binds the port first and adds its routes once it is up.
-  const tableOf = () => routes.map((route) => ({ ...route, segments: route.path.split('/').filter(Boolean) }));
   let closing: Promise<void> | undefined;
   const server = createServer((req, res) => {
     // Closing: no keep-alive, so every connection ends with the response it is waiting for.
@@ -93,50 +91,27 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
   server.keepAliveTimeout = 5_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (closing) return send(res, SHUTTING_DOWN);
+    if (routes.length === 0) return send(res, STARTING);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    let segments: string[];
-    try {
-      segments = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
-    } catch {
-      return send(res, { status: 400, body: { error: 'invalid path', details: [{ field: 'path', message: 'is not valid percent-encoding' }] } });
-    }
-    if (closing) return send(res, { status: 503, headers: { 'retry-after': '1' }, body: { error: 'shutting down', details: [{ field: 'runtime', message: 'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back' }] } });
-    if (routes.length === 0) return send(res, { status: 503, headers: { 'retry-after': '1' }, body: { error: 'starting', details: [{ field: 'runtime', message: 'the local runtime is starting; try again in a moment' }] } });
-    const table = tableOf();
-    const sameShape = table.filter((r) => r.segments.length === segments.length && r.segments.every((s, i) => s.startsWith('{') || s === segments[i]));
-    if (sameShape.length === 0) {
-      return send(res, { status: 404, body: { error: 'not found', details: [{ field: 'path', message: `no route for ${url.pathname}; try POST /orders, GET /orders/{orderId}, GET /healthz or GET /api/stats` }] } });
-    }
-    // A literal segment beats a parameter (`/api/stats` before `/api/{x}`).
-    const byPath = (r: (typeof table)[number]) => r.segments.filter((s) => s.startsWith('{')).length;
-    const route = sameShape.filter((r) => r.method === req.method).sort((a, b) => byPath(a) - byPath(b))[0];
-    if (!route) {
-      const allowed = [...new Set(sameShape.map((r) => r.method))].join(', ');
-      return send(res, { status: 405, headers: { allow: allowed }, body: { error: 'method not allowed', details: [{ field: 'method', message: `${req.method} is not allowed on ${url.pathname}; use ${allowed}` }] } });
-    }
+    const matched = matchRoute(routes, req.method ?? 'GET', url.pathname);
+    if ('status' in matched) return send(res, matched);
     const body = await readBody(req, GATEWAY_MAX_BODY_BYTES);
     // Closing began while the body arrived: refuse rather than start work whose answer may not get out.
-    if (closing) return send(res, { status: 503, headers: { 'retry-after': '1' }, body: { error: 'shutting down', details: [{ field: 'runtime', message: 'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back' }] } });
+    if (closing) return send(res, SHUTTING_DOWN);
     if (body === undefined) {
       res.setHeader('connection', 'close');
       return send(res, { status: 413, body: { error: 'request body too large', details: [{ field: 'body', message: `exceeds ${GATEWAY_MAX_BODY_BYTES} bytes` }] } });
     }
-    const params = Object.fromEntries(route.segments.flatMap((s, i) => (s.startsWith('{') ? [[s.slice(1, -1), segments[i] as string]] : [])));
     const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
     const gone = new AbortController();
     res.once('close', () => res.writableFinished || gone.abort());
-    const response = await route.handle({ method: req.method ?? 'GET', path: url.pathname, params, query: url.searchParams, headers, body, signal: gone.signal });
+    const response = await matched.route.handle({ method: req.method ?? 'GET', path: url.pathname, params: matched.params, query: url.searchParams, headers, body, signal: gone.signal });
     if (closing) res.setHeader('connection', 'close'); // answered while closing: then the connection ends
     send(res, response);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, port);
   server.on('error', onError);
   const address = server.address() as AddressInfo;
   return {
@@ -148,6 +123,56 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
         server.closeIdleConnections();
       })),
   };
+}
+
+const SHUTTING_DOWN: ApiResponse = {
+  status: 503,
+  headers: { 'retry-after': '1' },
+  body: { error: 'shutting down', details: [{ field: 'runtime', message: 'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back' }] },
+};
+const STARTING: ApiResponse = {
+  status: 503,
+  headers: { 'retry-after': '1' },
+  body: { error: 'starting', details: [{ field: 'runtime', message: 'the local runtime is starting; try again in a moment' }] },
+};
+
+/**
+ * The route for `method` and `path` with its parameters, or the answer when there is none (400 for a
+ * path that is not valid percent-encoding, 404, 405 with `allow`). Routes are read per request: the
+ * runtime binds the port first and adds its routes once it is up.
+ */
+export function matchRoute(routes: readonly Route[], method: string, path: string): { route: Route; params: Record<string, string> } | ApiResponse {
+  let segments: string[];
+  try {
+    segments = path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+  } catch {
+    return { status: 400, body: { error: 'invalid path', details: [{ field: 'path', message: 'is not valid percent-encoding' }] } };
+  }
+  const table = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
+  const sameShape = table.filter((r) => r.segments.length === segments.length && r.segments.every((s, i) => s.startsWith('{') || s === segments[i]));
+  if (sameShape.length === 0) {
+    return { status: 404, body: { error: 'not found', details: [{ field: 'path', message: `no route for ${path}; try POST /orders, GET /orders/{orderId}, GET /healthz or GET /api/stats` }] } };
+  }
+  // A literal segment beats a parameter (`/api/stats` before `/api/{x}`).
+  const parameters = (r: (typeof table)[number]) => r.segments.filter((s) => s.startsWith('{')).length;
+  const match = sameShape.filter((r) => r.route.method === method).sort((a, b) => parameters(a) - parameters(b))[0];
+  if (!match) {
+    const allowed = [...new Set(sameShape.map((r) => r.route.method))].join(', ');
+    return { status: 405, headers: { allow: allowed }, body: { error: 'method not allowed', details: [{ field: 'method', message: `${method} is not allowed on ${path}; use ${allowed}` }] } };
+  }
+  const params = Object.fromEntries(match.segments.flatMap((s, i) => (s.startsWith('{') ? [[s.slice(1, -1), segments[i] as string]] : [])));
+  return { route: match.route, params };
+}
+
+/** Listens on 127.0.0.1 only; rejects with the listen error (EADDRINUSE, …). */
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /** Reads the body, or returns undefined as soon as it exceeds `limit` bytes. */

@@ -44,60 +44,18 @@ const STOP_TIMEOUT_MS = 10_000;
  */
 export async function startEmulatorProcess(options: EmulatorProcessOptions = {}): Promise<EmulatorProcess> {
   const where = options.dataDir ? `with data directory ${options.dataDir}` : 'in memory';
-  const startTimeoutMs = options.startTimeoutMs ?? 15_000;
-  const child = fork(HOST_ENTRY, [JSON.stringify({ dataDir: options.dataDir, region: options.region, ports: options.ports })], {
-    execPath: process.execPath,
-    execArgv: hostExecArgv(process.execArgv),
-    // No stdin, and stdout discarded: the runtime owns the terminal. The host's errors go to stderr.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    serialization: 'json',
-  });
-
+  const child = forkHost(options);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  // A failed spawn emits 'error' and may never emit 'exit'.
-  const spawnFailed = new Promise<Error>((resolve) => child.once('error', resolve));
-
-  let ready: Extract<HostToParent, { type: 'ready' }>;
+  let ready: HostReady;
   try {
-    ready = await new Promise<typeof ready>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the emulator host (${where}) did not become ready within ${startTimeoutMs} ms`)), startTimeoutMs);
-      const onMessage = (message: HostToParent) => {
-        if (message.type === 'ready') resolve(message);
-        else if (message.type === 'error') reject(new Error(`the emulator host (${where}) failed to start: ${message.message}`));
-      };
-      child.on('message', onMessage);
-      void exited.then(({ code, signal }) => reject(new Error(`the emulator host (${where}) exited before it was ready (code ${code}, signal ${signal})`)));
-      void spawnFailed.then((error) => reject(new Error(`cannot start the emulator host (${where}): ${error.message}`, { cause: error })));
-    }).finally(() => {
-      child.removeAllListeners('message');
-    });
+    ready = await hostReady(child, exited, where, options.startTimeoutMs ?? 15_000);
   } catch (error) {
     await stopChild(child, exited, 2_000);
     throw error;
   }
-
-  // The host answers requests in the order they came, over one channel.
-  const pending: { resolve(message: HostToParent): void; reject(error: Error): void }[] = [];
-  child.on('message', (message: HostToParent) => {
-    if (message.type === 'cpu' || message.type === 'chaos') pending.shift()?.resolve(message);
-  });
-  void exited.then(() => {
-    for (const request of pending.splice(0)) request.reject(new Error('the emulator host has exited'));
-  });
-  const request = (message: ParentToHost): Promise<HostToParent> =>
-    new Promise((resolve, reject) => {
-      if (!child.connected) return reject(new Error('the emulator host has exited'));
-      const entry = { resolve, reject };
-      pending.push(entry);
-      child.send(message, (error) => {
-        if (!error) return;
-        pending.splice(pending.indexOf(entry), 1);
-        reject(error);
-      });
-    });
-
+  const request = hostChannel(child, exited);
   let stopping: Promise<void> | undefined;
   return {
     endpoints: { sqs: ready.sqs, dynamodb: ready.dynamodb },
@@ -116,6 +74,59 @@ export async function startEmulatorProcess(options: EmulatorProcessOptions = {})
       return stopping;
     },
   };
+}
+
+type HostReady = Extract<HostToParent, { type: 'ready' }>;
+
+function forkHost(options: EmulatorProcessOptions): ChildProcess {
+  const settings = JSON.stringify({ dataDir: options.dataDir, region: options.region, ports: options.ports });
+  return fork(HOST_ENTRY, [settings], {
+    execPath: process.execPath,
+    execArgv: hostExecArgv(process.execArgv),
+    // No stdin, and stdout discarded: the runtime owns the terminal. The host's errors go to stderr.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    serialization: 'json',
+  });
+}
+
+/** The host's `ready` message — or why it never came: an error it reported, its exit, a failed spawn, the time limit. */
+function hostReady(child: ChildProcess, exited: Promise<{ code: number | null; signal: string | null }>, where: string, timeoutMs: number): Promise<HostReady> {
+  let timer: NodeJS.Timeout | undefined;
+  return new Promise<HostReady>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the emulator host (${where}) did not become ready within ${timeoutMs} ms`)), timeoutMs);
+    child.on('message', (message: HostToParent) => {
+      if (message.type === 'ready') resolve(message);
+      else if (message.type === 'error') reject(new Error(`the emulator host (${where}) failed to start: ${message.message}`));
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`the emulator host (${where}) exited before it was ready (code ${code}, signal ${signal})`)));
+    // A failed spawn emits 'error' and may never emit 'exit'.
+    child.once('error', (error) => reject(new Error(`cannot start the emulator host (${where}): ${error.message}`, { cause: error })));
+  }).finally(() => {
+    clearTimeout(timer);
+    child.removeAllListeners('message');
+  });
+}
+
+/** Request → answer over the IPC channel; the host answers in the order it was asked. */
+function hostChannel(child: ChildProcess, exited: Promise<unknown>): (message: ParentToHost) => Promise<HostToParent> {
+  const pending: { resolve(message: HostToParent): void; reject(error: Error): void }[] = [];
+  child.on('message', (message: HostToParent) => {
+    if (message.type === 'cpu' || message.type === 'chaos') pending.shift()?.resolve(message);
+  });
+  void exited.then(() => {
+    for (const request of pending.splice(0)) request.reject(new Error('the emulator host has exited'));
+  });
+  return (message) =>
+    new Promise((resolve, reject) => {
+      if (!child.connected) return reject(new Error('the emulator host has exited'));
+      const entry = { resolve, reject };
+      pending.push(entry);
+      child.send(message, (error) => {
+        if (!error) return;
+        pending.splice(pending.indexOf(entry), 1);
+        reject(error);
+      });
+    });
 }
 
 /** Asks for a graceful shutdown; SIGKILL after `timeoutMs`. Resolves once the process is gone. */

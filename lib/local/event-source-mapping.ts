@@ -23,6 +23,9 @@ import { RECEIVE_WAIT_SECONDS, type Stage } from '../topology/index.ts';
 import { deleteRecords, endLongPolls, receiveBatch, releaseRecords, settleBatch } from './event-source.ts';
 import type { LocalFunction } from './local-function.ts';
 
+/** The hold an operator's pause puts on a mapping. */
+const OPERATOR = 'operator';
+
 /** Lambda's concurrent batches when messages are available, before it scales up. */
 const INITIAL_POLLERS = 5;
 /** Lambda adds up to 300 concurrent batches per minute: one at most every 200 ms. */
@@ -62,6 +65,8 @@ export class LocalEventSourceMapping {
   readonly #loops: Promise<void>[] = [];
   #maxConcurrency: number;
   #paused = false;
+  /** Why consumption is stopped: empty when it runs. */
+  readonly #holds = new Set<string>();
   #started = false;
   #stopped = false;
   #stopping: Promise<void> | undefined;
@@ -82,8 +87,14 @@ export class LocalEventSourceMapping {
     this.#active = this.#floor;
   }
 
+  /** Consumption is stopped, for any reason (an operator's pause, an open circuit breaker). */
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Stopped by an operator (`conveyor pause`), as opposed to by the breaker. */
+  get pausedByOperator(): boolean {
+    return this.#holds.has(OPERATOR);
   }
 
   get maxConcurrency(): number {
@@ -105,16 +116,32 @@ export class LocalEventSourceMapping {
     this.#ensureLoops();
   }
 
-  /** Stops consuming: messages wait in the queue. Long polls end now, what was gathered is handed back; running invocations finish. */
+  /** An operator's pause: messages wait in the queue (see `hold`). */
   pause(): void {
+    this.hold(OPERATOR);
+  }
+
+  /** An operator's resume: consumption starts again unless something else holds it (an open breaker). */
+  resume(): void {
+    this.release(OPERATOR);
+  }
+
+  /**
+   * Stops consuming for `reason` (an operator, the breaker): messages wait in the queue. Long polls
+   * end now, what was gathered is handed back; running invocations finish. Consumption resumes once
+   * every reason is released.
+   */
+  hold(reason: string): void {
+    this.#holds.add(reason);
     if (this.#paused) return;
     this.#paused = true;
     this.#halt.abort(new Error('paused'));
     void this.#endReceives();
   }
 
-  resume(): void {
-    if (!this.#paused) return;
+  release(reason: string): void {
+    this.#holds.delete(reason);
+    if (!this.#paused || this.#holds.size > 0) return;
     this.#paused = false;
     if (!this.#stopped) {
       this.#halt = new AbortController();

@@ -6,7 +6,7 @@
  */
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
+import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../aws/chunking.ts';
 import { END_LONG_POLLS_PATH } from './emulator-protocol.ts';
 import { toSqsRecord } from './lambda-events.ts';
 

@@ -10,12 +10,13 @@ import {
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
+  ListQueueTagsCommand,
   paginateListQueues,
   SetQueueAttributesCommand,
   type QueueAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { allStages, deadLetterQueueSettings, queueSettings, STAGE_NAMES, type Stage, type Topology } from '../topology/index.ts';
+import { allStages, deadLetterQueueSettings, queueSettings, type Stage, type Topology } from '../topology/index.ts';
 
 export interface LocalStageResources {
   readonly stage: Stage;
@@ -80,6 +81,9 @@ export class ProvisionError extends Error {
 }
 
 /** What the status table's key must be: the ledger reads and writes by order id. */
+/** The tag that names the stage a local queue belongs to. */
+const STAGE_TAG = 'conveyor:stage';
+
 /** The ledger's item collections: one per order (lib/ledger/records.ts). */
 const TABLE_KEY: KeySchemaElement[] = [
   { AttributeName: 'orderId', KeyType: 'HASH' },
@@ -134,7 +138,7 @@ export async function provision(topology: Topology, clients: Clients, options: {
   const stages = new Map<string, LocalStageResources>();
   for (const stage of allStages(topology)) {
     const dlqName = localQueueName(prefix, stage, true);
-    const dlq = await ensureQueue(clients, dlqName, existing.get(dlqName), { MessageRetentionPeriod: String(dlqSettings.messageRetentionSeconds), DelaySeconds: '0' }, { created, updated });
+    const dlq = await ensureQueue(clients, dlqName, existing.get(dlqName), { MessageRetentionPeriod: String(dlqSettings.messageRetentionSeconds), DelaySeconds: '0' }, { created, updated }, stage.key);
     const settings = queueSettings(topology, stage);
     const queueName = localQueueName(prefix, stage);
     const queue = await ensureQueue(
@@ -150,6 +154,7 @@ export async function provision(topology: Topology, clients: Clients, options: {
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: settings.maxReceiveCount }),
       },
       { created, updated },
+      stage.key,
     );
     stages.set(stage.key, { stage, queueName, queueUrl: queue.url, queueArn: queue.arn, deadLetterQueueUrl: dlq.url, deadLetterQueueArn: dlq.arn });
   }
@@ -211,9 +216,11 @@ async function ensureQueue(
   existingUrl: string | undefined,
   wanted: Record<string, string>,
   record: { created: string[]; updated: AttributeChange[] },
+  stageKey: string,
 ): Promise<{ url: string; arn: string }> {
   if (existingUrl === undefined) {
-    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: wanted }));
+    // Tagged with its stage: names like conveyor-wh-1-gift-wrap do not say where the warehouse ends.
+    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: wanted, tags: { [STAGE_TAG]: stageKey } }));
     record.created.push(name);
     const url = localUrl(QueueUrl as string, clients.sqsEndpoint);
     return { url, arn: (await queueAttributes(clients.sqs, url, ['QueueArn'])).QueueArn as string };
@@ -253,7 +260,7 @@ async function leftoverStages(sqs: SQSClient, prefix: string, queues: ReadonlyAr
   const byStage = new Map<string, Array<{ name: string; url: string; messages: number; deadLetter: boolean }>>();
   for (const [name, url] of queues) {
     const deadLetter = name.endsWith('-dlq');
-    const stage = stageOfQueue(prefix, deadLetter ? name.slice(0, -'-dlq'.length) : name);
+    const stage = await stageOfQueue(sqs, prefix, deadLetter ? name.slice(0, -'-dlq'.length) : name, url);
     const attributes = await queueAttributes(sqs, url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']);
     // The three counts together are exact even where the emulator is late moving messages between them.
     const messages = Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0);
@@ -271,11 +278,10 @@ async function leftoverStages(sqs: SQSClient, prefix: string, queues: ReadonlyAr
   return report.sort((a, b) => a.stage.localeCompare(b.stage));
 }
 
-/** `conveyor-wh-3-picking` → `wh-3/picking`. */
-function stageOfQueue(prefix: string, name: string): string {
-  const rest = name.slice(prefix.length + 1);
-  const stage = STAGE_NAMES.find((s) => rest.endsWith(`-${s}`));
-  return stage ? `${rest.slice(0, -stage.length - 1)}/${stage}` : rest;
+/** The stage a queue was created for (its tag, e.g. `wh-3/picking`), or what its name says after the prefix. */
+async function stageOfQueue(sqs: SQSClient, prefix: string, name: string, url: string): Promise<string> {
+  const { Tags } = await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
+  return Tags?.[STAGE_TAG] ?? name.slice(prefix.length + 1);
 }
 
 async function queueAttributes(sqs: SQSClient, url: string, names: QueueAttributeName[]): Promise<Record<string, string>> {

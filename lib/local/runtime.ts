@@ -5,47 +5,26 @@
  * handler module the stack deploys in Lambda-like execution environments, feeds the stages
  * through local event source mappings, and serves the same HTTP API on 127.0.0.1.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { bundleHandlers } from '../build/handler-bundle.ts';
-import { watchHandlers } from '../build/handler-watch.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { parseQueueChaos, type QueueChaos } from '../runtime/chaos.ts';
-import { auditorEnvironment, intakeEnvironment, stageEnvironment } from '../runtime/environment.ts';
-import { allStages, firstStage, nextStageOf, type Topology } from '../topology/index.ts';
+import type { Topology } from '../topology/index.ts';
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
-import { orderApiRoutes, startApiServer, type ApiServer, type Route } from './api-server.ts';
-import { openDataDir, type DataDir } from './data-dir.ts';
+import { orderApiRoutes, type Route } from './api-server.ts';
+import type { LocalBreaker } from './breaker.ts';
 import { dashboardRoutes } from './dashboard/index.ts';
-import { EmulatorSupervisor } from './emulator-supervisor.ts';
 import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
-import { LocalEventSourceMapping } from './event-source-mapping.ts';
-import { LocalFunction } from './local-function.ts';
+import type { LocalEventSourceMapping } from './event-source-mapping.ts';
+import type { LocalFunction } from './local-function.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
-import { describeReconcile, provision, type LocalResources, type ReconcileReport } from './provision.ts';
+import type { LocalResources, ReconcileReport } from './provision.ts';
 import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
+import { startBackbone, startBreakers, startFunctions, type Backbone, type Cleanup } from './startup.ts';
 
-/**
- * Where the runtime builds its handler bundles: inside the project, so their external `@aws-sdk/*`
- * imports resolve from its node_modules; one directory per process (runtimes may run side by side).
- */
-const BUILD_ROOT = fileURLToPath(new URL('../../node_modules/.cache/conveyor/', import.meta.url));
-/** The handler module of the dead-letter auditor (handlers/dead-letter-auditor.ts). */
-const DEAD_LETTER_AUDITOR = 'dead-letter-auditor';
-/**
- * How often the auditor runs locally. In the cloud EventBridge runs it every minute (its finest
- * rate); locally every few seconds, so a dead letter moved by a redrive policy shows at once.
- */
-export const LOCAL_AUDIT_INTERVAL_MS = 5_000;
-/** API Gateway invokes the intake function with as much concurrency as requests need; locally a few environments do. */
-const INTAKE_CONCURRENCY = 2;
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+export { LOCAL_AUDIT_INTERVAL_MS } from './startup.ts';
 
 export interface LocalRuntimeOptions {
   readonly topology: Topology;
@@ -101,156 +80,30 @@ export class LocalRuntime {
    * const runtime = await LocalRuntime.start({ topology: loadTopology(), port: 3000, dataDir: '.conveyor', output, functionLogLevel: 'info' });
    */
   static async start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-    const region = options.region ?? 'us-east-1';
-    const { output } = options;
-    const cleanup: Array<() => Promise<void> | void> = [];
-    let runtime: LocalRuntime | undefined;
+    const { output, topology } = options;
+    const cleanup: Cleanup = [];
     const routes: Route[] = [];
     try {
-      // The port first: a taken port is the most common mistake, so say it before anything else starts.
-      const api = await startApiServer(options.port, routes, (error) => output.emit('error', 'API server error', { error: error.message }));
-      cleanup.push(() => api.close());
-
-      const dataDir = options.dataDir === undefined ? undefined : openDataDir(options.dataDir, { reset: options.reset ?? false });
-      if (dataDir) cleanup.push(() => dataDir.release());
-
-      const emulators = await EmulatorSupervisor.start(
-        { ...(dataDir ? { dataDir: dataDir.path } : {}), region },
-        {
-          restarting: (cause, attempt) => output.emit('error', 'restarting the emulator process', { cause, attempt }),
-          restarted: (downtimeMs) => output.emit('warn', 'the emulator process is back; work resumes', { downtimeMs }),
-          lost: (cause) => (options.onFatal ?? ((message: string) => output.emit('error', message)))(cause),
-        },
-      );
-      cleanup.push(() => emulators.stop());
-
-      const sqs = new SQSClient({ endpoint: emulators.endpoints.sqs, region, credentials, maxAttempts: 3, requestHandler: { requestTimeout: 30_000, connectionTimeout: 2_000 } });
-      const dynamodb = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region, credentials, maxAttempts: 3 });
-      cleanup.push(() => {
-        sqs.destroy();
-        dynamodb.destroy();
-      });
-      // Like a deploy: what exists is brought in line with the topology, the stored orders stay.
-      const { report: reconciled, ...resources } = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs }, { prune: options.prune ?? false });
-      const { applied, attention } = describeReconcile(reconciled);
-      for (const line of applied) output.notice(`topology: ${line}`);
-      for (const line of attention) output.emit('warn', `topology: ${line}`);
-      await emulators.setQueueChaos(queueChaosByName(options.chaos, resources));
-      // The functions run the bundles the stack deploys (same esbuild options), not the sources.
-      const buildDir = handlerBuildDir();
-      cleanup.push(() => rmSync(buildDir, { recursive: true, force: true }));
-      const functions = new Map<string, LocalFunction>();
-      const bundles = await buildHandlers(options, buildDir, functions, cleanup);
-      const stats = new RuntimeStats(options.topology, await countOrders(dynamodb, resources.tableName));
-
-      const base = functionBaseEnvironment(emulators.endpoints, region, options.functionLogLevel);
-      const sink = (line: string, source: { functionName: string }) => {
-        if (!stats.observeLine(line)) output.functionLine(line, source.functionName);
-      };
-      const intake = new LocalFunction(
-        {
-          name: 'conveyor-intake',
-          handlerModule: bundles.get('intake')!,
-          environment: {
-            ...base,
-            ...intakeEnvironment(options.topology, {
-              tableName: resources.tableName,
-              entryQueueUrls: Object.fromEntries(options.topology.pipelines.map((p) => [p.id, resources.stages.get(firstStage(p).key)!.queueUrl])),
-            }),
-          },
-          timeoutSeconds: options.topology.intake.timeoutSeconds,
-          memoryMb: options.topology.intake.memoryMb,
-          maxConcurrency: INTAKE_CONCURRENCY,
-          region,
-        },
-        sink,
-      );
-      functions.set('intake', intake);
-      cleanup.push(() => intake.close());
-
-      const mappings = new Map<string, LocalEventSourceMapping>();
-      for (const stage of allStages(options.topology)) {
-        const local = resources.stages.get(stage.key)!;
-        const next = nextStageOf(options.topology, stage);
-        const fn = new LocalFunction(
-          {
-            name: `conveyor-${stage.pipelineId}-${stage.name}`,
-            handlerModule: bundles.get(stage.handler)!,
-            environment: {
-              ...base,
-              ...stageEnvironment(options.topology, stage, {
-                queueUrl: local.queueUrl,
-                deadLetterQueueUrl: local.deadLetterQueueUrl,
-                ...(next ? { nextQueueUrl: resources.stages.get(next.key)!.queueUrl } : {}),
-                tableName: resources.tableName,
-              }),
-              ...(options.chaos ? { CONVEYOR_CHAOS: options.chaos } : {}),
-            },
-            timeoutSeconds: stage.timeoutSeconds,
-            memoryMb: stage.memoryMb,
-            maxConcurrency: stage.maxConcurrency,
-            region,
-          },
-          sink,
-        );
-        functions.set(stage.key, fn);
-        const mapping = new LocalEventSourceMapping({
-          stage,
-          sqs,
-          queue: { url: local.queueUrl, arn: local.queueArn },
-          region,
-          function: fn,
-          onBatch: (report) => {
-            stats.observeBatch(report);
-            if (report.batchFailure) output.emit('warn', 'batch failed; its messages return after the visibility timeout', { stage: report.stageKey, records: report.records, kind: report.batchFailure.kind, reason: report.batchFailure.message });
-          },
-          onError: (error, stageKey) => output.emit('warn', 'receive failed; retrying', { stage: stageKey, error: error.message }),
-        });
-        mappings.set(stage.key, mapping);
-      }
-      const auditor = new LocalFunction(
-        {
-          name: 'conveyor-dead-letter-auditor',
-          handlerModule: bundles.get(DEAD_LETTER_AUDITOR)!,
-          environment: {
-            ...base,
-            ...auditorEnvironment(options.topology, {
-              tableName: resources.tableName,
-              deadLetterQueueUrls: Object.fromEntries([...resources.stages].map(([key, r]) => [key, r.deadLetterQueueUrl])),
-            }),
-          },
-          timeoutSeconds: 60,
-          memoryMb: 256,
-          maxConcurrency: 1,
-          region,
-        },
-        sink,
-      );
-      functions.set('dead-letter-auditor', auditor);
-      // Stop polling before the functions go away.
-      cleanup.push(async () => {
-        await Promise.all([...mappings.values()].map((m) => m.stop()));
-        await Promise.all([...functions.values()].map((f) => f.close()));
-      });
-      // Runs first on stop (cleanup runs in reverse): no audit starts while the functions go away.
-      const schedule = scheduleAudits(auditor, (message) => output.emit('warn', message, {}));
-      cleanup.push(() => schedule.stop());
-
-      const parts: Parts = { topology: options.topology, api, dataDir, emulators, sqs, dynamodb, resources, reconciled, stats, functions, mappings, cleanup };
-      runtime = new LocalRuntime(parts, api.url);
-      const controls = new StageControlStore(dataDir?.path);
+      const backbone = await startBackbone(options, routes, cleanup);
+      const controls = new StageControlStore(backbone.dataDir?.path);
+      const breakers = new Map<string, LocalBreaker>();
+      const stats = new RuntimeStats(topology, await countOrders(backbone.dynamodb, backbone.resources.tableName), (key, records, failed) => breakers.get(key)?.observe(records, failed));
+      const { functions, mappings, intake } = await startFunctions(options, backbone, stats, cleanup);
       applyStageControls(controls, mappings);
+      for (const [key, breaker] of startBreakers(topology, mappings, controls, output, cleanup)) breakers.set(key, breaker);
+      const runtime = new LocalRuntime({ ...backbone, topology, stats, functions, mappings, breakers, cleanup }, backbone.api.url);
       routes.push(
         ...orderApiRoutes((event) => intake.invoke(event)),
         ...runtime.#ownRoutes(),
         ...adminRoutes({
-          topology: options.topology,
+          topology,
           mappings,
-          resources,
-          sqs,
+          breakers,
+          resources: backbone.resources,
+          sqs: backbone.sqs,
           controls,
-          ledger: orderLedgerOn(dynamodb, resources.tableName),
-          settled: async () => stats.rebase(await countOrders(dynamodb, resources.tableName)),
+          ledger: orderLedgerOn(backbone.dynamodb, backbone.resources.tableName),
+          settled: async () => stats.rebase(await countOrders(backbone.dynamodb, backbone.resources.tableName)),
           audit: (message, fields) => output.notice(message, fields),
         }),
       );
@@ -281,7 +134,10 @@ export class LocalRuntime {
       }),
     );
     const views = new Map(
-      [...mappings].map(([key, m]) => [key, { held: m.held, paused: m.paused, inUse: functions.get(key)?.inUse ?? 0, maxConcurrency: m.maxConcurrency }]),
+      [...mappings].map(([key, m]) => {
+        const breaker = this.#parts.breakers.get(key)?.status;
+        return [key, { held: m.held, paused: m.pausedByOperator, inUse: functions.get(key)?.inUse ?? 0, maxConcurrency: m.maxConcurrency, ...(breaker ? { breaker } : {}) }];
+      }),
     );
     // Metrics die with an invocation that times out or crashes after writing status (in the cloud
     // too). When nothing is queued or running, in flight must be 0; if the counters disagree, the
@@ -387,132 +243,18 @@ export class LocalRuntime {
   }
 }
 
-interface Parts {
+interface Parts extends Backbone {
   readonly topology: Topology;
-  readonly api: ApiServer;
-  readonly dataDir: DataDir | undefined;
-  readonly emulators: EmulatorSupervisor;
-  readonly sqs: SQSClient;
-  readonly dynamodb: DynamoDBClient;
-  readonly resources: LocalResources;
-  readonly reconciled: ReconcileReport;
   readonly stats: RuntimeStats;
   readonly functions: Map<string, LocalFunction>;
   readonly mappings: Map<string, LocalEventSourceMapping>;
-  readonly cleanup: Array<() => Promise<void> | void>;
+  readonly breakers: ReadonlyMap<string, LocalBreaker>;
+  readonly cleanup: Cleanup;
 }
 
 /** The queue name at the end of a queue URL. */
 function queueNameOf(queueUrl: string): string {
   return new URL(queueUrl).pathname.split('/').at(-1) as string;
-}
-
-/** Invokes the auditor on a schedule, as EventBridge would: never two runs at once. */
-function scheduleAudits(auditor: LocalFunction, warn: (message: string) => void): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const timer = setInterval(() => {
-    if (auditor.inUse > 0) return;
-    running = auditor.invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }).then((result) => {
-      if (!result.ok && !stopped) warn(`the dead-letter auditor failed (${result.kind}): ${result.message}`);
-    });
-  }, LOCAL_AUDIT_INTERVAL_MS);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
-}
-
-/**
- * The handler bundles, by handler name. With `watch`, a handler is rebuilt when its code changes and
- * every function running it (looked up in `functions` at that moment) gets the new code.
- */
-async function buildHandlers(
-  options: LocalRuntimeOptions,
-  buildDir: string,
-  functions: ReadonlyMap<string, LocalFunction>,
-  cleanup: Array<() => Promise<void> | void>,
-): Promise<Map<string, string>> {
-  const stages = allStages(options.topology);
-  const names = ['intake', DEAD_LETTER_AUDITOR, ...stages.map((s) => s.handler)];
-  if (!options.watch) return bundleHandlers(names, buildDir);
-  const handlerOf = new Map<string, string>([['intake', 'intake'], [DEAD_LETTER_AUDITOR, DEAD_LETTER_AUDITOR], ...stages.map((s) => [s.key, s.handler] as const)]);
-  // One edit often breaks (or mends) every bundle that imports the file: one line for all of them.
-  const say = coalesce((message: string, handlers: string[], fields: Record<string, unknown>) => options.output.emit(fields.error ? 'error' : 'info', `${handlers.join(', ')}: ${message}`, fields));
-  const watcher = await watchHandlers(names, buildDir, {
-    rebuilt(build, durationMs) {
-      const affected = [...functions].filter(([key]) => handlerOf.get(key) === build.name).map(([, fn]) => fn);
-      for (const fn of affected) fn.updateCode(build.module, build.codeSha256);
-      options.output.notice(`${build.name} rebuilt: the next invocations run the new code`, { functions: affected.map((f) => f.spec.name), buildMs: Math.round(durationMs) });
-    },
-    failed: (name, message) => say('build failed; the previous code keeps running until a fix is saved', name, { error: message }),
-    recovered: (name) => say('builds again, the same code as is running', name, {}),
-  });
-  cleanup.push(() => watcher.close());
-  return new Map([...watcher.builds].map(([name, build]) => [name, build.module]));
-}
-
-/** Calls `emit` once for the same message and fields reported for several handlers within 200 ms. */
-function coalesce(emit: (message: string, handlers: string[], fields: Record<string, unknown>) => void) {
-  const pending = new Map<string, { message: string; handlers: string[]; fields: Record<string, unknown> }>();
-  return (message: string, handler: string, fields: Record<string, unknown>) => {
-    const key = `${message}\0${JSON.stringify(fields)}`;
-    const entry = pending.get(key);
-    if (entry) return void entry.handlers.push(handler);
-    pending.set(key, { message, handlers: [handler], fields });
-    setTimeout(() => {
-      const due = pending.get(key);
-      pending.delete(key);
-      if (due) emit(due.message, due.handlers.sort(), due.fields);
-    }, 200).unref();
-  };
-}
-
-/** The `duplicate` / `reorder` chaos per stage queue name (the SQS emulator applies them, not the functions). */
-function queueChaosByName(spec: string | undefined, resources: LocalResources): Record<string, QueueChaos> {
-  const chaos = parseQueueChaos(spec);
-  return Object.fromEntries([...resources.stages.values()].flatMap((s) => (chaos.has(s.stage.name) ? [[s.queueName, chaos.get(s.stage.name)!]] : [])));
-}
-
-/** A fresh build directory for this process; those of processes that are gone are removed. */
-function handlerBuildDir(): string {
-  mkdirSync(BUILD_ROOT, { recursive: true });
-  for (const entry of readdirSync(BUILD_ROOT)) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      rmSync(join(BUILD_ROOT, entry), { recursive: true, force: true });
-    }
-  }
-  return join(BUILD_ROOT, String(process.pid));
-}
-
-/**
- * What every local function's environment holds besides its own configuration: the emulator
- * endpoints, dummy credentials, and no path to real AWS (any other service resolves to a closed
- * local port). Nothing of the operator's shell — AWS profiles or keys — leaks in.
- */
-function functionBaseEnvironment(endpoints: { sqs: string; dynamodb: string }, region: string, logLevel: LogLevel): Record<string, string> {
-  return {
-    ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
-    ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
-    AWS_REGION: region,
-    AWS_DEFAULT_REGION: region,
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: logLevel.toUpperCase(),
-    POWERTOOLS_METRICS_DISABLED: 'false',
-  };
 }
 
 async function queueAttributes(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number }> {

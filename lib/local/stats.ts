@@ -6,6 +6,7 @@
  */
 import { IntakeMetric } from '../api/order-api.ts';
 import { StageMetric } from '../runtime/telemetry.ts';
+import type { BreakerState } from '../contract/breaker.ts';
 import { allStages, deadLetterQueueSettings, nearsRetention, queueSettings, type Topology } from '../topology/index.ts';
 import type { BatchReport } from './event-source-mapping.ts';
 
@@ -60,7 +61,12 @@ export interface StageView {
   readonly maxBatchSize: number;
   readonly failedBatches: number;
   readonly concurrency: { readonly inUse: number; readonly max: number };
+  /** Stopped by an operator (`conveyor pause`). */
   readonly paused: boolean;
+  /** The stage's circuit breaker: `open` stops consumption too (messages wait in the queue). */
+  readonly breaker: BreakerState;
+  /** Why the breaker is where it is. */
+  readonly breakerReason: string;
 }
 
 /** Orders by where they are; they reconcile: accepted = delivered + deadLettered + cancelled + purged + inFlight. */
@@ -137,6 +143,8 @@ export class RuntimeStats {
   readonly #topology: Topology;
   readonly #started = Date.now();
   readonly #stages = new Map<string, StageCounters>();
+  /** The stage keys that end a pipeline. */
+  readonly #lastStages: ReadonlySet<string>;
   readonly #succeededTimeline = new Map<string, Timeline>();
   readonly #incomingTimeline = new Map<string, Timeline>();
   readonly #failedTimeline = new Map<string, Timeline>();
@@ -148,8 +156,16 @@ export class RuntimeStats {
   #latencyCursor = 0;
   #totals: { -readonly [K in keyof OrderBaseline]: number } = { ...NO_ORDERS };
 
-  constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS) {
+  readonly #onRecords: ((stageKey: string, records: number, failed: number) => void) | undefined;
+
+  /**
+   * @param onRecords told of every stage's records and failed records as they are counted (the
+   *   circuit breakers' input): a function's EMF metrics, and batches that failed whole.
+   */
+  constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS, onRecords?: (stageKey: string, records: number, failed: number) => void) {
+    this.#onRecords = onRecords;
     this.#topology = topology;
+    this.#lastStages = new Set(allStages(topology).filter((s) => s.next === undefined).map((s) => s.key));
     this.#totals = { ...baseline };
     for (const stage of allStages(topology)) {
       this.#stages.set(stage.key, { records: 0, succeeded: 0, retried: 0, deadLettered: 0, duplicates: 0, batches: 0, batchRecords: 0, maxBatchSize: 0, failedBatches: 0 });
@@ -190,6 +206,7 @@ export class RuntimeStats {
       const retried = sum(StageMetric.Failed);
       const deadLettered = sum(StageMetric.DeadLettered);
       counters.records += sum(StageMetric.Records);
+      this.#onRecords?.(stageKey, sum(StageMetric.Records), retried);
       counters.succeeded += succeeded;
       counters.retried += retried;
       counters.deadLettered += deadLettered;
@@ -202,7 +219,8 @@ export class RuntimeStats {
       // An order a stage met first (put straight on a queue, never claimed by the intake) joins the
       // totals when a stage records its fate.
       this.#totals.accepted += sum(StageMetric.OrdersDiscovered);
-      if (doc.stage === this.#lastStageName()) {
+      // A pipeline's last stage records its deliveries (each pipeline has its own chain).
+      if (this.#lastStages.has(stageKey)) {
         this.#totals.delivered += succeeded;
         this.#delivered.add(succeeded);
         const latency = doc[StageMetric.OrderLatency];
@@ -241,6 +259,7 @@ export class RuntimeStats {
     counters.batchRecords += report.records;
     counters.maxBatchSize = Math.max(counters.maxBatchSize, report.records);
     if (report.batchFailure) {
+      this.#onRecords?.(report.stageKey, report.records, report.records);
       counters.failedBatches++;
       this.#failedTimeline.get(report.stageKey)?.add(report.records);
       this.#failed.add(report.records);
@@ -250,7 +269,10 @@ export class RuntimeStats {
   /** The current picture, given the queues' depths and each mapping's state. */
   snapshot(
     depths: ReadonlyMap<string, QueueDepth>,
-    mappings: ReadonlyMap<string, { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number }>,
+    mappings: ReadonlyMap<
+      string,
+      { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number; readonly breaker?: { readonly state: BreakerState; readonly reason: string } }
+    >,
     /** Latency percentiles of deliveries recorded since then (epoch ms); all recent ones by default. */
     latencySince = 0,
   ): StatsSnapshot {
@@ -289,6 +311,8 @@ export class RuntimeStats {
         failedBatches: c.failedBatches,
         concurrency: { inUse: mapping.inUse, max: mapping.maxConcurrency },
         paused: mapping.paused,
+        breaker: mapping.breaker?.state ?? 'closed',
+        breakerReason: mapping.breaker?.reason ?? '',
       };
     }
     const { accepted, delivered, deadLettered, cancelled, purged } = this.#totals;
@@ -304,9 +328,6 @@ export class RuntimeStats {
     };
   }
 
-  #lastStageName(): string | undefined {
-    return this.#topology.pipelines[0]?.stages.at(-1)?.name;
-  }
 
   #recordLatency(ms: number): void {
     const sample = { at: Date.now(), ms };

@@ -18,7 +18,7 @@
  */
 import { DeleteMessageBatchCommand, SendMessageBatchCommand, type Message, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import { stringAttribute } from '../runtime/attributes.ts';
-import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
+import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES } from '../aws/chunking.ts';
 import { matchesFilter, type DeadLetterFilter } from './dead-letter-filter.ts';
 import { describeDeadLetter, walkQueue, type DeadLetter, type DeadLetterQueueRef } from './dead-letters.ts';
 import { MemoryJournal, type JournalState, type RedriveJournal } from './redrive-journal.ts';

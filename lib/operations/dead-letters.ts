@@ -14,7 +14,7 @@ import {
   ATTR_TRACE_ID,
   type DeadLetterKind,
 } from '../runtime/attributes.ts';
-import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../runtime/chunking.ts';
+import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../aws/chunking.ts';
 import { matchesFilter, type DeadLetterFilter } from './dead-letter-filter.ts';
 
 /** A dead letter as operators see it. */

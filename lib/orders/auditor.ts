@@ -4,9 +4,9 @@
  * recorded as the stages' own metrics, so totals and alarms count every dead letter once.
  */
 import { auditDeadLetters } from '../operations/dead-letter-audit.ts';
-import { sqsClient } from '../runtime/clients.ts';
-import { mapConcurrent } from '../runtime/concurrency.ts';
-import { readAuditorConfig, type AuditorConfig } from '../runtime/environment.ts';
+import { sqsClient } from '../aws/clients.ts';
+import { mapConcurrent } from '../aws/concurrency.ts';
+import { readAuditorConfig, sdkTimeoutsOf, type AuditorConfig } from '../runtime/environment.ts';
 import { createLogger, createMetrics, MetricUnit, StageMetric } from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
@@ -26,7 +26,7 @@ export interface AuditSummary {
  */
 export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConfig()): () => Promise<AuditSummary> {
   const ledger = orderLedger(config.tableName);
-  const sqs = sqsClient();
+  const sqs = sqsClient(sdkTimeoutsOf());
   const logger = createLogger({ function: 'dead-letter-auditor' });
   return async function handler(): Promise<AuditSummary> {
     const at = new Date().toISOString();

@@ -2,7 +2,8 @@
 import { ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
-import { documentClient } from '../runtime/clients.ts';
+import { documentClient } from '../aws/clients.ts';
+import { sdkTimeoutsOf } from '../runtime/environment.ts';
 
 /**
  * The ledger on `tableName`, with the shared DynamoDB client of this execution environment.
@@ -12,5 +13,5 @@ import { documentClient } from '../runtime/clients.ts';
  * await ledger.read('o-1');
  */
 export function orderLedger(tableName: string): OrderLedger {
-  return new OrderLedger(new DynamoDbTable(documentClient(), tableName), ORDER_STATUS_LABELS);
+  return new OrderLedger(new DynamoDbTable(documentClient(sdkTimeoutsOf()), tableName), ORDER_STATUS_LABELS);
 }

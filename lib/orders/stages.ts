@@ -13,8 +13,15 @@ import { orderLedger } from './ledger.ts';
 
 type OrderStage<In extends StageMessage, Out> = StageDefinition<In, Out>;
 
-/** What every order stage shares: how an order message is identified and when it was accepted. */
-function orderStage<In extends StageMessage, Out>(definition: Pick<OrderStage<In, Out>, 'stage' | 'input' | 'process' | 'summarize'>): OrderStage<In, Out> {
+/**
+ * An order stage from its domain parts: what every order stage shares — how an order message is
+ * identified and when it was accepted — added to the stage's name, schema and business function.
+ *
+ * @example
+ * // handlers/labelling.ts
+ * export const handler = orderStageHandler(orderStage({ stage: 'labelling', input: LabellingInput, process: printLabels, summarize: summarizeLabels }));
+ */
+export function orderStage<In extends StageMessage, Out>(definition: Pick<OrderStage<In, Out>, 'stage' | 'input' | 'process' | 'summarize'>): OrderStage<In, Out> {
   return {
     ...definition,
     identify: (message) => ({ id: message.order.orderId, partition: message.order.warehouseId }),

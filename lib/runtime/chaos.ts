@@ -1,6 +1,6 @@
 /**
  * Fault injection for trying the resilience paths, from `CONVEYOR_CHAOS` — comma-separated
- * `stage:probability[:effect]`, in every warehouse; effects of one stage combine:
+ * `stage:probability[:effect]` (a stage of the topology), in every warehouse; effects of one stage combine:
  *  - `picking:0.2` (or `picking:0.2:fail`): each record fails transiently with that probability;
  *    `1` = always. Injected failures take the real path: backoff, retries, the DLQ after maxReceiveCount.
  *  - `packing:0.1:stall`: a batch blocks its handler past the function timeout with that
@@ -14,7 +14,7 @@
  * `reorder` act in the local SQS emulator, which the local runtime configures per queue — the
  * stage functions ignore them, as a Lambda function cannot make SQS misbehave.
  */
-import { STAGE_NAMES, type StageName } from '../topology/model.ts';
+import type { StageName } from '../topology/model.ts';
 
 export const CHAOS_REASON = 'injected transient failure (CONVEYOR_CHAOS)';
 
@@ -49,8 +49,8 @@ const EFFECTS = 'fail, stall, delay=<ms>, duplicate, reorder';
  * @example
  * parseChaos('picking:0.2,packing:0.05:stall').get('packing'); // { fail: 0, stall: 0.05, delay: { probability: 0, ms: 0 } }
  */
-export function parseChaos(spec: string | undefined): Map<StageName, ChaosEffects> {
-  return parseChaosSpec(spec).functions;
+export function parseChaos(spec: string | undefined, stages?: readonly StageName[]): Map<StageName, ChaosEffects> {
+  return parseChaosSpec(spec, stages).functions;
 }
 
 /**
@@ -60,21 +60,25 @@ export function parseChaos(spec: string | undefined): Map<StageName, ChaosEffect
  * @example
  * parseQueueChaos('picking:0.1:duplicate,picking:0.2:reorder').get('picking'); // { duplicate: 0.1, reorder: 0.2 }
  */
-export function parseQueueChaos(spec: string | undefined): Map<StageName, QueueChaos> {
-  return parseChaosSpec(spec).queues;
+export function parseQueueChaos(spec: string | undefined, stages?: readonly StageName[]): Map<StageName, QueueChaos> {
+  return parseChaosSpec(spec, stages).queues;
 }
 
-/** One parser for the whole specification, so both readers accept and refuse the same strings. */
-function parseChaosSpec(spec: string | undefined): { functions: Map<StageName, ChaosEffects>; queues: Map<StageName, QueueChaos> } {
+/**
+ * One parser for the whole specification, so both readers accept and refuse the same strings.
+ * With `stages` (the topology's stage names), a stage not among them is refused.
+ */
+function parseChaosSpec(spec: string | undefined, stages?: readonly StageName[]): { functions: Map<StageName, ChaosEffects>; queues: Map<StageName, QueueChaos> } {
   const functions = new Map<StageName, ChaosEffects>();
   const queues = new Map<StageName, QueueChaos>();
   if (spec === undefined || spec.trim() === '') return { functions, queues };
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [name, probability, effect = 'fail', ...rest] = part.split(':');
-    if (!STAGE_NAMES.includes(name as StageName)) {
-      throw new Error(`CONVEYOR_CHAOS: "${part}": unknown stage "${name}"; stages are ${STAGE_NAMES.join(', ')} (e.g. picking:0.2,packing:0.1)`);
-    }
     const stage = name as StageName;
+    if (stages && !stages.includes(stage)) {
+      throw new Error(`CONVEYOR_CHAOS: "${part}": unknown stage "${name}"; stages are ${stages.join(', ')} (e.g. ${stages[0]}:0.2)`);
+    }
+    if (!/^[a-z][a-z0-9-]*$/.test(stage)) throw new Error(`CONVEYOR_CHAOS: "${part}": "${name}" is not a stage name (e.g. picking:0.2,packing:0.1)`);
     const p = Number(probability);
     if (rest.length > 0 || probability === undefined || probability.trim() === '' || !Number.isFinite(p) || p < 0 || p > 1) {
       throw new Error(`CONVEYOR_CHAOS: "${part}": probability must be a number from 0 to 1 (e.g. ${stage}:0.2)`);

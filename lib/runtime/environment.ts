@@ -4,8 +4,9 @@
  */
 import * as z from 'zod/mini';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
+import { sdkTimeouts, UNBUDGETED, type SdkTimeouts } from '../aws/clients.ts';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
-import { STAGE_NAMES, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
+import { STAGE_NAME_PATTERN, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
 
 /** Thrown at handler start-up when its environment is missing or malformed. */
 export class ConfigurationError extends Error {
@@ -51,6 +52,8 @@ export function stageEnvironment(topology: Topology, stage: Stage, resources: St
     ...commonEnvironment(topology, resources.tableName, resources.serviceName),
     CONVEYOR_PIPELINE: stage.pipelineId,
     CONVEYOR_STAGE: stage.name,
+    // The handler module the stage runs: a module deployed with another stage's configuration refuses to start.
+    CONVEYOR_HANDLER: stage.handler,
     // Positions number a pipeline's stages from 1 (the intake is 0): the ledger orders facts by them.
     CONVEYOR_STAGE_POSITION: String(stage.index + 1),
     ...(stage.next ? { CONVEYOR_NEXT_STAGE: stage.next } : {}),
@@ -120,7 +123,8 @@ const tracking = z.enum(TRACKING_LEVELS, { error: `must be one of ${TRACKING_LEV
 
 const StageEnv = z.object({
   CONVEYOR_PIPELINE: text,
-  CONVEYOR_STAGE: z.enum(STAGE_NAMES, { error: `must be one of ${STAGE_NAMES.join(', ')}` }),
+  CONVEYOR_STAGE: z.string().check(z.regex(STAGE_NAME_PATTERN, { error: 'must be a stage name (lowercase letters, digits, dashes)' })),
+  CONVEYOR_HANDLER: text,
   CONVEYOR_STAGE_POSITION: count,
   CONVEYOR_NEXT_STAGE: z.optional(text),
   CONVEYOR_BATCHING_WINDOW_SECONDS: seconds,
@@ -180,13 +184,13 @@ function parseEnv<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, wh
 /** Reads a stage function's configuration; throws ConfigurationError naming each bad variable. */
 export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv = process.env): StageConfig {
   const e = parseEnv(StageEnv, env, `the ${expectedStage} handler`);
-  if (e.CONVEYOR_STAGE !== expectedStage) {
-    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_STAGE is "${e.CONVEYOR_STAGE}"`);
+  if (e.CONVEYOR_HANDLER !== expectedStage) {
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_HANDLER is "${e.CONVEYOR_HANDLER}" (stage ${e.CONVEYOR_STAGE})`);
   }
-  const last = e.CONVEYOR_STAGE === STAGE_NAMES.at(-1);
-  for (const variable of ['CONVEYOR_NEXT_QUEUE_URL', 'CONVEYOR_NEXT_STAGE'] as const) {
-    if (!last && !e[variable]) throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: environment variable ${variable} is not set`);
-    if (last && e[variable]) throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: ${variable} is set, but ${expectedStage} is the last stage`);
+  // The last stage of its pipeline forwards nowhere: the next stage's name and queue come together, or not at all.
+  if (Boolean(e.CONVEYOR_NEXT_QUEUE_URL) !== Boolean(e.CONVEYOR_NEXT_STAGE)) {
+    const missing = e.CONVEYOR_NEXT_QUEUE_URL ? 'CONVEYOR_NEXT_STAGE' : 'CONVEYOR_NEXT_QUEUE_URL';
+    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: environment variable ${missing} is not set (CONVEYOR_NEXT_QUEUE_URL and CONVEYOR_NEXT_STAGE come together; neither for a pipeline's last stage)`);
   }
   let chaos: ChaosEffects;
   try {
@@ -268,4 +272,19 @@ export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
     entryQueueUrls: new Map(Object.entries(parsed.data)),
     entryStages: new Map(Object.entries(entryStages.data)),
   };
+}
+
+/**
+ * The SDK timeouts of this function: sized by `sdkTimeouts` when its deployer set the time it must
+ * answer within (ANSWER_WITHIN_VARIABLE: the intake behind API Gateway), the unbudgeted ones otherwise.
+ * @throws ConfigurationError when the variable is set but not a whole number of seconds ≥ 1.
+ */
+export function sdkTimeoutsOf(env: NodeJS.ProcessEnv = process.env): SdkTimeouts {
+  const raw = env[ANSWER_WITHIN_VARIABLE];
+  if (raw === undefined) return UNBUDGETED;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new ConfigurationError(`the function is misconfigured: ${ANSWER_WITHIN_VARIABLE} must be a whole number of seconds ≥ 1, got ${JSON.stringify(raw)}`);
+  }
+  return sdkTimeouts(seconds);
 }

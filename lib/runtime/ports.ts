@@ -4,9 +4,9 @@
  * adapters are SqsQueues (below) and the order ledger (lib/ledger); tests plug in-memory ones in.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { changeVisibility, sendMessages, type OutgoingMessage, type SendOutcome, type VisibilityChange } from './sqs.ts';
+import { changeVisibility, sendMessages, type OutgoingMessage, type SendOutcome, type VisibilityChange } from '../aws/sqs.ts';
 
-export type { OutgoingMessage, SendOutcome, VisibilityChange } from './sqs.ts';
+export type { OutgoingMessage, SendOutcome, VisibilityChange } from '../aws/sqs.ts';
 
 /** The queues a stage sends to, and the visibility of the records it holds. */
 export interface Queues {

@@ -14,8 +14,8 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { addFailure, classify, failTransiently, parseBatch, skipSeen, type MessageReader, type SeenItem, type WorkItem } from './batch.ts';
-import { sqsClient } from './clients.ts';
-import { readStageConfig, type StageConfig } from './environment.ts';
+import { sqsClient } from '../aws/clients.ts';
+import { readStageConfig, sdkTimeoutsOf, type StageConfig } from './environment.ts';
 import { withInjectedFaults } from './fault-injection.ts';
 import type { Outcome } from './outcome.ts';
 import { SqsQueues, type Facts, type ProgressLedger, type Queues } from './ports.ts';
@@ -26,6 +26,7 @@ import type { StageName } from '../topology/model.ts';
 
 /** What a stage is: its name, how it reads messages, and its pure business function. */
 export interface StageDefinition<In, Out> extends MessageReader<In> {
+  /** The stage's own name, as its handler module is named; its result travels under it. */
   readonly stage: StageName;
   /** Business logic over the whole batch: one outcome per input, in the same order. */
   readonly process: (batch: readonly In[]) => readonly Outcome<Out>[] | Promise<readonly Outcome<Out>[]>;
@@ -75,69 +76,83 @@ export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>
   const now = options.now ?? Date.now;
   const logger = options.logger ?? createLogger({ pipeline: config.pipelineId, stage: config.stage });
   const metrics = options.metrics ?? createMetrics({ pipeline: config.pipelineId, stage: config.stage });
-  const process = withInjectedFaults(definition.process, config.chaos, random);
-  const isLast = config.nextQueueUrl === undefined;
   const shared = {
     config,
-    queues: options.queues ?? new SqsQueues(sqsClient()),
+    queues: options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf())),
     ledger: options.ledger,
     logger,
     now,
     random,
     summarize: definition.summarize,
-    forward: definition.forward ?? ((message: In, value: Out) => ({ ...(message as object), [config.stage]: value })),
+    // Under the stage's own name (its handler's), which is what later stages' schemas read.
+    forward: definition.forward ?? ((message: In, value: Out) => ({ ...(message as object), [definition.stage]: value })),
     enteredAt: definition.enteredAt ?? (() => undefined),
   };
+  const stage: Stage<In, Out> = { definition, process: withInjectedFaults(definition.process, config.chaos, random) };
 
   return async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
     const started = now();
     if (!Array.isArray(event?.Records)) throw new TypeError('expected an SQS event with a Records array');
     logger.addContext(context);
     const remaining = context.getRemainingTimeInMillis();
-    const workEndsAt = started + remaining - Math.min(MAX_RESERVE_MS, remaining * RESERVE_SHARE);
     const ctx: EffectContext<In, Out> = { ...shared, tally: new Tally() };
-    ctx.tally.records = event.Records.length;
-
-    // 1–2. Parse, then skip what the ledger already shows as done.
-    const parsed = parseBatch(event.Records, definition, config.pipelineId);
-    ctx.tally.duplicates += parsed.repeats;
-    const seen = now() < workEndsAt ? await lookUp(ctx, parsed.items, isLast) : new Map<string, SeenItem & { revivable: boolean }>();
-    const { work, skipped } = skipSeen(parsed.items, seen);
-    ctx.tally.duplicates += skipped;
-
-    // 3. The business function over the whole batch, if there is still time to start it.
-    const plan = classify(work, await runBusiness(work, workEndsAt), config.maxReceiveCount);
-    plan.deadLetters.push(...parsed.poison);
-
-    // 4. Forward (only before the deadline), then record.
-    const forwardable = now() < workEndsAt ? plan.done : [];
-    for (const { item } of plan.done.slice(forwardable.length)) addFailure(plan, failTransiently(item, 'the batch ran out of time before forwarding', config.maxReceiveCount));
-    const forwarded = await forwardResults(ctx, { ...plan, done: forwardable });
-    if (isLast) await recordCompletions(ctx, plan, forwarded);
-    else await recordSteps(ctx, forwarded, new Set([...seen].filter(([, s]) => s.revivable).map(([id]) => id)));
-
-    // 5–6. Dead letters and backoffs.
-    const failures = new Set<string>();
-    await deadLetter(ctx, plan.deadLetters, failures);
-    await backOff(ctx, plan.retries, failures, (now() - started) / 1000 + config.batchingWindowSeconds);
-
+    const failures = await processBatch(stage, ctx, event.Records, started + remaining - Math.min(MAX_RESERVE_MS, remaining * RESERVE_SHARE));
     ctx.tally.publish(metrics, logger, now() - started);
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
+}
 
-  /** The business function, raced against the work deadline: a slow batch fails cleanly instead of timing out. */
-  async function runBusiness(work: readonly WorkItem<In>[], workEndsAt: number): Promise<readonly Outcome<Out>[]> {
-    if (work.length === 0) return [];
-    const failAll = (reason: string) => work.map((): Outcome<Out> => ({ ok: false, permanent: false, reason }));
-    if (now() >= workEndsAt) return failAll('the batch ran out of time before its work could start');
-    try {
-      const outcomes = await beforeDeadline(Promise.resolve().then(() => process(work.map((w) => w.message))), workEndsAt - now());
-      if (outcomes.length !== work.length) throw new Error(`the ${config.stage} stage returned ${outcomes.length} outcomes for ${work.length} records`);
-      return outcomes;
-    } catch (error) {
-      logger.error('stage function failed for the whole batch', { error: (error as Error).message, records: work.length });
-      return failAll(`${config.stage} failed: ${(error as Error).message}`);
-    }
+/** A stage as the runtime runs it: its definition, and its business function with any injected faults. */
+interface Stage<In, Out> {
+  readonly definition: StageDefinition<In, Out>;
+  readonly process: StageDefinition<In, Out>['process'];
+}
+
+/** One batch, step by step; returns the message ids to report as failures. */
+async function processBatch<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<In, Out>, records: SQSEvent['Records'], workEndsAt: number): Promise<Set<string>> {
+  const { config, now, tally } = ctx;
+  const started = now();
+  const isLast = config.nextQueueUrl === undefined;
+  tally.records = records.length;
+
+  // 1–2. Parse, then skip what the ledger already shows as done.
+  const parsed = parseBatch(records, stage.definition, config.pipelineId);
+  tally.duplicates += parsed.repeats;
+  const seen = now() < workEndsAt ? await lookUp(ctx, parsed.items, isLast) : new Map<string, SeenItem & { revivable: boolean }>();
+  const { work, skipped } = skipSeen(parsed.items, seen);
+  tally.duplicates += skipped;
+
+  // 3. The business function over the whole batch, if there is still time to start it.
+  const plan = classify(work, await runBusiness(stage, ctx, work, workEndsAt), config.maxReceiveCount);
+  plan.deadLetters.push(...parsed.poison);
+
+  // 4. Forward (only before the deadline), then record.
+  const forwardable = now() < workEndsAt ? plan.done : [];
+  for (const { item } of plan.done.slice(forwardable.length)) addFailure(plan, failTransiently(item, 'the batch ran out of time before forwarding', config.maxReceiveCount));
+  const forwarded = await forwardResults(ctx, { ...plan, done: forwardable });
+  if (isLast) await recordCompletions(ctx, plan, forwarded);
+  else await recordSteps(ctx, forwarded, new Set([...seen].filter(([, s]) => s.revivable).map(([id]) => id)));
+
+  // 5–6. Dead letters and backoffs.
+  const failures = new Set<string>();
+  await deadLetter(ctx, plan.deadLetters, failures);
+  await backOff(ctx, plan.retries, failures, (now() - started) / 1000 + config.batchingWindowSeconds);
+  return failures;
+}
+
+/** The business function, raced against the work deadline: a slow batch fails cleanly instead of timing out. */
+async function runBusiness<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<In, Out>, work: readonly WorkItem<In>[], workEndsAt: number): Promise<readonly Outcome<Out>[]> {
+  const { config, now, logger } = ctx;
+  if (work.length === 0) return [];
+  const failAll = (reason: string) => work.map((): Outcome<Out> => ({ ok: false, permanent: false, reason }));
+  if (now() >= workEndsAt) return failAll('the batch ran out of time before its work could start');
+  try {
+    const outcomes = await beforeDeadline(Promise.resolve().then(() => stage.process(work.map((w) => w.message))), workEndsAt - now());
+    if (outcomes.length !== work.length) throw new Error(`the ${config.stage} stage returned ${outcomes.length} outcomes for ${work.length} records`);
+    return outcomes;
+  } catch (error) {
+    logger.error('stage function failed for the whole batch', { error: (error as Error).message, records: work.length });
+    return failAll(`${config.stage} failed: ${(error as Error).message}`);
   }
 }
 

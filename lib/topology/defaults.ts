@@ -2,9 +2,10 @@
  * Default topology: two warehouses, each picking → packing → delivery.
  * Every value here can be overridden from cdk.json context `conveyor` (see README, "Configuration").
  */
-import type { StageName } from './model.ts';
-
 export const DEFAULT_WAREHOUSES = ['wh-1', 'wh-2'] as const;
+
+/** The chain of stages every warehouse runs unless the topology gives it another. */
+export const DEFAULT_CHAIN = ['picking', 'packing', 'delivery'] as const;
 
 /** Stage settings before the visibility timeout is derived from them. */
 export interface StageDefaults {
@@ -17,6 +18,14 @@ export interface StageDefaults {
   maxReceiveCount: number;
   backoff: { baseSeconds: number; capSeconds: number };
   visibilityTimeoutSeconds?: number;
+  breaker: {
+    enabled: boolean;
+    failureRatePercent: number;
+    minimumRecords: number;
+    windowSeconds: number;
+    openSeconds: number;
+    probeRecords: number;
+  };
   alarms: {
     maxAgeOfOldestMessageSeconds: number;
     maxErrorRatePercent: number;
@@ -40,6 +49,16 @@ const common = {
   maxReceiveCount: 10,
   // Retry n waits uniform [1, min(300, 2 · 2^(n-1))] s — spread out, never hammering a sick dependency.
   backoff: { baseSeconds: 2, capSeconds: 300 },
+  breaker: {
+    enabled: true,
+    // Half the records failing over a minute (and at least 20 of them) is a sick dependency, not bad luck:
+    // with 20 % transient faults, 50 % failures among 20 records happen with p < 0.001.
+    failureRatePercent: 50,
+    minimumRecords: 20,
+    windowSeconds: 60,
+    openSeconds: 60,
+    probeRecords: 10,
+  },
   alarms: {
     // A healthy stage moves a message within seconds; 10 minutes means a backlog or a sick dependency.
     maxAgeOfOldestMessageSeconds: 600,
@@ -51,11 +70,10 @@ const common = {
   },
 } satisfies Omit<StageDefaults, 'handler'>;
 
-export const DEFAULT_STAGES: Record<StageName, StageDefaults> = {
-  picking: { handler: 'picking', ...common },
-  packing: { handler: 'packing', ...common },
-  delivery: { handler: 'delivery', ...common },
-};
+/** A stage's defaults: the same settings for every stage; its handler module is named like it. */
+export function defaultStage(name: string): StageDefaults {
+  return { handler: name, ...common, backoff: { ...common.backoff }, alarms: { ...common.alarms }, breaker: { ...common.breaker } };
+}
 
 export const DEFAULT_TRACKING = 'full' as const;
 

@@ -4,19 +4,19 @@
  * `stages.packing.batchSize 50 needs maxBatchingWindowSeconds ≥ 1`.
  */
 import * as z from 'zod';
-import { MAX_WAREHOUSES_PER_STACK } from '../contract/limits.ts';
 import {
   DEFAULT_API,
   DEFAULT_INTAKE,
   DEFAULT_RETENTION,
-  DEFAULT_STAGES,
+  DEFAULT_CHAIN,
+  defaultStage,
   DEFAULT_TRACKING,
   DEFAULT_WAREHOUSES,
   type StageDefaults,
 } from './defaults.ts';
 import {
   API_AUTHORIZATIONS,
-  STAGE_NAMES,
+  STAGE_NAME_PATTERN,
   TRACKING_LEVELS,
   type Pipeline,
   type Stage,
@@ -24,7 +24,7 @@ import {
   type Topology,
   SQS_MAX_VISIBILITY_SECONDS,
 } from './model.ts';
-import { largestBackoffCapSeconds, MIN_DEAD_LETTER_DAYS, RETRY_BUDGET_SHARE_OF_RETENTION, retryBudgetSeconds, VISIBILITY_LIMIT_MARGIN_SECONDS } from './limits.ts';
+import { largestBackoffCapSeconds, MAX_STAGES_PER_STACK, MAX_WAREHOUSES_PER_STACK, MIN_DEAD_LETTER_DAYS, RETRY_BUDGET_SHARE_OF_RETENTION, retryBudgetSeconds, VISIBILITY_LIMIT_MARGIN_SECONDS } from './limits.ts';
 
 /** Thrown when the topology configuration is invalid; `issues` lists each problem with its field path. */
 export class TopologyError extends Error {
@@ -100,12 +100,30 @@ const StageOverride = strictObject({
     periodSeconds: int(60, 86_400).refine((p) => p % 60 === 0, { error: 'must be a multiple of 60' }),
     evaluationPeriods: int(1, 100),
   }).partial(),
+  breaker: strictObject({
+    enabled: z.boolean({ error: (iss) => `must be true or false, got ${describe(iss.input)}` }),
+    failureRatePercent: int(1, 100),
+    minimumRecords: int(1, 10_000),
+    // The failure-rate alarm's period in the cloud: a CloudWatch standard period.
+    windowSeconds: int(60, 3_600).refine((p) => p % 60 === 0, { error: 'must be a multiple of 60' }),
+    openSeconds: int(10, 86_400),
+    probeRecords: int(1, 10_000),
+  }).partial(),
 }).partial();
 type StageOverride = z.infer<typeof StageOverride>;
 
-const StagesOverride = strictObject(
-  Object.fromEntries(STAGE_NAMES.map((name) => [name, StageOverride])) as Record<StageName, typeof StageOverride>,
-).partial();
+const StageNameSchema = z.string().regex(STAGE_NAME_PATTERN, {
+  error: (iss) => `stage name ${describe(iss.input)} must be 2–20 lowercase letters, digits or dashes, starting with a letter and not ending with a dash`,
+});
+
+/** Settings by stage name; which names exist is decided by the chains (checked after parsing). */
+const StagesOverride = z.record(StageNameSchema, StageOverride, { error: (iss) => `must be an object keyed by stage name, got ${describe(iss.input)}` });
+
+/** An ordered chain of stage names: the stages an order of the pipeline passes through. */
+const Chain = z
+  .array(StageNameSchema, { error: (iss) => `must be a list of stage names, in the order orders pass them, got ${describe(iss.input)}` })
+  .min(1, { error: 'needs at least one stage' })
+  .refine((chain) => new Set(chain).size === chain.length, { error: (iss) => `lists a stage twice (${repeated(iss.input as string[]).join(', ')}); a stage comes once per pipeline` });
 
 const WarehouseId = z.string().regex(WAREHOUSE_ID_PATTERN, {
   error: (iss) => `warehouse id ${describe(iss.input)} must be 1–20 lowercase letters, digits or dashes, not starting or ending with a dash`,
@@ -125,8 +143,9 @@ const TopologyInput = strictObject({
   alarms: strictObject({
     email: z.email({ error: 'must be an email address, e.g. "oncall@example.com"' }),
   }).partial(),
+  chain: Chain,
   stages: StagesOverride,
-  pipelines: z.record(z.string(), strictObject({ stages: StagesOverride }).partial(), {
+  pipelines: z.record(z.string(), strictObject({ chain: Chain, stages: StagesOverride }).partial(), {
     error: (iss) => `must be an object keyed by warehouse id, got ${describe(iss.input)}`,
   }),
   api: strictObject({
@@ -153,8 +172,8 @@ export type TopologyInput = z.infer<typeof TopologyInput>;
 
 function mergeStage(base: StageDefaults, override: StageOverride | undefined): StageDefaults {
   if (!override) return base;
-  const { backoff, alarms, ...rest } = override;
-  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff }, alarms: { ...base.alarms, ...alarms } };
+  const { backoff, alarms, breaker, ...rest } = override;
+  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff }, alarms: { ...base.alarms, ...alarms }, breaker: { ...base.breaker, ...breaker } };
 }
 
 /** The visibility timeout AWS recommends for an SQS event source: 6 × function timeout + batching window. */
@@ -204,6 +223,10 @@ function formatDuration(seconds: number): string {
   return `${(seconds / DAY_SECONDS).toFixed(1)} days`;
 }
 
+function repeated(values: readonly string[]): string[] {
+  return [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
+}
+
 function formatZodIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
@@ -222,6 +245,31 @@ function formatZodIssues(error: z.ZodError): string[] {
  * topology.pipelines[0].stages[1].batchSize; // 50
  */
 export function loadTopology(input?: unknown, source = 'cdk.json context "conveyor"'): Topology {
+  const config = parseInput(input, source);
+  const issues: string[] = [];
+  const warehouses = config.warehouses ?? [...DEFAULT_WAREHOUSES];
+  issues.push(...warehouseIssues(config, warehouses));
+  const retention = { ...DEFAULT_RETENTION, ...config.retention };
+  if (retention.deadLetterDays <= retention.queueDays) {
+    issues.push(
+      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays}: ` +
+        'a message moved by the redrive policy keeps its original enqueue time, so a shorter DLQ retention can delete it at once',
+    );
+  }
+  const pipelines = buildPipelines(config, warehouses, retention, issues);
+  if (issues.length > 0) throw new TopologyError(source, issues);
+  return {
+    tracking: config.tracking ?? DEFAULT_TRACKING,
+    alarms: { ...config.alarms },
+    pipelines,
+    api: { ...DEFAULT_API, ...config.api },
+    intake: { ...DEFAULT_INTAKE, ...config.intake },
+    retention,
+  };
+}
+
+/** The input, parsed (a JSON string too) and checked field by field. */
+function parseInput(input: unknown, source: string): TopologyInput {
   let raw: unknown = input ?? {};
   if (typeof raw === 'string') {
     try {
@@ -232,54 +280,63 @@ export function loadTopology(input?: unknown, source = 'cdk.json context "convey
   }
   const parsed = TopologyInput.safeParse(raw);
   if (!parsed.success) throw new TopologyError(source, formatZodIssues(parsed.error));
-  const config = parsed.data;
+  return parsed.data;
+}
 
+function warehouseIssues(config: TopologyInput, warehouses: readonly string[]): string[] {
   const issues: string[] = [];
-  const warehouses = config.warehouses ?? [...DEFAULT_WAREHOUSES];
-  const duplicates = warehouses.filter((w, i) => warehouses.indexOf(w) !== i);
-  if (duplicates.length > 0) issues.push(`warehouses: ${[...new Set(duplicates)].join(', ')} listed more than once`);
+  const duplicates = repeated(warehouses);
+  if (duplicates.length > 0) issues.push(`warehouses: ${duplicates.join(', ')} listed more than once`);
   for (const id of Object.keys(config.pipelines ?? {})) {
     if (!warehouses.includes(id)) issues.push(`pipelines.${id}: not a warehouse; warehouses are ${warehouses.join(', ')}`);
   }
+  return issues;
+}
 
-  const retention = { ...DEFAULT_RETENTION, ...config.retention };
-  if (retention.deadLetterDays <= retention.queueDays) {
-    issues.push(
-      `retention.deadLetterDays ${retention.deadLetterDays} must be longer than retention.queueDays ${retention.queueDays}: ` +
-        'a message moved by the redrive policy keeps its original enqueue time, so a shorter DLQ retention can delete it at once',
-    );
+/**
+ * Each warehouse's chain of stages with their settings: defaults, then shared `stages`, then the
+ * pipeline's own — every level checked against the rules across settings where it is written.
+ */
+function buildPipelines(config: TopologyInput, warehouses: readonly string[], retention: { readonly queueDays: number }, issues: string[]): Pipeline[] {
+  const defaultChain = config.chain ?? [...DEFAULT_CHAIN];
+  const chainOf = (id: string): readonly string[] => config.pipelines?.[id]?.chain ?? defaultChain;
+  const everyStage = new Set(warehouses.flatMap((id) => chainOf(id)));
+  for (const name of Object.keys(config.stages ?? {})) {
+    if (!everyStage.has(name)) issues.push(`stages.${name}: not a stage of any pipeline; stages are ${[...everyStage].join(', ')} (a stage joins a pipeline through chain)`);
   }
-
-  const shared = Object.fromEntries(
-    STAGE_NAMES.map((name) => [name, mergeStage(DEFAULT_STAGES[name], config.stages?.[name])]),
-  ) as Record<StageName, StageDefaults>;
-  for (const name of STAGE_NAMES) issues.push(...stageRuleViolations(`stages.${name}`, shared[name], retention));
-
-  const pipelines: Pipeline[] = warehouses.map((id) => {
-    const overrides = config.pipelines?.[id]?.stages;
-    const stages = STAGE_NAMES.map((name, index): Stage => {
-      const settings = mergeStage(shared[name], overrides?.[name]);
-      if (overrides?.[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings, retention));
-      return {
-        ...settings,
-        visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
-        key: `${id}/${name}`,
-        pipelineId: id,
-        name,
-        index,
-        ...(index + 1 < STAGE_NAMES.length ? { next: STAGE_NAMES[index + 1] } : {}),
-      };
+  const shared = new Map([...everyStage].map((name) => [name, mergeStage(defaultStage(name), config.stages?.[name])] as const));
+  for (const [name, settings] of shared) issues.push(...stageRuleViolations(`stages.${name}`, settings, retention));
+  const pipelines = warehouses.map((id): Pipeline => {
+    const chain = chainOf(id);
+    const overrides = config.pipelines?.[id]?.stages ?? {};
+    for (const name of Object.keys(overrides)) {
+      if (!chain.includes(name)) issues.push(`pipelines.${id}.stages.${name}: not a stage of ${id}; its chain is ${chain.join(' → ')}`);
+    }
+    const stages = chain.map((name, index) => {
+      const settings = mergeStage(shared.get(name) as StageDefaults, overrides[name]);
+      if (overrides[name]) issues.push(...stageRuleViolations(`pipelines.${id}.stages.${name}`, settings, retention));
+      return resolveStage(id, name, index, chain[index + 1], settings);
     });
     return { id, stages };
   });
+  const stageCount = pipelines.reduce((n, p) => n + p.stages.length, 0);
+  if (stageCount > MAX_STAGES_PER_STACK) {
+    issues.push(
+      `chain: ${stageCount} stages in all (every warehouse × its chain), but one stack holds at most ${MAX_STAGES_PER_STACK} (each stage adds its queues, function, role and alarms to the 500 resources of a CloudFormation stack); ` +
+        `deploy some warehouses as a second stack: npx cdk deploy -c stackName=Conveyor-2 -c conveyor='{"warehouses": [...]}'`,
+    );
+  }
+  return pipelines;
+}
 
-  if (issues.length > 0) throw new TopologyError(source, issues);
+function resolveStage(pipelineId: string, name: string, index: number, next: string | undefined, settings: StageDefaults): Stage {
   return {
-    tracking: config.tracking ?? DEFAULT_TRACKING,
-    alarms: { ...config.alarms },
-    pipelines,
-    api: { ...DEFAULT_API, ...config.api },
-    intake: { ...DEFAULT_INTAKE, ...config.intake },
-    retention,
+    ...settings,
+    visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),
+    key: `${pipelineId}/${name}`,
+    pipelineId,
+    name,
+    index,
+    ...(next ? { next } : {}),
   };
 }

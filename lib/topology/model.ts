@@ -7,14 +7,19 @@
 /** SQS's upper bound for a visibility timeout (12 hours); it bounds backoff and visibility settings. */
 export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 
-/** The stages of every pipeline, in order. An order flows picking → packing → delivery. */
-export const STAGE_NAMES = ['picking', 'packing', 'delivery'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+/**
+ * A stage's name: lowercase letters, digits and dashes. It names the stage's queues, function,
+ * alarms and outputs, its step in an order's history, and its handler module by default.
+ */
+export type StageName = string;
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
 
 /**
- * How much order status is written to the status table.
- * - `full`: every stage transition (accepted, packing, delivering, delivered) with history.
- * - `terminal`: only final states (delivered, dead-lettered) — the cheapest; in-flight orders are not visible.
+ * How much of an order's progress the ledger records (lib/ledger/). Intake's claim and the final
+ * record (delivered, dead-lettered, cancelled, purged) are always written — they are what makes
+ * "nothing twice" hold.
+ * - `full`: a step fact per finished middle stage, with its history entry.
+ * - `terminal`: no middle-stage steps — fewer writes; an order reads as waiting in its first stage until it ends.
  */
 export const TRACKING_LEVELS = ['full', 'terminal'] as const;
 export type TrackingLevel = (typeof TRACKING_LEVELS)[number];
@@ -29,8 +34,6 @@ export interface Backoff {
   readonly capSeconds: number;
 }
 
-/** The alarms every stage has; their rules (lib/contract) are shared by the cloud and the local judge. */
-export { STAGE_ALARM_KINDS, type StageAlarmKind } from '../contract/alarm-rules.ts';
 
 /**
  * Alarm thresholds of one stage: the same numbers drive the CloudWatch alarms and the local
@@ -49,9 +52,27 @@ export interface StageAlarms {
   readonly evaluationPeriods: number;
 }
 
+/**
+ * A stage's circuit breaker (lib/contract/breaker.ts): when its records fail at or above a rate, it
+ * stops consuming (messages wait in the queue, not the DLQ), probes after a while, and resumes.
+ */
+export interface BreakerSettings {
+  readonly enabled: boolean;
+  /** Open when at least this share of the window's records failed… */
+  readonly failureRatePercent: number;
+  /** …and the window held at least this many records. */
+  readonly minimumRecords: number;
+  /** The window the failure rate is taken over (a CloudWatch alarm period in the cloud: a multiple of 60). */
+  readonly windowSeconds: number;
+  /** How long the breaker stays open before it probes. */
+  readonly openSeconds: number;
+  /** Records a probe lets through before the breaker decides. */
+  readonly probeRecords: number;
+}
+
 /** Tunable settings of one stage: the Lambda function and its SQS event source. */
 export interface StageSettings {
-  /** Handler module under `handlers/` (without extension). */
+  /** Handler module under `handlers/` (without extension); the stage's name unless set. */
   readonly handler: string;
   /** Records per invocation (the aggregator). Above 10 needs a batching window. */
   readonly batchSize: number;
@@ -67,6 +88,7 @@ export interface StageSettings {
   /** Queue visibility timeout; at least 6 × timeout + batching window (AWS guidance). */
   readonly visibilityTimeoutSeconds: number;
   readonly alarms: StageAlarms;
+  readonly breaker: BreakerSettings;
 }
 
 /** One stage of one pipeline, fully resolved. */
@@ -81,7 +103,7 @@ export interface Stage extends StageSettings {
   readonly next?: StageName;
 }
 
-/** One warehouse: its own chain of stages, queues and functions. */
+/** One warehouse: its own chain of stages (from the topology's `chain`), queues and functions. */
 export interface Pipeline {
   readonly id: string;
   readonly stages: readonly Stage[];

@@ -19,7 +19,8 @@ let fakeUrl: string;
 beforeAll(async () => {
   fake = createServer((request, response) => {
     if (request.url === '/api/topology') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pipelines: [{ id: 'wh-1', stages: [] }, { id: 'wh-2', stages: [] }] }));
+      const stages = ['picking', 'packing', 'delivery'].map((name) => ({ name, maxConcurrency: 2 }));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pipelines: [{ id: 'wh-1', stages }, { id: 'wh-2', stages }] }));
     } else {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
     }
@@ -76,8 +77,12 @@ describe('the local runtime is not running', () => {
 });
 
 describe('unknown stage or warehouse', () => {
-  it('an unknown stage, before anything is contacted', async () => {
-    expect(expectOneLine(await runInProcess(['pause', '--stage', 'boxing']), 2)).toBe('conveyor: unknown stage "boxing" — stages are picking, packing, delivery (e.g. --stage picking)');
+  it('a stage name that cannot be one, before anything is contacted', async () => {
+    expect(expectOneLine(await runInProcess(['pause', '--stage', 'Boxing!']), 2)).toMatch(/^conveyor: "Boxing!" is not a stage name — stages are named with lowercase letters, digits and dashes/);
+  });
+
+  it('an unknown stage, named against the target\'s stages', async () => {
+    expect(expectOneLine(await runInProcess(['dlq', 'peek', '--stage', 'boxing', '--url', fakeUrl]), 2)).toBe('conveyor: unknown stage "boxing" — stages are picking, packing, delivery (see `conveyor status`)');
   });
 
   it('an unknown warehouse, named against the target\'s warehouses', async () => {

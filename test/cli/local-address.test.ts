@@ -20,7 +20,7 @@ beforeAll(async () => {
     const url = new URL(request.url ?? '/', 'http://x');
     seen.push(`${request.headers.host}${url.pathname}`);
     const send = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (url.pathname === '/api/topology') return send(200, { pipelines: [{ id: 'wh-1', stages: [] }, { id: 'wh-2', stages: [] }] });
+    if (url.pathname === '/api/topology') return send(200, { pipelines: ['wh-1', 'wh-2'].map((id) => ({ id, stages: ['picking', 'packing', 'delivery'].map((name) => ({ name, maxConcurrency: 2 })) })) });
     if (url.pathname === '/api/stats') return send(200, { pipelines: { 'wh-1': { picking: { dlq: HELD } }, 'wh-2': { picking: { dlq: HELD } } } });
     const dlq = /^\/api\/stages\/([^/]+)\/([^/]+)\/dlq$/.exec(url.pathname);
     if (dlq) {

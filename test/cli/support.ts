@@ -10,7 +10,7 @@ import type { Output } from '@aws-sdk/client-cloudformation';
 import type { CliContext } from '../../lib/cli/context.ts';
 import { runCli } from '../../lib/cli/program.ts';
 import { MANIFEST_VERSION, METRICS_NAMESPACE, serviceNameOfStack, StackOutput, type TopologyManifest } from '../../lib/contract/index.ts';
-import { STAGE_NAMES } from '../../lib/topology/model.ts';
+import { DEFAULT_CHAIN } from '../../lib/topology/defaults.ts';
 import { withTimeout } from '../support/runtime-process.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -87,7 +87,7 @@ export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'
     metrics: { namespace: METRICS_NAMESPACE, service: serviceNameOfStack(stackName) },
     pipelines: warehouses.map((id) => ({
       id,
-      stages: STAGE_NAMES.map((name) => {
+      stages: DEFAULT_CHAIN.map((name) => {
         const r = stageResources(id, name);
         return { name, queueUrl: r.QueueUrl, queueArn: r.QueueArn, dlqUrl: r.DlqUrl, dlqArn: r.DlqArn, functionName: r.FunctionName, eventSourceMappingUuid: r.EventSourceMappingUuid };
       }),

@@ -14,8 +14,8 @@ import { bundleHandlers } from '../../lib/build/handler-bundle.ts';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS } from '../../lib/contract/index.ts';
 import { toApiGatewayEvent } from '../../lib/local/lambda-events.ts';
 import { LocalFunction, type InvokeResult } from '../../lib/local/local-function.ts';
-import { sdkTimeouts, sdkTimeoutsOf } from '../../lib/runtime/clients.ts';
-import { ANSWER_WITHIN_VARIABLE, ConfigurationError, intakeEnvironment, stageEnvironment } from '../../lib/runtime/environment.ts';
+import { sdkTimeouts } from '../../lib/aws/clients.ts';
+import { ANSWER_WITHIN_VARIABLE, ConfigurationError, intakeEnvironment, sdkTimeoutsOf, stageEnvironment } from '../../lib/runtime/environment.ts';
 import { loadTopology, type Topology } from '../../lib/topology/index.ts';
 import { REGION, startLocalAws, type LocalAws } from '../support/local-aws.ts';
 

@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as catalog from '../../lib/domain/catalog.ts';
 import * as delivery from '../../lib/domain/delivery.ts';
+import * as labelling from '../../lib/domain/labelling.ts';
 import * as packing from '../../lib/domain/packing.ts';
 import * as picking from '../../lib/domain/picking.ts';
 
-const modules = { catalog, picking, packing, delivery };
-const scope: Record<string, unknown> = Object.assign({}, catalog, picking, packing, delivery);
+const modules = { catalog, picking, packing, labelling, delivery };
+const scope: Record<string, unknown> = Object.assign({}, catalog, picking, packing, labelling, delivery);
 
 interface Example {
   readonly name: string;

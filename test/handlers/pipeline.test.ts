@@ -19,7 +19,7 @@ type ApiModule = { handler: (event: APIGatewayProxyEvent, context?: Context) => 
 
 let aws: LocalAws;
 let intake: ApiModule['handler'];
-const stages = {} as Record<StageName, StageModule['handler']>;
+const stages: Record<string, StageModule['handler']> = {};
 const printed: string[] = [];
 
 /** Loads a handler module the way Lambda does: a fresh module, its environment already set. */
@@ -53,7 +53,7 @@ afterAll(async () => {
 async function runStage(name: StageName) {
   const stage = aws.stage('wh-1', name);
   const records = await receive(aws.sqs, stage);
-  return invokeAndSettle(aws.sqs, stage.queueUrl, records, stages[name], context());
+  return invokeAndSettle(aws.sqs, stage.queueUrl, records, stages[name] as StageModule['handler'], context());
 }
 
 const post = (body: unknown) =>

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Match } from 'aws-cdk-lib/assertions';
 import { readTopologyManifest, StackOutput, type TopologyManifest } from '../../lib/contract/index.ts';
-import { allStages, findStage, loadTopology, STAGE_NAMES } from '../../lib/topology/index.ts';
+import { allStages, findStage, loadTopology } from '../../lib/topology/index.ts';
 import {
   CDK_CONTEXT,
   cleanupAssemblies,
@@ -100,12 +100,11 @@ describe('event sources', () => {
     }
   });
 
-  it('chains each pipeline: picking → packing → delivery, the last stage forwarding nowhere', () => {
+  it('chains each pipeline as its topology does (picking → packing → delivery), the last stage forwarding nowhere', () => {
     for (const pipeline of topology.pipelines) {
-      const chain = STAGE_NAMES.map((name) => stages.find((s) => s.pipelineId === pipeline.id && s.stage === name)!);
-      expect(chain[0]!.nextQueueId).toBe(chain[1]!.queueId);
-      expect(chain[1]!.nextQueueId).toBe(chain[2]!.queueId);
-      expect(chain[2]!.nextQueueId).toBeUndefined();
+      const chain = pipeline.stages.map(({ name }) => stages.find((s) => s.pipelineId === pipeline.id && s.stage === name)!);
+      expect(chain.map((s) => s.stage)).toEqual(['picking', 'packing', 'delivery']);
+      chain.forEach((s, i) => expect(s.nextQueueId).toBe(chain[i + 1]?.queueId));
     }
   });
 });
@@ -155,7 +154,7 @@ describe('functions', () => {
     const intake = json.Resources[logicalId(stack.orderApi.function)]!;
     expect(intake.Properties).toMatchObject({ MemorySize: topology.intake.memoryMb, Timeout: topology.intake.timeoutSeconds });
     const entryQueues = intake.Properties.Environment.Variables.CONVEYOR_ENTRY_QUEUES;
-    const firstQueues = stages.filter((s) => s.stage === STAGE_NAMES[0]);
+    const firstQueues = stages.filter((s) => topology.pipelines.some((p) => p.id === s.pipelineId && p.stages[0]?.name === s.stage));
     expect(referencesIn(entryQueues)).toEqual(new Set(firstQueues.map((s) => s.queueId)));
     // The handler parses it as JSON: {warehouseId: queueUrl}.
     expect(JSON.parse(renderString(entryQueues, (id) => `https://sqs.example/${id}`))).toEqual(

@@ -242,7 +242,7 @@ describe('AlarmEvaluator', () => {
     const evaluator = new AlarmEvaluator(onePeriod());
     const view = (dlq: number): StageView => ({
       ready: 0, inFlight: 0, delayed: 0, dlq, oldestMessageAgeSeconds: 0, retentionSeconds: 345_600, nearsRetention: false, oldestDeadLetterAgeSeconds: 0, deadLetterRetentionSeconds: 1_209_600, deadLettersNearRetention: false, succeeded: 0, failed: 0, retried: 0, deadLettered: 0, duplicates: 0,
-      perSecond: 0, incomingPerSecond: 0, failedPerSecond: 0, batches: 0, averageBatchSize: 0, maxBatchSize: 0, failedBatches: 0, concurrency: { inUse: 0, max: 5 }, paused: false,
+      perSecond: 0, incomingPerSecond: 0, failedPerSecond: 0, batches: 0, averageBatchSize: 0, maxBatchSize: 0, failedBatches: 0, concurrency: { inUse: 0, max: 5 }, paused: false, breaker: 'closed', breakerReason: '',
     });
     const snapshot: StatsSnapshot = {
       at: new Date(s(0)).toISOString(),

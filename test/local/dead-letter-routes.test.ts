@@ -33,6 +33,7 @@ async function setup(dataDir?: string) {
   const routes = adminRoutes({
     topology,
     mappings: new Map(),
+    breakers: new Map(),
     resources,
     sqs: sqs.client,
     controls: new StageControlStore(dataDir),

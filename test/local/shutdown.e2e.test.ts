@@ -5,7 +5,7 @@
  * get its 202. Checked order by order through the API.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mapConcurrent } from '../../lib/runtime/concurrency.ts';
+import { mapConcurrent } from '../../lib/aws/concurrency.ts';
 import { expectDeliveredOnce, type SentOrder } from '../support/orders-check.ts';
 import { getJson, startRuntime, tempDir, withTimeout, type RuntimeProcess } from '../support/runtime-process.ts';
 

@@ -22,7 +22,8 @@ describe('CONVEYOR_CHAOS', () => {
     for (const read of [parseChaos, parseQueueChaos]) {
       expect(() => read('picking:1.5:duplicate')).toThrow('CONVEYOR_CHAOS: "picking:1.5:duplicate": probability must be a number from 0 to 1');
       expect(() => read('picking:0.1:twice')).toThrow(/unknown effect "twice"; effects are fail, stall, delay=<ms>, duplicate, reorder/);
-      expect(() => read('sorting:0.1:reorder')).toThrow(/unknown stage "sorting"/);
+      expect(() => read('sorting:0.1:reorder', ['picking', 'packing', 'delivery'])).toThrow(/unknown stage "sorting"; stages are picking, packing, delivery/);
+      expect(() => read('Sorting:0.1:reorder')).toThrow(/"Sorting" is not a stage name/);
     }
   });
 });

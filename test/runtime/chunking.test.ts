@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkByCount, chunkBySize, messageBytes, SQS_MAX_BATCH_BYTES } from '../../lib/runtime/chunking.ts';
+import { chunkByCount, chunkBySize, messageBytes, SQS_MAX_BATCH_BYTES } from '../../lib/aws/chunking.ts';
 import { tracingAttributes } from '../../lib/runtime/attributes.ts';
 
 describe('chunkBySize', () => {

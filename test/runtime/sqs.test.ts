@@ -2,7 +2,7 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { sendMessages } from '../../lib/runtime/sqs.ts';
+import { sendMessages } from '../../lib/aws/sqs.ts';
 
 const message = (key: string) => ({ key, body: `{"k":"${key}"}`, attributes: {} });
 

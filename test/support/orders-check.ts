@@ -1,6 +1,6 @@
 /** Checks orders from outside, through the API: delivered, exactly once, with a full history. */
 import { expect } from 'vitest';
-import { mapConcurrent } from '../../lib/runtime/concurrency.ts';
+import { mapConcurrent } from '../../lib/aws/concurrency.ts';
 import { getJson } from './runtime-process.ts';
 
 /** One line of figures for the record (docs/RELIABILITY.md quotes them). */

@@ -6,7 +6,7 @@ import { planPacking } from '../../lib/domain/packing.ts';
 import { planPickWave } from '../../lib/domain/picking.ts';
 import type { Order } from '../../lib/domain/order.ts';
 import { tracingAttributes } from '../../lib/runtime/attributes.ts';
-import { chunkByCount } from '../../lib/runtime/chunking.ts';
+import { chunkByCount } from '../../lib/aws/chunking.ts';
 import { receiveRecords } from '../../lib/local/event-source.ts';
 import { createLambdaContext } from '../../lib/local/lambda-events.ts';
 import type { LocalStageResources } from '../../lib/local/provision.ts';

@@ -73,7 +73,7 @@ describe('topology', () => {
     expect(issuesOf({ stages: { picking: { backoff: { baseSeconds: 10, capSeconds: 5 } } } })).toEqual(['stages.picking.backoff.capSeconds 5 must be ≥ backoff.baseSeconds 10']);
     expect(issuesOf({ stages: { picking: { maxConcurrency: 1 } } })).toEqual(['stages.picking.maxConcurrency: must be from 2 to 1000, got 1']);
     expect(issuesOf({ stages: { picking: { memoryMb: 'lots' } } })).toEqual(['stages.picking.memoryMb: must be a number, got "lots"']);
-    expect(issuesOf({ stages: { qa: {} } })[0]).toBe('stages: unknown setting "qa"; known settings: picking, packing, delivery');
+    expect(issuesOf({ stages: { qa: {} } })[0]).toBe('stages.qa: not a stage of any pipeline; stages are picking, packing, delivery (a stage joins a pipeline through chain)');
     expect(issuesOf({ stages: { picking: { batchsize: 5 } } })[0]).toMatch(/^stages\.picking: unknown setting "batchsize"; known settings: handler, batchSize/);
     expect(issuesOf({ tracking: 'some' })).toEqual(['tracking: must be one of full, terminal, got "some"']);
     expect(issuesOf({ warehouses: ['wh-1', 'WH 2'] })[0]).toMatch(/^warehouses\.1: warehouse id "WH 2" must be/);

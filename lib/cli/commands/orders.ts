@@ -11,9 +11,9 @@ import { renderTable } from '../table.ts';
 import { registerCancelCommand } from './orders-cancel.ts';
 
 const HELP = `
-The order's record from the status table, through the order API (GET /orders/{id}; on AWS signed
+The order's record from the ledger, through the order API (GET /orders/{id}; on AWS signed
 with your credentials): status, the stage it waits in (or whose DLQ holds it), and every
-transition with who made it and when. With tracking "terminal", orders appear once finished.
+transition with who made it and when. With tracking "terminal", the history has no middle-stage steps.
 
 Examples:
   $ npx conveyor orders get o-1
@@ -44,7 +44,7 @@ export function registerOrderCommands(program: Command, context: CliContext, sta
       if (!ORDER_ID_PATTERN.test(orderId)) throw new UsageError(`"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const record = await withTarget(globals, context, (target) => target.getOrder(orderId));
-      if (!record) throw new CliError(`no order "${orderId}" — check the id (\`conveyor send\` prints the ids it used); with tracking "terminal" an order appears only once delivered or dead-lettered`);
+      if (!record) throw new CliError(`no order "${orderId}" — check the id (\`conveyor send\` prints the ids it used)`);
       if (options.json) return sayJson(context, record);
       for (const line of renderOrder(record, styleFor(context), targetFlags(globals))) say(context, line);
     });

@@ -6,7 +6,8 @@
  */
 import type { AlarmStatus } from '../alarms.ts';
 import { stageAlarmRule, type StageAlarmRule } from '../../contract/alarm-rules.ts';
-import { STAGE_ALARM_KINDS, type Stage, type StageAlarmKind, type Topology } from '../../topology/index.ts';
+import { STAGE_ALARM_KINDS, type StageAlarmKind } from '../../contract/index.ts';
+import type { Stage, Topology } from '../../topology/index.ts';
 import { alarmView, formatSeconds, formatValue, isHot, lookup, overallView, pendingAlarms, type PageModel, type ValueKind } from './assets/format.js';
 import { html, type Html } from './html.ts';
 

@@ -10,7 +10,8 @@ const POLL_MS = 2000;
 const REQUEST_TIMEOUT_MS = 5000;
 /** The chart keeps this much history in the browser (the API holds the last 120 s). */
 const CHART_SECONDS = 600;
-const TERMINAL = new Set(['delivered', 'dead-lettered']);
+/** Where an order stops: a final state, or a dead letter (until redriven). */
+const TERMINAL = new Set(['delivered', 'dead-lettered', 'cancelled', 'purged']);
 
 const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 const clockMs = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false });
@@ -251,7 +252,7 @@ const order = (() => {
     if (currentId !== id) return; // a newer lookup started meanwhile
     if (response.status === 404) {
       api.current = undefined;
-      show(el('h3', 'order-title', null, [el('span', 'muted', 'Order '), el('code', null, id)]), el('p', 'order-error', 'No such order. Ids are case-sensitive; with terminal tracking an order shows up only once delivered or dead-lettered.'));
+      show(el('h3', 'order-title', null, [el('span', 'muted', 'Order '), el('code', null, id)]), el('p', 'order-error', 'No such order. Ids are case-sensitive; an order shows up once the API accepted it.'));
       return;
     }
     if (!response.ok) {

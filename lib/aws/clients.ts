@@ -6,7 +6,8 @@
  *
  * Every call is bounded in time. A function that must answer its caller in time (the intake, behind
  * API Gateway) has its calls sized from that time (`sdkTimeouts`): a dependency that hangs becomes a
- * 503 + Retry-After instead of the function running into its timeout. And once a call timed out,
+ * 503 + Retry-After instead of the function running into its timeout (`sdkTimeoutsOf` in
+ * lib/runtime/environment.ts reads that time from the function's environment). And once a call timed out,
  * the next calls to that service fail at once for a short cool-down (`failFastAfterTimeout`), so an
  * invocation that makes many calls in a row — a bulk request to every warehouse, retries of failed
  * entries — does not wait out each of them against a dependency already known to hang.
@@ -15,7 +16,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { MiddlewareStack } from '@smithy/types';
-import { ANSWER_WITHIN_VARIABLE, ConfigurationError } from './environment.ts';
 
 /** How long one SDK call may take, and how often it is tried. */
 export interface SdkTimeouts {
@@ -63,22 +63,7 @@ export function sdkTimeouts(answerWithinSeconds: number): SdkTimeouts {
 }
 
 /** Without a time to answer within (stage functions: their runtime keeps its own deadlines), the SDK's three attempts, each cut at 10 s. */
-const UNBUDGETED: SdkTimeouts = { maxAttempts: MAX_ATTEMPTS, requestTimeoutMs: MAX_REQUEST_TIMEOUT_MS, connectionTimeoutMs: 2_000 };
-
-/**
- * The SDK timeouts of this function: sized by `sdkTimeouts` when its deployer set the time it must
- * answer within (ANSWER_WITHIN_VARIABLE: the intake behind API Gateway), the unbudgeted ones otherwise.
- * @throws ConfigurationError when the variable is set but not a whole number of seconds ≥ 1.
- */
-export function sdkTimeoutsOf(env: NodeJS.ProcessEnv = process.env): SdkTimeouts {
-  const raw = env[ANSWER_WITHIN_VARIABLE];
-  if (raw === undefined) return UNBUDGETED;
-  const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new ConfigurationError(`the function is misconfigured: ${ANSWER_WITHIN_VARIABLE} must be a whole number of seconds ≥ 1, got ${JSON.stringify(raw)}`);
-  }
-  return sdkTimeouts(seconds);
-}
+export const UNBUDGETED: SdkTimeouts = { maxAttempts: MAX_ATTEMPTS, requestTimeoutMs: MAX_REQUEST_TIMEOUT_MS, connectionTimeoutMs: 2_000 };
 
 /** What a call fails with while the cool-down after a timeout lasts: a server-side fault, like the timeout itself. */
 export class DependencyTimeoutError extends Error {
@@ -133,20 +118,18 @@ function clientConfig(timeouts: SdkTimeouts): { maxAttempts: number; requestHand
 let sqs: SQSClient | undefined;
 let documents: DynamoDBDocumentClient | undefined;
 
-/** The shared SQS client. */
-export function sqsClient(): SQSClient {
+/** The shared SQS client; `timeouts` count for the call that creates it (the first). */
+export function sqsClient(timeouts: SdkTimeouts = UNBUDGETED): SQSClient {
   if (!sqs) {
-    const timeouts = sdkTimeoutsOf();
     sqs = new SQSClient(clientConfig(timeouts));
     failFastAfterTimeout(sqs, 'SQS', timeouts.requestTimeoutMs);
   }
   return sqs;
 }
 
-/** The shared DynamoDB document client (plain JS values in and out). */
-export function documentClient(): DynamoDBDocumentClient {
+/** The shared DynamoDB document client (plain JS values in and out); `timeouts` as for `sqsClient`. */
+export function documentClient(timeouts: SdkTimeouts = UNBUDGETED): DynamoDBDocumentClient {
   if (!documents) {
-    const timeouts = sdkTimeoutsOf();
     const dynamodb = new DynamoDBClient(clientConfig(timeouts));
     failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
     documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
