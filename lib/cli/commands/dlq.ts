@@ -9,7 +9,7 @@ import type { DeadLetter } from '../../operations/dead-letters.ts';
 import { say, sayJson, styleFor, type CliContext } from '../context.ts';
 import { addFilterFlags, filterFlagsText, filterOf, type FilterFlags } from '../dead-letter-flags.ts';
 import { CliError } from '../errors.ts';
-import { plural } from '../format.ts';
+import { plural, timestamp } from '../format.ts';
 import { selectStages, targetFlags, withTarget, type GlobalOptions } from '../open-target.ts';
 import { stageName, wholeNumber } from '../options.ts';
 import type { RunState } from '../program.ts';
@@ -90,7 +90,7 @@ export function registerDlqCommands(program: Command, context: CliContext, state
     dlq
       .command('peek')
       .description('show dead letters with their reasons (all, or those a filter selects), without consuming them')
-      .requiredOption('--stage <stage>', 'picking, packing or delivery (required)', stageName)
+      .requiredOption('--stage <stage>', 'the stage, as `conveyor status` lists it (required)', stageName)
       .option('--warehouse <id>', 'this warehouse only (default: all)'),
   )
     .addOption(new Option('--limit <n>', `dead letters per stage, 1–${MAX_PEEK}`).default(10).argParser(wholeNumber('--limit', 1, MAX_PEEK, '--limit 50')))
@@ -125,7 +125,7 @@ export function registerDlqCommands(program: Command, context: CliContext, state
     dlq
       .command('redrive')
       .description("move a stage's dead letters (all, or those a filter selects) back to its queue, after a fix; prints how many moved")
-      .requiredOption('--stage <stage>', 'picking, packing or delivery (required)', stageName)
+      .requiredOption('--stage <stage>', 'the stage, as `conveyor status` lists it (required)', stageName)
       .option('--warehouse <id>', 'this warehouse only (default: all)'),
   )
     .option('--dry-run', 'list the dead letters that would move, and move nothing')
@@ -218,16 +218,10 @@ export function deadLetterTable(messages: readonly DeadLetter[], style: Style): 
     m.orderId ?? style.dim('(none)'),
     m.kind ?? '—',
     m.receiveCount === undefined ? '—' : String(m.receiveCount),
-    timestampOf(m),
+    timestamp(m.deadLetteredAt ?? m.sentAt),
     m.reason === undefined ? style.dim('unknown (moved by the queue redrive policy)') : m.movedBy === 'redrive-policy' ? style.dim(m.reason) : m.reason,
   ]);
   return renderTable([{ header: 'ORDER' }, { header: 'KIND' }, { header: 'RECEIVES', align: 'right' }, { header: 'DEAD-LETTERED AT (UTC)' }, { header: 'REASON' }], rows, { headerStyle: (t) => style.dim(t) });
-}
-
-function timestampOf(m: DeadLetter): string {
-  const iso = m.deadLetteredAt ?? m.sentAt;
-  const match = iso ? /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?)/.exec(iso) : null;
-  return match ? `${match[1]} ${match[2]}` : (iso ?? '—');
 }
 
 /**
