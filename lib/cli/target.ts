@@ -5,7 +5,8 @@
  */
 import type { BreakerOverride, BreakerState, BreakerStatus } from '../contract/breaker.ts';
 import type { ListedOrders, ListedState } from '../ledger/listing.ts';
-import type { DeadLetter } from '../operations/dead-letters.ts';
+import type { DeadLetterFilter } from '../operations/dead-letter-filter.ts';
+import type { DeadLetter, DeadLetterPage } from '../operations/dead-letters.ts';
 import type { OrderTrace } from '../operations/order-trace.ts';
 
 /** One stage of one warehouse, e.g. `{ warehouse: 'wh-1', stage: 'picking' }`. */
@@ -51,6 +52,23 @@ export interface StageStatus {
   readonly state?: string;
   /** The stage's circuit breaker, where the target could read it (`conveyor status` adds it from `Target.breakers`). */
   readonly breaker?: StageBreaker;
+  /** How long the stage queue keeps a message (its MessageRetentionPeriod), seconds; null where unknown. */
+  readonly retentionSeconds: number | null;
+  /** The oldest message has passed the warning share of that retention: SQS will delete it unless it moves. */
+  readonly nearsRetention: boolean;
+  /** The same for the stage's dead-letter queue: the age of its oldest dead letter and how long it keeps one. */
+  readonly oldestDeadLetterAgeSeconds: number | null;
+  readonly deadLetterRetentionSeconds: number | null;
+  readonly deadLettersNearRetention: boolean;
+}
+
+/** How long a stage's queue keeps its messages, and how close its oldest is to being deleted. */
+export interface QueueRetention {
+  readonly retentionSeconds: number | null;
+  readonly oldestMessageAgeSeconds: number | null;
+  readonly nearsRetention: boolean;
+  /** Why a figure is missing (e.g. CloudWatch not readable). */
+  readonly note?: string;
 }
 
 /** A stage's circuit breaker as an operator sees it. */
@@ -93,9 +111,26 @@ export interface IntakeResponse {
   readonly retryAfterSeconds?: number;
 }
 
+/** What a redrive that receives, sends and deletes did (locally always; on AWS when filtered). */
+export interface MovedReport {
+  readonly moved: number;
+  /** Dead letters the filter selected. */
+  readonly matched: number;
+  readonly scanned: number;
+  /** Left half-moved by an interrupted redrive (their copy was in the queue): deleted now. */
+  readonly finished: number;
+  /** Sent again because an interrupted send may or may not have reached the queue. */
+  readonly resent: number;
+  /** Copied but still in the DLQ: the next redrive deletes them without sending them again. */
+  readonly notDeleted: number;
+  readonly interrupted: boolean;
+}
+
 export type RedriveResult =
-  /** Moved synchronously (local). */
-  | { readonly kind: 'moved'; readonly moved: number }
+  /** Moved by receiving, sending and deleting (locally; on AWS with a filter). */
+  | ({ readonly kind: 'moved' } & MovedReport)
+  /** A dry run: what would move (the first 100 listed). */
+  | { readonly kind: 'dry-run'; readonly matched: number; readonly scanned: number; readonly letters: readonly DeadLetter[] }
   /** Started as an SQS message move task (AWS). */
   | {
       readonly kind: 'task';
@@ -116,8 +151,14 @@ export interface StageControlResult {
 
 export interface RedriveOptions {
   readonly ratePerSecond?: number;
+  /** Only these dead letters. */
+  readonly filter?: DeadLetterFilter;
+  /** List what would move; move nothing. */
+  readonly dryRun?: boolean;
   /** AWS: poll the move task until it ends. */
   readonly wait?: boolean;
+  /** Stops a redrive between batches (Ctrl-C): the batch in hand is finished, the rest stays. */
+  readonly signal?: AbortSignal;
   readonly onProgress?: (moved: number, total: number | null) => void;
 }
 
@@ -162,13 +203,18 @@ export interface Target {
   trace(orderId: string, options: TraceOptions): Promise<OrderTrace | undefined>;
   /** Cancels the order (`DELETE /orders/{id}`, idempotent), or undefined when there is none. */
   cancelOrder(orderId: string): Promise<CancelResult | undefined>;
-  peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]>;
+  /** Up to `limit` dead letters (those `filter` selects), none consumed. */
+  peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage>;
+  /** Up to `limit` dead letters with their whole bodies, for `dlq export`; writes the audit line. */
+  exportDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage>;
   /** Messages in the stage's DLQ now, where the target can count them cheaply (the local runtime). */
   deadLetterCount?(ref: StageRef): Promise<number>;
   redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult>;
   pause(ref: StageRef): Promise<StageControlResult>;
   resume(ref: StageRef): Promise<StageControlResult>;
   scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult>;
+  /** How long the stage's queue keeps messages, and whether its oldest nears that (for `pause`). */
+  queueRetention(ref: StageRef): Promise<QueueRetention>;
   /** Messages a purge would delete right now (ready + in flight + delayed). */
   queueDepth(ref: StageRef): Promise<number>;
   purge(ref: StageRef): Promise<void>;

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { exportLine, resubmissionId } from '../../lib/operations/dead-letter-export.ts';
 import { tempDir } from '../support/runtime-process.ts';
 import { lines, runInProcess } from './support.ts';
 
@@ -126,6 +127,29 @@ describe('conveyor send', () => {
         ['f-2', 'wh-1'],
       ]);
       expect(lines(run.stdout)[0]).toMatch(/^sent 2 orders to wh-2, wh-1 in/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('--file takes the lines `dlq export` writes: their "order" is sent; a bad one is named by line and field', async () => {
+    const dir = tempDir('conveyor-cli-send-');
+    try {
+      const letter = (orderId: string, order: unknown) => JSON.stringify({ order, deadLetter: { orderId, stage: 'wh-1/packing', kind: 'rejected', reason: 'no box fits', messageId: `m-${orderId}` } });
+      const good = exportLine({ messageId: 'm-1', orderId: 'o-1', kind: 'rejected', reason: 'no box fits', body: JSON.stringify({ v: 1, order: { orderId: 'o-1', warehouseId: 'wh-1', priority: 'standard', items: [{ sku: 'SKU-1', quantity: 2 }] } }) });
+      const file = `${dir.path}/dead.jsonl`;
+      writeFileSync(file, [JSON.stringify(good), letter('o-2', { orderId: 'o-2.r1', warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 0 }] }), letter('o-3', null), '{"orderId":"plain-1","warehouseId":"wh-2","items":[{"sku":"SKU-3","quantity":1}]}'].join('\n'));
+      const refused = await runInProcess(['send', '--file', file, '--url', url]);
+      expect(refused.code).toBe(2);
+      expect(requests).toEqual([]);
+      expect(lines(refused.stderr).slice(0, 2)).toEqual([
+        `${file}:2: order.items.0.quantity: must be at least 1`,
+        `${file}:3: order: this dead letter held no readable order (see deadLetter.body); write the order here by hand, or drop the line`,
+      ]);
+      const run = await runInProcess(['send', '--file', file, '--skip-invalid', '--url', url]);
+      expect(run.code).toBe(0);
+      expect(requests.flat()).toEqual([good.order, { orderId: 'plain-1', warehouseId: 'wh-2', items: [{ sku: 'SKU-3', quantity: 1 }] }]);
+      expect(good.order?.orderId).toBe(resubmissionId('o-1'));
     } finally {
       dir.remove();
     }

@@ -8,6 +8,8 @@
  */
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { duration } from '../../lib/cli/format.ts';
+import { allStages, loadTopology, queueSettings } from '../../lib/topology/index.ts';
 import { startRuntime, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
 import { lines, runChild, type CliRun } from './support.ts';
 
@@ -101,9 +103,14 @@ describe('SOS with the conveyor CLI on the local runtime', () => {
 
   it('a sick downstream: pause holds the stage\'s orders in its queue (nothing lost), resume drains it', async () => {
     const paused = await conveyor(['pause', '--stage', 'packing']);
+    // How long the paused queue keeps messages: the topology's queue retention.
+    const topology = loadTopology(JSON.parse(TOPOLOGY), 'test');
+    const keeps = expect.stringMatching(new RegExp(`^ {2}its queue keeps messages ${duration(queueSettings(topology, allStages(topology)[1]!).messageRetentionSeconds)} \\((it is empty|the oldest is \\w+ old)\\): resume before SQS deletes them$`));
     expect(lines(paused.stdout)).toEqual([
       `wh-1/packing: paused, max concurrency 2 — its messages wait in the queue; resume with: conveyor resume --stage packing --warehouse wh-1 --url ${runtime.url}`,
+      keeps,
       `wh-2/packing: paused, max concurrency 2 — its messages wait in the queue; resume with: conveyor resume --stage packing --warehouse wh-2 --url ${runtime.url}`,
+      keeps,
     ]);
     await conveyor(['scale', '--stage', 'packing', '--warehouse', 'wh-1', '--max-concurrency', '8']);
 

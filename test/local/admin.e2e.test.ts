@@ -71,7 +71,7 @@ describe('operator endpoints', () => {
     // Fix: restart without the fault, on the same data, then redrive.
     await runtime.stop();
     runtime = await startRuntime({ env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: TOPOLOGY } });
-    expect(await post('/api/stages/wh-1/picking/dlq/redrive', { ratePerSecond: 100 })).toEqual({ status: 200, body: { stage: 'wh-1/picking', moved: 6 } });
+    expect(await post('/api/stages/wh-1/picking/dlq/redrive', { ratePerSecond: 100 })).toMatchObject({ status: 200, body: { stage: 'wh-1/picking', moved: 6, matched: 6, resent: 0, interrupted: false } });
     await waitFor(async () => ((await stats()).totals.delivered >= 6 ? true : undefined), 30_000, 'the redriven orders to be delivered');
     const s = await stats();
     expect(s.totals).toMatchObject({ accepted: 6, delivered: 6, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
