@@ -11,25 +11,44 @@
  *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
  *   purge           SQS PurgeQueue
  *   send, orders    the order API (`ApiUrl`), SigV4-signed (signed-fetch.ts)
+ *   orders list     DynamoDB Query on the status table's listing index, then Query of each order found
+ *                   (lib/ledger/listing.ts: the same code the local runtime runs against dynalite)
+ *   trace           the order API (its record), then CloudWatch Logs Insights StartQuery / GetQueryResults
+ *                   over its functions' log groups (log-insights.ts)
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, PurgeQueueCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { FINAL_STATUSES, ORDER_STATUS_LABELS } from '../domain/status.ts';
+import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
+import { listOrders, type ListedOrders } from '../ledger/listing.ts';
+import type { OrderRecord } from '../ledger/records.ts';
+import { buildTrace, type OrderTrace } from '../operations/order-trace.ts';
 import { peekDeadLetters, type DeadLetter } from '../operations/dead-letters.ts';
-import { IntakeMetric, intakeMetricDimensions, StageMetric, stageMetricDimensions } from '../contract/index.ts';
+import { IntakeMetric, intakeMetricDimensions, StackOutput, StageMetric, stageMetricDimensions } from '../contract/index.ts';
 import type { CliContext, CredentialsProvider } from './context.ts';
-import { CliError, describeHttpProblem, explainError, UsageError } from './errors.ts';
+import { CliError, describeHttpProblem, explainError, StackError, UsageError } from './errors.ts';
+import { queryOrderLines, type TracedLogGroup } from './log-insights.ts';
 import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
 import { readStack, type StackResources } from './stack-outputs.ts';
-import { type IntakeResponse, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
+import { type IntakeResponse, type OrderListQuery, type TraceOptions, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
 
 /** Counts and rates of `status` cover this much of the recent past. */
 const METRICS_WINDOW_SECONDS = 300;
 /** A redrive waited for gives up after this long (the task goes on; the CLI says how to follow it). */
 const MAX_REDRIVE_WAIT_MS = 15 * 60_000;
 const QUEUE_COUNTS = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
+/** A trace searches the logs from this long before the order was created (clocks and the intake's own lines)… */
+const TRACE_MARGIN_BEFORE_MS = 5 * 60_000;
+/** …to this long after a final order's last change (late duplicates), or to now while it may still change. */
+const TRACE_MARGIN_AFTER_MS = 15 * 60_000;
+/** An order the ledger does not know: its lines are searched this far back (or from --since). */
+const TRACE_UNKNOWN_LOOKBACK_MS = 24 * 3_600_000;
 
 export interface AwsTargetOptions {
   readonly stack: string;
@@ -46,6 +65,8 @@ interface Clients {
   readonly sqs: SQSClient;
   readonly lambda: LambdaClient;
   readonly cloudwatch: CloudWatchClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly logs: CloudWatchLogsClient;
 }
 
 export class AwsTarget implements Target {
@@ -99,7 +120,14 @@ export class AwsTarget implements Target {
     }
     if (!region) throw new UsageError(`no AWS region${options.profile ? ` for profile "${options.profile}"` : ''} — pass --region (e.g. --region eu-west-1) or set AWS_REGION`);
     const regional = { ...config, region };
-    const clients: Clients = { cloudformation, sqs: new SQSClient(regional), lambda: new LambdaClient(regional), cloudwatch: new CloudWatchClient(regional) };
+    const clients: Clients = {
+      cloudformation,
+      sqs: new SQSClient(regional),
+      lambda: new LambdaClient(regional),
+      cloudwatch: new CloudWatchClient(regional),
+      dynamodb: new DynamoDBClient(regional),
+      logs: new CloudWatchLogsClient(regional),
+    };
     try {
       const stack = await readStack(cloudformation, options.stack);
       return new AwsTarget(stack, clients, region, credentials, context, options);
@@ -191,6 +219,52 @@ export class AwsTarget implements Target {
     if (response.status === 404) return undefined;
     if (response.status !== 200) throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
     return body as Record<string, unknown>;
+  }
+
+  async listOrders(query: OrderListQuery): Promise<ListedOrders> {
+    const tableName = this.#stack.statusTableName;
+    if (!tableName) throw new CliError(`stack "${this.#stack.stackName}" has no ${StackOutput.statusTable} output — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`);
+    const table = new DynamoDbTable(DynamoDBDocumentClient.from(this.#clients.dynamodb), tableName);
+    return listOrders(table, ORDER_STATUS_LABELS, {
+      states: query.states,
+      limit: query.limit,
+      ...(query.warehouse !== undefined ? { warehouseId: query.warehouse } : {}),
+      ...(query.since !== undefined ? { since: query.since } : {}),
+    });
+  }
+
+  async trace(orderId: string, options: TraceOptions): Promise<OrderTrace | undefined> {
+    const record = (await this.getOrder(orderId)) as OrderRecord | undefined;
+    const groups = this.#traceLogGroups(record?.warehouseId);
+    const now = this.#context.now();
+    const final = record !== undefined && (FINAL_STATUSES as readonly string[]).includes(record.status);
+    const from = options.since ?? (record ? Date.parse(record.createdAt) - TRACE_MARGIN_BEFORE_MS : now - TRACE_UNKNOWN_LOOKBACK_MS);
+    const to = final ? Math.min(now, Date.parse(record.updatedAt) + TRACE_MARGIN_AFTER_MS) : now;
+    const { lines, truncated } = await queryOrderLines(this.#clients.logs, groups, orderId, { from, to }, {
+      sleep: this.#context.sleep,
+      now: this.#context.now,
+      ...(this.#options.pollIntervalMs !== undefined ? { pollMs: this.#options.pollIntervalMs } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    if (!record && lines.length === 0) return undefined;
+    return buildTrace(orderId, record, lines, {
+      source: `CloudWatch Logs Insights over ${groups.length} log groups (${record?.warehouseId ? `${record.warehouseId}'s stages` : 'every stage'}, the intake, the dead-letter auditor)`,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      ...(truncated ? { incomplete: 'the query returned its maximum of rows; later lines may be missing — narrow it with --since' } : {}),
+    });
+  }
+
+  /** The log groups a trace searches: the warehouse's stages (every stage when unknown), the intake, the auditor. */
+  #traceLogGroups(warehouse: string | undefined): TracedLogGroup[] {
+    const { manifest, stackName } = this.#stack;
+    const pipelines = manifest.pipelines.filter((p) => warehouse === undefined || p.id === warehouse);
+    const stages = (pipelines.length > 0 ? pipelines : manifest.pipelines).flatMap((p) => p.stages);
+    const named = stages.flatMap((s) => (s.logGroup ? [{ name: s.logGroup, source: s.name }] : []));
+    if (!manifest.logGroups || named.length < stages.length) {
+      throw new StackError(`stack "${stackName}" does not publish its log groups in its ${StackOutput.topology} output (deployed with an earlier version) — redeploy it with this version of Conveyor (\`npx cdk deploy\`) to trace orders`);
+    }
+    return [...named, { name: manifest.logGroups.intake, source: 'intake' }, { name: manifest.logGroups.deadLetterAuditor, source: 'dead-letter-auditor' }];
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {

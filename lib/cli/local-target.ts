@@ -2,11 +2,13 @@
  * The local target: a running `npm start` runtime, through its HTTP endpoints — `/api/topology`,
  * `/api/stats`, the order API and the operator endpoints under `/api/stages/{warehouse}/{stage}/`.
  */
+import type { ListedOrders } from '../ledger/listing.ts';
 import type { DeadLetter } from '../operations/dead-letters.ts';
+import type { OrderTrace } from '../operations/order-trace.ts';
 import type { StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
-import type { IntakeResponse, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
+import type { IntakeResponse, OrderListQuery, TraceOptions, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
 
 /** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
 export const DEFAULT_LOCAL_PORT = 3000;
@@ -97,6 +99,24 @@ export class LocalTarget implements Target {
     const answer = await this.#request('GET', `/orders/${encodeURIComponent(orderId)}`);
     if (answer.status === 404) return undefined;
     return this.#expectOk(answer, `GET /orders/${orderId}`) as Record<string, unknown>;
+  }
+
+  async listOrders(query: OrderListQuery): Promise<ListedOrders> {
+    const params = new URLSearchParams({ status: query.states.join(','), limit: String(query.limit) });
+    if (query.warehouse !== undefined) params.set('warehouse', query.warehouse);
+    if (query.since !== undefined) params.set('since', query.since);
+    return (await this.#ok('GET', `/api/orders?${params}`)) as ListedOrders;
+  }
+
+  async trace(orderId: string, options: TraceOptions): Promise<OrderTrace | undefined> {
+    const path = `/api/orders/${encodeURIComponent(orderId)}/trace`;
+    const answer = await this.#request('GET', path);
+    if (answer.status === 404) return undefined;
+    const trace = this.#expectOk(answer, `GET ${path}`) as OrderTrace;
+    // The runtime keeps what its budget allows; --since only narrows the log lines shown.
+    if (options.since === undefined) return trace;
+    const since = new Date(options.since).toISOString();
+    return { ...trace, entries: trace.entries.filter((e) => e.type === 'history' || e.at >= since), logs: { ...trace.logs, from: since } };
   }
 
   async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {

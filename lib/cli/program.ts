@@ -9,6 +9,7 @@ import { registerOrderCommands } from './commands/orders.ts';
 import { registerSendCommand } from './commands/send.ts';
 import { registerStageCommands } from './commands/stage-controls.ts';
 import { registerStatusCommand } from './commands/status.ts';
+import { registerTraceCommand } from './commands/trace.ts';
 import type { CliContext } from './context.ts';
 import { EXIT_USAGE, explainError, oneLine } from './errors.ts';
 import { awsErrorContext, type GlobalOptions } from './open-target.ts';
@@ -28,6 +29,8 @@ Examples:
   $ npx conveyor dlq redrive --stage picking --warehouse wh-1
   $ npx conveyor pause --stage packing                   stop consuming (a sick downstream)
   $ npx conveyor scale --stage picking --max-concurrency 20
+  $ npx conveyor orders list --status dead-lettered --since 1h   orders that need you
+  $ npx conveyor trace o-1                               one order's history and log lines
   $ npx conveyor status --target aws --stack Conveyor --region eu-west-1 --profile ops
 
 Targets:
@@ -73,6 +76,7 @@ export function createProgram(context: CliContext, state: RunState): Command {
   registerStatusCommand(program, context, state);
   registerSendCommand(program, context, state);
   registerOrderCommands(program, context, state);
+  registerTraceCommand(program, context, state);
   registerDlqCommands(program, context, state);
   registerStageCommands(program, context, state);
   return program;

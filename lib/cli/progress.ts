@@ -1,5 +1,5 @@
 /**
- * A progress bar on stderr — only on a terminal; elsewhere (pipes, CI, tests) nothing is drawn and
+ * A progress bar and a spinner on stderr — only on a terminal; elsewhere (pipes, CI, tests) nothing is drawn and
  * only the closing summary is printed.
  */
 import type { OutputStream } from './context.ts';
@@ -44,6 +44,48 @@ export function progressBar(stream: OutputStream, total: number, unit: string, n
       draw(done);
     },
     finish() {
+      if (last) stream.write(`\r${' '.repeat(last.length)}\r`);
+    },
+  };
+}
+
+export interface Spinner {
+  /** What the spinner says now, e.g. `querying CloudWatch Logs Insights — 12,345 records scanned`. */
+  update(text: string): void;
+  /** Clears the line. */
+  finish(): void;
+}
+
+const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * A spinner with a line of text on stderr, for waits of unknown length — only on a terminal; elsewhere
+ * nothing is drawn. It turns on its own (every 100 ms) between updates.
+ *
+ * @example
+ * const spin = spinner(process.stderr, 'querying CloudWatch Logs Insights');
+ * spin.update('querying CloudWatch Logs Insights — 1,204 records scanned');
+ * spin.finish();
+ */
+export function spinner(stream: OutputStream, text: string): Spinner {
+  if (!stream.isTTY) return { update: () => undefined, finish: () => undefined };
+  let frame = 0;
+  let current = text;
+  let last = '';
+  const draw = () => {
+    const line = `${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${current}`;
+    stream.write(`\r${line}${' '.repeat(Math.max(0, last.length - line.length))}`);
+    last = line;
+  };
+  draw();
+  const timer = setInterval(draw, REDRAW_MS);
+  timer.unref();
+  return {
+    update(next) {
+      current = next;
+    },
+    finish() {
+      clearInterval(timer);
       if (last) stream.write(`\r${' '.repeat(last.length)}\r`);
     },
   };

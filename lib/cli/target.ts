@@ -3,7 +3,9 @@
  * (its HTTP endpoints, local-target.ts) or a deployed stack (the SQS, Lambda, CloudFormation and
  * CloudWatch APIs and the signed order API, aws-target.ts).
  */
+import type { ListedOrders, ListedState } from '../ledger/listing.ts';
 import type { DeadLetter } from '../operations/dead-letters.ts';
+import type { OrderTrace } from '../operations/order-trace.ts';
 
 /** One stage of one warehouse, e.g. `{ warehouse: 'wh-1', stage: 'picking' }`. */
 export interface StageRef {
@@ -100,6 +102,22 @@ export interface RedriveOptions {
   readonly onProgress?: (moved: number, total: number | null) => void;
 }
 
+/** `orders list`: orders in some of the listed states, newest first. */
+export interface OrderListQuery {
+  readonly states: readonly ListedState[];
+  readonly warehouse?: string;
+  /** ISO time: only orders that entered their state since. */
+  readonly since?: string;
+  readonly limit: number;
+}
+
+export interface TraceOptions {
+  /** Search log lines from this time on (epoch ms); by default from the order's creation (AWS), or all kept lines (local). */
+  readonly since?: number;
+  /** A long search reports how it goes (AWS: the Logs Insights query's status and statistics). */
+  readonly onProgress?: (progress: { readonly status: string; readonly recordsScanned: number; readonly recordsMatched: number }) => void;
+}
+
 export interface Target {
   /** e.g. `local runtime at http://127.0.0.1:3000`, `stack Conveyor (eu-west-1)`. */
   readonly description: string;
@@ -112,6 +130,10 @@ export interface Target {
   submitOrders(orders: readonly unknown[]): Promise<IntakeResponse>;
   /** The order's status record (`GET /orders/{id}`), or undefined when there is none. */
   getOrder(orderId: string): Promise<Record<string, unknown> | undefined>;
+  /** Orders by state, through the ledger's listing index (lib/ledger/listing.ts). */
+  listOrders(query: OrderListQuery): Promise<ListedOrders>;
+  /** One order's history and log lines in time order; undefined when neither the ledger nor the logs know it. */
+  trace(orderId: string, options: TraceOptions): Promise<OrderTrace | undefined>;
   peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]>;
   /** Messages in the stage's DLQ now, where the target can count them cheaply (the local runtime). */
   deadLetterCount?(ref: StageRef): Promise<number>;

@@ -16,8 +16,37 @@ export const LogMessage = {
   ordersNotQueued: 'could not queue orders',
   /** Intake: a request that failed on a dependency (answered 503). */
   requestFailed: 'request failed',
+  /** Dead-letter auditor, one per dead letter it recorded (SQS's redrive policy moved it): orderId, messageId, pipeline, stage, kind, reason. */
+  deadLetterRecorded: 'dead letter recorded by the auditor',
 } as const;
 export type LogMessage = (typeof LogMessage)[keyof typeof LogMessage];
 
 /** What an operator replaces with an order id in the saved query "one order's journey". */
 export const ORDER_ID_PLACEHOLDER = 'ORDER-ID';
+
+/**
+ * The fields of the JSON log lines (Powertools Logger) that say which order a line is about and
+ * what happened to it — what `conveyor trace` reads, locally and from CloudWatch Logs Insights. A line
+ * is about an order when it names it in `orderId`, or lists it in `orderIds` (the intake's lines,
+ * one per request). test/contract checks the handlers print exactly these.
+ */
+export const LogField = {
+  orderId: 'orderId',
+  orderIds: 'orderIds',
+  timestamp: 'timestamp',
+  level: 'level',
+  message: 'message',
+  /** Stage functions: their pipeline and stage. */
+  pipeline: 'pipeline',
+  stage: 'stage',
+  /** The intake and the auditor: their name (`intake`, `dead-letter-auditor`). */
+  function: 'function',
+  receiveCount: 'receiveCount',
+  reason: 'reason',
+  /** A dead letter's kind: poison, rejected, exhausted. */
+  kind: 'kind',
+  retryInSeconds: 'retryInSeconds',
+  traceId: 'traceId',
+  error: 'error',
+} as const;
+

@@ -36,7 +36,12 @@ export const STAGE_RESOURCE_KINDS = [
 export type StageResourceKind = (typeof STAGE_RESOURCE_KINDS)[number];
 
 const text = z.string().check(z.minLength(1));
-const StageManifest = z.object({ name: text, ...(Object.fromEntries(STAGE_RESOURCE_KINDS.map((k) => [k, text])) as Record<StageResourceKind, typeof text>) });
+const StageManifest = z.object({
+  name: text,
+  ...(Object.fromEntries(STAGE_RESOURCE_KINDS.map((k) => [k, text])) as Record<StageResourceKind, typeof text>),
+  /** The stage function's CloudWatch Logs group (`conveyor trace` queries it). Absent from stacks deployed before it was published. */
+  logGroup: z.optional(text),
+});
 
 export const TopologyManifest = z.object({
   v: z.literal(MANIFEST_VERSION),
@@ -44,6 +49,8 @@ export const TopologyManifest = z.object({
   metrics: z.object({ namespace: text, service: text }),
   /** Every pipeline, its stages in flow order. */
   pipelines: z.array(z.object({ id: text, stages: z.array(StageManifest).check(z.minLength(1)) })).check(z.minLength(1)),
+  /** The log groups of the functions that are no stage's (`conveyor trace` queries them too). Absent from stacks deployed before. */
+  logGroups: z.optional(z.object({ intake: text, deadLetterAuditor: text })),
 });
 export type TopologyManifest = z.infer<typeof TopologyManifest>;
 export type StageManifest = z.infer<typeof StageManifest>;

@@ -121,7 +121,10 @@ export class ConveyorStack extends Stack {
     new CfnOutput(this, StackOutput.alarmTopic, { value: this.monitoring.topic.topicArn, description: 'SNS topic the pipeline composites and the API alarms notify (ALARM and OK)' });
     new CfnOutput(this, StackOutput.dashboardName, { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     new CfnOutput(this, StackOutput.dashboardUrl, { value: this.dashboard.url, description: 'CloudWatch dashboard in the console' });
-    addTopologyManifestOutput(this, topologyManifest(this.topology, this.stages, serviceNameOf(this)));
+    addTopologyManifestOutput(
+      this,
+      topologyManifest(this.topology, this.stages, serviceNameOf(this), { intake: this.orderApi.intake.logGroup.logGroupName, deadLetterAuditor: this.deadLetterAuditor.worker.logGroup.logGroupName }),
+    );
   }
 }
 

@@ -36,8 +36,14 @@ function stageResources(built: PipelineStage): Record<StageResourceKind, string>
 /**
  * The manifest of a stack: every pipeline of the topology with its stages in flow order.
  * @param metricsService the `service` dimension the stack's functions emit their metrics under.
+ * @param logGroups the log groups of the intake and the dead-letter auditor (log group names).
  */
-export function topologyManifest(topology: Topology, stages: ReadonlyMap<string, PipelineStage>, metricsService: string): TopologyManifest {
+export function topologyManifest(
+  topology: Topology,
+  stages: ReadonlyMap<string, PipelineStage>,
+  metricsService: string,
+  logGroups: NonNullable<TopologyManifest['logGroups']>,
+): TopologyManifest {
   return {
     v: MANIFEST_VERSION,
     metrics: { namespace: METRICS_NAMESPACE, service: metricsService },
@@ -46,9 +52,10 @@ export function topologyManifest(topology: Topology, stages: ReadonlyMap<string,
       stages: pipeline.stages.map((stage) => {
         const built = stages.get(stage.key);
         if (!built) throw new Error(`stage ${stage.key} was not built`);
-        return { name: stage.name, ...stageResources(built) };
+        return { name: stage.name, ...stageResources(built), logGroup: built.worker.logGroup.logGroupName };
       }),
     })),
+    logGroups,
   };
 }
 

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { chunkByCount } from '../aws/chunking.ts';
 import { mapConcurrent, sleep } from '../aws/concurrency.ts';
-import { TableThrottledError, type Condition, type Item, type Key, type ReadOptions, type Table, type Update, type WriteOutcome } from './table.ts';
+import { TableThrottledError, type Condition, type IndexDefinition, type IndexPage, type IndexQuery, type Item, type Key, type ReadOptions, type Table, type Update, type WriteOutcome } from './table.ts';
 
 /** DynamoDB's per-request limits. */
 const BATCH_WRITE_ITEMS = 25;
@@ -194,6 +194,25 @@ export class DynamoDbTable implements Table {
       yield* (page.Items ?? []) as Item[];
       start = page.LastEvaluatedKey;
     } while (start);
+  }
+
+  async queryIndex(index: IndexDefinition, query: IndexQuery): Promise<IndexPage> {
+    const p = new Placeholders();
+    const keyCondition = [`${p.name(index.partitionKey)} = ${p.value(query.partition)}`, ...(query.sortFrom !== undefined ? [`${p.name(index.sortKey)} >= ${p.value(query.sortFrom)}`] : [])].join(' AND ');
+    const FilterExpression = query.filter ? conditionExpression(query.filter, p) : undefined;
+    const page = await this.#db.send(
+      new QueryCommand({
+        TableName: this.#name,
+        IndexName: index.name,
+        KeyConditionExpression: keyCondition,
+        ...(FilterExpression ? { FilterExpression } : {}),
+        ...p.attributes(),
+        ScanIndexForward: query.descending !== true,
+        Limit: query.limit,
+        ...(query.startAfter ? { ExclusiveStartKey: { ...query.startAfter } } : {}),
+      }),
+    );
+    return { items: (page.Items ?? []) as Item[], ...(page.LastEvaluatedKey ? { next: page.LastEvaluatedKey } : {}) };
   }
 
   async #conditional(call: () => Promise<{ Attributes?: Record<string, unknown> }>): Promise<WriteOutcome> {

@@ -7,6 +7,7 @@
  * `consistent: true`. The data model and the status rules are in records.ts.
  */
 import { mapConcurrent } from '../aws/concurrency.ts';
+import { LISTING_ATTRIBUTES, listingAttributes } from './listing.ts';
 import {
   deriveRecord,
   FINAL_STATES,
@@ -227,7 +228,8 @@ export class OrderLedger {
           {
             set: { state: 'delivered', completedAt: c.at, completedBy: c.stage, result: c.result, updatedAt: c.at },
             setIfMissing: { createdAt: c.at, warehouseId: c.partition },
-            remove: ['deadStage', 'deadPosition', 'reason'],
+            // Listing index (listing.ts): a delivered order leaves it, if it was dead-lettered.
+            remove: ['deadStage', 'deadPosition', 'reason', ...LISTING_ATTRIBUTES],
           },
           anyOf(absent(), isOneOf('state', ['open', 'dead-lettered'])),
         );
@@ -253,7 +255,8 @@ export class OrderLedger {
         const outcome = await this.#table.update(
           headKey(d.id),
           {
-            set: { state: 'dead-lettered', deadStage: d.stage, deadPosition: d.position, reason: d.reason, updatedAt: d.at },
+            // Listing index (listing.ts): a dead-lettered order is in it, listed from its latest death.
+            set: { state: 'dead-lettered', deadStage: d.stage, deadPosition: d.position, reason: d.reason, updatedAt: d.at, ...listingAttributes(d.id, 'dead-lettered', d.at) },
             setIfMissing: { createdAt: d.at, ...(d.partition ? { warehouseId: d.partition } : {}) },
             append: { deaths: [entry] },
             ...(d.messageId ? { addToSet: { [DEAD_LETTER_IDS]: [d.messageId] } } : {}),
@@ -285,7 +288,8 @@ export class OrderLedger {
       try {
         const outcome = await this.#table.update(
           headKey(r.id),
-          { set: { state: 'open', updatedAt: r.at }, remove: ['deadStage', 'deadPosition', 'reason'] },
+          // Listing index (listing.ts): a revived order leaves it.
+          { set: { state: 'open', updatedAt: r.at }, remove: ['deadStage', 'deadPosition', 'reason', ...LISTING_ATTRIBUTES] },
           allOf(equals('state', 'dead-lettered'), atMost('deadPosition', r.position)),
         );
         return outcome.applied ? applied(outcome.old) : { kind: 'ignored' };
@@ -304,7 +308,8 @@ export class OrderLedger {
       try {
         const outcome = await this.#table.update(
           headKey(c.id),
-          { set: { state: c.state, closedAt: c.at, closedBy: c.by, closedStage: c.stage, updatedAt: c.at }, remove: ['deadStage', 'deadPosition', 'reason'] },
+          // Listing index (listing.ts): a cancelled or purged order is in it, listed from when it was closed.
+          { set: { state: c.state, closedAt: c.at, closedBy: c.by, closedStage: c.stage, updatedAt: c.at, ...listingAttributes(c.id, c.state, c.at) }, remove: ['deadStage', 'deadPosition', 'reason'] },
           isOneOf('state', ['open', 'dead-lettered']),
         );
         return outcome.applied ? applied(outcome.old) : { kind: 'ignored' };

@@ -48,6 +48,41 @@ export interface Update {
 /** A conditional write's result: `old` is the item before the write (absent when it did not exist). */
 export type WriteOutcome = { readonly applied: true; readonly old?: Item } | { readonly applied: false };
 
+/**
+ * A global secondary index as the ledger declares it: its name, key attributes (strings) and the
+ * non-key attributes it projects. Items lacking either key attribute are not in it (a sparse index).
+ */
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+  /** Non-key attributes the index holds besides the table's and its own keys (projection INCLUDE). */
+  readonly projected: readonly string[];
+}
+
+/** One page of an index query (Query on a GSI: eventually consistent, as every GSI read is). */
+export interface IndexQuery {
+  /** The partition key's value. */
+  readonly partition: string;
+  /** Only items whose sort key is at least this (compared as strings). */
+  readonly sortFrom?: string;
+  /** Applied after the key condition, to the projected attributes (FilterExpression). */
+  readonly filter?: Condition;
+  /** Highest sort key first. @default false */
+  readonly descending?: boolean;
+  /** Items evaluated (before the filter) at most, as DynamoDB's `Limit`. */
+  readonly limit: number;
+  /** Where the previous page stopped (its `next`). */
+  readonly startAfter?: Readonly<Record<string, unknown>>;
+}
+
+export interface IndexPage {
+  /** The projected items (table keys, index keys, projected attributes) that passed the filter. */
+  readonly items: Item[];
+  /** Present when more items may follow: pass it as `startAfter`. */
+  readonly next?: Readonly<Record<string, unknown>>;
+}
+
 export interface ReadOptions {
   /** Strongly consistent: sees every write acknowledged before the read. Default: eventually consistent. */
   readonly consistent?: boolean;
@@ -69,6 +104,8 @@ export interface Table {
   collection(orderId: string, options?: ReadOptions): Promise<Item[]>;
   /** Every item of the table (Scan): for counting at start-up and in tests, never on a hot path. */
   scan(): AsyncIterable<Item>;
+  /** One page of a query on a global secondary index (eventually consistent). */
+  queryIndex(index: IndexDefinition, query: IndexQuery): Promise<IndexPage>;
 }
 
 /** Thrown by a table whose batch call kept items unprocessed (throttling) beyond its retries. */

@@ -237,7 +237,7 @@ export function applyStageControls(controls: StageControlStore, mappings: Readon
 }
 
 /** Refuses requests that did not come from a local client (DNS rebinding) or, for writes, without JSON. */
-function guard(request: ApiRequest): ApiResponse | undefined {
+export function guard(request: ApiRequest): ApiResponse | undefined {
   const host = (request.headers.host ?? '').replace(/:\d+$/, '');
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return problem(403, 'forbidden', 'host', 'admin endpoints answer local clients only (Host 127.0.0.1 or localhost)');
   if (request.method !== 'GET' && !/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {

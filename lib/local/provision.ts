@@ -16,6 +16,8 @@ import {
   type QueueAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { LISTING_INDEX } from '../ledger/listing.ts';
+import { hasListingIndex, rebuildWithListingIndex, resumeRebuild, statusTableDefinition } from './ledger-table.ts';
 import { allStages, deadLetterQueueSettings, queueSettings, type Stage, type Topology } from '../topology/index.ts';
 
 export interface LocalStageResources {
@@ -130,7 +132,7 @@ export async function provision(topology: Topology, clients: Clients, options: {
   const tableName = `${prefix}-orders`;
   const created: string[] = [];
   const updated: AttributeChange[] = [];
-  if (await ensureTable(clients.dynamodb, tableName)) created.push(tableName);
+  created.push(...(await ensureTable(clients.dynamodb, tableName)));
 
   const existing = await listQueues(clients, `${prefix}-`);
   const fresh = created.length > 0 && existing.size === 0;
@@ -163,21 +165,16 @@ export async function provision(topology: Topology, clients: Clients, options: {
   return { tableName, stages, report: { fresh, created, updated, leftover } };
 }
 
-/** Creates the status table, or checks the existing one has the key the ledger needs. @returns true when created. */
-async function ensureTable(dynamodb: DynamoDBClient, tableName: string): Promise<boolean> {
+/**
+ * Creates the status table (with the ledger's listing index), or checks the existing one has the key
+ * the ledger needs, and rebuilds it with the index when it lacks it (ledger-table.ts).
+ * @returns what it created, e.g. [`conveyor-orders`] or [`conveyor-orders index by-listed-state`].
+ */
+async function ensureTable(dynamodb: DynamoDBClient, tableName: string): Promise<string[]> {
+  const resumed = await resumeRebuild(dynamodb, tableName);
   let created = true;
   try {
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: 'orderId', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: TABLE_KEY,
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await dynamodb.send(new CreateTableCommand(statusTableDefinition(tableName)));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
     created = false;
@@ -193,8 +190,12 @@ async function ensureTable(dynamodb: DynamoDBClient, tableName: string): Promise
         `the status table ${tableName} has the key ${key || 'none'}, this version needs ${want}; a table's key cannot change in place — keep the orders by moving the data directory aside (set CONVEYOR_DATA_DIR to a new directory), or start afresh with --reset`,
       );
     }
+    if (!hasListingIndex(Table)) {
+      await rebuildWithListingIndex(dynamodb, tableName);
+      return [`${tableName} index ${LISTING_INDEX.name}`];
+    }
   }
-  return created;
+  return created ? [tableName] : resumed ? [`${tableName} index ${LISTING_INDEX.name}`] : [];
 }
 
 /** Every queue whose name starts with `prefix`, by name, with its URL on the emulator. */

@@ -19,6 +19,8 @@ import { dashboardRoutes } from './dashboard/index.ts';
 import { QUEUE_AGES_PATH } from './emulator-protocol.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
 import type { LocalFunction } from './local-function.ts';
+import { OrderLog } from './order-log.ts';
+import { orderRoutes } from './order-routes.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
 import type { LocalResources, ReconcileReport } from './provision.ts';
 import { RuntimeStats, type OrderBaseline, type QueueDepth, type StatsSnapshot } from './stats.ts';
@@ -88,7 +90,9 @@ export class LocalRuntime {
       const controls = new StageControlStore(backbone.dataDir?.path);
       const breakers = new Map<string, LocalBreaker>();
       const stats = new RuntimeStats(topology, await countOrders(backbone.dynamodb, backbone.resources.tableName), (key, records, failed) => breakers.get(key)?.observe(records, failed));
-      const { functions, mappings, intake } = await startFunctions(options, backbone, stats, cleanup);
+      const orderLog = OrderLog.open(backbone.dataDir?.path);
+      cleanup.push(() => orderLog.close());
+      const { functions, mappings, intake } = await startFunctions(options, backbone, stats, orderLog, cleanup);
       applyStageControls(controls, mappings);
       for (const [key, breaker] of startBreakers(topology, mappings, controls, output, cleanup)) breakers.set(key, breaker);
       const runtime = new LocalRuntime({ ...backbone, topology, stats, functions, mappings, breakers, cleanup }, backbone.api.url);
@@ -106,6 +110,7 @@ export class LocalRuntime {
           settled: async () => stats.rebase(await countOrders(backbone.dynamodb, backbone.resources.tableName)),
           audit: (message, fields) => output.notice(message, fields),
         }),
+        ...orderRoutes({ topology, dynamodb: backbone.dynamodb, tableName: backbone.resources.tableName, log: orderLog, durable: backbone.dataDir !== undefined }),
       );
       for (const mapping of mappings.values()) mapping.start();
       return runtime;

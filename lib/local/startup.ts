@@ -26,6 +26,7 @@ import { EmulatorSupervisor } from './emulator-supervisor.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction, type OutputSink } from './local-function.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
+import type { OrderLog } from './order-log.ts';
 import { describeReconcile, provision, type LocalResources, type ReconcileReport } from './provision.ts';
 import type { LocalRuntimeOptions } from './runtime.ts';
 import type { RuntimeStats } from './stats.ts';
@@ -96,6 +97,7 @@ export async function startFunctions(
   options: LocalRuntimeOptions,
   backbone: Backbone,
   stats: RuntimeStats,
+  orderLog: OrderLog,
   cleanup: Cleanup,
 ): Promise<{ functions: Map<string, LocalFunction>; mappings: Map<string, LocalEventSourceMapping>; intake: LocalFunction }> {
   const { output, topology } = options;
@@ -106,7 +108,9 @@ export async function startFunctions(
   // The functions run the bundles the stack deploys (same esbuild options), not the sources.
   const bundles = await buildHandlers(options, buildDir, functions, cleanup);
   const sink: OutputSink = (line, source) => {
-    if (!stats.observeLine(line)) output.functionLine(line, source.functionName);
+    if (stats.observeLine(line)) return;
+    orderLog.observe(line, source.functionName);
+    output.functionLine(line, source.functionName);
   };
   const make = localFunctionMaker(options, backbone, bundles, sink);
   const entryQueueUrls = Object.fromEntries(topology.pipelines.map((p) => [p.id, resources.stages.get(firstStage(p).key)!.queueUrl]));

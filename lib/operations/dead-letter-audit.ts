@@ -40,6 +40,8 @@ export interface AuditReport {
   readonly ordersDeadLettered: number;
   /** Orders the ledger had never seen (put straight on a queue) whose record this run created. */
   readonly ordersDiscovered: number;
+  /** The dead letters recorded, one per order and message (for a log line each: `conveyor trace` shows them). */
+  readonly recordedLetters: readonly { readonly orderId: string; readonly messageId: string; readonly kind: string; readonly reason: string }[];
 }
 
 /** Why SQS itself moved a message: it carries no reason of Conveyor's. */
@@ -58,23 +60,23 @@ export async function auditDeadLetters(sqs: SQSClient, ledger: AuditLedger, queu
   const withOrder = letters.filter((l): l is DeadLetter & { orderId: string } => l.orderId !== undefined);
   const noted = withOrder.length > 0 ? await ledger.notedDeadLetters(withOrder.map((l) => l.orderId)) : new Map<string, ReadonlySet<string>>();
   const missing = withOrder.filter((l) => !noted.get(l.orderId)?.has(l.messageId));
-  const results = await ledger.deadLetter(
-    missing.map((l) => ({
-      id: l.orderId,
-      partition: queue.pipelineId,
-      stage: queue.stage,
-      position: queue.position,
-      reason: l.reason ?? redrivePolicyReason(queue),
-      kind: l.kind ?? 'exhausted',
-      at,
-      messageId: l.messageId,
-    })),
-  );
+  const deaths = missing.map((l) => ({
+    id: l.orderId,
+    partition: queue.pipelineId,
+    stage: queue.stage,
+    position: queue.position,
+    reason: l.reason ?? redrivePolicyReason(queue),
+    kind: l.kind ?? 'exhausted',
+    at,
+    messageId: l.messageId,
+  }));
+  const results = await ledger.deadLetter(deaths);
   const applied = results.filter((r) => r.kind === 'applied');
   return {
     read: letters.length,
     recorded: applied.length,
     ordersDeadLettered: applied.filter((r) => r.previous !== 'dead-lettered').length,
     ordersDiscovered: applied.filter((r) => r.previous === undefined).length,
+    recordedLetters: deaths.filter((_, i) => results[i]?.kind === 'applied').map((d) => ({ orderId: d.id, messageId: d.messageId, kind: d.kind, reason: d.reason })),
   };
 }

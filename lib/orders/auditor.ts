@@ -7,7 +7,7 @@ import { auditDeadLetters } from '../operations/dead-letter-audit.ts';
 import { sqsClient } from '../aws/clients.ts';
 import { mapConcurrent } from '../aws/concurrency.ts';
 import { readAuditorConfig, sdkTimeoutsOf, type AuditorConfig } from '../runtime/environment.ts';
-import { createLogger, createMetrics, MetricUnit, StageMetric } from '../runtime/telemetry.ts';
+import { createLogger, createMetrics, LogMessage, MetricUnit, StageMetric } from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
 /** Queues audited at once. */
@@ -38,6 +38,8 @@ export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConf
         metrics.addMetric(StageMetric.OrdersDiscovered, MetricUnit.Count, report.ordersDiscovered);
         metrics.publishStoredMetrics();
         if (report.recorded > 0) logger.warn('dead letters recorded by the auditor', { pipeline: queue.pipelineId, stage: queue.stage, recorded: report.recorded });
+        // One line per order, so that its trace shows the dead letter nobody else reported (rare: redrive-policy moves).
+        for (const letter of report.recordedLetters) logger.warn(LogMessage.deadLetterRecorded, { pipeline: queue.pipelineId, stage: queue.stage, ...letter });
         return report;
       } catch (error) {
         logger.error('could not audit a dead-letter queue', { pipeline: queue.pipelineId, stage: queue.stage, error: (error as Error).message });

@@ -13,6 +13,13 @@ const COMMANDS: Array<{ args: string[]; usage: string; flags: string[]; examples
     examples: ['$ npx conveyor send --count 10 --warehouse wh-1', '$ npx conveyor send --file orders.jsonl'],
   },
   { args: ['orders', 'get'], usage: 'Usage: conveyor orders get [options] <orderId>', flags: ['--json'], examples: ['$ npx conveyor orders get o-1'] },
+  {
+    args: ['orders', 'list'],
+    usage: 'Usage: conveyor orders list [options]',
+    flags: ['--status <states>', '--warehouse <id>', '--since <when>', '--limit <n>', '--json'],
+    examples: ['$ npx conveyor orders list --status dead-lettered', '$ npx conveyor orders list --status dead-lettered,cancelled --warehouse wh-1 --since 1h'],
+  },
+  { args: ['trace'], usage: 'Usage: conveyor trace [options] <orderId>', flags: ['--since <when>', '--json'], examples: ['$ npx conveyor trace o-1'] },
   { args: ['dlq', 'peek'], usage: 'Usage: conveyor dlq peek [options]', flags: ['--stage <stage>', '--warehouse <id>', '--limit <n>'], examples: ['$ npx conveyor dlq peek --stage picking'] },
   { args: ['dlq', 'redrive'], usage: 'Usage: conveyor dlq redrive [options]', flags: ['--stage <stage>', '--rate <perSecond>', '--wait'], examples: ['$ npx conveyor dlq redrive --stage picking --warehouse wh-1'] },
   { args: ['pause'], usage: 'Usage: conveyor pause [options]', flags: ['--stage <stage>', '--warehouse <id>'], examples: ['$ npx conveyor pause --stage packing'] },
@@ -31,7 +38,7 @@ describe('help', () => {
     const code = await withTimeout(new Promise<number | null>((resolve) => child.once('close', resolve)), 30_000, 'npx conveyor --help did not finish');
     expect(code).toBe(0);
     expect(stdout).toContain('Usage: conveyor <command> [options]');
-    for (const command of ['status', 'send', 'orders', 'dlq', 'pause', 'resume', 'scale', 'purge']) expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['status', 'send', 'orders', 'trace', 'dlq', 'pause', 'resume', 'scale', 'purge']) expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     for (const flag of ['--target <target>', '--url <url>', '--stack <name>', '--region <region>', '--profile <profile>']) expect(stdout).toContain(flag);
     expect(stdout).toContain('Examples:');
     expect(stdout).toContain('$ npx conveyor dlq redrive --stage picking --warehouse wh-1');

@@ -6,6 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { STATUS_TABLE_ACTIONS } from '../../lib/infra/permissions.ts';
+import { statusTableDefinition } from '../../lib/local/ledger-table.ts';
 import { findStage, loadTopology } from '../../lib/topology/index.ts';
 import {
   asList,
@@ -100,5 +101,21 @@ describe('intake function', () => {
     expect(byAction(grants, 'sqs')).toEqual({ 'sqs:SendMessage': firstQueues.sort() });
     expect(byAction(grants, 'dynamodb')).toEqual(onTable(STATUS_TABLE_ACTIONS.intake));
     expect(byAction(grants, 'logs')).toEqual({ 'logs:CreateLogStream': [logGroupOf(intakeId)], 'logs:PutLogEvents': [logGroupOf(intakeId)] });
+  });
+});
+
+describe('the listing index of the status table', () => {
+  it('is the index the local runtime declares (name, keys, projection, key types)', () => {
+    const table = json.Resources[tableId]!.Properties;
+    const local = statusTableDefinition('local');
+    const sorted = <T>(list: readonly T[] = []) => [...list].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(table.GlobalSecondaryIndexes).toEqual(local.GlobalSecondaryIndexes);
+    expect(sorted(table.AttributeDefinitions)).toEqual(sorted(local.AttributeDefinitions));
+  });
+
+  it('is read by no function: no role names an index of the table (operators query it, see README)', () => {
+    for (const [id] of resourcesOf(json, 'AWS::IAM::Role')) {
+      for (const g of roleGrants(json, id).filter((x) => x.action.startsWith('dynamodb:'))) expect(`${id} ${g.action} ${g.resource}`).not.toMatch(/index/i);
+    }
   });
 });

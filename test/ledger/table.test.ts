@@ -7,7 +7,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoEmulator, type RunningEmulator } from '../../lib/local/emulators.ts';
 import { DynamoDbTable } from '../../lib/ledger/dynamodb-table.ts';
-import { absent, allOf, anyOf, atMost, equals, isOneOf, lacks, type Table } from '../../lib/ledger/table.ts';
+import { absent, allOf, anyOf, atMost, equals, isOneOf, lacks, type IndexDefinition, type Item, type Table } from '../../lib/ledger/table.ts';
+import { LISTING_INDEX } from '../../lib/ledger/listing.ts';
+import { statusTableDefinition } from '../../lib/local/ledger-table.ts';
 import { waitForTableActive } from '../../lib/local/provision.ts';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { MemoryTable } from '../support/memory-table.ts';
@@ -26,20 +28,8 @@ afterAll(async () => {
 let tables = 0;
 async function dynamoTable(): Promise<Table> {
   const name = `contract-${tables++}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [
-        { AttributeName: 'orderId', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'orderId', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  // The table exactly as the local runtime creates it: the ledger's key and its indexes.
+  await client.send(new CreateTableCommand(statusTableDefinition(name)));
   await waitForTableActive(client, name);
   return new DynamoDbTable(DynamoDBDocumentClient.from(client), name);
 }
@@ -112,5 +102,47 @@ describe.each([
     const all: unknown[] = [];
     for await (const item of table.scan()) all.push(item);
     expect(all).toHaveLength(60);
+  });
+
+  it('queries a sparse index: only items with both index keys, projected, by sort key either way, from a sort key on, filtered, in pages', async () => {
+    const table = await makeTable();
+    const index: IndexDefinition = LISTING_INDEX;
+    const head = (orderId: string, part: string | undefined, at: string | undefined, warehouseId: string) => ({
+      orderId,
+      sk: 'order',
+      warehouseId,
+      secret: 'not projected',
+      ...(part !== undefined ? { [index.partitionKey]: part } : {}),
+      ...(at !== undefined ? { [index.sortKey]: at } : {}),
+    });
+    await table.putAll([
+      head('a', 'p#1', '2026-01-01T00:00:01Z', 'wh-1'),
+      head('b', 'p#1', '2026-01-01T00:00:03Z', 'wh-2'),
+      head('c', 'p#1', '2026-01-01T00:00:02Z', 'wh-1'),
+      head('d', 'p#2', '2026-01-01T00:00:04Z', 'wh-1'),
+      head('e', 'p#1', undefined, 'wh-1'),
+      head('f', undefined, '2026-01-01T00:00:05Z', 'wh-1'),
+      { orderId: 'a', sk: 'step#x', [index.partitionKey]: 'p#1', [index.sortKey]: '2026-01-01T00:00:00Z', warehouseId: 'wh-1' },
+    ]);
+    const ids = (items: readonly Item[]) => items.map((i) => `${String(i.orderId)}/${String(i.sk)}`);
+    const all = await table.queryIndex(index, { partition: 'p#1', limit: 10 });
+    expect(ids(all.items)).toEqual(['a/step#x', 'a/order', 'c/order', 'b/order']);
+    expect(all.next).toBeUndefined();
+    expect(all.items[1]).toEqual({ orderId: 'a', sk: 'order', [index.partitionKey]: 'p#1', [index.sortKey]: '2026-01-01T00:00:01Z', warehouseId: 'wh-1' });
+    expect(ids((await table.queryIndex(index, { partition: 'p#1', descending: true, limit: 10 })).items)).toEqual(['b/order', 'c/order', 'a/order', 'a/step#x']);
+    expect(ids((await table.queryIndex(index, { partition: 'p#1', sortFrom: '2026-01-01T00:00:02Z', limit: 10 })).items)).toEqual(['c/order', 'b/order']);
+    expect(ids((await table.queryIndex(index, { partition: 'p#1', filter: equals('warehouseId', 'wh-2'), limit: 10 })).items)).toEqual(['b/order']);
+
+    // Pages: `limit` counts what was evaluated before the filter; `next` goes on where a page stopped.
+    const first = await table.queryIndex(index, { partition: 'p#1', descending: true, filter: equals('warehouseId', 'wh-1'), limit: 2 });
+    expect(ids(first.items)).toEqual(['c/order']);
+    expect(first.next).toBeDefined();
+    const second = await table.queryIndex(index, { partition: 'p#1', descending: true, filter: equals('warehouseId', 'wh-1'), limit: 2, startAfter: first.next! });
+    expect(ids(second.items)).toEqual(['a/order', 'a/step#x']);
+
+    // An item leaves the index when it loses a key attribute, and moves when its sort key changes.
+    await table.update({ orderId: 'b', sk: 'order' }, { remove: [index.partitionKey] });
+    await table.update({ orderId: 'c', sk: 'order' }, { set: { [index.sortKey]: '2026-01-01T00:00:09Z' } });
+    expect(ids((await table.queryIndex(index, { partition: 'p#1', descending: true, limit: 10 })).items)).toEqual(['c/order', 'a/order', 'a/step#x']);
   });
 });

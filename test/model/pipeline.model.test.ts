@@ -12,6 +12,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
+import { LISTED_STATES, listOrders, MAX_LISTED } from '../../lib/ledger/listing.ts';
 import { MemoryPipeline } from '../support/memory-pipeline.ts';
 
 const IDS = ['a', 'b', 'c', 'd-bad'] as const;
@@ -192,6 +193,12 @@ async function checkSettled(model: Model, real: Real): Promise<void> {
   const totals = await pipeline.ledger.totals();
   expect(totals.inFlight, 'orders in flight with every queue empty').toBe(0);
   expect(totals.accepted).toBe(totals.delivered + totals.deadLettered + totals.cancelled + totals.purged + totals.inFlight);
+  // The listing index holds exactly the orders that ended dead-lettered (and nothing delivered), whatever the crashes and redrives.
+  const listed = await listOrders(pipeline.table, ORDER_STATUS_LABELS, { states: LISTED_STATES, limit: MAX_LISTED });
+  const dead: string[] = [];
+  for (const id of IDS) if ((await pipeline.ledger.read(id))?.status === 'dead-lettered') dead.push(id);
+  expect(listed.orders.map((o) => o.orderId).sort(), 'the listing index').toEqual(dead.sort());
+  expect(listed.skipped, 'index entries of orders that moved on').toBe(0);
 }
 
 describe('the ledger and the stage runtime, as a model', () => {

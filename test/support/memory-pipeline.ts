@@ -62,6 +62,7 @@ function crashingTable(table: Table, crash: CrashSwitch): Table {
     getAll: async (keys, options) => (crash.crashed ? Promise.reject(new Crash()) : table.getAll(keys, options)),
     collection: async (id, options) => (crash.crashed ? Promise.reject(new Crash()) : table.collection(id, options)),
     scan: () => table.scan(),
+    queryIndex: (index, query) => table.queryIndex(index, query),
   };
 }
 

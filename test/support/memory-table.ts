@@ -8,7 +8,7 @@
  * The same contract tests run against this table and against dynalite (test/ledger/table.test.ts),
  * so the ledger's logic can be tested here in milliseconds, with stale reads dynalite never serves.
  */
-import type { Condition, Item, Key, ReadOptions, Table, Update, WriteOutcome } from '../../lib/ledger/table.ts';
+import type { Condition, IndexDefinition, IndexPage, IndexQuery, Item, Key, ReadOptions, Table, Update, WriteOutcome } from '../../lib/ledger/table.ts';
 
 export interface StaleReads {
   /** Probability that an eventually consistent read of an item is stale. */
@@ -99,6 +99,34 @@ export class MemoryTable implements Table {
       const item = this.#current(k);
       if (item) yield item;
     }
+  }
+
+  /**
+   * A global secondary index as DynamoDB keeps one: only items with both key attributes (as strings)
+   * are in it, ordered by sort key (then by the table's keys), each projected to its keys and the
+   * index's projected attributes; `limit` counts the items evaluated before the filter, and a page
+   * cut short by it says where to go on.
+   */
+  async queryIndex(index: IndexDefinition, query: IndexQuery): Promise<IndexPage> {
+    this.#count('Query');
+    const position = (item: Item | Readonly<Record<string, unknown>>) => [String(item[index.sortKey]), String(item.orderId), String(item.sk)] as const;
+    const compare = (a: readonly string[], b: readonly string[]) => {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
+      return 0;
+    };
+    const direction = query.descending ? -1 : 1;
+    const inIndex = this.items()
+      .filter((item) => item[index.partitionKey] === query.partition && typeof item[index.sortKey] === 'string')
+      .filter((item) => query.sortFrom === undefined || (item[index.sortKey] as string) >= query.sortFrom)
+      .sort((a, b) => direction * compare(position(a), position(b)))
+      .filter((item) => query.startAfter === undefined || direction * compare(position(item), position(query.startAfter)) > 0);
+    const evaluated = inIndex.slice(0, query.limit);
+    const keep = new Set(['orderId', 'sk', index.partitionKey, index.sortKey, ...index.projected]);
+    const projected = evaluated.map((item) => Object.fromEntries(Object.entries(item).filter(([attribute]) => keep.has(attribute))) as Item);
+    const items = projected.filter((item) => !query.filter || holds(query.filter, item));
+    const last = evaluated.at(-1);
+    const next = inIndex.length > query.limit && last ? { orderId: last.orderId, sk: last.sk, [index.partitionKey]: last[index.partitionKey], [index.sortKey]: last[index.sortKey] } : undefined;
+    return next ? { items, next } : { items };
   }
 
   /** Every current item (for test assertions). */

@@ -8,6 +8,7 @@ import { targetFlags, withTarget, type GlobalOptions } from '../open-target.ts';
 import type { RunState } from '../program.ts';
 import type { Style } from '../style.ts';
 import { renderTable } from '../table.ts';
+import { registerOrderList } from './orders-list.ts';
 
 const HELP = `
 The order's record from the status table, through the order API (GET /orders/{id}; on AWS signed
@@ -47,6 +48,7 @@ export function registerOrderCommands(program: Command, context: CliContext, _st
       if (options.json) return sayJson(context, record);
       for (const line of renderOrder(record, styleFor(context), targetFlags(globals))) say(context, line);
     });
+  registerOrderList(orders, context);
 }
 
 /**
