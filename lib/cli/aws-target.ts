@@ -5,8 +5,10 @@
  *
  *   status          SQS GetQueueAttributes (queue and DLQ) + Lambda GetEventSourceMapping
  *                   + CloudWatch GetMetricData (last 5 minutes: processed, failed, rates, age, concurrency)
- *   dlq peek        SQS ReceiveMessage with a short visibility, made visible again (lib/operations/dead-letters.ts)
- *   dlq redrive     SQS StartMessageMoveTask (DLQ ARN → queue ARN), ListMessageMoveTasks
+ *   dlq peek/export SQS ReceiveMessage with a short visibility, made visible again (lib/operations/dead-letters.ts)
+ *   dlq redrive     all: SQS StartMessageMoveTask (DLQ ARN → queue ARN), ListMessageMoveTasks;
+ *                   filtered or dry run: ReceiveMessage, SendMessageBatch, DeleteMessageBatch with a
+ *                   journal on this machine (lib/operations/dead-letter-redrive.ts)
  *   pause / resume  Lambda UpdateEventSourceMapping { Enabled: false | true }
  *   scale           Lambda UpdateEventSourceMapping { ScalingConfig: { MaximumConcurrency } }
  *   purge           SQS PurgeQueue
@@ -29,20 +31,42 @@ import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { listOrders, type ListedOrders } from '../ledger/listing.ts';
 import type { OrderRecord } from '../ledger/records.ts';
 import { buildTrace, type OrderTrace } from '../operations/order-trace.ts';
-import { peekDeadLetters, type DeadLetter } from '../operations/dead-letters.ts';
+import { findDeadLetters, type DeadLetterPage, type DeadLetterQueueRef } from '../operations/dead-letters.ts';
+import { isEmptyFilter, type DeadLetterFilter } from '../operations/dead-letter-filter.ts';
+import { redriveMatching, RedriveFailedError, type RedriveReport } from '../operations/dead-letter-redrive.ts';
+import { exportAudit, moveTaskAudit, redriveAudit, type AuditLine } from '../operations/operator-audit.ts';
+import { FileJournal } from '../operations/redrive-journal.ts';
+import { nearsRetention } from '../topology/index.ts';
 import { IntakeMetric, intakeMetricDimensions, StackOutput, StageMetric, stageMetricDimensions } from '../contract/index.ts';
 import type { CliContext, CredentialsProvider } from './context.ts';
 import { CliError, describeHttpProblem, explainError, StackError, UsageError } from './errors.ts';
 import { queryOrderLines, type TracedLogGroup } from './log-insights.ts';
+import { operatorName } from './operator.ts';
 import { createSignedFetch, type SignedFetch } from './signed-fetch.ts';
 import { readStack, type StackResources } from './stack-outputs.ts';
-import { type IntakeResponse, type OrderListQuery, type TraceOptions, type RedriveOptions, type RedriveResult, type StageControlResult, type StageRef, type StageStatus, type StatusReport, type Target } from './target.ts';
+import { redriveJournalPath } from './state-dir.ts';
+import {
+  stageKey,
+  type IntakeResponse,
+  type OrderListQuery,
+  type QueueRetention,
+  type RedriveOptions,
+  type RedriveResult,
+  type StageControlResult,
+  type StageRef,
+  type StageStatus,
+  type StatusReport,
+  type Target,
+  type TraceOptions,
+} from './target.ts';
 
 /** Counts and rates of `status` cover this much of the recent past. */
 const METRICS_WINDOW_SECONDS = 300;
 /** A redrive waited for gives up after this long (the task goes on; the CLI says how to follow it). */
 const MAX_REDRIVE_WAIT_MS = 15 * 60_000;
-const QUEUE_COUNTS = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
+const QUEUE_ATTRIBUTES = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed', 'MessageRetentionPeriod'] as const;
+/** What `dlq export` takes per stage at most. */
+const MAX_EXPORT = 10_000;
 /** A trace searches the logs from this long before the order was created (clocks and the intake's own lines)… */
 const TRACE_MARGIN_BEFORE_MS = 5 * 60_000;
 /** …to this long after a final order's last change (late duplicates), or to now while it may still change. */
@@ -78,6 +102,7 @@ export class AwsTarget implements Target {
   readonly #context: CliContext;
   readonly #options: AwsTargetOptions;
   #signedFetch: SignedFetch | undefined;
+  readonly #queues = new Map<string, DeadLetterQueueRef>();
 
   private constructor(stack: StackResources, clients: Clients, region: string, credentials: CredentialsProvider, context: CliContext, options: AwsTargetOptions) {
     this.#stack = stack;
@@ -169,14 +194,18 @@ export class AwsTarget implements Target {
     rows.forEach(({ ref, queue, dlq, mapping }, i) => {
       const m = haveMetrics ? metrics.stages[i] : undefined;
       const waiting = queue.visible + queue.notVisible + queue.delayed;
+      const dead = dlq.visible + dlq.notVisible + dlq.delayed;
       inFlight += waiting;
       const state = mapping.State ?? 'unknown';
+      const age = m ? (m.ageSeconds ?? (waiting === 0 ? 0 : null)) : null;
+      const deadAge = m ? (m.deadLetterAgeSeconds ?? (dead === 0 ? 0 : null)) : null;
       (pipelines[ref.warehouse] ??= {})[ref.stage] = {
+        ...retentionFigures(age, queue.retentionSeconds, deadAge, dlq.retentionSeconds),
         ready: queue.visible,
         inFlight: queue.notVisible,
         delayed: queue.delayed,
-        dlq: dlq.visible + dlq.notVisible + dlq.delayed,
-        oldestMessageAgeSeconds: m ? (m.ageSeconds ?? (waiting === 0 ? 0 : null)) : null,
+        dlq: dead,
+        oldestMessageAgeSeconds: age,
         succeeded: m?.succeeded ?? null,
         failed: m ? m.retried + m.deadLettered : null,
         retried: m?.retried ?? null,
@@ -267,11 +296,26 @@ export class AwsTarget implements Target {
     return [...named, { name: manifest.logGroups.intake, source: 'intake' }, { name: manifest.logGroups.deadLetterAuditor, source: 'dead-letter-auditor' }];
   }
 
-  async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {
-    return peekDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), limit);
+  async cancelOrder(orderId: string): Promise<{ status: number; body: unknown }> {
+    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'DELETE');
+    const body = await jsonOrText(response);
+    if (response.status === 403) throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)} — your identity needs execute-api:Invoke on the API`);
+    return { status: response.status, body };
+  }
+
+  async peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
+    return findDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), { limit, queue: await this.#deadLetterQueue(ref), confirmEmpty: true, ...(filter ? { filter } : {}) });
+  }
+
+  async exportDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
+    const page = await findDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), { limit: Math.min(limit, MAX_EXPORT), queue: await this.#deadLetterQueue(ref), fullBody: true, confirmEmpty: true, ...(filter ? { filter } : {}) });
+    this.#audit(exportAudit(operatorName(this.#context), stageKey(ref), filter, page.letters.length, page.scanned));
+    return page;
   }
 
   async redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
+    // SQS's move task takes a whole queue: a filter (or a look first) needs receive, send and delete.
+    if (options.dryRun || !isEmptyFilter(options.filter)) return this.#redriveMatching(ref, options);
     const sourceArn = this.#stack.stage(ref, 'dlqArn');
     const { TaskHandle = '' } = await this.#clients.sqs.send(
       new StartMessageMoveTaskCommand({
@@ -282,6 +326,7 @@ export class AwsTarget implements Target {
     );
     let task = await this.#moveTask(sourceArn, TaskHandle);
     const started: RedriveResult = { kind: 'task', taskHandle: TaskHandle, approximateNumberToMove: task?.ApproximateNumberOfMessagesToMove ?? null };
+    this.#audit(moveTaskAudit(operatorName(this.#context), stageKey(ref), TaskHandle, started.approximateNumberToMove, options.ratePerSecond));
     if (!options.wait) return started;
     const deadline = this.#context.now() + MAX_REDRIVE_WAIT_MS;
     while (task?.Status === 'RUNNING' || task?.Status === 'CANCELLING') {
@@ -314,6 +359,18 @@ export class AwsTarget implements Target {
     );
   }
 
+  async queueRetention(ref: StageRef): Promise<QueueRetention> {
+    const queueUrl = this.#stack.stage(ref, 'queueUrl');
+    const [counts, age] = await Promise.all([
+      this.#queueCounts(queueUrl),
+      this.#oldestMessageAge(queueUrl).catch((error: unknown) => explainError(error, { stack: this.#stack.stackName, region: this.#region })),
+    ]);
+    const waiting = counts.visible + counts.notVisible + counts.delayed;
+    if (age instanceof CliError) return { retentionSeconds: counts.retentionSeconds, oldestMessageAgeSeconds: null, nearsRetention: false, note: `age of the oldest message not read (${age.message})` };
+    const oldest = age ?? (waiting === 0 ? 0 : null);
+    return { retentionSeconds: counts.retentionSeconds, oldestMessageAgeSeconds: oldest, nearsRetention: oldest !== null && counts.retentionSeconds !== null && nearsRetention(oldest, counts.retentionSeconds) };
+  }
+
   async queueDepth(ref: StageRef): Promise<number> {
     const counts = await this.#queueCounts(this.#stack.stage(ref, 'queueUrl'));
     return counts.visible + counts.notVisible + counts.delayed;
@@ -327,13 +384,80 @@ export class AwsTarget implements Target {
     for (const client of Object.values(this.#clients)) client.destroy();
   }
 
-  async #queueCounts(queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number }> {
-    const { Attributes = {} } = await this.#clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...QUEUE_COUNTS] }));
+  async #queueCounts(queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number; retentionSeconds: number | null }> {
+    const { Attributes = {} } = await this.#clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...QUEUE_ATTRIBUTES] }));
+    const retention = Number(Attributes.MessageRetentionPeriod);
     return {
       visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
       notVisible: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
       delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+      retentionSeconds: Attributes.MessageRetentionPeriod !== undefined && Number.isFinite(retention) ? retention : null,
     };
+  }
+
+  /** CloudWatch's ApproximateAgeOfOldestMessage of one queue, its newest datapoint of the window (undefined: none). */
+  async #oldestMessageAge(queueUrl: string): Promise<number | undefined> {
+    const end = this.#context.now();
+    const { MetricDataResults = [] } = await this.#clients.cloudwatch.send(
+      new GetMetricDataCommand({
+        MetricDataQueries: [{ Id: 'age', MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(queueUrl) }] }, Period: 60, Stat: 'Maximum' }, ReturnData: true }],
+        StartTime: new Date(end - METRICS_WINDOW_SECONDS * 1000),
+        EndTime: new Date(end),
+        ScanBy: 'TimestampDescending',
+      }),
+    );
+    return MetricDataResults[0]?.Values?.[0];
+  }
+
+  /** The stage's DLQ as peek and redrive read it: maxReceiveCount from the stage queue's redrive policy. */
+  async #deadLetterQueue(ref: StageRef): Promise<DeadLetterQueueRef> {
+    let found = this.#queues.get(stageKey(ref));
+    if (!found) {
+      const { Attributes = {} } = await this.#clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.#stack.stage(ref, 'queueUrl'), AttributeNames: ['RedrivePolicy'] }));
+      let maxReceiveCount = Number.NaN;
+      try {
+        maxReceiveCount = Number((JSON.parse(Attributes.RedrivePolicy ?? '{}') as { maxReceiveCount?: unknown }).maxReceiveCount);
+      } catch {
+        // An unreadable policy: the count stays unknown.
+      }
+      found = { pipelineId: ref.warehouse, stage: ref.stage, maxReceiveCount: Number.isInteger(maxReceiveCount) && maxReceiveCount > 0 ? maxReceiveCount : undefined };
+      this.#queues.set(stageKey(ref), found);
+    }
+    return found;
+  }
+
+  /** A filtered redrive (or a dry run): receive, send, delete, journaled on this machine. */
+  async #redriveMatching(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
+    const path = redriveJournalPath(this.#context.env, `${this.#stack.stackName}-${this.#region}-${ref.warehouse}-${ref.stage}`);
+    let report: RedriveReport;
+    try {
+      report = await redriveMatching(this.#clients.sqs, {
+        deadLetterQueueUrl: this.#stack.stage(ref, 'dlqUrl'),
+        queueUrl: this.#stack.stage(ref, 'queueUrl'),
+        queue: await this.#deadLetterQueue(ref),
+        journal: new FileJournal(path),
+        confirmEmpty: true,
+        now: this.#context.now,
+        sleep: this.#context.sleep,
+        ...(options.filter ? { filter: options.filter } : {}),
+        ...(options.dryRun ? { dryRun: true } : {}),
+        ...(options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: (moved: number) => options.onProgress?.(moved, null) } : {}),
+      });
+    } catch (error) {
+      if (error instanceof RedriveFailedError) this.#audit(redriveAudit(operatorName(this.#context), stageKey(ref), options.filter, error.report, options.ratePerSecond));
+      throw error instanceof RedriveFailedError ? new CliError(`${stageKey(ref)}: ${error.message} — check the queue's policy and try again; nothing was lost`) : error;
+    }
+    this.#audit(redriveAudit(operatorName(this.#context), stageKey(ref), options.filter, report, options.ratePerSecond));
+    if (report.dryRun) return { kind: 'dry-run', matched: report.matched, scanned: report.scanned, letters: report.letters };
+    const { moved, matched, scanned, finished, resent, notDeleted, interrupted } = report;
+    return { kind: 'moved', moved, matched, scanned, finished, resent, notDeleted, interrupted };
+  }
+
+  /** The CLI's own audit line (stderr, JSON): who did what to which dead letters, for the operator's logs. */
+  #audit(line: AuditLine): void {
+    this.#context.stderr.write(`conveyor: audit ${JSON.stringify({ at: new Date(this.#context.now()).toISOString(), message: line.message, target: this.description, ...line.fields })}\n`);
   }
 
   async #moveTask(sourceArn: string, taskHandle: string) {
@@ -367,6 +491,11 @@ export class AwsTarget implements Target {
         {
           Id: `s${i}_age`,
           MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'queueUrl')) }] }, Period: 60, Stat: 'Maximum' },
+          ReturnData: true,
+        },
+        {
+          Id: `s${i}_dlqage`,
+          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'dlqUrl')) }] }, Period: 60, Stat: 'Maximum' },
           ReturnData: true,
         },
         {
@@ -405,6 +534,7 @@ export class AwsTarget implements Target {
         records: sum(`s${i}_records`),
         ordersDeadLettered: sum(`s${i}_ordersdl`),
         ageSeconds: newest(`s${i}_age`),
+        deadLetterAgeSeconds: newest(`s${i}_dlqage`),
         concurrency: newest(`s${i}_concurrency`) ?? 0,
       })),
     };
@@ -428,6 +558,18 @@ export class AwsTarget implements Target {
       throw explainError(error, { stack: this.#stack.stackName, region: this.#region });
     }
   }
+}
+
+/** Retention of a stage's queue and DLQ, judged as the local runtime judges it (lib/topology/limits.ts). */
+function retentionFigures(age: number | null, retention: number | null, deadAge: number | null, deadRetention: number | null) {
+  const nears = (a: number | null, r: number | null) => a !== null && r !== null && nearsRetention(a, r);
+  return {
+    retentionSeconds: retention,
+    nearsRetention: nears(age, retention),
+    oldestDeadLetterAgeSeconds: deadAge,
+    deadLetterRetentionSeconds: deadRetention,
+    deadLettersNearRetention: nears(deadAge, deadRetention),
+  };
 }
 
 function isPaused(mapping: Pick<EventSourceMappingConfiguration, 'State'>): boolean {

@@ -20,6 +20,11 @@ export interface CliContext {
   readonly sleep: (ms: number) => Promise<void>;
   /** AWS credentials; the SDK's default chain (with `--profile`) when absent. */
   readonly awsCredentials?: CredentialsProvider;
+  /**
+   * Calls `handler` on the first Ctrl-C (SIGINT) instead of dying, so a long operation can stop
+   * cleanly; a second Ctrl-C ends the process. Returns the undo. Absent: Ctrl-C is not caught.
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
 }
 
 /** AWS credentials as the SDK's providers resolve them. */
@@ -40,6 +45,14 @@ export function processContext(): CliContext {
     fetch: globalThis.fetch,
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    onInterrupt: (handler) => {
+      const first = () => {
+        process.once('SIGINT', () => process.exit(130));
+        handler();
+      };
+      process.once('SIGINT', first);
+      return () => void process.off('SIGINT', first);
+    },
   };
 }
 

@@ -3,12 +3,14 @@
  * `/api/stats`, the order API and the operator endpoints under `/api/stages/{warehouse}/{stage}/`.
  */
 import type { ListedOrders } from '../ledger/listing.ts';
-import type { DeadLetter } from '../operations/dead-letters.ts';
+import type { DeadLetterFilter } from '../operations/dead-letter-filter.ts';
+import type { DeadLetter, DeadLetterPage } from '../operations/dead-letters.ts';
 import type { OrderTrace } from '../operations/order-trace.ts';
-import type { StatsSnapshot } from '../local/stats.ts';
+import type { StageView, StatsSnapshot } from '../local/stats.ts';
 import type { CliContext } from './context.ts';
 import { CliError, describeHttpProblem, networkCode, RuntimeUnreachableError } from './errors.ts';
-import type { IntakeResponse, OrderListQuery, TraceOptions, RedriveOptions, RedriveResult, StageControlResult, StageRef, StatusReport, Target } from './target.ts';
+import { operatorName } from './operator.ts';
+import type { IntakeResponse, MovedReport, OrderListQuery, QueueRetention, RedriveOptions, RedriveResult, StageControlResult, StageRef, StageStatus, StatusReport, Target, TraceOptions } from './target.ts';
 
 /** The port `npm start` listens on without CONVEYOR_PORT, and the CLI looks for. */
 export const DEFAULT_LOCAL_PORT = 3000;
@@ -57,26 +59,7 @@ export class LocalTarget implements Target {
     const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
     const pipelines: Record<string, StatusReport['pipelines'][string]> = {};
     for (const [warehouse, stages] of Object.entries(snapshot.pipelines)) {
-      pipelines[warehouse] = Object.fromEntries(
-        Object.entries(stages).map(([stage, v]) => [
-          stage,
-          {
-            ready: v.ready,
-            inFlight: v.inFlight,
-            delayed: v.delayed,
-            dlq: v.dlq,
-            oldestMessageAgeSeconds: v.oldestMessageAgeSeconds ?? null,
-            succeeded: v.succeeded,
-            failed: v.failed,
-            retried: v.retried,
-            perSecond: v.perSecond,
-            incomingPerSecond: v.incomingPerSecond ?? null,
-            failedPerSecond: v.failedPerSecond ?? null,
-            concurrency: { inUse: v.concurrency.inUse, max: v.concurrency.max },
-            paused: v.paused,
-          },
-        ]),
-      );
+      pipelines[warehouse] = Object.fromEntries(Object.entries(stages).map(([stage, v]) => [stage, stageStatus(v)]));
     }
     return {
       source: this.description,
@@ -119,9 +102,17 @@ export class LocalTarget implements Target {
     return { ...trace, entries: trace.entries.filter((e) => e.type === 'history' || e.at >= since), logs: { ...trace.logs, from: since } };
   }
 
-  async peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]> {
-    const body = (await this.#ok('GET', `${stagePath(ref)}/dlq?limit=${limit}`)) as { messages: DeadLetter[] };
-    return body.messages;
+  async cancelOrder(orderId: string): Promise<{ status: number; body: unknown }> {
+    const answer = await this.#request('DELETE', `/orders/${encodeURIComponent(orderId)}`);
+    return { status: answer.status, body: answer.body };
+  }
+
+  async peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
+    return this.#deadLetters(`${stagePath(ref)}/dlq`, limit, filter);
+  }
+
+  async exportDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
+    return this.#deadLetters(`${stagePath(ref)}/dlq/export`, limit, filter);
   }
 
   async deadLetterCount(ref: StageRef): Promise<number> {
@@ -130,8 +121,21 @@ export class LocalTarget implements Target {
   }
 
   async redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
-    const body = (await this.#ok('POST', `${stagePath(ref)}/dlq/redrive`, options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }, REDRIVE_TIMEOUT_MS)) as { moved: number };
-    return { kind: 'moved', moved: body.moved };
+    const request = {
+      ...(options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }),
+      ...(options.filter ? { filter: options.filter } : {}),
+      ...(options.dryRun ? { dryRun: true } : {}),
+    };
+    let body: MovedReport & { dryRun: boolean; letters: DeadLetter[] };
+    try {
+      body = (await this.#ok('POST', `${stagePath(ref)}/dlq/redrive`, request, REDRIVE_TIMEOUT_MS, options.signal)) as typeof body;
+    } catch (error) {
+      if (!options.signal?.aborted) throw error;
+      throw new CliError(`${ref.warehouse}/${ref.stage}: redrive interrupted — the runtime finished the batch in hand and moved nothing more; see what is left with \`conveyor dlq peek\`, and run the redrive again to move it`);
+    }
+    if (body.dryRun) return { kind: 'dry-run', matched: body.matched, scanned: body.scanned, letters: body.letters };
+    const { moved, matched, scanned, finished, resent, notDeleted, interrupted } = body;
+    return { kind: 'moved', moved, matched, scanned, finished, resent, notDeleted, interrupted };
   }
 
   async pause(ref: StageRef): Promise<StageControlResult> {
@@ -144,6 +148,12 @@ export class LocalTarget implements Target {
 
   async scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult> {
     return controlResult(await this.#ok('POST', `${stagePath(ref)}/scale`, { maxConcurrency }));
+  }
+
+  async queueRetention(ref: StageRef): Promise<QueueRetention> {
+    const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
+    const view = snapshot.pipelines[ref.warehouse]?.[ref.stage];
+    return { retentionSeconds: view?.retentionSeconds ?? null, oldestMessageAgeSeconds: view?.oldestMessageAgeSeconds ?? null, nearsRetention: view?.nearsRetention ?? false };
   }
 
   async queueDepth(ref: StageRef): Promise<number> {
@@ -168,8 +178,18 @@ export class LocalTarget implements Target {
     return this.#topology;
   }
 
-  async #ok(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<unknown> {
-    return this.#expectOk(await this.#request(method, path, body, timeoutMs), `${method} ${path}`);
+  async #deadLetters(path: string, limit: number, filter: DeadLetterFilter | undefined): Promise<DeadLetterPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (filter?.grep !== undefined) query.set('grep', filter.grep);
+    if (filter?.orderId !== undefined) query.set('orderId', filter.orderId);
+    if (filter?.kinds !== undefined) query.set('kinds', filter.kinds.join(','));
+    if (filter?.since !== undefined) query.set('since', filter.since);
+    const body = (await this.#ok('GET', `${path}?${query}`)) as { messages: DeadLetter[]; scanned?: number; truncated?: boolean };
+    return { letters: body.messages, scanned: body.scanned ?? body.messages.length, truncated: body.truncated ?? false };
+  }
+
+  async #ok(method: string, path: string, body?: unknown, timeoutMs?: number, signal?: AbortSignal): Promise<unknown> {
+    return this.#expectOk(await this.#request(method, path, body, timeoutMs, signal), `${method} ${path}`);
   }
 
   #expectOk(answer: Answer, what: string): unknown {
@@ -177,16 +197,18 @@ export class LocalTarget implements Target {
     throw new CliError(`the runtime refused ${what}: ${describeHttpProblem(answer.status, answer.body)}`);
   }
 
-  async #request(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
+  async #request(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS, signal?: AbortSignal): Promise<Answer> {
     let response: Response;
     try {
       response = await this.#context.fetch(`${this.#url}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        // Who acts, for the runtime's audit lines (redrive, export).
+        headers: { 'x-conveyor-operator': operatorName(this.#context), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
+      if (signal?.aborted) throw error;
       const name = (error as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError') throw new CliError(`the runtime at ${this.#url} did not answer ${method} ${path} within ${timeoutMs / 1000} s — is it overloaded or stuck? Check its log`);
       throw new RuntimeUnreachableError(this.#url, networkCode(error));
@@ -204,6 +226,30 @@ export class LocalTarget implements Target {
 
 function stagePath(ref: StageRef): string {
   return `/api/stages/${encodeURIComponent(ref.warehouse)}/${encodeURIComponent(ref.stage)}`;
+}
+
+/** A row of the queue table from the runtime's stats (which judge retention themselves). */
+function stageStatus(v: StageView): StageStatus {
+  return {
+    ready: v.ready,
+    inFlight: v.inFlight,
+    delayed: v.delayed,
+    dlq: v.dlq,
+    oldestMessageAgeSeconds: v.oldestMessageAgeSeconds ?? null,
+    succeeded: v.succeeded,
+    failed: v.failed,
+    retried: v.retried,
+    perSecond: v.perSecond,
+    incomingPerSecond: v.incomingPerSecond ?? null,
+    failedPerSecond: v.failedPerSecond ?? null,
+    concurrency: { inUse: v.concurrency.inUse, max: v.concurrency.max },
+    paused: v.paused,
+    retentionSeconds: v.retentionSeconds ?? null,
+    nearsRetention: v.nearsRetention ?? false,
+    oldestDeadLetterAgeSeconds: v.oldestDeadLetterAgeSeconds ?? null,
+    deadLetterRetentionSeconds: v.deadLetterRetentionSeconds ?? null,
+    deadLettersNearRetention: v.deadLettersNearRetention ?? false,
+  };
 }
 
 function controlResult(body: unknown): StageControlResult {

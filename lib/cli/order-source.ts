@@ -1,10 +1,12 @@
 /**
  * Orders for `conveyor send`: generated (a load generator), or read from a JSON Lines file — one
- * order per line, each validated with the API's own schema before anything is sent, bad lines
- * reported with their line number.
+ * order per line, or the lines `conveyor dlq export` writes (`{"order", "deadLetter"}`), each
+ * validated with the API's own schema before anything is sent, bad lines reported with their line
+ * number and field.
  */
 import { readFileSync } from 'node:fs';
 import { OrderRequest } from '../domain/order.ts';
+import { asExportedLine } from '../operations/dead-letter-export.ts';
 import { UsageError } from './errors.ts';
 
 /** Orders by position, so a million generated ones never sit in memory at once. */
@@ -54,9 +56,10 @@ export interface FileOrders {
 }
 
 /**
- * Reads one order per line (blank lines and lines starting with `#` are skipped). A line without
+ * Reads one order per line (blank lines and lines starting with `#` are skipped): a plain order, or
+ * an exported dead letter `{"order": {…}, "deadLetter": {…}}` whose `order` is sent. A line without
  * `warehouseId` gets `warehouse`, or the warehouses in turn. Each is checked with the API's schema
- * and against the known warehouses.
+ * and against the known warehouses; a problem names the field (`order.items.0.sku` in an export).
  *
  * @example
  * const { source, bad } = readOrderFile('orders.jsonl', { known: ['wh-1', 'wh-2'] });
@@ -84,16 +87,23 @@ export function readOrderFile(path: string, options: { readonly known: readonly 
       return void bad.push({ line, message: `not valid JSON (${(error as Error).message})` });
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return void bad.push({ line, message: 'must be a JSON object (one order per line)' });
-    const order = { ...(value as Record<string, unknown>) };
+    const exported = asExportedLine(value);
+    // In an exported dead letter the order is under "order": errors name that path.
+    const prefix = exported ? 'order.' : '';
+    if (exported && (typeof exported.order !== 'object' || exported.order === null || Array.isArray(exported.order))) {
+      const why = exported.order === null ? 'this dead letter held no readable order (see deadLetter.body); write the order here by hand, or drop the line' : 'must be a JSON object (the order to send)';
+      return void bad.push({ line, message: `order: ${why}` });
+    }
+    const order = { ...((exported ? exported.order : value) as Record<string, unknown>) };
     if (order.warehouseId === undefined) order.warehouseId = options.warehouse ?? options.known[spread++ % options.known.length];
     const parsed = OrderRequest.safeParse(order);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      const field = issue?.path.map(String).join('.') || 'order';
+      const field = `${prefix}${issue?.path.map(String).join('.') ?? ''}`.replace(/\.$/, '') || 'order';
       return void bad.push({ line, message: `${field}: ${issue?.message ?? 'invalid'}${parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more)` : ''}` });
     }
     if (!options.known.includes(parsed.data.warehouseId)) {
-      return void bad.push({ line, message: `warehouseId: unknown warehouse "${parsed.data.warehouseId}"; warehouses are ${options.known.join(', ')}` });
+      return void bad.push({ line, message: `${prefix}warehouseId: unknown warehouse "${parsed.data.warehouseId}"; warehouses are ${options.known.join(', ')}` });
     }
     orders.push(order);
   });

@@ -4,7 +4,8 @@
  * CloudWatch APIs and the signed order API, aws-target.ts).
  */
 import type { ListedOrders, ListedState } from '../ledger/listing.ts';
-import type { DeadLetter } from '../operations/dead-letters.ts';
+import type { DeadLetterFilter } from '../operations/dead-letter-filter.ts';
+import type { DeadLetter, DeadLetterPage } from '../operations/dead-letters.ts';
 import type { OrderTrace } from '../operations/order-trace.ts';
 
 /** One stage of one warehouse, e.g. `{ warehouse: 'wh-1', stage: 'picking' }`. */
@@ -43,6 +44,23 @@ export interface StageStatus {
   readonly paused: boolean;
   /** The event source mapping's state where it is more than on/off (AWS: `Enabling`, `Updating`, …). */
   readonly state?: string;
+  /** How long the stage queue keeps a message (its MessageRetentionPeriod), seconds; null where unknown. */
+  readonly retentionSeconds: number | null;
+  /** The oldest message has passed the warning share of that retention: SQS will delete it unless it moves. */
+  readonly nearsRetention: boolean;
+  /** The same for the stage's dead-letter queue: the age of its oldest dead letter and how long it keeps one. */
+  readonly oldestDeadLetterAgeSeconds: number | null;
+  readonly deadLetterRetentionSeconds: number | null;
+  readonly deadLettersNearRetention: boolean;
+}
+
+/** How long a stage's queue keeps its messages, and how close its oldest is to being deleted. */
+export interface QueueRetention {
+  readonly retentionSeconds: number | null;
+  readonly oldestMessageAgeSeconds: number | null;
+  readonly nearsRetention: boolean;
+  /** Why a figure is missing (e.g. CloudWatch not readable). */
+  readonly note?: string;
 }
 
 export interface StatusReport {
@@ -74,9 +92,26 @@ export interface IntakeResponse {
   readonly retryAfterSeconds?: number;
 }
 
+/** What a redrive that receives, sends and deletes did (locally always; on AWS when filtered). */
+export interface MovedReport {
+  readonly moved: number;
+  /** Dead letters the filter selected. */
+  readonly matched: number;
+  readonly scanned: number;
+  /** Left half-moved by an interrupted redrive (their copy was in the queue): deleted now. */
+  readonly finished: number;
+  /** Sent again because an interrupted send may or may not have reached the queue. */
+  readonly resent: number;
+  /** Copied but still in the DLQ: the next redrive deletes them without sending them again. */
+  readonly notDeleted: number;
+  readonly interrupted: boolean;
+}
+
 export type RedriveResult =
-  /** Moved synchronously (local). */
-  | { readonly kind: 'moved'; readonly moved: number }
+  /** Moved by receiving, sending and deleting (locally; on AWS with a filter). */
+  | ({ readonly kind: 'moved' } & MovedReport)
+  /** A dry run: what would move (the first 100 listed). */
+  | { readonly kind: 'dry-run'; readonly matched: number; readonly scanned: number; readonly letters: readonly DeadLetter[] }
   /** Started as an SQS message move task (AWS). */
   | {
       readonly kind: 'task';
@@ -97,8 +132,14 @@ export interface StageControlResult {
 
 export interface RedriveOptions {
   readonly ratePerSecond?: number;
+  /** Only these dead letters. */
+  readonly filter?: DeadLetterFilter;
+  /** List what would move; move nothing. */
+  readonly dryRun?: boolean;
   /** AWS: poll the move task until it ends. */
   readonly wait?: boolean;
+  /** Stops a redrive between batches (Ctrl-C): the batch in hand is finished, the rest stays. */
+  readonly signal?: AbortSignal;
   readonly onProgress?: (moved: number, total: number | null) => void;
 }
 
@@ -134,13 +175,20 @@ export interface Target {
   listOrders(query: OrderListQuery): Promise<ListedOrders>;
   /** One order's history and log lines in time order; undefined when neither the ledger nor the logs know it. */
   trace(orderId: string, options: TraceOptions): Promise<OrderTrace | undefined>;
-  peekDeadLetters(ref: StageRef, limit: number): Promise<DeadLetter[]>;
+  /** `DELETE /orders/{orderId}`: the raw answer (200 cancelled, 409 already final, 404 unknown). */
+  cancelOrder(orderId: string): Promise<{ status: number; body: unknown }>;
+  /** Up to `limit` dead letters (those `filter` selects), none consumed. */
+  peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage>;
+  /** Up to `limit` dead letters with their whole bodies, for `dlq export`; writes the audit line. */
+  exportDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage>;
   /** Messages in the stage's DLQ now, where the target can count them cheaply (the local runtime). */
   deadLetterCount?(ref: StageRef): Promise<number>;
   redrive(ref: StageRef, options: RedriveOptions): Promise<RedriveResult>;
   pause(ref: StageRef): Promise<StageControlResult>;
   resume(ref: StageRef): Promise<StageControlResult>;
   scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult>;
+  /** How long the stage's queue keeps messages, and whether its oldest nears that (for `pause`). */
+  queueRetention(ref: StageRef): Promise<QueueRetention>;
   /** Messages a purge would delete right now (ready + in flight + delayed). */
   queueDepth(ref: StageRef): Promise<number>;
   purge(ref: StageRef): Promise<void>;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
-import { peekDeadLetters, redriveDeadLetters } from '../operations/dead-letters.ts';
+import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { findStage, type Topology } from '../topology/index.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
 import type { LocalBreaker, SavedBreaker } from './breaker.ts';
@@ -31,8 +31,11 @@ export interface StageControls {
 export class StageControlStore {
   readonly #file: string | undefined;
   #controls: Record<string, StageControls>;
+  /** The data directory (other operator state lives beside the controls, e.g. redrive journals); none in memory. */
+  readonly directory: string | undefined;
 
   constructor(dataDir: string | undefined) {
+    this.directory = dataDir;
     this.#file = dataDir ? join(dataDir, 'stage-controls.json') : undefined;
     this.#controls = {};
     if (this.#file && existsSync(this.#file)) {
@@ -76,8 +79,6 @@ export interface AdminTarget {
 /** How long a purge waits for the stage's running invocations to finish before it deletes anything. */
 const PURGE_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 
-const MAX_PEEK = 100;
-
 export function adminRoutes(target: AdminTarget): Route[] {
   const { topology, mappings, breakers, resources, sqs, controls, ledger, settled, audit } = target;
   const base = '/api/stages/{pipeline}/{stage}';
@@ -96,7 +97,7 @@ export function adminRoutes(target: AdminTarget): Route[] {
   }
 
   /** Wraps a write: local Host only, JSON body only, then the stage lookup. */
-  function write(handle: (key: string, body: Record<string, unknown>) => Promise<ApiResponse> | ApiResponse) {
+  function write(handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse> | ApiResponse) {
     return async (request: ApiRequest): Promise<ApiResponse> => {
       const refused = guard(request);
       if (refused) return refused;
@@ -111,7 +112,7 @@ export function adminRoutes(target: AdminTarget): Route[] {
         }
       }
       const found = stageOf(request);
-      return 'key' in found ? handle(found.key, body) : found;
+      return 'key' in found ? handle(found.key, body, request) : found;
     };
   }
 
@@ -168,35 +169,7 @@ export function adminRoutes(target: AdminTarget): Route[] {
         return { status: 200, body: { stage: key, breaker: status } };
       }),
     },
-    {
-      method: 'GET',
-      path: `${base}/dlq`,
-      handle: async (request) => {
-        const refused = guard(request);
-        if (refused) return refused;
-        const found = stageOf(request);
-        if (!('key' in found)) return found;
-        const limitText = request.query.get('limit') ?? '10';
-        const limit = Number(limitText);
-        if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_PEEK) return problem(400, 'invalid query', 'limit', `must be a whole number from 1 to ${MAX_PEEK}, got "${limitText}"`);
-        const messages = await peekDeadLetters(sqs, resources.stages.get(found.key)!.deadLetterQueueUrl, limit);
-        return { status: 200, body: { stage: found.key, messages } };
-      },
-    },
-    {
-      method: 'POST',
-      path: `${base}/dlq/redrive`,
-      handle: write(async (key, body) => {
-        const rate = body.ratePerSecond;
-        if (rate !== undefined && (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 500)) {
-          return problem(400, 'invalid request body', 'ratePerSecond', `must be a whole number from 1 to 500 (messages per second), got ${JSON.stringify(rate)}`);
-        }
-        const stage = resources.stages.get(key)!;
-        const moved = await redriveDeadLetters(sqs, stage.deadLetterQueueUrl, stage.queueUrl, rate === undefined ? {} : { ratePerSecond: rate });
-        audit('dead letters redriven', { stage: key, moved });
-        return { status: 200, body: { stage: key, moved } };
-      }),
-    },
+    ...deadLetterRoutes({ base, resources, sqs, controls, audit, guard, stageOf, write, problem }),
     {
       method: 'POST',
       path: `${base}/purge`,
@@ -246,6 +219,6 @@ export function guard(request: ApiRequest): ApiResponse | undefined {
   return undefined;
 }
 
-function problem(status: number, error: string, field: string, message: string): ApiResponse {
+export function problem(status: number, error: string, field: string, message: string): ApiResponse {
   return { status, body: { error, details: [{ field, message }] } };
 }

@@ -20,6 +20,8 @@ export interface ApiRequest {
   readonly query: URLSearchParams;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** Aborted when the client goes away before its answer (a long admin operation stops there). */
+  readonly signal?: AbortSignal;
 }
 
 export interface ApiResponse {
@@ -121,7 +123,9 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
     }
     const params = Object.fromEntries(route.segments.flatMap((s, i) => (s.startsWith('{') ? [[s.slice(1, -1), segments[i] as string]] : [])));
     const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
-    const response = await route.handle({ method: req.method ?? 'GET', path: url.pathname, params, query: url.searchParams, headers, body });
+    const gone = new AbortController();
+    res.once('close', () => res.writableFinished || gone.abort());
+    const response = await route.handle({ method: req.method ?? 'GET', path: url.pathname, params, query: url.searchParams, headers, body, signal: gone.signal });
     if (closing) res.setHeader('connection', 'close'); // answered while closing: then the connection ends
     send(res, response);
   }

@@ -7,7 +7,7 @@
  * every few seconds locally; a dead letter is recorded once, whoever reports it first.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { peekDeadLetters, type DeadLetter } from './dead-letters.ts';
+import { peekDeadLetters, REDRIVE_POLICY_KIND, redrivePolicyReason as policyReason, type DeadLetter } from './dead-letters.ts';
 
 /** One stage's dead-letter queue, as the auditor reads it. */
 export interface AuditedQueue {
@@ -46,7 +46,7 @@ export interface AuditReport {
 
 /** Why SQS itself moved a message: it carries no reason of Conveyor's. */
 export function redrivePolicyReason(queue: AuditedQueue): string {
-  return `moved to the dead-letter queue by the queue's redrive policy after ${queue.maxReceiveCount} receives: the ${queue.stage} function timed out, crashed or was throttled on its last attempt`;
+  return policyReason(queue.stage, queue.maxReceiveCount);
 }
 
 /**
@@ -66,7 +66,7 @@ export async function auditDeadLetters(sqs: SQSClient, ledger: AuditLedger, queu
     stage: queue.stage,
     position: queue.position,
     reason: l.reason ?? redrivePolicyReason(queue),
-    kind: l.kind ?? 'exhausted',
+    kind: l.kind ?? REDRIVE_POLICY_KIND,
     at,
     messageId: l.messageId,
   }));

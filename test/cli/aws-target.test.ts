@@ -12,16 +12,25 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   PurgeQueueCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
+  type Message,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StageMetric, stageMetricDimensions } from '../../lib/contract/index.ts';
+import { ATTR_REDRIVE_OF } from '../../lib/operations/dead-letter-redrive.ts';
+import { OperatorAction } from '../../lib/operations/operator-audit.ts';
+import { redrivePolicyReason } from '../../lib/operations/dead-letters.ts';
+import { duration } from '../../lib/cli/format.ts';
+import { allStages, deadLetterQueueSettings, loadTopology, queueSettings, RETENTION_WARNING_SHARE } from '../../lib/topology/index.ts';
+import { tempDir } from '../support/runtime-process.ts';
 import { lines, runInProcess, stackOutputs, stageResources, topologyManifest } from './support.ts';
 
 const cfn = mockClient(CloudFormationClient);
@@ -31,6 +40,17 @@ const cloudwatch = mockClient(CloudWatchClient);
 
 const AWS = ['--target', 'aws', '--region', 'us-east-1'];
 const picking1 = stageResources('wh-1', 'picking');
+
+// What the default topology's queues keep, and the age at which the CLI must warn (lib/topology/limits.ts).
+const topology = loadTopology({}, 'test');
+const QUEUE_RETENTION = queueSettings(topology, allStages(topology)[0]!).messageRetentionSeconds;
+const DLQ_RETENTION = deadLetterQueueSettings(topology).messageRetentionSeconds;
+const WARNING_AGE = Math.ceil(QUEUE_RETENTION * RETENTION_WARNING_SHARE);
+
+/** The CLI's audit lines on stderr (`conveyor: audit {json}`). */
+function audits(stderr: string): Array<Record<string, unknown>> {
+  return lines(stderr).filter((l) => l.startsWith('conveyor: audit ')).map((l) => JSON.parse(l.slice('conveyor: audit '.length)) as Record<string, unknown>);
+}
 
 interface Received {
   method: string;
@@ -95,7 +115,7 @@ describe('conveyor --target aws', () => {
       for (const stage of ['picking', 'packing', 'delivery']) {
         const r = stageResources(warehouse, stage);
         for (const url of [r.QueueUrl, r.DlqUrl]) {
-          expect(attributes).toContainEqual({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] });
+          expect(attributes).toContainEqual({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed', 'MessageRetentionPeriod'] });
         }
       }
     }
@@ -110,6 +130,7 @@ describe('conveyor --target aws', () => {
     expect(succeeded).toMatchObject({ Metric: { Namespace: where.namespace, MetricName: StageMetric.Succeeded }, Stat: 'Sum' });
     expect(Object.fromEntries(succeeded.Metric.Dimensions.map((d) => [d.Name, d.Value]))).toEqual(stageMetricDimensions(where.service, 'wh-1', 'picking'));
     expect(query('s0_age')).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'Conveyor-wh-1-picking' }] }, Stat: 'Maximum' });
+    expect(query('s0_dlqage')).toMatchObject({ Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'Conveyor-wh-1-picking-dlq' }] }, Stat: 'Maximum' });
     expect(query('s0_concurrency')).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: 'Conveyor-wh-1-picking-fn' }] } });
 
     const report = JSON.parse(run.stdout);
@@ -147,8 +168,10 @@ describe('conveyor --target aws', () => {
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-1' });
     sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 'task-1', Status: 'RUNNING', ApproximateNumberOfMessagesToMove: 6, ApproximateNumberOfMessagesMoved: 0 }] });
 
-    const run = await runInProcess([...AWS, 'dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--rate', '50']);
-    expect(run.stderr).toBe('');
+    const run = await runInProcess([...AWS, 'dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--rate', '50'], { env: { USER: 'ana' } });
+    expect(audits(run.stderr)).toEqual([
+      expect.objectContaining({ message: OperatorAction.redriven, who: expect.stringMatching(/^ana@/), stage: 'wh-1/picking', moveTask: 'task-1', approximateNumberToMove: 6, ratePerSecond: 50, target: 'stack Conveyor (us-east-1)' }),
+    ]);
     expect(inputs(sqs, StartMessageMoveTaskCommand)).toEqual([{ SourceArn: picking1.DlqArn, DestinationArn: picking1.QueueArn, MaxNumberOfMessagesPerSecond: 50 }]);
     expect(inputs(sqs, ListMessageMoveTasksCommand)).toEqual([{ SourceArn: picking1.DlqArn, MaxResults: 1 }]);
     expect(run.stdout).toContain('wh-1/picking: move task started — ~6 dead letters back to the picking queue (task task-1)');
@@ -174,10 +197,15 @@ describe('conveyor --target aws', () => {
     expect(run.stdout).toContain('wh-2/packing: moved 4 dead letters back to the packing queue — move task COMPLETED');
   });
 
-  it('pause and resume: UpdateEventSourceMapping Enabled false / true on the UUIDs from the outputs', async () => {
+  it('pause and resume: UpdateEventSourceMapping Enabled false / true on the UUIDs from the outputs; pause says what the queue keeps', async () => {
     lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Disabling', ScalingConfig: { MaximumConcurrency: 5 } });
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '3', MessageRetentionPeriod: String(QUEUE_RETENTION) } });
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'age', Values: [WARNING_AGE, 10] }] });
     const paused = await runInProcess([...AWS, 'pause', '--stage', 'packing']);
     expect(paused.code).toBe(0);
+    expect(inputs(sqs, GetQueueAttributesCommand).map((i) => (i as { QueueUrl: string }).QueueUrl)).toEqual([stageResources('wh-1', 'packing').QueueUrl, stageResources('wh-2', 'packing').QueueUrl]);
+    expect(lines(paused.stdout)).toContain(`  its queue keeps messages ${duration(QUEUE_RETENTION)} (the oldest is ${duration(WARNING_AGE)} old): resume before SQS deletes them`);
+    expect(lines(paused.stdout)).toContain(`! wh-1/packing: its oldest message is already ${duration(WARNING_AGE)} old — SQS deletes it in ${duration(QUEUE_RETENTION - WARNING_AGE)}; resume soon, or it is lost`);
     expect(inputs(lambda, UpdateEventSourceMappingCommand)).toEqual([
       { UUID: 'uuid-wh-1-packing', Enabled: false },
       { UUID: 'uuid-wh-2-packing', Enabled: false },
@@ -236,6 +264,7 @@ describe('conveyor --target aws', () => {
       })
       .resolves({ Messages: [] });
     sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: picking1.DlqArn, maxReceiveCount: 10 }) } });
 
     const run = await runInProcess([...AWS, 'dlq', 'peek', '--stage', 'picking', '--warehouse', 'wh-1', '--limit', '5']);
     expect(run.code).toBe(0);
@@ -289,6 +318,117 @@ describe('conveyor --target aws', () => {
   });
 });
 
+describe('conveyor --target aws: retention and the dead-letter workbench', () => {
+  const state = tempDir('conveyor-cli-state-');
+  afterAll(() => state.remove());
+  const env = { USER: 'ana', CONVEYOR_STATE_DIR: state.path };
+
+  /** Dead letters as a stage writes them (reason, kind) and as SQS's redrive policy leaves them (neither). */
+  const deadLetter = (id: string, orderId: string, reason?: string, kind?: string): Message => ({
+    MessageId: id,
+    ReceiptHandle: `rh-${id}`,
+    Body: JSON.stringify({ v: 1, order: { orderId, warehouseId: 'wh-1', priority: 'standard', items: [{ sku: 'SKU-1', quantity: 1 }] }, acceptedAt: '2026-11-30T00:00:00.000Z' }),
+    Attributes: { SentTimestamp: String(Date.parse('2026-11-30T00:00:00.000Z')) },
+    MessageAttributes: {
+      orderId: { DataType: 'String', StringValue: orderId },
+      ...(reason ? { 'conveyor.reason': { DataType: 'String', StringValue: reason }, 'conveyor.kind': { DataType: 'String', StringValue: kind ?? 'exhausted' }, 'conveyor.stage': { DataType: 'String', StringValue: 'wh-1/picking' } } : {}),
+    },
+  });
+  const letters = [
+    deadLetter('m-1', 'o-1', 'Scanner offline (gave up after 10 attempts)'),
+    deadLetter('m-2', 'o-2', 'no box fits SKU-9', 'rejected'),
+    deadLetter('m-3', 'o-3', 'scanner offline (gave up after 10 attempts)'),
+    deadLetter('m-4', 'o-4'),
+  ];
+  const redrivePolicy = { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: picking1.DlqArn, maxReceiveCount: 10 }) };
+
+  it('status warns from the queues\' MessageRetentionPeriod and CloudWatch\'s ApproximateAgeOfOldestMessage, as the local runtime judges it', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0', MessageRetentionPeriod: String(QUEUE_RETENTION) } });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: picking1.QueueUrl }).resolves({ Attributes: { ApproximateNumberOfMessages: '40', MessageRetentionPeriod: String(QUEUE_RETENTION) } });
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: picking1.DlqUrl }).resolves({ Attributes: { ApproximateNumberOfMessages: '2', MessageRetentionPeriod: String(DLQ_RETENTION) } });
+    lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled', ScalingConfig: { MaximumConcurrency: 5 } });
+    const deadAge = Math.ceil(DLQ_RETENTION * RETENTION_WARNING_SHARE) + 60;
+    cloudwatch.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries: Array<{ Id: string }> }) => ({
+      MetricDataResults: input.MetricDataQueries.map((q) => ({ Id: q.Id, Values: q.Id === 's0_age' ? [WARNING_AGE] : q.Id === 's0_dlqage' ? [deadAge] : q.Id === 's1_age' ? [WARNING_AGE - 1] : [] })),
+    }));
+    const json = JSON.parse((await runInProcess([...AWS, 'status', '--json'])).stdout);
+    expect(json.pipelines['wh-1'].picking).toMatchObject({ retentionSeconds: QUEUE_RETENTION, nearsRetention: true, oldestDeadLetterAgeSeconds: deadAge, deadLetterRetentionSeconds: DLQ_RETENTION, deadLettersNearRetention: true });
+    expect(json.pipelines['wh-1'].packing).toMatchObject({ nearsRetention: false });
+    const out = lines((await runInProcess([...AWS, 'status'])).stdout);
+    expect(out).toContain(`! wh-1/picking: its oldest message is ${duration(WARNING_AGE)} old and the queue keeps messages ${duration(QUEUE_RETENTION)} — SQS deletes it in ${duration(QUEUE_RETENTION - WARNING_AGE)}; work it off: conveyor scale --stage picking --warehouse wh-1 --target aws --region us-east-1 --max-concurrency N`);
+    expect(out.find((l) => l.startsWith('! wh-1/picking: its oldest dead letter is'))).toContain(`SQS deletes it in ${duration(DLQ_RETENTION - deadAge)}`);
+    expect(out.filter((l) => /its oldest (message|dead letter)/.test(l))).toHaveLength(2);
+  });
+
+  it('dlq redrive --grep --dry-run: lists what matches, sends and deletes nothing, makes every dead letter visible again', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: redrivePolicy });
+    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: letters }).resolves({ Messages: [] });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    const run = await runInProcess([...AWS, 'dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--grep', 'SCANNER', '--dry-run'], { env });
+    expect(run.code).toBe(0);
+    expect(inputs(sqs, SendMessageBatchCommand)).toEqual([]);
+    expect(inputs(sqs, DeleteMessageBatchCommand)).toEqual([]);
+    expect(inputs(sqs, StartMessageMoveTaskCommand)).toEqual([]);
+    const revealed = inputs<{ Entries: Array<{ ReceiptHandle: string; VisibilityTimeout: number }> }>(sqs, ChangeMessageVisibilityBatchCommand).flatMap((i) => i.Entries);
+    expect(revealed.map((e) => e.ReceiptHandle).sort()).toEqual(letters.map((m) => m.ReceiptHandle).sort());
+    expect(revealed.every((e) => e.VisibilityTimeout === 0)).toBe(true);
+    expect(run.stdout).toMatch(/^wh-1\/picking: dry run — 2 dead letters would move back to the picking queue \(filter: reason contains "SCANNER"; 4 dead letters read\); nothing moved$/m);
+    expect(lines(run.stdout).filter((l) => /^o-\d/.test(l)).map((l) => l.split(/\s+/)[0])).toEqual(['o-1', 'o-3']);
+    expect(audits(run.stderr)).toEqual([expect.objectContaining({ message: OperatorAction.redriveDryRun, who: expect.stringMatching(/^ana@/), stage: 'wh-1/picking', filter: 'reason contains "SCANNER"', wouldMove: 2 })]);
+  });
+
+  it('dlq redrive with a filter: receives, sends the matching ones to the stage queue with where they came from, deletes exactly those — no move task', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: redrivePolicy });
+    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: letters }).resolves({ Messages: [] });
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string }> }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `copy-${e.Id}` })), Failed: [] }));
+    sqs.on(DeleteMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string }> }) => ({ Successful: input.Entries.map((e) => ({ Id: e.Id })), Failed: [] }));
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    // The dead letter SQS's redrive policy moved carries no kind: it counts as the auditor records it.
+    const run = await runInProcess([...AWS, 'dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--kind', 'exhausted', '--grep', 'redrive policy'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(redrivePolicyReason('picking', 10)).toContain('redrive policy');
+    expect(inputs(sqs, StartMessageMoveTaskCommand)).toEqual([]);
+    const sent = inputs<{ QueueUrl: string; Entries: Array<{ MessageBody: string; MessageAttributes: Record<string, { StringValue: string }> }> }>(sqs, SendMessageBatchCommand);
+    expect(sent.map((s) => s.QueueUrl)).toEqual([picking1.QueueUrl]);
+    expect(sent[0]?.Entries.map((e) => [e.MessageAttributes.orderId?.StringValue, e.MessageAttributes[ATTR_REDRIVE_OF]?.StringValue])).toEqual([['o-4', 'm-4']]);
+    expect(sent[0]?.Entries[0]?.MessageBody).toBe(letters[3]?.Body);
+    expect(Object.keys(sent[0]?.Entries[0]?.MessageAttributes ?? {}).filter((k) => k.startsWith('conveyor.') && k !== ATTR_REDRIVE_OF)).toEqual([]);
+    expect(inputs<{ QueueUrl: string; Entries: Array<{ ReceiptHandle: string }> }>(sqs, DeleteMessageBatchCommand)).toEqual([{ QueueUrl: picking1.DlqUrl, Entries: [{ Id: '0', ReceiptHandle: 'rh-m-4' }] }]);
+    expect(run.stdout).toMatch(/^wh-1\/picking: moved 1 dead letter back to the picking queue \(filter: reason contains "redrive policy", kind exhausted\) — 3 others stay in the DLQ$/m);
+    expect(audits(run.stderr)).toEqual([expect.objectContaining({ message: OperatorAction.redriven, stage: 'wh-1/picking', moved: 1, matched: 1, scanned: 4, filterFields: { grep: 'redrive policy', kinds: ['exhausted'] } })]);
+  });
+
+  it('dlq export: the matching dead letters as lines `send --file` takes, with an audit line', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: redrivePolicy });
+    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: letters }).resolves({ Messages: [] });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    const out = `${state.path}/dead.jsonl`;
+    const run = await runInProcess([...AWS, 'dlq', 'export', '--stage', 'picking', '--warehouse', 'wh-1', '--kind', 'rejected', '--out', out], { env });
+    expect(run.code, run.stderr).toBe(0);
+    const exported = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(exported).toEqual([{ order: expect.objectContaining({ orderId: 'o-2.r1', warehouseId: 'wh-1' }), deadLetter: expect.objectContaining({ orderId: 'o-2', kind: 'rejected', reason: 'no box fits SKU-9', messageId: 'm-2' }) }]);
+    expect(inputs(sqs, DeleteMessageBatchCommand)).toEqual([]);
+    expect(audits(run.stderr)).toEqual([expect.objectContaining({ message: OperatorAction.exported, stage: 'wh-1/picking', exported: 1, scanned: 4 })]);
+  });
+
+  it('orders cancel: a signed DELETE of ApiUrl/orders/{id} per order; one line each; exit 1 when one was not cancelled', async () => {
+    answer = (request) =>
+      request.path.endsWith('/o-1')
+        ? { status: 200, body: { orderId: 'o-1', status: 'cancelled', stage: 'packing' } }
+        : request.path.endsWith('/o-2')
+          ? { status: 409, body: { error: 'order already delivered', order: { orderId: 'o-2', status: 'delivered', delivery: { carrier: 'paketfix', trackingNumber: 'PF1' } } } }
+          : { status: 404, body: { error: 'not found' } };
+    const run = await runInProcess([...AWS, 'orders', 'cancel', 'o-1', 'o-2', 'o-3']);
+    expect(run.code).toBe(1);
+    expect(received.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['DELETE /prod/orders/o-1', 'DELETE /prod/orders/o-2', 'DELETE /prod/orders/o-3']);
+    for (const request of received) expect(verifySignature(request, 'secret', 'us-east-1')).toBe(true);
+    const out = lines(run.stdout);
+    expect(out.find((l) => l.startsWith('o-1'))).toMatch(/^o-1\s+cancelled\s+was waiting in packing$/);
+    expect(out.find((l) => l.startsWith('o-2'))).toMatch(/^o-2\s+already delivered \(409\)\s+carrier paketfix, trackingNumber PF1$/);
+    expect(out.find((l) => l.startsWith('o-3'))).toMatch(/^o-3\s+not found \(404\)$/);
+  });
+});
+
 describe("the README's policy for an operator's role", () => {
   /** The IAM actions of the README's operator policy (the JSON block under "What an operator's role needs"). */
   function readmePolicyActions(): Set<string> {
@@ -302,9 +442,11 @@ describe("the README's policy for an operator's role", () => {
   const MOVE_TASK_NEEDS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:SendMessage'];
 
   it('allows every call every AWS command makes, and nothing those calls do not need', async () => {
+    const state = tempDir('conveyor-cli-policy-');
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [{ MessageId: 'm', ReceiptHandle: 'rh', Body: '{}' }] }).resolves({ Messages: [] });
     sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: '0', MessageId: 'copy', MD5OfMessageBody: 'x' }], Failed: [] });
+    sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [{ Id: '0' }], Failed: [] });
     sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 't' });
     sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 't', Status: 'COMPLETED' }] });
     sqs.on(PurgeQueueCommand).resolves({});
@@ -314,19 +456,37 @@ describe("the README's policy for an operator's role", () => {
     answer = (request) =>
       request.method === 'GET'
         ? { status: 200, body: { orderId: 'o-1', warehouseId: 'wh-1', status: 'accepted', stage: 'picking', history: [] } }
-        : { status: 202, body: { accepted: 1, duplicates: 0, rejected: 0, unavailable: 0, results: [{ index: 0, status: 'accepted' }] } };
+        : request.method === 'DELETE'
+          ? { status: 200, body: { orderId: 'o-1', status: 'cancelled', stage: 'picking' } }
+          : { status: 202, body: { accepted: 1, duplicates: 0, rejected: 0, unavailable: 0, results: [{ index: 0, status: 'accepted' }] } };
     const commands = [
       ['status'],
       ['dlq', 'peek', '--stage', 'picking'],
       ['dlq', 'redrive', '--stage', 'picking', '--wait'],
+      ['dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--kind', 'exhausted'],
+      ['dlq', 'redrive', '--stage', 'picking', '--warehouse', 'wh-1', '--grep', 'x', '--dry-run'],
+      ['dlq', 'export', '--stage', 'picking', '--warehouse', 'wh-1', '--out', `${state.path}/dead.jsonl`],
       ['pause', '--stage', 'picking'],
       ['resume', '--stage', 'picking'],
       ['scale', '--stage', 'picking', '--max-concurrency', '5'],
       ['purge', '--stage', 'picking', '--warehouse', 'wh-1', '--yes'],
       ['send', '--count', '1'],
       ['orders', 'get', 'o-1'],
+      ['orders', 'cancel', 'o-1'],
     ];
-    for (const command of commands) expect((await runInProcess([...AWS, ...command])).code, command.join(' ')).toBe(0);
+    // Each command finds one dead letter (SQS's redrive policy moved it: no reason of its own).
+    let unread = true;
+    sqs.on(ReceiveMessageCommand).callsFake(() => ({ Messages: unread ? ((unread = false), [{ MessageId: 'm', ReceiptHandle: 'rh', Body: '{}' }]) : [] }));
+    try {
+      for (const command of commands) {
+        unread = true;
+        const run = await runInProcess([...AWS, ...command], { env: { CONVEYOR_STATE_DIR: state.path } });
+        expect(run.code, `${command.join(' ')}: ${run.stderr}`).toBe(0);
+      }
+    } finally {
+      state.remove();
+    }
+    expect(inputs(sqs, SendMessageBatchCommand)).toHaveLength(1);
 
     const services: Array<[string, { calls: () => Array<{ args: [object] }> }]> = [['cloudformation', cfn], ['sqs', sqs], ['lambda', lambda], ['cloudwatch', cloudwatch]];
     const called = new Set(

@@ -1,6 +1,8 @@
 /** The CLI's small pure parts: tables, colour rules, formats, reading stack outputs. */
 import { describe, expect, it } from 'vitest';
 import { renderStatus } from '../../lib/cli/commands/status.ts';
+import { describeRetention } from '../../lib/cli/commands/stage-controls.ts';
+import { allStages, deadLetterQueueSettings, loadTopology, nearsRetention, queueSettings, RETENTION_WARNING_SHARE } from '../../lib/topology/index.ts';
 import { count, duration, rate } from '../../lib/cli/format.ts';
 import { StackResources } from '../../lib/cli/stack-outputs.ts';
 import { StackOutput } from '../../lib/contract/index.ts';
@@ -8,6 +10,11 @@ import { colourWanted, createStyle, visible } from '../../lib/cli/style.ts';
 import { renderTable } from '../../lib/cli/table.ts';
 import type { StageStatus, StatusReport } from '../../lib/cli/target.ts';
 import { stackOutputs } from './support.ts';
+
+// Retention as the default topology sets it: what the queues really keep.
+const topology = loadTopology({}, 'test');
+const QUEUE_RETENTION = queueSettings(topology, allStages(topology)[0]!).messageRetentionSeconds;
+const DLQ_RETENTION = deadLetterQueueSettings(topology).messageRetentionSeconds;
 
 const idle: StageStatus = {
   ready: 0,
@@ -23,7 +30,23 @@ const idle: StageStatus = {
   failedPerSecond: 0,
   concurrency: { inUse: 0, max: 5 },
   paused: false,
+  retentionSeconds: QUEUE_RETENTION,
+  nearsRetention: false,
+  oldestDeadLetterAgeSeconds: 0,
+  deadLetterRetentionSeconds: DLQ_RETENTION,
+  deadLettersNearRetention: false,
 };
+
+/** A row whose oldest message (and dead letter) is `age` seconds old, judged as the runtime judges it. */
+function aged(row: StageStatus, age: number, deadAge: number): StageStatus {
+  return {
+    ...row,
+    oldestMessageAgeSeconds: age,
+    nearsRetention: nearsRetention(age, QUEUE_RETENTION),
+    oldestDeadLetterAgeSeconds: deadAge,
+    deadLettersNearRetention: nearsRetention(deadAge, DLQ_RETENTION),
+  };
+}
 
 describe('tables', () => {
   it('align words left and numbers right, measured without colour escapes', () => {
@@ -62,6 +85,53 @@ describe('colour', () => {
     expect(packing.indexOf('1,234') + '1,234'.length).toBe(header.indexOf('READY') + 'READY'.length);
     expect(packing).toContain('1m15s');
     expect(plain).toContain('orders: 1,240 accepted · 3 delivered · 3 dead-lettered · 1,234 in flight · latency p50 850 ms, p99 12.3 s');
+  });
+});
+
+describe('retention warnings', () => {
+  const warningAge = Math.ceil(QUEUE_RETENTION * RETENTION_WARNING_SHARE);
+  const deadWarningAge = Math.ceil(DLQ_RETENTION * RETENTION_WARNING_SHARE);
+  const report = (pipelines: StatusReport['pipelines']): StatusReport => ({ source: 'local', at: '2025-01-31T12:00:01.234Z', window: '', pipelines, totals: { accepted: 0, delivered: 0, deadLettered: 0, inFlight: 0 }, notes: [] });
+
+  it('status warns when a queue\'s oldest message or a DLQ\'s oldest dead letter has passed the warning share of its retention, with the time left and what to do', () => {
+    const lines = renderStatus(
+      report({
+        'wh-1': {
+          picking: aged({ ...idle, dlq: 4 }, 0, deadWarningAge + 60),
+          packing: aged({ ...idle, paused: true, ready: 9 }, warningAge + 3600, 0),
+          delivery: aged({ ...idle, ready: 2 }, warningAge - 1, deadWarningAge - 1),
+        },
+      }),
+      createStyle(false),
+      ' --url :3001',
+    );
+    const warnings = lines.filter((l) => l.startsWith('!') && /deletes it in/.test(l));
+    expect(warnings).toEqual([
+      `! wh-1/picking: its oldest dead letter is ${duration(deadWarningAge + 60)} old and the DLQ keeps them ${duration(DLQ_RETENTION)} — SQS deletes it in ${duration(DLQ_RETENTION - deadWarningAge - 60)}; redrive or keep them: conveyor dlq export --stage picking --warehouse wh-1 --url :3001 --out dead.jsonl`,
+      `! wh-1/packing: its oldest message is ${duration(warningAge + 3600)} old and the queue keeps messages ${duration(QUEUE_RETENTION)} — SQS deletes it in ${duration(QUEUE_RETENTION - warningAge - 3600)}; resume: conveyor resume --stage packing --warehouse wh-1 --url :3001`,
+    ]);
+    // Just below the share: nothing for delivery.
+    expect(lines.join('\n')).not.toMatch(/wh-1\/delivery: its oldest/);
+  });
+
+  it('a running stage near its retention is told to work the backlog off (scale), not to resume', () => {
+    const lines = renderStatus(report({ 'wh-2': { packing: aged({ ...idle, ready: 50 }, warningAge, 0) } }), createStyle(false), '');
+    expect(lines.find((l) => l.startsWith('! wh-2/packing: its oldest message'))).toMatch(/; work it off: conveyor scale --stage packing --warehouse wh-2 --max-concurrency N$/);
+  });
+
+  it('pause says how long the queue keeps messages, and warns when the oldest already nears that', () => {
+    const ref = { warehouse: 'wh-1', stage: 'packing' };
+    expect(describeRetention(ref, { retentionSeconds: QUEUE_RETENTION, oldestMessageAgeSeconds: 0, nearsRetention: false }, createStyle(false))).toEqual([
+      `  its queue keeps messages ${duration(QUEUE_RETENTION)} (it is empty): resume before SQS deletes them`,
+    ]);
+    const near = describeRetention(ref, { retentionSeconds: QUEUE_RETENTION, oldestMessageAgeSeconds: warningAge, nearsRetention: nearsRetention(warningAge, QUEUE_RETENTION) }, createStyle(false));
+    expect(near).toEqual([
+      `  its queue keeps messages ${duration(QUEUE_RETENTION)} (the oldest is ${duration(warningAge)} old): resume before SQS deletes them`,
+      `! wh-1/packing: its oldest message is already ${duration(warningAge)} old — SQS deletes it in ${duration(QUEUE_RETENTION - warningAge)}; resume soon, or it is lost`,
+    ]);
+    expect(describeRetention(ref, { retentionSeconds: QUEUE_RETENTION, oldestMessageAgeSeconds: null, nearsRetention: false, note: 'AWS denied the request' }, createStyle(false))).toEqual([
+      `  its queue keeps messages ${duration(QUEUE_RETENTION)} (age of the oldest not known: AWS denied the request): resume before SQS deletes them`,
+    ]);
   });
 });
 

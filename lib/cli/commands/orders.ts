@@ -9,6 +9,7 @@ import type { RunState } from '../program.ts';
 import type { Style } from '../style.ts';
 import { renderTable } from '../table.ts';
 import { registerOrderList } from './orders-list.ts';
+import { registerCancelCommand } from './orders-cancel.ts';
 
 const HELP = `
 The order's record from the status table, through the order API (GET /orders/{id}; on AWS signed
@@ -29,11 +30,11 @@ interface HistoryEntry {
   readonly reason?: string;
 }
 
-export function registerOrderCommands(program: Command, context: CliContext, _state: RunState): void {
+export function registerOrderCommands(program: Command, context: CliContext, state: RunState): void {
   const orders = program
     .command('orders')
-    .description('look up orders')
-    .addHelpText('after', '\nExamples:\n  $ npx conveyor orders get o-1\n  $ npx conveyor orders get o-1 --json\n');
+    .description('look up and cancel orders')
+    .addHelpText('after', '\nExamples:\n  $ npx conveyor orders get o-1\n  $ npx conveyor orders get o-1 --json\n  $ npx conveyor orders cancel o-1 o-2\n');
   orders
     .command('get')
     .description("an order's status, stage and history (a timeline)")
@@ -49,6 +50,7 @@ export function registerOrderCommands(program: Command, context: CliContext, _st
       for (const line of renderOrder(record, styleFor(context), targetFlags(globals))) say(context, line);
     });
   registerOrderList(orders, context);
+  registerCancelCommand(orders, context, state);
 }
 
 /**

@@ -19,15 +19,17 @@ const HELP = `
 Orders go through the order API (POST /orders, up to 100 per request), exactly as clients send
 them. Generated orders get ids load-<run>-0, load-<run>-1, … (printed at the end), spread over
 every warehouse unless --warehouse names one. With --file, each line is one order as JSON
-({"orderId"?, "warehouseId"?, "items": [{"sku", "quantity"}], …}); every line is checked first,
-and nothing is sent while any is bad (unless --skip-invalid). Exit code 1 when any order was
-rejected or could not be queued.
+({"orderId"?, "warehouseId"?, "items": [{"sku", "quantity"}], …}), or a dead letter as
+\`conveyor dlq export\` writes it ({"order": {…}, "deadLetter": {…}}: its "order" is sent); every
+line is checked first — a bad one is named by line and field — and nothing is sent while any is
+bad (unless --skip-invalid). Exit code 1 when any order was rejected or could not be queued.
 
 Examples:
   $ npx conveyor send --count 10 --warehouse wh-1
   $ npx conveyor send --count 10000 --rate 500                  paced load over all warehouses
   $ npx conveyor send --file orders.jsonl
   $ npx conveyor send --file orders.jsonl --warehouse wh-2 --skip-invalid
+  $ npx conveyor send --file dead.jsonl                        dead letters fixed after \`conveyor dlq export\`
   $ npx conveyor send --count 100 --json
   $ npx conveyor send --count 1000 --target aws --region eu-west-1   signed with your AWS credentials (SigV4)
 `;
@@ -48,7 +50,7 @@ export function registerSendCommand(program: Command, context: CliContext, state
     .addOption(new Option('--count <n>', `orders to generate (1–${count(MAX_COUNT)}); with --file, send only the first n`).argParser(wholeNumber('--count', 1, MAX_COUNT, '--count 100')))
     .option('--warehouse <id>', 'send to this warehouse only (default: spread over all)')
     .addOption(new Option('--rate <perSecond>', 'orders per second at most (default: as fast as the API takes them)').argParser(positiveNumber('--rate', 100_000, '--rate 200')))
-    .option('--file <path>', 'send the orders in this JSON Lines file (one order per line)')
+    .option('--file <path>', 'send the orders in this JSON Lines file (one order per line, or `dlq export` lines)')
     .option('--skip-invalid', 'with --file: send the valid lines even if some are bad')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', HELP)

@@ -4,12 +4,13 @@
  */
 import { Option, type Command } from 'commander';
 import { say, styleFor, type CliContext } from '../context.ts';
-import { UsageError } from '../errors.ts';
-import { count, plural } from '../format.ts';
+import { explainError, UsageError } from '../errors.ts';
+import { count, duration, plural } from '../format.ts';
 import { selectStages, targetFlags, withTarget, type GlobalOptions } from '../open-target.ts';
 import { stageName, wholeNumber } from '../options.ts';
 import type { RunState } from '../program.ts';
-import { stageKey, type StageControlResult, type StageRef, type Target } from '../target.ts';
+import type { Style } from '../style.ts';
+import { stageKey, type QueueRetention, type StageControlResult, type StageRef, type Target } from '../target.ts';
 
 const PAUSE_HELP = `
 Stops the stage from consuming its queue: the event source mapping is disabled (locally, the
@@ -17,6 +18,10 @@ poller stops; on AWS, UpdateEventSourceMapping Enabled=false). Nothing is lost: 
 wait in the queue (watch READY grow in \`conveyor status\`), invocations already running finish.
 Use it when a downstream dependency is sick, instead of burning retries into the DLQ. The state
 survives a restart of the local runtime, like a disabled mapping on AWS.
+
+A paused queue still ages: SQS deletes a message older than the queue's retention
+(MessageRetentionPeriod, \`retention.queueDays\` of the topology). pause says how long that is and
+how old the oldest message already is, and warns when it is past half of it.
 
 Examples:
   $ npx conveyor pause --stage packing                         every warehouse
@@ -70,11 +75,15 @@ export function registerStageCommands(program: Command, context: CliContext, _st
       .option('--warehouse <id>', name === 'purge' ? 'the warehouse (required)' : 'this warehouse only (default: all)')
       .addHelpText('after', help);
 
-  stageCommand('pause', 'stop a stage consuming its queue (messages wait; nothing is lost)', PAUSE_HELP).action(async (options: StageOptions, command: Command) => {
+  stageCommand('pause', 'stop a stage consuming its queue (messages wait until its retention runs out)', PAUSE_HELP).action(async (options: StageOptions, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     await eachStage(context, globals, options, async (target, ref) => {
       const result = await target.pause(ref);
-      say(context, `${styleFor(context).bold(stageKey(ref))}: ${describeControl(result)} — its messages wait in the queue; resume with: conveyor resume --stage ${ref.stage} --warehouse ${ref.warehouse}${targetFlags(globals)}`);
+      const style = styleFor(context);
+      say(context, `${style.bold(stageKey(ref))}: ${describeControl(result)} — its messages wait in the queue; resume with: conveyor resume --stage ${ref.stage} --warehouse ${ref.warehouse}${targetFlags(globals)}`);
+      // The pause is done; what the queue keeps is advice, and failing to read it must not look like a failed pause.
+      const retention = await target.queueRetention(ref).catch((error: unknown): QueueRetention => ({ retentionSeconds: null, oldestMessageAgeSeconds: null, nearsRetention: false, note: explainError(error).message }));
+      for (const line of describeRetention(ref, retention, style)) say(context, line);
     });
   });
 
@@ -120,6 +129,25 @@ async function eachStage(context: CliContext, globals: GlobalOptions, options: S
   await withTarget(globals, context, async (target) => {
     for (const ref of await selectStages(target, options.stage, options.warehouse)) await work(target, ref);
   });
+}
+
+/**
+ * How long a paused stage's queue keeps its messages, and a warning when the oldest nears that.
+ *
+ * @example
+ * describeRetention({ warehouse: 'wh-1', stage: 'packing' }, { retentionSeconds: 345600, oldestMessageAgeSeconds: 12, nearsRetention: false }, createStyle(false));
+ * // ['  its queue keeps messages 4d00h (the oldest is 12s old): resume before SQS deletes them']
+ */
+export function describeRetention(ref: StageRef, retention: QueueRetention, style: Style): string[] {
+  if (retention.retentionSeconds === null) return [style.dim(`  its queue's retention could not be read${retention.note ? ` (${retention.note})` : ''}`)];
+  const keeps = duration(retention.retentionSeconds);
+  const age = retention.oldestMessageAgeSeconds;
+  const oldest = age === null ? `age of the oldest not known${retention.note ? `: ${retention.note}` : ''}` : age === 0 ? 'it is empty' : `the oldest is ${duration(age)} old`;
+  const lines = [`  its queue keeps messages ${keeps} (${oldest}): resume before SQS deletes them`];
+  if (retention.nearsRetention && age !== null) {
+    lines.push(`${style.red('!')} ${stageKey(ref)}: its oldest message is already ${duration(age)} old — SQS deletes it in ${duration(retention.retentionSeconds - age)}; resume soon, or it is lost`);
+  }
+  return lines;
 }
 
 function describeControl(result: StageControlResult): string {

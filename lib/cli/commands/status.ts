@@ -20,6 +20,12 @@ Columns:
   CONCURRENCY  invocations running / the event source's maximum concurrency
   STATE        running or PAUSED (\`conveyor pause\` / \`conveyor resume\`)
 
+Below the table, a line starting with ! for what needs attention: dead letters, paused stages, and a
+queue whose oldest message — or a DLQ whose oldest dead letter — has passed half of its retention
+(MessageRetentionPeriod): SQS deletes messages older than that, so act before (resume, scale,
+redrive, export). On AWS the age is CloudWatch's ApproximateAgeOfOldestMessage; a dead letter SQS
+moved keeps the time its order was first sent, so it counts against the DLQ's retention.
+
 Locally counts run since the runtime started and rates cover the last 10 s; on AWS queue depths
 are now and counts cover the last 5 minutes of CloudWatch metrics.
 
@@ -78,6 +84,7 @@ export function renderStatus(report: StatusReport, style: Style, flags: string):
       const key = `${warehouse}/${stage}`;
       if (v.dlq > 0) attention.push(`${style.red('!')} ${key}: ${count(v.dlq)} dead ${v.dlq === 1 ? 'letter' : 'letters'} — see why: conveyor dlq peek --stage ${stage} --warehouse ${warehouse}${flags}`);
       if (v.paused) attention.push(`${style.yellow('!')} ${key} is paused (${count(v.ready)} waiting) — resume: conveyor resume --stage ${stage} --warehouse ${warehouse}${flags}`);
+      attention.push(...retentionWarnings({ warehouse, stage }, v, style, flags));
     });
   }
   const t = report.totals;
@@ -98,6 +105,30 @@ export function renderStatus(report: StatusReport, style: Style, flags: string):
     ...(attention.length > 0 ? ['', ...attention] : []),
     ...report.notes.map((note) => style.dim(note)),
   ];
+}
+
+/**
+ * What nears its deletion: the stage queue's oldest message, the DLQ's oldest dead letter — each with
+ * how long is left and what to do.
+ *
+ * @example
+ * retentionWarnings({ warehouse: 'wh-1', stage: 'packing' }, row, createStyle(false), '');
+ * // ['! wh-1/packing: its oldest message is 2d01h old and the queue keeps messages 4d00h — SQS deletes it in 1d23h; resume: conveyor resume --stage packing --warehouse wh-1']
+ */
+export function retentionWarnings(ref: { warehouse: string; stage: string }, v: StageStatus, style: Style, flags: string): string[] {
+  const key = `${ref.warehouse}/${ref.stage}`;
+  const where = `--stage ${ref.stage} --warehouse ${ref.warehouse}${flags}`;
+  const lines: string[] = [];
+  if (v.nearsRetention && v.oldestMessageAgeSeconds !== null && v.retentionSeconds !== null) {
+    const act = v.paused ? `resume: conveyor resume ${where}` : `work it off: conveyor scale ${where} --max-concurrency N`;
+    lines.push(`${style.red('!')} ${key}: its oldest message is ${duration(v.oldestMessageAgeSeconds)} old and the queue keeps messages ${duration(v.retentionSeconds)} — SQS deletes it in ${duration(v.retentionSeconds - v.oldestMessageAgeSeconds)}; ${act}`);
+  }
+  if (v.deadLettersNearRetention && v.oldestDeadLetterAgeSeconds !== null && v.deadLetterRetentionSeconds !== null) {
+    lines.push(
+      `${style.red('!')} ${key}: its oldest dead letter is ${duration(v.oldestDeadLetterAgeSeconds)} old and the DLQ keeps them ${duration(v.deadLetterRetentionSeconds)} — SQS deletes it in ${duration(v.deadLetterRetentionSeconds - v.oldestDeadLetterAgeSeconds)}; redrive or keep them: conveyor dlq export ${where} --out dead.jsonl`,
+    );
+  }
+  return lines;
 }
 
 function stageRow(warehouse: string, stage: string, v: StageStatus, style: Style): string[] {
