@@ -49,6 +49,8 @@ export function deadLetterWorkbench({ changed }) {
   const form = document.getElementById('dlq-filter');
   const summary = document.getElementById('dlq-summary');
   let row;
+  /** Only the latest read shows (a peek on opening and a click may overlap). */
+  let reads = 0;
   const say = (text, tone) => {
     summary.textContent = text;
     summary.dataset.tone = tone;
@@ -59,7 +61,9 @@ export function deadLetterWorkbench({ changed }) {
     const query = new URLSearchParams({ limit: form.dataset.limit });
     for (const [name, value] of Object.entries(filter)) query.set(name, Array.isArray(value) ? value.join(',') : value);
     say(`Reading ${row.dataset.stage}'s dead-letter queue…`, 'muted');
+    const read = ++reads;
     const answer = await send('GET', `${stageApi(row)}/dlq?${query}`);
+    if (read !== reads) return;
     if (!answer.ok) return say(describeError(answer), 'bad');
     showLetters(answer.body.messages);
     say(`${answer.body.messages.length}${answer.body.truncated ? '+' : ''} dead letter(s) match ${describeFilter(filter)} — ${answer.body.scanned} read, none consumed`, 'good');
@@ -80,6 +84,7 @@ export function deadLetterWorkbench({ changed }) {
           long: true,
           done: (report) => `${stage}: ${report.moved + report.finished} redriven`,
         });
+    ++reads;
     if (!answer) return;
     if (!answer.ok) return say(describeError(answer), 'bad');
     const report = answer.body;
