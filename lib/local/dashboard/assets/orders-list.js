@@ -32,6 +32,8 @@ export function ordersList({ lookUp, changed }) {
   const form = document.getElementById('orders-filter');
   const summary = document.getElementById('orders-summary');
   let seen;
+  /** Reads started: only the latest shows (a change of filter and a change of totals may overlap). */
+  let reads = 0;
 
   function row(order) {
     const tr = document.createElement('tr');
@@ -54,7 +56,9 @@ export function ordersList({ lookUp, changed }) {
     if (data.get('warehouse')) query.set('warehouse', String(data.get('warehouse')));
     const since = Number(data.get('since'));
     if (since > 0) query.set('since', new Date(Date.now() - since * 1000).toISOString());
+    const read = ++reads;
     const answer = await send('GET', `/api/orders?${query}`);
+    if (read !== reads) return;
     if (!answer.ok) {
       summary.textContent = describeError(answer);
       summary.dataset.tone = 'bad';
