@@ -1,19 +1,23 @@
 /**
- * Operator endpoints of the local runtime under `/api/stages/…`, what the `conveyor` CLI calls:
- * pause, resume and scale a stage's event source mapping; peek at and redrive its dead letters;
- * purge its queue. On AWS the CLI does the same with the Lambda and SQS APIs.
+ * Operator endpoints of the local runtime under `/api/stages/…`, what the `conveyor` CLI and the
+ * dashboard call: pause, resume and scale a stage's event source mapping; override its circuit
+ * breaker; peek at and redrive its dead letters; purge its queue. On AWS the CLI does the same with
+ * the Lambda and SQS APIs.
  *
- * Loopback only, and guarded against browsers: writes need a JSON content type (a cross-site
- * page cannot send one without a CORS preflight, which is never granted) and a local Host header
- * (no DNS rebinding).
+ * Loopback only, and guarded against browsers (admin-guard.ts): a local Host header (no DNS
+ * rebinding), same-origin requests only (`Origin`, `Sec-Fetch-Site`), writes with a JSON content
+ * type (a cross-site page cannot send one without a CORS preflight, which is never granted) and,
+ * from a browser, the CSRF token the dashboard page was served with.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
-import { findStage, type Topology } from '../topology/index.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
+import { MAX_CONCURRENCY_RANGE } from '../contract/limits.ts';
+import { findStage, type Topology } from '../topology/index.ts';
+import { guard, loggedForBrowsers, problem } from './admin-guard.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
 import type { LocalBreaker, SavedBreaker } from './breaker.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
@@ -96,9 +100,9 @@ export function adminRoutes(target: AdminTarget): Route[] {
     return { key: `${pipeline}/${stage}` };
   }
 
-  /** Wraps a write: local Host only, JSON body only, then the stage lookup. */
+  /** Wraps a write: the guard (local, same-origin, JSON, a browser's CSRF token), then the stage lookup; a browser's action is logged. */
   function write(handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse> | ApiResponse) {
-    return async (request: ApiRequest): Promise<ApiResponse> => {
+    return loggedForBrowsers(async (request: ApiRequest): Promise<ApiResponse> => {
       const refused = guard(request);
       if (refused) return refused;
       let body: Record<string, unknown> = {};
@@ -113,7 +117,7 @@ export function adminRoutes(target: AdminTarget): Route[] {
       }
       const found = stageOf(request);
       return 'key' in found ? handle(found.key, body, request) : found;
-    };
+    }, audit);
   }
 
   function view(key: string): ApiResponse {
@@ -147,8 +151,8 @@ export function adminRoutes(target: AdminTarget): Route[] {
       path: `${base}/scale`,
       handle: write((key, body) => {
         const value = body.maxConcurrency;
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 2 || value > 1000) {
-          return problem(400, 'invalid request body', 'maxConcurrency', `must be a whole number from 2 to 1000 (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`);
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < MAX_CONCURRENCY_RANGE.min || value > MAX_CONCURRENCY_RANGE.max) {
+          return problem(400, 'invalid request body', 'maxConcurrency', `must be a whole number from ${MAX_CONCURRENCY_RANGE.min} to ${MAX_CONCURRENCY_RANGE.max} (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`);
         }
         mappings.get(key)!.scale(value);
         controls.set(key, { maxConcurrency: value });
@@ -209,16 +213,5 @@ export function applyStageControls(controls: StageControlStore, mappings: Readon
   }
 }
 
-/** Refuses requests that did not come from a local client (DNS rebinding) or, for writes, without JSON. */
-export function guard(request: ApiRequest): ApiResponse | undefined {
-  const host = (request.headers.host ?? '').replace(/:\d+$/, '');
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return problem(403, 'forbidden', 'host', 'admin endpoints answer local clients only (Host 127.0.0.1 or localhost)');
-  if (request.method !== 'GET' && !/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
-    return problem(415, 'unsupported media type', 'content-type', 'admin requests must be application/json');
-  }
-  return undefined;
-}
-
-export function problem(status: number, error: string, field: string, message: string): ApiResponse {
-  return { status, body: { error, details: [{ field, message }] } };
-}
+// The guard lives in admin-guard.ts; order-routes.ts and dead-letter-routes.ts use it through here.
+export { guard, problem };

@@ -13,6 +13,7 @@ import { OrderLedger } from '../ledger/ledger.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Topology } from '../topology/index.ts';
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
+import { guardBrowserWrites } from './admin-guard.ts';
 import { orderApiRoutes, type Route } from './api-server.ts';
 import type { LocalBreaker } from './breaker.ts';
 import { dashboardRoutes } from './dashboard/index.ts';
@@ -96,8 +97,10 @@ export class LocalRuntime {
       applyStageControls(controls, mappings);
       for (const [key, breaker] of startBreakers(topology, mappings, controls, output, cleanup)) breakers.set(key, breaker);
       const runtime = new LocalRuntime({ ...backbone, topology, stats, functions, mappings, breakers, cleanup }, backbone.api.url);
+      const audit = (message: string, fields: Record<string, unknown>) => output.notice(message, fields);
       routes.push(
-        ...orderApiRoutes((event) => intake.invoke(event)),
+        // A browser's order writes (the dashboard's cancel) pass the admin guard and are logged.
+        ...guardBrowserWrites(orderApiRoutes((event) => intake.invoke(event)), audit),
         ...runtime.#ownRoutes(),
         ...adminRoutes({
           topology,
@@ -108,7 +111,7 @@ export class LocalRuntime {
           controls,
           ledger: orderLedgerOn(backbone.dynamodb, backbone.resources.tableName),
           settled: async () => stats.rebase(await countOrders(backbone.dynamodb, backbone.resources.tableName)),
-          audit: (message, fields) => output.notice(message, fields),
+          audit,
         }),
         ...orderRoutes({ topology, dynamodb: backbone.dynamodb, tableName: backbone.resources.tableName, log: orderLog, durable: backbone.dataDir !== undefined }),
       );

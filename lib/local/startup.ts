@@ -26,9 +26,9 @@ import { EmulatorSupervisor } from './emulator-supervisor.ts';
 import { LocalEventSourceMapping } from './event-source-mapping.ts';
 import { LocalFunction, type OutputSink } from './local-function.ts';
 import type { LogLevel, LogOutput } from './log-output.ts';
+import type { OrderLog } from './order-log.ts';
 import { describeReconcile, provision, type LocalResources, type ReconcileReport } from './provision.ts';
 import type { LocalRuntimeOptions } from './runtime.ts';
-import type { OrderLog } from './order-log.ts';
 import type { RuntimeStats } from './stats.ts';
 
 /** What undoes the steps taken so far, in the order they were taken. */

@@ -1,15 +1,16 @@
 /**
  * The dashboard's routes on the local API: the page (`GET /dashboard`), its static assets (the
- * page's script and styles, and uPlot from node_modules — no CDN, no build step), and the alarm
+ * page's scripts and styles, and uPlot from node_modules — no CDN, no build step), and the alarm
  * states (`GET /api/alarms`). Everything is same-origin, under a strict Content-Security-Policy,
  * and answered only to loopback host names, so a web page elsewhere cannot read it through DNS
- * rebinding.
+ * rebinding — nor the CSRF token the page carries for its actions (admin-guard.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../topology/index.ts';
 import { AlarmEvaluator } from '../alarms.ts';
+import { csrfToken } from '../admin-guard.ts';
 import type { ApiRequest, ApiResponse, Route } from '../api-server.ts';
 import type { LocalResources } from '../provision.ts';
 import type { StatsSnapshot } from '../stats.ts';
@@ -55,6 +56,10 @@ const require = createRequire(import.meta.url);
 const ASSETS: Record<string, { readonly path: () => string; readonly type: string }> = {
   'dashboard.js': { path: () => `${ASSETS_DIR}dashboard.js`, type: 'text/javascript; charset=utf-8' },
   'format.js': { path: () => `${ASSETS_DIR}format.js`, type: 'text/javascript; charset=utf-8' },
+  'actions.js': { path: () => `${ASSETS_DIR}actions.js`, type: 'text/javascript; charset=utf-8' },
+  'stage-actions.js': { path: () => `${ASSETS_DIR}stage-actions.js`, type: 'text/javascript; charset=utf-8' },
+  'dead-letters.js': { path: () => `${ASSETS_DIR}dead-letters.js`, type: 'text/javascript; charset=utf-8' },
+  'orders-list.js': { path: () => `${ASSETS_DIR}orders-list.js`, type: 'text/javascript; charset=utf-8' },
   'dashboard.css': { path: () => `${ASSETS_DIR}dashboard.css`, type: 'text/css; charset=utf-8' },
   'favicon.svg': { path: () => `${ASSETS_DIR}favicon.svg`, type: 'image/svg+xml' },
   'uPlot.iife.min.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
@@ -96,7 +101,7 @@ export function dashboardRoutes(source: DashboardSource): Route[] {
       path: '/dashboard',
       handle: loopbackOnly(async () => {
         const stats = await sample();
-        const body = renderDashboard({ topology: source.topology, queueNames, model: pageModel(stats, evaluator.evaluate()), storage: source.dataDir ?? 'in memory' });
+        const body = renderDashboard({ topology: source.topology, queueNames, model: pageModel(stats, evaluator.evaluate()), storage: source.dataDir ?? 'in memory', csrfToken: csrfToken() });
         return { status: 200, headers: { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body };
       }),
     },

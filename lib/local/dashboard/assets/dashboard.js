@@ -1,17 +1,24 @@
 /**
  * Keeps the server-rendered dashboard live: polls /api/stats and /api/alarms every 2 s and fills
  * in the elements the page marked (`data-bind`, `data-alarm`, …); draws the throughput chart
- * (uPlot); looks orders up (GET /orders/{orderId}). Text only ever goes in through textContent:
+ * (uPlot); looks orders up (GET /orders/{orderId}) and cancels them; wires the operator's actions
+ * (stage-actions.js, dead-letters.js, orders-list.js). Text only ever goes in through textContent:
  * nothing a user typed or a queue held is parsed as HTML.
  */
-import { alarmView, formatInt, formatMs, formatRate, formatValue, isHot, lookup, overallView, pageModel, pendingAlarms } from './format.js';
+import { cancelOrder } from './actions.js';
+import { deadLetterWorkbench } from './dead-letters.js';
+import { alarmView, formatInt, formatMs, formatRate, formatValue, isHot, isShown, lookup, overallView, pageModel, pendingAlarms, toneOf } from './format.js';
+import { ordersList } from './orders-list.js';
+import { wireStageActions } from './stage-actions.js';
 
 const POLL_MS = 2000;
 const REQUEST_TIMEOUT_MS = 5000;
 /** The chart keeps this much history in the browser (the API holds the last 120 s). */
 const CHART_SECONDS = 600;
-/** Where an order stops: a final state, or a dead letter (until redriven). */
-const TERMINAL = new Set(['delivered', 'dead-lettered', 'cancelled', 'purged']);
+/** Statuses an order never leaves (the server's list, lib/domain/status.ts). */
+const FINAL = new Set((document.body.dataset.finalStatuses ?? '').split(',').filter(Boolean));
+/** Where an order stops moving by itself: a final state, or a dead letter (until redriven). */
+const TERMINAL = new Set([...FINAL, 'dead-lettered']);
 
 const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 const clockMs = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false });
@@ -20,6 +27,8 @@ const clockMs = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-d
 
 let failingSince = null;
 let polls = 0;
+let pollTimer;
+let polling = false;
 
 async function fetchJson(path) {
   const response = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
@@ -28,11 +37,14 @@ async function fetchJson(path) {
 }
 
 async function poll() {
+  clearTimeout(pollTimer);
+  polling = true;
   try {
     const [stats, alarms] = await Promise.all([fetchJson('/api/stats'), fetchJson('/api/alarms')]);
     const model = pageModel(stats, alarms);
     render(model);
     chart.absorb(stats);
+    orders.watch(stats.totals);
     polls++;
     failingSince = null;
     document.body.classList.remove('stale');
@@ -43,8 +55,14 @@ async function poll() {
     document.body.classList.add('stale');
     setLive('stale', `Disconnected since ${clock.format(failingSince)} · retrying`, String(error && error.message ? error.message : error));
   } finally {
-    setTimeout(poll, POLL_MS);
+    polling = false;
+    pollTimer = setTimeout(poll, POLL_MS);
   }
+}
+
+/** After an action: the figures it changed, now rather than at the next tick. */
+function pollNow() {
+  if (!polling) void poll();
 }
 
 function setLive(state, text, title) {
@@ -65,11 +83,10 @@ function render(model) {
       if (polls > 0 && el.dataset.fmt !== 'seconds') flash(el);
     }
     if (el.dataset.hot) el.classList.toggle(`hot-${el.dataset.hot}`, isHot(value, Number(el.dataset.over ?? 0)));
-    if (el.dataset.fmt === 'paused') {
-      el.classList.toggle('pill-paused', value === true);
-      el.classList.toggle('pill-running', value !== true);
-    }
+    if (el.dataset.tone !== undefined) el.className = [el.dataset.tone, toneOf(el.dataset.fmt, value)].filter(Boolean).join(' ');
+    if (el.dataset.bindTitle) el.title = formatValue('text', lookup(model, el.dataset.bindTitle));
   }
+  for (const el of document.querySelectorAll('[data-when]')) el.hidden = !isShown(model, el.dataset.when, el.dataset.whenIs.split(','));
   for (const el of document.querySelectorAll('[data-progress]')) {
     const c = lookup(model, el.dataset.progress);
     if (c) {
@@ -217,7 +234,17 @@ const order = (() => {
   const input = document.getElementById('order-id');
   let currentId;
   /** What the poller sees: the order shown (refreshed while it is on its way), and how to refresh it. */
-  const api = { current: undefined, refresh: () => (currentId ? lookUp(currentId, { quiet: true }) : Promise.resolve()) };
+  const api = {
+    current: undefined,
+    refresh: () => (currentId ? lookUp(currentId, { quiet: true }) : Promise.resolve()),
+    /** Shows an order, as if its id had been typed in the search box. */
+    show: (id) => {
+      input.value = id;
+      history.replaceState(null, '', `${location.pathname}?order=${encodeURIComponent(id)}`);
+      void lookUp(id);
+      panel.scrollIntoView({ block: 'nearest' });
+    },
+  };
 
   function show(...children) {
     const close = el('button', 'close', '×');
@@ -268,6 +295,19 @@ const order = (() => {
     show(renderOrder(body));
   }
 
+  /** Not final yet: it can still be cancelled (the runtime answers 409 if the delivery won meanwhile). */
+  function cancelButton(orderId) {
+    const button = el('button', 'act danger cancel-order', 'Cancel order…');
+    button.type = 'button';
+    button.addEventListener('click', async () => {
+      const answer = await cancelOrder(orderId);
+      if (!answer) return;
+      pollNow();
+      if (currentId === orderId) void lookUp(orderId, { quiet: true });
+    });
+    return button;
+  }
+
   function renderOrder(o) {
     const created = Date.parse(o.createdAt);
     const updated = Date.parse(o.updatedAt);
@@ -283,6 +323,7 @@ const order = (() => {
       ]),
       o.reason ? el('div', 'order-reason', null, [el('b', null, 'Reason: '), document.createTextNode(o.reason)]) : null,
       o.delivery ? el('div', 'facts', null, facts(o.delivery)) : null,
+      FINAL.has(o.status) ? null : cancelButton(o.orderId),
     ]);
     const start = Date.parse(o.history?.[0]?.at ?? '');
     const timeline = el(
@@ -325,5 +366,9 @@ const order = (() => {
   }
   return api;
 })();
+
+const orders = ordersList({ lookUp: (id) => order.show(id), changed: pollNow });
+const workbench = deadLetterWorkbench({ changed: pollNow });
+wireStageActions({ openDeadLetters: (row) => workbench.open(row), changed: pollNow });
 
 void poll();

@@ -1,8 +1,8 @@
 /** Types of format.js (plain JavaScript, shared with the browser). */
 import type { AlarmReport, AlarmState, AlarmStatus, CompositeAlarmStatus } from '../../alarms.ts';
-import type { StatsSnapshot } from '../../stats.ts';
+import type { StageView, StatsSnapshot } from '../../stats.ts';
 
-export type ValueKind = 'int' | 'rate' | 'seconds' | 'ms' | 'state' | 'paused' | 'text';
+export type ValueKind = 'int' | 'rate' | 'seconds' | 'ms' | 'state' | 'paused' | 'breaker' | 'retention' | 'text';
 
 export interface PageModel {
   readonly stats: StatsSnapshot;
@@ -17,6 +17,9 @@ export declare function formatRate(value: unknown): string;
 export declare function formatSeconds(value: unknown): string;
 export declare function formatMs(value: unknown): string;
 export declare function formatValue(kind: string | undefined, value: unknown): string;
+export declare function toneOf(kind: string | undefined, value: unknown): string;
+export declare function retentionWarning(view: Pick<StageView, 'nearsRetention' | 'oldestMessageAgeSeconds' | 'retentionSeconds' | 'deadLettersNearRetention' | 'oldestDeadLetterAgeSeconds' | 'deadLetterRetentionSeconds'>): string;
+export declare function isShown(model: unknown, path: string, values: readonly string[]): boolean;
 export declare function lookup(model: unknown, path: string): unknown;
 export declare function isHot(value: unknown, over?: number): boolean;
 export declare function recentRate(series: readonly number[] | undefined, seconds?: number): number;

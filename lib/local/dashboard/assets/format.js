@@ -59,11 +59,48 @@ export function formatValue(kind, value) {
       return STATE_LABELS[value] ?? DASH;
     case 'paused':
       return value === true ? 'paused' : value === false ? 'running' : DASH;
+    case 'breaker':
+      return typeof value === 'string' ? value : DASH;
+    case 'retention':
+      return value && typeof value === 'object' ? retentionWarning(value) || 'ok' : DASH;
     case 'text':
       return value === undefined || value === null ? DASH : String(value);
     default:
       return formatInt(value);
   }
+}
+
+/**
+ * The class a figure takes from its value (elements with `data-tone`): a paused or running pill, a
+ * breaker's state, a retention warning.
+ */
+export function toneOf(kind, value) {
+  switch (kind) {
+    case 'paused':
+      return value === true ? 'pill-paused' : 'pill-running';
+    case 'breaker':
+      return `breaker-${typeof value === 'string' ? value : 'unknown'}`;
+    case 'retention':
+      return value && typeof value === 'object' && retentionWarning(value) ? 'hot-warn' : '';
+    default:
+      return '';
+  }
+}
+
+/**
+ * What a stage's view in /api/stats says about SQS's retention: empty when nothing is near it, else
+ * which queue's oldest message is how old, of how long SQS keeps it.
+ */
+export function retentionWarning(view) {
+  const warnings = [];
+  if (view.nearsRetention) warnings.push(`queue: oldest ${formatSeconds(view.oldestMessageAgeSeconds)} of ${formatSeconds(view.retentionSeconds)}`);
+  if (view.deadLettersNearRetention) warnings.push(`DLQ: oldest ${formatSeconds(view.oldestDeadLetterAgeSeconds)} of ${formatSeconds(view.deadLetterRetentionSeconds)}`);
+  return warnings.join('; ');
+}
+
+/** Whether an element marked `data-when` shows: the value at `path` is one of `values`. */
+export function isShown(model, path, values) {
+  return values.includes(String(lookup(model, path)));
 }
 
 /** `a.b.c` in a nested object (ids hold no dots: warehouse ids are letters, digits and dashes). */
