@@ -7,7 +7,10 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseSince } from '../../lib/cli/dead-letter-flags.ts';
+import { DEAD_LETTER_SINCE } from '../../lib/cli/dead-letter-flags.ts';
+import { sinceFlag } from '../../lib/cli/since.ts';
+
+const parseSince = sinceFlag('--since', DEAD_LETTER_SINCE);
 import { ORDER_ID_PATTERN } from '../../lib/domain/order.ts';
 import { exportLine, resubmissionId } from '../../lib/operations/dead-letter-export.ts';
 import { DEAD_LETTER_KINDS, describeFilter, matchesFilter } from '../../lib/operations/dead-letter-filter.ts';
@@ -46,17 +49,17 @@ describe('dead-letter filters', () => {
   });
 
   it('--since takes a span back from now or a time; anything else is refused with an example', () => {
-    expect(parseSince('30m')).toEqual({ agoMs: 30 * 60_000 });
-    expect(parseSince('7d')).toEqual({ agoMs: 7 * 86_400_000 });
-    expect(parseSince('2025-06-01T12:00:00Z')).toEqual({ at: '2025-06-01T12:00:00.000Z' });
-    for (const bad of ['yesterday', '0m', '15d', '-5m', '2025-13-45']) expect(() => parseSince(bad), bad).toThrow(/^--since must be a span back from now .*got "/);
+    expect(parseSince('30m')).toEqual({ kind: 'ago', ms: 30 * 60_000 });
+    expect(parseSince('7d')).toEqual({ kind: 'ago', ms: 7 * 86_400_000 });
+    expect(parseSince('2025-06-01T12:00:00Z')).toEqual({ kind: 'at', epochMs: Date.parse('2025-06-01T12:00:00.000Z') });
+    for (const bad of ['yesterday', '0m', '15d', '-5m', '2025-13-45']) expect(() => parseSince(bad), bad).toThrow(/^--since must be a duration up to 14 days \(SQS keeps a dead letter at most 14 days\) .*got "/);
   });
 
   it('bad filter flags stop the command in one line naming the flag, before anything is touched', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--kind', 'sad'], new RegExp(`^conveyor: --kind must be ${DEAD_LETTER_KINDS.join(', ')} or several with commas, got "sad"`)],
       [['--order', 'a/b'], /^conveyor: --order must be an order id/],
-      [['--since', 'soon'], /^conveyor: --since must be a span back from now/],
+      [['--since', 'soon'], /^conveyor: --since must be a duration up to 14 days/],
       [['--grep', ''], /^conveyor: --grep must be 1–200 characters/],
     ];
     for (const [flags, message] of cases) {

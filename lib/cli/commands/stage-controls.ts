@@ -71,7 +71,7 @@ export function registerStageCommands(program: Command, context: CliContext, _st
     program
       .command(name)
       .description(description)
-      .requiredOption('--stage <stage>', 'picking, packing or delivery (required)', stageName)
+      .requiredOption('--stage <stage>', 'the stage, as `conveyor status` lists it (required)', stageName)
       .option('--warehouse <id>', name === 'purge' ? 'the warehouse (required)' : 'this warehouse only (default: all)')
       .addHelpText('after', help);
 
