@@ -95,7 +95,9 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
     maxRetries: 5,
   };
   if (settings.acksLate && settings.prefetch === 1 && settings.concurrency <= 2)
-    console.error('warning: prefetch multiplier 1 with -c 1 or -c 2 makes this Celery/kombu idle ~1 s between tasks (see bench/celery/__init__.py)');
+    console.error(
+      'warning: prefetch multiplier 1 with -c 1 or -c 2 makes this Celery/kombu idle ~1 s between tasks (see bench/celery/__init__.py)',
+    );
   const deadline = Date.now() + (options.timeoutMs ?? 600_000);
   const port = await freePort();
   const env = {
@@ -116,15 +118,50 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
   const children: ChildProcess[] = [];
   let client: Redis | undefined;
   try {
-    const redisServer = start(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], env);
+    const redisServer = start(
+      REDIS_SERVER,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+        '--loglevel',
+        'warning',
+      ],
+      env,
+    );
     children.push(redisServer);
     client = await until(deadline, 'redis-server did not start', () => Redis.connect(port).catch(() => undefined));
     const workers = Array.from({ length: settings.nodes }, (_, node) =>
       start(
         PYTHON,
         // prettier-ignore
-        ['-m', 'celery', '-A', 'bench.celery.warehouse', 'worker', '--pool', 'prefork', '-c', String(settings.concurrency), '-O', 'fair',
-          '-Q', QUEUES.join(','), '--loglevel', 'warning', '-n', `bench-${port}-${node}@%h`, ...(settings.events ? ['-E'] : [])],
+        [
+          '-m',
+          'celery',
+          '-A',
+          'bench.celery.warehouse',
+          'worker',
+          '--pool',
+          'prefork',
+          '-c',
+          String(settings.concurrency),
+          '-O',
+          'fair',
+          '-Q',
+          QUEUES.join(','),
+          '--loglevel',
+          'warning',
+          '-n',
+          `bench-${port}-${node}@%h`,
+          ...(settings.events ? ['-E'] : []),
+        ],
         env,
       ),
     );
@@ -140,7 +177,10 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
     children.push(producer);
     const lines = lineReader(producer);
     const ready = await Promise.race([lines.next(), sleep(Math.max(0, deadline - Date.now()), false)]);
-    if (ready !== 'ready') throw new Error(`the producer did not start (${producer.exitCode === null ? 'timed out' : `exit code ${producer.exitCode}`}): ${stderrOf(producer)}`);
+    if (ready !== 'ready')
+      throw new Error(
+        `the producer did not start (${producer.exitCode === null ? 'timed out' : `exit code ${producer.exitCode}`}): ${stderrOf(producer)}`,
+      );
 
     const roles = () => {
       const redis = treeCpuMs(redisServer.pid as number);
@@ -152,7 +192,8 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
       }
       return { redis, workerMain, pool: workerTree - workerMain };
     };
-    const tree = () => workers.reduce((sum, worker) => sum + treeCpuMs(worker.pid as number), treeCpuMs(redisServer.pid as number));
+    const tree = () =>
+      workers.reduce((sum, worker) => sum + treeCpuMs(worker.pid as number), treeCpuMs(redisServer.pid as number));
     const rolesBefore = roles();
     const cpuBefore = tree();
     const started = performance.now();
@@ -174,10 +215,12 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
       const inFlight = await pending(client);
       emptySince = inFlight === 0 && produced ? (emptySince ?? now) : undefined;
       if (emptySince !== undefined && now - emptySince > 2000) break;
-      if (Date.now() > deadline) throw new Error(`Celery run timed out: ${delivered} of ${count} delivered, ${inFlight} messages in flight`);
+      if (Date.now() > deadline)
+        throw new Error(`Celery run timed out: ${delivered} of ${count} delivered, ${inFlight} messages in flight`);
       const dead = workers.find((worker) => worker.exitCode !== null);
       if (dead) throw new Error(`a Celery worker exited (${dead.exitCode}): ${stderrOf(dead)}`);
-      if (producer.exitCode !== null && producer.exitCode !== 0) throw new Error(`the producer failed (exit code ${producer.exitCode}): ${stderrOf(producer)}`);
+      if (producer.exitCode !== null && producer.exitCode !== 0)
+        throw new Error(`the producer failed (exit code ${producer.exitCode}): ${stderrOf(producer)}`);
     }
     const seconds = (lastChange - started) / 1000;
     const cpuMs = tree() - cpuBefore;
@@ -185,11 +228,15 @@ export async function runCelery(options: CeleryOptions = {}): Promise<CeleryResu
     await producerDone;
 
     // Let anything still in flight (duplicates) land before counting them.
-    await until(deadline, 'the pipeline did not drain', async () => ((await pending(client!)) === 0 ? true : undefined));
+    await until(deadline, 'the pipeline did not drain', async () =>
+      (await pending(client!)) === 0 ? true : undefined,
+    );
     const deliveries = Number(await client.call('GET', 'bench:deliveries'));
     const unique = Number(await client.call('SCARD', 'bench:delivered'));
     const perOrder = (ms: number) => Number((ms / count).toFixed(3));
-    const latencies = ((await client.call('LRANGE', 'bench:latency-ms', '0', '-1')) as string[]).map(Number).sort((a, b) => a - b);
+    const latencies = ((await client.call('LRANGE', 'bench:latency-ms', '0', '-1')) as string[])
+      .map(Number)
+      .sort((a, b) => a - b);
     return {
       orders: count,
       chaos,
@@ -224,7 +271,6 @@ async function pending(client: Redis): Promise<number> {
   return replies.reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
-
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
 }
@@ -248,9 +294,19 @@ function stderrOf(child: ChildProcess): string {
   return (stderrTails.get(child) ?? '').trim().split('\n').slice(-8).join('\n') || '(no output)';
 }
 
-function start(command: string, args: string[], env: Record<string, string>, stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+function start(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
   // Own process group, so stopping it also reaches the prefork pool's processes.
-  const child = spawn(command, args, { cwd: ROOT, env, detached: true, stdio: [stdin, stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: [stdin, stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe'],
+  });
   live.add(child);
   child.once('exit', () => live.delete(child));
   if (!exitHookInstalled) {
@@ -261,7 +317,9 @@ function start(command: string, args: string[], env: Record<string, string>, std
   }
   child.on('error', (error) => stderrTails.set(child, `${stderrTails.get(child) ?? ''}${error.message}\n`));
   child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => stderrTails.set(child, ((stderrTails.get(child) ?? '') + chunk).slice(-4000)));
+  child.stderr?.on('data', (chunk: string) =>
+    stderrTails.set(child, ((stderrTails.get(child) ?? '') + chunk).slice(-4000)),
+  );
   return child;
 }
 
@@ -278,7 +336,12 @@ async function stop(child: ChildProcess): Promise<void> {
   await Promise.race([exited, sleep(5_000, false)]);
 }
 
-async function until<T>(deadline: number, message: string, probe: () => Promise<T | undefined>, watch: ChildProcess[] = []): Promise<T> {
+async function until<T>(
+  deadline: number,
+  message: string,
+  probe: () => Promise<T | undefined>,
+  watch: ChildProcess[] = [],
+): Promise<T> {
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
@@ -310,7 +373,12 @@ function lineReader(child: ChildProcess): { next(): Promise<string | undefined> 
     for (const waiter of waiting.splice(0)) waiter(undefined);
   });
   return {
-    next: () => (lines.length > 0 ? Promise.resolve(lines.shift()) : ended ? Promise.resolve(undefined) : new Promise((resolve) => waiting.push(resolve))),
+    next: () =>
+      lines.length > 0
+        ? Promise.resolve(lines.shift())
+        : ended
+          ? Promise.resolve(undefined)
+          : new Promise((resolve) => waiting.push(resolve)),
   };
 }
 
@@ -419,16 +487,27 @@ function parseArgs(argv: string[]): CeleryOptions & { runs: number } {
     if (value === undefined) usageError(`${flag} needs a value`);
     i++;
     if (flag === '--orders') options.orders = count(flag, value, 1);
-    else if (flag === '--chaos') options.chaos = Number(value) >= 0 && Number(value) < 1 ? Number(value) : usageError(`--chaos must be a probability in [0, 1), got "${value}"`);
+    else if (flag === '--chaos')
+      options.chaos =
+        Number(value) >= 0 && Number(value) < 1
+          ? Number(value)
+          : usageError(`--chaos must be a probability in [0, 1), got "${value}"`);
     else if (flag === '--runs') options.runs = count(flag, value, 1);
     else if (flag === '--prefetch') options.prefetch = count(flag, value, 1);
     else if (flag === '--concurrency') options.concurrency = count(flag, value, 1);
     else if (flag === '--nodes') options.nodes = count(flag, value, 1);
-    else if (flag === '--serializer') options.serializer = value === 'pickle' || value === 'json' ? value : usageError(`--serializer must be json or pickle, got "${value}"`);
+    else if (flag === '--serializer')
+      options.serializer =
+        value === 'pickle' || value === 'json'
+          ? value
+          : usageError(`--serializer must be json or pickle, got "${value}"`);
     else if (flag === '--acks-late') options.acksLate = value !== '0';
     else if (flag === '--events') options.events = value !== '0';
     else if (flag === '--results') options.results = value !== '0';
-    else usageError(`unknown option ${flag}; options: --orders N --chaos P --runs N --prefetch N --concurrency N --nodes N --serializer json|pickle --acks-late 1|0 --events 0|1 --results 0|1`);
+    else
+      usageError(
+        `unknown option ${flag}; options: --orders N --chaos P --runs N --prefetch N --concurrency N --nodes N --serializer json|pickle --acks-late 1|0 --events 0|1 --results 0|1`,
+      );
   }
   return options;
 }

@@ -27,7 +27,9 @@ function panel(x: number, title: string, unit: string, bars: readonly Bar[], for
       `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${barWidth}" height="${h.toFixed(1)}" rx="3" fill="${bar.colour}"/>`,
       `<text x="${(bx + barWidth / 2).toFixed(1)}" y="${(by - 6).toFixed(1)}" text-anchor="middle" font-size="13" font-weight="600" fill="#202124">${format(bar.value)}</text>`,
       `<text x="${(bx + barWidth / 2).toFixed(1)}" y="${top + height + 18}" text-anchor="middle" font-size="12" fill="#3c4043">${bar.label}</text>`,
-      bar.note ? `<text x="${(bx + barWidth / 2).toFixed(1)}" y="${top + height + 33}" text-anchor="middle" font-size="10" fill="#5f6368">${bar.note}</text>` : '',
+      bar.note
+        ? `<text x="${(bx + barWidth / 2).toFixed(1)}" y="${top + height + 33}" text-anchor="middle" font-size="10" fill="#5f6368">${bar.note}</text>`
+        : '',
     ].join('');
   });
   return [
@@ -53,21 +55,39 @@ export function renderChart(result: {
     colour: COLOURS.celery,
     note: celery.measured ? 'measured' : 'reference',
   });
-  const throughput = panel(0, 'Throughput', 'orders per second, end to end (higher is better)', [
-    celeryBar(celery.ordersPerSecond, 385),
-    { label: 'default', value: result.e2e.ordersPerSecond, colour: COLOURS.default },
-    { label: 'tuned', value: result.e2eTuned.ordersPerSecond, colour: COLOURS.tuned },
-  ], (n) => String(Math.round(n)));
-  const cpu = panel(320, 'CPU per order', 'ms, all processes (lower is better)', [
-    celeryBar(celery.cpuMsPerOrder, 5),
-    { label: 'default', value: result.e2e.cpuMsPerOrder, colour: COLOURS.default },
-    { label: 'tuned', value: result.e2eTuned.cpuMsPerOrder, colour: COLOURS.tuned },
-  ], (n) => n.toFixed(1));
-  const cost = panel(640, 'Cost per million orders', 'USD on AWS, without API Gateway (lower is better)', [
-    { label: 'naive', value: result.costPerMillionOrdersUsd.naive, colour: COLOURS.naive },
-    { label: 'default', value: result.costPerMillionOrdersUsd.default, colour: COLOURS.default },
-    { label: 'tuned', value: result.costPerMillionOrdersUsd.tuned, colour: COLOURS.tuned },
-  ], (n) => `$${n.toFixed(2)}`);
+  const throughput = panel(
+    0,
+    'Throughput',
+    'orders per second, end to end (higher is better)',
+    [
+      celeryBar(celery.ordersPerSecond, 385),
+      { label: 'default', value: result.e2e.ordersPerSecond, colour: COLOURS.default },
+      { label: 'tuned', value: result.e2eTuned.ordersPerSecond, colour: COLOURS.tuned },
+    ],
+    (n) => String(Math.round(n)),
+  );
+  const cpu = panel(
+    320,
+    'CPU per order',
+    'ms, all processes (lower is better)',
+    [
+      celeryBar(celery.cpuMsPerOrder, 5),
+      { label: 'default', value: result.e2e.cpuMsPerOrder, colour: COLOURS.default },
+      { label: 'tuned', value: result.e2eTuned.cpuMsPerOrder, colour: COLOURS.tuned },
+    ],
+    (n) => n.toFixed(1),
+  );
+  const cost = panel(
+    640,
+    'Cost per million orders',
+    'USD on AWS, without API Gateway (lower is better)',
+    [
+      { label: 'naive', value: result.costPerMillionOrdersUsd.naive, colour: COLOURS.naive },
+      { label: 'default', value: result.costPerMillionOrdersUsd.default, colour: COLOURS.default },
+      { label: 'tuned', value: result.costPerMillionOrdersUsd.tuned, colour: COLOURS.tuned },
+    ],
+    (n) => `$${n.toFixed(2)}`,
+  );
   return [
     '<svg xmlns="http://www.w3.org/2000/svg" width="960" height="340" viewBox="0 0 960 340" font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif">',
     '<rect width="960" height="340" fill="#ffffff"/>',

@@ -54,7 +54,8 @@ export function costPerMillionOrders(c: PerOrderCounts): CostBreakdown {
   const sqs = c.sqsRequests * PRICES.sqsPerMillionRequests;
   const lambdaRequests = c.handlerInvocations * PRICES.lambdaPerMillionRequests;
   const lambdaDuration = c.lambdaGbSeconds * PRICES.lambdaArmPerGbSecond * 1e6;
-  const dynamodb = c.dynamodbWrites * PRICES.dynamodbPerMillionWrites + c.dynamodbReads * 0.5 * PRICES.dynamodbPerMillionReads;
+  const dynamodb =
+    c.dynamodbWrites * PRICES.dynamodbPerMillionWrites + c.dynamodbReads * 0.5 * PRICES.dynamodbPerMillionReads;
   return {
     sqs: round(sqs),
     lambdaRequests: round(lambdaRequests),

@@ -34,22 +34,46 @@ export interface PipelineResult {
   readonly cpuMsPerOrderBy: CpuSplit;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
-  readonly perOrder: PerOrderCounts & { readonly emptyReceives: number; readonly sqsByAction: Record<string, number>; readonly dynamodbByAction: Record<string, number> };
+  readonly perOrder: PerOrderCounts & {
+    readonly emptyReceives: number;
+    readonly sqsByAction: Record<string, number>;
+    readonly dynamodbByAction: Record<string, number>;
+  };
   readonly averageBatchSize: number;
   readonly runtimeRssMb: number;
 }
 
 /** SQS actions the pipeline itself makes (GetQueueAttributes is monitoring, not pipeline work). */
-const PIPELINE_SQS_ACTIONS = ['SendMessage', 'SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'DeleteMessageBatch', 'ChangeMessageVisibility', 'ChangeMessageVisibilityBatch'];
+const PIPELINE_SQS_ACTIONS = [
+  'SendMessage',
+  'SendMessageBatch',
+  'ReceiveMessage',
+  'DeleteMessage',
+  'DeleteMessageBatch',
+  'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch',
+];
 /** DynamoDB requests the pipeline makes per order (not the runtime's start-up scan or table set-up). */
-const DATA_PLANE_DYNAMODB_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'];
+const DATA_PLANE_DYNAMODB_ACTIONS = [
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'Query',
+];
 
 export async function measurePipeline(run: PipelineRun): Promise<PipelineResult> {
   const runtime = await startBenchRuntime(run.topology ? { CONVEYOR_TOPOLOGY: JSON.stringify(run.topology) } : {});
   try {
     const { endpoints } = (await (await fetch(`${runtime.url}/api/topology`)).json()) as { endpoints: { sqs: string } };
     const counts = async () => (await (await fetch(`${endpoints.sqs}${REQUEST_COUNTS_PATH}`)).json()) as RequestCounts;
-    const functions = async () => (await (await fetch(`${runtime.url}/api/functions`)).json()) as Record<string, { invocations: number; billedMs: number; memoryMb: number }>;
+    const functions = async () =>
+      (await (await fetch(`${runtime.url}/api/functions`)).json()) as Record<
+        string,
+        { invocations: number; billedMs: number; memoryMb: number }
+      >;
     if (run.warmup > 0) {
       await send(runtime.url, makeOrders('warm', run.warmup), run);
       await waitDelivered(runtime.url, run.warmup);
@@ -64,7 +88,11 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
     const seconds = (performance.now() - started) / 1000;
     const cpuMs = runtime.cpuMs() - cpu0;
     const split1 = runtime.cpuSplitMs();
-    const [counts1, functions1, final] = await Promise.all([counts(), functions(), (await fetch(`${runtime.url}/api/stats?latencySince=${startedAt}`)).json() as Promise<any>]);
+    const [counts1, functions1, final] = await Promise.all([
+      counts(),
+      functions(),
+      (await fetch(`${runtime.url}/api/stats?latencySince=${startedAt}`)).json() as Promise<any>,
+    ]);
 
     const perOrder = (n: number) => Number((n / run.orders).toFixed(4));
     const sqsByAction = Object.fromEntries(
@@ -79,18 +107,29 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
       gbSeconds += ((f.billedMs - (functions0[key]?.billedMs ?? 0)) / 1000) * (f.memoryMb / 1024);
     }
     const dynamodbByAction = Object.fromEntries(
-      DATA_PLANE_DYNAMODB_ACTIONS.map((action) => [action, perOrder((counts1.dynamodb[action] ?? 0) - (counts0.dynamodb[action] ?? 0))] as const).filter(([, v]) => v > 0),
+      DATA_PLANE_DYNAMODB_ACTIONS.map(
+        (action) => [action, perOrder((counts1.dynamodb[action] ?? 0) - (counts0.dynamodb[action] ?? 0))] as const,
+      ).filter(([, v]) => v > 0),
     );
     const counted: PerOrderCounts = {
-      sqsRequests: perOrder(PIPELINE_SQS_ACTIONS.reduce((sum, a) => sum + (counts1.sqs[a] ?? 0) - (counts0.sqs[a] ?? 0), 0)),
-      dynamodbRequests: perOrder(DATA_PLANE_DYNAMODB_ACTIONS.reduce((sum, a) => sum + (counts1.dynamodb[a] ?? 0) - (counts0.dynamodb[a] ?? 0), 0)),
+      sqsRequests: perOrder(
+        PIPELINE_SQS_ACTIONS.reduce((sum, a) => sum + (counts1.sqs[a] ?? 0) - (counts0.sqs[a] ?? 0), 0),
+      ),
+      dynamodbRequests: perOrder(
+        DATA_PLANE_DYNAMODB_ACTIONS.reduce(
+          (sum, a) => sum + (counts1.dynamodb[a] ?? 0) - (counts0.dynamodb[a] ?? 0),
+          0,
+        ),
+      ),
       dynamodbWrites: perOrder(counts1.dynamodbItems.written - counts0.dynamodbItems.written),
       dynamodbReads: perOrder(counts1.dynamodbItems.read - counts0.dynamodbItems.read),
       handlerInvocations: perOrder(invocations),
       lambdaGbSeconds: Number((gbSeconds / run.orders).toFixed(8)),
       apiRequests: run.intake === 'bulk' ? 0.01 : 1,
     };
-    const stages = Object.values(final.pipelines as Record<string, Record<string, { batches: number; averageBatchSize: number }>>).flatMap((p) => Object.values(p));
+    const stages = Object.values(
+      final.pipelines as Record<string, Record<string, { batches: number; averageBatchSize: number }>>,
+    ).flatMap((p) => Object.values(p));
     const batches = stages.reduce((a, s) => a + s.batches, 0);
     return {
       orders: run.orders,
@@ -98,12 +137,21 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
       ordersPerSecond: Math.round(run.orders / seconds),
       cpuMsPerOrder: Number((cpuMs / run.orders).toFixed(3)),
       cpuMsPerOrderBy: Object.fromEntries(
-        (Object.keys(split1) as (keyof CpuSplit)[]).map((k) => [k, Number(((split1[k] - split0[k]) / run.orders).toFixed(3))]),
+        (Object.keys(split1) as (keyof CpuSplit)[]).map((k) => [
+          k,
+          Number(((split1[k] - split0[k]) / run.orders).toFixed(3)),
+        ]),
       ) as unknown as CpuSplit,
       p50Ms: final.latencyMs.p50,
       p99Ms: final.latencyMs.p99,
-      perOrder: { ...counted, emptyReceives: perOrder(counts1.emptyReceives - counts0.emptyReceives), sqsByAction, dynamodbByAction },
-      averageBatchSize: batches > 0 ? Number((stages.reduce((a, s) => a + s.averageBatchSize * s.batches, 0) / batches).toFixed(1)) : 0,
+      perOrder: {
+        ...counted,
+        emptyReceives: perOrder(counts1.emptyReceives - counts0.emptyReceives),
+        sqsByAction,
+        dynamodbByAction,
+      },
+      averageBatchSize:
+        batches > 0 ? Number((stages.reduce((a, s) => a + s.averageBatchSize * s.batches, 0) / batches).toFixed(1)) : 0,
       runtimeRssMb: runtime.rssMb(),
     };
   } finally {
@@ -112,7 +160,8 @@ export async function measurePipeline(run: PipelineRun): Promise<PipelineResult>
 }
 
 async function send(url: string, list: readonly object[], run: PipelineRun): Promise<void> {
-  if (run.ratePerSecond === undefined) return submit(url, list, run.intake === 'bulk' ? 4 : 16, run.intake === 'bulk' ? 100 : 1);
+  if (run.ratePerSecond === undefined)
+    return submit(url, list, run.intake === 'bulk' ? 4 : 16, run.intake === 'bulk' ? 100 : 1);
   // Paced: one order at a time, on schedule.
   const started = performance.now();
   const pending: Promise<void>[] = [];

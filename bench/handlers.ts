@@ -32,11 +32,22 @@ const NOWHERE = 'http://127.0.0.1:9/0';
  * use (lib/runtime/environment.ts), so it cannot drift from what the handlers read; init reads it.
  */
 export function handlerEnvironment(handler: string): Record<string, string> {
-  const common = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const common = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'x',
+    AWS_SECRET_ACCESS_KEY: 'x',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
   const topology = loadTopology({}, 'bench');
   const pipeline = topology.pipelines[0]!;
   if (handler === 'intake') {
-    return { ...common, ...intakeEnvironment(topology, { tableName: 'orders', entryQueueUrls: Object.fromEntries(topology.pipelines.map((p) => [p.id, `${NOWHERE}/${p.id}`])) }) };
+    return {
+      ...common,
+      ...intakeEnvironment(topology, {
+        tableName: 'orders',
+        entryQueueUrls: Object.fromEntries(topology.pipelines.map((p) => [p.id, `${NOWHERE}/${p.id}`])),
+      }),
+    };
   }
   const stage = pipeline.stages.find((s) => s.handler === handler);
   if (!stage) throw new Error(`no stage of ${pipeline.id} runs the handler ${handler}`);
@@ -71,20 +82,35 @@ export interface MeasureOptions {
 }
 
 /** Module init of one bundle in a fresh execution environment, ms. */
-async function initOnce(handler: string, file: string, extraEnvironment: Readonly<Record<string, string>>): Promise<number> {
+async function initOnce(
+  handler: string,
+  file: string,
+  extraEnvironment: Readonly<Record<string, string>>,
+): Promise<number> {
   const fn = new LocalFunction(
-    { name: `bench-${handler}`, handlerModule: file, environment: { ...handlerEnvironment(handler), ...extraEnvironment }, timeoutSeconds: 10, memoryMb: 256, maxConcurrency: 1, region: 'us-east-1' },
+    {
+      name: `bench-${handler}`,
+      handlerModule: file,
+      environment: { ...handlerEnvironment(handler), ...extraEnvironment },
+      timeoutSeconds: 10,
+      memoryMb: 256,
+      maxConcurrency: 1,
+      region: 'us-east-1',
+    },
     () => undefined,
   );
   // An event the handler rejects at once (not an SQS batch / unknown route): only init is timed.
-  const outcome = await fn.invoke(handler === 'intake' ? { httpMethod: 'GET', resource: '/nowhere', path: '/nowhere', headers: {} } : { Records: [] });
+  const outcome = await fn.invoke(
+    handler === 'intake' ? { httpMethod: 'GET', resource: '/nowhere', path: '/nowhere', headers: {} } : { Records: [] },
+  );
   await fn.close();
   if (!outcome.ok && outcome.kind === 'init') throw new Error(`${handler} did not initialise: ${outcome.message}`);
   return fn.stats.lastInitMs ?? Number.NaN;
 }
 
 /** Imports a bundle in a fresh Node process and prints the CPU time the import took (its init). */
-const CPU_PROBE = 'const before = process.cpuUsage(); await import(process.argv[1]); const spent = process.cpuUsage(before); process.stdout.write(String((spent.user + spent.system) / 1000));';
+const CPU_PROBE =
+  'const before = process.cpuUsage(); await import(process.argv[1]); const spent = process.cpuUsage(before); process.stdout.write(String((spent.user + spent.system) / 1000));';
 
 /**
  * The CPU time of one bundle's init — its import in a fresh Node process, source maps on as the stack
@@ -93,10 +119,16 @@ const CPU_PROBE = 'const before = process.cpuUsage(); await import(process.argv[
  */
 function initCpuOnce(handler: string, file: string, extraEnvironment: Readonly<Record<string, string>>): number {
   const env = { PATH: process.env.PATH ?? '', ...handlerEnvironment(handler), ...extraEnvironment };
-  return Number(execFileSync(NODE, ['--enable-source-maps', '--input-type=module', '-e', CPU_PROBE, pathToFileURL(file).href], { env, encoding: 'utf8' }));
+  return Number(
+    execFileSync(NODE, ['--enable-source-maps', '--input-type=module', '-e', CPU_PROBE, pathToFileURL(file).href], {
+      env,
+      encoding: 'utf8',
+    }),
+  );
 }
 
-const median = (values: readonly number[]) => Number(([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number).toFixed(1));
+const median = (values: readonly number[]) =>
+  Number(([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number).toFixed(1));
 
 interface BuildFigures {
   readonly bundleKb: Record<string, number>;
@@ -107,9 +139,14 @@ interface BuildFigures {
 }
 
 /** Bundle size and median init of each handler, for each build (handler name → bundle file), timed in alternation. */
-async function measureBuilds(builds: Record<string, (handler: string) => string>, { samples = 5, lambdaTracing = false }: MeasureOptions): Promise<Record<string, BuildFigures>> {
+async function measureBuilds(
+  builds: Record<string, (handler: string) => string>,
+  { samples = 5, lambdaTracing = false }: MeasureOptions,
+): Promise<Record<string, BuildFigures>> {
   const extra = lambdaTracing ? LAMBDA_TRACING_ENVIRONMENT : {};
-  const report: Record<string, BuildFigures> = Object.fromEntries(Object.keys(builds).map((b) => [b, { bundleKb: {}, initMs: {}, initCpuMs: {} }]));
+  const report: Record<string, BuildFigures> = Object.fromEntries(
+    Object.keys(builds).map((b) => [b, { bundleKb: {}, initMs: {}, initCpuMs: {} }]),
+  );
   for (const handler of HANDLERS) {
     const wall = new Map<string, number[]>(Object.keys(builds).map((b) => [b, []]));
     const cpu = new Map<string, number[]>(Object.keys(builds).map((b) => [b, []]));
@@ -131,7 +168,10 @@ async function measureBuilds(builds: Record<string, (handler: string) => string>
 /** Bundle size and median init of each handler as built now. */
 export async function measureHandlers(options: MeasureOptions | number = {}): Promise<BuildFigures> {
   const bundles = await bundleHandlers(HANDLERS, OUT);
-  const report = await measureBuilds({ current: (h) => bundles.get(h) as string }, typeof options === 'number' ? { samples: options } : options);
+  const report = await measureBuilds(
+    { current: (h) => bundles.get(h) as string },
+    typeof options === 'number' ? { samples: options } : options,
+  );
   return report.current as BuildFigures;
 }
 
@@ -142,10 +182,26 @@ export async function measureAgainst(dir: string, options: MeasureOptions = {}):
 }
 
 if (import.meta.main) {
-  const { values } = parseFlags({ options: { samples: { type: 'string', default: '5' }, 'lambda-tracing': { type: 'boolean', default: false }, against: { type: 'string' } } });
+  const { values } = parseFlags({
+    options: {
+      samples: { type: 'string', default: '5' },
+      'lambda-tracing': { type: 'boolean', default: false },
+      against: { type: 'string' },
+    },
+  });
   const samples = Number(values.samples);
-  if (!Number.isInteger(samples) || samples < 1) usageError(`--samples must be a whole number ≥ 1, got "${values.samples}" — e.g. --samples 9`);
-  if (values.against !== undefined && !existsSync(values.against)) usageError(`--against ${values.against}: no such directory — pass a directory holding another build's intake.mjs, picking.mjs, …`);
+  if (!Number.isInteger(samples) || samples < 1)
+    usageError(`--samples must be a whole number ≥ 1, got "${values.samples}" — e.g. --samples 9`);
+  if (values.against !== undefined && !existsSync(values.against))
+    usageError(
+      `--against ${values.against}: no such directory — pass a directory holding another build's intake.mjs, picking.mjs, …`,
+    );
   const options = { samples, lambdaTracing: values['lambda-tracing'] };
-  console.log(JSON.stringify(values.against === undefined ? await measureHandlers(options) : await measureAgainst(values.against, options), null, 2));
+  console.log(
+    JSON.stringify(
+      values.against === undefined ? await measureHandlers(options) : await measureAgainst(values.against, options),
+      null,
+      2,
+    ),
+  );
 }

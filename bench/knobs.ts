@@ -18,9 +18,12 @@ import { parseFlags, ROOT, usageError } from './support.ts';
 
 const { values } = parseFlags({ options: { orders: { type: 'string', default: '2000' }, only: { type: 'string' } } });
 const orders = Number(values.orders);
-if (!Number.isInteger(orders) || orders < 100) usageError(`--orders must be a whole number ≥ 100, got ${values.orders}`);
+if (!Number.isInteger(orders) || orders < 100)
+  usageError(`--orders must be a whole number ≥ 100, got ${values.orders}`);
 
-const everyStage = (settings: Record<string, unknown>) => ({ stages: { picking: settings, packing: settings, delivery: settings } });
+const everyStage = (settings: Record<string, unknown>) => ({
+  stages: { picking: settings, packing: settings, delivery: settings },
+});
 
 /** Knob → settings compared (the default first where it belongs). */
 const KNOBS: Record<string, { label: string; topology?: Record<string, unknown> }[]> = {
@@ -38,21 +41,32 @@ const KNOBS: Record<string, { label: string; topology?: Record<string, unknown> 
     { label: 'maxConcurrency 2 (default)' },
     { label: 'maxConcurrency 4', topology: everyStage({ maxConcurrency: 4 }) },
   ],
-  tracking: [
-    { label: 'tracking full (default)' },
-    { label: 'tracking terminal', topology: { tracking: 'terminal' } },
-  ],
+  tracking: [{ label: 'tracking full (default)' }, { label: 'tracking terminal', topology: { tracking: 'terminal' } }],
 };
 
 const chosen = values.only ? values.only.split(',') : Object.keys(KNOBS);
-for (const knob of chosen) if (!(knob in KNOBS)) usageError(`--only: unknown knob "${knob}"; knobs: ${Object.keys(KNOBS).join(', ')}`);
+for (const knob of chosen)
+  if (!(knob in KNOBS)) usageError(`--only: unknown knob "${knob}"; knobs: ${Object.keys(KNOBS).join(', ')}`);
 
 const rows: Record<string, unknown>[] = [];
 for (const knob of chosen) {
   for (const setting of KNOBS[knob] ?? []) {
     process.stderr.write(`knobs: ${setting.label}\n`);
-    const saturated = await measurePipeline({ topology: setting.topology, orders, warmup: 1000, intake: 'bulk', label: setting.label });
-    const paced = await measurePipeline({ topology: setting.topology, orders: 200, warmup: 100, intake: 'single', ratePerSecond: 20, label: `${setting.label}, paced` });
+    const saturated = await measurePipeline({
+      topology: setting.topology,
+      orders,
+      warmup: 1000,
+      intake: 'bulk',
+      label: setting.label,
+    });
+    const paced = await measurePipeline({
+      topology: setting.topology,
+      orders: 200,
+      warmup: 100,
+      intake: 'single',
+      ratePerSecond: 20,
+      label: `${setting.label}, paced`,
+    });
     const cost = costPerMillionOrders(saturated.perOrder);
     rows.push({
       knob,
@@ -69,7 +83,9 @@ for (const knob of chosen) {
       invocationsPerOrder: saturated.perOrder.handlerInvocations,
       costPerMillionOrdersUsd: cost.total,
     });
-    process.stderr.write(`knobs:   ${saturated.ordersPerSecond} orders/s, ${saturated.cpuMsPerOrder} ms CPU/order, paced p50 ${paced.p50Ms} ms, $${cost.total}/M\n`);
+    process.stderr.write(
+      `knobs:   ${saturated.ordersPerSecond} orders/s, ${saturated.cpuMsPerOrder} ms CPU/order, paced p50 ${paced.p50Ms} ms, $${cost.total}/M\n`,
+    );
   }
 }
 

@@ -33,7 +33,11 @@ const metrics = { addMetric() {}, publishStoredMetrics() {} };
 
 export async function measureOverhead(batches = BATCHES): Promise<{ microsecondsPerRecord: number; records: number }> {
   const handler = createStageHandler(
-    { ...pickingStage, process: (batch) => batch.map(() => succeed({ waveId: 'W-1', lines: [] })), summarize: () => ({ waveId: 'W-1' }) },
+    {
+      ...pickingStage,
+      process: (batch) => batch.map(() => succeed({ waveId: 'W-1', lines: [] })),
+      summarize: () => ({ waveId: 'W-1' }),
+    },
     {
       config: {
         pipelineId: 'wh-1',
@@ -58,26 +62,53 @@ export async function measureOverhead(batches = BATCHES): Promise<{ microseconds
   );
   const records: SQSRecord[] = Array.from({ length: BATCH }, (_, i) => {
     const orderId = `order-${i}`;
-    const body = JSON.stringify({ v: 1, acceptedAt: new Date().toISOString(), order: { orderId, warehouseId: 'wh-1', priority: 'standard', items: [{ sku: `SKU-${i}`, quantity: 2 }, { sku: 'SKU-COMMON', quantity: 1 }, { sku: `SKU-B${i % 7}`, quantity: 1 }] } });
+    const body = JSON.stringify({
+      v: 1,
+      acceptedAt: new Date().toISOString(),
+      order: {
+        orderId,
+        warehouseId: 'wh-1',
+        priority: 'standard',
+        items: [
+          { sku: `SKU-${i}`, quantity: 2 },
+          { sku: 'SKU-COMMON', quantity: 1 },
+          { sku: `SKU-B${i % 7}`, quantity: 1 },
+        ],
+      },
+    });
     const attributes = tracingAttributes(orderId, `trace-${i}`);
     return {
       messageId: `m-${i}`,
       receiptHandle: `r-${i}`,
       body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { dataType: 'String', stringValue: v.StringValue, stringListValues: [], binaryListValues: [] }])),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'x',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: Object.fromEntries(
+        Object.entries(attributes).map(([k, v]) => [
+          k,
+          { dataType: 'String', stringValue: v.StringValue, stringListValues: [], binaryListValues: [] },
+        ]),
+      ),
       md5OfBody: '',
       eventSource: 'aws:sqs',
       eventSourceARN: 'arn:aws:sqs:us-east-1:0:q',
       awsRegion: 'us-east-1',
     } as SQSRecord;
   });
-  const context = (): Context => createLambdaContext({ functionName: 'bench', timeoutSeconds: 30, memoryMb: 256, region: 'us-east-1' });
+  const context = (): Context =>
+    createLambdaContext({ functionName: 'bench', timeoutSeconds: 30, memoryMb: 256, region: 'us-east-1' });
   for (let i = 0; i < 200; i++) await handler({ Records: records }, context()); // warm the JIT
   const before = process.cpuUsage();
   for (let i = 0; i < batches; i++) await handler({ Records: records }, context());
   const used = process.cpuUsage(before);
-  return { microsecondsPerRecord: Number(((used.user + used.system) / (batches * BATCH)).toFixed(2)), records: batches * BATCH };
+  return {
+    microsecondsPerRecord: Number(((used.user + used.system) / (batches * BATCH)).toFixed(2)),
+    records: batches * BATCH,
+  };
 }
 
 if (import.meta.main) console.log(JSON.stringify(await measureOverhead(), null, 2));

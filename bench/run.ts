@@ -24,7 +24,9 @@ import { measureOverhead } from './overhead.ts';
 import { parseFlags, ROOT } from './support.ts';
 import { renderChart } from './chart.ts';
 
-const { values } = parseFlags({ options: { quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false } } });
+const { values } = parseFlags({
+  options: { quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false } },
+});
 const mode = values.full ? 'full' : values.quick ? 'quick' : 'standard';
 const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
@@ -33,7 +35,10 @@ const STAGES = ['picking', 'packing', 'delivery'] as const;
 const everyStage = (settings: Record<string, unknown>) => Object.fromEntries(STAGES.map((s) => [s, settings]));
 export const CONFIGS = {
   /** What a first version would do: one record per invocation, one send per message, every status written, one order per request. */
-  naive: { topology: { tracking: 'full', stages: everyStage({ batchSize: 1, maxBatchingWindowSeconds: 0 }) }, intake: 'single' as const },
+  naive: {
+    topology: { tracking: 'full', stages: everyStage({ batchSize: 1, maxBatchingWindowSeconds: 0 }) },
+    intake: 'single' as const,
+  },
   /** The shipped defaults: batches of 100 within 1 s, full tracking, bulk intake. */
   default: { topology: undefined, intake: 'bulk' as const },
   /** Terminal tracking (one status write per order), batches of 100 within 1 s, bulk intake. */
@@ -42,30 +47,61 @@ export const CONFIGS = {
 
 // Thousands of orders per run: a pipeline takes 2–3 s to fill and drain (a batching window per
 // stage), which would otherwise weigh on a run of a few seconds.
-const sizes = { quick: { orders: 5000, warmup: 1000, naive: 300, paced: 20 }, standard: { orders: 10000, warmup: 2000, naive: 500, paced: 30 }, full: { orders: 20000, warmup: 3000, naive: 1000, paced: 60 } }[mode];
+const sizes = {
+  quick: { orders: 5000, warmup: 1000, naive: 300, paced: 20 },
+  standard: { orders: 10000, warmup: 2000, naive: 500, paced: 30 },
+  full: { orders: 20000, warmup: 3000, naive: 1000, paced: 60 },
+}[mode];
 
 say(`mode ${mode}`);
 say('end to end, default topology');
-const defaultRun = await measurePipeline({ ...CONFIGS.default, orders: sizes.orders, warmup: sizes.warmup, label: 'default' });
+const defaultRun = await measurePipeline({
+  ...CONFIGS.default,
+  orders: sizes.orders,
+  warmup: sizes.warmup,
+  label: 'default',
+});
 say(`  ${defaultRun.ordersPerSecond} orders/s, ${defaultRun.cpuMsPerOrder} ms CPU/order`);
 say('end to end, tuned topology');
-const tunedRun = await measurePipeline({ ...CONFIGS.tuned, orders: sizes.orders, warmup: sizes.warmup, label: 'tuned' });
+const tunedRun = await measurePipeline({
+  ...CONFIGS.tuned,
+  orders: sizes.orders,
+  warmup: sizes.warmup,
+  label: 'tuned',
+});
 say(`  ${tunedRun.ordersPerSecond} orders/s, ${tunedRun.cpuMsPerOrder} ms CPU/order`);
 say('end to end, default topology, cold (no warm-up)');
 const coldRun = await measurePipeline({ ...CONFIGS.default, orders: sizes.orders, warmup: 0, label: 'cold' });
 say('naive topology (for its counts and cost)');
-const naiveRun = await measurePipeline({ ...CONFIGS.naive, orders: sizes.naive, warmup: Math.min(100, sizes.naive), label: 'naive' });
+const naiveRun = await measurePipeline({
+  ...CONFIGS.naive,
+  orders: sizes.naive,
+  warmup: Math.min(100, sizes.naive),
+  label: 'naive',
+});
 say('paced latency, 50 orders/s');
-const pacedRun = await measurePipeline({ ...CONFIGS.default, orders: 50 * sizes.paced, warmup: 200, intake: 'single', ratePerSecond: 50, label: 'paced' });
+const pacedRun = await measurePipeline({
+  ...CONFIGS.default,
+  orders: 50 * sizes.paced,
+  warmup: 200,
+  intake: 'single',
+  ratePerSecond: 50,
+  label: 'paced',
+});
 say('framework overhead per record');
 const overhead = await measureOverhead(mode === 'quick' ? 1000 : 3000);
 say('bundles and init times');
 const handlers = await measureHandlers(mode === 'quick' ? 3 : 7);
 
-let celery: Record<string, unknown> = { measured: false, reference: 'about 350–420 orders/s at 4–6 ms CPU per order on this kind of machine (issue figures)' };
+let celery: Record<string, unknown> = {
+  measured: false,
+  reference: 'about 350–420 orders/s at 4–6 ms CPU per order on this kind of machine (issue figures)',
+};
 try {
   say('the talk’s Celery pipeline, side by side');
-  const { runCelery } = (await import('./celery.ts')) as unknown as { runCelery: (o: { orders: number; chaos?: number }) => Promise<Record<string, unknown>> };
+  const { runCelery } = (await import('./celery.ts')) as unknown as {
+    runCelery: (o: { orders: number; chaos?: number }) => Promise<Record<string, unknown>>;
+  };
   celery = { measured: true, ...(await runCelery({ orders: sizes.orders })) };
 } catch (error) {
   celery = { ...celery, reason: (error as Error).message };
@@ -78,7 +114,14 @@ if (mode === 'full') {
   for (const orders of [1_000, 10_000, 100_000]) {
     say(`scaling: ${orders} orders (tuned)`);
     const run = await measurePipeline({ ...CONFIGS.tuned, orders, warmup: 1000, label: `scale-${orders}` });
-    (scaling as unknown[]).push({ orders, seconds: run.seconds, ordersPerSecond: run.ordersPerSecond, cpuMsPerOrder: run.cpuMsPerOrder, rssMb: run.runtimeRssMb, perOrder: run.perOrder });
+    (scaling as unknown[]).push({
+      orders,
+      seconds: run.seconds,
+      ordersPerSecond: run.ordersPerSecond,
+      cpuMsPerOrder: run.cpuMsPerOrder,
+      rssMb: run.runtimeRssMb,
+      perOrder: run.perOrder,
+    });
   }
 }
 
@@ -87,11 +130,26 @@ const costs = {
   naive: costPerMillionOrders(naiveRun.perOrder),
   tuned: costPerMillionOrders(tunedRun.perOrder),
 };
-const summary = (r: PipelineResult) => ({ orders: r.orders, ordersPerSecond: r.ordersPerSecond, cpuMsPerOrder: r.cpuMsPerOrder, cpuMsPerOrderBy: r.cpuMsPerOrderBy, p50Ms: r.p50Ms, p99Ms: r.p99Ms, averageBatchSize: r.averageBatchSize, runtimeRssMb: r.runtimeRssMb });
+const summary = (r: PipelineResult) => ({
+  orders: r.orders,
+  ordersPerSecond: r.ordersPerSecond,
+  cpuMsPerOrder: r.cpuMsPerOrder,
+  cpuMsPerOrderBy: r.cpuMsPerOrderBy,
+  p50Ms: r.p50Ms,
+  p99Ms: r.p99Ms,
+  averageBatchSize: r.averageBatchSize,
+  runtimeRssMb: r.runtimeRssMb,
+});
 const result = {
   at: new Date().toISOString(),
   mode,
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, kernel: release() },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: release(),
+  },
   e2e: { ...summary(defaultRun), topology: 'default' },
   e2eTuned: { ...summary(tunedRun), topology: 'tuned' },
   e2eCold: { ...summary(coldRun), topology: 'default, no warm-up: every execution environment starts cold' },
@@ -103,7 +161,13 @@ const result = {
     handlerInvocations: defaultRun.perOrder.handlerInvocations,
     byTopology: { default: defaultRun.perOrder, tuned: tunedRun.perOrder, naive: naiveRun.perOrder },
   },
-  costPerMillionOrdersUsd: { default: costs.default.total, naive: costs.naive.total, tuned: costs.tuned.total, breakdown: costs, prices: PRICES },
+  costPerMillionOrdersUsd: {
+    default: costs.default.total,
+    naive: costs.naive.total,
+    tuned: costs.tuned.total,
+    breakdown: costs,
+    prices: PRICES,
+  },
   handlerOverheadUsPerRecord: overhead.microsecondsPerRecord,
   bundleKb: handlers.bundleKb,
   initMs: handlers.initMs,
@@ -121,12 +185,35 @@ say(`wrote bench/results/latest.json, bench/results/latest.md and docs/performan
 console.log(markdown(result));
 
 function markdown(r: typeof result): string {
-  const c = r.celery as { measured: boolean; ordersPerSecond?: number; cpuMsPerOrder?: number; p50Ms?: number; p99Ms?: number };
+  const c = r.celery as {
+    measured: boolean;
+    ordersPerSecond?: number;
+    cpuMsPerOrder?: number;
+    p50Ms?: number;
+    p99Ms?: number;
+  };
   const rows = [
-    ['end to end, default (warm)', `${r.e2e.ordersPerSecond}`, `${r.e2e.cpuMsPerOrder}`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
-    ['end to end, tuned (warm)', `${r.e2eTuned.ordersPerSecond}`, `${r.e2eTuned.cpuMsPerOrder}`, `${r.e2eTuned.p50Ms} / ${r.e2eTuned.p99Ms}`],
-    ['end to end, default (cold)', `${r.e2eCold.ordersPerSecond}`, `${r.e2eCold.cpuMsPerOrder}`, `${r.e2eCold.p50Ms} / ${r.e2eCold.p99Ms}`],
-    ...(c.measured ? [['Celery pipeline (talk settings)', `${c.ordersPerSecond}`, `${c.cpuMsPerOrder}`, `${c.p50Ms} / ${c.p99Ms}`]] : []),
+    [
+      'end to end, default (warm)',
+      `${r.e2e.ordersPerSecond}`,
+      `${r.e2e.cpuMsPerOrder}`,
+      `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`,
+    ],
+    [
+      'end to end, tuned (warm)',
+      `${r.e2eTuned.ordersPerSecond}`,
+      `${r.e2eTuned.cpuMsPerOrder}`,
+      `${r.e2eTuned.p50Ms} / ${r.e2eTuned.p99Ms}`,
+    ],
+    [
+      'end to end, default (cold)',
+      `${r.e2eCold.ordersPerSecond}`,
+      `${r.e2eCold.cpuMsPerOrder}`,
+      `${r.e2eCold.p50Ms} / ${r.e2eCold.p99Ms}`,
+    ],
+    ...(c.measured
+      ? [['Celery pipeline (talk settings)', `${c.ordersPerSecond}`, `${c.cpuMsPerOrder}`, `${c.p50Ms} / ${c.p99Ms}`]]
+      : []),
   ];
   return [
     `# Benchmark (${r.mode}) — ${r.at}`,
@@ -143,13 +230,27 @@ function markdown(r: typeof result): string {
     '',
     '| per order | naive | default | tuned |',
     '|---|---:|---:|---:|',
-    ...(['sqsRequests', 'dynamodbRequests', 'dynamodbWrites', 'dynamodbReads', 'handlerInvocations', 'lambdaGbSeconds'] as const).map(
-      (k) => `| ${k} | ${r.perOrder.byTopology.naive[k]} | ${r.perOrder.byTopology.default[k]} | ${r.perOrder.byTopology.tuned[k]} |`,
+    ...(
+      [
+        'sqsRequests',
+        'dynamodbRequests',
+        'dynamodbWrites',
+        'dynamodbReads',
+        'handlerInvocations',
+        'lambdaGbSeconds',
+      ] as const
+    ).map(
+      (k) =>
+        `| ${k} | ${r.perOrder.byTopology.naive[k]} | ${r.perOrder.byTopology.default[k]} | ${r.perOrder.byTopology.tuned[k]} |`,
     ),
     `| **cost per million orders, $ (without API Gateway)** | **${r.costPerMillionOrdersUsd.naive}** | **${r.costPerMillionOrdersUsd.default}** | **${r.costPerMillionOrdersUsd.tuned}** |`,
     `| API Gateway per million orders, $ | ${r.costPerMillionOrdersUsd.breakdown.naive.apiGateway} | ${r.costPerMillionOrdersUsd.breakdown.default.apiGateway} | ${r.costPerMillionOrdersUsd.breakdown.tuned.apiGateway} |`,
     '',
-    `Framework overhead: ${r.handlerOverheadUsPerRecord} µs per record. Bundles (KB): ${Object.entries(r.bundleKb).map(([k, v]) => `${k} ${v}`).join(', ')}. Module init (ms): ${Object.entries(r.initMs).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Framework overhead: ${r.handlerOverheadUsPerRecord} µs per record. Bundles (KB): ${Object.entries(r.bundleKb)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}. Module init (ms): ${Object.entries(r.initMs)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
     '',
     `Prices: ${r.costPerMillionOrdersUsd.prices.asOf}.`,
     '',

@@ -39,9 +39,22 @@ async function buildSdkExternal(name: string): Promise<string> {
 }
 
 async function initMs(handler: string, file: string): Promise<number> {
-  const fn = new LocalFunction({ name: `bench-${handler}`, handlerModule: file, environment: handlerEnvironment(handler), timeoutSeconds: 10, memoryMb: 256, maxConcurrency: 1, region: 'us-east-1' }, () => undefined);
+  const fn = new LocalFunction(
+    {
+      name: `bench-${handler}`,
+      handlerModule: file,
+      environment: handlerEnvironment(handler),
+      timeoutSeconds: 10,
+      memoryMb: 256,
+      maxConcurrency: 1,
+      region: 'us-east-1',
+    },
+    () => undefined,
+  );
   // An event the handler rejects at once (not an SQS batch / unknown route): only init is timed.
-  await fn.invoke(handler === 'intake' ? { httpMethod: 'GET', resource: '/nowhere', path: '/nowhere', headers: {} } : { Records: [] });
+  await fn.invoke(
+    handler === 'intake' ? { httpMethod: 'GET', resource: '/nowhere', path: '/nowhere', headers: {} } : { Records: [] },
+  );
   const ms = fn.stats.lastInitMs ?? Number.NaN;
   await fn.close();
   return ms;
@@ -49,13 +62,20 @@ async function initMs(handler: string, file: string): Promise<number> {
 
 const bundled = await bundleHandlers(HANDLERS, join(OUT, 'bundled'));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-const report: Record<string, Record<string, { bundleKb: number; initMsMedian: number }>> = { sdkExternal: {}, sdkBundled: {} };
+const report: Record<string, Record<string, { bundleKb: number; initMsMedian: number }>> = {
+  sdkExternal: {},
+  sdkBundled: {},
+};
 for (const handler of HANDLERS) {
   const files = { sdkExternal: await buildSdkExternal(handler), sdkBundled: bundled.get(handler) as string };
   const times: Record<string, number[]> = { sdkExternal: [], sdkBundled: [] };
-  for (let round = 0; round < rounds; round++) for (const [build, file] of Object.entries(files)) times[build]!.push(await initMs(handler, file));
+  for (let round = 0; round < rounds; round++)
+    for (const [build, file] of Object.entries(files)) times[build]!.push(await initMs(handler, file));
   for (const [build, file] of Object.entries(files)) {
-    report[build]![handler] = { bundleKb: Number((statSync(file).size / 1024).toFixed(1)), initMsMedian: Number(median(times[build]!).toFixed(1)) };
+    report[build]![handler] = {
+      bundleKb: Number((statSync(file).size / 1024).toFixed(1)),
+      initMsMedian: Number(median(times[build]!).toFixed(1)),
+    };
   }
 }
 console.log(JSON.stringify(report, null, 2));

@@ -17,16 +17,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFlags, ROOT, startBenchRuntime, stats, usageError } from './support.ts';
 
-const { values } = parseFlags({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '100' }, persistent: { type: 'boolean', default: false }, chaos: { type: 'string' } } });
+const { values } = parseFlags({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '100' },
+    persistent: { type: 'boolean', default: false },
+    chaos: { type: 'string' },
+  },
+});
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
-if (!(minutes > 0) || !(rate > 0)) usageError(`--minutes and --rate must be positive numbers, got ${values.minutes} and ${values.rate}`);
+if (!(minutes > 0) || !(rate > 0))
+  usageError(`--minutes and --rate must be positive numbers, got ${values.minutes} and ${values.rate}`);
 const chaos = values.chaos === undefined ? undefined : Number(values.chaos);
-if (chaos !== undefined && !(chaos > 0 && chaos <= 1)) usageError(`--chaos must be a probability in (0, 1], got ${values.chaos}`);
+if (chaos !== undefined && !(chaos > 0 && chaos <= 1))
+  usageError(`--chaos must be a probability in (0, 1], got ${values.chaos}`);
 
 const dataDir = values.persistent ? mkdtempSync(join(tmpdir(), 'conveyor-soak-')) : undefined;
-const chaosEnv: Record<string, string> = chaos === undefined ? {} : { CONVEYOR_CHAOS: ['picking', 'packing', 'delivery'].map((stage) => `${stage}:${chaos}`).join(',') };
-const runtime = await startBenchRuntime({ ...chaosEnv, ...(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}) }, dataDir ? [] : ['--in-memory']);
+const chaosEnv: Record<string, string> =
+  chaos === undefined
+    ? {}
+    : { CONVEYOR_CHAOS: ['picking', 'packing', 'delivery'].map((stage) => `${stage}:${chaos}`).join(',') };
+const runtime = await startBenchRuntime(
+  { ...chaosEnv, ...(dataDir ? { CONVEYOR_DATA_DIR: dataDir } : {}) },
+  dataDir ? [] : ['--in-memory'],
+);
 const pid = runtime.child.pid as number;
 
 interface Sample {
@@ -58,9 +73,16 @@ const load = (async () => {
     const orders = Array.from({ length: perTick }, (_, i) => ({
       orderId: `soak-${tick}-${i}`,
       warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2',
-      items: [{ sku: `SKU-${(tick + i) % 211}`, quantity: 1 + (i % 3) }, { sku: 'SKU-COMMON', quantity: 1 }],
+      items: [
+        { sku: `SKU-${(tick + i) % 211}`, quantity: 1 + (i % 3) },
+        { sku: 'SKU-COMMON', quantity: 1 },
+      ],
     }));
-    const response = await fetch(`${runtime.url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders }) });
+    const response = await fetch(`${runtime.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ orders }),
+    });
     const body = (await response.json()) as { accepted?: number };
     sent += body.accepted ?? 0;
     rejected += orders.length - (body.accepted ?? 0);
@@ -71,7 +93,10 @@ const sampler = setInterval(() => void sample(), 30_000);
 async function sample(): Promise<void> {
   const s = await stats(runtime.url);
   const [runtimeRss, emulatorRss] = rss(pid);
-  const functions = (await (await fetch(`${runtime.url}/api/functions`)).json()) as Record<string, { heapUsedMb: number[] }>;
+  const functions = (await (await fetch(`${runtime.url}/api/functions`)).json()) as Record<
+    string,
+    { heapUsedMb: number[] }
+  >;
   const heaps = Object.values(functions).flatMap((f) => f.heapUsedMb);
   samples.push({
     minute: Number(((Date.now() - started) / 60_000).toFixed(1)),
@@ -86,7 +111,9 @@ async function sample(): Promise<void> {
     p99Ms: s.latencyMs.p99,
   });
   const last = samples.at(-1) as Sample;
-  console.log(`${last.minute.toFixed(1).padStart(5)} min  accepted ${last.accepted}  delivered ${last.delivered}  in flight ${last.inFlight}  runtime ${last.runtimeRssMb} MB  ${last.environments} environments' heap ${last.functionHeapMb} MB  emulators ${last.emulatorRssMb} MB  p50 ${last.p50Ms} ms  p99 ${last.p99Ms} ms`);
+  console.log(
+    `${last.minute.toFixed(1).padStart(5)} min  accepted ${last.accepted}  delivered ${last.delivered}  in flight ${last.inFlight}  runtime ${last.runtimeRssMb} MB  ${last.environments} environments' heap ${last.functionHeapMb} MB  emulators ${last.emulatorRssMb} MB  p50 ${last.p50Ms} ms  p99 ${last.p99Ms} ms`,
+  );
 }
 
 await load;
@@ -94,7 +121,10 @@ clearInterval(sampler);
 // Drain: everything accepted must arrive (or, under chaos, end in a DLQ with a reason).
 const drainDeadline = Date.now() + 300_000;
 let final = await stats(runtime.url);
-while ((final.totals.delivered + final.totals.deadLettered < sent || final.totals.inFlight > 0) && Date.now() < drainDeadline) {
+while (
+  (final.totals.delivered + final.totals.deadLettered < sent || final.totals.inFlight > 0) &&
+  Date.now() < drainDeadline
+) {
   await new Promise((r) => setTimeout(r, 500));
   final = await stats(runtime.url);
 }
@@ -105,11 +135,16 @@ let notDelivered = 0;
 let deadLettered = 0;
 let deliveredTwice = 0;
 const ids: string[] = [];
-for (let tick = 0; ids.length < sent; tick++) for (let i = 0; i < perTick && ids.length < sent; i++) ids.push(`soak-${tick}-${i}`);
+for (let tick = 0; ids.length < sent; tick++)
+  for (let i = 0; i < perTick && ids.length < sent; i++) ids.push(`soak-${tick}-${i}`);
 for (let i = 0; i < ids.length; i += 50) {
   await Promise.all(
     ids.slice(i, i + 50).map(async (id) => {
-      const order = (await (await fetch(`${runtime.url}/orders/${id}`)).json()) as { status?: string; reason?: string; history?: Array<{ status: string }> };
+      const order = (await (await fetch(`${runtime.url}/orders/${id}`)).json()) as {
+        status?: string;
+        reason?: string;
+        history?: Array<{ status: string }>;
+      };
       if (order.status === 'dead-lettered' && order.reason) deadLettered++;
       else if (order.status !== 'delivered') notDelivered++;
       else if ((order.history ?? []).filter((h) => h.status === 'delivered').length !== 1) deliveredTwice++;
@@ -141,7 +176,10 @@ const result = {
   deadLettered,
   deliveredTwice,
   /** Records retried after a transient failure, over every stage. */
-  retried: Object.values(final.pipelines as Record<string, Record<string, { retried: number }>>).reduce((sum, p) => sum + Object.values(p).reduce((a, st) => a + st.retried, 0), 0),
+  retried: Object.values(final.pipelines as Record<string, Record<string, { retried: number }>>).reduce(
+    (sum, p) => sum + Object.values(p).reduce((a, st) => a + st.retried, 0),
+    0,
+  ),
   runtimeRssGrowthPercentAfterWarmup: growth((s) => s.runtimeRssMb),
   functionHeapGrowthPercentAfterWarmup: growth((s) => s.functionHeapMb),
   emulatorRssGrowthPercentAfterWarmup: growth((s) => s.emulatorRssMb),
@@ -159,7 +197,10 @@ writeFileSync(
     '',
     '| minute | accepted | delivered | in flight | runtime RSS MB | environments | their heap MB | emulators RSS MB | p50 ms | p99 ms |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...samples.map((s) => `| ${s.minute} | ${s.accepted} | ${s.delivered} | ${s.inFlight} | ${s.runtimeRssMb} | ${s.environments} | ${s.functionHeapMb} | ${s.emulatorRssMb} | ${s.p50Ms} | ${s.p99Ms} |`),
+    ...samples.map(
+      (s) =>
+        `| ${s.minute} | ${s.accepted} | ${s.delivered} | ${s.inFlight} | ${s.runtimeRssMb} | ${s.environments} | ${s.functionHeapMb} | ${s.emulatorRssMb} | ${s.p50Ms} | ${s.p99Ms} |`,
+    ),
     '',
   ].join('\n'),
 );
@@ -175,6 +216,8 @@ function rss(root: number): [number, number] {
       return 0;
     }
   };
-  const children = readdirSync(`/proc/${root}/task`).flatMap((t) => readFileSync(`/proc/${root}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  const children = readdirSync(`/proc/${root}/task`).flatMap((t) =>
+    readFileSync(`/proc/${root}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
   return [mb(root), children.reduce((a, c) => a + mb(c), 0)];
 }

@@ -43,16 +43,30 @@ export interface BenchRuntime {
   stop(): Promise<void>;
 }
 
-export async function startBenchRuntime(env: Record<string, string> = {}, args: string[] = ['--in-memory']): Promise<BenchRuntime> {
+export async function startBenchRuntime(
+  env: Record<string, string> = {},
+  args: string[] = ['--in-memory'],
+): Promise<BenchRuntime> {
   const port = await freePort();
   const child = spawn(NODE, ['bin/start.ts', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', CONVEYOR_PORT: String(port), CONVEYOR_LOG_LEVEL: 'error', CONVEYOR_LOG_FORMAT: 'json', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      CONVEYOR_PORT: String(port),
+      CONVEYOR_LOG_LEVEL: 'error',
+      CONVEYOR_LOG_FORMAT: 'json',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
-  while ((await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) !== 200) {
+  while (
+    (await fetch(`${url}/healthz`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('the runtime did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -76,7 +90,11 @@ export function processTree(pid: number): number[] {
   for (let i = 0; i < pids.length; i++) {
     try {
       for (const task of readdirSync(`/proc/${pids[i]}/task`)) {
-        for (const c of readFileSync(`/proc/${pids[i]}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(c));
+        for (const c of readFileSync(`/proc/${pids[i]}/task/${task}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean))
+          pids.push(Number(c));
       }
     } catch {
       // The process ended meanwhile.
@@ -90,7 +108,10 @@ export function readStat(path: string): { readonly name: string; readonly cpuMs:
   try {
     const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND };
+    return {
+      name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+      cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND,
+    };
   } catch {
     return undefined;
   }
@@ -170,7 +191,11 @@ export async function submit(url: string, list: readonly object[], concurrency =
       while (next < chunks.length) {
         const chunk = chunks[next++] as object[];
         const body = perRequest === 1 ? chunk[0] : { orders: chunk };
-        const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const response = await fetch(`${url}/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
       }
     }),

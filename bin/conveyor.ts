@@ -32,14 +32,19 @@ const app = new App();
 
 const stackName = String(app.node.tryGetContext('stackName') ?? 'Conveyor');
 if (!STACK_NAME_PATTERN.test(stackName)) {
-  fail(`Invalid context "stackName": "${stackName}" is not a CloudFormation stack name; use a letter, then letters, digits or dashes (at most 128).`);
+  fail(
+    `Invalid context "stackName": "${stackName}" is not a CloudFormation stack name; use a letter, then letters, digits or dashes (at most 128).`,
+  );
 }
 
 try {
   const stack = new ConveyorStack(app, stackName, {
     stackName,
     topology: loadTopology(app.node.tryGetContext('conveyor')),
-    manageApiGatewayAccountLogRole: flagOf(app.node.tryGetContext('manageApiGatewayAccountLogRole'), 'manageApiGatewayAccountLogRole'),
+    manageApiGatewayAccountLogRole: flagOf(
+      app.node.tryGetContext('manageApiGatewayAccountLogRole'),
+      'manageApiGatewayAccountLogRole',
+    ),
   });
   attachNag(stack);
 } catch (error) {

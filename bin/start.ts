@@ -42,13 +42,20 @@ Environment:
 class StartError extends Error {}
 
 function parseOptions() {
-  let args;
+  const config = {
+    options: {
+      'in-memory': { type: 'boolean' },
+      reset: { type: 'boolean' },
+      prune: { type: 'boolean' },
+      watch: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  } as const;
+  let args: ReturnType<typeof parseArgs<typeof config>>;
   try {
-    args = parseArgs({
-      options: { 'in-memory': { type: 'boolean' }, reset: { type: 'boolean' }, prune: { type: 'boolean' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    });
+    args = parseArgs(config);
   } catch (error) {
     process.stderr.write(`npm start: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
@@ -57,17 +64,21 @@ function parseOptions() {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  if (args.values['in-memory'] && args.values.reset) throw new StartError('--reset wipes the data directory, and --in-memory uses none: choose one');
+  if (args.values['in-memory'] && args.values.reset)
+    throw new StartError('--reset wipes the data directory, and --in-memory uses none: choose one');
 
   const env = process.env;
   const portText = env.CONVEYOR_PORT ?? String(DEFAULT_LOCAL_PORT);
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65_535) throw new StartError(`CONVEYOR_PORT must be a port number from 0 to 65535, got "${portText}"`);
+  if (!/^\d+$/.test(portText) || port > 65_535)
+    throw new StartError(`CONVEYOR_PORT must be a port number from 0 to 65535, got "${portText}"`);
 
   const levelText = (env.CONVEYOR_LOG_LEVEL ?? 'info').toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(levelText)) throw new StartError(`CONVEYOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.CONVEYOR_LOG_LEVEL}"`);
+  if (!(LOG_LEVELS as readonly string[]).includes(levelText))
+    throw new StartError(`CONVEYOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.CONVEYOR_LOG_LEVEL}"`);
   const formatText = env.CONVEYOR_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
-  if (formatText !== 'pretty' && formatText !== 'json') throw new StartError(`CONVEYOR_LOG_FORMAT must be pretty or json, got "${formatText}"`);
+  if (formatText !== 'pretty' && formatText !== 'json')
+    throw new StartError(`CONVEYOR_LOG_FORMAT must be pretty or json, got "${formatText}"`);
 
   let topology: Topology;
   if (env.CONVEYOR_TOPOLOGY !== undefined) {
@@ -122,11 +133,19 @@ function banner(runtime: LocalRuntime, options: ReturnType<typeof parseOptions>)
     '',
     '  Topology',
     ...runtime.topology.pipelines.map(
-      (p) => `    ${p.id.padEnd(8)} ${p.stages.map((s) => `${s.name} (batch ${s.batchSize}, window ${s.maxBatchingWindowSeconds}s, ×${s.maxConcurrency})`).join(' → ')}`,
+      (p) =>
+        `    ${p.id.padEnd(8)} ${p.stages.map((s) => `${s.name} (batch ${s.batchSize}, window ${s.maxBatchingWindowSeconds}s, ×${s.maxConcurrency})`).join(' → ')}`,
     ),
-    ...(applied.length + attention.length > 0 ? ['', '  Applied on this start (the topology changed)', ...applied.map((l) => `    ${l}`), ...attention.map((l) => `    ! ${l}`)] : []),
+    ...(applied.length + attention.length > 0
+      ? [
+          '',
+          '  Applied on this start (the topology changed)',
+          ...applied.map((l) => `    ${l}`),
+          ...attention.map((l) => `    ! ${l}`),
+        ]
+      : []),
     '',
-    '  Try:  curl -s -X POST ' + `${runtime.url}/orders -H 'content-type: application/json' \\`,
+    `  Try:  curl -s -X POST ${runtime.url}/orders -H 'content-type: application/json' \\`,
     `          -d '{"warehouseId":"${runtime.topology.pipelines[0]?.id}","items":[{"sku":"SKU-1","quantity":2}]}'`,
     '  Stop: Ctrl-C',
     '',
@@ -154,7 +173,12 @@ async function main(): Promise<void> {
     },
   });
   if (options.format === 'pretty') process.stdout.write(`${banner(runtime, options)}\n`);
-  output.notice('ready', { url: runtime.url, dataDir: runtime.dataDir ?? 'in-memory', stages: allStages(runtime.topology).length, startupMs: Date.now() - started });
+  output.notice('ready', {
+    url: runtime.url,
+    dataDir: runtime.dataDir ?? 'in-memory',
+    stages: allStages(runtime.topology).length,
+    startupMs: Date.now() - started,
+  });
 
   let signals = 0;
   const shutdown = (signal: string) => {
@@ -184,7 +208,12 @@ main().catch((error: Error & { code?: string; port?: number }) => {
     message = `port ${process.env.CONVEYOR_PORT ?? DEFAULT_LOCAL_PORT} on 127.0.0.1 is already in use; set CONVEYOR_PORT to a free port (e.g. CONVEYOR_PORT=3001 npm start) or stop what is using it`;
   } else if (error.code === 'EACCES' && error.port !== undefined) {
     message = `not allowed to listen on port ${error.port}; choose a port above 1023 with CONVEYOR_PORT`;
-  } else if (error instanceof StartError || error instanceof TopologyError || error instanceof DataDirError || error instanceof ProvisionError) {
+  } else if (
+    error instanceof StartError ||
+    error instanceof TopologyError ||
+    error instanceof DataDirError ||
+    error instanceof ProvisionError
+  ) {
     message = error.message;
   } else {
     message = `failed to start: ${error.message}`;

@@ -2,4 +2,6 @@
 import { LabellingInput, printLabels, summarizeLabels } from '../lib/domain/labelling.ts';
 import { orderStage, orderStageHandler } from '../lib/orders/stages.ts';
 
-export const handler = orderStageHandler(orderStage({ stage: 'labelling', input: LabellingInput, process: printLabels, summarize: summarizeLabels }));
+export const handler = orderStageHandler(
+  orderStage({ stage: 'labelling', input: LabellingInput, process: printLabels, summarize: summarizeLabels }),
+);

@@ -74,7 +74,13 @@ export async function admit(candidates: readonly Candidate[], ctx: AdmissionCont
     else results.push(fate);
   });
   for (const warehouseId of new Set(claimed.map((c) => c.order.warehouseId))) {
-    results.push(...(await queue(claimed.filter((c) => c.order.warehouseId === warehouseId), warehouseId, ctx)));
+    results.push(
+      ...(await queue(
+        claimed.filter((c) => c.order.warehouseId === warehouseId),
+        warehouseId,
+        ctx,
+      )),
+    );
   }
   return results;
 }
@@ -97,7 +103,12 @@ async function resolveTaken(c: Candidate, ctx: AdmissionContext): Promise<Admitt
   const { index, order } = c;
   for (;;) {
     if (ctx.now() + WAIT_STEP_MS >= ctx.answerBy) {
-      return { kind: 'unavailable', index, order, reason: 'another request is accepting this order right now; try again shortly' };
+      return {
+        kind: 'unavailable',
+        index,
+        order,
+        reason: 'another request is accepting this order right now; try again shortly',
+      };
     }
     const view = await ctx.ledger.inspect(order.orderId);
     if (!view) {
@@ -116,7 +127,11 @@ async function resolveTaken(c: Candidate, ctx: AdmissionContext): Promise<Admitt
 /** Takes over a claim whose request died before confirming it; true when it is now ours. */
 async function leaseExpired(view: ClaimView, c: Candidate, ctx: AdmissionContext): Promise<boolean> {
   if (view.requestId === undefined || view.leaseUntil === undefined || ctx.now() < view.leaseUntil) return false;
-  return ctx.ledger.takeOver(c.order.orderId, { requestId: view.requestId, leaseUntil: view.leaseUntil }, { requestId: ctx.requestId, leaseUntil: ctx.leaseUntil });
+  return ctx.ledger.takeOver(
+    c.order.orderId,
+    { requestId: view.requestId, leaseUntil: view.leaseUntil },
+    { requestId: ctx.requestId, leaseUntil: ctx.leaseUntil },
+  );
 }
 
 /** Queues claimed orders of one warehouse; confirms what was sent, releases the claims of the rest. */
@@ -127,7 +142,12 @@ async function queue(orders: readonly Candidate[], warehouseId: string, ctx: Adm
     ctx.entryQueueUrls.get(warehouseId) as string,
     orders.map(({ order }) => {
       const message: PickingInput = { v: MESSAGE_VERSION, order, acceptedAt: ctx.acceptedAt };
-      return { key: order.orderId, body: JSON.stringify(message), attributes: tracingAttributes(order.orderId, ctx.traceId), traceHeader };
+      return {
+        key: order.orderId,
+        body: JSON.stringify(message),
+        attributes: tracingAttributes(order.orderId, ctx.traceId),
+        traceHeader,
+      };
     }),
   );
   const sent = orders.filter((c) => !unsent.has(c.order.orderId));
@@ -139,9 +159,24 @@ async function queue(orders: readonly Candidate[], warehouseId: string, ctx: Adm
     .confirmQueued(sent.map((c) => ({ id: c.order.orderId, partition: warehouseId, entryStage, at: ctx.acceptedAt })))
     .catch((error: Error) => (ctx.warn('could not confirm queued orders', { error: error.message }), []));
   if (unconfirmed.length > 0) ctx.warn('could not confirm some queued orders', { orders: unconfirmed.length });
-  await Promise.all(failed.map((c) => ctx.ledger.release(c.order.orderId, ctx.requestId).catch((error: Error) => ctx.warn('could not release a claim', { orderId: c.order.orderId, error: error.message }))));
+  await Promise.all(
+    failed.map((c) =>
+      ctx.ledger
+        .release(c.order.orderId, ctx.requestId)
+        .catch((error: Error) =>
+          ctx.warn('could not release a claim', { orderId: c.order.orderId, error: error.message }),
+        ),
+    ),
+  );
   return [
     ...sent.map((c): Admitted => ({ kind: 'accepted', index: c.index, order: c.order })),
-    ...failed.map((c): Admitted => ({ kind: 'unavailable', index: c.index, order: c.order, reason: unsent.get(c.order.orderId) as string })),
+    ...failed.map(
+      (c): Admitted => ({
+        kind: 'unavailable',
+        index: c.index,
+        order: c.order,
+        reason: unsent.get(c.order.orderId) as string,
+      }),
+    ),
   ];
 }

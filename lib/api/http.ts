@@ -21,12 +21,20 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...BASE_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-export function problem(statusCode: number, error: string, details: readonly ErrorDetail[] = [], headers: Record<string, string> = {}): APIGatewayProxyResult {
+export function problem(
+  statusCode: number,
+  error: string,
+  details: readonly ErrorDetail[] = [],
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return json(statusCode, { error, details }, headers);
 }
 
 /** Case-insensitive header lookup (API Gateway passes headers as the client sent them). */
-export function header(headers: Record<string, string | undefined> | null | undefined, name: string): string | undefined {
+export function header(
+  headers: Record<string, string | undefined> | null | undefined,
+  name: string,
+): string | undefined {
   if (!headers) return undefined;
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;

@@ -74,7 +74,11 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
   const now = options.now ?? Date.now;
   const warehouses = [...config.entryQueueUrls.keys()];
 
-  async function submit(event: APIGatewayProxyEvent, requestId: string, remainingMs: number): Promise<APIGatewayProxyResult> {
+  async function submit(
+    event: APIGatewayProxyEvent,
+    requestId: string,
+    remainingMs: number,
+  ): Promise<APIGatewayProxyResult> {
     const started = now();
     const submission = readSubmission(event, requestId);
     if ('statusCode' in submission) return submission;
@@ -106,9 +110,21 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     metrics.addMetric(IntakeMetric.OrdersRejected, MetricUnit.Count, count('rejected') + count('conflict'));
     metrics.publishStoredMetrics();
     const unavailable = results.filter((r) => r.kind === 'unavailable');
-    if (unavailable.length > 0) logger.error(LogMessage.ordersNotQueued, { orderIds: unavailable.map((r) => r.order.orderId), reason: unavailable[0]?.reason, traceId });
+    if (unavailable.length > 0)
+      logger.error(LogMessage.ordersNotQueued, {
+        orderIds: unavailable.map((r) => r.order.orderId),
+        reason: unavailable[0]?.reason,
+        traceId,
+      });
     const accepted = results.flatMap((r) => (r.kind === 'accepted' ? [r.order.orderId] : []));
-    logger.info(LogMessage.ordersReceived, { accepted: accepted.length, duplicates: count('duplicate'), rejected: count('rejected') + count('conflict'), unavailable: unavailable.length, orderIds: accepted, traceId });
+    logger.info(LogMessage.ordersReceived, {
+      accepted: accepted.length,
+      duplicates: count('duplicate'),
+      rejected: count('rejected') + count('conflict'),
+      unavailable: unavailable.length,
+      orderIds: accepted,
+      traceId,
+    });
   }
 
   /** One cancelled order, and whether it leaves the dead-lettered ones (what it was is the ledger's answer). */
@@ -138,7 +154,9 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     if (!before) return notFound(orderId);
     // Who: the IAM caller API Gateway authenticated (locally there is none: the request id).
     const by = event.requestContext?.identity?.userArn ?? `request ${requestId}`;
-    const [result] = await ledger.close([{ id: orderId, state: 'cancelled', stage: before.stage, by: by.slice(0, 256), at: new Date(now()).toISOString() }]);
+    const [result] = await ledger.close([
+      { id: orderId, state: 'cancelled', stage: before.stage, by: by.slice(0, 256), at: new Date(now()).toISOString() },
+    ]);
     if (result?.kind === 'error') throw new Error(result.message);
     const after = (await ledger.read(orderId)) ?? before;
     if (result?.kind === 'applied') reportCancelled(result.previous);
@@ -146,13 +164,22 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
       if (result?.kind === 'applied') logger.info('order cancelled', { orderId, stage: after.stage, by });
       return json(200, after);
     }
-    return json(409, { error: `order already ${after.status}`, details: [{ field: 'orderId', message: `order ${orderId} is ${after.status} and can no longer be cancelled` }], order: after });
+    return json(409, {
+      error: `order already ${after.status}`,
+      details: [{ field: 'orderId', message: `order ${orderId} is ${after.status} and can no longer be cancelled` }],
+      order: after,
+    });
   }
 
   function orderIdOf(event: APIGatewayProxyEvent): string | APIGatewayProxyResult {
     const orderId = event.pathParameters?.orderId ?? '';
     if (ORDER_ID_PATTERN.test(orderId)) return orderId;
-    return problem(400, 'invalid order id', [{ field: 'orderId', message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' }]);
+    return problem(400, 'invalid order id', [
+      {
+        field: 'orderId',
+        message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+      },
+    ]);
   }
 
   return async function handler(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
@@ -161,7 +188,11 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     try {
       switch (`${event.httpMethod} ${event.resource}`) {
         case 'POST /orders':
-          return await submit(event, requestId, context?.getRemainingTimeInMillis() ?? options.defaultTimeoutMs ?? 10_000);
+          return await submit(
+            event,
+            requestId,
+            context?.getRemainingTimeInMillis() ?? options.defaultTimeoutMs ?? 10_000,
+          );
         case 'GET /orders/{orderId}':
           return await get(event);
         case 'DELETE /orders/{orderId}':
@@ -171,7 +202,12 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
     } catch (error) {
       // A dependency (SQS, DynamoDB) failed beyond the SDK's retries: nothing partial is reported as accepted.
       logger.error(LogMessage.requestFailed, { error: (error as Error).message, requestId });
-      return problem(503, 'service unavailable', [{ field: 'request', message: `try again shortly (request ${requestId})` }], { 'retry-after': '1' });
+      return problem(
+        503,
+        'service unavailable',
+        [{ field: 'request', message: `try again shortly (request ${requestId})` }],
+        { 'retry-after': '1' },
+      );
     }
   };
 }
@@ -183,7 +219,13 @@ function notFound(orderId: string): APIGatewayProxyResult {
 function notRouted(event: APIGatewayProxyEvent): APIGatewayProxyResult {
   const allowed: Record<string, string> = { '/orders': 'POST', '/orders/{orderId}': 'GET, DELETE' };
   const allow = allowed[event.resource];
-  if (allow) return problem(405, 'method not allowed', [{ field: 'method', message: `${event.httpMethod} is not allowed on ${event.resource}; use ${allow}` }], { allow });
+  if (allow)
+    return problem(
+      405,
+      'method not allowed',
+      [{ field: 'method', message: `${event.httpMethod} is not allowed on ${event.resource}; use ${allow}` }],
+      { allow },
+    );
   return problem(404, 'not found', [{ field: 'path', message: `no route for ${event.httpMethod} ${event.path}` }]);
 }
 
@@ -191,19 +233,32 @@ function notRouted(event: APIGatewayProxyEvent): APIGatewayProxyResult {
 function readSubmission(event: APIGatewayProxyEvent, requestId: string): Submission | APIGatewayProxyResult {
   const contentType = header(event.headers, 'content-type');
   if (!contentType || !/^application\/json\s*(;|$)/i.test(contentType)) {
-    return problem(415, 'unsupported media type', [{ field: 'content-type', message: `must be application/json, got ${contentType ? JSON.stringify(contentType) : 'none'}` }]);
+    return problem(415, 'unsupported media type', [
+      {
+        field: 'content-type',
+        message: `must be application/json, got ${contentType ? JSON.stringify(contentType) : 'none'}`,
+      },
+    ]);
   }
   const correlation = header(event.headers, 'x-correlation-id');
   if (correlation !== undefined && !CORRELATION_ID_PATTERN.test(correlation)) {
-    return problem(400, 'invalid header', [{ field: 'x-correlation-id', message: 'must be 1–128 letters, digits, ".", "_", ":" or "-"' }]);
+    return problem(400, 'invalid header', [
+      { field: 'x-correlation-id', message: 'must be 1–128 letters, digits, ".", "_", ":" or "-"' },
+    ]);
   }
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_BODY_BYTES) {
-    return problem(413, 'request body too large', [{ field: 'body', message: `is ${bytes} bytes; at most ${MAX_BODY_BYTES} are accepted — send at most ${MAX_ORDERS_PER_REQUEST} orders per request` }]);
+    return problem(413, 'request body too large', [
+      {
+        field: 'body',
+        message: `is ${bytes} bytes; at most ${MAX_BODY_BYTES} are accepted — send at most ${MAX_ORDERS_PER_REQUEST} orders per request`,
+      },
+    ]);
   }
-  if (text.trim() === '') return problem(400, 'invalid request body', [{ field: 'body', message: 'is empty; send an order as JSON' }]);
+  if (text.trim() === '')
+    return problem(400, 'invalid request body', [{ field: 'body', message: 'is empty; send an order as JSON' }]);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -212,36 +267,51 @@ function readSubmission(event: APIGatewayProxyEvent, requestId: string): Submiss
     return problem(400, 'invalid request body', [{ field: 'body', message: `is not valid JSON: ${message}` }]);
   }
   const traceId = correlation ?? requestId;
-  if (!(typeof body === 'object' && body !== null && !Array.isArray(body) && 'orders' in body)) return { bulk: false, candidates: [body], prefix: () => '', traceId };
+  if (!(typeof body === 'object' && body !== null && !Array.isArray(body) && 'orders' in body))
+    return { bulk: false, candidates: [body], prefix: () => '', traceId };
   const envelope = BulkOrderShape.safeParse(body);
   if (!envelope.success) return problem(400, 'invalid request body', zodDetails(envelope.error, ''));
   return { bulk: true, candidates: envelope.data.orders, prefix: (i) => `orders.${i}.`, traceId };
 }
 
 /** Every order validated on its own: the valid ones (with an id and a fingerprint), and why the others are not. */
-function validate(submission: Submission, config: IntakeConfig, warehouses: readonly string[]): { valid: Candidate[]; rejected: Result[] } {
+function validate(
+  submission: Submission,
+  config: IntakeConfig,
+  warehouses: readonly string[],
+): { valid: Candidate[]; rejected: Result[] } {
   const valid: Candidate[] = [];
   const rejected: Result[] = [];
   const idsInRequest = new Map<string, number>();
   submission.candidates.forEach((candidate, index) => {
     const at = submission.prefix(index);
-    const reject = (details: ErrorDetail[], orderId?: string) => rejected.push({ kind: 'rejected', index, details, ...(orderId ? { orderId } : {}) });
+    const reject = (details: ErrorDetail[], orderId?: string) =>
+      rejected.push({ kind: 'rejected', index, details, ...(orderId ? { orderId } : {}) });
     const parsed = OrderRequest.safeParse(candidate);
     if (!parsed.success) return reject(zodDetails(parsed.error, at), claimedOrderId(candidate));
     const request = parsed.data;
     const details: ErrorDetail[] = [];
     if (!config.entryQueueUrls.has(request.warehouseId)) {
-      details.push({ field: `${at}warehouseId`, message: `unknown warehouse ${JSON.stringify(request.warehouseId)}; warehouses are ${warehouses.join(', ')}` });
+      details.push({
+        field: `${at}warehouseId`,
+        message: `unknown warehouse ${JSON.stringify(request.warehouseId)}; warehouses are ${warehouses.join(', ')}`,
+      });
     }
     const restriction = deliveryRestriction(request.shipTo?.country ?? HOME_COUNTRY, request.priority ?? 'standard');
-    if (restriction) details.push({ field: `${at}${request.shipTo ? 'shipTo.country' : 'priority'}`, message: restriction });
+    if (restriction)
+      details.push({ field: `${at}${request.shipTo ? 'shipTo.country' : 'priority'}`, message: restriction });
     if (request.orderId !== undefined) {
       const first = idsInRequest.get(request.orderId);
-      if (first !== undefined) details.push({ field: `${at}orderId`, message: `duplicates orders.${first}.orderId in this request` });
+      if (first !== undefined)
+        details.push({ field: `${at}orderId`, message: `duplicates orders.${first}.orderId in this request` });
       else idsInRequest.set(request.orderId, index);
     }
     if (details.length > 0) return reject(details, request.orderId);
-    const order: Order = { ...request, orderId: request.orderId ?? randomUUID(), priority: request.priority ?? 'standard' };
+    const order: Order = {
+      ...request,
+      orderId: request.orderId ?? randomUUID(),
+      priority: request.priority ?? 'standard',
+    };
     valid.push({ index, order, fingerprint: fingerprint(order) });
   });
   return { valid, rejected };
@@ -252,18 +322,38 @@ function singleResponse(result: Result): APIGatewayProxyResult {
     case 'accepted':
       return json(202, { orderId: result.order.orderId, warehouseId: result.order.warehouseId, status: 'accepted' });
     case 'duplicate':
-      return json(202, { orderId: result.order.orderId, warehouseId: result.order.warehouseId, status: result.status, duplicate: true });
+      return json(202, {
+        orderId: result.order.orderId,
+        warehouseId: result.order.warehouseId,
+        status: result.status,
+        duplicate: true,
+      });
     case 'rejected':
       return problem(400, 'invalid order', result.details);
     case 'conflict':
       return problem(409, 'order id already used', conflictDetails(result.order.orderId, ''));
     case 'unavailable':
-      return problem(503, 'service unavailable', [{ field: 'request', message: `the order could not be queued (${result.reason}); nothing was recorded — try again` }], { 'retry-after': '1' });
+      return problem(
+        503,
+        'service unavailable',
+        [
+          {
+            field: 'request',
+            message: `the order could not be queued (${result.reason}); nothing was recorded — try again`,
+          },
+        ],
+        { 'retry-after': '1' },
+      );
   }
 }
 
 function conflictDetails(orderId: string, at: string): ErrorDetail[] {
-  return [{ field: `${at}orderId`, message: `order ${orderId} was submitted before with different contents; use a new orderId` }];
+  return [
+    {
+      field: `${at}orderId`,
+      message: `order ${orderId} was submitted before with different contents; use a new orderId`,
+    },
+  ];
 }
 
 function bulkResponse(results: readonly Result[]): APIGatewayProxyResult {
@@ -272,13 +362,34 @@ function bulkResponse(results: readonly Result[]): APIGatewayProxyResult {
       case 'accepted':
         return { index: r.index, orderId: r.order.orderId, warehouseId: r.order.warehouseId, status: 'accepted' };
       case 'duplicate':
-        return { index: r.index, orderId: r.order.orderId, warehouseId: r.order.warehouseId, status: r.status, duplicate: true };
+        return {
+          index: r.index,
+          orderId: r.order.orderId,
+          warehouseId: r.order.warehouseId,
+          status: r.status,
+          duplicate: true,
+        };
       case 'rejected':
-        return { index: r.index, ...(r.orderId ? { orderId: r.orderId } : {}), error: 'invalid order', details: r.details };
+        return {
+          index: r.index,
+          ...(r.orderId ? { orderId: r.orderId } : {}),
+          error: 'invalid order',
+          details: r.details,
+        };
       case 'conflict':
-        return { index: r.index, orderId: r.order.orderId, error: 'order id already used', details: conflictDetails(r.order.orderId, `orders.${r.index}.`) };
+        return {
+          index: r.index,
+          orderId: r.order.orderId,
+          error: 'order id already used',
+          details: conflictDetails(r.order.orderId, `orders.${r.index}.`),
+        };
       case 'unavailable':
-        return { index: r.index, orderId: r.order.orderId, error: 'service unavailable', details: [{ field: `orders.${r.index}`, message: 'could not be queued; nothing was recorded — resubmit it' }] };
+        return {
+          index: r.index,
+          orderId: r.order.orderId,
+          error: 'service unavailable',
+          details: [{ field: `orders.${r.index}`, message: 'could not be queued; nothing was recorded — resubmit it' }],
+        };
     }
   });
   const tally = {
@@ -289,14 +400,33 @@ function bulkResponse(results: readonly Result[]): APIGatewayProxyResult {
   };
   const body = { ...tally, results: entries };
   if (tally.accepted + tally.duplicates > 0) return json(202, body);
-  if (tally.unavailable > 0) return json(503, { error: 'service unavailable', details: [{ field: 'orders', message: 'no order could be queued; try again' }], ...body }, { 'retry-after': '1' });
-  const details = results.flatMap((r) => (r.kind === 'rejected' ? r.details : r.kind === 'conflict' ? conflictDetails(r.order.orderId, `orders.${r.index}.`) : []));
-  if (results.every((r) => r.kind === 'conflict')) return json(409, { error: 'order id already used', details, ...body });
+  if (tally.unavailable > 0)
+    return json(
+      503,
+      {
+        error: 'service unavailable',
+        details: [{ field: 'orders', message: 'no order could be queued; try again' }],
+        ...body,
+      },
+      { 'retry-after': '1' },
+    );
+  const details = results.flatMap((r) =>
+    r.kind === 'rejected'
+      ? r.details
+      : r.kind === 'conflict'
+        ? conflictDetails(r.order.orderId, `orders.${r.index}.`)
+        : [],
+  );
+  if (results.every((r) => r.kind === 'conflict'))
+    return json(409, { error: 'order id already used', details, ...body });
   return json(400, { error: 'no order accepted', details, ...body });
 }
 
 /** Fields paths as users write them: `items.0.quantity`, with the bulk prefix. */
-function zodDetails(error: { readonly issues: ReadonlyArray<{ readonly path: readonly PropertyKey[]; readonly message: string }> }, prefix: string): ErrorDetail[] {
+function zodDetails(
+  error: { readonly issues: ReadonlyArray<{ readonly path: readonly PropertyKey[]; readonly message: string }> },
+  prefix: string,
+): ErrorDetail[] {
   return error.issues.slice(0, 20).map((issue) => {
     const path = issue.path.map(String).join('.');
     return { field: `${prefix}${path}`.replace(/\.$/, '') || 'body', message: issue.message };
@@ -315,14 +445,19 @@ function claimedOrderId(candidate: unknown): string | undefined {
  */
 export function fingerprint(order: Order): string {
   const items = [...order.items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
-  return createHash('sha256').update(canonicalJson({ ...order, items })).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(canonicalJson({ ...order, items }))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** JSON with object keys sorted at every level. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

@@ -12,7 +12,10 @@ export function messageBytes(body: string, attributes?: Record<string, MessageAt
   let bytes = Buffer.byteLength(body, 'utf8');
   for (const [name, value] of Object.entries(attributes ?? {})) {
     bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value.DataType ?? '', 'utf8');
-    bytes += value.StringValue !== undefined ? Buffer.byteLength(value.StringValue, 'utf8') : (value.BinaryValue?.byteLength ?? 0);
+    bytes +=
+      value.StringValue !== undefined
+        ? Buffer.byteLength(value.StringValue, 'utf8')
+        : (value.BinaryValue?.byteLength ?? 0);
   }
   return bytes;
 }

@@ -58,12 +58,18 @@ export function sdkTimeouts(answerWithinSeconds: number): SdkTimeouts {
   const perAttempt = (attempts: number) => (budgetMs - RETRY_BASE_DELAY_MS * (2 ** attempts - 2)) / attempts;
   let maxAttempts = MAX_ATTEMPTS;
   while (maxAttempts > 1 && perAttempt(maxAttempts) < MIN_REQUEST_TIMEOUT_MS) maxAttempts--;
-  const requestTimeoutMs = Math.floor(Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(MIN_REQUEST_TIMEOUT_MS, perAttempt(maxAttempts))));
+  const requestTimeoutMs = Math.floor(
+    Math.min(MAX_REQUEST_TIMEOUT_MS, Math.max(MIN_REQUEST_TIMEOUT_MS, perAttempt(maxAttempts))),
+  );
   return { maxAttempts, requestTimeoutMs, connectionTimeoutMs: Math.min(1_000, requestTimeoutMs) };
 }
 
 /** Without a time to answer within (stage functions: their runtime keeps its own deadlines), the SDK's three attempts, each cut at 10 s. */
-export const UNBUDGETED: SdkTimeouts = { maxAttempts: MAX_ATTEMPTS, requestTimeoutMs: MAX_REQUEST_TIMEOUT_MS, connectionTimeoutMs: 2_000 };
+export const UNBUDGETED: SdkTimeouts = {
+  maxAttempts: MAX_ATTEMPTS,
+  requestTimeoutMs: MAX_REQUEST_TIMEOUT_MS,
+  connectionTimeoutMs: 2_000,
+};
 
 /** What a call fails with while the cool-down after a timeout lasts: a server-side fault, like the timeout itself. */
 export class DependencyTimeoutError extends Error {
@@ -81,7 +87,12 @@ export class DependencyTimeoutError extends Error {
  * Hand-written (a dozen lines of SDK middleware) rather than a circuit-breaker library, which
  * would add a dependency to every handler bundle for this one rule.
  */
-export function failFastAfterTimeout(client: { middlewareStack: MiddlewareStack<any, any> }, service: string, coolDownMs: number): void {
+export function failFastAfterTimeout(
+  // biome-ignore lint/suspicious/noExplicitAny: any client's stack (each has its own input and output types)
+  client: { middlewareStack: MiddlewareStack<any, any> },
+  service: string,
+  coolDownMs: number,
+): void {
   let blockedUntil = 0;
   client.middlewareStack.add(
     (next) => async (args) => {
@@ -149,5 +160,7 @@ export function createSqsClient(timeouts: SdkTimeouts, traced?: ClientTracer): S
 export function createDocumentClient(timeouts: SdkTimeouts, traced?: ClientTracer): DynamoDBDocumentClient {
   const dynamodb = new DynamoDBClient(clientConfig(timeouts));
   failFastAfterTimeout(dynamodb, 'DynamoDB', timeouts.requestTimeoutMs);
-  return DynamoDBDocumentClient.from(traced ? traced.captureAWSv3Client(dynamodb) : dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  return DynamoDBDocumentClient.from(traced ? traced.captureAWSv3Client(dynamodb) : dynamodb, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
 }

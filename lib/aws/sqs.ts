@@ -68,7 +68,13 @@ export async function sendMessages(
           Id: String(i),
           MessageBody: m.body,
           MessageAttributes: m.attributes,
-          ...(m.traceHeader ? { MessageSystemAttributes: { [TRACE_HEADER_ATTRIBUTE]: { DataType: 'String', StringValue: m.traceHeader } } } : {}),
+          ...(m.traceHeader
+            ? {
+                MessageSystemAttributes: {
+                  [TRACE_HEADER_ATTRIBUTE]: { DataType: 'String', StringValue: m.traceHeader },
+                },
+              }
+            : {}),
         }));
         const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         for (const success of response.Successful ?? []) {
@@ -107,14 +113,22 @@ export interface VisibilityChange {
  * Sets the visibility timeout of received messages with `ChangeMessageVisibilityBatch`.
  * @returns how many changes failed (those messages reappear after the queue's visibility timeout instead).
  */
-export async function changeVisibility(sqs: SQSClient, queueUrl: string, changes: readonly VisibilityChange[]): Promise<number> {
+export async function changeVisibility(
+  sqs: SQSClient,
+  queueUrl: string,
+  changes: readonly VisibilityChange[],
+): Promise<number> {
   let failures = 0;
   await mapConcurrent(chunkByCount(changes, SQS_MAX_BATCH_ENTRIES), 10, async (chunk) => {
     try {
       const response = await sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: queueUrl,
-          Entries: chunk.map((c, i) => ({ Id: String(i), ReceiptHandle: c.receiptHandle, VisibilityTimeout: c.seconds })),
+          Entries: chunk.map((c, i) => ({
+            Id: String(i),
+            ReceiptHandle: c.receiptHandle,
+            VisibilityTimeout: c.seconds,
+          })),
         }),
       );
       failures += response.Failed?.length ?? 0;

@@ -51,13 +51,22 @@ export interface HandlerWatcher {
  * const watcher = await watchHandlers(['picking'], outDir, { rebuilt: (b) => console.log(b.module), failed: console.error, recovered: () => {} });
  * await watcher.close();
  */
-export async function watchHandlers(names: readonly string[], outDir: string, events: WatchEvents): Promise<HandlerWatcher> {
+export async function watchHandlers(
+  names: readonly string[],
+  outDir: string,
+  events: WatchEvents,
+): Promise<HandlerWatcher> {
   const esbuild = await import('esbuild');
   const handlers: RebuildingHandler[] = [];
   const sources = new SourceWatcher((file) => handlers.filter((h) => h.inputs.has(file)).forEach((h) => h.schedule()));
   const started = await Promise.allSettled(
     [...new Set(names)].map(async (name) => {
-      const context = await esbuild.context({ ...handlerBuildOptions(name), outfile: join(outDir, name, `${name}.mjs`), write: false, metafile: true });
+      const context = await esbuild.context({
+        ...handlerBuildOptions(name),
+        outfile: join(outDir, name, `${name}.mjs`),
+        write: false,
+        metafile: true,
+      });
       const handler = new RebuildingHandler(name, context, outDir, events, sources);
       handlers.push(handler);
       await handler.build();
@@ -127,18 +136,28 @@ class RebuildingHandler {
       this.#events.failed(this.name, message);
       return;
     }
-    this.inputs = new Set(Object.keys(result.metafile.inputs).map((file) => resolve(file)).filter((file) => !file.split(sep).includes('node_modules')));
+    this.inputs = new Set(
+      Object.keys(result.metafile.inputs)
+        .map((file) => resolve(file))
+        .filter((file) => !file.split(sep).includes('node_modules')),
+    );
     for (const file of this.inputs) this.#watch(file);
     const wasFailing = this.#failing;
     this.#failing = false;
     const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'));
-    const codeSha256 = createHash('sha256').update(code?.contents ?? new Uint8Array()).digest('base64');
+    const codeSha256 = createHash('sha256')
+      .update(code?.contents ?? new Uint8Array())
+      .digest('base64');
     if (codeSha256 === this.current?.codeSha256) {
       if (wasFailing) this.#events.recovered(this.name);
       return;
     }
     const first = this.current === undefined;
-    this.current = { name: this.name, module: writeBuild(join(this.#outDir, this.name, String(++this.#revision)), result), codeSha256 };
+    this.current = {
+      name: this.name,
+      module: writeBuild(join(this.#outDir, this.name, String(++this.#revision)), result),
+      codeSha256,
+    };
     if (!first) this.#events.rebuilt(this.current, performance.now() - started);
   }
 
@@ -181,7 +200,11 @@ class SourceWatcher {
   add(dir: string): void {
     if (this.#watchers.has(dir)) return;
     try {
-      const watcher = watch(dir, { persistent: false }, (_event, filename) => filename && this.#changed(join(dir, filename.toString())));
+      const watcher = watch(
+        dir,
+        { persistent: false },
+        (_event, filename) => filename && this.#changed(join(dir, filename.toString())),
+      );
       watcher.on('error', () => this.#watchers.delete(dir));
       this.#watchers.set(dir, watcher);
     } catch {
@@ -215,5 +238,7 @@ function describeBuildError(error: unknown): string {
 }
 
 function errorFiles(error: unknown): string[] {
-  return ((error as { errors?: Message[] }).errors ?? []).flatMap((e) => (e.location ? [resolve(e.location.file)] : []));
+  return ((error as { errors?: Message[] }).errors ?? []).flatMap((e) =>
+    e.location ? [resolve(e.location.file)] : [],
+  );
 }

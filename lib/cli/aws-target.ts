@@ -24,11 +24,28 @@ import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@a
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, PurgeQueueCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import {
+  GetEventSourceMappingCommand,
+  LambdaClient,
+  UpdateEventSourceMappingCommand,
+  type EventSourceMappingConfiguration,
+} from '@aws-sdk/client-lambda';
+import {
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  PurgeQueueCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { BreakerOverride } from '../contract/breaker.ts';
-import { IntakeMetric, intakeMetricDimensions, StackOutput, StageMetric, stageMetricDimensions } from '../contract/index.ts';
+import {
+  IntakeMetric,
+  intakeMetricDimensions,
+  StackOutput,
+  StageMetric,
+  stageMetricDimensions,
+} from '../contract/index.ts';
 import { FINAL_STATUSES, ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { listOrders, type ListedOrders } from '../ledger/listing.ts';
@@ -70,7 +87,12 @@ import {
 const METRICS_WINDOW_SECONDS = 300;
 /** A redrive waited for gives up after this long (the task goes on; the CLI says how to follow it). */
 const MAX_REDRIVE_WAIT_MS = 15 * 60_000;
-const QUEUE_ATTRIBUTES = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed', 'MessageRetentionPeriod'] as const;
+const QUEUE_ATTRIBUTES = [
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+  'MessageRetentionPeriod',
+] as const;
 /** What `dlq export` takes per stage at most. */
 const MAX_EXPORT = 10_000;
 /** A trace searches the logs from this long before the order was created (clocks and the intake's own lines)… */
@@ -110,7 +132,14 @@ export class AwsTarget implements Target {
   #signedFetch: SignedFetch | undefined;
   readonly #queues = new Map<string, DeadLetterQueueRef>();
 
-  private constructor(stack: StackResources, clients: Clients, region: string, credentials: CredentialsProvider, context: CliContext, options: AwsTargetOptions) {
+  private constructor(
+    stack: StackResources,
+    clients: Clients,
+    region: string,
+    credentials: CredentialsProvider,
+    context: CliContext,
+    options: AwsTargetOptions,
+  ) {
     this.#stack = stack;
     this.#clients = clients;
     this.#region = region;
@@ -128,7 +157,11 @@ export class AwsTarget implements Target {
    * const target = await AwsTarget.open({ stack: 'Conveyor', region: 'eu-west-1', profile: 'ops' }, processContext());
    */
   static async open(options: AwsTargetOptions, context: CliContext): Promise<AwsTarget> {
-    const errorContext = { stack: options.stack, ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
+    const errorContext = {
+      stack: options.stack,
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+    };
     const credentials = context.awsCredentials ?? defaultProvider(options.profile ? { profile: options.profile } : {});
     try {
       await credentials();
@@ -149,7 +182,10 @@ export class AwsTarget implements Target {
       cloudformation.destroy();
       throw explainError(error, errorContext);
     }
-    if (!region) throw new UsageError(`no AWS region${options.profile ? ` for profile "${options.profile}"` : ''} — pass --region (e.g. --region eu-west-1) or set AWS_REGION`);
+    if (!region)
+      throw new UsageError(
+        `no AWS region${options.profile ? ` for profile "${options.profile}"` : ''} — pass --region (e.g. --region eu-west-1) or set AWS_REGION`,
+      );
     const regional = { ...config, region };
     const clients: Clients = {
       cloudformation,
@@ -184,17 +220,22 @@ export class AwsTarget implements Target {
           const [queue, dlq, mapping] = await Promise.all([
             this.#queueCounts(this.#stack.stage(ref, 'queueUrl')),
             this.#queueCounts(this.#stack.stage(ref, 'dlqUrl')),
-            this.#clients.lambda.send(new GetEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid') })),
+            this.#clients.lambda.send(
+              new GetEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid') }),
+            ),
           ]);
           return { ref, queue, dlq, mapping };
         }),
       ),
-      this.#metrics(refs).catch((error: unknown) => explainError(error, { stack: this.#stack.stackName, region: this.#region })),
+      this.#metrics(refs).catch((error: unknown) =>
+        explainError(error, { stack: this.#stack.stackName, region: this.#region }),
+      ),
     ]);
 
     const notes: string[] = [];
     const haveMetrics = !(metrics instanceof CliError);
-    if (!haveMetrics) notes.push(`CloudWatch metrics not read (${metrics.message}); age, processed, failed and rates are blank`);
+    if (!haveMetrics)
+      notes.push(`CloudWatch metrics not read (${metrics.message}); age, processed, failed and rates are blank`);
     const pipelines: Record<string, Record<string, StageStatus>> = {};
     let inFlight = 0;
     rows.forEach(({ ref, queue, dlq, mapping }, i) => {
@@ -243,22 +284,39 @@ export class AwsTarget implements Target {
   }
 
   async submitOrders(orders: readonly unknown[]): Promise<IntakeResponse> {
-    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders`, 'POST', JSON.stringify({ orders }));
+    const response = await this.#api(
+      `${this.#stack.apiUrl.replace(/\/?$/, '/')}orders`,
+      'POST',
+      JSON.stringify({ orders }),
+    );
     const retryAfter = Number(response.headers.get('retry-after'));
-    return { status: response.status, body: await jsonOrText(response), ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
+    return {
+      status: response.status,
+      body: await jsonOrText(response),
+      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+    };
   }
 
   async getOrder(orderId: string): Promise<Record<string, unknown> | undefined> {
-    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'GET');
+    const response = await this.#api(
+      `${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`,
+      'GET',
+    );
     const body = await jsonOrText(response);
     if (response.status === 404) return undefined;
-    if (response.status !== 200) throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
+    if (response.status !== 200)
+      throw new CliError(
+        `the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`,
+      );
     return body as Record<string, unknown>;
   }
 
   async listOrders(query: OrderListQuery): Promise<ListedOrders> {
     const tableName = this.#stack.statusTableName;
-    if (!tableName) throw new CliError(`stack "${this.#stack.stackName}" has no ${StackOutput.statusTable} output — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`);
+    if (!tableName)
+      throw new CliError(
+        `stack "${this.#stack.stackName}" has no ${StackOutput.statusTable} output — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`,
+      );
     const table = new DynamoDbTable(DynamoDBDocumentClient.from(this.#clients.dynamodb), tableName);
     return listOrders(table, ORDER_STATUS_LABELS, {
       states: query.states,
@@ -275,20 +333,29 @@ export class AwsTarget implements Target {
     const final = record !== undefined && (FINAL_STATUSES as readonly string[]).includes(record.status);
     const created = Date.parse(record?.createdAt ?? '');
     const updated = Date.parse(record?.updatedAt ?? '');
-    const from = options.since ?? (Number.isFinite(created) ? created - TRACE_MARGIN_BEFORE_MS : now - TRACE_UNKNOWN_LOOKBACK_MS);
+    const from =
+      options.since ?? (Number.isFinite(created) ? created - TRACE_MARGIN_BEFORE_MS : now - TRACE_UNKNOWN_LOOKBACK_MS);
     const to = final && Number.isFinite(updated) ? Math.min(now, updated + TRACE_MARGIN_AFTER_MS) : now;
-    const { lines, truncated } = await queryOrderLines(this.#clients.logs, groups, orderId, { from, to }, {
-      sleep: this.#context.sleep,
-      now: this.#context.now,
-      ...(this.#options.pollIntervalMs !== undefined ? { pollMs: this.#options.pollIntervalMs } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const { lines, truncated } = await queryOrderLines(
+      this.#clients.logs,
+      groups,
+      orderId,
+      { from, to },
+      {
+        sleep: this.#context.sleep,
+        now: this.#context.now,
+        ...(this.#options.pollIntervalMs !== undefined ? { pollMs: this.#options.pollIntervalMs } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      },
+    );
     if (!record && lines.length === 0) return undefined;
     return buildTrace(orderId, record, lines, {
       source: `CloudWatch Logs Insights over ${groups.length} log groups (${record?.warehouseId ? `${record.warehouseId}'s stages` : 'every stage'}, the intake, the dead-letter auditor)`,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
-      ...(truncated ? { incomplete: 'the query returned its maximum of rows; later lines may be missing — narrow it with --since' } : {}),
+      ...(truncated
+        ? { incomplete: 'the query returned its maximum of rows; later lines may be missing — narrow it with --since' }
+        : {}),
     });
   }
 
@@ -299,25 +366,47 @@ export class AwsTarget implements Target {
     const stages = (pipelines.length > 0 ? pipelines : manifest.pipelines).flatMap((p) => p.stages);
     const named = stages.flatMap((s) => (s.logGroup ? [{ name: s.logGroup, source: s.name }] : []));
     if (!manifest.logGroups || named.length < stages.length) {
-      throw new StackError(`stack "${stackName}" does not publish its log groups in its ${StackOutput.topology} output (deployed with an earlier version) — redeploy it with this version of Conveyor (\`npx cdk deploy\`) to trace orders`);
+      throw new StackError(
+        `stack "${stackName}" does not publish its log groups in its ${StackOutput.topology} output (deployed with an earlier version) — redeploy it with this version of Conveyor (\`npx cdk deploy\`) to trace orders`,
+      );
     }
-    return [...named, { name: manifest.logGroups.intake, source: 'intake' }, { name: manifest.logGroups.deadLetterAuditor, source: 'dead-letter-auditor' }];
+    return [
+      ...named,
+      { name: manifest.logGroups.intake, source: 'intake' },
+      { name: manifest.logGroups.deadLetterAuditor, source: 'dead-letter-auditor' },
+    ];
   }
 
   async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
-    const response = await this.#api(`${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`, 'DELETE');
+    const response = await this.#api(
+      `${this.#stack.apiUrl.replace(/\/?$/, '/')}orders/${encodeURIComponent(orderId)}`,
+      'DELETE',
+    );
     const body = await jsonOrText(response);
     const result = cancelResultOf(response.status, body);
     if (result !== 'unexpected') return result;
-    throw new CliError(`the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`);
+    throw new CliError(
+      `the order API answered ${describeHttpProblem(response.status, body)}${response.status === 403 ? ' — your identity needs execute-api:Invoke on the API' : ''}`,
+    );
   }
 
   async peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
-    return findDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), { limit, queue: await this.#deadLetterQueue(ref), confirmEmpty: true, ...(filter ? { filter } : {}) });
+    return findDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), {
+      limit,
+      queue: await this.#deadLetterQueue(ref),
+      confirmEmpty: true,
+      ...(filter ? { filter } : {}),
+    });
   }
 
   async exportDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
-    const page = await findDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), { limit: Math.min(limit, MAX_EXPORT), queue: await this.#deadLetterQueue(ref), fullBody: true, confirmEmpty: true, ...(filter ? { filter } : {}) });
+    const page = await findDeadLetters(this.#clients.sqs, this.#stack.stage(ref, 'dlqUrl'), {
+      limit: Math.min(limit, MAX_EXPORT),
+      queue: await this.#deadLetterQueue(ref),
+      fullBody: true,
+      confirmEmpty: true,
+      ...(filter ? { filter } : {}),
+    });
     this.#audit(exportAudit(operatorName(this.#context), stageKey(ref), filter, page.letters.length, page.scanned));
     return page;
   }
@@ -334,14 +423,28 @@ export class AwsTarget implements Target {
       }),
     );
     let task = await this.#moveTask(sourceArn, TaskHandle);
-    const started: RedriveResult = { kind: 'task', taskHandle: TaskHandle, approximateNumberToMove: task?.ApproximateNumberOfMessagesToMove ?? null };
-    this.#audit(moveTaskAudit(operatorName(this.#context), stageKey(ref), TaskHandle, started.approximateNumberToMove, options.ratePerSecond));
+    const started: RedriveResult = {
+      kind: 'task',
+      taskHandle: TaskHandle,
+      approximateNumberToMove: task?.ApproximateNumberOfMessagesToMove ?? null,
+    };
+    this.#audit(
+      moveTaskAudit(
+        operatorName(this.#context),
+        stageKey(ref),
+        TaskHandle,
+        started.approximateNumberToMove,
+        options.ratePerSecond,
+      ),
+    );
     if (!options.wait) return started;
     const deadline = this.#context.now() + MAX_REDRIVE_WAIT_MS;
     while (task?.Status === 'RUNNING' || task?.Status === 'CANCELLING') {
       options.onProgress?.(task.ApproximateNumberOfMessagesMoved ?? 0, task.ApproximateNumberOfMessagesToMove ?? null);
       if (this.#context.now() > deadline) {
-        throw new CliError(`the move task is still running after ${MAX_REDRIVE_WAIT_MS / 60_000} min — follow it with \`aws sqs list-message-move-tasks --source-arn ${sourceArn}\``);
+        throw new CliError(
+          `the move task is still running after ${MAX_REDRIVE_WAIT_MS / 60_000} min — follow it with \`aws sqs list-message-move-tasks --source-arn ${sourceArn}\``,
+        );
       }
       await this.#context.sleep(this.#options.pollIntervalMs ?? 2000);
       task = await this.#moveTask(sourceArn, TaskHandle);
@@ -355,16 +458,29 @@ export class AwsTarget implements Target {
   }
 
   async pause(ref: StageRef): Promise<StageControlResult> {
-    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), Enabled: false })));
+    return controlResult(
+      await this.#clients.lambda.send(
+        new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), Enabled: false }),
+      ),
+    );
   }
 
   async resume(ref: StageRef): Promise<StageControlResult> {
-    return controlResult(await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), Enabled: true })));
+    return controlResult(
+      await this.#clients.lambda.send(
+        new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), Enabled: true }),
+      ),
+    );
   }
 
   async scale(ref: StageRef, maxConcurrency: number): Promise<StageControlResult> {
     return controlResult(
-      await this.#clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'), ScalingConfig: { MaximumConcurrency: maxConcurrency } })),
+      await this.#clients.lambda.send(
+        new UpdateEventSourceMappingCommand({
+          UUID: this.#stack.stage(ref, 'eventSourceMappingUuid'),
+          ScalingConfig: { MaximumConcurrency: maxConcurrency },
+        }),
+      ),
     );
   }
 
@@ -372,12 +488,25 @@ export class AwsTarget implements Target {
     const queueUrl = this.#stack.stage(ref, 'queueUrl');
     const [counts, age] = await Promise.all([
       this.#queueCounts(queueUrl),
-      this.#oldestMessageAge(queueUrl).catch((error: unknown) => explainError(error, { stack: this.#stack.stackName, region: this.#region })),
+      this.#oldestMessageAge(queueUrl).catch((error: unknown) =>
+        explainError(error, { stack: this.#stack.stackName, region: this.#region }),
+      ),
     ]);
     const waiting = counts.visible + counts.notVisible + counts.delayed;
-    if (age instanceof CliError) return { retentionSeconds: counts.retentionSeconds, oldestMessageAgeSeconds: null, nearsRetention: false, note: `age of the oldest message not read (${age.message})` };
+    if (age instanceof CliError)
+      return {
+        retentionSeconds: counts.retentionSeconds,
+        oldestMessageAgeSeconds: null,
+        nearsRetention: false,
+        note: `age of the oldest message not read (${age.message})`,
+      };
     const oldest = age ?? (waiting === 0 ? 0 : null);
-    return { retentionSeconds: counts.retentionSeconds, oldestMessageAgeSeconds: oldest, nearsRetention: oldest !== null && counts.retentionSeconds !== null && nearsRetention(oldest, counts.retentionSeconds) };
+    return {
+      retentionSeconds: counts.retentionSeconds,
+      oldestMessageAgeSeconds: oldest,
+      nearsRetention:
+        oldest !== null && counts.retentionSeconds !== null && nearsRetention(oldest, counts.retentionSeconds),
+    };
   }
 
   async queueDepth(ref: StageRef): Promise<number> {
@@ -401,14 +530,19 @@ export class AwsTarget implements Target {
     for (const client of Object.values(this.#clients)) client.destroy();
   }
 
-  async #queueCounts(queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number; retentionSeconds: number | null }> {
-    const { Attributes = {} } = await this.#clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...QUEUE_ATTRIBUTES] }));
+  async #queueCounts(
+    queueUrl: string,
+  ): Promise<{ visible: number; notVisible: number; delayed: number; retentionSeconds: number | null }> {
+    const { Attributes = {} } = await this.#clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...QUEUE_ATTRIBUTES] }),
+    );
     const retention = Number(Attributes.MessageRetentionPeriod);
     return {
       visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
       notVisible: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
       delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
-      retentionSeconds: Attributes.MessageRetentionPeriod !== undefined && Number.isFinite(retention) ? retention : null,
+      retentionSeconds:
+        Attributes.MessageRetentionPeriod !== undefined && Number.isFinite(retention) ? retention : null,
     };
   }
 
@@ -417,7 +551,21 @@ export class AwsTarget implements Target {
     const end = this.#context.now();
     const { MetricDataResults = [] } = await this.#clients.cloudwatch.send(
       new GetMetricDataCommand({
-        MetricDataQueries: [{ Id: 'age', MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(queueUrl) }] }, Period: 60, Stat: 'Maximum' }, ReturnData: true }],
+        MetricDataQueries: [
+          {
+            Id: 'age',
+            MetricStat: {
+              Metric: {
+                Namespace: 'AWS/SQS',
+                MetricName: 'ApproximateAgeOfOldestMessage',
+                Dimensions: [{ Name: 'QueueName', Value: queueName(queueUrl) }],
+              },
+              Period: 60,
+              Stat: 'Maximum',
+            },
+            ReturnData: true,
+          },
+        ],
         StartTime: new Date(end - METRICS_WINDOW_SECONDS * 1000),
         EndTime: new Date(end),
         ScanBy: 'TimestampDescending',
@@ -430,14 +578,25 @@ export class AwsTarget implements Target {
   async #deadLetterQueue(ref: StageRef): Promise<DeadLetterQueueRef> {
     let found = this.#queues.get(stageKey(ref));
     if (!found) {
-      const { Attributes = {} } = await this.#clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.#stack.stage(ref, 'queueUrl'), AttributeNames: ['RedrivePolicy'] }));
+      const { Attributes = {} } = await this.#clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: this.#stack.stage(ref, 'queueUrl'),
+          AttributeNames: ['RedrivePolicy'],
+        }),
+      );
       let maxReceiveCount = Number.NaN;
       try {
-        maxReceiveCount = Number((JSON.parse(Attributes.RedrivePolicy ?? '{}') as { maxReceiveCount?: unknown }).maxReceiveCount);
+        maxReceiveCount = Number(
+          (JSON.parse(Attributes.RedrivePolicy ?? '{}') as { maxReceiveCount?: unknown }).maxReceiveCount,
+        );
       } catch {
         // An unreadable policy: the count stays unknown.
       }
-      found = { pipelineId: ref.warehouse, stage: ref.stage, maxReceiveCount: Number.isInteger(maxReceiveCount) && maxReceiveCount > 0 ? maxReceiveCount : undefined };
+      found = {
+        pipelineId: ref.warehouse,
+        stage: ref.stage,
+        maxReceiveCount: Number.isInteger(maxReceiveCount) && maxReceiveCount > 0 ? maxReceiveCount : undefined,
+      };
       this.#queues.set(stageKey(ref), found);
     }
     return found;
@@ -445,7 +604,10 @@ export class AwsTarget implements Target {
 
   /** A filtered redrive (or a dry run): receive, send, delete, journaled on this machine. */
   async #redriveMatching(ref: StageRef, options: RedriveOptions): Promise<RedriveResult> {
-    const path = redriveJournalPath(this.#context.env, `${this.#stack.stackName}-${this.#region}-${ref.warehouse}-${ref.stage}`);
+    const path = redriveJournalPath(
+      this.#context.env,
+      `${this.#stack.stackName}-${this.#region}-${ref.warehouse}-${ref.stage}`,
+    );
     let report: RedriveReport;
     try {
       report = await redriveMatching(this.#clients.sqs, {
@@ -463,22 +625,34 @@ export class AwsTarget implements Target {
         ...(options.onProgress ? { onProgress: (moved: number) => options.onProgress?.(moved, null) } : {}),
       });
     } catch (error) {
-      if (error instanceof RedriveFailedError) this.#audit(redriveAudit(operatorName(this.#context), stageKey(ref), options.filter, error.report, options.ratePerSecond));
-      throw error instanceof RedriveFailedError ? new CliError(`${stageKey(ref)}: ${error.message} — check the queue's policy and try again; nothing was lost`) : error;
+      if (error instanceof RedriveFailedError)
+        this.#audit(
+          redriveAudit(operatorName(this.#context), stageKey(ref), options.filter, error.report, options.ratePerSecond),
+        );
+      throw error instanceof RedriveFailedError
+        ? new CliError(`${stageKey(ref)}: ${error.message} — check the queue's policy and try again; nothing was lost`)
+        : error;
     }
-    this.#audit(redriveAudit(operatorName(this.#context), stageKey(ref), options.filter, report, options.ratePerSecond));
-    if (report.dryRun) return { kind: 'dry-run', matched: report.matched, scanned: report.scanned, letters: report.letters };
+    this.#audit(
+      redriveAudit(operatorName(this.#context), stageKey(ref), options.filter, report, options.ratePerSecond),
+    );
+    if (report.dryRun)
+      return { kind: 'dry-run', matched: report.matched, scanned: report.scanned, letters: report.letters };
     const { moved, matched, scanned, finished, resent, notDeleted, interrupted } = report;
     return { kind: 'moved', moved, matched, scanned, finished, resent, notDeleted, interrupted };
   }
 
   /** The CLI's own audit line (stderr, JSON): who did what to which dead letters, for the operator's logs. */
   #audit(line: AuditLine): void {
-    this.#context.stderr.write(`conveyor: audit ${JSON.stringify({ at: new Date(this.#context.now()).toISOString(), message: line.message, target: this.description, ...line.fields })}\n`);
+    this.#context.stderr.write(
+      `conveyor: audit ${JSON.stringify({ at: new Date(this.#context.now()).toISOString(), message: line.message, target: this.description, ...line.fields })}\n`,
+    );
   }
 
   async #moveTask(sourceArn: string, taskHandle: string) {
-    const { Results = [] } = await this.#clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }));
+    const { Results = [] } = await this.#clients.sqs.send(
+      new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }),
+    );
     return Results.find((r) => r.TaskHandle === taskHandle) ?? Results[0];
   }
 
@@ -491,7 +665,11 @@ export class AwsTarget implements Target {
     const conveyor = (id: string, metricName: string, dimensions: Record<string, string>): MetricDataQuery => ({
       Id: id,
       MetricStat: {
-        Metric: { Namespace: namespace, MetricName: metricName, Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })) },
+        Metric: {
+          Namespace: namespace,
+          MetricName: metricName,
+          Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+        },
         Period: 60,
         Stat: 'Sum',
       },
@@ -507,17 +685,41 @@ export class AwsTarget implements Target {
         conveyor(`s${i}_ordersdl`, StageMetric.OrdersDeadLettered, dims),
         {
           Id: `s${i}_age`,
-          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'queueUrl')) }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/SQS',
+              MetricName: 'ApproximateAgeOfOldestMessage',
+              Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'queueUrl')) }],
+            },
+            Period: 60,
+            Stat: 'Maximum',
+          },
           ReturnData: true,
         },
         {
           Id: `s${i}_dlqage`,
-          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'dlqUrl')) }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/SQS',
+              MetricName: 'ApproximateAgeOfOldestMessage',
+              Dimensions: [{ Name: 'QueueName', Value: queueName(this.#stack.stage(ref, 'dlqUrl')) }],
+            },
+            Period: 60,
+            Stat: 'Maximum',
+          },
           ReturnData: true,
         },
         {
           Id: `s${i}_concurrency`,
-          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'ConcurrentExecutions', Dimensions: [{ Name: 'FunctionName', Value: this.#stack.stage(ref, 'functionName') }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/Lambda',
+              MetricName: 'ConcurrentExecutions',
+              Dimensions: [{ Name: 'FunctionName', Value: this.#stack.stage(ref, 'functionName') }],
+            },
+            Period: 60,
+            Stat: 'Maximum',
+          },
           ReturnData: true,
         },
       );
@@ -536,7 +738,8 @@ export class AwsTarget implements Target {
           ...(nextToken ? { NextToken: nextToken } : {}),
         }),
       );
-      for (const result of page.MetricDataResults ?? []) if (result.Id) values.set(result.Id, [...(values.get(result.Id) ?? []), ...(result.Values ?? [])]);
+      for (const result of page.MetricDataResults ?? [])
+        if (result.Id) values.set(result.Id, [...(values.get(result.Id) ?? []), ...(result.Values ?? [])]);
       nextToken = page.NextToken;
     } while (nextToken);
 
@@ -567,10 +770,18 @@ export class AwsTarget implements Target {
           `the API of stack ${this.#stack.stackName} takes an API key — pass --api-key or set CONVEYOR_API_KEY (read it with \`aws apigateway get-api-key --api-key ${keyId} --include-value --query value --output text\`)`,
         );
       }
-      this.#signedFetch = createSignedFetch({ region: this.#region, credentials: this.#credentials, fetch: this.#context.fetch, ...(apiKey ? { apiKey } : {}) });
+      this.#signedFetch = createSignedFetch({
+        region: this.#region,
+        credentials: this.#credentials,
+        fetch: this.#context.fetch,
+        ...(apiKey ? { apiKey } : {}),
+      });
     }
     try {
-      return await this.#signedFetch(url, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }) });
+      return await this.#signedFetch(url, {
+        method,
+        ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+      });
     } catch (error) {
       throw explainError(error, { stack: this.#stack.stackName, region: this.#region });
     }
@@ -578,7 +789,12 @@ export class AwsTarget implements Target {
 }
 
 /** Retention of a stage's queue and DLQ, judged as the local runtime judges it (lib/topology/limits.ts). */
-function retentionFigures(age: number | null, retention: number | null, deadAge: number | null, deadRetention: number | null) {
+function retentionFigures(
+  age: number | null,
+  retention: number | null,
+  deadAge: number | null,
+  deadRetention: number | null,
+) {
   const nears = (a: number | null, r: number | null) => a !== null && r !== null && nearsRetention(a, r);
   return {
     retentionSeconds: retention,
@@ -594,7 +810,11 @@ function isPaused(mapping: Pick<EventSourceMappingConfiguration, 'State'>): bool
 }
 
 function controlResult(mapping: EventSourceMappingConfiguration): StageControlResult {
-  return { paused: isPaused(mapping), maxConcurrency: mapping.ScalingConfig?.MaximumConcurrency ?? null, ...(mapping.State ? { state: mapping.State } : {}) };
+  return {
+    paused: isPaused(mapping),
+    maxConcurrency: mapping.ScalingConfig?.MaximumConcurrency ?? null,
+    ...(mapping.State ? { state: mapping.State } : {}),
+  };
 }
 
 /** `https://sqs.eu-west-1.amazonaws.com/123/Conveyor-wh1-picking` → `Conveyor-wh1-picking`. */

@@ -57,7 +57,10 @@ interface BulkResult {
  */
 export async function sendInBulk(target: Target, source: OrderSource, options: SendOptions): Promise<SendTally> {
   const { ratePerSecond, now, sleep } = options;
-  const chunkSize = ratePerSecond === undefined ? MAX_ORDERS_PER_REQUEST : Math.max(1, Math.min(MAX_ORDERS_PER_REQUEST, Math.floor(ratePerSecond)));
+  const chunkSize =
+    ratePerSecond === undefined
+      ? MAX_ORDERS_PER_REQUEST
+      : Math.max(1, Math.min(MAX_ORDERS_PER_REQUEST, Math.floor(ratePerSecond)));
   const started = now();
   const tally = new Tally(options.onProgress);
   let next = 0;
@@ -70,7 +73,12 @@ export async function sendInBulk(target: Target, source: OrderSource, options: S
         const wait = started + (first / ratePerSecond) * 1000 - now();
         if (wait > 0) await sleep(wait);
       }
-      await sendChunk(target, Array.from({ length: size }, (_, i) => source.at(first + i)), tally, sleep);
+      await sendChunk(
+        target,
+        Array.from({ length: size }, (_, i) => source.at(first + i)),
+        tally,
+        sleep,
+      );
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
@@ -115,7 +123,9 @@ class Tally {
       ...counts,
       seconds,
       ordersPerSecond: seconds > 0 ? (counts.accepted + counts.duplicates) / seconds : 0,
-      rejections: [...this.#reasons].map(([reason, r]) => ({ reason, count: r.count, orderIds: r.orderIds })).sort((a, b) => b.count - a.count),
+      rejections: [...this.#reasons]
+        .map(([reason, r]) => ({ reason, count: r.count, orderIds: r.orderIds }))
+        .sort((a, b) => b.count - a.count),
     };
   }
 
@@ -126,7 +136,12 @@ class Tally {
 }
 
 /** One bulk request and its retries: orders the API could not queue and throttled requests go again, with backoff. */
-async function sendChunk(target: Target, orders: Record<string, unknown>[], tally: Tally, sleep: (ms: number) => Promise<void>): Promise<void> {
+async function sendChunk(
+  target: Target,
+  orders: Record<string, unknown>[],
+  tally: Tally,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
   let pending = orders;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const response = await target.submitOrders(pending);
@@ -135,20 +150,34 @@ async function sendChunk(target: Target, orders: Record<string, unknown>[], tall
     if (Array.isArray(results)) retry = settleResults(pending, results, tally);
     else if (RETRYABLE.has(response.status)) retry = pending;
     else {
-      const hint = response.status === 403 ? ' — your identity needs execute-api:Invoke on the API (or pass --api-key for an API-key stack)' : '';
-      throw new CliError(`the order API refused the request: ${describeHttpProblem(response.status, response.body)}${hint}`);
+      const hint =
+        response.status === 403
+          ? ' — your identity needs execute-api:Invoke on the API (or pass --api-key for an API-key stack)'
+          : '';
+      throw new CliError(
+        `the order API refused the request: ${describeHttpProblem(response.status, response.body)}${hint}`,
+      );
     }
     if (retry.length > 0 && attempt >= MAX_ATTEMPTS) {
       tally.unavailable(retry.length);
       retry = [];
     }
-    if (retry.length > 0) await sleep(response.retryAfterSeconds !== undefined ? response.retryAfterSeconds * 1000 : Math.min(5000, 250 * 2 ** attempt));
+    if (retry.length > 0)
+      await sleep(
+        response.retryAfterSeconds !== undefined
+          ? response.retryAfterSeconds * 1000
+          : Math.min(5000, 250 * 2 ** attempt),
+      );
     pending = retry;
   }
 }
 
 /** Counts each per-order result; returns the orders to send again (those the API could not queue). */
-function settleResults(sent: Record<string, unknown>[], results: readonly BulkResult[], tally: Tally): Record<string, unknown>[] {
+function settleResults(
+  sent: Record<string, unknown>[],
+  results: readonly BulkResult[],
+  tally: Tally,
+): Record<string, unknown>[] {
   const retry: Record<string, unknown>[] = [];
   for (const result of results) {
     const order = sent[result.index ?? -1];
@@ -161,6 +190,8 @@ function settleResults(sent: Record<string, unknown>[], results: readonly BulkRe
 
 /** `invalid order: items.0.quantity: must be at least 1` — field paths without the bulk prefix, so equal reasons group. */
 function reasonOf(result: BulkResult): string {
-  const details = (result.details ?? []).map((d) => `${(d.field ?? '').replace(/^orders\.\d+\.?/, '') || 'order'}: ${d.message ?? ''}`);
+  const details = (result.details ?? []).map(
+    (d) => `${(d.field ?? '').replace(/^orders\.\d+\.?/, '') || 'order'}: ${d.message ?? ''}`,
+  );
   return `${result.error}${details.length > 0 ? ` — ${details.join('; ')}` : ''}`;
 }

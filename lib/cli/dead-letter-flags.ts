@@ -21,31 +21,52 @@ export interface FilterFlags {
 export const DEAD_LETTER_SINCE: SinceLimit = { maxDays: 14, why: 'SQS keeps a dead letter at most 14 days' };
 
 function parseKinds(value: string): DeadLetterKind[] {
-  const kinds = value.split(',').map((k) => k.trim()).filter(Boolean);
+  const kinds = value
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   const unknown = kinds.find((k) => !(DEAD_LETTER_KINDS as readonly string[]).includes(k));
   if (kinds.length === 0 || unknown !== undefined) {
-    throw new UsageError(`--kind must be ${DEAD_LETTER_KINDS.join(', ')} or several with commas, got "${unknown ?? value}" — e.g. --kind exhausted or --kind poison,rejected`);
+    throw new UsageError(
+      `--kind must be ${DEAD_LETTER_KINDS.join(', ')} or several with commas, got "${unknown ?? value}" — e.g. --kind exhausted or --kind poison,rejected`,
+    );
   }
   return [...new Set(kinds)] as DeadLetterKind[];
 }
 
 function parseOrderId(value: string): string {
-  if (!ORDER_ID_PATTERN.test(value)) throw new UsageError(`--order must be an order id (1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit), got "${value}"`);
+  if (!ORDER_ID_PATTERN.test(value))
+    throw new UsageError(
+      `--order must be an order id (1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit), got "${value}"`,
+    );
   return value;
 }
 
 function parseGrep(value: string): string {
-  if (value.trim() === '' || value.length > MAX_GREP_LENGTH) throw new UsageError(`--grep must be 1–${MAX_GREP_LENGTH} characters of the reason to look for, got "${value.slice(0, 40)}" — e.g. --grep "scanner offline"`);
+  if (value.trim() === '' || value.length > MAX_GREP_LENGTH)
+    throw new UsageError(
+      `--grep must be 1–${MAX_GREP_LENGTH} characters of the reason to look for, got "${value.slice(0, 40)}" — e.g. --grep "scanner offline"`,
+    );
   return value;
 }
 
 /** Adds the four filter flags to a command. */
 export function addFilterFlags(command: Command): Command {
   return command
-    .addOption(new Option('--grep <text>', 'only dead letters whose reason contains this text (any case)').argParser(parseGrep))
+    .addOption(
+      new Option('--grep <text>', 'only dead letters whose reason contains this text (any case)').argParser(parseGrep),
+    )
     .addOption(new Option('--order <orderId>', "only this order's dead letters").argParser(parseOrderId))
-    .addOption(new Option('--kind <kinds>', `only these kinds: ${DEAD_LETTER_KINDS.join(', ')} (several with commas)`).argParser(parseKinds))
-    .addOption(new Option('--since <when>', 'only those dead-lettered since then: 30m, 2h, 7d, or a time').argParser(sinceFlag('--since', DEAD_LETTER_SINCE)));
+    .addOption(
+      new Option('--kind <kinds>', `only these kinds: ${DEAD_LETTER_KINDS.join(', ')} (several with commas)`).argParser(
+        parseKinds,
+      ),
+    )
+    .addOption(
+      new Option('--since <when>', 'only those dead-lettered since then: 30m, 2h, 7d, or a time').argParser(
+        sinceFlag('--since', DEAD_LETTER_SINCE),
+      ),
+    );
 }
 
 /**

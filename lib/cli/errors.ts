@@ -79,7 +79,12 @@ export function explainError(error: unknown, aws: AwsErrorContext = {}): CliErro
   const message = oneLine(err.message);
   const profile = aws.profile ? ` for profile "${aws.profile}"` : '';
 
-  if (name === 'CredentialsProviderError' || /could not load credentials|could not resolve credentials|credential is missing|unable to (find|load) (any )?credentials/i.test(message)) {
+  if (
+    name === 'CredentialsProviderError' ||
+    /could not load credentials|could not resolve credentials|credential is missing|unable to (find|load) (any )?credentials/i.test(
+      message,
+    )
+  ) {
     return new CliError(
       `no AWS credentials${profile} (${message}) — configure a profile (\`aws configure\` or \`aws sso login\`) and pass --profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`,
     );
@@ -87,14 +92,30 @@ export function explainError(error: unknown, aws: AwsErrorContext = {}): CliErro
   if (/region is missing/i.test(message)) {
     return new UsageError(`no AWS region${profile} — pass --region (e.g. --region eu-west-1) or set AWS_REGION`);
   }
-  if (['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired'].includes(name) || /token (has )?expired|expired token/i.test(message)) {
-    return new CliError(`your AWS session has expired (${message}) — sign in again (\`aws sso login${aws.profile ? ` --profile ${aws.profile}` : ''}\`) or refresh the credentials`);
+  if (
+    ['ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired'].includes(name) ||
+    /token (has )?expired|expired token/i.test(message)
+  ) {
+    return new CliError(
+      `your AWS session has expired (${message}) — sign in again (\`aws sso login${aws.profile ? ` --profile ${aws.profile}` : ''}\`) or refresh the credentials`,
+    );
   }
-  if (['UnrecognizedClientException', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'InvalidSignatureException'].includes(name)) {
-    return new CliError(`AWS rejected the credentials${profile} (${name}: ${message}) — check the profile or keys, and pass --profile`);
+  if (
+    [
+      'UnrecognizedClientException',
+      'InvalidClientTokenId',
+      'SignatureDoesNotMatch',
+      'InvalidSignatureException',
+    ].includes(name)
+  ) {
+    return new CliError(
+      `AWS rejected the credentials${profile} (${name}: ${message}) — check the profile or keys, and pass --profile`,
+    );
   }
   if (name === 'AccessDenied' || name === 'AccessDeniedException' || /not authorized to perform/i.test(message)) {
-    return new CliError(`AWS denied the request (${message}) — your role needs the permission named there; see README "Operating it" for what each command calls`);
+    return new CliError(
+      `AWS denied the request (${message}) — your role needs the permission named there; see README "Operating it" for what each command calls`,
+    );
   }
   if (name === 'ValidationError' && /does not exist/i.test(message) && aws.stack) {
     return new StackError(
@@ -105,10 +126,15 @@ export function explainError(error: unknown, aws: AwsErrorContext = {}): CliErro
     return new CliError(`the request timed out (${message}) — check the network, then try again`);
   }
   const code = networkCode(err);
-  if (code && ['ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)) {
+  if (
+    code &&
+    ['ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)
+  ) {
     return new CliError(`network error (${code}: ${message}) — check the connection and the region, then try again`);
   }
-  return new CliError(`unexpected error: ${name && name !== 'Error' ? `${name}: ` : ''}${message} (set CONVEYOR_DEBUG=1 to see where)`);
+  return new CliError(
+    `unexpected error: ${name && name !== 'Error' ? `${name}: ` : ''}${message} (set CONVEYOR_DEBUG=1 to see where)`,
+  );
 }
 
 /** The system error code of a failed connection (`ECONNREFUSED`, …), looking through `fetch`'s `cause`. */
@@ -138,10 +164,14 @@ export function oneLine(text: string): string {
  * // '400 invalid request body (maxConcurrency: must be …)'
  */
 export function describeHttpProblem(status: number, body: unknown): string {
-  const b = body as { error?: unknown; message?: unknown; Message?: unknown; details?: Array<{ field?: string; message?: string }> } | undefined;
+  const b = body as
+    | { error?: unknown; message?: unknown; Message?: unknown; details?: Array<{ field?: string; message?: string }> }
+    | undefined;
   if (b && typeof b === 'object') {
     if (typeof b.error === 'string') {
-      const details = (Array.isArray(b.details) ? b.details : []).map((d) => `${d.field ? `${d.field}: ` : ''}${d.message ?? ''}`).join('; ');
+      const details = (Array.isArray(b.details) ? b.details : [])
+        .map((d) => `${d.field ? `${d.field}: ` : ''}${d.message ?? ''}`)
+        .join('; ');
       return `${status} ${b.error}${details ? ` (${details})` : ''}`;
     }
     const message = b.message ?? b.Message;

@@ -46,7 +46,10 @@ interface Answer {
 }
 
 interface TopologyView {
-  readonly pipelines: ReadonlyArray<{ readonly id: string; readonly stages: ReadonlyArray<{ readonly name: string; readonly maxConcurrency: number }> }>;
+  readonly pipelines: ReadonlyArray<{
+    readonly id: string;
+    readonly stages: ReadonlyArray<{ readonly name: string; readonly maxConcurrency: number }>;
+  }>;
 }
 
 /**
@@ -94,7 +97,11 @@ export class LocalTarget implements Target {
   async submitOrders(orders: readonly unknown[]): Promise<IntakeResponse> {
     const answer = await this.#request('POST', '/orders', { orders });
     const retryAfter = Number(answer.headers.get('retry-after'));
-    return { status: answer.status, body: answer.body, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
+    return {
+      status: answer.status,
+      body: answer.body,
+      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+    };
   }
 
   async getOrder(orderId: string): Promise<Record<string, unknown> | undefined> {
@@ -118,14 +125,20 @@ export class LocalTarget implements Target {
     // The runtime keeps what its budget allows; --since only narrows the log lines shown.
     if (options.since === undefined) return trace;
     const since = new Date(options.since).toISOString();
-    return { ...trace, entries: trace.entries.filter((e) => e.type === 'history' || e.at >= since), logs: { ...trace.logs, from: since } };
+    return {
+      ...trace,
+      entries: trace.entries.filter((e) => e.type === 'history' || e.at >= since),
+      logs: { ...trace.logs, from: since },
+    };
   }
 
   async cancelOrder(orderId: string): Promise<CancelResult | undefined> {
     const answer = await this.#request('DELETE', `/orders/${encodeURIComponent(orderId)}`);
     const result = cancelResultOf(answer.status, answer.body);
     if (result !== 'unexpected') return result;
-    throw new CliError(`the runtime refused DELETE /orders/${orderId}: ${describeHttpProblem(answer.status, answer.body)}`);
+    throw new CliError(
+      `the runtime refused DELETE /orders/${orderId}: ${describeHttpProblem(answer.status, answer.body)}`,
+    );
   }
 
   async peekDeadLetters(ref: StageRef, limit: number, filter?: DeadLetterFilter): Promise<DeadLetterPage> {
@@ -149,10 +162,18 @@ export class LocalTarget implements Target {
     };
     let body: MovedReport & { dryRun: boolean; letters: DeadLetter[] };
     try {
-      body = (await this.#ok('POST', `${stagePath(ref)}/dlq/redrive`, request, REDRIVE_TIMEOUT_MS, options.signal)) as typeof body;
+      body = (await this.#ok(
+        'POST',
+        `${stagePath(ref)}/dlq/redrive`,
+        request,
+        REDRIVE_TIMEOUT_MS,
+        options.signal,
+      )) as typeof body;
     } catch (error) {
       if (!options.signal?.aborted) throw error;
-      throw new CliError(`${ref.warehouse}/${ref.stage}: redrive interrupted — the runtime finished the batch in hand and moved nothing more; see what is left with \`conveyor dlq peek\`, and run the redrive again to move it`);
+      throw new CliError(
+        `${ref.warehouse}/${ref.stage}: redrive interrupted — the runtime finished the batch in hand and moved nothing more; see what is left with \`conveyor dlq peek\`, and run the redrive again to move it`,
+      );
     }
     if (body.dryRun) return { kind: 'dry-run', matched: body.matched, scanned: body.scanned, letters: body.letters };
     const { moved, matched, scanned, finished, resent, notDeleted, interrupted } = body;
@@ -174,7 +195,11 @@ export class LocalTarget implements Target {
   async queueRetention(ref: StageRef): Promise<QueueRetention> {
     const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
     const view = snapshot.pipelines[ref.warehouse]?.[ref.stage];
-    return { retentionSeconds: view?.retentionSeconds ?? null, oldestMessageAgeSeconds: view?.oldestMessageAgeSeconds ?? null, nearsRetention: view?.nearsRetention ?? false };
+    return {
+      retentionSeconds: view?.retentionSeconds ?? null,
+      oldestMessageAgeSeconds: view?.oldestMessageAgeSeconds ?? null,
+      nearsRetention: view?.nearsRetention ?? false,
+    };
   }
 
   async queueDepth(ref: StageRef): Promise<number> {
@@ -195,7 +220,12 @@ export class LocalTarget implements Target {
   async breakers(): Promise<Record<string, StageBreaker>> {
     const snapshot = (await this.#ok('GET', '/api/stats')) as StatsSnapshot;
     return Object.fromEntries(
-      Object.entries(snapshot.pipelines).flatMap(([warehouse, stages]) => Object.entries(stages).map(([stage, v]) => [`${warehouse}/${stage}`, { state: v.breaker, reason: v.breakerReason }])),
+      Object.entries(snapshot.pipelines).flatMap(([warehouse, stages]) =>
+        Object.entries(stages).map(([stage, v]) => [
+          `${warehouse}/${stage}`,
+          { state: v.breaker, reason: v.breakerReason },
+        ]),
+      ),
     );
   }
 
@@ -204,7 +234,9 @@ export class LocalTarget implements Target {
   #topologyView(): Promise<TopologyView> {
     this.#topology ??= this.#request('GET', '/api/topology').then((answer) => {
       if (answer.status !== 200 || !Array.isArray((answer.body as TopologyView | undefined)?.pipelines)) {
-        throw new CliError(`${this.#url} does not look like a Conveyor runtime (GET /api/topology answered ${answer.status}) — pass the --url \`npm start\` printed`);
+        throw new CliError(
+          `${this.#url} does not look like a Conveyor runtime (GET /api/topology answered ${answer.status}) — pass the --url \`npm start\` printed`,
+        );
       }
       return answer.body as TopologyView;
     });
@@ -217,8 +249,16 @@ export class LocalTarget implements Target {
     if (filter?.orderId !== undefined) query.set('orderId', filter.orderId);
     if (filter?.kinds !== undefined) query.set('kinds', filter.kinds.join(','));
     if (filter?.since !== undefined) query.set('since', filter.since);
-    const body = (await this.#ok('GET', `${path}?${query}`)) as { messages: DeadLetter[]; scanned?: number; truncated?: boolean };
-    return { letters: body.messages, scanned: body.scanned ?? body.messages.length, truncated: body.truncated ?? false };
+    const body = (await this.#ok('GET', `${path}?${query}`)) as {
+      messages: DeadLetter[];
+      scanned?: number;
+      truncated?: boolean;
+    };
+    return {
+      letters: body.messages,
+      scanned: body.scanned ?? body.messages.length,
+      truncated: body.truncated ?? false,
+    };
   }
 
   async #ok(method: string, path: string, body?: unknown, timeoutMs?: number, signal?: AbortSignal): Promise<unknown> {
@@ -230,20 +270,32 @@ export class LocalTarget implements Target {
     throw new CliError(`the runtime refused ${what}: ${describeHttpProblem(answer.status, answer.body)}`);
   }
 
-  async #request(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS, signal?: AbortSignal): Promise<Answer> {
+  async #request(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = REQUEST_TIMEOUT_MS,
+    signal?: AbortSignal,
+  ): Promise<Answer> {
     let response: Response;
     try {
       response = await this.#context.fetch(`${this.#url}${path}`, {
         method,
         // Who acts, for the runtime's audit lines (redrive, export).
-        headers: { 'x-conveyor-operator': operatorName(this.#context), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          'x-conveyor-operator': operatorName(this.#context),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       if (signal?.aborted) throw error;
       const name = (error as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new CliError(`the runtime at ${this.#url} did not answer ${method} ${path} within ${timeoutMs / 1000} s — is it overloaded or stuck? Check its log`);
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new CliError(
+          `the runtime at ${this.#url} did not answer ${method} ${path} within ${timeoutMs / 1000} s — is it overloaded or stuck? Check its log`,
+        );
       throw new RuntimeUnreachableError(this.#url, networkCode(error));
     }
     const text = await response.text();

@@ -7,7 +7,14 @@
  * substring of another id; each line found is checked again against the same rule locally
  * (lib/operations/order-trace.ts) and becomes a trace line.
  */
-import { GetQueryResultsCommand, StartQueryCommand, StopQueryCommand, type CloudWatchLogsClient, type QueryStatistics, type ResultField } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  GetQueryResultsCommand,
+  StartQueryCommand,
+  StopQueryCommand,
+  type CloudWatchLogsClient,
+  type QueryStatistics,
+  type ResultField,
+} from '@aws-sdk/client-cloudwatch-logs';
 import { LogField } from '../contract/index.ts';
 import { mentionsOrder, traceLineOf, type TraceLine } from '../operations/order-trace.ts';
 import { CliError } from './errors.ts';
@@ -90,7 +97,11 @@ export async function queryOrderLines(
 }
 
 /** One result row as a trace line, when its message is a structured line about the order. */
-function lineOf(row: readonly ResultField[], orderId: string, sourceOf: ReadonlyMap<string, string>): TraceLine | undefined {
+function lineOf(
+  row: readonly ResultField[],
+  orderId: string,
+  sourceOf: ReadonlyMap<string, string>,
+): TraceLine | undefined {
   const value = (field: string) => row.find((f) => f.field === field)?.value;
   let fields: Record<string, unknown>;
   try {
@@ -102,7 +113,10 @@ function lineOf(row: readonly ResultField[], orderId: string, sourceOf: Readonly
   // `@log` is "<account>:<log group name>"; `@timestamp` is "2026-12-01 10:00:00.123" (UTC).
   const group = (value('@log') ?? '').replace(/^\d+:/, '');
   const at = (value('@timestamp') ?? '').replace(' ', 'T');
-  return traceLineOf(fields, { source: sourceOf.get(group) ?? group, at: at.endsWith('Z') || at === '' ? at : `${at}Z` });
+  return traceLineOf(fields, {
+    source: sourceOf.get(group) ?? group,
+    at: at.endsWith('Z') || at === '' ? at : `${at}Z`,
+  });
 }
 
 async function runQuery(
@@ -113,7 +127,13 @@ async function runQuery(
   options: InsightsOptions,
 ): Promise<ResultField[][]> {
   const { queryId } = await logs.send(
-    new StartQueryCommand({ logGroupNames, startTime: Math.floor(window.from / 1000), endTime: Math.ceil(window.to / 1000), queryString, limit: INSIGHTS_MAX_ROWS }),
+    new StartQueryCommand({
+      logGroupNames,
+      startTime: Math.floor(window.from / 1000),
+      endTime: Math.ceil(window.to / 1000),
+      queryString,
+      limit: INSIGHTS_MAX_ROWS,
+    }),
   );
   if (!queryId) throw new CliError('CloudWatch Logs did not start the Logs Insights query (no query id) — try again');
   const maxWaitMs = options.maxWaitMs ?? 120_000;
@@ -124,7 +144,9 @@ async function runQuery(
     options.onProgress?.(progressOf(status, answer.statistics));
     if (status === 'Complete') return answer.results ?? [];
     if (status === 'Failed' || status === 'Cancelled' || status === 'Timeout') {
-      throw new CliError(`the Logs Insights query ${queryId} ended ${status} — try a shorter time range (--since), or run it in the console (CloudWatch → Logs Insights)`);
+      throw new CliError(
+        `the Logs Insights query ${queryId} ended ${status} — try a shorter time range (--since), or run it in the console (CloudWatch → Logs Insights)`,
+      );
     }
     if (options.now() >= deadline) {
       await logs.send(new StopQueryCommand({ queryId })).catch(() => undefined);
@@ -138,5 +160,10 @@ async function runQuery(
 }
 
 function progressOf(status: string, statistics: QueryStatistics | undefined): InsightsProgress {
-  return { status, recordsScanned: statistics?.recordsScanned ?? 0, recordsMatched: statistics?.recordsMatched ?? 0, bytesScanned: statistics?.bytesScanned ?? 0 };
+  return {
+    status,
+    recordsScanned: statistics?.recordsScanned ?? 0,
+    recordsMatched: statistics?.recordsMatched ?? 0,
+    bytesScanned: statistics?.bytesScanned ?? 0,
+  };
 }

@@ -22,10 +22,17 @@ export interface GlobalOptions {
 export const DEFAULT_STACK = 'Conveyor';
 
 /** What an AWS error should be explained with (the stack, region and profile asked for). */
-export function awsErrorContext(options: GlobalOptions, env: CliContext['env']): { stack: string; region?: string; profile?: string } {
+export function awsErrorContext(
+  options: GlobalOptions,
+  env: CliContext['env'],
+): { stack: string; region?: string; profile?: string } {
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const profile = options.profile ?? env.AWS_PROFILE;
-  return { stack: options.stack ?? env.CONVEYOR_STACK ?? DEFAULT_STACK, ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
+  return {
+    stack: options.stack ?? env.CONVEYOR_STACK ?? DEFAULT_STACK,
+    ...(region ? { region } : {}),
+    ...(profile ? { profile } : {}),
+  };
 }
 
 /**
@@ -35,10 +42,16 @@ export function awsErrorContext(options: GlobalOptions, env: CliContext['env']):
 export async function openTarget(options: GlobalOptions, context: CliContext): Promise<Target> {
   if ((options.target ?? 'local') === 'local') {
     const awsOnly = (['stack', 'region', 'profile', 'apiKey'] as const).find((k) => options[k] !== undefined);
-    if (awsOnly) throw new UsageError(`--${awsOnly === 'apiKey' ? 'api-key' : awsOnly} applies to a deployed stack — add --target aws (or leave it out for the local runtime)`);
+    if (awsOnly)
+      throw new UsageError(
+        `--${awsOnly === 'apiKey' ? 'api-key' : awsOnly} applies to a deployed stack — add --target aws (or leave it out for the local runtime)`,
+      );
     return new LocalTarget(options.url ?? localRuntimeUrl(context.env), context);
   }
-  if (options.url !== undefined) throw new UsageError('--url applies to the local runtime — leave out --target aws, or use --stack/--region/--profile for a deployed stack');
+  if (options.url !== undefined)
+    throw new UsageError(
+      '--url applies to the local runtime — leave out --target aws, or use --stack/--region/--profile for a deployed stack',
+    );
   const { AwsTarget } = await import('./aws-target.ts');
   const apiKey = options.apiKey ?? context.env.CONVEYOR_API_KEY;
   return AwsTarget.open(
@@ -53,7 +66,11 @@ export async function openTarget(options: GlobalOptions, context: CliContext): P
 }
 
 /** Opens the target, runs `work`, and always closes it. */
-export async function withTarget<T>(options: GlobalOptions, context: CliContext, work: (target: Target) => Promise<T>): Promise<T> {
+export async function withTarget<T>(
+  options: GlobalOptions,
+  context: CliContext,
+  work: (target: Target) => Promise<T>,
+): Promise<T> {
   const target = await openTarget(options, context);
   try {
     return await work(target);
@@ -65,11 +82,16 @@ export async function withTarget<T>(options: GlobalOptions, context: CliContext,
 /** The stages a command acts on: `--stage` in `--warehouse`, or in every warehouse. */
 export async function selectStages(target: Target, stage: string, warehouse: string | undefined): Promise<StageRef[]> {
   const pipelines = await target.pipelines();
-  const chosen = chooseWarehouses(warehouse, pipelines.map((p) => p.id));
+  const chosen = chooseWarehouses(
+    warehouse,
+    pipelines.map((p) => p.id),
+  );
   const having = pipelines.filter((p) => chosen.includes(p.id) && p.stages.includes(stage));
   if (having.length > 0) return having.map((p) => ({ warehouse: p.id, stage }));
   const names = [...new Set(pipelines.filter((p) => chosen.includes(p.id)).flatMap((p) => p.stages))];
-  throw new UsageError(`unknown stage "${stage}"${warehouse ? ` in ${warehouse}` : ''} — stages are ${names.join(', ')} (see \`conveyor status\`)`);
+  throw new UsageError(
+    `unknown stage "${stage}"${warehouse ? ` in ${warehouse}` : ''} — stages are ${names.join(', ')} (see \`conveyor status\`)`,
+  );
 }
 
 /**
@@ -79,5 +101,10 @@ export async function selectStages(target: Target, stage: string, warehouse: str
  */
 export function targetFlags(options: GlobalOptions): string {
   if ((options.target ?? 'local') === 'local') return options.url ? ` --url ${options.url}` : '';
-  return [' --target aws', options.stack ? ` --stack ${options.stack}` : '', options.region ? ` --region ${options.region}` : '', options.profile ? ` --profile ${options.profile}` : ''].join('');
+  return [
+    ' --target aws',
+    options.stack ? ` --stack ${options.stack}` : '',
+    options.region ? ` --region ${options.region}` : '',
+    options.profile ? ` --profile ${options.profile}` : '',
+  ].join('');
 }

@@ -19,6 +19,9 @@ export function operatorName(context: Pick<CliContext, 'env'>): string {
       user = 'unknown'; // No passwd entry (some containers): the host still says where.
     }
   }
-  const name = `${user}@${hostname()}`.replace(/[^\x20-\x7e]/g, '?').trim().slice(0, 128);
+  const name = `${user}@${hostname()}`
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim()
+    .slice(0, 128);
   return OPERATOR_PATTERN.test(name) ? name : 'unknown';
 }

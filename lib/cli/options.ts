@@ -18,7 +18,9 @@ export function wholeNumber(flag: string, min: number, max: number, example: str
   return (value) => {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new UsageError(`${flag} must be a whole number from ${grouped.format(min)} to ${grouped.format(max)}, got "${value}" — e.g. ${example}`);
+      throw new UsageError(
+        `${flag} must be a whole number from ${grouped.format(min)} to ${grouped.format(max)}, got "${value}" — e.g. ${example}`,
+      );
     }
     return n;
   };
@@ -29,7 +31,9 @@ export function positiveNumber(flag: string, max: number, example: string): (val
   return (value) => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) {
-      throw new UsageError(`${flag} must be a number above 0 and at most ${grouped.format(max)}, got "${value}" — e.g. ${example}`);
+      throw new UsageError(
+        `${flag} must be a number above 0 and at most ${grouped.format(max)}, got "${value}" — e.g. ${example}`,
+      );
     }
     return n;
   };
@@ -38,7 +42,9 @@ export function positiveNumber(flag: string, max: number, example: string): (val
 /** `--stage`: a stage name (which stages exist, the target's topology says: see `selectStages`). */
 export function stageName(value: string): string {
   if (!STAGE_NAME_PATTERN.test(value)) {
-    throw new UsageError(`"${value}" is not a stage name — stages are named with lowercase letters, digits and dashes, as \`conveyor status\` lists them (e.g. --stage picking)`);
+    throw new UsageError(
+      `"${value}" is not a stage name — stages are named with lowercase letters, digits and dashes, as \`conveyor status\` lists them (e.g. --stage picking)`,
+    );
   }
   return value;
 }
@@ -52,14 +58,23 @@ export function stageName(value: string): string {
  */
 export function runtimeUrl(value: string, source = '--url'): string {
   const text = value.trim();
-  const candidate = /^\d+$/.test(text) ? `http://127.0.0.1:${text}` : text.startsWith(':') ? `http://127.0.0.1${text}` : /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  const candidate = /^\d+$/.test(text)
+    ? `http://127.0.0.1:${text}`
+    : text.startsWith(':')
+      ? `http://127.0.0.1${text}`
+      : /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
+        ? text
+        : `http://${text}`;
   let url: URL;
   try {
     url = new URL(candidate);
   } catch {
-    throw new UsageError(`${source} must be the runtime's address, e.g. http://127.0.0.1:3000 or localhost:3000, got "${value}"`);
+    throw new UsageError(
+      `${source} must be the runtime's address, e.g. http://127.0.0.1:3000 or localhost:3000, got "${value}"`,
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${source} must be an http:// address such as http://127.0.0.1:3000, got "${value}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${source} must be an http:// address such as http://127.0.0.1:3000, got "${value}"`);
   return url.origin;
 }
 
@@ -71,11 +86,14 @@ export function runtimeUrl(value: string, source = '--url'): string {
  * localRuntimeUrl({ CONVEYOR_PORT: '3457' }); // 'http://127.0.0.1:3457'
  */
 export function localRuntimeUrl(env: Readonly<Record<string, string | undefined>>): string {
-  if (env.CONVEYOR_URL !== undefined && env.CONVEYOR_URL.trim() !== '') return runtimeUrl(env.CONVEYOR_URL, 'CONVEYOR_URL');
+  if (env.CONVEYOR_URL !== undefined && env.CONVEYOR_URL.trim() !== '')
+    return runtimeUrl(env.CONVEYOR_URL, 'CONVEYOR_URL');
   const port = env.CONVEYOR_PORT?.trim();
   if (port === undefined || port === '') return DEFAULT_LOCAL_URL;
   if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65_535) {
-    throw new UsageError(`CONVEYOR_PORT must be a port number from 1 to 65535, got "${env.CONVEYOR_PORT}" — e.g. CONVEYOR_PORT=3000, or pass --url`);
+    throw new UsageError(
+      `CONVEYOR_PORT must be a port number from 1 to 65535, got "${env.CONVEYOR_PORT}" — e.g. CONVEYOR_PORT=3000, or pass --url`,
+    );
   }
   return `http://127.0.0.1:${Number(port)}`;
 }
@@ -88,7 +106,9 @@ export function localRuntimeUrl(env: Readonly<Record<string, string | undefined>
 export function chooseWarehouses(requested: string | undefined, known: readonly string[]): string[] {
   if (requested === undefined) return [...known];
   if (!known.includes(requested)) {
-    throw new UsageError(`unknown warehouse "${requested}" — warehouses are ${known.join(', ')} (e.g. --warehouse ${known[0] ?? 'wh-1'}), or leave --warehouse out for all`);
+    throw new UsageError(
+      `unknown warehouse "${requested}" — warehouses are ${known.join(', ')} (e.g. --warehouse ${known[0] ?? 'wh-1'}), or leave --warehouse out for all`,
+    );
   }
   return [requested];
 }

@@ -35,14 +35,19 @@ export function generatedOrders(count: number, warehouses: readonly string[], pr
     at: (i) => ({
       orderId: `${prefix}-${i}`,
       warehouseId: warehouses[i % warehouses.length] as string,
-      items: [{ sku: `SKU-${i % 23}`, quantity: 1 + (i % 4) }, ...(i % 3 === 0 ? [] : [{ sku: `SKU-B${i % 7}`, quantity: 1 }])],
+      items: [
+        { sku: `SKU-${i % 23}`, quantity: 1 + (i % 4) },
+        ...(i % 3 === 0 ? [] : [{ sku: `SKU-B${i % 7}`, quantity: 1 }]),
+      ],
     }),
   };
 }
 
 /** A prefix for generated order ids, unique per run: `load-<base36 time><random>`. */
 export function runPrefix(now: number): string {
-  return `load-${now.toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36).padStart(3, '0')}`;
+  return `load-${now.toString(36)}${Math.floor(Math.random() * 36 ** 3)
+    .toString(36)
+    .padStart(3, '0')}`;
 }
 
 export interface BadLine {
@@ -65,13 +70,18 @@ export interface FileOrders {
  * const { source, bad } = readOrderFile('orders.jsonl', { known: ['wh-1', 'wh-2'] });
  * bad[0]; // { line: 3, message: 'items.0.quantity: must be at least 1' }
  */
-export function readOrderFile(path: string, options: { readonly known: readonly string[]; readonly warehouse?: string }): FileOrders {
+export function readOrderFile(
+  path: string,
+  options: { readonly known: readonly string[]; readonly warehouse?: string },
+): FileOrders {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read --file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message} — pass a JSON Lines file, one order per line`);
+    throw new UsageError(
+      `cannot read --file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message} — pass a JSON Lines file, one order per line`,
+    );
   }
   const orders: Record<string, unknown>[] = [];
   const bad: BadLine[] = [];
@@ -86,24 +96,35 @@ export function readOrderFile(path: string, options: { readonly known: readonly 
     } catch (error) {
       return void bad.push({ line, message: `not valid JSON (${(error as Error).message})` });
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return void bad.push({ line, message: 'must be a JSON object (one order per line)' });
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return void bad.push({ line, message: 'must be a JSON object (one order per line)' });
     const exported = asExportedLine(value);
     // In an exported dead letter the order is under "order": errors name that path.
     const prefix = exported ? 'order.' : '';
     if (exported && (typeof exported.order !== 'object' || exported.order === null || Array.isArray(exported.order))) {
-      const why = exported.order === null ? 'this dead letter held no readable order (see deadLetter.body); write the order here by hand, or drop the line' : 'must be a JSON object (the order to send)';
+      const why =
+        exported.order === null
+          ? 'this dead letter held no readable order (see deadLetter.body); write the order here by hand, or drop the line'
+          : 'must be a JSON object (the order to send)';
       return void bad.push({ line, message: `order: ${why}` });
     }
     const order = { ...((exported ? exported.order : value) as Record<string, unknown>) };
-    if (order.warehouseId === undefined) order.warehouseId = options.warehouse ?? options.known[spread++ % options.known.length];
+    if (order.warehouseId === undefined)
+      order.warehouseId = options.warehouse ?? options.known[spread++ % options.known.length];
     const parsed = OrderRequest.safeParse(order);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = `${prefix}${issue?.path.map(String).join('.') ?? ''}`.replace(/\.$/, '') || 'order';
-      return void bad.push({ line, message: `${field}: ${issue?.message ?? 'invalid'}${parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more)` : ''}` });
+      return void bad.push({
+        line,
+        message: `${field}: ${issue?.message ?? 'invalid'}${parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more)` : ''}`,
+      });
     }
     if (!options.known.includes(parsed.data.warehouseId)) {
-      return void bad.push({ line, message: `${prefix}warehouseId: unknown warehouse "${parsed.data.warehouseId}"; warehouses are ${options.known.join(', ')}` });
+      return void bad.push({
+        line,
+        message: `${prefix}warehouseId: unknown warehouse "${parsed.data.warehouseId}"; warehouses are ${options.known.join(', ')}`,
+      });
     }
     orders.push(order);
   });

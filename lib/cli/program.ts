@@ -52,15 +52,49 @@ Set CONVEYOR_DEBUG=1 to print the stack trace of an unexpected error.
 export function createProgram(context: CliContext, state: RunState): Command {
   const program = new Command('conveyor');
   program
-    .description('Operate a Conveyor pipeline — the local runtime (default) or a deployed stack (--target aws): queue table, load, dead letters, pause, resume, scale, circuit breakers.')
+    .description(
+      'Operate a Conveyor pipeline — the local runtime (default) or a deployed stack (--target aws): queue table, load, dead letters, pause, resume, scale, circuit breakers.',
+    )
     .usage('<command> [options]')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .addOption(new Option('--target <target>', 'what to operate: the local runtime, or a deployed stack').choices(['local', 'aws']).default('local').helpGroup('Target:'))
-    .addOption(new Option('--url <url>', `local runtime address, e.g. localhost:3457 (env CONVEYOR_URL or CONVEYOR_PORT; default ${DEFAULT_LOCAL_URL})`).argParser((value) => runtimeUrl(value)).helpGroup('Target:'))
-    .addOption(new Option('--stack <name>', 'with --target aws: the stack name (env CONVEYOR_STACK; default Conveyor)').helpGroup('Target:'))
-    .addOption(new Option('--region <region>', "with --target aws: the stack's region (default AWS_REGION or the profile's)").helpGroup('Target:'))
-    .addOption(new Option('--profile <profile>', 'with --target aws: the AWS profile (default AWS_PROFILE or the default chain)').helpGroup('Target:'))
-    .addOption(new Option('--api-key <key>', 'with --target aws, for an API deployed with api.authorization "api-key" (env CONVEYOR_API_KEY)').helpGroup('Target:'))
+    .addOption(
+      new Option('--target <target>', 'what to operate: the local runtime, or a deployed stack')
+        .choices(['local', 'aws'])
+        .default('local')
+        .helpGroup('Target:'),
+    )
+    .addOption(
+      new Option(
+        '--url <url>',
+        `local runtime address, e.g. localhost:3457 (env CONVEYOR_URL or CONVEYOR_PORT; default ${DEFAULT_LOCAL_URL})`,
+      )
+        .argParser((value) => runtimeUrl(value))
+        .helpGroup('Target:'),
+    )
+    .addOption(
+      new Option(
+        '--stack <name>',
+        'with --target aws: the stack name (env CONVEYOR_STACK; default Conveyor)',
+      ).helpGroup('Target:'),
+    )
+    .addOption(
+      new Option(
+        '--region <region>',
+        "with --target aws: the stack's region (default AWS_REGION or the profile's)",
+      ).helpGroup('Target:'),
+    )
+    .addOption(
+      new Option(
+        '--profile <profile>',
+        'with --target aws: the AWS profile (default AWS_PROFILE or the default chain)',
+      ).helpGroup('Target:'),
+    )
+    .addOption(
+      new Option(
+        '--api-key <key>',
+        'with --target aws, for an API deployed with api.authorization "api-key" (env CONVEYOR_API_KEY)',
+      ).helpGroup('Target:'),
+    )
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({
       writeOut: (text) => void context.stdout.write(text),
@@ -69,7 +103,10 @@ export function createProgram(context: CliContext, state: RunState): Command {
       getErrHelpWidth: () => Math.min(context.stderr.columns ?? 100, 120),
       // Commander's own errors (unknown option, missing value): one line, and where to look.
       // Commander ends its sentences with a period; ours continue after a dash.
-      outputError: (text, write) => write(`conveyor: ${oneLine(text.replace(/^error: /, '')).replace(/\.$/, '')} — run with --help for usage and examples\n`),
+      outputError: (text, write) =>
+        write(
+          `conveyor: ${oneLine(text.replace(/^error: /, '')).replace(/\.$/, '')} — run with --help for usage and examples\n`,
+        ),
     })
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -103,7 +140,8 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     if (error instanceof CommanderError) {
       // Already printed by commander (help, version, or a usage error through outputError).
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
-      if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') return error.exitCode === 0 ? 0 : EXIT_USAGE;
+      if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync')
+        return error.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }
     const globals = (program?.opts() ?? {}) as GlobalOptions;
@@ -116,7 +154,10 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
 
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string })
+        .version ?? 'unknown'
+    );
   } catch {
     return 'unknown';
   }

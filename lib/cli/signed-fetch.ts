@@ -55,7 +55,15 @@ export interface SignedFetchOptions {
   readonly service?: string;
 }
 
-export type SignedFetch = (url: string, init: { readonly method: string; readonly body?: string; readonly headers?: Record<string, string>; readonly timeoutMs?: number }) => Promise<Response>;
+export type SignedFetch = (
+  url: string,
+  init: {
+    readonly method: string;
+    readonly body?: string;
+    readonly headers?: Record<string, string>;
+    readonly timeoutMs?: number;
+  },
+) => Promise<Response>;
 
 /**
  * A `fetch` that signs each request.
@@ -65,7 +73,12 @@ export type SignedFetch = (url: string, init: { readonly method: string; readonl
  * await signed(`${apiUrl}orders`, { method: 'POST', body: JSON.stringify({ orders }), headers: { 'content-type': 'application/json' } });
  */
 export function createSignedFetch(options: SignedFetchOptions): SignedFetch {
-  const signer = new SignatureV4({ service: options.service ?? 'execute-api', region: options.region, credentials: options.credentials, sha256: Sha256 });
+  const signer = new SignatureV4({
+    service: options.service ?? 'execute-api',
+    region: options.region,
+    credentials: options.credentials,
+    sha256: Sha256,
+  });
   return async (url, init) => {
     const target = new URL(url);
     const query: Record<string, string> = {};

@@ -37,7 +37,9 @@ export function sinceFlag(flag: string, limit: SinceLimit = A_YEAR): (value: str
       if (Number.isFinite(at)) return { kind: 'at', epochMs: at };
     }
     const span = limit === A_YEAR ? 'a year' : `${limit.maxDays} days${limit.why ? ` (${limit.why})` : ''}`;
-    throw new UsageError(`${flag} must be a duration up to ${span} (30s, 15m, 1h, 7d) or a time (2026-12-01T09:00:00Z), got "${value}" — e.g. ${flag} 1h`);
+    throw new UsageError(
+      `${flag} must be a duration up to ${span} (30s, 15m, 1h, 7d) or a time (2026-12-01T09:00:00Z), got "${value}" — e.g. ${flag} 1h`,
+    );
   };
 }
 

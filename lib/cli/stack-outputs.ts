@@ -16,7 +16,11 @@ export class StackResources {
 
   constructor(stackName: string, outputs: readonly Output[]) {
     this.stackName = stackName;
-    this.outputs = new Map(outputs.filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey as string, o.OutputValue as string]));
+    this.outputs = new Map(
+      outputs
+        .filter((o) => o.OutputKey && o.OutputValue !== undefined)
+        .map((o) => [o.OutputKey as string, o.OutputValue as string]),
+    );
     const value = this.outputs.get(StackOutput.topology);
     if (value === undefined) {
       const found = [...this.outputs.keys()].slice(0, 6).join(', ');
@@ -27,7 +31,9 @@ export class StackResources {
     }
     const read = readTopologyManifest(value);
     if (!read.ok) {
-      throw new StackError(`stack "${stackName}" has an unreadable ${StackOutput.topology} output (${read.problem}) — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`);
+      throw new StackError(
+        `stack "${stackName}" has an unreadable ${StackOutput.topology} output (${read.problem}) — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`,
+      );
     }
     this.manifest = read.manifest;
   }
@@ -55,7 +61,9 @@ export class StackResources {
   get apiUrl(): string {
     const value = this.outputs.get(StackOutput.apiUrl);
     if (value === undefined || value === '') {
-      throw new StackError(`stack "${this.stackName}" has no output ${StackOutput.apiUrl} (the order API) — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`);
+      throw new StackError(
+        `stack "${this.stackName}" has no output ${StackOutput.apiUrl} (the order API) — redeploy it with this version of Conveyor (\`npx cdk deploy\`)`,
+      );
     }
     return value;
   }
@@ -81,7 +89,9 @@ export class StackResources {
   stage(ref: StageRef, kind: StageResourceKind): string {
     const stage = this.manifest.pipelines.find((p) => p.id === ref.warehouse)?.stages.find((s) => s.name === ref.stage);
     if (!stage) {
-      throw new StackError(`stack "${this.stackName}" has no stage ${stageKey(ref)} — its stages are ${this.stages.map(stageKey).join(', ')}`);
+      throw new StackError(
+        `stack "${this.stackName}" has no stage ${stageKey(ref)} — its stages are ${this.stages.map(stageKey).join(', ')}`,
+      );
     }
     return stage[kind];
   }
@@ -94,9 +104,14 @@ export class StackResources {
 export async function readStack(cloudformation: CloudFormationClient, stackName: string): Promise<StackResources> {
   const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
   const stack = Stacks[0];
-  if (!stack) throw new StackError(`stack "${stackName}" does not exist — deploy it with \`npx cdk deploy\`, or pass --stack NAME and --region R`);
+  if (!stack)
+    throw new StackError(
+      `stack "${stackName}" does not exist — deploy it with \`npx cdk deploy\`, or pass --stack NAME and --region R`,
+    );
   if (stack.StackStatus && /(_FAILED|ROLLBACK_COMPLETE|DELETE_)/.test(stack.StackStatus) && !stack.Outputs?.length) {
-    throw new StackError(`stack "${stackName}" is ${stack.StackStatus} and has no outputs — fix and redeploy it (\`npx cdk deploy\`)`);
+    throw new StackError(
+      `stack "${stackName}" is ${stack.StackStatus} and has no outputs — fix and redeploy it (\`npx cdk deploy\`)`,
+    );
   }
   return new StackResources(stack.StackName ?? stackName, stack.Outputs ?? []);
 }

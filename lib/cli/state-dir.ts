@@ -18,9 +18,12 @@ export function redriveJournalPath(env: Readonly<Record<string, string | undefin
 export function stateDir(env: Readonly<Record<string, string | undefined>>): string {
   const chosen = env.CONVEYOR_STATE_DIR;
   if (chosen !== undefined) {
-    if (chosen.trim() === '' || chosen.includes('\0')) throw new UsageError('CONVEYOR_STATE_DIR must name a directory, e.g. CONVEYOR_STATE_DIR=~/.conveyor — or leave it unset');
+    if (chosen.trim() === '' || chosen.includes('\0'))
+      throw new UsageError(
+        'CONVEYOR_STATE_DIR must name a directory, e.g. CONVEYOR_STATE_DIR=~/.conveyor — or leave it unset',
+      );
     return resolve(chosen);
   }
   const xdg = env.XDG_STATE_HOME;
-  return xdg && xdg.startsWith('/') ? join(xdg, 'conveyor') : join(env.HOME ?? homedir(), '.local', 'state', 'conveyor');
+  return xdg?.startsWith('/') ? join(xdg, 'conveyor') : join(env.HOME ?? homedir(), '.local', 'state', 'conveyor');
 }

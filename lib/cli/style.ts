@@ -26,7 +26,8 @@ export function colourWanted(isTTY: boolean | undefined, env: Readonly<Record<st
  * style.red('3'); // '\x1b[31m3\x1b[39m' on a terminal, '3' otherwise
  */
 export function createStyle(enabled: boolean): Style {
-  const wrap = (open: number, close: number) => (text: string) => (enabled && text !== '' ? `\x1b[${open}m${text}\x1b[${close}m` : text);
+  const wrap = (open: number, close: number) => (text: string) =>
+    enabled && text !== '' ? `\x1b[${open}m${text}\x1b[${close}m` : text;
   return {
     enabled,
     bold: wrap(1, 22),
@@ -40,5 +41,6 @@ export function createStyle(enabled: boolean): Style {
 
 /** The text without ANSI escapes: what takes room on the screen. */
 export function visible(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
   return text.replace(/\x1b\[[0-9;]*m/g, '');
 }

@@ -17,8 +17,14 @@ export interface Column {
  * renderTable([{ header: 'STAGE' }, { header: 'READY', align: 'right' }], [['picking', '12'], ['packing', '0']]);
  * // ['STAGE    READY', 'picking     12', 'packing      0']
  */
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], options: { readonly headerStyle?: (text: string) => string } = {}): string[] {
-  const widths = columns.map((column, i) => Math.max(visible(column.header).length, ...rows.map((row) => visible(row[i] ?? '').length)));
+export function renderTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+  options: { readonly headerStyle?: (text: string) => string } = {},
+): string[] {
+  const widths = columns.map((column, i) =>
+    Math.max(visible(column.header).length, ...rows.map((row) => visible(row[i] ?? '').length)),
+  );
   const line = (cells: readonly string[]) =>
     columns
       .map((column, i) => {

@@ -21,7 +21,12 @@ export function stageKey(ref: StageRef): string {
 
 /** A breaker's status (lib/contract/breaker.ts) as `StageBreaker`: `since` as a time, unless it never moved. */
 export function stageBreaker(status: BreakerStatus): StageBreaker {
-  return { state: status.state, reason: status.reason, ...(status.manual ? { manual: true } : {}), ...(status.since > 0 ? { since: new Date(status.since).toISOString() } : {}) };
+  return {
+    state: status.state,
+    reason: status.reason,
+    ...(status.manual ? { manual: true } : {}),
+    ...(status.since > 0 ? { since: new Date(status.since).toISOString() } : {}),
+  };
 }
 
 /** A stage's queue table row. Figures a target cannot know are null (shown as `—`). */
@@ -130,7 +135,12 @@ export type RedriveResult =
   /** Moved by receiving, sending and deleting (locally; on AWS with a filter). */
   | ({ readonly kind: 'moved' } & MovedReport)
   /** A dry run: what would move (the first 100 listed). */
-  | { readonly kind: 'dry-run'; readonly matched: number; readonly scanned: number; readonly letters: readonly DeadLetter[] }
+  | {
+      readonly kind: 'dry-run';
+      readonly matched: number;
+      readonly scanned: number;
+      readonly letters: readonly DeadLetter[];
+    }
   /** Started as an SQS message move task (AWS). */
   | {
       readonly kind: 'task';
@@ -175,7 +185,11 @@ export interface TraceOptions {
   /** Search log lines from this time on (epoch ms); by default from the order's creation (AWS), or all kept lines (local). */
   readonly since?: number;
   /** A long search reports how it goes (AWS: the Logs Insights query's status and statistics). */
-  readonly onProgress?: (progress: { readonly status: string; readonly recordsScanned: number; readonly recordsMatched: number }) => void;
+  readonly onProgress?: (progress: {
+    readonly status: string;
+    readonly recordsScanned: number;
+    readonly recordsMatched: number;
+  }) => void;
 }
 /**
  * What `DELETE /orders/{id}` did: `cancelled` — the order's record, now (or already) cancelled;
@@ -230,11 +244,20 @@ export interface Target {
  * 200 with the record, 409 with why and the record, 404; anything else is for the caller to report.
  */
 export function cancelResultOf(status: number, body: unknown): CancelResult | undefined | 'unexpected' {
-  const answer = (body ?? {}) as { order?: Record<string, unknown>; error?: unknown; details?: Array<{ message?: unknown }> };
-  if (status === 200 && typeof body === 'object' && body !== null) return { outcome: 'cancelled', order: body as Record<string, unknown> };
+  const answer = (body ?? {}) as {
+    order?: Record<string, unknown>;
+    error?: unknown;
+    details?: Array<{ message?: unknown }>;
+  };
+  if (status === 200 && typeof body === 'object' && body !== null)
+    return { outcome: 'cancelled', order: body as Record<string, unknown> };
   if (status === 409 && answer.order) {
     const reason = answer.details?.[0]?.message ?? answer.error;
-    return { outcome: 'too-late', reason: typeof reason === 'string' ? reason : 'the order can no longer be cancelled', order: answer.order };
+    return {
+      outcome: 'too-late',
+      reason: typeof reason === 'string' ? reason : 'the order can no longer be cancelled',
+      order: answer.order,
+    };
   }
   return status === 404 ? undefined : 'unexpected';
 }

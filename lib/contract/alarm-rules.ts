@@ -11,7 +11,14 @@ import type { ApiAlarmSettings, RetentionSettings, Stage } from '../topology/mod
  * (`<stack>-<warehouse>-<stage>-<kind>`). None notifies by itself: they feed their pipeline's
  * composite alarm, which does.
  */
-export const STAGE_ALARM_KINDS = ['dead-letters', 'backlog', 'error-rate', 'throttles', 'queue-retention', 'dead-letter-retention'] as const;
+export const STAGE_ALARM_KINDS = [
+  'dead-letters',
+  'backlog',
+  'error-rate',
+  'throttles',
+  'queue-retention',
+  'dead-letter-retention',
+] as const;
 export type StageAlarmKind = (typeof STAGE_ALARM_KINDS)[number];
 
 /** The resource whose metric a stage alarm reads. */
@@ -79,23 +86,78 @@ export function retentionWarningSeconds(retentionDays: number): number {
  * @example
  * stageAlarmRule('backlog', stage, topology.retention); // { subject: 'queue', figure: 'oldest-message-age', statistic: 'Maximum', threshold: 600, … }
  */
-export function stageAlarmRule(kind: StageAlarmKind, stage: Pick<Stage, 'alarms'>, retention: RetentionSettings): StageAlarmRule {
+export function stageAlarmRule(
+  kind: StageAlarmKind,
+  stage: Pick<Stage, 'alarms'>,
+  retention: RetentionSettings,
+): StageAlarmRule {
   const { alarms } = stage;
   const window = { periodSeconds: alarms.periodSeconds, evaluationPeriods: alarms.evaluationPeriods };
   switch (kind) {
     case 'dead-letters':
-      return { kind, subject: 'dead-letter-queue', figure: 'visible-messages', statistic: 'Maximum', threshold: 0, periodSeconds: DEAD_LETTER_ALARM_PERIOD_SECONDS, evaluationPeriods: 1, runbook: RUNBOOK.deadLetters };
+      return {
+        kind,
+        subject: 'dead-letter-queue',
+        figure: 'visible-messages',
+        statistic: 'Maximum',
+        threshold: 0,
+        periodSeconds: DEAD_LETTER_ALARM_PERIOD_SECONDS,
+        evaluationPeriods: 1,
+        runbook: RUNBOOK.deadLetters,
+      };
     case 'backlog':
-      return { kind, subject: 'queue', figure: 'oldest-message-age', statistic: 'Maximum', threshold: alarms.maxAgeOfOldestMessageSeconds, ...window, runbook: RUNBOOK.backlog };
+      return {
+        kind,
+        subject: 'queue',
+        figure: 'oldest-message-age',
+        statistic: 'Maximum',
+        threshold: alarms.maxAgeOfOldestMessageSeconds,
+        ...window,
+        runbook: RUNBOOK.backlog,
+      };
     case 'error-rate':
-      return { kind, subject: 'function', figure: 'error-rate-percent', statistic: 'Sum', threshold: alarms.maxErrorRatePercent, ...window, runbook: RUNBOOK.functionErrors };
+      return {
+        kind,
+        subject: 'function',
+        figure: 'error-rate-percent',
+        statistic: 'Sum',
+        threshold: alarms.maxErrorRatePercent,
+        ...window,
+        runbook: RUNBOOK.functionErrors,
+      };
     case 'throttles':
-      return { kind, subject: 'function', figure: 'throttles', statistic: 'Sum', threshold: alarms.maxThrottles, ...window, runbook: RUNBOOK.throttles };
+      return {
+        kind,
+        subject: 'function',
+        figure: 'throttles',
+        statistic: 'Sum',
+        threshold: alarms.maxThrottles,
+        ...window,
+        runbook: RUNBOOK.throttles,
+      };
     // An age only grows until the message leaves: one period past the mark is enough.
     case 'queue-retention':
-      return { kind, subject: 'queue', figure: 'oldest-message-age', statistic: 'Maximum', threshold: retentionWarningSeconds(retention.queueDays), periodSeconds: alarms.periodSeconds, evaluationPeriods: 1, runbook: RUNBOOK.retention };
+      return {
+        kind,
+        subject: 'queue',
+        figure: 'oldest-message-age',
+        statistic: 'Maximum',
+        threshold: retentionWarningSeconds(retention.queueDays),
+        periodSeconds: alarms.periodSeconds,
+        evaluationPeriods: 1,
+        runbook: RUNBOOK.retention,
+      };
     case 'dead-letter-retention':
-      return { kind, subject: 'dead-letter-queue', figure: 'oldest-message-age', statistic: 'Maximum', threshold: retentionWarningSeconds(retention.deadLetterDays), periodSeconds: alarms.periodSeconds, evaluationPeriods: 1, runbook: RUNBOOK.retention };
+      return {
+        kind,
+        subject: 'dead-letter-queue',
+        figure: 'oldest-message-age',
+        statistic: 'Maximum',
+        threshold: retentionWarningSeconds(retention.deadLetterDays),
+        periodSeconds: alarms.periodSeconds,
+        evaluationPeriods: 1,
+        runbook: RUNBOOK.retention,
+      };
   }
 }
 
@@ -108,7 +170,14 @@ export function stageAlarmRules(stage: Pick<Stage, 'alarms'>, retention: Retenti
  * The alarms of the deployment's front: they notify directly (with the pipelines' composites),
  * because each means clients are affected now.
  */
-export const API_ALARM_KINDS = ['api-5xx-rate', 'api-latency-p99', 'intake-error-rate', 'intake-throttles', 'table-throttles', 'table-system-errors'] as const;
+export const API_ALARM_KINDS = [
+  'api-5xx-rate',
+  'api-latency-p99',
+  'intake-error-rate',
+  'intake-throttles',
+  'table-throttles',
+  'table-system-errors',
+] as const;
 export type ApiAlarmKind = (typeof API_ALARM_KINDS)[number];
 
 /** One API-level alarm rule, from the topology's `api.alarms`. */
@@ -116,16 +185,34 @@ export function apiAlarmRule(kind: ApiAlarmKind, settings: ApiAlarmSettings): Al
   const window = { periodSeconds: settings.periodSeconds, evaluationPeriods: settings.evaluationPeriods };
   switch (kind) {
     case 'api-5xx-rate':
-      return { kind, statistic: 'Sum', threshold: settings.maxServerErrorRatePercent, ...window, runbook: RUNBOOK.apiErrors };
+      return {
+        kind,
+        statistic: 'Sum',
+        threshold: settings.maxServerErrorRatePercent,
+        ...window,
+        runbook: RUNBOOK.apiErrors,
+      };
     case 'api-latency-p99':
       return { kind, statistic: 'p99', threshold: settings.maxLatencyP99Ms, ...window, runbook: RUNBOOK.apiLatency };
     case 'intake-error-rate':
-      return { kind, statistic: 'Sum', threshold: settings.maxIntakeErrorRatePercent, ...window, runbook: RUNBOOK.apiErrors };
+      return {
+        kind,
+        statistic: 'Sum',
+        threshold: settings.maxIntakeErrorRatePercent,
+        ...window,
+        runbook: RUNBOOK.apiErrors,
+      };
     case 'intake-throttles':
       return { kind, statistic: 'Sum', threshold: settings.maxIntakeThrottles, ...window, runbook: RUNBOOK.throttles };
     case 'table-throttles':
       return { kind, statistic: 'Sum', threshold: settings.maxTableThrottles, ...window, runbook: RUNBOOK.statusTable };
     case 'table-system-errors':
-      return { kind, statistic: 'Sum', threshold: settings.maxTableSystemErrors, ...window, runbook: RUNBOOK.statusTable };
+      return {
+        kind,
+        statistic: 'Sum',
+        threshold: settings.maxTableSystemErrors,
+        ...window,
+        runbook: RUNBOOK.statusTable,
+      };
   }
 }

@@ -36,7 +36,11 @@ export const CLOSED: BreakerStatus = { state: 'closed', since: 0, reason: 'healt
 
 /** Whether `counts` say the stage is failing: enough records, and the share of failures at or above the threshold. */
 export function isFailing(counts: RecordCounts, settings: BreakerSettings, minimum = settings.minimumRecords): boolean {
-  return counts.records >= minimum && counts.records > 0 && (counts.failed * 100) / counts.records >= settings.failureRatePercent;
+  return (
+    counts.records >= minimum &&
+    counts.records > 0 &&
+    (counts.failed * 100) / counts.records >= settings.failureRatePercent
+  );
 }
 
 /**
@@ -47,21 +51,42 @@ export function isFailing(counts: RecordCounts, settings: BreakerSettings, minim
  * nextBreakerStatus({ state: 'closed', since: 0, reason: 'healthy' }, { records: 40, failed: 30 }, now, settings);
  * // { state: 'open', since: now, reason: '30 of 40 records failed in the last 60 s (threshold 50 %)' }
  */
-export function nextBreakerStatus(status: BreakerStatus, counts: RecordCounts, now: number, settings: BreakerSettings): BreakerStatus {
+export function nextBreakerStatus(
+  status: BreakerStatus,
+  counts: RecordCounts,
+  now: number,
+  settings: BreakerSettings,
+): BreakerStatus {
   if (!settings.enabled || status.manual) return status;
   switch (status.state) {
     case 'closed':
       if (!isFailing(counts, settings)) return status;
-      return { state: 'open', since: now, reason: `${counts.failed} of ${counts.records} records failed in the last ${settings.windowSeconds} s (threshold ${settings.failureRatePercent} %)` };
+      return {
+        state: 'open',
+        since: now,
+        reason: `${counts.failed} of ${counts.records} records failed in the last ${settings.windowSeconds} s (threshold ${settings.failureRatePercent} %)`,
+      };
     case 'open':
       if (now - status.since < settings.openSeconds * 1000) return status;
-      return { state: 'half-open', since: now, reason: `open for ${settings.openSeconds} s: probing with ${settings.probeRecords} records at the least concurrency` };
+      return {
+        state: 'half-open',
+        since: now,
+        reason: `open for ${settings.openSeconds} s: probing with ${settings.probeRecords} records at the least concurrency`,
+      };
     case 'half-open':
       if (counts.records < settings.probeRecords) return status;
       if (isFailing(counts, settings, settings.probeRecords)) {
-        return { state: 'open', since: now, reason: `the probe failed: ${counts.failed} of ${counts.records} records (threshold ${settings.failureRatePercent} %)` };
+        return {
+          state: 'open',
+          since: now,
+          reason: `the probe failed: ${counts.failed} of ${counts.records} records (threshold ${settings.failureRatePercent} %)`,
+        };
       }
-      return { state: 'closed', since: now, reason: `the probe passed: ${counts.failed} of ${counts.records} records failed` };
+      return {
+        state: 'closed',
+        since: now,
+        reason: `the probe passed: ${counts.failed} of ${counts.records} records failed`,
+      };
   }
 }
 
@@ -85,7 +110,12 @@ export type BreakerOverride = (typeof BREAKER_OVERRIDES)[number];
  * overriddenStatus('open', 'operator@ops-laptop', Date.now()); // { state: 'open', since, reason: 'opened by operator@ops-laptop', manual: true }
  */
 export function overriddenStatus(state: BreakerOverride, by: string, now: number): BreakerStatus {
-  return { state, since: now, reason: `${state === 'open' ? 'opened' : 'closed'} by ${by}`, ...(state === 'open' ? { manual: true } : {}) };
+  return {
+    state,
+    since: now,
+    reason: `${state === 'open' ? 'opened' : 'closed'} by ${by}`,
+    ...(state === 'open' ? { manual: true } : {}),
+  };
 }
 
 /** The log message of a breaker's change of state (locally the runtime's log; in the cloud the breaker function's, and the notification's title). */

@@ -49,4 +49,3 @@ export const LogField = {
   traceId: 'traceId',
   error: 'error',
 } as const;
-

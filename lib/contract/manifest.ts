@@ -50,7 +50,9 @@ export const TopologyManifest = z.object({
   /** The circuit breakers' function (`conveyor breaker`, the BREAKER column); absent in stacks deployed before it existed. */
   breakerFunctionName: z.optional(text),
   /** Every pipeline, its stages in flow order. */
-  pipelines: z.array(z.object({ id: text, stages: z.array(StageManifest).check(z.minLength(1)) })).check(z.minLength(1)),
+  pipelines: z
+    .array(z.object({ id: text, stages: z.array(StageManifest).check(z.minLength(1)) }))
+    .check(z.minLength(1)),
   /** The log groups of the functions that are no stage's (`conveyor trace` queries them too). Absent from stacks deployed before. */
   logGroups: z.optional(z.object({ intake: text, deadLetterAuditor: text })),
 });
@@ -64,7 +66,9 @@ export type StageManifest = z.infer<typeof StageManifest>;
  * const read = readTopologyManifest(outputs.get(StackOutput.topology) ?? '');
  * if (read.ok) read.manifest.pipelines.map((p) => p.id); // ['wh-1', 'wh-2']
  */
-export function readTopologyManifest(value: string): { ok: true; manifest: TopologyManifest } | { ok: false; problem: string } {
+export function readTopologyManifest(
+  value: string,
+): { ok: true; manifest: TopologyManifest } | { ok: false; problem: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(value);

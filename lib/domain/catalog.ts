@@ -111,7 +111,10 @@ export function slotOf(sku: string): number {
  * ```
  */
 export function locationOfSlot(slot: number): Location {
-  return { aisle: AISLE_LABELS[Math.floor(slot / BINS_PER_AISLE)] as string, bin: BIN_LABELS[slot % BINS_PER_AISLE] as string };
+  return {
+    aisle: AISLE_LABELS[Math.floor(slot / BINS_PER_AISLE)] as string,
+    bin: BIN_LABELS[slot % BINS_PER_AISLE] as string,
+  };
 }
 
 /**
@@ -154,8 +157,12 @@ export function unitOf(sku: string): Unit {
   const size = h >>> 16; // 0..65535
   const density = h & 0xffff; // 0..65535
   // size² skews towards small volumes; the products stay below 2^53, so the integer maths is exact.
-  const volumeCm3 = MIN_UNIT_VOLUME_CM3 + Math.floor((size * size * (MAX_UNIT_VOLUME_CM3 - MIN_UNIT_VOLUME_CM3)) / (0xffff * 0xffff));
+  const volumeCm3 =
+    MIN_UNIT_VOLUME_CM3 + Math.floor((size * size * (MAX_UNIT_VOLUME_CM3 - MIN_UNIT_VOLUME_CM3)) / (0xffff * 0xffff));
   const densityPerMille = 100 + Math.floor((density * 567) / 0xffff);
-  const weightGrams = Math.min(MAX_UNIT_WEIGHT_GRAMS, Math.max(MIN_UNIT_WEIGHT_GRAMS, Math.round((volumeCm3 * densityPerMille) / 1000)));
+  const weightGrams = Math.min(
+    MAX_UNIT_WEIGHT_GRAMS,
+    Math.max(MIN_UNIT_WEIGHT_GRAMS, Math.round((volumeCm3 * densityPerMille) / 1000)),
+  );
   return { volumeCm3, weightGrams };
 }

@@ -34,9 +34,27 @@ export interface Carrier {
  * for 30 kg parcels (the XL box limit); express is not available everywhere.
  */
 export const CARRIERS: readonly Carrier[] = [
-  { id: 'paketfix', code: 'PF', countries: ['DE', 'AT', 'CH', 'NL', 'BE', 'LU'], maxParcelWeightGrams: 31_500, express: false },
-  { id: 'blitzkurier', code: 'BK', countries: ['DE', 'AT', 'CH', 'NL', 'BE', 'LU', 'FR', 'IT', 'ES'], maxParcelWeightGrams: 30_000, express: true },
-  { id: 'nordlink', code: 'NL', countries: ['DE', 'DK', 'SE', 'NO', 'FI'], maxParcelWeightGrams: 20_000, express: true },
+  {
+    id: 'paketfix',
+    code: 'PF',
+    countries: ['DE', 'AT', 'CH', 'NL', 'BE', 'LU'],
+    maxParcelWeightGrams: 31_500,
+    express: false,
+  },
+  {
+    id: 'blitzkurier',
+    code: 'BK',
+    countries: ['DE', 'AT', 'CH', 'NL', 'BE', 'LU', 'FR', 'IT', 'ES'],
+    maxParcelWeightGrams: 30_000,
+    express: true,
+  },
+  {
+    id: 'nordlink',
+    code: 'NL',
+    countries: ['DE', 'DK', 'SE', 'NO', 'FI'],
+    maxParcelWeightGrams: 20_000,
+    express: true,
+  },
   {
     id: 'atlas-freight',
     code: 'AF',
@@ -84,7 +102,8 @@ export function isServedCountry(country: string): boolean {
 export function deliveryRestriction(country: string, priority: Priority): string | undefined {
   const candidates = CARRIERS_BY_COUNTRY.get(country);
   if (!candidates) return `no carrier delivers to ${country}`;
-  if (priority === 'express' && !candidates.some((c) => c.express)) return `no carrier offers express to ${country}; use priority "standard"`;
+  if (priority === 'express' && !candidates.some((c) => c.express))
+    return `no carrier offers express to ${country}; use priority "standard"`;
   return undefined;
 }
 
@@ -95,7 +114,11 @@ export const Delivery = z.strictObject({
   /** Carrier id, e.g. "paketfix". */
   carrier: z.string().check(z.minLength(1), z.maxLength(32)),
   service: z.enum(SERVICES),
-  trackingNumber: z.string().check(z.regex(TRACKING_NUMBER_PATTERN, { error: 'must be a carrier code and 16 digits, e.g. "PF1234567890123452"' })),
+  trackingNumber: z
+    .string()
+    .check(
+      z.regex(TRACKING_NUMBER_PATTERN, { error: 'must be a carrier code and 16 digits, e.g. "PF1234567890123452"' }),
+    ),
   /** The batch's manifest for this carrier: what the driver signs for. */
   manifestId: z.string().check(z.minLength(1), z.maxLength(64)),
   parcels: z.int().check(z.minimum(1)),
@@ -158,13 +181,16 @@ function chooseCarrier(input: DeliveryInput): Choice {
   const country = input.order.shipTo?.country ?? HOME_COUNTRY;
   const service: Service = input.order.priority === 'express' ? 'express' : 'ground';
   const candidates = CARRIERS_BY_COUNTRY.get(country);
-  if (!candidates) return { reason: `no carrier delivers to ${country}; served countries are ${SERVED_COUNTRIES.join(', ')}` };
+  if (!candidates)
+    return { reason: `no carrier delivers to ${country}; served countries are ${SERVED_COUNTRIES.join(', ')}` };
   let heaviest = 0;
   for (const box of input.packing.boxes) if (box.weightGrams > heaviest) heaviest = box.weightGrams;
   for (const carrier of candidates)
-    if ((service === 'ground' || carrier.express) && heaviest <= carrier.maxParcelWeightGrams) return { carrier, service };
+    if ((service === 'ground' || carrier.express) && heaviest <= carrier.maxParcelWeightGrams)
+      return { carrier, service };
   const offering = candidates.filter((c) => service === 'ground' || c.express);
-  if (offering.length === 0) return { reason: `no carrier offers express to ${country}; resubmit the order with priority "standard"` };
+  if (offering.length === 0)
+    return { reason: `no carrier offers express to ${country}; resubmit the order with priority "standard"` };
   const limit = Math.max(...offering.map((c) => c.maxParcelWeightGrams));
   return {
     reason: `no ${service} carrier to ${country} takes a ${heaviest} g parcel (limit ${limit} g)${service === 'express' ? '; resubmit the order with priority "standard"' : ''}`,

@@ -20,23 +20,41 @@ function required(message: string, expected: string = message.replace(/^must be 
   return (issue: { input?: unknown }) => (issue.input === undefined ? `required: ${expected}` : message);
 }
 
-export const OrderId = z
-  .string({ error: 'must be a string' })
-  .check(z.regex(ORDER_ID_PATTERN, { error: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' }));
+export const OrderId = z.string({ error: 'must be a string' }).check(
+  z.regex(ORDER_ID_PATTERN, {
+    error: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+  }),
+);
 
 export const WarehouseId = z
   .string({ error: required('must be a string naming a warehouse, e.g. "wh-1"', 'the warehouse, e.g. "wh-1"') })
-  .check(z.minLength(1, { error: 'must name a warehouse, e.g. "wh-1"' }), z.maxLength(20, { error: 'must be at most 20 characters' }));
+  .check(
+    z.minLength(1, { error: 'must name a warehouse, e.g. "wh-1"' }),
+    z.maxLength(20, { error: 'must be at most 20 characters' }),
+  );
 
 export const Sku = z
   .string({ error: required('must be a string', '1–32 uppercase letters, digits or dashes, e.g. "SKU-1042"') })
   .check(z.regex(SKU_PATTERN, { error: 'must be 1–32 uppercase letters, digits or dashes, e.g. "SKU-1042"' }));
 
 export const Quantity = z
-  .int({ error: (iss) => (iss.input === undefined ? `required: a whole number from 1 to ${MAX_QUANTITY_PER_ITEM}` : typeof iss.input === 'number' ? 'must be a whole number' : 'must be a number') })
-  .check(z.minimum(1, { error: 'must be at least 1' }), z.maximum(MAX_QUANTITY_PER_ITEM, { error: `must be at most ${MAX_QUANTITY_PER_ITEM}` }));
+  .int({
+    error: (iss) =>
+      iss.input === undefined
+        ? `required: a whole number from 1 to ${MAX_QUANTITY_PER_ITEM}`
+        : typeof iss.input === 'number'
+          ? 'must be a whole number'
+          : 'must be a number',
+  })
+  .check(
+    z.minimum(1, { error: 'must be at least 1' }),
+    z.maximum(MAX_QUANTITY_PER_ITEM, { error: `must be at most ${MAX_QUANTITY_PER_ITEM}` }),
+  );
 
-export const OrderItem = z.strictObject({ sku: Sku, quantity: Quantity }, { error: unknownKeyOr('must be an object {"sku", "quantity"}') });
+export const OrderItem = z.strictObject(
+  { sku: Sku, quantity: Quantity },
+  { error: unknownKeyOr('must be an object {"sku", "quantity"}') },
+);
 export type OrderItem = z.infer<typeof OrderItem>;
 
 export const PRIORITIES = ['standard', 'express'] as const;
@@ -44,8 +62,12 @@ export type Priority = (typeof PRIORITIES)[number];
 
 export const ShipTo = z.strictObject(
   {
-    country: z.string({ error: required('must be a string', 'an ISO 3166-1 alpha-2 code, e.g. "DE"') }).check(z.regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code, e.g. "DE"' })),
-    postalCode: z.string({ error: required('must be a string', '2–12 letters, digits, spaces or dashes, e.g. "10115"') }).check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$/, { error: 'must be 2–12 letters, digits, spaces or dashes' })),
+    country: z
+      .string({ error: required('must be a string', 'an ISO 3166-1 alpha-2 code, e.g. "DE"') })
+      .check(z.regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code, e.g. "DE"' })),
+    postalCode: z
+      .string({ error: required('must be a string', '2–12 letters, digits, spaces or dashes, e.g. "10115"') })
+      .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$/, { error: 'must be 2–12 letters, digits, spaces or dashes' })),
   },
   { error: unknownKeyOr('must be an object {"country", "postalCode"}') },
 );
@@ -56,15 +78,32 @@ const orderShape = {
   warehouseId: WarehouseId,
   items: z
     .array(OrderItem, { error: required('must be a list of {"sku", "quantity"}') })
-    .check(z.minLength(1, { error: 'must hold at least one item' }), z.maxLength(MAX_ITEMS_PER_ORDER, { error: `must hold at most ${MAX_ITEMS_PER_ORDER} items` })),
+    .check(
+      z.minLength(1, { error: 'must hold at least one item' }),
+      z.maxLength(MAX_ITEMS_PER_ORDER, { error: `must hold at most ${MAX_ITEMS_PER_ORDER} items` }),
+    ),
   priority: z.optional(z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` })),
   shipTo: z.optional(ShipTo),
-  customerId: z.optional(z.string({ error: 'must be a string' }).check(z.minLength(1, { error: 'must not be empty' }), z.maxLength(64, { error: 'must be at most 64 characters' }))),
+  customerId: z.optional(
+    z
+      .string({ error: 'must be a string' })
+      .check(
+        z.minLength(1, { error: 'must not be empty' }),
+        z.maxLength(64, { error: 'must be at most 64 characters' }),
+      ),
+  ),
   metadata: z.optional(
     z
       .record(
-        z.string().check(z.minLength(1, { error: 'keys must not be empty' }), z.maxLength(64, { error: 'keys must be at most 64 characters' })),
-        z.string({ error: 'metadata values must be strings' }).check(z.maxLength(256, { error: 'must be at most 256 characters' })),
+        z
+          .string()
+          .check(
+            z.minLength(1, { error: 'keys must not be empty' }),
+            z.maxLength(64, { error: 'keys must be at most 64 characters' }),
+          ),
+        z
+          .string({ error: 'metadata values must be strings' })
+          .check(z.maxLength(256, { error: 'must be at most 256 characters' })),
         { error: 'must be an object of string values' },
       )
       .check(z.refine((m) => Object.keys(m).length <= 20, { error: 'must hold at most 20 keys' })),
@@ -81,7 +120,12 @@ export const OrderRequest = OrderShape.check(
     order.items.forEach((item, index) => {
       const first = seen.get(item.sku);
       if (first === undefined) seen.set(item.sku, index);
-      else ctx.addIssue({ code: 'custom', path: ['items', index, 'sku'], message: `duplicates items.${first}.sku "${item.sku}"; combine the quantities` });
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items', index, 'sku'],
+          message: `duplicates items.${first}.sku "${item.sku}"; combine the quantities`,
+        });
     });
   }),
 );
@@ -90,12 +134,12 @@ export type OrderRequest = z.infer<typeof OrderRequest>;
 /** `POST /orders` with `{"orders": [...]}`: bulk intake. Each order is validated on its own. */
 export const BulkOrderShape = z.strictObject(
   {
-    orders: z
-      .array(z.unknown(), { error: 'must be a list of orders' })
-      .check(
-        z.minLength(1, { error: 'must hold at least one order' }),
-        z.maxLength(MAX_ORDERS_PER_REQUEST, { error: `must hold at most ${MAX_ORDERS_PER_REQUEST} orders per request; split it` }),
-      ),
+    orders: z.array(z.unknown(), { error: 'must be a list of orders' }).check(
+      z.minLength(1, { error: 'must hold at least one order' }),
+      z.maxLength(MAX_ORDERS_PER_REQUEST, {
+        error: `must hold at most ${MAX_ORDERS_PER_REQUEST} orders per request; split it`,
+      }),
+    ),
   },
   { error: unknownKeyOr('must be a JSON object') },
 );

@@ -71,9 +71,18 @@ export const PackingPlan = z
         parcels += box.count;
         weight += box.count * box.weightGrams;
       }
-      if (plan.parcels !== parcels) ctx.addIssue({ code: 'custom', path: ['parcels'], message: `must be the sum of the boxes' counts (${parcels})` });
+      if (plan.parcels !== parcels)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parcels'],
+          message: `must be the sum of the boxes' counts (${parcels})`,
+        });
       if (plan.totalWeightGrams !== weight)
-        ctx.addIssue({ code: 'custom', path: ['totalWeightGrams'], message: `must be the sum of count × weightGrams over the boxes (${weight})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['totalWeightGrams'],
+          message: `must be the sum of count × weightGrams over the boxes (${weight})`,
+        });
     }),
   );
 export type PackingPlan = z.infer<typeof PackingPlan>;
@@ -110,14 +119,22 @@ interface OpenBox {
  * // → [{ ok: true, value: { boxes: [{ size: 'S', count: 1, lines: [{ sku: 'SKU-1042', quantity: 2 }], weightGrams: 216 }], parcels: 1, totalWeightGrams: 216 } }]
  * ```
  */
-export function planPacking(batch: readonly PackingInput[], boxSizes: readonly BoxSize[] = BOX_SIZES): Outcome<PackingPlan>[] {
+export function planPacking(
+  batch: readonly PackingInput[],
+  boxSizes: readonly BoxSize[] = BOX_SIZES,
+): Outcome<PackingPlan>[] {
   return batch.map(({ order }) => packOrder(order.orderId, order.items, boxSizes));
 }
 
-function packOrder(orderId: string, items: readonly { sku: string; quantity: number }[], boxSizes: readonly BoxSize[]): Outcome<PackingPlan> {
+function packOrder(
+  orderId: string,
+  items: readonly { sku: string; quantity: number }[],
+  boxSizes: readonly BoxSize[],
+): Outcome<PackingPlan> {
   const largest = boxSizes[boxSizes.length - 1];
   if (largest === undefined) throw new RangeError('planPacking needs at least one box size');
-  if (items.length === 0) return reject(`order ${orderId} has no items to pack; it needs at least one {"sku", "quantity"}`);
+  if (items.length === 0)
+    return reject(`order ${orderId} has no items to pack; it needs at least one {"sku", "quantity"}`);
   const largestPayload = largest.maxWeightGrams - largest.tareGrams;
 
   const groups = groupBySku(items);
@@ -129,10 +146,18 @@ function packOrder(orderId: string, items: readonly { sku: string; quantity: num
           `(${largest.size}: ${largest.volumeCm3} cm³, ${largestPayload} g of content); it must ship as freight`,
       );
     // Whole boxes of one SKU: one entry with a count, however many there are.
-    const perBox = Math.min(Math.floor(largest.volumeCm3 / group.volumeCm3), Math.floor(largestPayload / group.weightGrams));
+    const perBox = Math.min(
+      Math.floor(largest.volumeCm3 / group.volumeCm3),
+      Math.floor(largestPayload / group.weightGrams),
+    );
     const full = Math.floor(group.remaining / perBox);
     if (full > 0) {
-      boxes.push({ size: largest.size, count: full, lines: [{ sku: group.sku, quantity: perBox }], weightGrams: largest.tareGrams + perBox * group.weightGrams });
+      boxes.push({
+        size: largest.size,
+        count: full,
+        lines: [{ sku: group.sku, quantity: perBox }],
+        weightGrams: largest.tareGrams + perBox * group.weightGrams,
+      });
       group.remaining -= full * perBox;
     }
   }

@@ -99,7 +99,8 @@ export function planPickWave(batch: readonly PickingInput[]): Outcome<PickList>[
 
   return batch.map(({ order }) => {
     // The schema requires items; a hand-built message without any would give an invalid pick list.
-    if (order.items.length === 0) return reject(`order ${order.orderId} has no items to pick; it needs at least one {"sku", "quantity"}`);
+    if (order.items.length === 0)
+      return reject(`order ${order.orderId} has no items to pick; it needs at least one {"sku", "quantity"}`);
     const lines = order.items.map(({ sku, quantity }): PickLine => {
       const { aisle, bin, sequence } = stops.get(sku) as Stop;
       return { sku, quantity, aisle, bin, sequence };

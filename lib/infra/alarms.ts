@@ -25,7 +25,11 @@ const COMMON = {
 } as const;
 
 /** `Conveyor-wh-1-picking-dead-letters`: the stack (prefix), the stage, what is wrong. */
-export function stageAlarmName(prefix: string, stage: Pick<Stage, 'pipelineId' | 'name'>, kind: StageAlarmKind): string {
+export function stageAlarmName(
+  prefix: string,
+  stage: Pick<Stage, 'pipelineId' | 'name'>,
+  kind: StageAlarmKind,
+): string {
   return `${prefix}-${stage.pipelineId}-${stage.name}-${kind}`;
 }
 
@@ -47,7 +51,10 @@ function stageMetricOf(built: PipelineStage, rule: StageAlarmRule): cloudwatch.I
 
 /** What the alarm means, for the operator reading the notification or the console. */
 function stageAlarmDescription(stage: Stage, rule: StageAlarmRule, retention: RetentionSettings): string {
-  const window = rule.evaluationPeriods === 1 ? `for ${formatDuration(rule.periodSeconds)}` : `for ${rule.evaluationPeriods} × ${formatDuration(rule.periodSeconds)}`;
+  const window =
+    rule.evaluationPeriods === 1
+      ? `for ${formatDuration(rule.periodSeconds)}`
+      : `for ${rule.evaluationPeriods} × ${formatDuration(rule.periodSeconds)}`;
   const see = `See README '${rule.runbook}'.`;
   switch (rule.kind) {
     case 'dead-letters':
@@ -66,7 +73,13 @@ function stageAlarmDescription(stage: Stage, rule: StageAlarmRule, retention: Re
 }
 
 /** One stage alarm. It notifies nobody itself: it feeds its pipeline's composite alarm. */
-export function createStageAlarm(scope: Construct, prefix: string, built: PipelineStage, rule: StageAlarmRule, retention: RetentionSettings): cloudwatch.Alarm {
+export function createStageAlarm(
+  scope: Construct,
+  prefix: string,
+  built: PipelineStage,
+  rule: StageAlarmRule,
+  retention: RetentionSettings,
+): cloudwatch.Alarm {
   const { stage } = built;
   return new cloudwatch.Alarm(scope, `${pascalCase(stage.key)}${pascalCase(rule.kind)}Alarm`, {
     ...COMMON,
@@ -98,23 +111,43 @@ function apiMetricOf(front: ApiFront, kind: ApiAlarmKind, statistic: string, per
     case 'intake-throttles':
       return front.intake.metricThrottles({ statistic, period });
     case 'table-throttles':
-      return front.statusTable.metricThrottledRequestsForOperations({ operations: front.tableOperations, statistic, period });
+      return front.statusTable.metricThrottledRequestsForOperations({
+        operations: front.tableOperations,
+        statistic,
+        period,
+      });
     case 'table-system-errors':
-      return front.statusTable.metricSystemErrorsForOperations({ operations: front.tableOperations, statistic, period });
+      return front.statusTable.metricSystemErrorsForOperations({
+        operations: front.tableOperations,
+        statistic,
+        period,
+      });
   }
 }
 
 const API_ALARM_MEANING: Record<ApiAlarmKind, (threshold: number) => string> = {
-  'api-5xx-rate': (t) => `API errors: more than ${t} % of order API requests answered 5xx. Bad input is a 4xx, so a 5xx is a fault: the intake function failing or throttled, or SQS / DynamoDB unavailable (503). Clients must retry.`,
-  'api-latency-p99': (t) => `API latency: the slowest 1 % of order API requests took more than ${t} ms; a dependency is slow or the intake is starved of concurrency.`,
-  'intake-error-rate': (t) => `Intake errors: more than ${t} % of the intake function's invocations failed as a whole (crash, timeout, out of memory); clients got 5xx without a Retry-After.`,
-  'intake-throttles': (t) => `Intake throttles: Lambda refused more than ${t} intake invocations per period; clients got 5xx (the account's concurrency is used up).`,
-  'table-throttles': (t) => `Status table throttles: more than ${t} requests to the order status table were throttled; the intake answers 503 and stages retry.`,
-  'table-system-errors': (t) => `Status table errors: DynamoDB answered more than ${t} requests to the order status table with a server error; the intake answers 503 and stages retry.`,
+  'api-5xx-rate': (t) =>
+    `API errors: more than ${t} % of order API requests answered 5xx. Bad input is a 4xx, so a 5xx is a fault: the intake function failing or throttled, or SQS / DynamoDB unavailable (503). Clients must retry.`,
+  'api-latency-p99': (t) =>
+    `API latency: the slowest 1 % of order API requests took more than ${t} ms; a dependency is slow or the intake is starved of concurrency.`,
+  'intake-error-rate': (t) =>
+    `Intake errors: more than ${t} % of the intake function's invocations failed as a whole (crash, timeout, out of memory); clients got 5xx without a Retry-After.`,
+  'intake-throttles': (t) =>
+    `Intake throttles: Lambda refused more than ${t} intake invocations per period; clients got 5xx (the account's concurrency is used up).`,
+  'table-throttles': (t) =>
+    `Status table throttles: more than ${t} requests to the order status table were throttled; the intake answers 503 and stages retry.`,
+  'table-system-errors': (t) =>
+    `Status table errors: DynamoDB answered more than ${t} requests to the order status table with a server error; the intake answers 503 and stages retry.`,
 };
 
 /** One API-level alarm: these notify directly, clients being affected now. */
-export function createApiAlarm(scope: Construct, prefix: string, kind: ApiAlarmKind, settings: ApiAlarmSettings, front: ApiFront): cloudwatch.Alarm {
+export function createApiAlarm(
+  scope: Construct,
+  prefix: string,
+  kind: ApiAlarmKind,
+  settings: ApiAlarmSettings,
+  front: ApiFront,
+): cloudwatch.Alarm {
   const rule = apiAlarmRule(kind, settings);
   const period = Duration.seconds(rule.periodSeconds);
   // The 5xx alarm keeps the construct id it always had: a new id would replace an alarm of the same name.

@@ -28,7 +28,13 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { BREAKER_METRICS, RUNBOOK } from '../contract/index.ts';
 import { BREAKER_PARTITION } from '../operations/breaker-store.ts';
-import { BREAKERS_VARIABLE_BUDGET_BYTES, breakerAlarmName, breakerAlarmPrefix, breakerEnvironment, breakersVariableBytes } from '../runtime/breaker-environment.ts';
+import {
+  BREAKERS_VARIABLE_BUDGET_BYTES,
+  breakerAlarmName,
+  breakerAlarmPrefix,
+  breakerEnvironment,
+  breakersVariableBytes,
+} from '../runtime/breaker-environment.ts';
 import { allStages, TopologyError, type Stage, type Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
 import { serviceNameOf } from './defaults.ts';
@@ -86,7 +92,11 @@ export class CircuitBreakers extends Construct {
     const built = [...stages.values()];
     assertBreakersFit(topology);
 
-    this.alarms = new Map(built.filter((s) => s.stage.breaker.enabled).map((s) => [s.stage.key, this.createAlarm(prefix, service, s.stage)]));
+    this.alarms = new Map(
+      built
+        .filter((s) => s.stage.breaker.enabled)
+        .map((s) => [s.stage.key, this.createAlarm(prefix, service, s.stage)]),
+    );
 
     this.worker = new ConveyorFunction(this, 'Worker', {
       handler: BREAKER_HANDLER,
@@ -133,7 +143,8 @@ export class CircuitBreakers extends Construct {
   private createAlarm(prefix: string, service: string, stage: Stage): cloudwatch.Alarm {
     const { breaker } = stage;
     const period = Duration.seconds(breaker.windowSeconds);
-    const sum = (name: typeof BREAKER_METRICS.records | typeof BREAKER_METRICS.failed) => stageMetric(service, stage, name, { statistic: cloudwatch.Stats.SUM, period });
+    const sum = (name: typeof BREAKER_METRICS.records | typeof BREAKER_METRICS.failed) =>
+      stageMetric(service, stage, name, { statistic: cloudwatch.Stats.SUM, period });
     return new cloudwatch.Alarm(this, `${pascalCase(stage.key)}BreakerAlarm`, {
       alarmName: breakerAlarmName(prefix, stage),
       alarmDescription:
@@ -166,7 +177,13 @@ export class CircuitBreakers extends Construct {
       }),
       // With every breaker disabled there is no alarm to find (the function then never asks).
       ...(this.alarms.size > 0
-        ? [new iam.PolicyStatement({ sid: 'FindAlarmedBreakers', actions: ['cloudwatch:DescribeAlarms'], resources: [...this.alarms.values()].map((a) => a.alarmArn) })]
+        ? [
+            new iam.PolicyStatement({
+              sid: 'FindAlarmedBreakers',
+              actions: ['cloudwatch:DescribeAlarms'],
+              resources: [...this.alarms.values()].map((a) => a.alarmArn),
+            }),
+          ]
         : []),
       new iam.PolicyStatement({
         sid: 'ReadStageCounts',

@@ -61,7 +61,10 @@ export class ConveyorStack extends Stack {
   public readonly outputs: ReadonlyMap<string, CfnOutput>;
 
   constructor(scope: Construct, id: string, props: ConveyorStackProps) {
-    super(scope, id, { description: 'Conveyor: serverless staged order pipeline (orders → picking → packing → delivery)', ...props });
+    super(scope, id, {
+      description: 'Conveyor: serverless staged order pipeline (orders → picking → packing → delivery)',
+      ...props,
+    });
     this.conveyor = new Conveyor(this, CONVEYOR_ID, {
       topology: props.topology,
       manageApiGatewayAccountLogRole: props.manageApiGatewayAccountLogRole,

@@ -116,8 +116,19 @@ export class Conveyor extends Construct {
       manageAccountLogRole: props.manageApiGatewayAccountLogRole,
       ...common,
     });
-    this.deadLetterAuditor = new DeadLetterAuditor(this, 'DeadLetterAuditor', { topology, stages: this.stages, statusTable: table, ...common });
-    this.monitoring = new Monitoring(this, 'Monitoring', { topology, stages: this.stages, orderApi: this.orderApi, statusTable: table, namePrefix: this.namePrefix });
+    this.deadLetterAuditor = new DeadLetterAuditor(this, 'DeadLetterAuditor', {
+      topology,
+      stages: this.stages,
+      statusTable: table,
+      ...common,
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      topology,
+      stages: this.stages,
+      orderApi: this.orderApi,
+      statusTable: table,
+      namePrefix: this.namePrefix,
+    });
     this.breakers = new CircuitBreakers(this, 'CircuitBreakers', {
       topology,
       stages: this.stages,
@@ -140,12 +151,22 @@ export class Conveyor extends Construct {
   }
 
   /** Each stage forwards to the next, so a pipeline is built from its last stage backwards; returned in flow order. */
-  private buildStages(topology: Topology, table: StatusTable['table'], common: { handlersDir?: string; namePrefix: string }): ReadonlyMap<string, PipelineStage> {
+  private buildStages(
+    topology: Topology,
+    table: StatusTable['table'],
+    common: { handlersDir?: string; namePrefix: string },
+  ): ReadonlyMap<string, PipelineStage> {
     const built = new Map<string, PipelineStage>();
     for (const pipeline of topology.pipelines) {
       let next: PipelineStage | undefined;
       for (const stage of [...pipeline.stages].reverse()) {
-        next = new PipelineStage(this, pascalCase(`${pipeline.id}-${stage.name}`), { topology, stage, statusTable: table, nextQueue: next?.queue, ...common });
+        next = new PipelineStage(this, pascalCase(`${pipeline.id}-${stage.name}`), {
+          topology,
+          stage,
+          statusTable: table,
+          nextQueue: next?.queue,
+          ...common,
+        });
         built.set(stage.key, next);
       }
     }
@@ -162,17 +183,30 @@ export class Conveyor extends Construct {
     };
     add(StackOutput.apiUrl, this.orderApi.api.url, 'Order API base URL (POST orders, GET and DELETE orders/{orderId})');
     add(StackOutput.statusTable, this.statusTable.table.tableName, 'Order status table');
-    if (this.orderApi.apiKey) add(StackOutput.apiKeyId, this.orderApi.apiKey.keyId, 'aws apigateway get-api-key --include-value --api-key <id>');
-    add(StackOutput.alarmTopic, this.monitoring.topic.topicArn, 'SNS topic the pipeline composites and the API alarms notify (ALARM and OK)');
+    if (this.orderApi.apiKey)
+      add(
+        StackOutput.apiKeyId,
+        this.orderApi.apiKey.keyId,
+        'aws apigateway get-api-key --include-value --api-key <id>',
+      );
+    add(
+      StackOutput.alarmTopic,
+      this.monitoring.topic.topicArn,
+      'SNS topic the pipeline composites and the API alarms notify (ALARM and OK)',
+    );
     add(StackOutput.dashboardName, this.dashboard.dashboardName, 'CloudWatch dashboard');
     add(StackOutput.dashboardUrl, this.dashboard.url, 'CloudWatch dashboard in the console');
     const manifest = addTopologyManifestOutput(
       this,
-      topologyManifest(this.topology, this.stages, this.namePrefix, {
-        intake: this.orderApi.intake.logGroup.logGroupName,
-        deadLetterAuditor: this.deadLetterAuditor.worker.logGroup.logGroupName,
-      },
-      { breakerFunctionName: this.breakers.function.functionName },
+      topologyManifest(
+        this.topology,
+        this.stages,
+        this.namePrefix,
+        {
+          intake: this.orderApi.intake.logGroup.logGroupName,
+          deadLetterAuditor: this.deadLetterAuditor.worker.logGroup.logGroupName,
+        },
+        { breakerFunctionName: this.breakers.function.functionName },
       ),
     );
     manifest.overrideLogicalId(StackOutput.topology);
@@ -196,7 +230,9 @@ function assertOnePerStack(conveyor: Conveyor): void {
   const stack = Stack.of(conveyor);
   const other = stack.node.findAll().find((c) => c instanceof Conveyor && c !== conveyor && Stack.of(c) === stack);
   if (other) {
-    throw new Error(`Conveyor ${conveyor.node.path}: stack ${stack.stackName} already holds a Conveyor (${other.node.path}); its outputs name the deployment for the CLI, so put the second one in a stack of its own`);
+    throw new Error(
+      `Conveyor ${conveyor.node.path}: stack ${stack.stackName} already holds a Conveyor (${other.node.path}); its outputs name the deployment for the CLI, so put the second one in a stack of its own`,
+    );
   }
 }
 
@@ -223,7 +259,9 @@ function assertDistinctNames(topology: Topology): void {
     const name = pascalCase(id);
     const other = seen.get(name);
     if (other !== undefined) {
-      throw new TopologyError('cdk.json context "conveyor"', [`warehouses: "${other}" and "${id}" both become "${name}" in stack output names; rename one of them`]);
+      throw new TopologyError('cdk.json context "conveyor"', [
+        `warehouses: "${other}" and "${id}" both become "${name}" in stack output names; rename one of them`,
+      ]);
     }
     seen.set(name, id);
   }

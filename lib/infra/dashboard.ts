@@ -75,11 +75,15 @@ export class ConveyorDashboard extends Construct {
 
     this.dashboard.addWidgets(titleWidget(this.dashboardName, monitoring));
     this.dashboard.addWidgets(ordersWidget(topology, monitoring.metricsService), ...apiWidgets(orderApi));
-    this.dashboard.addWidgets(...alarmStatusWidgets('Alarms that notify: pipelines and the API (ALARM first)', monitoring.notifyingAlarms));
+    this.dashboard.addWidgets(
+      ...alarmStatusWidgets('Alarms that notify: pipelines and the API (ALARM first)', monitoring.notifyingAlarms),
+    );
 
     for (const pipeline of topology.pipelines) {
       this.dashboard.addWidgets(pipelineHeading(pipeline));
-      const stageAlarms = pipeline.stages.flatMap((s) => (monitoring.stageAlarms.has(s.key) ? alarmsOf(monitoring.stageAlarms.get(s.key)!) : []));
+      const stageAlarms = pipeline.stages.flatMap((s) =>
+        monitoring.stageAlarms.has(s.key) ? alarmsOf(monitoring.stageAlarms.get(s.key)!) : [],
+      );
       const breakerAlarms = pipeline.stages.flatMap((s) => props.breakerAlarms?.get(s.key) ?? []);
       const title = `${pipeline.id}: stage alarms (they feed the ${pipeline.id} composite)${breakerAlarms.length > 0 ? ' and circuit breakers (ALARM: the breaker opens)' : ''}; ALARM first`;
       this.dashboard.addWidgets(...alarmStatusWidgets(title, [...stageAlarms, ...breakerAlarms]));
@@ -121,8 +125,16 @@ function ordersWidget(topology: Topology, service: string): cloudwatch.SingleVal
     title: 'Orders (over the time range)',
     metrics: [
       ordersAcceptedMetric(service, { statistic: SUM, label: 'accepted' }),
-      sumOf('delivered', 'delivered', lastStages.map((s) => stageMetric(service, s, StageMetric.Succeeded, { statistic: SUM }))),
-      sumOf('deadLettered', 'dead-lettered', allStages.map((s) => stageMetric(service, s, StageMetric.OrdersDeadLettered, { statistic: SUM }))),
+      sumOf(
+        'delivered',
+        'delivered',
+        lastStages.map((s) => stageMetric(service, s, StageMetric.Succeeded, { statistic: SUM })),
+      ),
+      sumOf(
+        'deadLettered',
+        'dead-lettered',
+        allStages.map((s) => stageMetric(service, s, StageMetric.OrdersDeadLettered, { statistic: SUM })),
+      ),
       intakeMetric(service, IntakeMetric.OrdersCancelled, { statistic: SUM, label: 'cancelled' }),
     ],
     setPeriodToTimeRange: true,
@@ -182,16 +194,32 @@ function stageRow(built: PipelineStage, service: string): cloudwatch.GraphWidget
       left: [
         queue.metricApproximateNumberOfMessagesVisible({ statistic: MAXIMUM, period: PERIOD, label: 'ready' }),
         queue.metricApproximateNumberOfMessagesNotVisible({ statistic: MAXIMUM, period: PERIOD, label: 'in flight' }),
-        deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: MAXIMUM, period: PERIOD, label: 'DLQ', color: cloudwatch.Color.RED }),
+        deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: MAXIMUM,
+          period: PERIOD,
+          label: 'DLQ',
+          color: cloudwatch.Color.RED,
+        }),
       ],
-      right: [queue.metricApproximateAgeOfOldestMessage({ statistic: MAXIMUM, period: PERIOD, label: 'oldest (s)', color: cloudwatch.Color.GREY })],
-      rightAnnotations: [{ value: limits.maxAgeOfOldestMessageSeconds, label: 'backlog alarm', color: cloudwatch.Color.GREY }],
+      right: [
+        queue.metricApproximateAgeOfOldestMessage({
+          statistic: MAXIMUM,
+          period: PERIOD,
+          label: 'oldest (s)',
+          color: cloudwatch.Color.GREY,
+        }),
+      ],
+      rightAnnotations: [
+        { value: limits.maxAgeOfOldestMessageSeconds, label: 'backlog alarm', color: cloudwatch.Color.GREY },
+      ],
       leftYAxis: { min: 0, showUnits: false },
       rightYAxis: { min: 0, showUnits: false },
     }),
     graph('messages / min', {
-      left: [perMinute('sent', queue.metricNumberOfMessagesSent({ statistic: SUM, period: PERIOD }), 'sent'),
-        perMinute('deleted', queue.metricNumberOfMessagesDeleted({ statistic: SUM, period: PERIOD }), 'deleted (done)')],
+      left: [
+        perMinute('sent', queue.metricNumberOfMessagesSent({ statistic: SUM, period: PERIOD }), 'sent'),
+        perMinute('deleted', queue.metricNumberOfMessagesDeleted({ statistic: SUM, period: PERIOD }), 'deleted (done)'),
+      ],
       leftYAxis: { min: 0, showUnits: false },
     }),
     graph('invocations', {
@@ -219,21 +247,57 @@ function stageRow(built: PipelineStage, service: string): cloudwatch.GraphWidget
     graph('records', {
       left: [
         stageMetric(service, stage, StageMetric.Records, { statistic: SUM, period: PERIOD, label: 'records' }),
-        stageMetric(service, stage, StageMetric.Succeeded, { statistic: SUM, period: PERIOD, label: 'succeeded', color: cloudwatch.Color.GREEN }),
-        stageMetric(service, stage, StageMetric.Failed, { statistic: SUM, period: PERIOD, label: 'retried', color: cloudwatch.Color.ORANGE }),
-        stageMetric(service, stage, StageMetric.DeadLettered, { statistic: SUM, period: PERIOD, label: 'dead-lettered', color: cloudwatch.Color.RED }),
-        stageMetric(service, stage, StageMetric.Duplicates, { statistic: SUM, period: PERIOD, label: 'duplicates', color: cloudwatch.Color.GREY }),
+        stageMetric(service, stage, StageMetric.Succeeded, {
+          statistic: SUM,
+          period: PERIOD,
+          label: 'succeeded',
+          color: cloudwatch.Color.GREEN,
+        }),
+        stageMetric(service, stage, StageMetric.Failed, {
+          statistic: SUM,
+          period: PERIOD,
+          label: 'retried',
+          color: cloudwatch.Color.ORANGE,
+        }),
+        stageMetric(service, stage, StageMetric.DeadLettered, {
+          statistic: SUM,
+          period: PERIOD,
+          label: 'dead-lettered',
+          color: cloudwatch.Color.RED,
+        }),
+        stageMetric(service, stage, StageMetric.Duplicates, {
+          statistic: SUM,
+          period: PERIOD,
+          label: 'duplicates',
+          color: cloudwatch.Color.GREY,
+        }),
       ],
       leftYAxis: { min: 0, showUnits: false },
     }),
     graph(isLast ? 'batches · order latency (ms)' : 'batches (size · ms)', {
       left: [
-        stageMetric(service, stage, StageMetric.BatchSize, { statistic: AVERAGE, period: PERIOD, label: 'batch size avg' }),
-        stageMetric(service, stage, StageMetric.BatchSize, { statistic: MAXIMUM, period: PERIOD, label: 'batch size max' }),
+        stageMetric(service, stage, StageMetric.BatchSize, {
+          statistic: AVERAGE,
+          period: PERIOD,
+          label: 'batch size avg',
+        }),
+        stageMetric(service, stage, StageMetric.BatchSize, {
+          statistic: MAXIMUM,
+          period: PERIOD,
+          label: 'batch size max',
+        }),
       ],
       right: [
-        stageMetric(service, stage, StageMetric.BatchDuration, { statistic: P50, period: PERIOD, label: 'batch ms p50' }),
-        stageMetric(service, stage, StageMetric.BatchDuration, { statistic: P99, period: PERIOD, label: 'batch ms p99' }),
+        stageMetric(service, stage, StageMetric.BatchDuration, {
+          statistic: P50,
+          period: PERIOD,
+          label: 'batch ms p50',
+        }),
+        stageMetric(service, stage, StageMetric.BatchDuration, {
+          statistic: P99,
+          period: PERIOD,
+          label: 'batch ms p99',
+        }),
         ...(isLast ? orderLatency(stage, service) : []),
       ],
       leftYAxis: { min: 0, showUnits: false },
@@ -245,14 +309,27 @@ function stageRow(built: PipelineStage, service: string): cloudwatch.GraphWidget
 /** Acceptance to delivery, per delivered order (emitted by the last stage only). */
 function orderLatency(stage: Stage, service: string): cloudwatch.Metric[] {
   return [
-    stageMetric(service, stage, StageMetric.OrderLatency, { statistic: P50, period: PERIOD, label: 'order latency p50' }),
-    stageMetric(service, stage, StageMetric.OrderLatency, { statistic: P99, period: PERIOD, label: 'order latency p99' }),
+    stageMetric(service, stage, StageMetric.OrderLatency, {
+      statistic: P50,
+      period: PERIOD,
+      label: 'order latency p50',
+    }),
+    stageMetric(service, stage, StageMetric.OrderLatency, {
+      statistic: P99,
+      period: PERIOD,
+      label: 'order latency p99',
+    }),
   ];
 }
 
 /** A count as a rate per minute, whatever period CloudWatch picks for the time range. */
 function perMinute(id: string, metric: cloudwatch.Metric, label: string): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({ expression: `${id} * 60 / PERIOD(${id})`, usingMetrics: { [id]: metric }, label, period: PERIOD });
+  return new cloudwatch.MathExpression({
+    expression: `${id} * 60 / PERIOD(${id})`,
+    usingMetrics: { [id]: metric },
+    label,
+    period: PERIOD,
+  });
 }
 
 /** The sum of several counts; a series without data counts as 0 rather than blanking the total. */
@@ -274,7 +351,8 @@ function alarmStatusWidgets(title: string, alarms: cloudwatch.IAlarm[]): cloudwa
     const chunk = alarms.slice(i, i + MAX_ALARMS_PER_STATUS_WIDGET);
     widgets.push(
       new cloudwatch.AlarmStatusWidget({
-        title: alarms.length > MAX_ALARMS_PER_STATUS_WIDGET ? `${title} (${i / MAX_ALARMS_PER_STATUS_WIDGET + 1})` : title,
+        title:
+          alarms.length > MAX_ALARMS_PER_STATUS_WIDGET ? `${title} (${i / MAX_ALARMS_PER_STATUS_WIDGET + 1})` : title,
         alarms: chunk,
         sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
         width: FULL_WIDTH,

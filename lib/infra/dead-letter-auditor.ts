@@ -78,7 +78,11 @@ export class DeadLetterAuditor extends Construct {
           actions: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'],
           resources: deadLetterQueues.map((q) => q.queueArn),
         }),
-        new iam.PolicyStatement({ sid: 'RecordDeadLetters', actions: [...STATUS_TABLE_ACTIONS.auditor], resources: [statusTable.tableArn] }),
+        new iam.PolicyStatement({
+          sid: 'RecordDeadLetters',
+          actions: [...STATUS_TABLE_ACTIONS.auditor],
+          resources: [statusTable.tableArn],
+        }),
       ],
     });
     this.function = this.worker.function;

@@ -10,7 +10,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { HANDLER_BUNDLE } from '../build/handler-bundle.ts';
 
@@ -41,7 +41,15 @@ export function queueDefaults(): Pick<sqs.QueueProps, 'encryption' | 'enforceSSL
  */
 export function functionDefaults(): Pick<
   nodejs.NodejsFunctionProps,
-  'runtime' | 'architecture' | 'tracing' | 'loggingFormat' | 'applicationLogLevelV2' | 'systemLogLevelV2' | 'projectRoot' | 'depsLockFilePath' | 'bundling'
+  | 'runtime'
+  | 'architecture'
+  | 'tracing'
+  | 'loggingFormat'
+  | 'applicationLogLevelV2'
+  | 'systemLogLevelV2'
+  | 'projectRoot'
+  | 'depsLockFilePath'
+  | 'bundling'
 > {
   return {
     runtime: lambda.Runtime.NODEJS_24_X,

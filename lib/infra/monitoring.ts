@@ -32,7 +32,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { API_ALARM_KINDS, stageAlarmRules, STAGE_ALARM_KINDS, type ApiAlarmKind, type StageAlarmKind } from '../contract/index.ts';
+import {
+  API_ALARM_KINDS,
+  stageAlarmRules,
+  STAGE_ALARM_KINDS,
+  type ApiAlarmKind,
+  type StageAlarmKind,
+} from '../contract/index.ts';
 import { TopologyError, type Pipeline, type Stage, type Topology } from '../topology/index.ts';
 import { createApiAlarm, createStageAlarm } from './alarms.ts';
 import { queueDefaults, serviceNameOf } from './defaults.ts';
@@ -42,7 +48,13 @@ import { statusTableOperations } from './permissions.ts';
 import { createSavedQueries, type SavedQueries } from './queries.ts';
 import type { PipelineStage } from './stage.ts';
 
-export { RUNBOOK, STAGE_ALARM_KINDS, type StageAlarmKind, API_ALARM_KINDS, type ApiAlarmKind } from '../contract/index.ts';
+export {
+  RUNBOOK,
+  STAGE_ALARM_KINDS,
+  type StageAlarmKind,
+  API_ALARM_KINDS,
+  type ApiAlarmKind,
+} from '../contract/index.ts';
 export { stageAlarmName } from './alarms.ts';
 export { errorRatePercent, apiServerErrorRatePercent, stageMetric, ordersAcceptedMetric } from './metrics.ts';
 
@@ -111,16 +123,27 @@ export class Monitoring extends Construct {
     };
 
     if (topology.alarms.email !== undefined) {
-      this.notificationDeadLetterQueue = new sqs.Queue(this, 'NotificationDeadLetterQueue', { ...queueDefaults(), retentionPeriod: Duration.days(14) });
-      topic.addSubscription(new subscriptions.EmailSubscription(topology.alarms.email, { deadLetterQueue: this.notificationDeadLetterQueue }));
-      this.undeliveredNotificationsAlarm = wire(this.createUndeliveredNotificationsAlarm(prefix, topology.alarms.email, this.notificationDeadLetterQueue));
+      this.notificationDeadLetterQueue = new sqs.Queue(this, 'NotificationDeadLetterQueue', {
+        ...queueDefaults(),
+        retentionPeriod: Duration.days(14),
+      });
+      topic.addSubscription(
+        new subscriptions.EmailSubscription(topology.alarms.email, {
+          deadLetterQueue: this.notificationDeadLetterQueue,
+        }),
+      );
+      this.undeliveredNotificationsAlarm = wire(
+        this.createUndeliveredNotificationsAlarm(prefix, topology.alarms.email, this.notificationDeadLetterQueue),
+      );
     }
 
     const stageAlarms = new Map<string, StageAlarmSet>();
     for (const built of stages.values()) {
       assertEvaluationRange(built.stage);
       const rules = stageAlarmRules(built.stage, topology.retention);
-      const alarms = Object.fromEntries(rules.map((rule) => [rule.kind, createStageAlarm(this, prefix, built, rule, topology.retention)])) as Record<StageAlarmKind, cloudwatch.Alarm>;
+      const alarms = Object.fromEntries(
+        rules.map((rule) => [rule.kind, createStageAlarm(this, prefix, built, rule, topology.retention)]),
+      ) as Record<StageAlarmKind, cloudwatch.Alarm>;
       stageAlarms.set(built.stage.key, { stage: built.stage, alarms });
     }
     this.stageAlarms = stageAlarms;
@@ -132,14 +155,30 @@ export class Monitoring extends Construct {
     }
     this.pipelineAlarms = pipelineAlarms;
 
-    const front = { api: orderApi.api, intake: orderApi.function, statusTable: props.statusTable, tableOperations: statusTableOperations() };
-    this.apiAlarms = Object.fromEntries(API_ALARM_KINDS.map((kind) => [kind, wire(createApiAlarm(this, prefix, kind, topology.api.alarms, front))])) as Record<ApiAlarmKind, cloudwatch.Alarm>;
-    this.queries = createSavedQueries(this, prefix, [...stages.values()].map((s) => s.worker.logGroup), orderApi.intake.logGroup);
+    const front = {
+      api: orderApi.api,
+      intake: orderApi.function,
+      statusTable: props.statusTable,
+      tableOperations: statusTableOperations(),
+    };
+    this.apiAlarms = Object.fromEntries(
+      API_ALARM_KINDS.map((kind) => [kind, wire(createApiAlarm(this, prefix, kind, topology.api.alarms, front))]),
+    ) as Record<ApiAlarmKind, cloudwatch.Alarm>;
+    this.queries = createSavedQueries(
+      this,
+      prefix,
+      [...stages.values()].map((s) => s.worker.logGroup),
+      orderApi.intake.logGroup,
+    );
   }
 
   /** The alarms that notify: the pipelines' composites, the API-level alarms, undelivered notifications'. */
   public get notifyingAlarms(): cloudwatch.AlarmBase[] {
-    return [...this.pipelineAlarms.values(), ...Object.values(this.apiAlarms), ...(this.undeliveredNotificationsAlarm ? [this.undeliveredNotificationsAlarm] : [])];
+    return [
+      ...this.pipelineAlarms.values(),
+      ...Object.values(this.apiAlarms),
+      ...(this.undeliveredNotificationsAlarm ? [this.undeliveredNotificationsAlarm] : []),
+    ];
   }
 
   /** Every alarm: stage alarms in flow order, then the notifying ones. */
@@ -147,7 +186,11 @@ export class Monitoring extends Construct {
     return [...[...this.stageAlarms.values()].flatMap(alarmsOf), ...this.notifyingAlarms];
   }
 
-  private createPipelineAlarm(prefix: string, pipeline: Pipeline, alarms: cloudwatch.Alarm[]): cloudwatch.CompositeAlarm {
+  private createPipelineAlarm(
+    prefix: string,
+    pipeline: Pipeline,
+    alarms: cloudwatch.Alarm[],
+  ): cloudwatch.CompositeAlarm {
     return new cloudwatch.CompositeAlarm(this, `${pascalCase(pipeline.id)}PipelineAlarm`, {
       compositeAlarmName: `${prefix}-${pipeline.id}`,
       alarmDescription:
@@ -165,7 +208,10 @@ export class Monitoring extends Construct {
         `Alarm notifications could not be emailed to ${email} (SNS retried for 6 hours): they wait in the ` +
         'notification dead-letter queue. Check the address and that the subscription is confirmed; alarm states are in the console and on the dashboard. ' +
         "See README 'Monitoring (cloud)'.",
-      metric: queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5) }),
+      metric: queue.metricApproximateNumberOfMessagesVisible({
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(5),
+      }),
       threshold: 0,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -216,7 +262,12 @@ export class Monitoring extends Construct {
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
           ArnLike: {
-            'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${prefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: `${prefix}-*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
           },
         },
       }),

@@ -20,27 +20,26 @@ export const NAG_REASONS = {
   xrayWildcard:
     'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions, so "*" is the only valid resource; every SQS, DynamoDB and Logs action of this role names its exact resources.',
   accountLogRole:
-    'API Gateway uses one CloudWatch Logs role per account and region for every API and stage; it must create and write log groups it names itself (API-Gateway-Execution-Logs_<api>/<stage>, access log groups), so it is scoped to this account\'s and region\'s log groups rather than to one of them.',
+    "API Gateway uses one CloudWatch Logs role per account and region for every API and stage; it must create and write log groups it names itself (API-Gateway-Execution-Logs_<api>/<stage>, access log groups), so it is scoped to this account's and region's log groups rather than to one of them.",
   deadLetterQueueRedrive:
     'This queue is itself a dead-letter queue: nothing consumes it automatically, so there is no receive count to redrive on. Operators inspect it and move messages back with StartMessageMoveTask (npx conveyor dlq redrive).',
   functionDeadLetterQueue:
-    'Lambda DLQs and on-failure destinations apply only to asynchronous invocations. This function is only invoked synchronously (by its SQS event source mapping, or by API Gateway for intake); failed SQS records are redriven by the source queue\'s own redrive policy to its dead-letter queue.',
+    "Lambda DLQs and on-failure destinations apply only to asynchronous invocations. This function is only invoked synchronously (by its SQS event source mapping, or by API Gateway for intake); failed SQS records are redriven by the source queue's own redrive policy to its dead-letter queue.",
   eventSourceMappingDestination:
-    'SQS event source mappings cannot have an on-failure destination (Lambda supports them for Kinesis, DynamoDB Streams and Kafka only). Failed records return to the queue and, after maxReceiveCount receives, SQS moves them to the dead-letter queue configured in the queue\'s redrive policy.',
+    "SQS event source mappings cannot have an on-failure destination (Lambda supports them for Kinesis, DynamoDB Streams and Kafka only). Failed records return to the queue and, after maxReceiveCount receives, SQS moves them to the dead-letter queue configured in the queue's redrive policy.",
   notificationDeadLetterQueue:
-    'This queue is the dead-letter queue of the alarm topic\'s email subscription (its RedrivePolicy names it), which cdk-nag does not recognize as a DLQ. Nothing consumes it automatically, so it needs no DLQ or redrive policy of its own; an alarm fires when it holds a message.',
+    "This queue is the dead-letter queue of the alarm topic's email subscription (its RedrivePolicy names it), which cdk-nag does not recognize as a DLQ. Nothing consumes it automatically, so it needs no DLQ or redrive policy of its own; an alarm fires when it holds a message.",
   scheduledAuditor:
     'The dead-letter auditor is invoked by an EventBridge schedule every minute and keeps no state: a run that fails or is dropped is made good by the next one (it records every dead letter not yet noted), so a dead-letter queue for its invocation events would only collect duplicates of work the next run does.',
   breakerWildcard:
     'X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData support no resource-level permissions, so "*" is the only valid resource for them; every other action of the breaker function names its exact resources (the stages\' event source mappings, the breaker alarms, the alarm topic and its key, the status table limited to the breaker partition by dynamodb:LeadingKeys).',
   breakerRounds:
-    'The circuit-breaker function keeps no state between invocations but the breaker items it writes conditionally: a failed or dropped scheduled round is made good by the next minute\'s, which also opens a breaker whose alarm event was lost (it reads the breaker alarms in ALARM) and finishes mapping changes left half-done; operators invoke it synchronously and see any failure. A dead-letter queue would only collect events the next round already covers.',
+    "The circuit-breaker function keeps no state between invocations but the breaker items it writes conditionally: a failed or dropped scheduled round is made good by the next minute's, which also opens a breaker whose alarm event was lost (it reads the breaker alarms in ALARM) and finishes mapping changes left half-done; operators invoke it synchronously and see any failure. A dead-letter queue would only collect events the next round already covers.",
   cognito:
     'Callers are services and operators, not end users with a Cognito user pool: the API requires IAM SigV4 authorization, or an API key with a usage plan when the topology selects "api-key".',
   apiKeyAuthorization:
     'The topology selects api.authorization "api-key": every method requires an API key bound to a usage plan that throttles it; there is no IAM or Cognito authorizer by design.',
-  waf:
-    'No WAFv2 web ACL is configured (cdk.json context conveyor.api.wafWebAclArn). The API is not anonymous (IAM SigV4 or API key), validates request bodies and throttles per stage; set wafWebAclArn to associate an ACL.',
+  waf: 'No WAFv2 web ACL is configured (cdk.json context conveyor.api.wafWebAclArn). The API is not anonymous (IAM SigV4 or API key), validates request bodies and throttles per stage; set wafWebAclArn to associate an ACL.',
 } as const;
 
 const registered = new WeakSet<Stage>();
@@ -65,7 +64,11 @@ export function acknowledgeNagFindings(deployment: Conveyor | ConveyorStack): vo
     acknowledge(stage.worker.role, 'AwsSolutions-IAM5[Resource::*]', NAG_REASONS.xrayWildcard);
     acknowledge(stage.worker.role, 'Serverless-LambdaStarPermissions', NAG_REASONS.xrayWildcard);
     acknowledge(stage.worker.function, 'Serverless-LambdaDLQ', NAG_REASONS.functionDeadLetterQueue);
-    acknowledge(stage.eventSourceMapping, 'Serverless-LambdaEventSourceMappingDestination', NAG_REASONS.eventSourceMappingDestination);
+    acknowledge(
+      stage.eventSourceMapping,
+      'Serverless-LambdaEventSourceMappingDestination',
+      NAG_REASONS.eventSourceMappingDestination,
+    );
     acknowledge(stage.deadLetterQueue, 'Serverless-SQSRedrivePolicy', NAG_REASONS.deadLetterQueueRedrive);
   }
 
@@ -95,7 +98,8 @@ export function acknowledgeNagFindings(deployment: Conveyor | ConveyorStack): vo
   }
   for (const method of api.methods) {
     acknowledge(method, 'AwsSolutions-COG4', NAG_REASONS.cognito);
-    if (conveyor.topology.api.authorization === 'api-key') acknowledge(method, 'AwsSolutions-APIG4', NAG_REASONS.apiKeyAuthorization);
+    if (conveyor.topology.api.authorization === 'api-key')
+      acknowledge(method, 'AwsSolutions-APIG4', NAG_REASONS.apiKeyAuthorization);
   }
   if (!api.webAclAssociation) acknowledge(api.api.deploymentStage, 'AwsSolutions-APIG3', NAG_REASONS.waf);
 

@@ -24,7 +24,13 @@ import type { Topology } from '../topology/index.ts';
 import { ConveyorFunction } from './conveyor-function.ts';
 import { STATUS_TABLE_ACTIONS } from './permissions.ts';
 import { orderRequestModel } from './request-model.ts';
-import { LAMBDA_INTEGRATION_DEFAULTS, apiStageDefaults, logGroupDefaults, restApiDefaults, serviceNameOf } from './defaults.ts';
+import {
+  LAMBDA_INTEGRATION_DEFAULTS,
+  apiStageDefaults,
+  logGroupDefaults,
+  restApiDefaults,
+  serviceNameOf,
+} from './defaults.ts';
 
 export interface OrderApiProps {
   /** Authorization, throttling, WAF, intake sizing and log retention come from the topology. */
@@ -59,7 +65,8 @@ const ERROR_RESPONSE_HEADERS = { 'Cache-Control': "'no-store'", 'X-Content-Type-
 // $context.error.messageString is a quoted JSON string; validationErrorString is raw text with quotes
 // in it, so it is left out: a body the model refuses gets API Gateway's one-line message, and the
 // same body sent to the local runtime gets the intake's per-field details.
-const BAD_REQUEST_BODY_TEMPLATE = '{"error":"invalid request body","details":[{"field":"body","message":$context.error.messageString}]}';
+const BAD_REQUEST_BODY_TEMPLATE =
+  '{"error":"invalid request body","details":[{"field":"body","message":$context.error.messageString}]}';
 const GENERIC_ERROR_TEMPLATE = '{"error":$context.error.messageString,"details":[]}';
 
 export class OrderApi extends Construct {
@@ -99,7 +106,11 @@ export class OrderApi extends Construct {
       handlersDir: props.handlersDir,
       environment: intakeEnvironment(
         topology,
-        { tableName: statusTable.tableName, serviceName: serviceNameOf(this, props.namePrefix), entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])) },
+        {
+          tableName: statusTable.tableName,
+          serviceName: serviceNameOf(this, props.namePrefix),
+          entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])),
+        },
         (value) => stack.toJsonString(value),
       ),
       statements: [
@@ -158,7 +169,10 @@ export class OrderApi extends Construct {
       requestModels: { 'application/json': this.orderModel },
     });
     const order = orders.addResource('{orderId}');
-    const byOrderId = { requestValidator: this.requestValidator, requestParameters: { 'method.request.path.orderId': true } };
+    const byOrderId = {
+      requestValidator: this.requestValidator,
+      requestParameters: { 'method.request.path.orderId': true },
+    };
     this.getOrder = order.addMethod('GET', integration, byOrderId);
     // Authorized like the others (the API's default method options): IAM, or the API key.
     this.cancelOrder = order.addMethod('DELETE', integration, byOrderId);
@@ -230,7 +244,14 @@ export class OrderApi extends Construct {
                 'logs:GetLogEvents',
                 'logs:FilterLogEvents',
               ],
-              resources: [stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+              resources: [
+                stack.formatArn({
+                  service: 'logs',
+                  resource: 'log-group',
+                  resourceName: '*',
+                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+                }),
+              ],
             }),
           ],
         }),

@@ -6,7 +6,13 @@
  */
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { MANIFEST_VERSION, METRICS_NAMESPACE, StackOutput, type StageResourceKind, type TopologyManifest } from '../contract/index.ts';
+import {
+  MANIFEST_VERSION,
+  METRICS_NAMESPACE,
+  StackOutput,
+  type StageResourceKind,
+  type TopologyManifest,
+} from '../contract/index.ts';
 import type { Topology } from '../topology/index.ts';
 import type { PipelineStage } from './stage.ts';
 

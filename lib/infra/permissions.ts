@@ -17,7 +17,13 @@ export const STATUS_TABLE_ACTIONS = {
    * resolution, GET, cancel), take over or cancel (conditional update), release a claim whose order
    * could not be queued (conditional delete), confirm what was queued (batch write).
    */
-  intake: ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+  intake: [
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
   /** The dead-letter auditor: which dead letters the heads note (BatchGetItem), record the missing ones (conditional update). */
   auditor: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
   /** The breaker function, in its own partition only: read every breaker (Query), change one (conditional update). */

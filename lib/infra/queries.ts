@@ -8,13 +8,20 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { LogMessage, ORDER_ID_PLACEHOLDER } from '../contract/index.ts';
 
-export type SavedQueries = Readonly<Record<'failuresByOrder' | 'deadLetters' | 'slowestBatches' | 'orderJourney', logs.QueryDefinition>>;
+export type SavedQueries = Readonly<
+  Record<'failuresByOrder' | 'deadLetters' | 'slowestBatches' | 'orderJourney', logs.QueryDefinition>
+>;
 
 /**
  * @param stageLogs every stage function's log group.
  * @param intakeLogs the intake's log group (one order's journey starts there).
  */
-export function createSavedQueries(scope: Construct, prefix: string, stageLogs: logs.ILogGroup[], intakeLogs: logs.ILogGroup): SavedQueries {
+export function createSavedQueries(
+  scope: Construct,
+  prefix: string,
+  stageLogs: logs.ILogGroup[],
+  intakeLogs: logs.ILogGroup,
+): SavedQueries {
   const query = (id: string, name: string, queryString: logs.QueryString, logGroups: logs.ILogGroup[] = stageLogs) =>
     new logs.QueryDefinition(scope, id, { queryDefinitionName: `${prefix}/${name}`, queryString, logGroups });
   return {
@@ -35,7 +42,17 @@ export function createSavedQueries(scope: Construct, prefix: string, stageLogs: 
       'DeadLettersQuery',
       'dead letters',
       new logs.QueryString({
-        fields: ['@timestamp', 'pipeline', 'stage', 'orderId', 'kind', 'reason', 'receiveCount', 'traceId', 'messageId'],
+        fields: [
+          '@timestamp',
+          'pipeline',
+          'stage',
+          'orderId',
+          'kind',
+          'reason',
+          'receiveCount',
+          'traceId',
+          'messageId',
+        ],
         filterStatements: [`message = "${LogMessage.recordDeadLettered}"`],
         sort: '@timestamp desc',
         limit: 1000,
@@ -45,7 +62,19 @@ export function createSavedQueries(scope: Construct, prefix: string, stageLogs: 
       'SlowestBatchesQuery',
       'slowest batches',
       new logs.QueryString({
-        fields: ['@timestamp', 'pipeline', 'stage', 'durationMs', 'records', 'succeeded', 'retried', 'deadLettered', 'duplicates', 'function_request_id', 'xray_trace_id'],
+        fields: [
+          '@timestamp',
+          'pipeline',
+          'stage',
+          'durationMs',
+          'records',
+          'succeeded',
+          'retried',
+          'deadLettered',
+          'duplicates',
+          'function_request_id',
+          'xray_trace_id',
+        ],
         filterStatements: [`message = "${LogMessage.batchProcessed}"`],
         sort: 'durationMs desc',
         limit: 100,
@@ -55,7 +84,18 @@ export function createSavedQueries(scope: Construct, prefix: string, stageLogs: 
       'OrderJourneyQuery',
       `one order's journey (replace ${ORDER_ID_PLACEHOLDER})`,
       new logs.QueryString({
-        fields: ['@timestamp', '@log', 'pipeline', 'stage', 'level', 'message', 'reason', 'receiveCount', 'retryInSeconds', 'traceId'],
+        fields: [
+          '@timestamp',
+          '@log',
+          'pipeline',
+          'stage',
+          'level',
+          'message',
+          'reason',
+          'receiveCount',
+          'retryInSeconds',
+          'traceId',
+        ],
         // The intake logs ids in a list ("orderIds"): a substring match finds them as well as "orderId".
         filterStatements: [`@message like "${ORDER_ID_PLACEHOLDER}"`],
         sort: '@timestamp asc',

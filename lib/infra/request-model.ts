@@ -21,7 +21,10 @@ import { BulkOrderShape, MAX_ORDERS_PER_REQUEST, OrderShape } from '../domain/or
  * api.addModel('OrderRequestModel', { contentType: 'application/json', schema: orderRequestModel() });
  */
 export function orderRequestModel(): apigateway.JsonSchema {
-  const generated = z.toJSONSchema(z.union([OrderShape, BulkOrderShape]), { target: 'draft-4', unrepresentable: 'throw' }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(z.union([OrderShape, BulkOrderShape]), {
+    target: 'draft-4',
+    unrepresentable: 'throw',
+  }) as Record<string, unknown>;
   // CDK writes `schema` as `$schema`; every other keyword passes through as generated.
   const { $schema: _draft, ...schema } = generated;
   return {

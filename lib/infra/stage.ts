@@ -69,7 +69,9 @@ export class PipelineStage extends Construct {
       // (and keeps the queue's SSL-only policy with it). README "Deploy to AWS" says how to clean up.
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    (this.deadLetterQueue.node.tryFindChild('Policy') as sqs.QueuePolicy | undefined)?.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    (this.deadLetterQueue.node.tryFindChild('Policy') as sqs.QueuePolicy | undefined)?.applyRemovalPolicy(
+      RemovalPolicy.RETAIN,
+    );
 
     this.queue = new sqs.Queue(this, 'Queue', {
       ...queueDefaults(),

@@ -16,7 +16,19 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { chunkByCount } from '../aws/chunking.ts';
 import { mapConcurrent, sleep } from '../aws/concurrency.ts';
-import { TableThrottledError, type Condition, type IndexDefinition, type IndexPage, type IndexQuery, type Item, type Key, type ReadOptions, type Table, type Update, type WriteOutcome } from './table.ts';
+import {
+  TableThrottledError,
+  type Condition,
+  type IndexDefinition,
+  type IndexPage,
+  type IndexQuery,
+  type Item,
+  type Key,
+  type ReadOptions,
+  type Table,
+  type Update,
+  type WriteOutcome,
+} from './table.ts';
 
 /** DynamoDB's per-request limits. */
 const BATCH_WRITE_ITEMS = 25;
@@ -50,7 +62,10 @@ class Placeholders {
   }
 
   /** The names and values for a command, leaving out empty maps (DynamoDB refuses them). */
-  attributes(): { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } {
+  attributes(): {
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, unknown>;
+  } {
     return {
       ...(this.#n > 0 ? { ExpressionAttributeNames: this.names } : {}),
       ...(this.#v > 0 ? { ExpressionAttributeValues: this.values } : {}),
@@ -81,8 +96,12 @@ function conditionExpression(condition: Condition, p: Placeholders): string {
 function updateExpression(update: Update, p: Placeholders): string {
   const sets = [
     ...Object.entries(update.set ?? {}).map(([a, v]) => `${p.name(a)} = ${p.value(v)}`),
-    ...Object.entries(update.setIfMissing ?? {}).map(([a, v]) => `${p.name(a)} = if_not_exists(${p.name(a)}, ${p.value(v)})`),
-    ...Object.entries(update.append ?? {}).map(([a, v]) => `${p.name(a)} = list_append(if_not_exists(${p.name(a)}, ${p.value([])}), ${p.value(v)})`),
+    ...Object.entries(update.setIfMissing ?? {}).map(
+      ([a, v]) => `${p.name(a)} = if_not_exists(${p.name(a)}, ${p.value(v)})`,
+    ),
+    ...Object.entries(update.append ?? {}).map(
+      ([a, v]) => `${p.name(a)} = list_append(if_not_exists(${p.name(a)}, ${p.value([])}), ${p.value(v)})`,
+    ),
   ];
   const adds = Object.entries(update.addToSet ?? {}).map(([a, v]) => `${p.name(a)} ${p.value(new Set(v))}`);
   const removes = (update.remove ?? []).map((a) => p.name(a));
@@ -115,7 +134,15 @@ export class DynamoDbTable implements Table {
     const p = new Placeholders();
     const ConditionExpression = condition ? conditionExpression(condition, p) : undefined;
     return this.#conditional(() =>
-      this.#db.send(new PutCommand({ TableName: this.#name, Item: item, ...(ConditionExpression ? { ConditionExpression } : {}), ...p.attributes(), ReturnValues: 'ALL_OLD' })),
+      this.#db.send(
+        new PutCommand({
+          TableName: this.#name,
+          Item: item,
+          ...(ConditionExpression ? { ConditionExpression } : {}),
+          ...p.attributes(),
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
     );
   }
 
@@ -125,7 +152,14 @@ export class DynamoDbTable implements Table {
     const ConditionExpression = condition ? conditionExpression(condition, p) : undefined;
     return this.#conditional(() =>
       this.#db.send(
-        new UpdateCommand({ TableName: this.#name, Key: key, UpdateExpression, ...(ConditionExpression ? { ConditionExpression } : {}), ...p.attributes(), ReturnValues: 'ALL_OLD' }),
+        new UpdateCommand({
+          TableName: this.#name,
+          Key: key,
+          UpdateExpression,
+          ...(ConditionExpression ? { ConditionExpression } : {}),
+          ...p.attributes(),
+          ReturnValues: 'ALL_OLD',
+        }),
       ),
     );
   }
@@ -134,7 +168,15 @@ export class DynamoDbTable implements Table {
     const p = new Placeholders();
     const ConditionExpression = condition ? conditionExpression(condition, p) : undefined;
     return this.#conditional(() =>
-      this.#db.send(new DeleteCommand({ TableName: this.#name, Key: key, ...(ConditionExpression ? { ConditionExpression } : {}), ...p.attributes(), ReturnValues: 'ALL_OLD' })),
+      this.#db.send(
+        new DeleteCommand({
+          TableName: this.#name,
+          Key: key,
+          ...(ConditionExpression ? { ConditionExpression } : {}),
+          ...p.attributes(),
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
     );
   }
 
@@ -142,8 +184,12 @@ export class DynamoDbTable implements Table {
     const failed = await mapConcurrent(chunkByCount(items, BATCH_WRITE_ITEMS), BATCH_CONCURRENCY, async (chunk) => {
       let pending: Item[] = chunk;
       for (let attempt = 1; ; attempt++) {
-        const response = await this.#db.send(new BatchWriteCommand({ RequestItems: { [this.#name]: pending.map((Item) => ({ PutRequest: { Item } })) } }));
-        pending = (response.UnprocessedItems?.[this.#name] ?? []).map((r) => r.PutRequest?.Item as Item).filter(Boolean);
+        const response = await this.#db.send(
+          new BatchWriteCommand({ RequestItems: { [this.#name]: pending.map((Item) => ({ PutRequest: { Item } })) } }),
+        );
+        pending = (response.UnprocessedItems?.[this.#name] ?? [])
+          .map((r) => r.PutRequest?.Item as Item)
+          .filter(Boolean);
         if (pending.length === 0 || attempt >= BATCH_ATTEMPTS) return pending;
         await sleep(backoffMs(attempt));
       }
@@ -156,10 +202,15 @@ export class DynamoDbTable implements Table {
       const items: Item[] = [];
       let pending: readonly Key[] = chunk;
       for (let attempt = 1; pending.length > 0; attempt++) {
-        const response = await this.#db.send(new BatchGetCommand({ RequestItems: { [this.#name]: { Keys: [...pending], ConsistentRead: options.consistent === true } } }));
+        const response = await this.#db.send(
+          new BatchGetCommand({
+            RequestItems: { [this.#name]: { Keys: [...pending], ConsistentRead: options.consistent === true } },
+          }),
+        );
         items.push(...((response.Responses?.[this.#name] ?? []) as Item[]));
         pending = (response.UnprocessedKeys?.[this.#name]?.Keys ?? []) as Key[];
-        if (pending.length > 0 && attempt >= BATCH_ATTEMPTS) throw new TableThrottledError(`${pending.length} keys stayed unprocessed after ${attempt} attempts`);
+        if (pending.length > 0 && attempt >= BATCH_ATTEMPTS)
+          throw new TableThrottledError(`${pending.length} keys stayed unprocessed after ${attempt} attempts`);
         if (pending.length > 0) await sleep(backoffMs(attempt));
       }
       return items;
@@ -190,7 +241,9 @@ export class DynamoDbTable implements Table {
   async *scan(): AsyncIterable<Item> {
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.#db.send(new ScanCommand({ TableName: this.#name, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const page = await this.#db.send(
+        new ScanCommand({ TableName: this.#name, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
       yield* (page.Items ?? []) as Item[];
       start = page.LastEvaluatedKey;
     } while (start);
@@ -198,7 +251,10 @@ export class DynamoDbTable implements Table {
 
   async queryIndex(index: IndexDefinition, query: IndexQuery): Promise<IndexPage> {
     const p = new Placeholders();
-    const keyCondition = [`${p.name(index.partitionKey)} = ${p.value(query.partition)}`, ...(query.sortFrom !== undefined ? [`${p.name(index.sortKey)} >= ${p.value(query.sortFrom)}`] : [])].join(' AND ');
+    const keyCondition = [
+      `${p.name(index.partitionKey)} = ${p.value(query.partition)}`,
+      ...(query.sortFrom !== undefined ? [`${p.name(index.sortKey)} >= ${p.value(query.sortFrom)}`] : []),
+    ].join(' AND ');
     const FilterExpression = query.filter ? conditionExpression(query.filter, p) : undefined;
     const page = await this.#db.send(
       new QueryCommand({

@@ -163,7 +163,11 @@ export class OrderLedger {
   }
 
   /** Takes over a claim whose claimant's lease ran out without confirming; true when it is now `to`'s. */
-  async takeOver(orderId: string, from: { requestId: string; leaseUntil: number }, to: { requestId: string; leaseUntil: number }): Promise<boolean> {
+  async takeOver(
+    orderId: string,
+    from: { requestId: string; leaseUntil: number },
+    to: { requestId: string; leaseUntil: number },
+  ): Promise<boolean> {
     const outcome = await this.#table.update(
       headKey(orderId),
       { set: { requestId: to.requestId, leaseUntil: to.leaseUntil } },
@@ -178,22 +182,35 @@ export class OrderLedger {
   }
 
   /** Records that the intake queued these orders (their `accepted` step), in batches; returns the ids not recorded. */
-  async confirmQueued(entries: readonly { id: string; partition: string; entryStage: string; at: string }[]): Promise<string[]> {
-    return this.recordSteps(entries.map((e) => ({ id: e.id, partition: e.partition, at: e.at, stage: INTAKE, position: INTAKE_POSITION, next: e.entryStage })));
+  async confirmQueued(
+    entries: readonly { id: string; partition: string; entryStage: string; at: string }[],
+  ): Promise<string[]> {
+    return this.recordSteps(
+      entries.map((e) => ({
+        id: e.id,
+        partition: e.partition,
+        at: e.at,
+        stage: INTAKE,
+        position: INTAKE_POSITION,
+        next: e.entryStage,
+      })),
+    );
   }
 
   /** Records finished steps, in batches (unconditional: a step is a fact); returns the ids not recorded. */
   async recordSteps(steps: readonly Step[]): Promise<string[]> {
-    const items = steps.map((s): StepItem => ({
-      orderId: s.id,
-      sk: stepKey(s.stage),
-      stage: s.stage,
-      position: s.position,
-      warehouseId: s.partition,
-      next: s.next,
-      at: s.at,
-      ...(s.detail ? { detail: s.detail } : {}),
-    }));
+    const items = steps.map(
+      (s): StepItem => ({
+        orderId: s.id,
+        sk: stepKey(s.stage),
+        stage: s.stage,
+        position: s.position,
+        warehouseId: s.partition,
+        next: s.next,
+        at: s.at,
+        ...(s.detail ? { detail: s.detail } : {}),
+      }),
+    );
     const failed = await this.#table.putAll(items as unknown as Item[]);
     return failed.map((i) => i.orderId as string);
   }
@@ -249,14 +266,32 @@ export class OrderLedger {
    */
   async deadLetter(deaths: readonly Death[]): Promise<LedgerResult[]> {
     return mapConcurrent(deaths, WRITE_CONCURRENCY, async (d): Promise<LedgerResult> => {
-      const entry: DeathEntry = { at: d.at, stage: d.stage, position: d.position, reason: d.reason, kind: d.kind, ...(d.messageId ? { messageId: d.messageId } : {}) };
-      const state = anyOf(absent(), equals('state', 'open'), allOf(equals('state', 'dead-lettered'), atMost('deadPosition', d.position)));
+      const entry: DeathEntry = {
+        at: d.at,
+        stage: d.stage,
+        position: d.position,
+        reason: d.reason,
+        kind: d.kind,
+        ...(d.messageId ? { messageId: d.messageId } : {}),
+      };
+      const state = anyOf(
+        absent(),
+        equals('state', 'open'),
+        allOf(equals('state', 'dead-lettered'), atMost('deadPosition', d.position)),
+      );
       try {
         const outcome = await this.#table.update(
           headKey(d.id),
           {
             // Listing index (listing.ts): a dead-lettered order is in it, listed from its latest death.
-            set: { state: 'dead-lettered', deadStage: d.stage, deadPosition: d.position, reason: d.reason, updatedAt: d.at, ...listingAttributes(d.id, 'dead-lettered', d.at) },
+            set: {
+              state: 'dead-lettered',
+              deadStage: d.stage,
+              deadPosition: d.position,
+              reason: d.reason,
+              updatedAt: d.at,
+              ...listingAttributes(d.id, 'dead-lettered', d.at),
+            },
             setIfMissing: { createdAt: d.at, ...(d.partition ? { warehouseId: d.partition } : {}) },
             append: { deaths: [entry] },
             ...(d.messageId ? { addToSet: { [DEAD_LETTER_IDS]: [d.messageId] } } : {}),
@@ -265,7 +300,12 @@ export class OrderLedger {
         );
         if (outcome.applied) return applied(outcome.old);
         // Not applied: already recorded, or the order is further. Note the id, so it is not tried again.
-        if (d.messageId) await this.#table.update(headKey(d.id), { addToSet: { [DEAD_LETTER_IDS]: [d.messageId] } }, lacks(DEAD_LETTER_IDS, d.messageId));
+        if (d.messageId)
+          await this.#table.update(
+            headKey(d.id),
+            { addToSet: { [DEAD_LETTER_IDS]: [d.messageId] } },
+            lacks(DEAD_LETTER_IDS, d.messageId),
+          );
         return { kind: 'ignored' };
       } catch (error) {
         return errorOf(error);
@@ -279,7 +319,9 @@ export class OrderLedger {
    */
   async notedDeadLetters(orderIds: readonly string[]): Promise<Map<string, ReadonlySet<string>>> {
     const heads = await this.#table.getAll([...new Set(orderIds)].map(headKey));
-    return new Map(heads.map((h) => [h.orderId as string, (h[DEAD_LETTER_IDS] as Set<string> | undefined) ?? new Set<string>()]));
+    return new Map(
+      heads.map((h) => [h.orderId as string, (h[DEAD_LETTER_IDS] as Set<string> | undefined) ?? new Set<string>()]),
+    );
   }
 
   /** Orders dead-lettered at or before `position` that this stage has now processed (a redrive): in flight again. */
@@ -289,7 +331,10 @@ export class OrderLedger {
         const outcome = await this.#table.update(
           headKey(r.id),
           // Listing index (listing.ts): a revived order leaves it.
-          { set: { state: 'open', updatedAt: r.at }, remove: ['deadStage', 'deadPosition', 'reason', ...LISTING_ATTRIBUTES] },
+          {
+            set: { state: 'open', updatedAt: r.at },
+            remove: ['deadStage', 'deadPosition', 'reason', ...LISTING_ATTRIBUTES],
+          },
           allOf(equals('state', 'dead-lettered'), atMost('deadPosition', r.position)),
         );
         return outcome.applied ? applied(outcome.old) : { kind: 'ignored' };
@@ -303,13 +348,25 @@ export class OrderLedger {
    * Closes orders for good — `purged` (their messages were deleted by an operator) — unless they are
    * final already. Recorded with who, when and at which stage.
    */
-  async close(entries: readonly { id: string; state: 'purged' | 'cancelled'; stage: string; by: string; at: string }[]): Promise<LedgerResult[]> {
+  async close(
+    entries: readonly { id: string; state: 'purged' | 'cancelled'; stage: string; by: string; at: string }[],
+  ): Promise<LedgerResult[]> {
     return mapConcurrent(entries, WRITE_CONCURRENCY, async (c): Promise<LedgerResult> => {
       try {
         const outcome = await this.#table.update(
           headKey(c.id),
           // Listing index (listing.ts): a cancelled or purged order is in it, listed from when it was closed.
-          { set: { state: c.state, closedAt: c.at, closedBy: c.by, closedStage: c.stage, updatedAt: c.at, ...listingAttributes(c.id, c.state, c.at) }, remove: ['deadStage', 'deadPosition', 'reason'] },
+          {
+            set: {
+              state: c.state,
+              closedAt: c.at,
+              closedBy: c.by,
+              closedStage: c.stage,
+              updatedAt: c.at,
+              ...listingAttributes(c.id, c.state, c.at),
+            },
+            remove: ['deadStage', 'deadPosition', 'reason'],
+          },
           isOneOf('state', ['open', 'dead-lettered']),
         );
         return outcome.applied ? applied(outcome.old) : { kind: 'ignored' };

@@ -107,7 +107,9 @@ export interface ListedOrders {
  * const { orders } = await listOrders(table, ORDER_STATUS_LABELS, { states: ['dead-lettered'], warehouseId: 'wh-1', limit: 50 });
  */
 export async function listOrders(table: Table, labels: StatusLabels, query: ListQuery): Promise<ListedOrders> {
-  const partitions = query.states.flatMap((state) => Array.from({ length: LISTING_SHARDS }, (_, shard) => `${state}#${shard}`));
+  const partitions = query.states.flatMap((state) =>
+    Array.from({ length: LISTING_SHARDS }, (_, shard) => `${state}#${shard}`),
+  );
   const found = await mapConcurrent(partitions, READ_CONCURRENCY, (partition) => newestIn(table, partition, query));
   const entries = found
     .flatMap((f) => f.items)
@@ -135,7 +137,10 @@ async function newestIn(table: Table, partition: string, query: ListQuery): Prom
     items.push(...page.items);
     startAfter = page.next;
   } while (startAfter && items.length < query.limit);
-  return { items: items.slice(0, query.limit), more: items.length > query.limit || (startAfter !== undefined && items.length >= query.limit) };
+  return {
+    items: items.slice(0, query.limit),
+    more: items.length > query.limit || (startAfter !== undefined && items.length >= query.limit),
+  };
 }
 
 function compareNewestFirst(a: Item, b: Item): number {

@@ -166,12 +166,23 @@ export function deriveRecord(items: readonly Record<string, unknown>[], labels: 
   const history: HistoryEntry[] = [
     ...steps.map((s) => ({ at: s.at, status: labelOf(s), by: s.stage, ...(s.detail ? { detail: s.detail } : {}) })),
     ...(head?.deaths ?? []).map((d) => ({ at: d.at, status: 'dead-lettered', by: d.stage, reason: d.reason })),
-    ...(head?.completedAt ? [{ at: head.completedAt, status: labels.completed, by: head.completedBy ?? '', ...(head.result ? { detail: head.result } : {}) }] : []),
+    ...(head?.completedAt
+      ? [
+          {
+            at: head.completedAt,
+            status: labels.completed,
+            by: head.completedBy ?? '',
+            ...(head.result ? { detail: head.result } : {}),
+          },
+        ]
+      : []),
     ...(head?.closedAt ? [{ at: head.closedAt, status: state, by: head.closedBy ?? '' }] : []),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
   const warehouseId = head?.warehouseId ?? steps.find((s) => s.warehouseId)?.warehouseId;
-  const times = [head?.createdAt, head?.updatedAt, ...history.map((h) => h.at)].filter((t): t is string => typeof t === 'string').sort();
+  const times = [head?.createdAt, head?.updatedAt, ...history.map((h) => h.at)]
+    .filter((t): t is string => typeof t === 'string')
+    .sort();
   return {
     orderId: anyItem.orderId,
     ...(warehouseId ? { warehouseId } : {}),

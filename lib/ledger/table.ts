@@ -117,8 +117,16 @@ export class TableThrottledError extends Error {
 }
 
 export const absent = (): Condition => ({ kind: 'absent' });
-export const equals = (attribute: string, value: string | number | boolean): Condition => ({ kind: 'equals', attribute, value });
-export const isOneOf = (attribute: string, values: readonly (string | number)[]): Condition => ({ kind: 'in', attribute, values });
+export const equals = (attribute: string, value: string | number | boolean): Condition => ({
+  kind: 'equals',
+  attribute,
+  value,
+});
+export const isOneOf = (attribute: string, values: readonly (string | number)[]): Condition => ({
+  kind: 'in',
+  attribute,
+  values,
+});
 export const atMost = (attribute: string, value: number): Condition => ({ kind: 'atMost', attribute, value });
 export const lacks = (attribute: string, value: string): Condition => ({ kind: 'lacks', attribute, value });
 export const allOf = (...conditions: Condition[]): Condition => ({ kind: 'and', conditions });

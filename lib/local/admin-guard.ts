@@ -49,7 +49,11 @@ export function csrfToken(): string {
  * if (refused) return refused;   // 403 or 415 with `{error, details: [{field, message}]}`
  */
 export function guard(request: ApiRequest): ApiResponse | undefined {
-  return refuseForeignHost(request) ?? refuseCrossOrigin(request) ?? (isWrite(request) ? (refuseNonJson(request) ?? refuseWithoutToken(request)) : undefined);
+  return (
+    refuseForeignHost(request) ??
+    refuseCrossOrigin(request) ??
+    (isWrite(request) ? (refuseNonJson(request) ?? refuseWithoutToken(request)) : undefined)
+  );
 }
 
 /** True when a browser made the request (it sends `Origin` or `Sec-Fetch-Site`; the CLI neither). */
@@ -65,7 +69,19 @@ export function guardBrowserWrites(routes: readonly Route[], audit: Audit): Rout
   return routes.map((route) =>
     route.method === 'GET' || route.method === 'HEAD'
       ? route
-      : { ...route, handle: loggedForBrowsers((request) => (fromBrowser(request) ? (refuseForeignHost(request) ?? refuseCrossOrigin(request) ?? refuseWithoutToken(request) ?? route.handle(request)) : route.handle(request)), audit) },
+      : {
+          ...route,
+          handle: loggedForBrowsers(
+            (request) =>
+              fromBrowser(request)
+                ? (refuseForeignHost(request) ??
+                  refuseCrossOrigin(request) ??
+                  refuseWithoutToken(request) ??
+                  route.handle(request))
+                : route.handle(request),
+            audit,
+          ),
+        },
   );
 }
 
@@ -73,10 +89,18 @@ export function guardBrowserWrites(routes: readonly Route[], audit: Audit): Rout
 export type Audit = (message: string, fields: Record<string, unknown>) => void;
 
 /** Wraps a write handler: when a browser sent it, one log line says what was asked, of what, and how it ended. */
-export function loggedForBrowsers(handle: (request: ApiRequest) => Promise<ApiResponse> | ApiResponse, audit: Audit): (request: ApiRequest) => Promise<ApiResponse> {
+export function loggedForBrowsers(
+  handle: (request: ApiRequest) => Promise<ApiResponse> | ApiResponse,
+  audit: Audit,
+): (request: ApiRequest) => Promise<ApiResponse> {
   return async (request) => {
     const response = await handle(request);
-    if (fromBrowser(request)) audit(DASHBOARD_ACTION, { ...describeAction(request), status: response.status, result: describeResult(response) });
+    if (fromBrowser(request))
+      audit(DASHBOARD_ACTION, {
+        ...describeAction(request),
+        status: response.status,
+        result: describeResult(response),
+      });
     return response;
   };
 }
@@ -87,29 +111,48 @@ function isWrite(request: ApiRequest): boolean {
 
 function refuseForeignHost(request: ApiRequest): ApiResponse | undefined {
   const host = (request.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  return LOOPBACK_HOSTS.includes(host) ? undefined : problem(403, 'forbidden', 'host', 'admin endpoints answer local clients only (Host 127.0.0.1 or localhost)');
+  return LOOPBACK_HOSTS.includes(host)
+    ? undefined
+    : problem(403, 'forbidden', 'host', 'admin endpoints answer local clients only (Host 127.0.0.1 or localhost)');
 }
 
 function refuseCrossOrigin(request: ApiRequest): ApiResponse | undefined {
   const { origin } = request.headers;
   const site = request.headers['sec-fetch-site'];
   if (origin !== undefined && origin.toLowerCase() !== `http://${(request.headers.host ?? '').toLowerCase()}`) {
-    return problem(403, 'forbidden', 'origin', `cross-origin request from ${origin} refused: operator actions come only from this runtime's own dashboard`);
+    return problem(
+      403,
+      'forbidden',
+      'origin',
+      `cross-origin request from ${origin} refused: operator actions come only from this runtime's own dashboard`,
+    );
   }
   if (site !== undefined && site !== 'same-origin' && !(site === 'none' && !isWrite(request))) {
-    return problem(403, 'forbidden', 'sec-fetch-site', `a ${site} request is refused: operator actions come only from this runtime's own dashboard`);
+    return problem(
+      403,
+      'forbidden',
+      'sec-fetch-site',
+      `a ${site} request is refused: operator actions come only from this runtime's own dashboard`,
+    );
   }
   return undefined;
 }
 
 function refuseNonJson(request: ApiRequest): ApiResponse | undefined {
-  return /^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '') ? undefined : problem(415, 'unsupported media type', 'content-type', 'admin requests must be application/json');
+  return /^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')
+    ? undefined
+    : problem(415, 'unsupported media type', 'content-type', 'admin requests must be application/json');
 }
 
 function refuseWithoutToken(request: ApiRequest): ApiResponse | undefined {
   if (!fromBrowser(request) || tokenMatches(request.headers[CSRF_HEADER])) return undefined;
   const why = request.headers[CSRF_HEADER] === undefined ? 'missing' : 'wrong';
-  return problem(403, 'forbidden', CSRF_HEADER, `${why} CSRF token: the dashboard sends the one its page was served with — reload the page (the runtime issues a new token each time it starts)`);
+  return problem(
+    403,
+    'forbidden',
+    CSRF_HEADER,
+    `${why} CSRF token: the dashboard sends the one its page was served with — reload the page (the runtime issues a new token each time it starts)`,
+  );
 }
 
 /** Constant-time: both sides hashed first, so the lengths match and the time says nothing about the token. */
@@ -123,7 +166,14 @@ export function describeAction(request: ApiRequest): { action: string; target: s
   const { pipeline, stage, orderId } = request.params;
   if (pipeline !== undefined && stage !== undefined) {
     const verb = request.path.split('/').slice(5).map(decodeSegment).join(' ');
-    const detail = verb === 'scale' ? ` to ${String(body.maxConcurrency)}` : verb === 'breaker' ? ` ${String(body.state)}` : verb === 'dlq redrive' && body.dryRun === true ? ' (dry run)' : '';
+    const detail =
+      verb === 'scale'
+        ? ` to ${String(body.maxConcurrency)}`
+        : verb === 'breaker'
+          ? ` ${String(body.state)}`
+          : verb === 'dlq redrive' && body.dryRun === true
+            ? ' (dry run)'
+            : '';
     return { action: `${verb}${detail}`, target: `${pipeline}/${stage}` };
   }
   if (orderId !== undefined && request.method === 'DELETE') return { action: 'cancel', target: `order ${orderId}` };
@@ -132,14 +182,25 @@ export function describeAction(request: ApiRequest): { action: string; target: s
 
 /** How an action ended, in a few words: `paused`, `breaker open`, `moved 2`, `order cancelled`, or the error. */
 export function describeResult(response: ApiResponse): string {
-  const body = typeof response.body === 'string' ? parseObject(response.body) : (response.body as Record<string, unknown>);
+  const body =
+    typeof response.body === 'string' ? parseObject(response.body) : (response.body as Record<string, unknown>);
   if (response.status >= 400) {
     const detail = (body.details as Array<{ field?: string; message?: string }> | undefined)?.[0];
-    return [body.error ?? `HTTP ${response.status}`, detail ? `${detail.field ?? ''} ${detail.message ?? ''}`.trim() : ''].filter(Boolean).join(': ');
+    return [
+      body.error ?? `HTTP ${response.status}`,
+      detail ? `${detail.field ?? ''} ${detail.message ?? ''}`.trim() : '',
+    ]
+      .filter(Boolean)
+      .join(': ');
   }
-  if (typeof body.breaker === 'object' && body.breaker !== null) return `breaker ${(body.breaker as { state: string }).state}`;
-  if (typeof body.dryRun === 'boolean') return body.dryRun ? `would move ${String(body.matched)} of ${String(body.scanned)} scanned` : `moved ${Number(body.moved) + Number(body.finished)}`;
-  if (typeof body.paused === 'boolean') return `${body.paused ? 'paused' : 'running'}, max concurrency ${String(body.maxConcurrency)}`;
+  if (typeof body.breaker === 'object' && body.breaker !== null)
+    return `breaker ${(body.breaker as { state: string }).state}`;
+  if (typeof body.dryRun === 'boolean')
+    return body.dryRun
+      ? `would move ${String(body.matched)} of ${String(body.scanned)} scanned`
+      : `moved ${Number(body.moved) + Number(body.finished)}`;
+  if (typeof body.paused === 'boolean')
+    return `${body.paused ? 'paused' : 'running'}, max concurrency ${String(body.maxConcurrency)}`;
   if (body.purged === true) return `purged, ${String(body.orders)} orders closed`;
   if (typeof body.status === 'string') return `order ${body.status}`;
   return `HTTP ${response.status}`;
@@ -148,7 +209,9 @@ export function describeResult(response: ApiResponse): string {
 function parseObject(text: string): Record<string, unknown> {
   try {
     const value = JSON.parse(text) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   } catch {
     return {};
   }

@@ -91,17 +91,29 @@ export function adminRoutes(target: AdminTarget): Route[] {
   function stageOf(request: ApiRequest): { key: string } | ApiResponse {
     const { pipeline, stage } = request.params as { pipeline: string; stage: string };
     if (!topology.pipelines.some((p) => p.id === pipeline)) {
-      return problem(404, 'unknown warehouse', 'warehouse', `no warehouse "${pipeline}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`);
+      return problem(
+        404,
+        'unknown warehouse',
+        'warehouse',
+        `no warehouse "${pipeline}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`,
+      );
     }
     if (!findStage(topology, pipeline, stage)) {
       const names = topology.pipelines.find((p) => p.id === pipeline)?.stages.map((s) => s.name) ?? [];
-      return problem(404, 'unknown stage', 'stage', `no stage "${stage}" in ${pipeline}; its stages are ${names.join(', ')}`);
+      return problem(
+        404,
+        'unknown stage',
+        'stage',
+        `no stage "${stage}" in ${pipeline}; its stages are ${names.join(', ')}`,
+      );
     }
     return { key: `${pipeline}/${stage}` };
   }
 
   /** Wraps a write: the guard (local, same-origin, JSON, a browser's CSRF token), then the stage lookup; a browser's action is logged. */
-  function write(handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse> | ApiResponse) {
+  function write(
+    handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse> | ApiResponse,
+  ) {
     return loggedForBrowsers(async (request: ApiRequest): Promise<ApiResponse> => {
       const refused = guard(request);
       if (refused) return refused;
@@ -109,7 +121,8 @@ export function adminRoutes(target: AdminTarget): Route[] {
       if (request.body.trim() !== '') {
         try {
           const parsed = JSON.parse(request.body) as unknown;
-          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return problem(400, 'invalid request body', 'body', 'must be a JSON object');
+          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            return problem(400, 'invalid request body', 'body', 'must be a JSON object');
           body = parsed as Record<string, unknown>;
         } catch (error) {
           return problem(400, 'invalid request body', 'body', `is not valid JSON: ${(error as Error).message}`);
@@ -151,8 +164,18 @@ export function adminRoutes(target: AdminTarget): Route[] {
       path: `${base}/scale`,
       handle: write((key, body) => {
         const value = body.maxConcurrency;
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < MAX_CONCURRENCY_RANGE.min || value > MAX_CONCURRENCY_RANGE.max) {
-          return problem(400, 'invalid request body', 'maxConcurrency', `must be a whole number from ${MAX_CONCURRENCY_RANGE.min} to ${MAX_CONCURRENCY_RANGE.max} (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`);
+        if (
+          typeof value !== 'number' ||
+          !Number.isInteger(value) ||
+          value < MAX_CONCURRENCY_RANGE.min ||
+          value > MAX_CONCURRENCY_RANGE.max
+        ) {
+          return problem(
+            400,
+            'invalid request body',
+            'maxConcurrency',
+            `must be a whole number from ${MAX_CONCURRENCY_RANGE.min} to ${MAX_CONCURRENCY_RANGE.max} (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`,
+          );
         }
         mappings.get(key)!.scale(value);
         controls.set(key, { maxConcurrency: value });
@@ -166,7 +189,12 @@ export function adminRoutes(target: AdminTarget): Route[] {
       handle: write((key, body) => {
         const state = body.state;
         if (state !== 'open' && state !== 'closed') {
-          return problem(400, 'invalid request body', 'state', `must be "open" (held open until closed) or "closed", got ${JSON.stringify(state)}`);
+          return problem(
+            400,
+            'invalid request body',
+            'state',
+            `must be "open" (held open until closed) or "closed", got ${JSON.stringify(state)}`,
+          );
         }
         const status = breakers.get(key)!.override(state, `operator@${hostname()}`);
         audit(`circuit breaker ${state} by an operator`, { stage: key });
@@ -178,7 +206,13 @@ export function adminRoutes(target: AdminTarget): Route[] {
       method: 'POST',
       path: `${base}/purge`,
       handle: write(async (key, body) => {
-        if (body.confirm !== true) return problem(400, 'confirmation required', 'confirm', 'purging deletes every message waiting in the stage queue; send {"confirm": true}');
+        if (body.confirm !== true)
+          return problem(
+            400,
+            'confirmation required',
+            'confirm',
+            'purging deletes every message waiting in the stage queue; send {"confirm": true}',
+          );
         const mapping = mappings.get(key)!;
         const wasPaused = mapping.paused;
         // Nothing of the stage mid-way: consumption stops, running invocations finish first.
@@ -186,7 +220,12 @@ export function adminRoutes(target: AdminTarget): Route[] {
         await untilIdle(mapping);
         try {
           const { stage } = resources.stages.get(key)!;
-          const report = await purgeStage(sqs, ledger, { pipelineId: stage.pipelineId, stage: stage.name, queueUrl: resources.stages.get(key)!.queueUrl }, `operator@${hostname()}`);
+          const report = await purgeStage(
+            sqs,
+            ledger,
+            { pipelineId: stage.pipelineId, stage: stage.name, queueUrl: resources.stages.get(key)!.queueUrl },
+            `operator@${hostname()}`,
+          );
           await settled();
           audit('stage queue purged', { stage: key, orders: report.orders });
           return { status: 200, body: { stage: key, purged: true, orders: report.orders } };
@@ -205,7 +244,10 @@ async function untilIdle(mapping: LocalEventSourceMapping): Promise<void> {
 }
 
 /** Apply saved pause/scale choices to the mappings before they start. */
-export function applyStageControls(controls: StageControlStore, mappings: ReadonlyMap<string, LocalEventSourceMapping>): void {
+export function applyStageControls(
+  controls: StageControlStore,
+  mappings: ReadonlyMap<string, LocalEventSourceMapping>,
+): void {
   for (const [key, mapping] of mappings) {
     const saved = controls.get(key);
     if (saved.maxConcurrency !== undefined) mapping.scale(saved.maxConcurrency);

@@ -24,7 +24,13 @@
  * clock as CloudWatch's are, and the figures are fresh (CloudWatch receives SQS metrics a minute
  * or more late): locally an alarm changes state as soon as its condition holds.
  */
-import { stageAlarmRule, stageAlarmRules, STAGE_ALARM_KINDS, type StageAlarmKind, type StageAlarmRule } from '../contract/alarm-rules.ts';
+import {
+  stageAlarmRule,
+  stageAlarmRules,
+  STAGE_ALARM_KINDS,
+  type StageAlarmKind,
+  type StageAlarmRule,
+} from '../contract/alarm-rules.ts';
 import { allStages, type Stage, type Topology } from '../topology/index.ts';
 import type { StatsSnapshot } from './stats.ts';
 
@@ -97,7 +103,8 @@ interface Sample {
 /** Samples kept per period at most: enough to take each period's maximum, bounded however often the evaluator is fed. */
 const SAMPLES_PER_PERIOD = 60;
 
-export const THROTTLES_LOCAL_NOTE = 'the local runtime has no reserved concurrency, so nothing is throttled here; in the cloud this alarm counts Lambda throttles';
+export const THROTTLES_LOCAL_NOTE =
+  'the local runtime has no reserved concurrency, so nothing is throttled here; in the cloud this alarm counts Lambda throttles';
 
 /**
  * Evaluates the topology's stage alarms over a short history of stats snapshots.
@@ -152,7 +159,8 @@ export class AlarmEvaluator {
     if (last && at < last.at) return; // out of order: a slower snapshot finished after a newer one
     // The newest sample is always kept; it replaces the last one while that one is too close to its predecessor.
     const previous = this.#samples.at(-2);
-    if (last && previous && last.at - previous.at < this.#spacingMs) this.#samples[this.#samples.length - 1] = { at, stages };
+    if (last && previous && last.at - previous.at < this.#spacingMs)
+      this.#samples[this.#samples.length - 1] = { at, stages };
     else this.#samples.push({ at, stages });
     // Keep the window, plus the newest sample before it (the baseline of the oldest delta).
     const cutoff = at - this.#retainMs;
@@ -192,21 +200,33 @@ export class AlarmEvaluator {
         }
         stages[stage.name] = rules;
       }
-      const state: AlarmState = alarming.length > 0 ? 'ALARM' : states.length > 0 && states.every((s) => s === 'INSUFFICIENT_DATA') ? 'INSUFFICIENT_DATA' : 'OK';
+      const state: AlarmState =
+        alarming.length > 0
+          ? 'ALARM'
+          : states.length > 0 && states.every((s) => s === 'INSUFFICIENT_DATA')
+            ? 'INSUFFICIENT_DATA'
+            : 'OK';
       const reason =
         state === 'ALARM'
           ? `${alarming.length} stage alarm${alarming.length === 1 ? '' : 's'} in ALARM: ${alarming.join(', ')}`
           : state === 'OK'
             ? `no stage alarm in ALARM${states.includes('INSUFFICIENT_DATA') ? ' (some still lack data)' : ''}`
             : 'no stage alarm has data yet';
-      pipelines[pipeline.id] = { composite: { state, reason, since: this.#since(`${pipeline.id} composite`, state, now), alarming }, stages };
+      pipelines[pipeline.id] = {
+        composite: { state, reason, since: this.#since(`${pipeline.id} composite`, state, now), alarming },
+        stages,
+      };
       allAlarming.push(...alarming.map((a) => `${pipeline.id}/${a}`));
     }
     const composites = Object.values(pipelines).map((p) => p.composite.state);
     const first = this.#samples[0];
     return {
       at: new Date(now).toISOString(),
-      state: composites.includes('ALARM') ? 'ALARM' : composites.length > 0 && composites.every((s) => s === 'INSUFFICIENT_DATA') ? 'INSUFFICIENT_DATA' : 'OK',
+      state: composites.includes('ALARM')
+        ? 'ALARM'
+        : composites.length > 0 && composites.every((s) => s === 'INSUFFICIENT_DATA')
+          ? 'INSUFFICIENT_DATA'
+          : 'OK',
       alarming: allAlarming,
       samples: this.#samples.length,
       historySeconds: first ? Math.round((now - first.at) / 1000) : 0,
@@ -223,7 +243,8 @@ export class AlarmEvaluator {
 
   #judge(rule: StageAlarmRule, stage: Stage, now: number): Judgement {
     const samples = this.#samples.filter((s) => s.at <= now && s.stages.has(stage.key));
-    if (samples.length === 0) return { state: 'INSUFFICIENT_DATA', reason: 'no sample of this stage yet', value: null, breachingPeriods: 0 };
+    if (samples.length === 0)
+      return { state: 'INSUFFICIENT_DATA', reason: 'no sample of this stage yet', value: null, breachingPeriods: 0 };
     const figures = (sample: Sample) => sample.stages.get(stage.key) as StageSample;
     const { periodSeconds, evaluationPeriods, threshold } = rule;
     /** The period's maximum of a level (queue depth, age); a period without the figure has no datapoint. */
@@ -234,42 +255,92 @@ export class AlarmEvaluator {
       });
     /** The growth of a counter over the period. */
     const growth = (of: (s: StageSample) => number) =>
-      periodDatapoints(samples, now, periodSeconds, evaluationPeriods, (_, from, to) => (!from || !to || to.at <= from.at ? null : Math.max(0, of(figures(to)) - of(figures(from)))));
-    const judge: Judge = (datapoints, describe, limit) => consecutive(datapoints, threshold, periodSeconds, describe, limit);
+      periodDatapoints(samples, now, periodSeconds, evaluationPeriods, (_, from, to) =>
+        !from || !to || to.at <= from.at ? null : Math.max(0, of(figures(to)) - of(figures(from))),
+      );
+    const judge: Judge = (datapoints, describe, limit) =>
+      consecutive(datapoints, threshold, periodSeconds, describe, limit);
 
     switch (rule.figure) {
       case 'visible-messages':
-        return judge(maximum((s) => s.dlq), (v) => `${plural(v, 'message')} in the dead-letter queue`, `threshold: more than ${threshold}`);
+        return judge(
+          maximum((s) => s.dlq),
+          (v) => `${plural(v, 'message')} in the dead-letter queue`,
+          `threshold: more than ${threshold}`,
+        );
       case 'oldest-message-age': {
         const inDeadLetters = rule.subject === 'dead-letter-queue';
         if (inDeadLetters && samples.every((s) => figures(s).oldestDeadLetterAgeSeconds === undefined)) {
-          return { state: 'INSUFFICIENT_DATA', reason: 'the local stats do not report the age of dead letters', value: null, breachingPeriods: 0 };
+          return {
+            state: 'INSUFFICIENT_DATA',
+            reason: 'the local stats do not report the age of dead letters',
+            value: null,
+            breachingPeriods: 0,
+          };
         }
         const datapoints = maximum((s) => (inDeadLetters ? s.oldestDeadLetterAgeSeconds : s.oldestMessageAgeSeconds));
-        return judge(datapoints, (v) => `oldest ${inDeadLetters ? 'dead letter' : 'message'} ${formatSeconds(v)} old`, `threshold ${formatSeconds(threshold)}`);
+        return judge(
+          datapoints,
+          (v) => `oldest ${inDeadLetters ? 'dead letter' : 'message'} ${formatSeconds(v)} old`,
+          `threshold ${formatSeconds(threshold)}`,
+        );
       }
       case 'error-rate-percent':
-        return judgeErrorRate(growth((s) => s.batches), growth((s) => s.failedBatches), rule, judge);
+        return judgeErrorRate(
+          growth((s) => s.batches),
+          growth((s) => s.failedBatches),
+          rule,
+          judge,
+        );
       case 'throttles': {
         const datapoints = growth((s) => s.throttles);
         if (!datapoints.some((v) => v !== null)) datapoints[0] = figures(samples.at(-1) as Sample).throttles; // one sample: throttled since the start
-        const judged = judge(datapoints, (v) => plural(v, 'throttle'), `threshold: more than ${threshold} per ${formatSeconds(periodSeconds)}`);
+        const judged = judge(
+          datapoints,
+          (v) => plural(v, 'throttle'),
+          `threshold: more than ${threshold} per ${formatSeconds(periodSeconds)}`,
+        );
         return { ...judged, reason: `${judged.reason}; ${THROTTLES_LOCAL_NOTE}` };
       }
     }
   }
 }
 
-type Judge = (datapoints: ReadonlyArray<number | null>, describe: (value: number) => string, limit: string) => Judgement;
+type Judge = (
+  datapoints: ReadonlyArray<number | null>,
+  describe: (value: number) => string,
+  limit: string,
+) => Judgement;
 
 /** Failed invocations as a share of the period's invocations; a period without invocations is 0 %, not missing. */
-function judgeErrorRate(invocations: ReadonlyArray<number | null>, failed: ReadonlyArray<number | null>, rule: StageAlarmRule, judge: Judge): Judgement {
-  if (invocations.every((v) => v === null)) return { state: 'INSUFFICIENT_DATA', reason: 'needs two samples to count invocations', value: null, breachingPeriods: 0 };
-  const rates = invocations.map((n, i) => (n === null ? null : n === 0 ? 0 : Math.round((1000 * (failed[i] ?? 0)) / n) / 10));
+function judgeErrorRate(
+  invocations: ReadonlyArray<number | null>,
+  failed: ReadonlyArray<number | null>,
+  rule: StageAlarmRule,
+  judge: Judge,
+): Judgement {
+  if (invocations.every((v) => v === null))
+    return {
+      state: 'INSUFFICIENT_DATA',
+      reason: 'needs two samples to count invocations',
+      value: null,
+      breachingPeriods: 0,
+    };
+  const rates = invocations.map((n, i) =>
+    n === null ? null : n === 0 ? 0 : Math.round((1000 * (failed[i] ?? 0)) / n) / 10,
+  );
   const judged = judge(rates, (v) => `${v} % of invocations failed`, `threshold ${rule.threshold} %`);
   const n = invocations[0];
-  const detail = n === null || n === undefined ? '' : n === 0 ? 'no invocations' : `${plural(failed[0] ?? 0, 'failed invocation')} of ${n.toLocaleString('en-US')}`;
-  return { ...judged, reason: `${judged.reason}${detail ? ` — ${detail} in the last ${formatSeconds(rule.periodSeconds)}` : ''}` };
+  const detail =
+    n === null || n === undefined
+      ? ''
+      : n === 0
+        ? 'no invocations'
+        : `${plural(failed[0] ?? 0, 'failed invocation')} of ${n.toLocaleString('en-US')}`;
+  return {
+    ...judged,
+    reason: `${judged.reason}${detail ? ` — ${detail} in the last ${formatSeconds(rule.periodSeconds)}` : ''}`,
+  };
 }
 
 /**
@@ -310,16 +381,48 @@ function consecutive(
 ): Judgement {
   const needed = datapoints.length;
   const newest = datapoints.find((v) => v !== null) ?? null;
-  if (newest === null) return { state: 'INSUFFICIENT_DATA', reason: `no datapoint in the last ${formatSeconds(needed * periodSeconds)}`, value: null, breachingPeriods: 0 };
+  if (newest === null)
+    return {
+      state: 'INSUFFICIENT_DATA',
+      reason: `no datapoint in the last ${formatSeconds(needed * periodSeconds)}`,
+      value: null,
+      breachingPeriods: 0,
+    };
   const current = datapoints[0] ?? null;
   let streak = 0;
   while (streak < needed && datapoints[streak] !== null && (datapoints[streak] as number) > threshold) streak++;
-  const window = needed === 1 ? `the last ${formatSeconds(periodSeconds)}` : `${needed} consecutive periods of ${formatSeconds(periodSeconds)}`;
-  if (current === null) return { state: 'OK', reason: `no datapoint in the last ${formatSeconds(periodSeconds)} (missing data does not breach)`, value: null, breachingPeriods: 0 };
+  const window =
+    needed === 1
+      ? `the last ${formatSeconds(periodSeconds)}`
+      : `${needed} consecutive periods of ${formatSeconds(periodSeconds)}`;
+  if (current === null)
+    return {
+      state: 'OK',
+      reason: `no datapoint in the last ${formatSeconds(periodSeconds)} (missing data does not breach)`,
+      value: null,
+      breachingPeriods: 0,
+    };
   const breachingPeriods = streak;
-  if (streak >= needed) return { state: 'ALARM', reason: `${describeValue(current)} (${describeThreshold}) for ${window}`, value: current, breachingPeriods };
-  if (streak === 0) return { state: 'OK', reason: `${describeValue(current)} (${describeThreshold})`, value: current, breachingPeriods };
-  return { state: 'OK', reason: `${describeValue(current)} (${describeThreshold}) for ${streak} of ${needed} periods so far`, value: current, breachingPeriods };
+  if (streak >= needed)
+    return {
+      state: 'ALARM',
+      reason: `${describeValue(current)} (${describeThreshold}) for ${window}`,
+      value: current,
+      breachingPeriods,
+    };
+  if (streak === 0)
+    return {
+      state: 'OK',
+      reason: `${describeValue(current)} (${describeThreshold})`,
+      value: current,
+      breachingPeriods,
+    };
+  return {
+    state: 'OK',
+    reason: `${describeValue(current)} (${describeThreshold}) for ${streak} of ${needed} periods so far`,
+    value: current,
+    breachingPeriods,
+  };
 }
 
 function plural(n: number, noun: string): string {

@@ -39,20 +39,41 @@ export interface Route {
 
 /** The order API as API Gateway exposes it: both resources, every method, proxied to the intake function. */
 export function orderApiRoutes(invokeIntake: (event: unknown) => Promise<InvokeResult>): Route[] {
-  const proxy = (resource: string) => async (request: ApiRequest): Promise<ApiResponse> => {
-    const result = await invokeIntake(
-      toApiGatewayEvent({ method: request.method, path: request.path, resource, pathParameters: Object.keys(request.params).length > 0 ? { ...request.params } : undefined, query: request.query, headers: { ...request.headers }, body: request.body === '' ? null : request.body }),
-    );
-    if (!result.ok) {
-      // What API Gateway answers when its Lambda integration fails or times out.
-      return result.kind === 'timeout'
-        ? { status: 504, body: { error: 'Endpoint request timed out', details: [] } }
-        : { status: 502, body: { error: 'Internal server error', details: [] } };
-    }
-    const response = result.response as APIGatewayProxyResult;
-    if (!response || typeof response.statusCode !== 'number') return { status: 502, body: { error: 'Internal server error', details: [{ field: 'integration', message: 'malformed Lambda proxy response' }] } };
-    return { status: response.statusCode, headers: Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, String(v)])), body: response.body ?? '' };
-  };
+  const proxy =
+    (resource: string) =>
+    async (request: ApiRequest): Promise<ApiResponse> => {
+      const result = await invokeIntake(
+        toApiGatewayEvent({
+          method: request.method,
+          path: request.path,
+          resource,
+          pathParameters: Object.keys(request.params).length > 0 ? { ...request.params } : undefined,
+          query: request.query,
+          headers: { ...request.headers },
+          body: request.body === '' ? null : request.body,
+        }),
+      );
+      if (!result.ok) {
+        // What API Gateway answers when its Lambda integration fails or times out.
+        return result.kind === 'timeout'
+          ? { status: 504, body: { error: 'Endpoint request timed out', details: [] } }
+          : { status: 502, body: { error: 'Internal server error', details: [] } };
+      }
+      const response = result.response as APIGatewayProxyResult;
+      if (!response || typeof response.statusCode !== 'number')
+        return {
+          status: 502,
+          body: {
+            error: 'Internal server error',
+            details: [{ field: 'integration', message: 'malformed Lambda proxy response' }],
+          },
+        };
+      return {
+        status: response.statusCode,
+        headers: Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        body: response.body ?? '',
+      };
+    };
   return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].flatMap((method) => [
     { method, path: '/orders', handle: proxy('/orders') },
     { method, path: '/orders/{orderId}', handle: proxy('/orders/{orderId}') },
@@ -75,7 +96,11 @@ export interface ApiServer {
  * Binds 127.0.0.1:`port` (0 for any free port). Rejects with the listen error (EADDRINUSE, …)
  * so the caller can explain it.
  */
-export async function startApiServer(port: number, routes: readonly Route[], onError: (error: Error) => void): Promise<ApiServer> {
+export async function startApiServer(
+  port: number,
+  routes: readonly Route[],
+  onError: (error: Error) => void,
+): Promise<ApiServer> {
   let closing: Promise<void> | undefined;
   const server = createServer((req, res) => {
     // Closing: no keep-alive, so every connection ends with the response it is waiting for.
@@ -101,12 +126,30 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
     if (closing) return send(res, SHUTTING_DOWN);
     if (body === undefined) {
       res.setHeader('connection', 'close');
-      return send(res, { status: 413, body: { error: 'request body too large', details: [{ field: 'body', message: `exceeds ${GATEWAY_MAX_BODY_BYTES} bytes` }] } });
+      return send(res, {
+        status: 413,
+        body: {
+          error: 'request body too large',
+          details: [{ field: 'body', message: `exceeds ${GATEWAY_MAX_BODY_BYTES} bytes` }],
+        },
+      });
     }
-    const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).flatMap(([k, v]) =>
+        v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]],
+      ),
+    );
     const gone = new AbortController();
     res.once('close', () => res.writableFinished || gone.abort());
-    const response = await matched.route.handle({ method: req.method ?? 'GET', path: url.pathname, params: matched.params, query: url.searchParams, headers, body, signal: gone.signal });
+    const response = await matched.route.handle({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      params: matched.params,
+      query: url.searchParams,
+      headers,
+      body,
+      signal: gone.signal,
+    });
     if (closing) res.setHeader('connection', 'close'); // answered while closing: then the connection ends
     send(res, response);
   }
@@ -128,12 +171,24 @@ export async function startApiServer(port: number, routes: readonly Route[], onE
 const SHUTTING_DOWN: ApiResponse = {
   status: 503,
   headers: { 'retry-after': '1' },
-  body: { error: 'shutting down', details: [{ field: 'runtime', message: 'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back' }] },
+  body: {
+    error: 'shutting down',
+    details: [
+      {
+        field: 'runtime',
+        message:
+          'the local runtime is stopping and takes no new requests; nothing was done — try again once it is back',
+      },
+    ],
+  },
 };
 const STARTING: ApiResponse = {
   status: 503,
   headers: { 'retry-after': '1' },
-  body: { error: 'starting', details: [{ field: 'runtime', message: 'the local runtime is starting; try again in a moment' }] },
+  body: {
+    error: 'starting',
+    details: [{ field: 'runtime', message: 'the local runtime is starting; try again in a moment' }],
+  },
 };
 
 /**
@@ -141,26 +196,58 @@ const STARTING: ApiResponse = {
  * path that is not valid percent-encoding, 404, 405 with `allow`). Routes are read per request: the
  * runtime binds the port first and adds its routes once it is up.
  */
-export function matchRoute(routes: readonly Route[], method: string, path: string): { route: Route; params: Record<string, string> } | ApiResponse {
+export function matchRoute(
+  routes: readonly Route[],
+  method: string,
+  path: string,
+): { route: Route; params: Record<string, string> } | ApiResponse {
   let segments: string[];
   try {
-    segments = path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    segments = path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
   } catch {
-    return { status: 400, body: { error: 'invalid path', details: [{ field: 'path', message: 'is not valid percent-encoding' }] } };
+    return {
+      status: 400,
+      body: { error: 'invalid path', details: [{ field: 'path', message: 'is not valid percent-encoding' }] },
+    };
   }
   const table = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }));
-  const sameShape = table.filter((r) => r.segments.length === segments.length && r.segments.every((s, i) => s.startsWith('{') || s === segments[i]));
+  const sameShape = table.filter(
+    (r) => r.segments.length === segments.length && r.segments.every((s, i) => s.startsWith('{') || s === segments[i]),
+  );
   if (sameShape.length === 0) {
-    return { status: 404, body: { error: 'not found', details: [{ field: 'path', message: `no route for ${path}; try POST /orders, GET /orders/{orderId}, GET /healthz or GET /api/stats` }] } };
+    return {
+      status: 404,
+      body: {
+        error: 'not found',
+        details: [
+          {
+            field: 'path',
+            message: `no route for ${path}; try POST /orders, GET /orders/{orderId}, GET /healthz or GET /api/stats`,
+          },
+        ],
+      },
+    };
   }
   // A literal segment beats a parameter (`/api/stats` before `/api/{x}`).
   const parameters = (r: (typeof table)[number]) => r.segments.filter((s) => s.startsWith('{')).length;
   const match = sameShape.filter((r) => r.route.method === method).sort((a, b) => parameters(a) - parameters(b))[0];
   if (!match) {
     const allowed = [...new Set(sameShape.map((r) => r.route.method))].join(', ');
-    return { status: 405, headers: { allow: allowed }, body: { error: 'method not allowed', details: [{ field: 'method', message: `${method} is not allowed on ${path}; use ${allowed}` }] } };
+    return {
+      status: 405,
+      headers: { allow: allowed },
+      body: {
+        error: 'method not allowed',
+        details: [{ field: 'method', message: `${method} is not allowed on ${path}; use ${allowed}` }],
+      },
+    };
   }
-  const params = Object.fromEntries(match.segments.flatMap((s, i) => (s.startsWith('{') ? [[s.slice(1, -1), segments[i] as string]] : [])));
+  const params = Object.fromEntries(
+    match.segments.flatMap((s, i) => (s.startsWith('{') ? [[s.slice(1, -1), segments[i] as string]] : [])),
+  );
   return { route: match.route, params };
 }
 
@@ -197,8 +284,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
 
 function send(res: ServerResponse, response: ApiResponse): void {
   const body = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
-  const headers: Record<string, string> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...response.headers };
-  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json; charset=utf-8';
+  const headers: Record<string, string> = {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...response.headers,
+  };
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type'))
+    headers['content-type'] = 'application/json; charset=utf-8';
   res.writeHead(response.status, headers);
   res.end(body);
 }

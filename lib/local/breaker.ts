@@ -6,7 +6,16 @@
  * Lambda's least concurrency for a probe, closed restores the concurrency. State changes are logged
  * and kept in the data directory, so a restart resumes where the breaker was.
  */
-import { breakerChangeMessage, CLOSED, nextBreakerStatus, overriddenStatus, type BreakerOverride, type BreakerState, type BreakerStatus, type RecordCounts } from '../contract/breaker.ts';
+import {
+  breakerChangeMessage,
+  CLOSED,
+  nextBreakerStatus,
+  overriddenStatus,
+  type BreakerOverride,
+  type BreakerState,
+  type BreakerStatus,
+  type RecordCounts,
+} from '../contract/breaker.ts';
 import { MAX_CONCURRENCY_RANGE } from '../contract/limits.ts';
 import type { Stage } from '../topology/index.ts';
 import type { LocalEventSourceMapping } from './event-source-mapping.ts';
@@ -68,7 +77,8 @@ export class LocalBreaker {
       last[1] += records;
       last[2] += failed;
     } else this.#window.push([second, records, failed]);
-    if (this.#status.state === 'half-open') this.#probe = { records: this.#probe.records + records, failed: this.#probe.failed + failed };
+    if (this.#status.state === 'half-open')
+      this.#probe = { records: this.#probe.records + records, failed: this.#probe.failed + failed };
   }
 
   /** Applies the rules to what was observed; call about once a second. */
@@ -88,7 +98,10 @@ export class LocalBreaker {
   }
 
   #windowCounts(): RecordCounts {
-    return this.#window.reduce((c, [, records, failed]) => ({ records: c.records + records, failed: c.failed + failed }), { records: 0, failed: 0 });
+    return this.#window.reduce(
+      (c, [, records, failed]) => ({ records: c.records + records, failed: c.failed + failed }),
+      { records: 0, failed: 0 },
+    );
   }
 
   #move(next: BreakerStatus): void {
@@ -97,8 +110,17 @@ export class LocalBreaker {
     this.#enter(next.state);
     this.#window = [];
     this.#probe = { records: 0, failed: 0 };
-    this.#hooks.save({ status: next, ...(this.#restoreConcurrency !== undefined ? { restoreConcurrency: this.#restoreConcurrency } : {}) });
-    if (from !== next.state) this.#hooks.notify(breakerChangeMessage(next.state), { stage: this.stage.key, from, to: next.state, reason: next.reason });
+    this.#hooks.save({
+      status: next,
+      ...(this.#restoreConcurrency !== undefined ? { restoreConcurrency: this.#restoreConcurrency } : {}),
+    });
+    if (from !== next.state)
+      this.#hooks.notify(breakerChangeMessage(next.state), {
+        stage: this.stage.key,
+        from,
+        to: next.state,
+        reason: next.reason,
+      });
   }
 
   /** Brings the mapping in line with a state. */

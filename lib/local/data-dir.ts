@@ -3,7 +3,18 @@
  * state, so queued orders and their status survive a restart. One runtime at a time: a lock file
  * holds the owner's pid, and a lock left by a dead process (kill -9) is taken over.
  */
-import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync, accessSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  accessSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const LOCK_FILE = 'runtime.lock';
@@ -49,7 +60,8 @@ export function openDataDir(path: string, options: { reset?: boolean } = {}): Da
       break;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' || attempt > 0) throw new DataDirError(`cannot lock data dir ${dir}: ${code ?? (error as Error).message}; ${fix}`);
+      if (code !== 'EEXIST' || attempt > 0)
+        throw new DataDirError(`cannot lock data dir ${dir}: ${code ?? (error as Error).message}; ${fix}`);
       assertNotLockedByOther(dir);
       // The previous owner is gone (killed): its lock is stale.
       unlinkSync(lock);
@@ -101,5 +113,7 @@ function assertNotLockedByOther(dir: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
   }
-  throw new DataDirError(`data dir ${dir} is in use by another Conveyor runtime (pid ${owner}); stop it, or set CONVEYOR_DATA_DIR to another directory`);
+  throw new DataDirError(
+    `data dir ${dir} is in use by another Conveyor runtime (pid ${owner}); stop it, or set CONVEYOR_DATA_DIR to another directory`,
+  );
 }

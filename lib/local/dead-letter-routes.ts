@@ -38,7 +38,9 @@ export interface DeadLetterRouteDeps {
   readonly audit: (message: string, fields: Record<string, unknown>) => void;
   readonly guard: (request: ApiRequest) => ApiResponse | undefined;
   readonly stageOf: (request: ApiRequest) => { key: string } | ApiResponse;
-  readonly write: (handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse>) => (request: ApiRequest) => Promise<ApiResponse>;
+  readonly write: (
+    handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse>,
+  ) => (request: ApiRequest) => Promise<ApiResponse>;
   readonly problem: (status: number, error: string, field: string, message: string) => ApiResponse;
 }
 
@@ -53,20 +55,43 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): Route[] {
       method: 'GET',
       path: `${base}/dlq`,
       handle: desk.read(MAX_PEEK, 10, async (key, filter, limit, _who, request) => {
-        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, { limit, queue: desk.queueOf(key), confirmEmpty: true, ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) });
-        return { status: 200, body: { stage: key, messages: page.letters, scanned: page.scanned, truncated: page.truncated } };
+        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, {
+          limit,
+          queue: desk.queueOf(key),
+          confirmEmpty: true,
+          ...(filter ? { filter } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
+        return {
+          status: 200,
+          body: { stage: key, messages: page.letters, scanned: page.scanned, truncated: page.truncated },
+        };
       }),
     },
     {
       method: 'GET',
       path: `${base}/dlq/export`,
       handle: desk.read(MAX_EXPORT, MAX_EXPORT, async (key, filter, limit, who, request) => {
-        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, { limit, queue: desk.queueOf(key), fullBody: true, confirmEmpty: true, ...(filter ? { filter } : {}), ...(request.signal ? { signal: request.signal } : {}) });
+        const page = await findDeadLetters(sqs, resources.stages.get(key)!.deadLetterQueueUrl, {
+          limit,
+          queue: desk.queueOf(key),
+          fullBody: true,
+          confirmEmpty: true,
+          ...(filter ? { filter } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
         desk.log(key, exportAudit(who, key, filter, page.letters.length, page.scanned));
-        return { status: 200, body: { stage: key, messages: page.letters, scanned: page.scanned, truncated: page.truncated } };
+        return {
+          status: 200,
+          body: { stage: key, messages: page.letters, scanned: page.scanned, truncated: page.truncated },
+        };
       }),
     },
-    { method: 'POST', path: `${base}/dlq/redrive`, handle: write((key, body, request) => desk.redrive(key, body, request)) },
+    {
+      method: 'POST',
+      path: `${base}/dlq/redrive`,
+      handle: write((key, body, request) => desk.redrive(key, body, request)),
+    },
   ];
 }
 
@@ -92,7 +117,17 @@ class Workbench {
   }
 
   /** A read (peek or export): the stage, the operator, the limit and the filter from the query, then `answer`. */
-  read(maxLimit: number, defaultLimit: number, answer: (key: string, filter: DeadLetterFilter | undefined, limit: number, who: string, request: ApiRequest) => Promise<ApiResponse>) {
+  read(
+    maxLimit: number,
+    defaultLimit: number,
+    answer: (
+      key: string,
+      filter: DeadLetterFilter | undefined,
+      limit: number,
+      who: string,
+      request: ApiRequest,
+    ) => Promise<ApiResponse>,
+  ) {
     const { guard, stageOf, problem } = this.#deps;
     return async (request: ApiRequest): Promise<ApiResponse> => {
       const refused = guard(request);
@@ -105,7 +140,13 @@ class Workbench {
       if (unknown) return problem(400, 'invalid query', unknown, `is not a filter; use ${QUERY_FIELDS.join(', ')}`);
       const limitText = request.query.get('limit') ?? String(defaultLimit);
       const limit = Number(limitText);
-      if (!/^\d+$/.test(limitText) || limit < 1 || limit > maxLimit) return problem(400, 'invalid query', 'limit', `must be a whole number from 1 to ${maxLimit}, got "${limitText}"`);
+      if (!/^\d+$/.test(limitText) || limit < 1 || limit > maxLimit)
+        return problem(
+          400,
+          'invalid query',
+          'limit',
+          `must be a whole number from 1 to ${maxLimit}, got "${limitText}"`,
+        );
       const filter = filterFromQuery(request.query, problem);
       return 'filter' in filter ? answer(found.key, filter.filter, limit, who, request) : filter;
     };
@@ -139,7 +180,14 @@ class Workbench {
       } catch (error) {
         if (!(error instanceof RedriveFailedError)) throw error;
         this.log(key, redriveAudit(who, key, filter, error.report, ratePerSecond));
-        return { status: 502, body: { error: 'redrive stopped', details: [{ field: 'queue', message: error.message }], report: error.report } };
+        return {
+          status: 502,
+          body: {
+            error: 'redrive stopped',
+            details: [{ field: 'queue', message: error.message }],
+            report: error.report,
+          },
+        };
       }
     });
   }
@@ -148,7 +196,9 @@ class Workbench {
     let journal = this.#journals.get(key);
     if (!journal) {
       const directory = this.#deps.controls.directory;
-      journal = directory ? new FileJournal(join(directory, 'redrive', `${key.replace('/', '-')}.jsonl`)) : new MemoryJournal();
+      journal = directory
+        ? new FileJournal(join(directory, 'redrive', `${key.replace('/', '-')}.jsonl`))
+        : new MemoryJournal();
       this.#journals.set(key, journal);
     }
     return journal;
@@ -163,30 +213,52 @@ class Workbench {
 }
 
 /** The redrive body's settings, or the answer naming what is wrong. */
-function redriveSettings(body: Record<string, unknown>, problem: Problem): { filter: DeadLetterFilter | undefined; ratePerSecond?: number; dryRun: boolean } | ApiResponse {
+function redriveSettings(
+  body: Record<string, unknown>,
+  problem: Problem,
+): { filter: DeadLetterFilter | undefined; ratePerSecond?: number; dryRun: boolean } | ApiResponse {
   const unknown = Object.keys(body).find((name) => !REDRIVE_FIELDS.includes(name));
-  if (unknown) return problem(400, 'invalid request body', unknown, `is not a redrive setting; use ${REDRIVE_FIELDS.join(', ')}`);
+  if (unknown)
+    return problem(400, 'invalid request body', unknown, `is not a redrive setting; use ${REDRIVE_FIELDS.join(', ')}`);
   const rate = body.ratePerSecond;
   if (rate !== undefined && (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 500)) {
-    return problem(400, 'invalid request body', 'ratePerSecond', `must be a whole number from 1 to 500 (messages per second), got ${JSON.stringify(rate)}`);
+    return problem(
+      400,
+      'invalid request body',
+      'ratePerSecond',
+      `must be a whole number from 1 to 500 (messages per second), got ${JSON.stringify(rate)}`,
+    );
   }
-  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') return problem(400, 'invalid request body', 'dryRun', `must be true or false, got ${JSON.stringify(body.dryRun)}`);
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+    return problem(400, 'invalid request body', 'dryRun', `must be true or false, got ${JSON.stringify(body.dryRun)}`);
   const filter = parseFilter(body.filter, problem);
   if (!('filter' in filter)) return filter;
-  return { filter: filter.filter, ...(rate === undefined ? {} : { ratePerSecond: rate as number }), dryRun: body.dryRun === true };
+  return {
+    filter: filter.filter,
+    ...(rate === undefined ? {} : { ratePerSecond: rate as number }),
+    dryRun: body.dryRun === true,
+  };
 }
 
-function filterFromQuery(query: URLSearchParams, problem: Problem): { filter: DeadLetterFilter | undefined } | ApiResponse {
+function filterFromQuery(
+  query: URLSearchParams,
+  problem: Problem,
+): { filter: DeadLetterFilter | undefined } | ApiResponse {
   const raw: Record<string, unknown> = {};
   for (const name of ['grep', 'orderId', 'since']) if (query.has(name)) raw[name] = query.get(name);
-  if (query.has('kinds')) raw.kinds = (query.get('kinds') ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  if (query.has('kinds'))
+    raw.kinds = (query.get('kinds') ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
   return parseFilter(raw, problem);
 }
 
 function parseFilter(raw: unknown, problem: Problem): { filter: DeadLetterFilter | undefined } | ApiResponse {
   if (raw === undefined) return { filter: undefined };
   const parsed = DeadLetterFilterInput.safeParse(raw);
-  if (parsed.success) return { filter: Object.keys(parsed.data).length > 0 ? (parsed.data as DeadLetterFilter) : undefined };
+  if (parsed.success)
+    return { filter: Object.keys(parsed.data).length > 0 ? (parsed.data as DeadLetterFilter) : undefined };
   const issue = parsed.error.issues[0];
   return problem(400, 'invalid filter', issue?.path.map(String).join('.') || 'filter', issue?.message ?? 'invalid');
 }
@@ -195,5 +267,12 @@ function parseFilter(raw: unknown, problem: Problem): { filter: DeadLetterFilter
 function operatorOf(request: ApiRequest, problem: Problem): string | ApiResponse {
   const named = request.headers['x-conveyor-operator'];
   if (named === undefined) return `operator@${hostname()}`;
-  return OPERATOR_PATTERN.test(named) ? named : problem(400, 'invalid header', 'x-conveyor-operator', 'must be 1–128 printable characters naming who acts, e.g. ana@ops-laptop');
+  return OPERATOR_PATTERN.test(named)
+    ? named
+    : problem(
+        400,
+        'invalid header',
+        'x-conveyor-operator',
+        'must be 1–128 printable characters naming who acts, e.g. ana@ops-laptop',
+      );
 }

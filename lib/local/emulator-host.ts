@@ -30,7 +30,10 @@ export type HostToParent =
   | { type: 'cpu'; usage: NodeJS.CpuUsage; memory: number }
   | { type: 'chaos'; error?: string };
 
-export type ParentToHost = { type: 'cpu' } | { type: 'chaos'; queues: Record<string, QueueChaos> } | { type: 'shutdown' };
+export type ParentToHost =
+  | { type: 'cpu' }
+  | { type: 'chaos'; queues: Record<string, QueueChaos> }
+  | { type: 'shutdown' };
 
 /** How long closing may take before the host exits anyway. */
 const CLOSE_TIMEOUT_MS = 5_000;
@@ -56,7 +59,8 @@ function shutdown(code: number): Promise<void> {
     }, CLOSE_TIMEOUT_MS);
     const results = await Promise.allSettled(running.map((emulator) => emulator.stop()));
     for (const result of results) {
-      if (result.status === 'rejected') process.stderr.write(`emulator host: error while closing: ${String(result.reason)}\n`);
+      if (result.status === 'rejected')
+        process.stderr.write(`emulator host: error while closing: ${String(result.reason)}\n`);
     }
     clearTimeout(timer);
     if (process.connected) process.disconnect();
@@ -111,7 +115,8 @@ function main(): void {
   process.on('SIGHUP', () => void shutdown(0));
 
   process.on('message', (message: ParentToHost) => {
-    if (message.type === 'cpu') void send({ type: 'cpu', usage: process.cpuUsage(), memory: process.memoryUsage().rss });
+    if (message.type === 'cpu')
+      void send({ type: 'cpu', usage: process.cpuUsage(), memory: process.memoryUsage().rss });
     else if (message.type === 'chaos') void send(setQueueChaos(message.queues));
     else if (message.type === 'shutdown') void shutdown(0);
   });

@@ -90,17 +90,30 @@ function forkHost(options: EmulatorProcessOptions): ChildProcess {
 }
 
 /** The host's `ready` message — or why it never came: an error it reported, its exit, a failed spawn, the time limit. */
-function hostReady(child: ChildProcess, exited: Promise<{ code: number | null; signal: string | null }>, where: string, timeoutMs: number): Promise<HostReady> {
+function hostReady(
+  child: ChildProcess,
+  exited: Promise<{ code: number | null; signal: string | null }>,
+  where: string,
+  timeoutMs: number,
+): Promise<HostReady> {
   let timer: NodeJS.Timeout | undefined;
   return new Promise<HostReady>((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`the emulator host (${where}) did not become ready within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`the emulator host (${where}) did not become ready within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     child.on('message', (message: HostToParent) => {
       if (message.type === 'ready') resolve(message);
-      else if (message.type === 'error') reject(new Error(`the emulator host (${where}) failed to start: ${message.message}`));
+      else if (message.type === 'error')
+        reject(new Error(`the emulator host (${where}) failed to start: ${message.message}`));
     });
-    void exited.then(({ code, signal }) => reject(new Error(`the emulator host (${where}) exited before it was ready (code ${code}, signal ${signal})`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`the emulator host (${where}) exited before it was ready (code ${code}, signal ${signal})`)),
+    );
     // A failed spawn emits 'error' and may never emit 'exit'.
-    child.once('error', (error) => reject(new Error(`cannot start the emulator host (${where}): ${error.message}`, { cause: error })));
+    child.once('error', (error) =>
+      reject(new Error(`cannot start the emulator host (${where}): ${error.message}`, { cause: error })),
+    );
   }).finally(() => {
     clearTimeout(timer);
     child.removeAllListeners('message');
@@ -145,8 +158,18 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>, timeoutM
  * and would say so on the runtime's terminal.
  */
 export function hostExecArgv(parentExecArgv: readonly string[]): string[] {
-  const withValue = new Set(['-e', '--eval', '-p', '--print', '--inspect-port', '--debug-port', '--inspect-publish-uid', '--watch-path']);
-  const dropped = /^--(?:inspect|inspect-brk|inspect-wait|inspect-port|inspect-publish-uid|debug-port|eval|print|watch|watch-path|watch-preserve-output)(?:=|$)/;
+  const withValue = new Set([
+    '-e',
+    '--eval',
+    '-p',
+    '--print',
+    '--inspect-port',
+    '--debug-port',
+    '--inspect-publish-uid',
+    '--watch-path',
+  ]);
+  const dropped =
+    /^--(?:inspect|inspect-brk|inspect-wait|inspect-port|inspect-publish-uid|debug-port|eval|print|watch|watch-path|watch-preserve-output)(?:=|$)/;
   const kept: string[] = [];
   for (let i = 0; i < parentExecArgv.length; i++) {
     const arg = parentExecArgv[i] as string;

@@ -31,7 +31,13 @@ export class EmulatorSupervisor {
   private constructor(first: EmulatorProcess, options: EmulatorProcessOptions, events: SupervisorEvents) {
     this.#current = first;
     this.endpoints = first.endpoints;
-    this.#options = { ...options, ports: { sqs: Number(new URL(first.endpoints.sqs).port), dynamodb: Number(new URL(first.endpoints.dynamodb).port) } };
+    this.#options = {
+      ...options,
+      ports: {
+        sqs: Number(new URL(first.endpoints.sqs).port),
+        dynamodb: Number(new URL(first.endpoints.dynamodb).port),
+      },
+    };
     this.#events = events;
     this.#watch(first);
   }
@@ -86,10 +92,11 @@ export class EmulatorSupervisor {
           await next.stop();
           return;
         }
-        if (Object.keys(this.#queueChaos).length > 0) await next.setQueueChaos(this.#queueChaos).catch(async (error: unknown) => {
-          await next.stop();
-          throw error;
-        });
+        if (Object.keys(this.#queueChaos).length > 0)
+          await next.setQueueChaos(this.#queueChaos).catch(async (error: unknown) => {
+            await next.stop();
+            throw error;
+          });
         this.#current = next;
         this.#restarts++;
         this.#watch(next);

@@ -9,12 +9,22 @@ import { createRequire } from 'node:module';
 import { buildApp } from 'fauxqs';
 import type { QueueChaos } from '../runtime/chaos.ts';
 import { END_LONG_POLLS_PATH, QUEUE_AGES_PATH, REQUEST_COUNTS_PATH, type RequestCounts } from './emulator-protocol.ts';
-import { fauxqsInternals, type BuildAppStores, type FauxqsPersistenceManager, type FauxqsSqsStore } from './fauxqs-internals.ts';
+import {
+  fauxqsInternals,
+  type BuildAppStores,
+  type FauxqsPersistenceManager,
+  type FauxqsSqsStore,
+} from './fauxqs-internals.ts';
 import { requestConnection, SqsFidelity, type SqsFidelityOptions } from './sqs-fidelity.ts';
 
 const require = createRequire(import.meta.url);
 // dynalite is CommonJS with a default-function export.
-const dynalite = require('dynalite') as (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number; path?: string }) => Server;
+const dynalite = require('dynalite') as (options: {
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+  path?: string;
+}) => Server;
 
 export interface RunningEmulator {
   /** e.g. http://127.0.0.1:40123 */
@@ -75,16 +85,24 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
     requestConnection.run(request.raw.socket, done);
   });
   app.addHook('onSend', (request, _reply, payload, done) => {
-    if (request.headers['x-amz-target'] === 'AmazonSQS.ReceiveMessage' && typeof payload === 'string' && !payload.includes('"Messages"')) counts.emptyReceives++;
+    if (
+      request.headers['x-amz-target'] === 'AmazonSQS.ReceiveMessage' &&
+      typeof payload === 'string' &&
+      !payload.includes('"Messages"')
+    )
+      counts.emptyReceives++;
     done(null, payload);
   });
   app.get(QUEUE_AGES_PATH, async () => oldestMessages(stores.sqsStore as unknown as FauxqsSqsStore));
-  app.get(REQUEST_COUNTS_PATH, async (): Promise<RequestCounts> => ({
-    sqs: { ...counts.sqs },
-    dynamodb: { ...counts.dynamodb },
-    emptyReceives: counts.emptyReceives,
-    dynamodbItems: { read: counts.itemsRead, written: counts.itemsWritten },
-  }));
+  app.get(
+    REQUEST_COUNTS_PATH,
+    async (): Promise<RequestCounts> => ({
+      sqs: { ...counts.sqs },
+      dynamodb: { ...counts.dynamodb },
+      emptyReceives: counts.emptyReceives,
+      dynamodbItems: { read: counts.itemsRead, written: counts.itemsWritten },
+    }),
+  );
   app.post(END_LONG_POLLS_PATH, async (request, reply) => {
     const queue = (request.query as Record<string, unknown>).queue;
     const found = typeof queue === 'string' && fidelity.endLongPolls(queue);
@@ -104,7 +122,12 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
     throw error;
   }
   const port = Number(new URL(address).port);
-  return { endpoint: `http://${LOOPBACK}:${port}`, port, stop: () => app.close(), setQueueChaos: (chaos) => fidelity.setQueueChaos(chaos) };
+  return {
+    endpoint: `http://${LOOPBACK}:${port}`,
+    port,
+    stop: () => app.close(),
+    setQueueChaos: (chaos) => fidelity.setQueueChaos(chaos),
+  };
 }
 
 /**
@@ -118,30 +141,40 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
  */
 export async function startDynamoEmulator(options: { port?: number; path?: string } = {}): Promise<RunningEmulator> {
   if (options.path) await checkLevelDb(options.path);
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
-  server.prependListener('request', (request: NodeJS.ReadableStream & { headers: Record<string, string | string[] | undefined> }) => {
-    const target = request.headers['x-amz-target'];
-    count(counts.dynamodb, target);
-    const action = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
-    if (action === 'GetItem') counts.itemsRead++;
-    else if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(action)) counts.itemsWritten++;
-    else if (action === 'BatchGetItem' || action === 'BatchWriteItem') {
-      // Batch calls are billed per item: count them from the (small) body, alongside dynalite.
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        try {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { RequestItems?: Record<string, { Keys?: unknown[] } | unknown[]> };
-          for (const items of Object.values(body.RequestItems ?? {})) {
-            if (action === 'BatchGetItem') counts.itemsRead += (items as { Keys?: unknown[] }).Keys?.length ?? 0;
-            else counts.itemsWritten += Array.isArray(items) ? items.length : 0;
-          }
-        } catch {
-          // dynalite answers a malformed request itself.
-        }
-      });
-    }
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path ? { path: options.path } : {}),
   });
+  server.prependListener(
+    'request',
+    (request: NodeJS.ReadableStream & { headers: Record<string, string | string[] | undefined> }) => {
+      const target = request.headers['x-amz-target'];
+      count(counts.dynamodb, target);
+      const action = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
+      if (action === 'GetItem') counts.itemsRead++;
+      else if (['PutItem', 'UpdateItem', 'DeleteItem'].includes(action)) counts.itemsWritten++;
+      else if (action === 'BatchGetItem' || action === 'BatchWriteItem') {
+        // Batch calls are billed per item: count them from the (small) body, alongside dynalite.
+        const chunks: Buffer[] = [];
+        request.on('data', (chunk: Buffer) => chunks.push(chunk));
+        request.on('end', () => {
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+              RequestItems?: Record<string, { Keys?: unknown[] } | unknown[]>;
+            };
+            for (const items of Object.values(body.RequestItems ?? {})) {
+              if (action === 'BatchGetItem') counts.itemsRead += (items as { Keys?: unknown[] }).Keys?.length ?? 0;
+              else counts.itemsWritten += Array.isArray(items) ? items.length : 0;
+            }
+          } catch {
+            // dynalite answers a malformed request itself.
+          }
+        });
+      }
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, LOOPBACK, () => {
@@ -171,7 +204,9 @@ export async function startDynamoEmulator(options: { port?: number; path?: strin
  */
 async function checkLevelDb(path: string): Promise<void> {
   // dynalite's own `level` (a dependency of dynalite, not of this project).
-  const { Level } = createRequire(require.resolve('dynalite'))('level') as { Level: new (path: string) => { open(): Promise<void>; close(): Promise<void> } };
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as {
+    Level: new (path: string) => { open(): Promise<void>; close(): Promise<void> };
+  };
   try {
     mkdirSync(path, { recursive: true }); // LevelDB creates only the last directory of a path
     const db = new Level(path);
@@ -179,7 +214,10 @@ async function checkLevelDb(path: string): Promise<void> {
     await db.close();
   } catch (error) {
     const cause = (error as Error & { cause?: Error }).cause;
-    throw new Error(`cannot open the DynamoDB store in ${path}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`, { cause: error });
+    throw new Error(
+      `cannot open the DynamoDB store in ${path}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`,
+      { cause: error },
+    );
   }
 }
 
@@ -187,7 +225,13 @@ async function checkLevelDb(path: string): Promise<void> {
 // Request counts: every AWS API call the emulators of this process served, by action.
 // ---------------------------------------------------------------------------------------------
 
-const counts = { sqs: {} as Record<string, number>, dynamodb: {} as Record<string, number>, emptyReceives: 0, itemsRead: 0, itemsWritten: 0 };
+const counts = {
+  sqs: {} as Record<string, number>,
+  dynamodb: {} as Record<string, number>,
+  emptyReceives: 0,
+  itemsRead: 0,
+  itemsWritten: 0,
+};
 
 /** `AmazonSQS.SendMessageBatch` / `DynamoDB_20120810.UpdateItem` → counted under the action name. */
 function count(into: Record<string, number>, target: string | string[] | undefined): void {
@@ -252,7 +296,10 @@ async function inMemorySqsStores(fidelity: SqsFidelity): Promise<BuildAppStores>
 // duplicates them — at-least-once delivery, as with SQS itself.
 // ---------------------------------------------------------------------------------------------
 
-async function openPersistentSqsStores(dataDir: string, fidelity: SqsFidelity): Promise<{ stores: BuildAppStores; close(): void }> {
+async function openPersistentSqsStores(
+  dataDir: string,
+  fidelity: SqsFidelity,
+): Promise<{ stores: BuildAppStores; close(): void }> {
   const { PersistenceManager, SqsStore, SnsStore, S3Store } = await fauxqsInternals();
   let persistence: FauxqsPersistenceManager;
   try {
@@ -276,7 +323,9 @@ async function openPersistentSqsStores(dataDir: string, fidelity: SqsFidelity): 
     // fauxqs 2.4.1 bug: ChangeMessageVisibility to 0 persists NULL into the NOT NULL receive
     // count, so the statement throws (HTTP 500) after the message has left the in-flight set:
     // it vanishes until restart. Clear only the in-flight columns, as the in-memory state does.
-    const clearInflight = persistence.db.prepare('UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE message_id = ?');
+    const clearInflight = persistence.db.prepare(
+      'UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE message_id = ?',
+    );
     persistence.updateMessageReady = (messageId) => void clearInflight.run(messageId);
 
     let open = true;

@@ -300,7 +300,10 @@ export class LocalEventSourceMapping {
       await releaseRecords(this.#options.sqs, this.#options.queue.url, records);
     } catch (error) {
       // They come back after their visibility timeout instead.
-      this.#options.onError?.(new Error(`handing back ${records.length} records failed: ${(error as Error).message}`), this.stage.key);
+      this.#options.onError?.(
+        new Error(`handing back ${records.length} records failed: ${(error as Error).message}`),
+        this.stage.key,
+      );
     } finally {
       this.#held -= records.length;
     }
@@ -309,7 +312,9 @@ export class LocalEventSourceMapping {
   async #invoke(records: SQSRecord[]): Promise<void> {
     const { sqs, queue, onBatch } = this.#options;
     const result = await this.#options.function.invoke({ Records: records });
-    let settlement: ReturnType<typeof settleBatch> = result.ok ? settleBatch(records, result.response) : { kind: 'batch-failed', reason: result.message };
+    let settlement: ReturnType<typeof settleBatch> = result.ok
+      ? settleBatch(records, result.response)
+      : { kind: 'batch-failed', reason: result.message };
     if (settlement.kind === 'partial' && settlement.succeeded.length > 0) {
       try {
         await deleteRecords(sqs, queue.url, settlement.succeeded);
@@ -325,7 +330,9 @@ export class LocalEventSourceMapping {
       deleted,
       retained: records.length - deleted,
       durationMs: result.durationMs,
-      ...(settlement.kind === 'batch-failed' ? { batchFailure: { kind: result.ok ? 'malformed-response' : result.kind, message: settlement.reason } } : {}),
+      ...(settlement.kind === 'batch-failed'
+        ? { batchFailure: { kind: result.ok ? 'malformed-response' : result.kind, message: settlement.reason } }
+        : {}),
     });
   }
 }
@@ -340,9 +347,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

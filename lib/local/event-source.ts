@@ -4,13 +4,18 @@
  * succeeded, leave reported failures (and everything, when the invocation fails) to reappear
  * after their visibility timeout.
  */
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { chunkByCount, SQS_MAX_BATCH_ENTRIES } from '../aws/chunking.ts';
 import { END_LONG_POLLS_PATH } from './emulator-protocol.ts';
 import { toSqsRecord } from './lambda-events.ts';
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined>;
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
 
 /** How Lambda reads a handler's result for a batch. */
 export type BatchSettlement =
@@ -24,7 +29,8 @@ export type BatchSettlement =
  */
 export function settleBatch(records: readonly SQSRecord[], response: unknown): BatchSettlement {
   if (response === undefined || response === null) return { kind: 'partial', succeeded: records, failed: [] };
-  if (typeof response !== 'object' || Array.isArray(response)) return { kind: 'batch-failed', reason: 'the response is not an object' };
+  if (typeof response !== 'object' || Array.isArray(response))
+    return { kind: 'batch-failed', reason: 'the response is not an object' };
   const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
   if (failures === undefined || failures === null) return { kind: 'partial', succeeded: records, failed: [] };
   if (!Array.isArray(failures)) return { kind: 'batch-failed', reason: 'batchItemFailures is not a list' };
@@ -33,11 +39,18 @@ export function settleBatch(records: readonly SQSRecord[], response: unknown): B
   for (const failure of failures) {
     const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
     if (typeof id !== 'string' || id === '' || !ids.has(id)) {
-      return { kind: 'batch-failed', reason: `batchItemFailures names ${JSON.stringify(id)}, which is not a message of this batch` };
+      return {
+        kind: 'batch-failed',
+        reason: `batchItemFailures names ${JSON.stringify(id)}, which is not a message of this batch`,
+      };
     }
     failed.add(id);
   }
-  return { kind: 'partial', succeeded: records.filter((r) => !failed.has(r.messageId)), failed: records.filter((r) => failed.has(r.messageId)) };
+  return {
+    kind: 'partial',
+    succeeded: records.filter((r) => !failed.has(r.messageId)),
+    failed: records.filter((r) => failed.has(r.messageId)),
+  };
 }
 
 /**
@@ -66,7 +79,13 @@ export async function receiveBatch(
 }
 
 /** Receives up to `max` messages in calls of at most 10, until the queue has no more visible. */
-export async function receiveRecords(sqs: SQSClient, queue: { url: string; arn: string }, region: string, max: number, waitSeconds: number): Promise<SQSRecord[]> {
+export async function receiveRecords(
+  sqs: SQSClient,
+  queue: { url: string; arn: string },
+  region: string,
+  max: number,
+  waitSeconds: number,
+): Promise<SQSRecord[]> {
   const records: SQSRecord[] = [];
   while (records.length < max) {
     const batch = await receiveBatch(sqs, queue, region, max - records.length, records.length === 0 ? waitSeconds : 0);
@@ -80,7 +99,12 @@ export async function receiveRecords(sqs: SQSClient, queue: { url: string; arn: 
 export async function deleteRecords(sqs: SQSClient, queueUrl: string, records: readonly SQSRecord[]): Promise<void> {
   await Promise.all(
     chunkByCount(records, SQS_MAX_BATCH_ENTRIES).map((chunk) =>
-      sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) })),
+      sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+        }),
+      ),
     ),
   );
 }
@@ -102,7 +126,8 @@ export async function invokeAndSettle(
   } catch (error) {
     settlement = { kind: 'batch-failed', reason: (error as Error).message };
   }
-  if (settlement.kind === 'partial' && settlement.succeeded.length > 0) await deleteRecords(sqs, queueUrl, settlement.succeeded);
+  if (settlement.kind === 'partial' && settlement.succeeded.length > 0)
+    await deleteRecords(sqs, queueUrl, settlement.succeeded);
   return settlement;
 }
 
@@ -114,7 +139,12 @@ export async function invokeAndSettle(
 export async function releaseRecords(sqs: SQSClient, queueUrl: string, records: readonly SQSRecord[]): Promise<void> {
   await Promise.all(
     chunkByCount(records, SQS_MAX_BATCH_ENTRIES).map((chunk) =>
-      sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle, VisibilityTimeout: 0 })) })),
+      sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle, VisibilityTimeout: 0 })),
+        }),
+      ),
     ),
   );
 }
@@ -127,7 +157,11 @@ export async function releaseRecords(sqs: SQSClient, queueUrl: string, records: 
 export async function endLongPolls(queueUrl: string): Promise<void> {
   const url = new URL(queueUrl);
   const queueName = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
-  const response = await fetch(`${url.origin}${END_LONG_POLLS_PATH}?queue=${encodeURIComponent(queueName)}`, { method: 'POST', signal: AbortSignal.timeout(2_000) });
+  const response = await fetch(`${url.origin}${END_LONG_POLLS_PATH}?queue=${encodeURIComponent(queueName)}`, {
+    method: 'POST',
+    signal: AbortSignal.timeout(2_000),
+  });
   await response.body?.cancel();
-  if (response.status !== 204) throw new Error(`ending the long polls on ${queueName} answered HTTP ${response.status}`);
+  if (response.status !== 204)
+    throw new Error(`ending the long polls on ${queueName} answered HTTP ${response.status}`);
 }

@@ -63,7 +63,12 @@ export interface FauxqsReceived {
 export type DeadLetterResolver = (arn: string) => FauxqsQueue | undefined;
 
 export interface FauxqsQueuePrototype {
-  dequeue(this: FauxqsQueue, maxCount: number, visibilityTimeoutOverride?: number, dlqResolver?: DeadLetterResolver): FauxqsReceived[];
+  dequeue(
+    this: FauxqsQueue,
+    maxCount: number,
+    visibilityTimeoutOverride?: number,
+    dlqResolver?: DeadLetterResolver,
+  ): FauxqsReceived[];
   purge(this: FauxqsQueue): void;
 }
 
@@ -84,10 +89,22 @@ export function fauxqsInternals(): Promise<FauxqsInternals> {
   internals ??= (async () => {
     const entry = import.meta.resolve('fauxqs'); // …/node_modules/fauxqs/dist/app.js
     const load = (path: string) => import(new URL(path, entry).href) as Promise<Record<string, unknown>>;
-    const [persistence, sqs, sns, s3] = await Promise.all([load('./persistence.js'), load('./sqs/sqsStore.js'), load('./sns/snsStore.js'), load('./s3/s3Store.js')]);
-    const found = { PersistenceManager: persistence.PersistenceManager, SqsQueue: sqs.SqsQueue, SqsStore: sqs.SqsStore, SnsStore: sns.SnsStore, S3Store: s3.S3Store };
+    const [persistence, sqs, sns, s3] = await Promise.all([
+      load('./persistence.js'),
+      load('./sqs/sqsStore.js'),
+      load('./sns/snsStore.js'),
+      load('./s3/s3Store.js'),
+    ]);
+    const found = {
+      PersistenceManager: persistence.PersistenceManager,
+      SqsQueue: sqs.SqsQueue,
+      SqsStore: sqs.SqsStore,
+      SnsStore: sns.SnsStore,
+      S3Store: s3.S3Store,
+    };
     for (const [name, value] of Object.entries(found)) {
-      if (typeof value !== 'function') throw new Error(`fauxqs internals changed: ${name} not found (this code expects fauxqs 2.4.1)`);
+      if (typeof value !== 'function')
+        throw new Error(`fauxqs internals changed: ${name} not found (this code expects fauxqs 2.4.1)`);
     }
     return found as unknown as FauxqsInternals;
   })();

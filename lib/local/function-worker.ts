@@ -11,7 +11,13 @@ export interface WorkerData extends InvocationSettings {
   readonly handlerModule: string;
 }
 
-export type ToWorker = { readonly type: 'invoke'; readonly id: number; readonly event: unknown; readonly requestId: string; readonly deadline: number };
+export type ToWorker = {
+  readonly type: 'invoke';
+  readonly id: number;
+  readonly event: unknown;
+  readonly requestId: string;
+  readonly deadline: number;
+};
 export type FromWorker =
   | { readonly type: 'ready'; readonly initMs: number }
   | { readonly type: 'init-error'; readonly message: string }
@@ -33,7 +39,10 @@ try {
   port.on('message', async (message: ToWorker) => {
     const context = createLambdaContext(settings, message.requestId, message.deadline);
     try {
-      const response = await (handler as (event: unknown, context: unknown) => Promise<unknown>)(message.event, context);
+      const response = await (handler as (event: unknown, context: unknown) => Promise<unknown>)(
+        message.event,
+        context,
+      );
       port.postMessage({ type: 'result', id: message.id, response } satisfies FromWorker);
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));

@@ -54,7 +54,11 @@ export interface InvocationSettings {
 }
 
 /** The Lambda context of one invocation; it times out at `deadline` (epoch ms), by default the timeout from now. */
-export function createLambdaContext(settings: InvocationSettings, requestId: string = randomUUID(), deadline = Date.now() + settings.timeoutSeconds * 1000): Context {
+export function createLambdaContext(
+  settings: InvocationSettings,
+  requestId: string = randomUUID(),
+  deadline = Date.now() + settings.timeoutSeconds * 1000,
+): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: settings.functionName,
@@ -98,7 +102,9 @@ export function toApiGatewayEvent(request: HttpRequest, stage = 'local'): APIGat
     headers,
     multiValueHeaders,
     queryStringParameters: query ? Object.fromEntries(query.entries()) : null,
-    multiValueQueryStringParameters: query ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : null,
+    multiValueQueryStringParameters: query
+      ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)]))
+      : null,
     pathParameters: request.pathParameters ?? null,
     stageVariables: null,
     body: request.body ?? null,

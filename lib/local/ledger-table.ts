@@ -53,7 +53,13 @@ export function statusTableDefinition(tableName: string, { withIndex = true } = 
   if (!withIndex) return keyOnly;
   return {
     ...keyOnly,
-    AttributeDefinitions: [...(keyOnly.AttributeDefinitions ?? []), ...[LISTING_INDEX.partitionKey, LISTING_INDEX.sortKey].map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const }))],
+    AttributeDefinitions: [
+      ...(keyOnly.AttributeDefinitions ?? []),
+      ...[LISTING_INDEX.partitionKey, LISTING_INDEX.sortKey].map((AttributeName) => ({
+        AttributeName,
+        AttributeType: 'S' as const,
+      })),
+    ],
     GlobalSecondaryIndexes: [
       {
         IndexName: LISTING_INDEX.name,
@@ -123,7 +129,12 @@ function withListing(item: Item): Item {
   return at === '' ? item : { ...item, ...listingAttributes(String(item.orderId), state, at) };
 }
 
-async function copy(dynamodb: DynamoDBClient, from: string, to: string, map: (item: Item) => Item | undefined): Promise<void> {
+async function copy(
+  dynamodb: DynamoDBClient,
+  from: string,
+  to: string,
+  map: (item: Item) => Item | undefined,
+): Promise<void> {
   const target = tableOf(dynamodb, to);
   let batch: Item[] = [];
   const flush = async () => {
@@ -154,11 +165,17 @@ async function describe(dynamodb: DynamoDBClient, tableName: string): Promise<Ta
 
 async function create(dynamodb: DynamoDBClient, definition: CreateTableCommandInput): Promise<void> {
   await dynamodb.send(new CreateTableCommand(definition));
-  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 10, minDelay: 0.01, maxDelay: 0.1 }, { TableName: definition.TableName });
+  await waitUntilTableExists(
+    { client: dynamodb, maxWaitTime: 10, minDelay: 0.01, maxDelay: 0.1 },
+    { TableName: definition.TableName },
+  );
 }
 
 async function drop(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
   if (!(await describe(dynamodb, tableName))) return;
   await dynamodb.send(new DeleteTableCommand({ TableName: tableName }));
-  await waitUntilTableNotExists({ client: dynamodb, maxWaitTime: 30, minDelay: 0.01, maxDelay: 0.1 }, { TableName: tableName });
+  await waitUntilTableNotExists(
+    { client: dynamodb, maxWaitTime: 30, minDelay: 0.01, maxDelay: 0.1 },
+    { TableName: tableName },
+  );
 }

@@ -31,10 +31,19 @@ export interface LocalFunctionSpec {
 
 export type InvokeResult =
   | { readonly ok: true; readonly response: unknown; readonly durationMs: number; readonly coldStart: boolean }
-  | { readonly ok: false; readonly kind: 'error' | 'timeout' | 'crash' | 'init'; readonly message: string; readonly durationMs: number; readonly coldStart: boolean };
+  | {
+      readonly ok: false;
+      readonly kind: 'error' | 'timeout' | 'crash' | 'init';
+      readonly message: string;
+      readonly durationMs: number;
+      readonly coldStart: boolean;
+    };
 
 /** Where an environment's stdout/stderr lines go (logs and EMF metrics). */
-export type OutputSink = (line: string, source: { readonly functionName: string; readonly stream: 'stdout' | 'stderr' }) => void;
+export type OutputSink = (
+  line: string,
+  source: { readonly functionName: string; readonly stream: 'stdout' | 'stderr' },
+) => void;
 
 interface Environment {
   readonly worker: Worker;
@@ -138,7 +147,12 @@ export class LocalFunction {
   /** V8 heap in use by each running execution environment, MB — the local counterpart of Lambda's "Max Memory Used". */
   async heapUsedMb(): Promise<number[]> {
     const sizes = await Promise.all(
-      [...this.#environments].map((env) => env.worker.getHeapStatistics().then((heap) => heap.used_heap_size, () => undefined)),
+      [...this.#environments].map((env) =>
+        env.worker.getHeapStatistics().then(
+          (heap) => heap.used_heap_size,
+          () => undefined,
+        ),
+      ),
     );
     return sizes.filter((bytes) => bytes !== undefined).map((bytes) => Math.round((bytes / 2 ** 20) * 10) / 10);
   }
@@ -150,24 +164,33 @@ export class LocalFunction {
   async invoke(event: unknown): Promise<InvokeResult> {
     const started = performance.now();
     const env = await this.#acquire();
-    if (!env) return { ok: false, kind: 'crash', message: `${this.spec.name} is shut down`, durationMs: 0, coldStart: false };
+    if (!env)
+      return { ok: false, kind: 'crash', message: `${this.spec.name} is shut down`, durationMs: 0, coldStart: false };
     const coldStart = env.initMs === undefined;
     try {
       await env.ready;
     } catch (error) {
       this.#discard(env);
-      return { ok: false, kind: 'init', message: (error as Error).message, durationMs: performance.now() - started, coldStart };
+      return {
+        ok: false,
+        kind: 'init',
+        message: (error as Error).message,
+        durationMs: performance.now() - started,
+        coldStart,
+      };
     }
     this.#invocations++;
     const id = this.#nextId++;
     const deadline = Date.now() + this.spec.timeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const running = performance.now();
-    const outcome = await new Promise<FromWorker | { type: 'crash'; message: string } | { type: 'timeout' }>((resolve) => {
-      env.pending = { id, resolve };
-      timer = setTimeout(() => resolve({ type: 'timeout' }), deadline - Date.now());
-      env.worker.postMessage({ type: 'invoke', id, event, requestId: randomUUID(), deadline } satisfies ToWorker);
-    });
+    const outcome = await new Promise<FromWorker | { type: 'crash'; message: string } | { type: 'timeout' }>(
+      (resolve) => {
+        env.pending = { id, resolve };
+        timer = setTimeout(() => resolve({ type: 'timeout' }), deadline - Date.now());
+        env.worker.postMessage({ type: 'invoke', id, event, requestId: randomUUID(), deadline } satisfies ToWorker);
+      },
+    );
     clearTimeout(timer);
     env.pending = undefined;
     this.#billedMs += Math.ceil(performance.now() - running);
@@ -182,10 +205,22 @@ export class LocalFunction {
       case 'timeout':
         // Lambda stops a timed-out environment; whatever the handler was doing ends with it.
         this.#discard(env);
-        return { ok: false, kind: 'timeout', message: `Task timed out after ${this.spec.timeoutSeconds.toFixed(2)} seconds`, durationMs, coldStart };
+        return {
+          ok: false,
+          kind: 'timeout',
+          message: `Task timed out after ${this.spec.timeoutSeconds.toFixed(2)} seconds`,
+          durationMs,
+          coldStart,
+        };
       default:
         this.#discard(env);
-        return { ok: false, kind: 'crash', message: 'message' in outcome ? outcome.message : 'the execution environment failed', durationMs, coldStart };
+        return {
+          ok: false,
+          kind: 'crash',
+          message: 'message' in outcome ? outcome.message : 'the execution environment failed',
+          durationMs,
+          coldStart,
+        };
     }
   }
 
@@ -231,15 +266,27 @@ export class LocalFunction {
     const handlerModule = this.#handlerModule;
     const worker = new Worker(WORKER_FILE, {
       // Only the function's own environment: nothing of the caller's shell (AWS profiles, keys) leaks in.
-      env: { ...spec.environment, AWS_LAMBDA_FUNCTION_NAME: spec.name, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb) },
-      workerData: { handlerModule, functionName: spec.name, timeoutSeconds: spec.timeoutSeconds, memoryMb: spec.memoryMb, region: spec.region } satisfies WorkerData,
+      env: {
+        ...spec.environment,
+        AWS_LAMBDA_FUNCTION_NAME: spec.name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+      },
+      workerData: {
+        handlerModule,
+        functionName: spec.name,
+        timeoutSeconds: spec.timeoutSeconds,
+        memoryMb: spec.memoryMb,
+        region: spec.region,
+      } satisfies WorkerData,
       stdout: true,
       stderr: true,
       // The function's memory size bounds its heap, as Lambda bounds the environment.
       resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb },
     });
     for (const stream of ['stdout', 'stderr'] as const) {
-      createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', (line) => this.#output(line, { functionName: spec.name, stream }));
+      createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', (line) =>
+        this.#output(line, { functionName: spec.name, stream }),
+      );
     }
     let markReady: () => void = () => undefined;
     let failInit: (error: Error) => void = () => undefined;
@@ -254,7 +301,8 @@ export class LocalFunction {
         env.initMs = message.initMs;
         this.#lastInitMs = message.initMs;
         markReady();
-      } else if (message.type === 'init-error') failInit(new Error(`${spec.name} failed to initialise: ${message.message}`));
+      } else if (message.type === 'init-error')
+        failInit(new Error(`${spec.name} failed to initialise: ${message.message}`));
       else if (env.pending && message.id === env.pending.id) env.pending.resolve(message);
     });
     worker.on('error', (error) => {

@@ -30,7 +30,11 @@ export interface OrderLogLimits {
   readonly flushMs: number;
 }
 
-export const ORDER_LOG_LIMITS: OrderLogLimits = { maxBytes: 16 * 1024 * 1024, maxFileBytes: 8 * 1024 * 1024, flushMs: 200 };
+export const ORDER_LOG_LIMITS: OrderLogLimits = {
+  maxBytes: 16 * 1024 * 1024,
+  maxFileBytes: 8 * 1024 * 1024,
+  flushMs: 200,
+};
 
 export const ORDER_LOG_FILE = 'order-log.jsonl';
 const PREVIOUS_FILE = 'order-log.1.jsonl';
@@ -93,7 +97,8 @@ export class OrderLog {
       return;
     }
     const ids = ordersNamed(fields);
-    const kept = ids.length > 0 ? traceLineOf(fields, { source: functionName, at: new Date().toISOString() }) : undefined;
+    const kept =
+      ids.length > 0 ? traceLineOf(fields, { source: functionName, at: new Date().toISOString() }) : undefined;
     if (!kept) return;
     this.#keep([...new Set(ids)], kept);
     if (this.#file) this.#pending.push(`${JSON.stringify({ ids, line: kept })}\n`);
@@ -134,7 +139,12 @@ export class OrderLog {
   }
 
   #keep(ids: readonly string[], line: TraceLine): void {
-    const kept: Kept = { ids, line, bytes: JSON.stringify(line).length + LINE_OVERHEAD_BYTES + ids.reduce((n, id) => n + id.length + ID_OVERHEAD_BYTES, 0) };
+    const kept: Kept = {
+      ids,
+      line,
+      bytes:
+        JSON.stringify(line).length + LINE_OVERHEAD_BYTES + ids.reduce((n, id) => n + id.length + ID_OVERHEAD_BYTES, 0),
+    };
     this.#queue.push(kept);
     this.#bytes += kept.bytes;
     for (const id of ids) {
@@ -173,7 +183,13 @@ export class OrderLog {
       if (text === '') continue;
       try {
         const { ids, line } = JSON.parse(text) as { ids: unknown; line: TraceLine };
-        if (Array.isArray(ids) && ids.every((id) => typeof id === 'string') && typeof line?.at === 'string' && typeof line.message === 'string') this.#keep([...new Set(ids as string[])], line);
+        if (
+          Array.isArray(ids) &&
+          ids.every((id) => typeof id === 'string') &&
+          typeof line?.at === 'string' &&
+          typeof line.message === 'string'
+        )
+          this.#keep([...new Set(ids as string[])], line);
       } catch {
         // The last line of a file written when the runtime was killed: incomplete, skipped.
       }

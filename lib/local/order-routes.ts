@@ -61,15 +61,38 @@ export function orderRoutes(target: OrderRoutesTarget): Route[] {
         const refused = guard(request);
         if (refused) return refused;
         const { orderId } = request.params as { orderId: string };
-        if (!ORDER_ID_PATTERN.test(orderId)) return { status: 400, body: { error: 'invalid order id', details: [{ field: 'orderId', message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' }] } };
+        if (!ORDER_ID_PATTERN.test(orderId))
+          return {
+            status: 400,
+            body: {
+              error: 'invalid order id',
+              details: [
+                {
+                  field: 'orderId',
+                  message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+                },
+              ],
+            },
+          };
         const [record, lines] = [await ledger.read(orderId), target.log.linesOf(orderId)];
-        if (!record && lines.length === 0) return { status: 404, body: { error: 'not found', details: [{ field: 'orderId', message: `no order "${orderId}" in the ledger or the log` }] } };
+        if (!record && lines.length === 0)
+          return {
+            status: 404,
+            body: {
+              error: 'not found',
+              details: [{ field: 'orderId', message: `no order "${orderId}" in the ledger or the log` }],
+            },
+          };
         const since = target.log.completeSince;
         return {
           status: 200,
           body: buildTrace(orderId, record, lines, {
             source: `the local runtime's log of order lines (${target.durable ? 'kept in the data directory across restarts' : 'in memory, since the runtime started'})`,
-            ...(since ? { incomplete: `lines written before ${since} may be missing: the oldest were dropped to keep the log within its memory budget` } : {}),
+            ...(since
+              ? {
+                  incomplete: `lines written before ${since} may be missing: the oldest were dropped to keep the log within its memory budget`,
+                }
+              : {}),
           }),
         };
       },
@@ -83,14 +106,23 @@ export function orderRoutes(target: OrderRoutesTarget): Route[] {
  */
 export function listQueryOf(request: ApiRequest, topology: Topology): ListQuery | ApiResponse {
   const statusText = request.query.get('status') ?? '';
-  const states = statusText.split(',').map((s) => s.trim()).filter(Boolean);
+  const states = statusText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = states.find((s) => !(LISTED_STATES as readonly string[]).includes(s));
   if (states.length === 0 || unknown !== undefined) {
-    return problem('status', `must be one or more of ${LISTED_STATES.join(', ')} (comma-separated)${unknown !== undefined ? `, got "${unknown}"` : ''} — in-flight and delivered orders are not listed; look one up with GET /orders/{orderId}`);
+    return problem(
+      'status',
+      `must be one or more of ${LISTED_STATES.join(', ')} (comma-separated)${unknown !== undefined ? `, got "${unknown}"` : ''} — in-flight and delivered orders are not listed; look one up with GET /orders/{orderId}`,
+    );
   }
   const warehouse = request.query.get('warehouse') ?? undefined;
   if (warehouse !== undefined && !topology.pipelines.some((p) => p.id === warehouse)) {
-    return problem('warehouse', `no warehouse "${warehouse}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`);
+    return problem(
+      'warehouse',
+      `no warehouse "${warehouse}"; warehouses are ${topology.pipelines.map((p) => p.id).join(', ')}`,
+    );
   }
   const since = request.query.get('since') ?? undefined;
   if (since !== undefined && !(/^\d{4}-\d{2}-\d{2}T/.test(since) && Number.isFinite(Date.parse(since)))) {
@@ -98,7 +130,8 @@ export function listQueryOf(request: ApiRequest, topology: Topology): ListQuery 
   }
   const limitText = request.query.get('limit') ?? String(DEFAULT_LIMIT);
   const limit = Number(limitText);
-  if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LISTED) return problem('limit', `must be a whole number from 1 to ${MAX_LISTED}, got "${limitText}"`);
+  if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LISTED)
+    return problem('limit', `must be a whole number from 1 to ${MAX_LISTED}, got "${limitText}"`);
   return {
     states: [...new Set(states)] as ListedState[],
     limit,

@@ -5,7 +5,14 @@
  * reports queues of stages that are no longer in the topology instead of deleting what they hold.
  * Stored orders and queued messages survive every change it makes.
  */
-import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, waitUntilTableExists, type DynamoDBClient, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  waitUntilTableExists,
+  type DynamoDBClient,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
@@ -92,9 +99,20 @@ const TABLE_KEY: KeySchemaElement[] = [
   { AttributeName: 'sk', KeyType: 'RANGE' },
 ];
 /** The attributes reconciled, and only those: counters and timestamps are not configuration. */
-const MANAGED_ATTRIBUTES = ['VisibilityTimeout', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'DelaySeconds', 'RedrivePolicy'] as const;
+const MANAGED_ATTRIBUTES = [
+  'VisibilityTimeout',
+  'MessageRetentionPeriod',
+  'ReceiveMessageWaitTimeSeconds',
+  'DelaySeconds',
+  'RedrivePolicy',
+] as const;
 /** SQS's values for attributes a queue was created without. */
-const SQS_DEFAULTS: Readonly<Record<string, string>> = { VisibilityTimeout: '30', MessageRetentionPeriod: '345600', ReceiveMessageWaitTimeSeconds: '0', DelaySeconds: '0' };
+const SQS_DEFAULTS: Readonly<Record<string, string>> = {
+  VisibilityTimeout: '30',
+  MessageRetentionPeriod: '345600',
+  ReceiveMessageWaitTimeSeconds: '0',
+  DelaySeconds: '0',
+};
 
 /** Local queue name of a stage, e.g. `conveyor-wh-1-picking` (and `…-dlq`). */
 export function localQueueName(prefix: string, stage: Stage, deadLetter = false): string {
@@ -106,8 +124,15 @@ export function localQueueName(prefix: string, stage: Stage, deadLetter = false)
  * while the table is still CREATING — dynalite too, even with createTableMs 0, as it flips the
  * status on a timer — and writes to a CREATING table fail with ResourceNotFoundException, as on DynamoDB.
  */
-export async function waitForTableActive(dynamodb: DynamoDBClient, tableName: string, timeoutSeconds = 10): Promise<void> {
-  await waitUntilTableExists({ client: dynamodb, maxWaitTime: timeoutSeconds, minDelay: 0.01, maxDelay: 0.1 }, { TableName: tableName });
+export async function waitForTableActive(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  timeoutSeconds = 10,
+): Promise<void> {
+  await waitUntilTableExists(
+    { client: dynamodb, maxWaitTime: timeoutSeconds, minDelay: 0.01, maxDelay: 0.1 },
+    { TableName: tableName },
+  );
 }
 
 interface Clients {
@@ -127,7 +152,11 @@ interface Clients {
  * stages.get('wh-1/picking')?.queueUrl;
  * report.updated; // [{ queue: 'conveyor-wh-1-packing', attribute: 'VisibilityTimeout', from: '181', to: '182' }]
  */
-export async function provision(topology: Topology, clients: Clients, options: { prefix?: string; prune?: boolean } = {}): Promise<Provisioned> {
+export async function provision(
+  topology: Topology,
+  clients: Clients,
+  options: { prefix?: string; prune?: boolean } = {},
+): Promise<Provisioned> {
   const prefix = options.prefix ?? 'conveyor';
   const tableName = `${prefix}-orders`;
   const created: string[] = [];
@@ -140,7 +169,14 @@ export async function provision(topology: Topology, clients: Clients, options: {
   const stages = new Map<string, LocalStageResources>();
   for (const stage of allStages(topology)) {
     const dlqName = localQueueName(prefix, stage, true);
-    const dlq = await ensureQueue(clients, dlqName, existing.get(dlqName), { MessageRetentionPeriod: String(dlqSettings.messageRetentionSeconds), DelaySeconds: '0' }, { created, updated }, stage.key);
+    const dlq = await ensureQueue(
+      clients,
+      dlqName,
+      existing.get(dlqName),
+      { MessageRetentionPeriod: String(dlqSettings.messageRetentionSeconds), DelaySeconds: '0' },
+      { created, updated },
+      stage.key,
+    );
     const settings = queueSettings(topology, stage);
     const queueName = localQueueName(prefix, stage);
     const queue = await ensureQueue(
@@ -158,10 +194,22 @@ export async function provision(topology: Topology, clients: Clients, options: {
       { created, updated },
       stage.key,
     );
-    stages.set(stage.key, { stage, queueName, queueUrl: queue.url, queueArn: queue.arn, deadLetterQueueUrl: dlq.url, deadLetterQueueArn: dlq.arn });
+    stages.set(stage.key, {
+      stage,
+      queueName,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      deadLetterQueueUrl: dlq.url,
+      deadLetterQueueArn: dlq.arn,
+    });
   }
   const wanted = new Set([...stages.values()].flatMap((s) => [s.queueName, `${s.queueName}-dlq`]));
-  const leftover = await leftoverStages(clients.sqs, prefix, [...existing].filter(([name]) => !wanted.has(name)), options.prune ?? false);
+  const leftover = await leftoverStages(
+    clients.sqs,
+    prefix,
+    [...existing].filter(([name]) => !wanted.has(name)),
+    options.prune ?? false,
+  );
   return { tableName, stages, report: { fresh, created, updated, leftover } };
 }
 
@@ -202,7 +250,11 @@ async function ensureTable(dynamodb: DynamoDBClient, tableName: string): Promise
 async function listQueues(clients: Clients, prefix: string): Promise<Map<string, string>> {
   const queues = new Map<string, string>();
   for await (const page of paginateListQueues({ client: clients.sqs }, { QueueNamePrefix: prefix, MaxResults: 1000 })) {
-    for (const url of page.QueueUrls ?? []) queues.set(decodeURIComponent(new URL(url).pathname.split('/').pop() as string), localUrl(url, clients.sqsEndpoint));
+    for (const url of page.QueueUrls ?? [])
+      queues.set(
+        decodeURIComponent(new URL(url).pathname.split('/').pop() as string),
+        localUrl(url, clients.sqsEndpoint),
+      );
   }
   return queues;
 }
@@ -221,13 +273,19 @@ async function ensureQueue(
 ): Promise<{ url: string; arn: string }> {
   if (existingUrl === undefined) {
     // Tagged with its stage: names like conveyor-wh-1-gift-wrap do not say where the warehouse ends.
-    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: wanted, tags: { [STAGE_TAG]: stageKey } }));
+    const { QueueUrl } = await clients.sqs.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: wanted, tags: { [STAGE_TAG]: stageKey } }),
+    );
     record.created.push(name);
     const url = localUrl(QueueUrl as string, clients.sqsEndpoint);
     return { url, arn: (await queueAttributes(clients.sqs, url, ['QueueArn'])).QueueArn as string };
   }
   const current = await queueAttributes(clients.sqs, existingUrl, ['All']);
-  const changes = MANAGED_ATTRIBUTES.filter((attribute) => attribute in wanted && !sameValue(attribute, current[attribute] ?? SQS_DEFAULTS[attribute], wanted[attribute] as string));
+  const changes = MANAGED_ATTRIBUTES.filter(
+    (attribute) =>
+      attribute in wanted &&
+      !sameValue(attribute, current[attribute] ?? SQS_DEFAULTS[attribute], wanted[attribute] as string),
+  );
   if (changes.length > 0) {
     const attributes = Object.fromEntries(changes.map((a) => [a, wanted[a] as string]));
     try {
@@ -238,7 +296,8 @@ async function ensureQueue(
         `cannot update queue ${name} to the topology (${differs}): ${(error as Error).message} — put the previous values back in the topology, or start with a new data directory (CONVEYOR_DATA_DIR) or --reset`,
       );
     }
-    for (const attribute of changes) record.updated.push({ queue: name, attribute, from: current[attribute], to: wanted[attribute] as string });
+    for (const attribute of changes)
+      record.updated.push({ queue: name, attribute, from: current[attribute], to: wanted[attribute] as string });
   }
   return { url: existingUrl, arn: current.QueueArn as string };
 }
@@ -257,14 +316,26 @@ function sameValue(attribute: string, current: string | undefined, wanted: strin
 }
 
 /** Groups queues that no stage of the topology owns by stage; with `prune`, deletes the empty ones. */
-async function leftoverStages(sqs: SQSClient, prefix: string, queues: ReadonlyArray<readonly [string, string]>, prune: boolean): Promise<LeftoverStage[]> {
+async function leftoverStages(
+  sqs: SQSClient,
+  prefix: string,
+  queues: ReadonlyArray<readonly [string, string]>,
+  prune: boolean,
+): Promise<LeftoverStage[]> {
   const byStage = new Map<string, Array<{ name: string; url: string; messages: number; deadLetter: boolean }>>();
   for (const [name, url] of queues) {
     const deadLetter = name.endsWith('-dlq');
     const stage = await stageOfQueue(sqs, prefix, deadLetter ? name.slice(0, -'-dlq'.length) : name, url);
-    const attributes = await queueAttributes(sqs, url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']);
+    const attributes = await queueAttributes(sqs, url, [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+    ]);
     // The three counts together are exact even where the emulator is late moving messages between them.
-    const messages = Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0);
+    const messages =
+      Number(attributes.ApproximateNumberOfMessages ?? 0) +
+      Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0);
     byStage.set(stage, [...(byStage.get(stage) ?? []), { name, url, messages, deadLetter }]);
   }
   const report: LeftoverStage[] = [];
@@ -273,7 +344,9 @@ async function leftoverStages(sqs: SQSClient, prefix: string, queues: ReadonlyAr
     const deadLetters = parts.filter((p) => p.deadLetter).reduce((sum, p) => sum + p.messages, 0);
     const removed = prune && messages + deadLetters === 0;
     // Work queue first, so nothing can redrive into a queue that is already gone.
-    if (removed) for (const part of [...parts].sort((a, b) => Number(a.deadLetter) - Number(b.deadLetter))) await sqs.send(new DeleteQueueCommand({ QueueUrl: part.url }));
+    if (removed)
+      for (const part of [...parts].sort((a, b) => Number(a.deadLetter) - Number(b.deadLetter)))
+        await sqs.send(new DeleteQueueCommand({ QueueUrl: part.url }));
     report.push({ stage, queues: parts.map((p) => p.name).sort(), messages, deadLetters, removed });
   }
   return report.sort((a, b) => a.stage.localeCompare(b.stage));
@@ -285,7 +358,11 @@ async function stageOfQueue(sqs: SQSClient, prefix: string, name: string, url: s
   return Tags?.[STAGE_TAG] ?? name.slice(prefix.length + 1);
 }
 
-async function queueAttributes(sqs: SQSClient, url: string, names: QueueAttributeName[]): Promise<Record<string, string>> {
+async function queueAttributes(
+  sqs: SQSClient,
+  url: string,
+  names: QueueAttributeName[],
+): Promise<Record<string, string>> {
   return (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }))).Attributes ?? {};
 }
 
@@ -306,20 +383,27 @@ function localUrl(queueUrl: string, sqsEndpoint: string): string {
  * @example
  * describeReconcile(report).applied; // ['updated conveyor-wh-1-packing: VisibilityTimeout 181 → 182']
  */
-export function describeReconcile(report: ReconcileReport): { readonly applied: string[]; readonly attention: string[] } {
+export function describeReconcile(report: ReconcileReport): {
+  readonly applied: string[];
+  readonly attention: string[];
+} {
   const applied: string[] = [];
   if (!report.fresh) {
     for (const name of report.created) applied.push(`created ${name}`);
     const byQueue = new Map<string, AttributeChange[]>();
     for (const change of report.updated) byQueue.set(change.queue, [...(byQueue.get(change.queue) ?? []), change]);
-    for (const [queue, changes] of byQueue) applied.push(`updated ${queue}: ${changes.map((c) => `${c.attribute} ${c.from ?? '(default)'} → ${c.to}`).join(', ')}`);
+    for (const [queue, changes] of byQueue)
+      applied.push(
+        `updated ${queue}: ${changes.map((c) => `${c.attribute} ${c.from ?? '(default)'} → ${c.to}`).join(', ')}`,
+      );
   }
   for (const stage of report.leftover) if (stage.removed) applied.push(describeLeftover(stage));
   return { applied, attention: report.leftover.filter((s) => !s.removed).map(describeLeftover) };
 }
 
 function describeLeftover(stage: LeftoverStage): string {
-  if (stage.removed) return `removed ${stage.queues.join(', ')}: ${stage.stage} is no longer in the topology and held nothing`;
+  if (stage.removed)
+    return `removed ${stage.queues.join(', ')}: ${stage.stage} is no longer in the topology and held nothing`;
   const held = stage.messages + stage.deadLetters;
   const warehouse = stage.stage.includes('/') ? stage.stage.split('/')[0] : undefined;
   if (held === 0) {

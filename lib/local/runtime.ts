@@ -5,12 +5,12 @@
  * handler module the stack deploys in Lambda-like execution environments, feeds the stages
  * through local event source mappings, and serves the same HTTP API on 127.0.0.1.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ORDER_STATUS_LABELS } from '../domain/status.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Topology } from '../topology/index.ts';
 import { adminRoutes, applyStageControls, StageControlStore } from './admin.ts';
 import { guardBrowserWrites } from './admin-guard.ts';
@@ -90,17 +90,28 @@ export class LocalRuntime {
       const backbone = await startBackbone(options, routes, cleanup);
       const controls = new StageControlStore(backbone.dataDir?.path);
       const breakers = new Map<string, LocalBreaker>();
-      const stats = new RuntimeStats(topology, await countOrders(backbone.dynamodb, backbone.resources.tableName), (key, records, failed) => breakers.get(key)?.observe(records, failed));
+      const stats = new RuntimeStats(
+        topology,
+        await countOrders(backbone.dynamodb, backbone.resources.tableName),
+        (key, records, failed) => breakers.get(key)?.observe(records, failed),
+      );
       const orderLog = OrderLog.open(backbone.dataDir?.path);
       cleanup.push(() => orderLog.close());
       const { functions, mappings, intake } = await startFunctions(options, backbone, stats, orderLog, cleanup);
       applyStageControls(controls, mappings);
-      for (const [key, breaker] of startBreakers(topology, mappings, controls, output, cleanup)) breakers.set(key, breaker);
-      const runtime = new LocalRuntime({ ...backbone, topology, stats, functions, mappings, breakers, cleanup }, backbone.api.url);
+      for (const [key, breaker] of startBreakers(topology, mappings, controls, output, cleanup))
+        breakers.set(key, breaker);
+      const runtime = new LocalRuntime(
+        { ...backbone, topology, stats, functions, mappings, breakers, cleanup },
+        backbone.api.url,
+      );
       const audit = (message: string, fields: Record<string, unknown>) => output.notice(message, fields);
       routes.push(
         // A browser's order writes (the dashboard's cancel) pass the admin guard and are logged.
-        ...guardBrowserWrites(orderApiRoutes((event) => intake.invoke(event)), audit),
+        ...guardBrowserWrites(
+          orderApiRoutes((event) => intake.invoke(event)),
+          audit,
+        ),
         ...runtime.#ownRoutes(),
         ...adminRoutes({
           topology,
@@ -113,7 +124,13 @@ export class LocalRuntime {
           settled: async () => stats.rebase(await countOrders(backbone.dynamodb, backbone.resources.tableName)),
           audit,
         }),
-        ...orderRoutes({ topology, dynamodb: backbone.dynamodb, tableName: backbone.resources.tableName, log: orderLog, durable: backbone.dataDir !== undefined }),
+        ...orderRoutes({
+          topology,
+          dynamodb: backbone.dynamodb,
+          tableName: backbone.resources.tableName,
+          log: orderLog,
+          durable: backbone.dataDir !== undefined,
+        }),
       );
       for (const mapping of mappings.values()) mapping.start();
       return runtime;
@@ -127,10 +144,16 @@ export class LocalRuntime {
   async stats(latencySince = 0): Promise<StatsSnapshot> {
     const { sqs, resources, stats, mappings, functions } = this.#parts;
     const depths = new Map<string, QueueDepth>();
-    const oldest = (await (await fetch(`${this.endpoints.sqs}${QUEUE_AGES_PATH}`)).json()) as Record<string, number | null>;
+    const oldest = (await (await fetch(`${this.endpoints.sqs}${QUEUE_AGES_PATH}`)).json()) as Record<
+      string,
+      number | null
+    >;
     await Promise.all(
       [...resources.stages.values()].map(async (s) => {
-        const [queue, dlq] = await Promise.all([queueAttributes(sqs, s.queueUrl), queueAttributes(sqs, s.deadLetterQueueUrl)]);
+        const [queue, dlq] = await Promise.all([
+          queueAttributes(sqs, s.queueUrl),
+          queueAttributes(sqs, s.deadLetterQueueUrl),
+        ]);
         depths.set(s.stage.key, {
           visible: queue.visible,
           notVisible: queue.notVisible,
@@ -144,7 +167,16 @@ export class LocalRuntime {
     const views = new Map(
       [...mappings].map(([key, m]) => {
         const breaker = this.#parts.breakers.get(key)?.status;
-        return [key, { held: m.held, paused: m.pausedByOperator, inUse: functions.get(key)?.inUse ?? 0, maxConcurrency: m.maxConcurrency, ...(breaker ? { breaker } : {}) }];
+        return [
+          key,
+          {
+            held: m.held,
+            paused: m.pausedByOperator,
+            inUse: functions.get(key)?.inUse ?? 0,
+            maxConcurrency: m.maxConcurrency,
+            ...(breaker ? { breaker } : {}),
+          },
+        ];
       }),
     );
     // Metrics die with an invocation that times out or crashes after writing status (in the cloud
@@ -162,7 +194,11 @@ export class LocalRuntime {
   async cpuUsage(): Promise<{ readonly userMs: number; readonly systemMs: number; readonly emulatorRssBytes: number }> {
     const own = process.cpuUsage();
     const emulators = await this.#parts.emulators.cpuUsage();
-    return { userMs: (own.user + emulators.user) / 1000, systemMs: (own.system + emulators.system) / 1000, emulatorRssBytes: emulators.rssBytes };
+    return {
+      userMs: (own.user + emulators.user) / 1000,
+      systemMs: (own.system + emulators.system) / 1000,
+      emulatorRssBytes: emulators.rssBytes,
+    };
   }
 
   /** True once `stop()` was called. */
@@ -191,14 +227,24 @@ export class LocalRuntime {
       {
         method: 'GET',
         path: '/healthz',
-        handle: () => ({ status: 200, body: { status: 'ok', dataDir: this.dataDir ?? 'in-memory', tracking: topology.tracking } }),
+        handle: () => ({
+          status: 200,
+          body: { status: 'ok', dataDir: this.dataDir ?? 'in-memory', tracking: topology.tracking },
+        }),
       },
       {
         method: 'GET',
         path: '/api/stats',
         handle: async (request) => {
           const since = request.query.get('latencySince') ?? '0';
-          if (!/^\d+$/.test(since)) return { status: 400, body: { error: 'invalid query', details: [{ field: 'latencySince', message: 'must be a time in epoch milliseconds' }] } };
+          if (!/^\d+$/.test(since))
+            return {
+              status: 400,
+              body: {
+                error: 'invalid query',
+                details: [{ field: 'latencySince', message: 'must be a time in epoch milliseconds' }],
+              },
+            };
           return { status: 200, body: await this.stats(Number(since)) };
         },
       },
@@ -212,7 +258,13 @@ export class LocalRuntime {
         path: '/api/functions',
         handle: async () => ({
           status: 200,
-          body: Object.fromEntries(await Promise.all([...this.functions].map(async ([key, f]) => [key, { name: f.spec.name, ...f.stats, heapUsedMb: await f.heapUsedMb() }] as const))),
+          body: Object.fromEntries(
+            await Promise.all(
+              [...this.functions].map(
+                async ([key, f]) => [key, { name: f.spec.name, ...f.stats, heapUsedMb: await f.heapUsedMb() }] as const,
+              ),
+            ),
+          ),
         }),
       },
       {
@@ -265,11 +317,18 @@ function queueNameOf(queueUrl: string): string {
   return new URL(queueUrl).pathname.split('/').at(-1) as string;
 }
 
-async function queueAttributes(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number }> {
+async function queueAttributes(
+  sqs: SQSClient,
+  queueUrl: string,
+): Promise<{ visible: number; notVisible: number; delayed: number }> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
     }),
   );
   return {
@@ -287,5 +346,11 @@ async function countOrders(dynamodb: DynamoDBClient, tableName: string): Promise
 
 /** The order ledger, read and written by the runtime itself (operator actions, totals). */
 function orderLedgerOn(dynamodb: DynamoDBClient, tableName: string): OrderLedger {
-  return new OrderLedger(new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }), tableName), ORDER_STATUS_LABELS);
+  return new OrderLedger(
+    new DynamoDbTable(
+      DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName,
+    ),
+    ORDER_STATUS_LABELS,
+  );
 }

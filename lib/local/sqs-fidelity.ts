@@ -27,7 +27,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { QueueChaos } from '../runtime/chaos.ts';
-import { fauxqsInternals, type FauxqsMessage, type FauxqsQueue, type FauxqsReceived, type FauxqsSqsStore } from './fauxqs-internals.ts';
+import {
+  fauxqsInternals,
+  type FauxqsMessage,
+  type FauxqsQueue,
+  type FauxqsReceived,
+  type FauxqsSqsStore,
+} from './fauxqs-internals.ts';
 
 /** Longest a `duplicate` copy lags behind the delivery it copies. */
 export const DUPLICATE_LAG_MAX_MS = 5_000;
@@ -184,11 +190,14 @@ export class SqsFidelity {
     this.#copies.add(copy);
     const timers = this.#pending.get(queue) ?? new Set<NodeJS.Timeout>();
     this.#pending.set(queue, timers);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      // The queue may have been deleted meanwhile: then the copy goes with it.
-      if (this.#store?.getQueueByName(queue.name) === queue) queue.enqueue(copy);
-    }, Math.floor(this.#random() * this.#duplicateLagMaxMs));
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        // The queue may have been deleted meanwhile: then the copy goes with it.
+        if (this.#store?.getQueueByName(queue.name) === queue) queue.enqueue(copy);
+      },
+      Math.floor(this.#random() * this.#duplicateLagMaxMs),
+    );
     timers.add(timer);
   }
 }

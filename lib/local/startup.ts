@@ -61,12 +61,19 @@ export interface Backbone {
   readonly reconciled: ReconcileReport;
 }
 
-export async function startBackbone(options: LocalRuntimeOptions, routes: Route[], cleanup: Cleanup): Promise<Backbone> {
+export async function startBackbone(
+  options: LocalRuntimeOptions,
+  routes: Route[],
+  cleanup: Cleanup,
+): Promise<Backbone> {
   const { output } = options;
   const region = options.region ?? 'us-east-1';
-  const api = await startApiServer(options.port, routes, (error) => output.emit('error', 'API server error', { error: error.message }));
+  const api = await startApiServer(options.port, routes, (error) =>
+    output.emit('error', 'API server error', { error: error.message }),
+  );
   cleanup.push(() => api.close());
-  const dataDir = options.dataDir === undefined ? undefined : openDataDir(options.dataDir, { reset: options.reset ?? false });
+  const dataDir =
+    options.dataDir === undefined ? undefined : openDataDir(options.dataDir, { reset: options.reset ?? false });
   if (dataDir) cleanup.push(() => dataDir.release());
   const emulators = await EmulatorSupervisor.start(
     { ...(dataDir ? { dataDir: dataDir.path } : {}), region },
@@ -77,14 +84,24 @@ export async function startBackbone(options: LocalRuntimeOptions, routes: Route[
     },
   );
   cleanup.push(() => emulators.stop());
-  const sqs = new SQSClient({ endpoint: emulators.endpoints.sqs, region, credentials, maxAttempts: 3, requestHandler: { requestTimeout: 30_000, connectionTimeout: 2_000 } });
+  const sqs = new SQSClient({
+    endpoint: emulators.endpoints.sqs,
+    region,
+    credentials,
+    maxAttempts: 3,
+    requestHandler: { requestTimeout: 30_000, connectionTimeout: 2_000 },
+  });
   const dynamodb = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region, credentials, maxAttempts: 3 });
   cleanup.push(() => {
     sqs.destroy();
     dynamodb.destroy();
   });
   // Like a deploy: what exists is brought in line with the topology, the stored orders stay.
-  const { report: reconciled, ...resources } = await provision(options.topology, { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs }, { prune: options.prune ?? false });
+  const { report: reconciled, ...resources } = await provision(
+    options.topology,
+    { sqs, dynamodb, sqsEndpoint: emulators.endpoints.sqs },
+    { prune: options.prune ?? false },
+  );
   const { applied, attention } = describeReconcile(reconciled);
   for (const line of applied) output.notice(`topology: ${line}`);
   for (const line of attention) output.emit('warn', `topology: ${line}`);
@@ -99,7 +116,11 @@ export async function startFunctions(
   stats: RuntimeStats,
   orderLog: OrderLog,
   cleanup: Cleanup,
-): Promise<{ functions: Map<string, LocalFunction>; mappings: Map<string, LocalEventSourceMapping>; intake: LocalFunction }> {
+): Promise<{
+  functions: Map<string, LocalFunction>;
+  mappings: Map<string, LocalEventSourceMapping>;
+  intake: LocalFunction;
+}> {
   const { output, topology } = options;
   const { resources } = backbone;
   const buildDir = handlerBuildDir();
@@ -113,17 +134,37 @@ export async function startFunctions(
     output.functionLine(line, source.functionName);
   };
   const make = localFunctionMaker(options, backbone, bundles, sink);
-  const entryQueueUrls = Object.fromEntries(topology.pipelines.map((p) => [p.id, resources.stages.get(firstStage(p).key)!.queueUrl]));
-  const intake = make('conveyor-intake', 'intake', intakeEnvironment(topology, { tableName: resources.tableName, entryQueueUrls }), topology.intake, INTAKE_CONCURRENCY);
+  const entryQueueUrls = Object.fromEntries(
+    topology.pipelines.map((p) => [p.id, resources.stages.get(firstStage(p).key)!.queueUrl]),
+  );
+  const intake = make(
+    'conveyor-intake',
+    'intake',
+    intakeEnvironment(topology, { tableName: resources.tableName, entryQueueUrls }),
+    topology.intake,
+    INTAKE_CONCURRENCY,
+  );
   functions.set('intake', intake);
   const mappings = new Map<string, LocalEventSourceMapping>();
   for (const stage of allStages(topology)) {
-    const fn = make(`conveyor-${stage.pipelineId}-${stage.name}`, stage.handler, stageEnvironmentOf(options, resources, stage), stage, stage.maxConcurrency);
+    const fn = make(
+      `conveyor-${stage.pipelineId}-${stage.name}`,
+      stage.handler,
+      stageEnvironmentOf(options, resources, stage),
+      stage,
+      stage.maxConcurrency,
+    );
     functions.set(stage.key, fn);
     mappings.set(stage.key, stageMapping(options, backbone, stage, fn, stats));
   }
   const deadLetterQueueUrls = Object.fromEntries([...resources.stages].map(([key, r]) => [key, r.deadLetterQueueUrl]));
-  const auditor = make('conveyor-dead-letter-auditor', DEAD_LETTER_AUDITOR, auditorEnvironment(topology, { tableName: resources.tableName, deadLetterQueueUrls }), { timeoutSeconds: 60, memoryMb: 256 }, 1);
+  const auditor = make(
+    'conveyor-dead-letter-auditor',
+    DEAD_LETTER_AUDITOR,
+    auditorEnvironment(topology, { tableName: resources.tableName, deadLetterQueueUrls }),
+    { timeoutSeconds: 60, memoryMb: 256 },
+    1,
+  );
   functions.set(DEAD_LETTER_AUDITOR, auditor);
   // Stop polling before the functions go away.
   cleanup.push(async () => {
@@ -137,17 +178,40 @@ export async function startFunctions(
 }
 
 /** Makes the local functions of this runtime: the bundle of a handler, its environment, its limits. */
-function localFunctionMaker(options: LocalRuntimeOptions, backbone: Backbone, bundles: ReadonlyMap<string, string>, sink: OutputSink) {
+function localFunctionMaker(
+  options: LocalRuntimeOptions,
+  backbone: Backbone,
+  bundles: ReadonlyMap<string, string>,
+  sink: OutputSink,
+) {
   const region = options.region ?? 'us-east-1';
   const base = functionBaseEnvironment(backbone.emulators.endpoints, region, options.functionLogLevel);
-  return (name: string, handler: string, environment: Record<string, string>, limits: { timeoutSeconds: number; memoryMb: number }, maxConcurrency: number) =>
+  return (
+    name: string,
+    handler: string,
+    environment: Record<string, string>,
+    limits: { timeoutSeconds: number; memoryMb: number },
+    maxConcurrency: number,
+  ) =>
     new LocalFunction(
-      { name, handlerModule: bundles.get(handler)!, environment: { ...base, ...environment }, timeoutSeconds: limits.timeoutSeconds, memoryMb: limits.memoryMb, maxConcurrency, region },
+      {
+        name,
+        handlerModule: bundles.get(handler)!,
+        environment: { ...base, ...environment },
+        timeoutSeconds: limits.timeoutSeconds,
+        memoryMb: limits.memoryMb,
+        maxConcurrency,
+        region,
+      },
       sink,
     );
 }
 
-function stageEnvironmentOf(options: LocalRuntimeOptions, resources: LocalResources, stage: Stage): Record<string, string> {
+function stageEnvironmentOf(
+  options: LocalRuntimeOptions,
+  resources: LocalResources,
+  stage: Stage,
+): Record<string, string> {
   const local = resources.stages.get(stage.key)!;
   const next = nextStageOf(options.topology, stage);
   return {
@@ -161,7 +225,13 @@ function stageEnvironmentOf(options: LocalRuntimeOptions, resources: LocalResour
   };
 }
 
-function stageMapping(options: LocalRuntimeOptions, backbone: Backbone, stage: Stage, fn: LocalFunction, stats: RuntimeStats): LocalEventSourceMapping {
+function stageMapping(
+  options: LocalRuntimeOptions,
+  backbone: Backbone,
+  stage: Stage,
+  fn: LocalFunction,
+  stats: RuntimeStats,
+): LocalEventSourceMapping {
   const { output } = options;
   const local = backbone.resources.stages.get(stage.key)!;
   return new LocalEventSourceMapping({
@@ -172,14 +242,27 @@ function stageMapping(options: LocalRuntimeOptions, backbone: Backbone, stage: S
     function: fn,
     onBatch: (report) => {
       stats.observeBatch(report);
-      if (report.batchFailure) output.emit('warn', 'batch failed; its messages return after the visibility timeout', { stage: report.stageKey, records: report.records, kind: report.batchFailure.kind, reason: report.batchFailure.message });
+      if (report.batchFailure)
+        output.emit('warn', 'batch failed; its messages return after the visibility timeout', {
+          stage: report.stageKey,
+          records: report.records,
+          kind: report.batchFailure.kind,
+          reason: report.batchFailure.message,
+        });
     },
-    onError: (error, stageKey) => output.emit('warn', 'receive failed; retrying', { stage: stageKey, error: error.message }),
+    onError: (error, stageKey) =>
+      output.emit('warn', 'receive failed; retrying', { stage: stageKey, error: error.message }),
   });
 }
 
 /** Every stage's circuit breaker over its mapping, restored from the data directory, ticking once a second. */
-export function startBreakers(topology: Topology, mappings: ReadonlyMap<string, LocalEventSourceMapping>, controls: StageControlStore, output: LogOutput, cleanup: Cleanup): Map<string, LocalBreaker> {
+export function startBreakers(
+  topology: Topology,
+  mappings: ReadonlyMap<string, LocalEventSourceMapping>,
+  controls: StageControlStore,
+  output: LogOutput,
+  cleanup: Cleanup,
+): Map<string, LocalBreaker> {
   const breakers = new Map<string, LocalBreaker>();
   for (const stage of allStages(topology)) {
     const breaker = new LocalBreaker(stage, mappings.get(stage.key)!, controls.get(stage.key).breaker, {
@@ -205,9 +288,11 @@ function scheduleAudits(auditor: LocalFunction, warn: (message: string) => void)
   let stopped = false;
   const timer = setInterval(() => {
     if (auditor.inUse > 0) return;
-    running = auditor.invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }).then((result) => {
-      if (!result.ok && !stopped) warn(`the dead-letter auditor failed (${result.kind}): ${result.message}`);
-    });
+    running = auditor
+      .invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} })
+      .then((result) => {
+        if (!result.ok && !stopped) warn(`the dead-letter auditor failed (${result.kind}): ${result.message}`);
+      });
   }, LOCAL_AUDIT_INTERVAL_MS);
   timer.unref();
   return {
@@ -232,16 +317,26 @@ async function buildHandlers(
   const stages = allStages(options.topology);
   const names = ['intake', DEAD_LETTER_AUDITOR, ...stages.map((s) => s.handler)];
   if (!options.watch) return bundleHandlers(names, buildDir);
-  const handlerOf = new Map<string, string>([['intake', 'intake'], [DEAD_LETTER_AUDITOR, DEAD_LETTER_AUDITOR], ...stages.map((s) => [s.key, s.handler] as const)]);
+  const handlerOf = new Map<string, string>([
+    ['intake', 'intake'],
+    [DEAD_LETTER_AUDITOR, DEAD_LETTER_AUDITOR],
+    ...stages.map((s) => [s.key, s.handler] as const),
+  ]);
   // One edit often breaks (or mends) every bundle that imports the file: one line for all of them.
-  const say = coalesce((message: string, handlers: string[], fields: Record<string, unknown>) => options.output.emit(fields.error ? 'error' : 'info', `${handlers.join(', ')}: ${message}`, fields));
+  const say = coalesce((message: string, handlers: string[], fields: Record<string, unknown>) =>
+    options.output.emit(fields.error ? 'error' : 'info', `${handlers.join(', ')}: ${message}`, fields),
+  );
   const watcher = await watchHandlers(names, buildDir, {
     rebuilt(build, durationMs) {
       const affected = [...functions].filter(([key]) => handlerOf.get(key) === build.name).map(([, fn]) => fn);
       for (const fn of affected) fn.updateCode(build.module, build.codeSha256);
-      options.output.notice(`${build.name} rebuilt: the next invocations run the new code`, { functions: affected.map((f) => f.spec.name), buildMs: Math.round(durationMs) });
+      options.output.notice(`${build.name} rebuilt: the next invocations run the new code`, {
+        functions: affected.map((f) => f.spec.name),
+        buildMs: Math.round(durationMs),
+      });
     },
-    failed: (name, message) => say('build failed; the previous code keeps running until a fix is saved', name, { error: message }),
+    failed: (name, message) =>
+      say('build failed; the previous code keeps running until a fix is saved', name, { error: message }),
     recovered: (name) => say('builds again, the same code as is running', name, {}),
   });
   cleanup.push(() => watcher.close());
@@ -267,9 +362,12 @@ function coalesce(emit: (message: string, handlers: string[], fields: Record<str
 /** The `duplicate` / `reorder` chaos per stage queue name (the SQS emulator applies them, not the functions). */
 function queueChaosByName(spec: string | undefined, resources: LocalResources): Record<string, QueueChaos> {
   const chaos = parseQueueChaos(spec);
-  return Object.fromEntries([...resources.stages.values()].flatMap((s) => (chaos.has(s.stage.name) ? [[s.queueName, chaos.get(s.stage.name)!]] : [])));
+  return Object.fromEntries(
+    [...resources.stages.values()].flatMap((s) =>
+      chaos.has(s.stage.name) ? [[s.queueName, chaos.get(s.stage.name)!]] : [],
+    ),
+  );
 }
-
 
 /** A fresh build directory for this process; those of processes that are gone are removed. */
 function handlerBuildDir(): string {
@@ -291,7 +389,11 @@ function handlerBuildDir(): string {
  * endpoints, dummy credentials, and no path to real AWS (any other service resolves to a closed
  * local port). Nothing of the operator's shell — AWS profiles or keys — leaks in.
  */
-function functionBaseEnvironment(endpoints: { sqs: string; dynamodb: string }, region: string, logLevel: LogLevel): Record<string, string> {
+function functionBaseEnvironment(
+  endpoints: { sqs: string; dynamodb: string },
+  region: string,
+  logLevel: LogLevel,
+): Record<string, string> {
   return {
     ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
     ...(process.env.TZ ? { TZ: process.env.TZ } : {}),

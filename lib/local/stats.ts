@@ -124,12 +124,16 @@ class Timeline {
   /** The last `seconds` buckets, oldest first. */
   series(seconds: number, now = Date.now()): number[] {
     this.#advance(now);
-    return Array.from({ length: seconds }, (_, i) => this.#buckets[(this.#second - seconds + 1 + i + HISTORY_SECONDS) % HISTORY_SECONDS] ?? 0);
+    return Array.from(
+      { length: seconds },
+      (_, i) => this.#buckets[(this.#second - seconds + 1 + i + HISTORY_SECONDS) % HISTORY_SECONDS] ?? 0,
+    );
   }
 
   #advance(now: number): void {
     const second = Math.floor(now / 1000);
-    for (let s = this.#second + 1; s <= second && s <= this.#second + HISTORY_SECONDS; s++) this.#buckets[s % HISTORY_SECONDS] = 0;
+    for (let s = this.#second + 1; s <= second && s <= this.#second + HISTORY_SECONDS; s++)
+      this.#buckets[s % HISTORY_SECONDS] = 0;
     this.#second = Math.max(this.#second, second);
   }
 }
@@ -162,13 +166,31 @@ export class RuntimeStats {
    * @param onRecords told of every stage's records and failed records as they are counted (the
    *   circuit breakers' input): a function's EMF metrics, and batches that failed whole.
    */
-  constructor(topology: Topology, baseline: OrderBaseline = NO_ORDERS, onRecords?: (stageKey: string, records: number, failed: number) => void) {
+  constructor(
+    topology: Topology,
+    baseline: OrderBaseline = NO_ORDERS,
+    onRecords?: (stageKey: string, records: number, failed: number) => void,
+  ) {
     this.#onRecords = onRecords;
     this.#topology = topology;
-    this.#lastStages = new Set(allStages(topology).filter((s) => s.next === undefined).map((s) => s.key));
+    this.#lastStages = new Set(
+      allStages(topology)
+        .filter((s) => s.next === undefined)
+        .map((s) => s.key),
+    );
     this.#totals = { ...baseline };
     for (const stage of allStages(topology)) {
-      this.#stages.set(stage.key, { records: 0, succeeded: 0, retried: 0, deadLettered: 0, duplicates: 0, batches: 0, batchRecords: 0, maxBatchSize: 0, failedBatches: 0 });
+      this.#stages.set(stage.key, {
+        records: 0,
+        succeeded: 0,
+        retried: 0,
+        deadLettered: 0,
+        duplicates: 0,
+        batches: 0,
+        batchRecords: 0,
+        maxBatchSize: 0,
+        failedBatches: 0,
+      });
       this.#succeededTimeline.set(stage.key, new Timeline());
       this.#incomingTimeline.set(stage.key, new Timeline());
       this.#failedTimeline.set(stage.key, new Timeline());
@@ -199,7 +221,8 @@ export class RuntimeStats {
       if (typeof value === 'number') return value;
       return Array.isArray(value) ? value.reduce((a: number, b) => a + (typeof b === 'number' ? b : 0), 0) : 0;
     };
-    const stageKey = typeof doc.pipeline === 'string' && typeof doc.stage === 'string' ? `${doc.pipeline}/${doc.stage}` : undefined;
+    const stageKey =
+      typeof doc.pipeline === 'string' && typeof doc.stage === 'string' ? `${doc.pipeline}/${doc.stage}` : undefined;
     const counters = stageKey ? this.#stages.get(stageKey) : undefined;
     if (counters && stageKey) {
       const succeeded = sum(StageMetric.Succeeded);
@@ -274,7 +297,13 @@ export class RuntimeStats {
     depths: ReadonlyMap<string, QueueDepth>,
     mappings: ReadonlyMap<
       string,
-      { readonly held: number; readonly paused: boolean; readonly inUse: number; readonly maxConcurrency: number; readonly breaker?: { readonly state: BreakerState; readonly reason: string } }
+      {
+        readonly held: number;
+        readonly paused: boolean;
+        readonly inUse: number;
+        readonly maxConcurrency: number;
+        readonly breaker?: { readonly state: BreakerState; readonly reason: string };
+      }
     >,
     /** Latency percentiles of deliveries recorded since then (epoch ms); all recent ones by default. */
     latencySince = 0,
@@ -282,12 +311,24 @@ export class RuntimeStats {
     const pipelines: Record<string, Record<string, StageView>> = {};
     for (const stage of allStages(this.#topology)) {
       const c = this.#stages.get(stage.key) as StageCounters;
-      const depth = depths.get(stage.key) ?? { visible: 0, notVisible: 0, delayed: 0, deadLetters: 0, oldestSentAt: null, oldestDeadLetterSentAt: null };
+      const depth = depths.get(stage.key) ?? {
+        visible: 0,
+        notVisible: 0,
+        delayed: 0,
+        deadLetters: 0,
+        oldestSentAt: null,
+        oldestDeadLetterSentAt: null,
+      };
       const age = ageSeconds(depth.oldestSentAt);
       const deadLetterAge = ageSeconds(depth.oldestDeadLetterSentAt);
       const retention = queueSettings(this.#topology, stage).messageRetentionSeconds;
       const deadLetterRetention = deadLetterQueueSettings(this.#topology).messageRetentionSeconds;
-      const mapping = mappings.get(stage.key) ?? { held: 0, paused: false, inUse: 0, maxConcurrency: stage.maxConcurrency };
+      const mapping = mappings.get(stage.key) ?? {
+        held: 0,
+        paused: false,
+        inUse: 0,
+        maxConcurrency: stage.maxConcurrency,
+      };
       const inFlight = Math.min(mapping.held, depth.notVisible);
       (pipelines[stage.pipelineId] ??= {})[stage.name] = {
         ready: depth.visible,
@@ -319,7 +360,10 @@ export class RuntimeStats {
       };
     }
     const { accepted, delivered, deadLettered, cancelled, purged } = this.#totals;
-    const sorted = this.#latencies.filter((l) => l.at >= latencySince).map((l) => l.ms).sort((a, b) => a - b);
+    const sorted = this.#latencies
+      .filter((l) => l.at >= latencySince)
+      .map((l) => l.ms)
+      .sort((a, b) => a - b);
     return {
       at: new Date().toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
@@ -327,10 +371,13 @@ export class RuntimeStats {
       totals: { accepted, delivered, deadLettered, cancelled, purged, inFlight: Math.max(0, this.unsettled) },
       latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), samples: sorted.length },
       pipelines,
-      history: { accepted: this.#accepted.series(120), delivered: this.#delivered.series(120), failed: this.#failed.series(120) },
+      history: {
+        accepted: this.#accepted.series(120),
+        delivered: this.#delivered.series(120),
+        failed: this.#failed.series(120),
+      },
     };
   }
-
 
   #recordLatency(ms: number): void {
     const sample = { at: Date.now(), ms };

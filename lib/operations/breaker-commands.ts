@@ -8,8 +8,16 @@ import * as z from 'zod/mini';
 import { BREAKER_STATES, type BreakerStatus } from '../contract/breaker.ts';
 
 /** Who an override is attributed to: printable, one line. */
-const By = z.string().check(z.minLength(1), z.maxLength(200), z.regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII on one line' }));
-const StageKey = z.string().check(z.minLength(3), z.maxLength(64), z.regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, { error: 'must be warehouse/stage, e.g. wh-1/packing' }));
+const By = z
+  .string()
+  .check(z.minLength(1), z.maxLength(200), z.regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII on one line' }));
+const StageKey = z
+  .string()
+  .check(
+    z.minLength(3),
+    z.maxLength(64),
+    z.regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, { error: 'must be warehouse/stage, e.g. wh-1/packing' }),
+  );
 
 const Override = z.object({ command: z.enum(['open', 'close']), stage: StageKey, by: By });
 const Describe = z.object({ command: z.literal('describe') });
@@ -28,7 +36,10 @@ export const BreakerReply = z.union([
   z.object({ breakers: z.record(z.string(), Status) }),
   z.object({ error: z.string() }),
 ]);
-export type BreakerReply = { stage: string; breaker: BreakerStatus } | { breakers: Record<string, BreakerStatus> } | { error: string };
+export type BreakerReply =
+  | { stage: string; breaker: BreakerStatus }
+  | { breakers: Record<string, BreakerStatus> }
+  | { error: string };
 
 /**
  * Reads a command from an invocation's payload.
@@ -39,9 +50,14 @@ export function readBreakerCommand(payload: unknown): BreakerCommand | undefined
   if (typeof payload !== 'object' || payload === null || !('command' in payload)) return undefined;
   const { command } = payload as { command: unknown };
   const schema = command === 'describe' ? Describe : command === 'open' || command === 'close' ? Override : undefined;
-  if (!schema) throw new Error(`invalid breaker command: command must be "open", "close" or "describe", got ${JSON.stringify(command)}`);
+  if (!schema)
+    throw new Error(
+      `invalid breaker command: command must be "open", "close" or "describe", got ${JSON.stringify(command)}`,
+    );
   const parsed = z.safeParse(schema, payload);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new Error(`invalid breaker command: ${issue?.path.join('.') || 'command'} ${issue?.message ?? 'is invalid'} (e.g. {"command":"open","stage":"wh-1/packing","by":"operator@host"})`);
+  throw new Error(
+    `invalid breaker command: ${issue?.path.join('.') || 'command'} ${issue?.message ?? 'is invalid'} (e.g. {"command":"open","stage":"wh-1/packing","by":"operator@host"})`,
+  );
 }

@@ -70,7 +70,11 @@ export class BreakerStore {
 
   /** Notes that the mapping is as the record at `version` says (a no-op once the breaker moved on). */
   async markSynced(stageKey: string, version: number): Promise<void> {
-    await this.#table.update({ orderId: BREAKER_PARTITION, sk: stageKey }, { set: { synced: true } }, equals('version', version));
+    await this.#table.update(
+      { orderId: BREAKER_PARTITION, sk: stageKey },
+      { set: { synced: true } },
+      equals('version', version),
+    );
   }
 }
 
@@ -99,7 +103,10 @@ function recordOf(item: Item): BreakerRecord {
     ...(item.manual === true ? { manual: true } : {}),
     version: Number(item.version ?? 0),
     ...(typeof item.restoreConcurrency === 'number' ? { restoreConcurrency: item.restoreConcurrency } : {}),
-    mapping: { enabled: item.mappingEnabled !== false, ...(typeof item.mappingConcurrency === 'number' ? { maxConcurrency: item.mappingConcurrency } : {}) },
+    mapping: {
+      enabled: item.mappingEnabled !== false,
+      ...(typeof item.mappingConcurrency === 'number' ? { maxConcurrency: item.mappingConcurrency } : {}),
+    },
     synced: item.synced !== false,
   };
 }

@@ -118,7 +118,10 @@ export class CloudBreakers {
    * epoch ms; else the last whole window) by the rules.
    * @returns the stage and its breaker after, or undefined for an alarm that is not a breaker's.
    */
-  async onAlarm(alarmName: string, windowStart?: number): Promise<{ stage: string; breaker: BreakerStatus } | undefined> {
+  async onAlarm(
+    alarmName: string,
+    windowStart?: number,
+  ): Promise<{ stage: string; breaker: BreakerStatus } | undefined> {
     const stage = this.#byAlarm.get(alarmName);
     if (!stage) {
       this.#ports.log.warn('alarm is not a circuit breaker of this stack; ignored', { alarmName });
@@ -142,7 +145,10 @@ export class CloudBreakers {
         if (record.state !== 'closed' || alarmed.has(stage.alarmName)) await this.#evaluate(stage, record);
         return true;
       } catch (error) {
-        this.#ports.log.error('could not look after a circuit breaker', { stage: stage.key, error: (error as Error).message });
+        this.#ports.log.error('could not look after a circuit breaker', {
+          stage: stage.key,
+          error: (error as Error).message,
+        });
         return false;
       }
     });
@@ -156,7 +162,9 @@ export class CloudBreakers {
       const written = await this.#move(stage, await this.#read(stage), overriddenStatus(state, by, this.#now()));
       if (written) return statusOf(written);
     }
-    throw new Error(`the circuit breaker of ${stageKey} kept changing while it was being ${state === 'open' ? 'opened' : 'closed'}; try again`);
+    throw new Error(
+      `the circuit breaker of ${stageKey} kept changing while it was being ${state === 'open' ? 'opened' : 'closed'}; try again`,
+    );
   }
 
   /** Every stage's breaker, keyed by stage key. */
@@ -191,11 +199,19 @@ export class CloudBreakers {
    * everything since the probe began (from the start of that minute: CloudWatch's finest period
    * here; while open nothing was consumed, so the minute holds no records from before).
    */
-  async #countsFor(stage: BreakerStage, record: BreakerRecord, now: number, windowStart?: number): Promise<RecordCounts> {
+  async #countsFor(
+    stage: BreakerStage,
+    record: BreakerRecord,
+    now: number,
+    windowStart?: number,
+  ): Promise<RecordCounts> {
     const windowMs = stage.settings.windowSeconds * 1000;
     if (record.state === 'open') return NO_RECORDS;
     if (record.state === 'half-open') return this.#ports.counts.counts(stage, floorToMinute(record.since), now);
-    const from = windowStart !== undefined && windowStart >= floorToMinute(record.since) ? windowStart : floorToMinute(now) - windowMs;
+    const from =
+      windowStart !== undefined && windowStart >= floorToMinute(record.since)
+        ? windowStart
+        : floorToMinute(now) - windowMs;
     return this.#ports.counts.counts(stage, from, from + windowMs);
   }
 
@@ -205,7 +221,12 @@ export class CloudBreakers {
    * @returns the record written, or undefined when the breaker had moved meanwhile.
    */
   async #move(stage: BreakerStage, record: BreakerRecord, next: BreakerStatus): Promise<BreakerRecord | undefined> {
-    const restore = next.state === 'half-open' ? (record.restoreConcurrency ?? (await this.#ports.mappings.maxConcurrency(stage.mappingUuid)) ?? stage.maxConcurrency) : undefined;
+    const restore =
+      next.state === 'half-open'
+        ? (record.restoreConcurrency ??
+          (await this.#ports.mappings.maxConcurrency(stage.mappingUuid)) ??
+          stage.maxConcurrency)
+        : undefined;
     const written = await this.#ports.store.replace(stage.key, record.version, {
       state: next.state,
       since: next.since,
@@ -215,11 +236,18 @@ export class CloudBreakers {
       mapping: mappingFor(next.state, record.restoreConcurrency),
     });
     if (!written) {
-      this.#ports.log.info('circuit breaker moved by another invocation; left as it is', { stage: stage.key, wanted: next.state });
+      this.#ports.log.info('circuit breaker moved by another invocation; left as it is', {
+        stage: stage.key,
+        wanted: next.state,
+      });
       return undefined;
     }
     const synced = await this.#sync(stage, written).catch((error: unknown) => {
-      this.#ports.log.error('could not change the event source mapping; the next minute tries again', { stage: stage.key, state: written.state, error: (error as Error).message });
+      this.#ports.log.error('could not change the event source mapping; the next minute tries again', {
+        stage: stage.key,
+        state: written.state,
+        error: (error as Error).message,
+      });
       return written;
     });
     if (record.state !== next.state) await this.#tell(stage, record.state, next);
@@ -238,7 +266,11 @@ export class CloudBreakers {
     try {
       await this.#ports.notifier.notify({ stage, from, to });
     } catch (error) {
-      this.#ports.log.error('could not publish the circuit breaker notification', { stage: stage.key, to: to.state, error: (error as Error).message });
+      this.#ports.log.error('could not publish the circuit breaker notification', {
+        stage: stage.key,
+        to: to.state,
+        error: (error as Error).message,
+      });
     }
   }
 }
@@ -260,7 +292,12 @@ export function mappingFor(state: BreakerState, restoreConcurrency: number | und
 }
 
 function statusOf(record: BreakerRecord): BreakerStatus {
-  return { state: record.state, since: record.since, reason: record.reason, ...(record.manual ? { manual: true } : {}) };
+  return {
+    state: record.state,
+    since: record.since,
+    reason: record.reason,
+    ...(record.manual ? { manual: true } : {}),
+  };
 }
 
 function floorToMinute(ms: number): number {

@@ -7,7 +7,12 @@
  * every few seconds locally; a dead letter is recorded once, whoever reports it first.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { peekDeadLetters, REDRIVE_POLICY_KIND, redrivePolicyReason as policyReason, type DeadLetter } from './dead-letters.ts';
+import {
+  peekDeadLetters,
+  REDRIVE_POLICY_KIND,
+  redrivePolicyReason as policyReason,
+  type DeadLetter,
+} from './dead-letters.ts';
 
 /** One stage's dead-letter queue, as the auditor reads it. */
 export interface AuditedQueue {
@@ -24,7 +29,16 @@ export interface AuditedQueue {
 export interface AuditLedger {
   notedDeadLetters(orderIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>>>;
   deadLetter(
-    entries: readonly { id: string; partition?: string; stage: string; position: number; reason: string; kind: string; at: string; messageId: string }[],
+    entries: readonly {
+      id: string;
+      partition?: string;
+      stage: string;
+      position: number;
+      reason: string;
+      kind: string;
+      at: string;
+      messageId: string;
+    }[],
   ): Promise<readonly { readonly kind: string; readonly previous?: string }[]>;
 }
 
@@ -41,7 +55,12 @@ export interface AuditReport {
   /** Orders the ledger had never seen (put straight on a queue) whose record this run created. */
   readonly ordersDiscovered: number;
   /** The dead letters recorded, one per order and message (for a log line each: `conveyor trace` shows them). */
-  readonly recordedLetters: readonly { readonly orderId: string; readonly messageId: string; readonly kind: string; readonly reason: string }[];
+  readonly recordedLetters: readonly {
+    readonly orderId: string;
+    readonly messageId: string;
+    readonly kind: string;
+    readonly reason: string;
+  }[];
 }
 
 /** Why SQS itself moved a message: it carries no reason of Conveyor's. */
@@ -55,10 +74,18 @@ export function redrivePolicyReason(queue: AuditedQueue): string {
  * @example
  * const report = await auditDeadLetters(sqs, ledger, queue, new Date().toISOString());
  */
-export async function auditDeadLetters(sqs: SQSClient, ledger: AuditLedger, queue: AuditedQueue, at: string): Promise<AuditReport> {
+export async function auditDeadLetters(
+  sqs: SQSClient,
+  ledger: AuditLedger,
+  queue: AuditedQueue,
+  at: string,
+): Promise<AuditReport> {
   const letters = await peekDeadLetters(sqs, queue.deadLetterQueueUrl, MAX_AUDITED_PER_QUEUE);
   const withOrder = letters.filter((l): l is DeadLetter & { orderId: string } => l.orderId !== undefined);
-  const noted = withOrder.length > 0 ? await ledger.notedDeadLetters(withOrder.map((l) => l.orderId)) : new Map<string, ReadonlySet<string>>();
+  const noted =
+    withOrder.length > 0
+      ? await ledger.notedDeadLetters(withOrder.map((l) => l.orderId))
+      : new Map<string, ReadonlySet<string>>();
   const missing = withOrder.filter((l) => !noted.get(l.orderId)?.has(l.messageId));
   const deaths = missing.map((l) => ({
     id: l.orderId,
@@ -77,6 +104,8 @@ export async function auditDeadLetters(sqs: SQSClient, ledger: AuditLedger, queu
     recorded: applied.length,
     ordersDeadLettered: applied.filter((r) => r.previous !== 'dead-lettered').length,
     ordersDiscovered: applied.filter((r) => r.previous === undefined).length,
-    recordedLetters: deaths.filter((_, i) => results[i]?.kind === 'applied').map((d) => ({ orderId: d.id, messageId: d.messageId, kind: d.kind, reason: d.reason })),
+    recordedLetters: deaths
+      .filter((_, i) => results[i]?.kind === 'applied')
+      .map((d) => ({ orderId: d.id, messageId: d.messageId, kind: d.kind, reason: d.reason })),
   };
 }

@@ -44,7 +44,9 @@ export function resubmissionId(orderId: string): string {
 function orderOf(body: string): Record<string, unknown> | undefined {
   try {
     const parsed = JSON.parse(body) as { order?: unknown };
-    return typeof parsed?.order === 'object' && parsed.order !== null && !Array.isArray(parsed.order) ? (parsed.order as Record<string, unknown>) : undefined;
+    return typeof parsed?.order === 'object' && parsed.order !== null && !Array.isArray(parsed.order)
+      ? (parsed.order as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -64,22 +66,33 @@ export function exportLine(letter: DeadLetter): ExportedDeadLetter {
     ...(order ? {} : { body: letter.body }),
   };
   if (!order) return { order: null, deadLetter };
-  return { order: { ...order, ...(oldId !== undefined && ORDER_ID_PATTERN.test(oldId) ? { orderId: resubmissionId(oldId) } : {}) }, deadLetter };
+  return {
+    order: {
+      ...order,
+      ...(oldId !== undefined && ORDER_ID_PATTERN.test(oldId) ? { orderId: resubmissionId(oldId) } : {}),
+    },
+    deadLetter,
+  };
 }
 
 function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  return Object.fromEntries(keys.filter((k) => value[k] !== undefined).map((k) => [k, value[k]])) as Partial<Pick<T, K>>;
+  return Object.fromEntries(keys.filter((k) => value[k] !== undefined).map((k) => [k, value[k]])) as Partial<
+    Pick<T, K>
+  >;
 }
 
 /**
  * A line of an export file: `{"order", "deadLetter"}` (and nothing else); undefined for anything
  * else (e.g. a plain order).
  */
-export function asExportedLine(value: unknown): { readonly order: unknown; readonly deadLetter: Record<string, unknown> } | undefined {
+export function asExportedLine(
+  value: unknown,
+): { readonly order: unknown; readonly deadLetter: Record<string, unknown> } | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const keys = Object.keys(value);
   const line = value as { order?: unknown; deadLetter?: unknown };
   if (!keys.includes('deadLetter') || !keys.every((k) => k === 'order' || k === 'deadLetter')) return undefined;
-  const deadLetter = typeof line.deadLetter === 'object' && line.deadLetter !== null ? (line.deadLetter as Record<string, unknown>) : {};
+  const deadLetter =
+    typeof line.deadLetter === 'object' && line.deadLetter !== null ? (line.deadLetter as Record<string, unknown>) : {};
   return { order: line.order, deadLetter };
 }

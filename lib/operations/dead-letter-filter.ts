@@ -36,17 +36,27 @@ export const DeadLetterFilterInput = z.strictObject(
     grep: z.optional(
       z
         .string({ error: 'must be text' })
-        .check(z.minLength(1, { error: 'must not be empty' }), z.maxLength(MAX_GREP_LENGTH, { error: `must be at most ${MAX_GREP_LENGTH} characters` })),
+        .check(
+          z.minLength(1, { error: 'must not be empty' }),
+          z.maxLength(MAX_GREP_LENGTH, { error: `must be at most ${MAX_GREP_LENGTH} characters` }),
+        ),
     ),
     orderId: z.optional(OrderId),
     kinds: z.optional(
       z
-        .array(z.enum(DEAD_LETTER_KINDS, { error: `must be one of ${DEAD_LETTER_KINDS.join(', ')}` }), { error: 'must be a list of kinds' })
+        .array(z.enum(DEAD_LETTER_KINDS, { error: `must be one of ${DEAD_LETTER_KINDS.join(', ')}` }), {
+          error: 'must be a list of kinds',
+        })
         .check(z.minLength(1, { error: 'must name at least one kind' })),
     ),
     since: z.optional(z.iso.datetime({ error: 'must be an ISO 8601 date-time, e.g. 2025-06-01T12:00:00Z' })),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown filter field(s) ${(issue.keys ?? []).join(', ')}; filters are grep, orderId, kinds, since` : 'must be an object') },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown filter field(s) ${(issue.keys ?? []).join(', ')}; filters are grep, orderId, kinds, since`
+        : 'must be an object',
+  },
 );
 
 /** When a dead letter died, as far as can be known: its stage's stamp, else when its message was first sent. */
@@ -59,7 +69,8 @@ export function deadLetterTime(letter: Pick<DeadLetter, 'deadLetteredAt' | 'sent
  * matchesFilter({ messageId: 'm', kind: 'exhausted', reason: 'Scanner offline', body: '' }, { grep: 'scanner' }); // true
  */
 export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {
-  if (filter.grep !== undefined && !(letter.reason ?? '').toLowerCase().includes(filter.grep.toLowerCase())) return false;
+  if (filter.grep !== undefined && !(letter.reason ?? '').toLowerCase().includes(filter.grep.toLowerCase()))
+    return false;
   if (filter.orderId !== undefined && letter.orderId !== filter.orderId) return false;
   if (filter.kinds !== undefined && !(filter.kinds as readonly string[]).includes(letter.kind ?? '')) return false;
   if (filter.since !== undefined) {
@@ -70,7 +81,13 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
 }
 
 export function isEmptyFilter(filter: DeadLetterFilter | undefined): boolean {
-  return filter === undefined || (filter.grep === undefined && filter.orderId === undefined && filter.kinds === undefined && filter.since === undefined);
+  return (
+    filter === undefined ||
+    (filter.grep === undefined &&
+      filter.orderId === undefined &&
+      filter.kinds === undefined &&
+      filter.since === undefined)
+  );
 }
 
 /**

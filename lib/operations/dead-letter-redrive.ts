@@ -16,7 +16,13 @@
  * Each copy carries the original's message id (`conveyor.redriveOf`), so a redriven message says
  * where it came from. The original's own attributes go with it, its death's (`conveyor.*`) do not.
  */
-import { DeleteMessageBatchCommand, SendMessageBatchCommand, type Message, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  SendMessageBatchCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { stringAttribute } from '../runtime/attributes.ts';
 import { chunkBySize, messageBytes, SQS_MAX_BATCH_ENTRIES } from '../aws/chunking.ts';
 import { matchesFilter, type DeadLetterFilter } from './dead-letter-filter.ts';
@@ -107,11 +113,16 @@ export async function redriveMatching(sqs: SQSClient, request: RedriveRequest): 
     sqs,
     request.deadLetterQueueUrl,
     async (messages) => {
-      const selected = messages.filter((m) => !request.filter || matchesFilter(describeDeadLetter(m, request.queue ? { queue: request.queue } : {}), request.filter));
+      const selected = messages.filter(
+        (m) =>
+          !request.filter ||
+          matchesFilter(describeDeadLetter(m, request.queue ? { queue: request.queue } : {}), request.filter),
+      );
       const matching = selected.slice(0, Math.max(0, limit - tally.matched));
       tally.matched += matching.length;
       if (request.dryRun) {
-        for (const m of matching.slice(0, DRY_RUN_LISTED - letters.length)) letters.push(describeDeadLetter(m, request.queue ? { queue: request.queue } : {}));
+        for (const m of matching.slice(0, DRY_RUN_LISTED - letters.length))
+          letters.push(describeDeadLetter(m, request.queue ? { queue: request.queue } : {}));
         return { taken: [], stop: tally.matched >= limit };
       }
       if (matching.length === 0) return { taken: [] };
@@ -129,16 +140,26 @@ export async function redriveMatching(sqs: SQSClient, request: RedriveRequest): 
       return { taken: step.deleted, stop: failure !== undefined || tally.matched >= limit };
     },
     {
-      perReceive: () => Math.min(SQS_MAX_BATCH_ENTRIES, request.ratePerSecond ?? SQS_MAX_BATCH_ENTRIES, limit - tally.matched),
+      perReceive: () =>
+        Math.min(SQS_MAX_BATCH_ENTRIES, request.ratePerSecond ?? SQS_MAX_BATCH_ENTRIES, limit - tally.matched),
       now,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.confirmEmpty ? { confirmEmpty: true } : {}),
     },
   );
   if (!request.dryRun) await journal.compact();
-  const report: RedriveReport = { dryRun: request.dryRun === true, scanned, ...tally, interrupted: request.signal?.aborted === true, letters };
+  const report: RedriveReport = {
+    dryRun: request.dryRun === true,
+    scanned,
+    ...tally,
+    interrupted: request.signal?.aborted === true,
+    letters,
+  };
   if (failure !== undefined) {
-    throw new RedriveFailedError(`moved ${report.moved + report.finished}, then SQS refused to take dead letters back into the queue: ${failure}`, report);
+    throw new RedriveFailedError(
+      `moved ${report.moved + report.finished}, then SQS refused to take dead letters back into the queue: ${failure}`,
+      report,
+    );
   }
   return report;
 }
@@ -147,7 +168,10 @@ export async function redriveMatching(sqs: SQSClient, request: RedriveRequest): 
 function untilOrAborted(pause: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return pause;
   if (signal.aborted) return Promise.resolve();
-  return Promise.race([pause, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+  return Promise.race([
+    pause,
+    new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+  ]);
 }
 
 interface BatchStep {
@@ -161,7 +185,13 @@ interface BatchStep {
 }
 
 /** One batch: journal `sending` → send copies → journal `sent` → delete originals → journal `deleted`. */
-async function moveBatch(sqs: SQSClient, request: RedriveRequest, journal: RedriveJournal, earlier: ReadonlyMap<string, JournalState>, matching: readonly Message[]): Promise<BatchStep> {
+async function moveBatch(
+  sqs: SQSClient,
+  request: RedriveRequest,
+  journal: RedriveJournal,
+  earlier: ReadonlyMap<string, JournalState>,
+  matching: readonly Message[],
+): Promise<BatchStep> {
   const idOf = (m: Message) => m.MessageId as string;
   const copied = matching.filter((m) => earlier.get(idOf(m)) === 'sent');
   const toSend = matching.filter((m) => earlier.get(idOf(m)) !== 'sent');
@@ -182,8 +212,16 @@ async function moveBatch(sqs: SQSClient, request: RedriveRequest, journal: Redri
   };
 }
 
-async function sendCopies(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<{ sent: Message[]; failure?: string }> {
-  const entries = messages.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '', MessageAttributes: copyAttributes(m) }));
+async function sendCopies(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly Message[],
+): Promise<{ sent: Message[]; failure?: string }> {
+  const entries = messages.map((m, i) => ({
+    Id: String(i),
+    MessageBody: m.Body ?? '',
+    MessageAttributes: copyAttributes(m),
+  }));
   const sent: Message[] = [];
   for (const chunk of chunkBySize(entries, (e) => messageBytes(e.MessageBody, e.MessageAttributes))) {
     const answer = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk }));
@@ -196,7 +234,12 @@ async function sendCopies(sqs: SQSClient, queueUrl: string, messages: readonly M
 
 async function deleteOriginals(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<Message[]> {
   if (messages.length === 0) return [];
-  const answer = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
+  const answer = await sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+    }),
+  );
   return (answer.Successful ?? []).map((ok) => messages[Number(ok.Id)] as Message);
 }
 
@@ -220,7 +263,11 @@ export async function redriveDeadLetters(
   sqs: SQSClient,
   dlqUrl: string,
   targetUrl: string,
-  options: { readonly ratePerSecond?: number; readonly limit?: number; readonly onProgress?: (moved: number) => void } = {},
+  options: {
+    readonly ratePerSecond?: number;
+    readonly limit?: number;
+    readonly onProgress?: (moved: number) => void;
+  } = {},
 ): Promise<number> {
   const report = await redriveMatching(sqs, { deadLetterQueueUrl: dlqUrl, queueUrl: targetUrl, ...options });
   return report.moved + report.finished;

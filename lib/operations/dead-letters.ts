@@ -3,7 +3,12 @@
  * local emulator): read a dead-letter queue without consuming it — all of it, or what a filter
  * selects — and, in dead-letter-redrive.ts, move dead letters back to their stage's queue.
  */
-import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import {
   ATTR_DEAD_LETTER_KIND,
   ATTR_DEAD_LETTER_RECEIVE_COUNT,
@@ -85,7 +90,8 @@ export function describeDeadLetter(message: Message, options: DescribeOptions = 
   const optional = {
     orderId: attr(ATTR_ORDER_ID),
     traceId: attr(ATTR_TRACE_ID),
-    reason: attr(ATTR_DEAD_LETTER_REASON) ?? (queue ? redrivePolicyReason(queue.stage, queue.maxReceiveCount) : undefined),
+    reason:
+      attr(ATTR_DEAD_LETTER_REASON) ?? (queue ? redrivePolicyReason(queue.stage, queue.maxReceiveCount) : undefined),
     kind: attr(ATTR_DEAD_LETTER_KIND) ?? (queue ? REDRIVE_POLICY_KIND : undefined),
     stage: attr(ATTR_DEAD_LETTER_STAGE) ?? (queue ? `${queue.pipelineId}/${queue.stage}` : undefined),
     receiveCount: receiveCount === undefined ? undefined : Number(receiveCount),
@@ -136,7 +142,12 @@ export function holdSeconds(elapsedSeconds: number): number {
  *
  * @returns how many messages were received (each counted once).
  */
-export async function walkQueue(sqs: SQSClient, queueUrl: string, visit: (messages: readonly Message[]) => Promise<WalkStep>, options: WalkOptions = {}): Promise<number> {
+export async function walkQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  visit: (messages: readonly Message[]) => Promise<WalkStep>,
+  options: WalkOptions = {},
+): Promise<number> {
   const now = options.now ?? Date.now;
   const started = now();
   const held = new Map<string, Message>();
@@ -169,7 +180,13 @@ export async function walkQueue(sqs: SQSClient, queueUrl: string, visit: (messag
   return received;
 }
 
-async function receive(sqs: SQSClient, queueUrl: string, max: number, hold: number, waitSeconds: number): Promise<Message[]> {
+async function receive(
+  sqs: SQSClient,
+  queueUrl: string,
+  max: number,
+  hold: number,
+  waitSeconds: number,
+): Promise<Message[]> {
   const { Messages = [] } = await sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
@@ -185,9 +202,21 @@ async function receive(sqs: SQSClient, queueUrl: string, max: number, hold: numb
 
 /** Makes messages visible again at once (best effort: they reappear after their hold anyway). */
 export async function reveal(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
-  for (const chunk of chunkByCount(messages.filter((m) => m.ReceiptHandle), SQS_MAX_BATCH_ENTRIES)) {
+  for (const chunk of chunkByCount(
+    messages.filter((m) => m.ReceiptHandle),
+    SQS_MAX_BATCH_ENTRIES,
+  )) {
     await sqs
-      .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 })) }))
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle as string,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      )
       .catch(() => undefined);
   }
 }

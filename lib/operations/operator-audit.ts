@@ -25,21 +25,66 @@ export interface AuditLine {
  * redriveAudit('ana@host', 'wh-1/picking', { grep: 'scanner' }, report, 50);
  * // { message: 'dead letters redriven', fields: { who: 'ana@host', stage: 'wh-1/picking', filter: 'reason contains "scanner"', moved: 12, … } }
  */
-export function redriveAudit(who: string, stage: string, filter: DeadLetterFilter | undefined, report: RedriveReport, ratePerSecond?: number): AuditLine {
+export function redriveAudit(
+  who: string,
+  stage: string,
+  filter: DeadLetterFilter | undefined,
+  report: RedriveReport,
+  ratePerSecond?: number,
+): AuditLine {
   const counts = report.dryRun
     ? { wouldMove: report.matched }
-    : { moved: report.moved + report.finished, resent: report.resent, notDeleted: report.notDeleted, interrupted: report.interrupted };
+    : {
+        moved: report.moved + report.finished,
+        resent: report.resent,
+        notDeleted: report.notDeleted,
+        interrupted: report.interrupted,
+      };
   return {
     message: report.dryRun ? OperatorAction.redriveDryRun : OperatorAction.redriven,
-    fields: { who, stage, filter: describeFilter(filter), filterFields: compactFilter(filter), matched: report.matched, scanned: report.scanned, ...counts, ...(ratePerSecond ? { ratePerSecond } : {}) },
+    fields: {
+      who,
+      stage,
+      filter: describeFilter(filter),
+      filterFields: compactFilter(filter),
+      matched: report.matched,
+      scanned: report.scanned,
+      ...counts,
+      ...(ratePerSecond ? { ratePerSecond } : {}),
+    },
   };
 }
 
 /** A whole DLQ handed to SQS's own move task (AWS, no filter): how many SQS expects to move. */
-export function moveTaskAudit(who: string, stage: string, taskHandle: string, approximateNumberToMove: number | null, ratePerSecond?: number): AuditLine {
-  return { message: OperatorAction.redriven, fields: { who, stage, filter: describeFilter(undefined), moveTask: taskHandle, approximateNumberToMove, ...(ratePerSecond ? { ratePerSecond } : {}) } };
+export function moveTaskAudit(
+  who: string,
+  stage: string,
+  taskHandle: string,
+  approximateNumberToMove: number | null,
+  ratePerSecond?: number,
+): AuditLine {
+  return {
+    message: OperatorAction.redriven,
+    fields: {
+      who,
+      stage,
+      filter: describeFilter(undefined),
+      moveTask: taskHandle,
+      approximateNumberToMove,
+      ...(ratePerSecond ? { ratePerSecond } : {}),
+    },
+  };
 }
 
-export function exportAudit(who: string, stage: string, filter: DeadLetterFilter | undefined, exported: number, scanned: number): AuditLine {
-  return { message: OperatorAction.exported, fields: { who, stage, filter: describeFilter(filter), filterFields: compactFilter(filter), exported, scanned } };
+export function exportAudit(
+  who: string,
+  stage: string,
+  filter: DeadLetterFilter | undefined,
+  exported: number,
+  scanned: number,
+): AuditLine {
+  return {
+    message: OperatorAction.exported,
+    fields: { who, stage, filter: describeFilter(filter), filterFields: compactFilter(filter), exported, scanned },
+  };
 }

@@ -60,7 +60,10 @@ export interface OrderTrace {
 export function ordersNamed(fields: Readonly<Record<string, unknown>>): string[] {
   const one = fields[LogField.orderId];
   const many = fields[LogField.orderIds];
-  return [...(typeof one === 'string' ? [one] : []), ...(Array.isArray(many) ? many.filter((id): id is string => typeof id === 'string') : [])];
+  return [
+    ...(typeof one === 'string' ? [one] : []),
+    ...(Array.isArray(many) ? many.filter((id): id is string => typeof id === 'string') : []),
+  ];
 }
 
 /** Whether a structured log line is about `orderId`. */
@@ -77,11 +80,15 @@ export function mentionsOrder(fields: Readonly<Record<string, unknown>>, orderId
  * traceLineOf({ level: 'WARN', message: 'record failed; will retry', timestamp: '…', pipeline: 'wh-1', stage: 'picking', orderId: 'o-1', receiveCount: 2, reason: 'scanner offline' }, { source: 'conveyor-wh-1-picking', at: '…' });
  * // { at: '…', source: 'picking', pipeline: 'wh-1', level: 'WARN', message: 'record failed; will retry', receiveCount: 2, reason: 'scanner offline' }
  */
-export function traceLineOf(fields: Readonly<Record<string, unknown>>, fallback: { readonly source: string; readonly at: string }): TraceLine | undefined {
+export function traceLineOf(
+  fields: Readonly<Record<string, unknown>>,
+  fallback: { readonly source: string; readonly at: string },
+): TraceLine | undefined {
   const message = fields[LogField.message];
   if (typeof message !== 'string') return undefined;
   const text = (key: string) => (typeof fields[key] === 'string' ? { [key]: cut(fields[key] as string) } : {});
-  const number = (key: string) => (typeof fields[key] === 'number' && Number.isFinite(fields[key]) ? { [key]: fields[key] as number } : {});
+  const number = (key: string) =>
+    typeof fields[key] === 'number' && Number.isFinite(fields[key]) ? { [key]: fields[key] as number } : {};
   const named = ordersNamed(fields);
   // Stage functions name their stage; the intake and the auditor name themselves (the auditor, the stage too).
   const writer = fields[LogField.function] ?? fields[LogField.stage];
@@ -109,7 +116,12 @@ export function traceLineOf(fields: Readonly<Record<string, unknown>>, fallback:
  * @example
  * const trace = buildTrace('o-1', await ledger.read('o-1'), logIndex.linesOf('o-1'), { source: "the local runtime's log" });
  */
-export function buildTrace(orderId: string, record: OrderRecord | undefined, lines: readonly TraceLine[], logs: TraceLogs): OrderTrace {
+export function buildTrace(
+  orderId: string,
+  record: OrderRecord | undefined,
+  lines: readonly TraceLine[],
+  logs: TraceLogs,
+): OrderTrace {
   const entries: TraceEntry[] = [
     ...(record?.history ?? []).map((h): TraceEntry => ({ type: 'history', ...h })),
     ...lines.map((l): TraceEntry => ({ type: 'log', ...l })),

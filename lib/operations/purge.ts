@@ -9,7 +9,9 @@ import { PurgeQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 export interface PurgeLedger {
   waitingIn(pipelineId: string, stage: string): Promise<string[]>;
-  close(entries: readonly { id: string; state: 'purged'; stage: string; by: string; at: string }[]): Promise<readonly { readonly kind: string }[]>;
+  close(
+    entries: readonly { id: string; state: 'purged'; stage: string; by: string; at: string }[],
+  ): Promise<readonly { readonly kind: string }[]>;
 }
 
 export interface PurgeReport {
@@ -21,7 +23,12 @@ export interface PurgeReport {
  * @example
  * const { orders } = await purgeStage(sqs, ledger, { pipelineId: 'wh-1', stage: 'packing', queueUrl }, 'operator@host');
  */
-export async function purgeStage(sqs: SQSClient, ledger: PurgeLedger, target: { pipelineId: string; stage: string; queueUrl: string }, by: string): Promise<PurgeReport> {
+export async function purgeStage(
+  sqs: SQSClient,
+  ledger: PurgeLedger,
+  target: { pipelineId: string; stage: string; queueUrl: string },
+  by: string,
+): Promise<PurgeReport> {
   await sqs.send(new PurgeQueueCommand({ QueueUrl: target.queueUrl }));
   const ids = await ledger.waitingIn(target.pipelineId, target.stage);
   const at = new Date().toISOString();

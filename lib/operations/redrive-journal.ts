@@ -140,7 +140,8 @@ export class FileJournal implements RedriveJournal {
     return text.split('\n').flatMap((raw) => {
       try {
         const line = JSON.parse(raw) as Partial<Line>;
-        const valid = typeof line.id === 'string' && STATES.includes(line.state as string) && typeof line.at === 'number';
+        const valid =
+          typeof line.id === 'string' && STATES.includes(line.state as string) && typeof line.at === 'number';
         return valid ? [line as Line] : [];
       } catch {
         return []; // A line torn by a crash mid-write (or the empty last one).

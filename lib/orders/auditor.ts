@@ -7,7 +7,15 @@ import { auditDeadLetters } from '../operations/dead-letter-audit.ts';
 import { sqsClient } from '../aws/clients.ts';
 import { mapConcurrent } from '../aws/concurrency.ts';
 import { readAuditorConfig, sdkTimeoutsOf, type AuditorConfig } from '../runtime/environment.ts';
-import { createLogger, createMetrics, LogMessage, MetricUnit, StageMetric, traceInvocations, tracer } from '../runtime/telemetry.ts';
+import {
+  createLogger,
+  createMetrics,
+  LogMessage,
+  MetricUnit,
+  StageMetric,
+  traceInvocations,
+  tracer,
+} from '../runtime/telemetry.ts';
 import { orderLedger } from './ledger.ts';
 
 /** Queues audited at once. */
@@ -37,17 +45,31 @@ export function deadLetterAuditorHandler(config: AuditorConfig = readAuditorConf
         metrics.addMetric(StageMetric.OrdersDeadLettered, MetricUnit.Count, report.ordersDeadLettered);
         metrics.addMetric(StageMetric.OrdersDiscovered, MetricUnit.Count, report.ordersDiscovered);
         metrics.publishStoredMetrics();
-        if (report.recorded > 0) logger.warn('dead letters recorded by the auditor', { pipeline: queue.pipelineId, stage: queue.stage, recorded: report.recorded });
+        if (report.recorded > 0)
+          logger.warn('dead letters recorded by the auditor', {
+            pipeline: queue.pipelineId,
+            stage: queue.stage,
+            recorded: report.recorded,
+          });
         // One line per order, so that its trace shows the dead letter nobody else reported (rare: redrive-policy moves).
-        for (const letter of report.recordedLetters) logger.warn(LogMessage.deadLetterRecorded, { pipeline: queue.pipelineId, stage: queue.stage, ...letter });
+        for (const letter of report.recordedLetters)
+          logger.warn(LogMessage.deadLetterRecorded, { pipeline: queue.pipelineId, stage: queue.stage, ...letter });
         return report;
       } catch (error) {
-        logger.error('could not audit a dead-letter queue', { pipeline: queue.pipelineId, stage: queue.stage, error: (error as Error).message });
+        logger.error('could not audit a dead-letter queue', {
+          pipeline: queue.pipelineId,
+          stage: queue.stage,
+          error: (error as Error).message,
+        });
         return undefined;
       }
     });
     const done = reports.filter((r) => r !== undefined);
-    const summary = { read: done.reduce((n, r) => n + r.read, 0), recorded: done.reduce((n, r) => n + r.recorded, 0), failedQueues: reports.length - done.length };
+    const summary = {
+      read: done.reduce((n, r) => n + r.read, 0),
+      recorded: done.reduce((n, r) => n + r.recorded, 0),
+      failedQueues: reports.length - done.length,
+    };
     logger.info('dead letters audited', summary);
     return summary;
   });

@@ -2,14 +2,30 @@
  * The breaker function's ports on AWS: the event source mapping (Lambda), the counts and the alarms
  * (CloudWatch), the notification (SNS) — each one call or a few, nothing decided here.
  */
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import {
+  type CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  GetEventSourceMappingCommand,
+  type LambdaClient,
+  UpdateEventSourceMappingCommand,
+} from '@aws-sdk/client-lambda';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { BREAKER_METRICS, breakerChangeMessage } from '../contract/breaker.ts';
 import { RUNBOOK } from '../contract/alarm-rules.ts';
 import { MAX_CONCURRENCY_RANGE } from '../contract/limits.ts';
 import { stageMetricDimensions } from '../contract/metrics.ts';
-import type { AlarmsPort, BreakerNotice, BreakerStage, CountsPort, MappingPort, NotifierPort } from '../operations/circuit-breakers.ts';
+import type {
+  AlarmsPort,
+  BreakerNotice,
+  BreakerStage,
+  CountsPort,
+  MappingPort,
+  NotifierPort,
+} from '../operations/circuit-breakers.ts';
 
 /** SNS refuses longer subjects. */
 const MAX_SUBJECT = 100;
@@ -36,7 +52,9 @@ export function lambdaMappings(lambda: LambdaClient): MappingPort {
         new UpdateEventSourceMappingCommand({
           UUID: uuid,
           Enabled: setting.enabled,
-          ...(setting.maxConcurrency !== undefined ? { ScalingConfig: { MaximumConcurrency: setting.maxConcurrency } } : {}),
+          ...(setting.maxConcurrency !== undefined
+            ? { ScalingConfig: { MaximumConcurrency: setting.maxConcurrency } }
+            : {}),
         }),
       );
     },
@@ -44,13 +62,22 @@ export function lambdaMappings(lambda: LambdaClient): MappingPort {
 }
 
 /** Sums of the stage's BREAKER_METRICS, minute by minute over [from, to). */
-export function cloudWatchCounts(cloudwatch: CloudWatchClient, metrics: { readonly namespace: string; readonly service: string }): CountsPort {
+export function cloudWatchCounts(
+  cloudwatch: CloudWatchClient,
+  metrics: { readonly namespace: string; readonly service: string },
+): CountsPort {
   return {
     async counts(stage: BreakerStage, fromMs: number, toMs: number) {
-      const dimensions = Object.entries(stageMetricDimensions(metrics.service, stage.pipelineId, stage.stage)).map(([Name, Value]) => ({ Name, Value }));
+      const dimensions = Object.entries(stageMetricDimensions(metrics.service, stage.pipelineId, stage.stage)).map(
+        ([Name, Value]) => ({ Name, Value }),
+      );
       const query = (Id: string, MetricName: string): MetricDataQuery => ({
         Id,
-        MetricStat: { Metric: { Namespace: metrics.namespace, MetricName, Dimensions: dimensions }, Period: PERIOD_SECONDS, Stat: 'Sum' },
+        MetricStat: {
+          Metric: { Namespace: metrics.namespace, MetricName, Dimensions: dimensions },
+          Period: PERIOD_SECONDS,
+          Stat: 'Sum',
+        },
         ReturnData: true,
       });
       const sums = { records: 0, failed: 0 };
@@ -65,7 +92,8 @@ export function cloudWatchCounts(cloudwatch: CloudWatchClient, metrics: { readon
           }),
         );
         for (const result of page.MetricDataResults ?? []) {
-          if (result.Id === 'records' || result.Id === 'failed') sums[result.Id] += (result.Values ?? []).reduce((a, b) => a + b, 0);
+          if (result.Id === 'records' || result.Id === 'failed')
+            sums[result.Id] += (result.Values ?? []).reduce((a, b) => a + b, 0);
         }
         NextToken = page.NextToken;
       } while (NextToken);
@@ -81,7 +109,14 @@ export function cloudWatchAlarms(cloudwatch: CloudWatchClient, alarmPrefix: stri
       const names = new Set<string>();
       let NextToken: string | undefined;
       do {
-        const page = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: alarmPrefix, StateValue: 'ALARM', AlarmTypes: ['MetricAlarm'], ...(NextToken ? { NextToken } : {}) }));
+        const page = await cloudwatch.send(
+          new DescribeAlarmsCommand({
+            AlarmNamePrefix: alarmPrefix,
+            StateValue: 'ALARM',
+            AlarmTypes: ['MetricAlarm'],
+            ...(NextToken ? { NextToken } : {}),
+          }),
+        );
         for (const alarm of page.MetricAlarms ?? []) if (alarm.AlarmName) names.add(alarm.AlarmName);
         NextToken = page.NextToken;
       } while (NextToken);
@@ -113,7 +148,10 @@ export function snsNotifier(sns: SNSClient, topicArn: string, context: Notificat
  * breakerNotification({ stage, from: 'closed', to: { state: 'open', since, reason: '30 of 40 records failed …' } }, { stackName: 'Conveyor' }).subject;
  * // 'Conveyor: circuit breaker open in wh-1/packing'
  */
-export function breakerNotification(notice: BreakerNotice, context: NotificationContext): { subject: string; message: string } {
+export function breakerNotification(
+  notice: BreakerNotice,
+  context: NotificationContext,
+): { subject: string; message: string } {
   const { stage, from, to } = notice;
   const flags = ` --stage ${stage.stage} --warehouse ${stage.pipelineId} --target aws --stack ${context.stackName}${context.region ? ` --region ${context.region}` : ''}`;
   const { settings } = stage;
@@ -136,5 +174,8 @@ export function breakerNotification(notice: BreakerNotice, context: Notification
     `Hold it open while you work on it:       npx conveyor breaker open${flags}`,
     `See README '${RUNBOOK.circuitBreaker}'.`,
   ].join('\n');
-  return { subject: `${context.stackName}: ${breakerChangeMessage(to.state)} in ${stage.key}`.slice(0, MAX_SUBJECT), message };
+  return {
+    subject: `${context.stackName}: ${breakerChangeMessage(to.state)} in ${stage.key}`.slice(0, MAX_SUBJECT),
+    message,
+  };
 }

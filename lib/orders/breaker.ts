@@ -19,10 +19,19 @@ import { CloudBreakers, UnknownBreakerError } from '../operations/circuit-breake
 import { readBreakerConfig, type BreakerConfig } from '../runtime/breaker-environment.ts';
 import { sdkTimeoutsOf } from '../runtime/environment.ts';
 import { createLogger, type Logger } from '../runtime/telemetry.ts';
-import { BREAKER_CLIENT_CONFIG, cloudWatchAlarms, cloudWatchCounts, lambdaMappings, snsNotifier } from './breaker-ports.ts';
+import {
+  BREAKER_CLIENT_CONFIG,
+  cloudWatchAlarms,
+  cloudWatchCounts,
+  lambdaMappings,
+  snsNotifier,
+} from './breaker-ports.ts';
 
 /** What an invocation answers: the operator's reply, the round's summary, or why the event was ignored. */
-export type BreakerResult = BreakerReply | { readonly looked: number; readonly failed: number } | { readonly ignored: string };
+export type BreakerResult =
+  | BreakerReply
+  | { readonly looked: number; readonly failed: number }
+  | { readonly ignored: string };
 
 export interface BreakerHandlerOptions {
   /** The table the breakers are kept in. @default the status table on DynamoDB */
@@ -35,7 +44,10 @@ export interface BreakerHandlerOptions {
  * // handlers/breaker.ts
  * export const handler = breakerHandler();
  */
-export function breakerHandler(config: BreakerConfig = readBreakerConfig(), options: BreakerHandlerOptions = {}): (event: unknown) => Promise<BreakerResult> {
+export function breakerHandler(
+  config: BreakerConfig = readBreakerConfig(),
+  options: BreakerHandlerOptions = {},
+): (event: unknown) => Promise<BreakerResult> {
   const logger = createLogger({ function: 'breaker' });
   const cloudwatch = new CloudWatchClient(BREAKER_CLIENT_CONFIG);
   const breakers = new CloudBreakers(config.stages, {
@@ -43,8 +55,13 @@ export function breakerHandler(config: BreakerConfig = readBreakerConfig(), opti
     mappings: lambdaMappings(new LambdaClient(BREAKER_CLIENT_CONFIG)),
     counts: cloudWatchCounts(cloudwatch, config.metrics),
     // Every breaker disabled: there are no alarms (and no permission to look for them).
-    alarms: config.stages.some((s) => s.settings.enabled) ? cloudWatchAlarms(cloudwatch, config.alarmPrefix) : { inAlarm: async () => new Set<string>() },
-    notifier: snsNotifier(new SNSClient(BREAKER_CLIENT_CONFIG), config.topicArn, { stackName: config.stackName, ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}) }),
+    alarms: config.stages.some((s) => s.settings.enabled)
+      ? cloudWatchAlarms(cloudwatch, config.alarmPrefix)
+      : { inAlarm: async () => new Set<string>() },
+    notifier: snsNotifier(new SNSClient(BREAKER_CLIENT_CONFIG), config.topicArn, {
+      stackName: config.stackName,
+      ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
+    }),
     log: logger,
     ...(options.now ? { now: options.now } : {}),
   });
@@ -59,7 +76,11 @@ export function breakerHandler(config: BreakerConfig = readBreakerConfig(), opti
     const alarm = readAlarmEvent(event);
     if (alarm) {
       if (alarm.state !== 'ALARM') return { ignored: `alarm ${alarm.name} is ${alarm.state}` };
-      return (await breakers.onAlarm(alarm.name, alarm.windowStart)) ?? { ignored: `alarm ${alarm.name} is no breaker of this stack` };
+      return (
+        (await breakers.onAlarm(alarm.name, alarm.windowStart)) ?? {
+          ignored: `alarm ${alarm.name} is no breaker of this stack`,
+        }
+      );
     }
     if (isScheduledEvent(event)) return breakers.tick();
     logger.warn('not a breaker event; ignored', { event: JSON.stringify(event).slice(0, 500) });
@@ -67,7 +88,11 @@ export function breakerHandler(config: BreakerConfig = readBreakerConfig(), opti
   };
 }
 
-async function operatorCommand(breakers: CloudBreakers, command: BreakerCommand, logger: Logger): Promise<BreakerReply> {
+async function operatorCommand(
+  breakers: CloudBreakers,
+  command: BreakerCommand,
+  logger: Logger,
+): Promise<BreakerReply> {
   if (command.command === 'describe') return { breakers: await breakers.describe() };
   try {
     const breaker = await breakers.override(command.stage, command.command === 'open' ? 'open' : 'closed', command.by);
@@ -81,7 +106,10 @@ async function operatorCommand(breakers: CloudBreakers, command: BreakerCommand,
 
 const AlarmEvent = z.object({
   'detail-type': z.literal('CloudWatch Alarm State Change'),
-  detail: z.object({ alarmName: z.string().check(z.minLength(1)), state: z.object({ value: z.string(), reasonData: z.optional(z.string()) }) }),
+  detail: z.object({
+    alarmName: z.string().check(z.minLength(1)),
+    state: z.object({ value: z.string(), reasonData: z.optional(z.string()) }),
+  }),
 });
 
 /** An alarm state change: the alarm, its new state, and the start of the window it evaluated (when the event says). */
@@ -111,5 +139,9 @@ function evaluatedWindowStart(reasonData: string | undefined): number | undefine
 }
 
 function isScheduledEvent(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && (event as Record<string, unknown>)['detail-type'] === 'Scheduled Event';
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    (event as Record<string, unknown>)['detail-type'] === 'Scheduled Event'
+  );
 }

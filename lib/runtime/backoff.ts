@@ -16,7 +16,10 @@ export interface BackoffPolicy {
  * a visibility change that would keep a message invisible more than 12 hours from its receive.
  */
 export function longestBackoffSeconds(heldSeconds: number): number {
-  return Math.max(1, Math.floor(SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - Math.max(0, heldSeconds)));
+  return Math.max(
+    1,
+    Math.floor(SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - Math.max(0, heldSeconds)),
+  );
 }
 
 /**
@@ -29,7 +32,12 @@ export function longestBackoffSeconds(heldSeconds: number): number {
  * backoffSeconds(6, { baseSeconds: 2, capSeconds: 300 }); // 1–64
  * backoffSeconds(20, { baseSeconds: 2, capSeconds: 300 }); // 1–300
  */
-export function backoffSeconds(receiveCount: number, policy: BackoffPolicy, random: () => number = Math.random, heldSeconds = 0): number {
+export function backoffSeconds(
+  receiveCount: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+  heldSeconds = 0,
+): number {
   const ceiling = Math.min(backoffCeilingSeconds(policy, receiveCount), longestBackoffSeconds(heldSeconds));
   return Math.max(1, Math.ceil(random() * ceiling));
 }

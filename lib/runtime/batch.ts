@@ -68,7 +68,11 @@ export interface ParsedBatch<In> {
  * Reads every record of a batch. Poison never reaches business logic and is never retried; the same
  * item twice in one batch is handled once.
  */
-export function parseBatch<In>(records: readonly SQSRecord[], reader: MessageReader<In>, partition: string): ParsedBatch<In> {
+export function parseBatch<In>(
+  records: readonly SQSRecord[],
+  reader: MessageReader<In>,
+  partition: string,
+): ParsedBatch<In> {
   const items: WorkItem<In>[] = [];
   const poison: DeadLetterPlan[] = [];
   const seen = new Set<string>();
@@ -91,10 +95,20 @@ export function receiveCountOf(record: SQSRecord): number {
 }
 
 /** JSON, then the stage's schema, then the pipeline check; a failure keeps what identity it can. */
-function parseRecord<In>(record: SQSRecord, reader: MessageReader<In>, partition: string): WorkItem<In> | DeadLetterPlan {
+function parseRecord<In>(
+  record: SQSRecord,
+  reader: MessageReader<In>,
+  partition: string,
+): WorkItem<In> | DeadLetterPlan {
   const traceId = record.messageAttributes?.[ATTR_TRACE_ID]?.stringValue ?? record.messageId;
   const attributeId = validId(record.messageAttributes?.[ATTR_ORDER_ID]?.stringValue);
-  const poison = (reason: string, id = attributeId): DeadLetterPlan => ({ record, kind: 'poison', reason, traceId, ...(id ? { id } : {}) });
+  const poison = (reason: string, id = attributeId): DeadLetterPlan => ({
+    record,
+    kind: 'poison',
+    reason,
+    traceId,
+    ...(id ? { id } : {}),
+  });
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -103,14 +117,26 @@ function parseRecord<In>(record: SQSRecord, reader: MessageReader<In>, partition
   }
   const parsed = safeParse(reader.input, body);
   if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`);
+    const problems = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`);
     return poison(`invalid message: ${problems.join('; ')}`, validId(reader.claimedId?.(body)) ?? attributeId);
   }
   const identity = reader.identify(parsed.data);
   if (identity.partition !== partition) {
-    return poison(`${identity.id} belongs to pipeline ${identity.partition}, but arrived in pipeline ${partition}`, identity.id);
+    return poison(
+      `${identity.id} belongs to pipeline ${identity.partition}, but arrived in pipeline ${partition}`,
+      identity.id,
+    );
   }
-  return { record, message: parsed.data, id: identity.id, partition: identity.partition, traceId, receiveCount: receiveCountOf(record) };
+  return {
+    record,
+    message: parsed.data,
+    id: identity.id,
+    partition: identity.partition,
+    traceId,
+    receiveCount: receiveCountOf(record),
+  };
 }
 
 function validId(value: unknown): string | undefined {
@@ -125,7 +151,9 @@ function jsonErrorWhere(error: Error, body: string): string {
   const position = /position (\d+)/.exec(error.message)?.[1];
   if (position !== undefined) return `at character ${position} of ${body.length}`;
   if (body.trim() === '') return 'the body is empty';
-  return /Unexpected end/.test(error.message) ? `it ends early, after ${body.length} characters` : `${body.length} characters`;
+  return /Unexpected end/.test(error.message)
+    ? `it ends early, after ${body.length} characters`
+    : `${body.length} characters`;
 }
 
 /** What the ledger showed about an item before the work (eventually consistent). */
@@ -137,7 +165,10 @@ export interface SeenItem {
 }
 
 /** Drops items the ledger shows as done here or final; they are acknowledged without work. */
-export function skipSeen<In>(items: readonly WorkItem<In>[], seen: ReadonlyMap<string, SeenItem>): { work: WorkItem<In>[]; skipped: number } {
+export function skipSeen<In>(
+  items: readonly WorkItem<In>[],
+  seen: ReadonlyMap<string, SeenItem>,
+): { work: WorkItem<In>[]; skipped: number } {
   const work = items.filter((item) => {
     const known = seen.get(item.id);
     return !(known?.done || known?.final);
@@ -146,10 +177,21 @@ export function skipSeen<In>(items: readonly WorkItem<In>[], seen: ReadonlyMap<s
 }
 
 /** A transient failure: retried after a backoff, or dead-lettered once the record has used its receives. */
-export function failTransiently<In>(item: WorkItem<In>, reason: string, maxReceiveCount: number): { retry: RetryPlan<In> } | { deadLetter: DeadLetterPlan } {
+export function failTransiently<In>(
+  item: WorkItem<In>,
+  reason: string,
+  maxReceiveCount: number,
+): { retry: RetryPlan<In> } | { deadLetter: DeadLetterPlan } {
   if (item.receiveCount < maxReceiveCount) return { retry: { item, reason } };
   return {
-    deadLetter: { record: item.record, kind: 'exhausted', reason: `${reason} (gave up after ${item.receiveCount} attempts)`, id: item.id, partition: item.partition, traceId: item.traceId },
+    deadLetter: {
+      record: item.record,
+      kind: 'exhausted',
+      reason: `${reason} (gave up after ${item.receiveCount} attempts)`,
+      id: item.id,
+      partition: item.partition,
+      traceId: item.traceId,
+    },
   };
 }
 
@@ -160,20 +202,34 @@ export interface Classified<In, Out> {
 }
 
 /** Sorts the business outcomes: results to forward, transient failures, permanent ones. */
-export function classify<In, Out>(work: readonly WorkItem<In>[], outcomes: readonly Outcome<Out>[], maxReceiveCount: number): Classified<In, Out> {
+export function classify<In, Out>(
+  work: readonly WorkItem<In>[],
+  outcomes: readonly Outcome<Out>[],
+  maxReceiveCount: number,
+): Classified<In, Out> {
   const result: Classified<In, Out> = { done: [], retries: [], deadLetters: [] };
   work.forEach((item, i) => {
     const outcome = outcomes[i] as Outcome<Out>;
     if (outcome.ok) result.done.push({ item, value: outcome.value });
     else if (outcome.permanent) {
-      result.deadLetters.push({ record: item.record, kind: 'rejected', reason: outcome.reason, id: item.id, partition: item.partition, traceId: item.traceId });
+      result.deadLetters.push({
+        record: item.record,
+        kind: 'rejected',
+        reason: outcome.reason,
+        id: item.id,
+        partition: item.partition,
+        traceId: item.traceId,
+      });
     } else addFailure(result, failTransiently(item, outcome.reason, maxReceiveCount));
   });
   return result;
 }
 
 /** Adds a transient failure's fate to the plan. */
-export function addFailure<In>(plan: Pick<Classified<In, unknown>, 'retries' | 'deadLetters'>, fate: ReturnType<typeof failTransiently<In>>): void {
+export function addFailure<In>(
+  plan: Pick<Classified<In, unknown>, 'retries' | 'deadLetters'>,
+  fate: ReturnType<typeof failTransiently<In>>,
+): void {
   if ('retry' in fate) plan.retries.push(fate.retry);
   else plan.deadLetters.push(fate.deadLetter);
 }

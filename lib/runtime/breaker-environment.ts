@@ -65,7 +65,11 @@ function breakersVariable(topology: Topology, mappingUuid: (stageKey: string) =>
  * The breaker function's environment.
  * @param toJson how to serialise; the CDK stack passes `stack.toJsonString` so the UUID tokens resolve.
  */
-export function breakerEnvironment(topology: Topology, resources: BreakerResources, toJson: (value: unknown) => string = JSON.stringify): Record<string, string> {
+export function breakerEnvironment(
+  topology: Topology,
+  resources: BreakerResources,
+  toJson: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
   const breakers = breakersVariable(topology, (key) => {
     const uuid = resources.mappingUuids[key];
     if (uuid === undefined) throw new Error(`no event source mapping for stage ${key}`);
@@ -151,18 +155,31 @@ export function readBreakerConfig(env: NodeJS.ProcessEnv = process.env): Breaker
   const parsed2 = z.safeParse(BreakersVariableSchema, raw);
   const breakers = parsed2.success ? parsed2.data : undefined;
   if (!breakers || Object.values(breakers.stages).some(([, , index]) => breakers.settings[index] === undefined)) {
-    throw new ConfigurationError('the breaker function is misconfigured: CONVEYOR_BREAKERS must list every stage with its event source mapping, maximum concurrency and breaker settings');
+    throw new ConfigurationError(
+      'the breaker function is misconfigured: CONVEYOR_BREAKERS must list every stage with its event source mapping, maximum concurrency and breaker settings',
+    );
   }
   const stages = Object.entries(breakers.stages).map(([key, [mappingUuid, maxConcurrency, index]]) => {
     const [pipelineId, stage] = key.split('/') as [string, string];
-    return { key, pipelineId, stage, mappingUuid, alarmName: alarmNameAfter(e.CONVEYOR_BREAKER_ALARM_PREFIX, pipelineId, stage), maxConcurrency, settings: breakers.settings[index]! };
+    return {
+      key,
+      pipelineId,
+      stage,
+      mappingUuid,
+      alarmName: alarmNameAfter(e.CONVEYOR_BREAKER_ALARM_PREFIX, pipelineId, stage),
+      maxConcurrency,
+      settings: breakers.settings[index]!,
+    };
   });
   return {
     tableName: e.CONVEYOR_STATUS_TABLE,
     topicArn: e.CONVEYOR_ALARM_TOPIC_ARN,
     stackName: e.CONVEYOR_STACK_NAME,
     alarmPrefix: e.CONVEYOR_BREAKER_ALARM_PREFIX,
-    metrics: { namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, service: env.POWERTOOLS_SERVICE_NAME ?? DEFAULT_SERVICE_NAME },
+    metrics: {
+      namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+      service: env.POWERTOOLS_SERVICE_NAME ?? DEFAULT_SERVICE_NAME,
+    },
     stages,
   };
 }

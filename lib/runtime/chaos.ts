@@ -68,19 +68,35 @@ export function parseQueueChaos(spec: string | undefined, stages?: readonly Stag
  * One parser for the whole specification, so both readers accept and refuse the same strings.
  * With `stages` (the topology's stage names), a stage not among them is refused.
  */
-function parseChaosSpec(spec: string | undefined, stages?: readonly StageName[]): { functions: Map<StageName, ChaosEffects>; queues: Map<StageName, QueueChaos> } {
+function parseChaosSpec(
+  spec: string | undefined,
+  stages?: readonly StageName[],
+): { functions: Map<StageName, ChaosEffects>; queues: Map<StageName, QueueChaos> } {
   const functions = new Map<StageName, ChaosEffects>();
   const queues = new Map<StageName, QueueChaos>();
   if (spec === undefined || spec.trim() === '') return { functions, queues };
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [name, probability, effect = 'fail', ...rest] = part.split(':');
     const stage = name as StageName;
     if (stages && !stages.includes(stage)) {
-      throw new Error(`CONVEYOR_CHAOS: "${part}": unknown stage "${name}"; stages are ${stages.join(', ')} (e.g. ${stages[0]}:0.2)`);
+      throw new Error(
+        `CONVEYOR_CHAOS: "${part}": unknown stage "${name}"; stages are ${stages.join(', ')} (e.g. ${stages[0]}:0.2)`,
+      );
     }
-    if (!/^[a-z][a-z0-9-]*$/.test(stage)) throw new Error(`CONVEYOR_CHAOS: "${part}": "${name}" is not a stage name (e.g. picking:0.2,packing:0.1)`);
+    if (!/^[a-z][a-z0-9-]*$/.test(stage))
+      throw new Error(`CONVEYOR_CHAOS: "${part}": "${name}" is not a stage name (e.g. picking:0.2,packing:0.1)`);
     const p = Number(probability);
-    if (rest.length > 0 || probability === undefined || probability.trim() === '' || !Number.isFinite(p) || p < 0 || p > 1) {
+    if (
+      rest.length > 0 ||
+      probability === undefined ||
+      probability.trim() === '' ||
+      !Number.isFinite(p) ||
+      p < 0 ||
+      p > 1
+    ) {
       throw new Error(`CONVEYOR_CHAOS: "${part}": probability must be a number from 0 to 1 (e.g. ${stage}:0.2)`);
     }
     const fn = functions.get(stage) ?? NO_CHAOS;
@@ -88,10 +104,14 @@ function parseChaosSpec(spec: string | undefined, stages?: readonly StageName[])
     const delay = /^delay=(\d+)$/.exec(effect);
     if (effect === 'fail') functions.set(stage, { ...fn, fail: p });
     else if (effect === 'stall') functions.set(stage, { ...fn, stall: p });
-    else if (delay && Number(delay[1]) > 0) functions.set(stage, { ...fn, delay: { probability: p, ms: Number(delay[1]) } });
+    else if (delay && Number(delay[1]) > 0)
+      functions.set(stage, { ...fn, delay: { probability: p, ms: Number(delay[1]) } });
     else if (effect === 'duplicate') queues.set(stage, { ...queue, duplicate: p });
     else if (effect === 'reorder') queues.set(stage, { ...queue, reorder: p });
-    else throw new Error(`CONVEYOR_CHAOS: "${part}": unknown effect "${effect}"; effects are ${EFFECTS} (e.g. ${stage}:0.1:delay=1500, ${stage}:0.1:duplicate)`);
+    else
+      throw new Error(
+        `CONVEYOR_CHAOS: "${part}": unknown effect "${effect}"; effects are ${EFFECTS} (e.g. ${stage}:0.1:delay=1500, ${stage}:0.1:duplicate)`,
+      );
   }
   return { functions, queues };
 }

@@ -6,7 +6,14 @@ import * as z from 'zod/mini';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOCAL_SERVICE_NAME, METRICS_NAMESPACE } from '../contract/index.ts';
 import { sdkTimeouts, UNBUDGETED, type SdkTimeouts } from '../aws/clients.ts';
 import { NO_CHAOS, parseChaos, type ChaosEffects } from './chaos.ts';
-import { STAGE_NAME_PATTERN, TRACKING_LEVELS, type Stage, type Topology, type TrackingLevel, type StageName } from '../topology/model.ts';
+import {
+  STAGE_NAME_PATTERN,
+  TRACKING_LEVELS,
+  type Stage,
+  type Topology,
+  type TrackingLevel,
+  type StageName,
+} from '../topology/model.ts';
 
 /** Thrown at handler start-up when its environment is missing or malformed. */
 export class ConfigurationError extends Error {
@@ -26,7 +33,11 @@ export const DEFAULT_SERVICE_NAME = LOCAL_SERVICE_NAME;
 export const ANSWER_WITHIN_VARIABLE = 'CONVEYOR_ANSWER_WITHIN_SECONDS';
 
 /** Environment shared by every Conveyor function. */
-function commonEnvironment(topology: Topology, tableName: string, serviceName = DEFAULT_SERVICE_NAME): Record<string, string> {
+function commonEnvironment(
+  topology: Topology,
+  tableName: string,
+  serviceName = DEFAULT_SERVICE_NAME,
+): Record<string, string> {
   return {
     CONVEYOR_STATUS_TABLE: tableName,
     CONVEYOR_TRACKING: topology.tracking,
@@ -103,7 +114,11 @@ export interface AuditorResources {
  * The environment of the dead-letter auditor: every stage's DLQ with what the auditor must know of it.
  * @param toJson how to serialise; the CDK stack passes `stack.toJsonString` so queue URL tokens resolve.
  */
-export function auditorEnvironment(topology: Topology, resources: AuditorResources, toJson: (value: unknown) => string = JSON.stringify): Record<string, string> {
+export function auditorEnvironment(
+  topology: Topology,
+  resources: AuditorResources,
+  toJson: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
   const queues = topology.pipelines.flatMap((p) =>
     p.stages.map((s) => ({
       pipelineId: p.id,
@@ -113,17 +128,26 @@ export function auditorEnvironment(topology: Topology, resources: AuditorResourc
       deadLetterQueueUrl: resources.deadLetterQueueUrls[s.key],
     })),
   );
-  return { ...commonEnvironment(topology, resources.tableName, resources.serviceName), CONVEYOR_DEAD_LETTER_QUEUES: toJson(queues) };
+  return {
+    ...commonEnvironment(topology, resources.tableName, resources.serviceName),
+    CONVEYOR_DEAD_LETTER_QUEUES: toJson(queues),
+  };
 }
 
 const text = z.string().check(z.minLength(1, { error: 'must not be empty' }));
-const count = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 1' }), z.minimum(1, { error: 'must be a whole number ≥ 1' }));
-const seconds = z.coerce.number().check(z.int({ error: 'must be a whole number ≥ 0' }), z.minimum(0, { error: 'must be a whole number ≥ 0' }));
+const count = z.coerce
+  .number()
+  .check(z.int({ error: 'must be a whole number ≥ 1' }), z.minimum(1, { error: 'must be a whole number ≥ 1' }));
+const seconds = z.coerce
+  .number()
+  .check(z.int({ error: 'must be a whole number ≥ 0' }), z.minimum(0, { error: 'must be a whole number ≥ 0' }));
 const tracking = z.enum(TRACKING_LEVELS, { error: `must be one of ${TRACKING_LEVELS.join(', ')}` });
 
 const StageEnv = z.object({
   CONVEYOR_PIPELINE: text,
-  CONVEYOR_STAGE: z.string().check(z.regex(STAGE_NAME_PATTERN, { error: 'must be a stage name (lowercase letters, digits, dashes)' })),
+  CONVEYOR_STAGE: z
+    .string()
+    .check(z.regex(STAGE_NAME_PATTERN, { error: 'must be a stage name (lowercase letters, digits, dashes)' })),
   CONVEYOR_HANDLER: text,
   CONVEYOR_STAGE_POSITION: count,
   CONVEYOR_NEXT_STAGE: z.optional(text),
@@ -177,7 +201,9 @@ export interface IntakeConfig {
 function parseEnv<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, who: string): z.infer<S> {
   const parsed = z.safeParse(schema, env);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' && i.input === undefined ? 'is not set' : i.message}`);
+  const problems = parsed.error.issues.map(
+    (i) => `${i.path.join('.')} ${i.code === 'invalid_type' && i.input === undefined ? 'is not set' : i.message}`,
+  );
   throw new ConfigurationError(`${who} is misconfigured: environment variable ${problems.join('; ')}`);
 }
 
@@ -185,12 +211,16 @@ function parseEnv<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, wh
 export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv = process.env): StageConfig {
   const e = parseEnv(StageEnv, env, `the ${expectedStage} handler`);
   if (e.CONVEYOR_HANDLER !== expectedStage) {
-    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_HANDLER is "${e.CONVEYOR_HANDLER}" (stage ${e.CONVEYOR_STAGE})`);
+    throw new ConfigurationError(
+      `the ${expectedStage} handler is misconfigured: CONVEYOR_HANDLER is "${e.CONVEYOR_HANDLER}" (stage ${e.CONVEYOR_STAGE})`,
+    );
   }
   // The last stage of its pipeline forwards nowhere: the next stage's name and queue come together, or not at all.
   if (Boolean(e.CONVEYOR_NEXT_QUEUE_URL) !== Boolean(e.CONVEYOR_NEXT_STAGE)) {
     const missing = e.CONVEYOR_NEXT_QUEUE_URL ? 'CONVEYOR_NEXT_STAGE' : 'CONVEYOR_NEXT_QUEUE_URL';
-    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: environment variable ${missing} is not set (CONVEYOR_NEXT_QUEUE_URL and CONVEYOR_NEXT_STAGE come together; neither for a pipeline's last stage)`);
+    throw new ConfigurationError(
+      `the ${expectedStage} handler is misconfigured: environment variable ${missing} is not set (CONVEYOR_NEXT_QUEUE_URL and CONVEYOR_NEXT_STAGE come together; neither for a pipeline's last stage)`,
+    );
   }
   let chaos: ChaosEffects;
   try {
@@ -199,7 +229,9 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
     throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: ${(error as Error).message}`);
   }
   if (e.CONVEYOR_BACKOFF_CAP_SECONDS < e.CONVEYOR_BACKOFF_BASE_SECONDS) {
-    throw new ConfigurationError(`the ${expectedStage} handler is misconfigured: CONVEYOR_BACKOFF_CAP_SECONDS is below CONVEYOR_BACKOFF_BASE_SECONDS`);
+    throw new ConfigurationError(
+      `the ${expectedStage} handler is misconfigured: CONVEYOR_BACKOFF_CAP_SECONDS is below CONVEYOR_BACKOFF_BASE_SECONDS`,
+    );
   }
   return {
     pipelineId: e.CONVEYOR_PIPELINE,
@@ -220,16 +252,32 @@ export function readStageConfig(expectedStage: StageName, env: NodeJS.ProcessEnv
 
 export interface AuditorConfig {
   readonly tableName: string;
-  readonly queues: readonly { pipelineId: string; stage: string; position: number; maxReceiveCount: number; deadLetterQueueUrl: string }[];
+  readonly queues: readonly {
+    pipelineId: string;
+    stage: string;
+    position: number;
+    maxReceiveCount: number;
+    deadLetterQueueUrl: string;
+  }[];
 }
 
 const AuditedQueues = z.array(
-  z.object({ pipelineId: text, stage: text, position: count, maxReceiveCount: count, deadLetterQueueUrl: z.url({ error: 'must be a queue URL' }) }),
+  z.object({
+    pipelineId: text,
+    stage: text,
+    position: count,
+    maxReceiveCount: count,
+    deadLetterQueueUrl: z.url({ error: 'must be a queue URL' }),
+  }),
 );
 
 /** Reads the dead-letter auditor's configuration; throws ConfigurationError naming what is wrong. */
 export function readAuditorConfig(env: NodeJS.ProcessEnv = process.env): AuditorConfig {
-  const e = parseEnv(z.object({ CONVEYOR_STATUS_TABLE: text, CONVEYOR_DEAD_LETTER_QUEUES: text }), env, 'the dead-letter auditor');
+  const e = parseEnv(
+    z.object({ CONVEYOR_STATUS_TABLE: text, CONVEYOR_DEAD_LETTER_QUEUES: text }),
+    env,
+    'the dead-letter auditor',
+  );
   let queues: unknown;
   try {
     queues = JSON.parse(e.CONVEYOR_DEAD_LETTER_QUEUES);
@@ -238,7 +286,9 @@ export function readAuditorConfig(env: NodeJS.ProcessEnv = process.env): Auditor
   }
   const parsed = z.safeParse(AuditedQueues, queues);
   if (!parsed.success || parsed.data.length === 0) {
-    throw new ConfigurationError('the dead-letter auditor is misconfigured: CONVEYOR_DEAD_LETTER_QUEUES must list every stage with its dead-letter queue URL');
+    throw new ConfigurationError(
+      'the dead-letter auditor is misconfigured: CONVEYOR_DEAD_LETTER_QUEUES must list every stage with its dead-letter queue URL',
+    );
   }
   return { tableName: e.CONVEYOR_STATUS_TABLE, queues: parsed.data };
 }
@@ -254,7 +304,9 @@ export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
   }
   const parsed = z.safeParse(z.record(z.string(), z.url()), queues);
   if (!parsed.success || Object.keys(parsed.data).length === 0) {
-    throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES must map each warehouse id to its first queue URL');
+    throw new ConfigurationError(
+      'the intake handler is misconfigured: CONVEYOR_ENTRY_QUEUES must map each warehouse id to its first queue URL',
+    );
   }
   let stages: unknown;
   try {
@@ -264,7 +316,9 @@ export function readIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
   }
   const entryStages = z.safeParse(z.record(z.string(), text), stages);
   if (!entryStages.success || Object.keys(parsed.data).some((id) => !(id in entryStages.data))) {
-    throw new ConfigurationError('the intake handler is misconfigured: CONVEYOR_ENTRY_STAGES must map each warehouse id to its first stage');
+    throw new ConfigurationError(
+      'the intake handler is misconfigured: CONVEYOR_ENTRY_STAGES must map each warehouse id to its first stage',
+    );
   }
   return {
     tableName: e.CONVEYOR_STATUS_TABLE,
@@ -284,7 +338,9 @@ export function sdkTimeoutsOf(env: NodeJS.ProcessEnv = process.env): SdkTimeouts
   if (raw === undefined) return UNBUDGETED;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new ConfigurationError(`the function is misconfigured: ${ANSWER_WITHIN_VARIABLE} must be a whole number of seconds ≥ 1, got ${JSON.stringify(raw)}`);
+    throw new ConfigurationError(
+      `the function is misconfigured: ${ANSWER_WITHIN_VARIABLE} must be a whole number of seconds ≥ 1, got ${JSON.stringify(raw)}`,
+    );
   }
   return sdkTimeouts(seconds);
 }

@@ -20,15 +20,21 @@ type Process<In, Out> = (batch: readonly In[]) => readonly Outcome<Out>[] | Prom
  * @example
  * const process = withInjectedFaults(planPickWave, { fail: 0.2, stall: 0, delay: { probability: 0, ms: 0 } });
  */
-export function withInjectedFaults<In, Out>(process: Process<In, Out>, chaos: ChaosEffects, random: () => number = Math.random): Process<In, Out> {
+export function withInjectedFaults<In, Out>(
+  process: Process<In, Out>,
+  chaos: ChaosEffects,
+  random: () => number = Math.random,
+): Process<In, Out> {
   if (chaos.fail <= 0 && chaos.stall <= 0 && chaos.delay.probability <= 0) return process;
   return async (batch) => {
     if (chaos.stall > 0 && random() < chaos.stall) stall();
-    if (chaos.delay.probability > 0 && random() < chaos.delay.probability) await new Promise((resolve) => setTimeout(resolve, chaos.delay.ms));
+    if (chaos.delay.probability > 0 && random() < chaos.delay.probability)
+      await new Promise((resolve) => setTimeout(resolve, chaos.delay.ms));
     const hit = batch.map(() => chaos.fail > 0 && random() < chaos.fail);
     const spared = batch.filter((_, i) => !hit[i]);
     const outcomes = spared.length > 0 ? await process(spared) : [];
-    if (outcomes.length !== spared.length) throw new Error(`the stage returned ${outcomes.length} outcomes for ${spared.length} records`);
+    if (outcomes.length !== spared.length)
+      throw new Error(`the stage returned ${outcomes.length} outcomes for ${spared.length} records`);
     let next = 0;
     return hit.map((failed) => (failed ? retry(CHAOS_REASON) : (outcomes[next++] as Outcome<Out>)));
   };

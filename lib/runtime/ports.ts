@@ -4,7 +4,13 @@
  * adapters are SqsQueues (below) and the order ledger (lib/ledger); tests plug in-memory ones in.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { changeVisibility, sendMessages, type OutgoingMessage, type SendOutcome, type VisibilityChange } from '../aws/sqs.ts';
+import {
+  changeVisibility,
+  sendMessages,
+  type OutgoingMessage,
+  type SendOutcome,
+  type VisibilityChange,
+} from '../aws/sqs.ts';
 
 export type { OutgoingMessage, SendOutcome, VisibilityChange } from '../aws/sqs.ts';
 
@@ -54,14 +60,40 @@ export type RecordResult =
 /** Where the ledger records an item's progress and fate. Positions number a pipeline's stages from 1. */
 export interface ProgressLedger {
   /** Eventually consistent hints: each item's state and whether `stage` recorded its step. */
-  lookup(ids: readonly string[], stage?: string): Promise<ReadonlyMap<string, { readonly state?: ItemState; readonly deadPosition?: number; readonly done: boolean }>>;
+  lookup(
+    ids: readonly string[],
+    stage?: string,
+  ): Promise<
+    ReadonlyMap<string, { readonly state?: ItemState; readonly deadPosition?: number; readonly done: boolean }>
+  >;
   /** Finished steps, in batches; returns the ids not recorded. */
-  recordSteps(steps: readonly { id: string; partition: string; stage: string; position: number; next: string; at: string; detail?: Facts }[]): Promise<string[]>;
+  recordSteps(
+    steps: readonly {
+      id: string;
+      partition: string;
+      stage: string;
+      position: number;
+      next: string;
+      at: string;
+      detail?: Facts;
+    }[],
+  ): Promise<string[]>;
   /** The last stage's record: exactly once per item. */
-  complete(entries: readonly { id: string; partition: string; stage: string; at: string; result: Facts }[]): Promise<RecordResult[]>;
+  complete(
+    entries: readonly { id: string; partition: string; stage: string; at: string; result: Facts }[],
+  ): Promise<RecordResult[]>;
   /** Dead-lettered items, with the reason. */
   deadLetter(
-    entries: readonly { id: string; partition?: string; stage: string; position: number; reason: string; kind: string; at: string; messageId?: string }[],
+    entries: readonly {
+      id: string;
+      partition?: string;
+      stage: string;
+      position: number;
+      reason: string;
+      kind: string;
+      at: string;
+      messageId?: string;
+    }[],
   ): Promise<RecordResult[]>;
   /** Items dead-lettered at or before `position` that this stage processed again (a redrive). */
   revive(entries: readonly { id: string; position: number; at: string }[]): Promise<RecordResult[]>;

@@ -13,13 +13,29 @@
  *   6. back off transient failures and report them in `batchItemFailures`; Lambda deletes the rest
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { addFailure, classify, failTransiently, parseBatch, skipSeen, type MessageReader, type SeenItem, type WorkItem } from './batch.ts';
+import {
+  addFailure,
+  classify,
+  failTransiently,
+  parseBatch,
+  skipSeen,
+  type MessageReader,
+  type SeenItem,
+  type WorkItem,
+} from './batch.ts';
 import { sqsClient } from '../aws/clients.ts';
 import { readStageConfig, sdkTimeoutsOf, type StageConfig } from './environment.ts';
 import { withInjectedFaults } from './fault-injection.ts';
 import type { Outcome } from './outcome.ts';
 import { SqsQueues, type Facts, type ProgressLedger, type Queues } from './ports.ts';
-import { backOff, deadLetter, forwardResults, recordCompletions, recordSteps, type EffectContext } from './stage-effects.ts';
+import {
+  backOff,
+  deadLetter,
+  forwardResults,
+  recordCompletions,
+  recordSteps,
+  type EffectContext,
+} from './stage-effects.ts';
 import { Tally } from './tally.ts';
 import { createLogger, createMetrics, tracer, type Logger, type Metrics } from './telemetry.ts';
 import type { StageName } from '../topology/model.ts';
@@ -70,7 +86,10 @@ const MAX_RESERVE_MS = 3_000;
  * // handlers/picking.ts (through the order domain's wiring, lib/orders/stages.ts)
  * export const handler = createStageHandler(pickingStage, { ledger });
  */
-export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>, options: StageRuntimeOptions): StageHandler {
+export function createStageHandler<In, Out>(
+  definition: StageDefinition<In, Out>,
+  options: StageRuntimeOptions,
+): StageHandler {
   const config = options.config ?? readStageConfig(definition.stage);
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
@@ -85,7 +104,8 @@ export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>
     random,
     summarize: definition.summarize,
     // Under the stage's own name (its handler's), which is what later stages' schemas read.
-    forward: definition.forward ?? ((message: In, value: Out) => ({ ...(message as object), [definition.stage]: value })),
+    forward:
+      definition.forward ?? ((message: In, value: Out) => ({ ...(message as object), [definition.stage]: value })),
     enteredAt: definition.enteredAt ?? (() => undefined),
   };
   const stage: Stage<In, Out> = { definition, process: withInjectedFaults(definition.process, config.chaos, random) };
@@ -96,7 +116,12 @@ export function createStageHandler<In, Out>(definition: StageDefinition<In, Out>
     logger.addContext(context);
     const remaining = context.getRemainingTimeInMillis();
     const ctx: EffectContext<In, Out> = { ...shared, tally: new Tally() };
-    const failures = await processBatch(stage, ctx, event.Records, started + remaining - Math.min(MAX_RESERVE_MS, remaining * RESERVE_SHARE));
+    const failures = await processBatch(
+      stage,
+      ctx,
+      event.Records,
+      started + remaining - Math.min(MAX_RESERVE_MS, remaining * RESERVE_SHARE),
+    );
     ctx.tally.publish(metrics, logger, now() - started);
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
@@ -109,7 +134,12 @@ interface Stage<In, Out> {
 }
 
 /** One batch, step by step; returns the message ids to report as failures. */
-async function processBatch<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<In, Out>, records: SQSEvent['Records'], workEndsAt: number): Promise<Set<string>> {
+async function processBatch<In, Out>(
+  stage: Stage<In, Out>,
+  ctx: EffectContext<In, Out>,
+  records: SQSEvent['Records'],
+  workEndsAt: number,
+): Promise<Set<string>> {
   const { config, now, tally } = ctx;
   const started = now();
   const isLast = config.nextQueueUrl === undefined;
@@ -118,7 +148,8 @@ async function processBatch<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<I
   // 1–2. Parse, then skip what the ledger already shows as done.
   const parsed = parseBatch(records, stage.definition, config.pipelineId);
   tally.duplicates += parsed.repeats;
-  const seen = now() < workEndsAt ? await lookUp(ctx, parsed.items, isLast) : new Map<string, SeenItem & { revivable: boolean }>();
+  const seen =
+    now() < workEndsAt ? await lookUp(ctx, parsed.items, isLast) : new Map<string, SeenItem & { revivable: boolean }>();
   const { work, skipped } = skipSeen(parsed.items, seen);
   tally.duplicates += skipped;
 
@@ -128,7 +159,8 @@ async function processBatch<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<I
 
   // 4. Forward (only before the deadline), then record.
   const forwardable = now() < workEndsAt ? plan.done : [];
-  for (const { item } of plan.done.slice(forwardable.length)) addFailure(plan, failTransiently(item, 'the batch ran out of time before forwarding', config.maxReceiveCount));
+  for (const { item } of plan.done.slice(forwardable.length))
+    addFailure(plan, failTransiently(item, 'the batch ran out of time before forwarding', config.maxReceiveCount));
   const forwarded = await forwardResults(ctx, { ...plan, done: forwardable });
   if (isLast) await recordCompletions(ctx, plan, forwarded);
   else await recordSteps(ctx, forwarded, new Set([...seen].filter(([, s]) => s.revivable).map(([id]) => id)));
@@ -141,17 +173,29 @@ async function processBatch<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<I
 }
 
 /** The business function, raced against the work deadline: a slow batch fails cleanly instead of timing out. */
-async function runBusiness<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<In, Out>, work: readonly WorkItem<In>[], workEndsAt: number): Promise<readonly Outcome<Out>[]> {
+async function runBusiness<In, Out>(
+  stage: Stage<In, Out>,
+  ctx: EffectContext<In, Out>,
+  work: readonly WorkItem<In>[],
+  workEndsAt: number,
+): Promise<readonly Outcome<Out>[]> {
   const { config, now, logger } = ctx;
   if (work.length === 0) return [];
   const failAll = (reason: string) => work.map((): Outcome<Out> => ({ ok: false, permanent: false, reason }));
   if (now() >= workEndsAt) return failAll('the batch ran out of time before its work could start');
   try {
-    const outcomes = await beforeDeadline(Promise.resolve().then(() => stage.process(work.map((w) => w.message))), workEndsAt - now());
-    if (outcomes.length !== work.length) throw new Error(`the ${config.stage} stage returned ${outcomes.length} outcomes for ${work.length} records`);
+    const outcomes = await beforeDeadline(
+      Promise.resolve().then(() => stage.process(work.map((w) => w.message))),
+      workEndsAt - now(),
+    );
+    if (outcomes.length !== work.length)
+      throw new Error(`the ${config.stage} stage returned ${outcomes.length} outcomes for ${work.length} records`);
     return outcomes;
   } catch (error) {
-    logger.error('stage function failed for the whole batch', { error: (error as Error).message, records: work.length });
+    logger.error('stage function failed for the whole batch', {
+      error: (error as Error).message,
+      records: work.length,
+    });
     return failAll(`${config.stage} failed: ${(error as Error).message}`);
   }
 }
@@ -161,7 +205,11 @@ async function runBusiness<In, Out>(stage: Stage<In, Out>, ctx: EffectContext<In
  * dead-lettered at or before this stage (processing them now is a redrive that revives them).
  * Only an optimisation: a failed lookup costs work, never correctness.
  */
-async function lookUp<In, Out>(ctx: EffectContext<In, Out>, items: readonly WorkItem<In>[], isLast: boolean): Promise<Map<string, SeenItem & { revivable: boolean }>> {
+async function lookUp<In, Out>(
+  ctx: EffectContext<In, Out>,
+  items: readonly WorkItem<In>[],
+  isLast: boolean,
+): Promise<Map<string, SeenItem & { revivable: boolean }>> {
   const seen = new Map<string, SeenItem & { revivable: boolean }>();
   if (items.length === 0) return seen;
   const { config } = ctx;
@@ -185,7 +233,10 @@ async function lookUp<In, Out>(ctx: EffectContext<In, Out>, items: readonly Work
 async function beforeDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('the batch ran out of time before the function timeout')), Math.max(0, ms));
+    timer = setTimeout(
+      () => reject(new Error('the batch ran out of time before the function timeout')),
+      Math.max(0, ms),
+    );
   });
   try {
     return await Promise.race([promise, expired]);

@@ -72,7 +72,13 @@ const common = {
 
 /** A stage's defaults: the same settings for every stage; its handler module is named like it. */
 export function defaultStage(name: string): StageDefaults {
-  return { handler: name, ...common, backoff: { ...common.backoff }, alarms: { ...common.alarms }, breaker: { ...common.breaker } };
+  return {
+    handler: name,
+    ...common,
+    backoff: { ...common.backoff },
+    alarms: { ...common.alarms },
+    breaker: { ...common.breaker },
+  };
 }
 
 export const DEFAULT_TRACKING = 'full' as const;

@@ -33,15 +33,25 @@ export function backoffCeilingSeconds(backoff: Backoff, receiveCount: number): n
  * @example
  * retryBudgetSeconds({ maxReceiveCount: 3, backoff: { baseSeconds: 2, capSeconds: 300 }, visibilityTimeoutSeconds: 181 }); // 181 + 181 + 181
  */
-export function retryBudgetSeconds(stage: { readonly maxReceiveCount: number; readonly backoff: Backoff; readonly visibilityTimeoutSeconds: number }): number {
+export function retryBudgetSeconds(stage: {
+  readonly maxReceiveCount: number;
+  readonly backoff: Backoff;
+  readonly visibilityTimeoutSeconds: number;
+}): number {
   let total = stage.visibilityTimeoutSeconds;
-  for (let n = 1; n < stage.maxReceiveCount; n++) total += Math.max(backoffCeilingSeconds(stage.backoff, n), stage.visibilityTimeoutSeconds);
+  for (let n = 1; n < stage.maxReceiveCount; n++)
+    total += Math.max(backoffCeilingSeconds(stage.backoff, n), stage.visibilityTimeoutSeconds);
   return total;
 }
 
 /** The largest backoff cap SQS can honour for a stage: 12 hours less the time a record may be held first. */
-export function largestBackoffCapSeconds(stage: { readonly timeoutSeconds: number; readonly maxBatchingWindowSeconds: number }): number {
-  return SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - stage.timeoutSeconds - stage.maxBatchingWindowSeconds;
+export function largestBackoffCapSeconds(stage: {
+  readonly timeoutSeconds: number;
+  readonly maxBatchingWindowSeconds: number;
+}): number {
+  return (
+    SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - stage.timeoutSeconds - stage.maxBatchingWindowSeconds
+  );
 }
 
 /**

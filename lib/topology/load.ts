@@ -20,11 +20,18 @@ import {
   TRACKING_LEVELS,
   type Pipeline,
   type Stage,
-  type StageName,
   type Topology,
   SQS_MAX_VISIBILITY_SECONDS,
 } from './model.ts';
-import { largestBackoffCapSeconds, MAX_STAGES_PER_STACK, MAX_WAREHOUSES_PER_STACK, MIN_DEAD_LETTER_DAYS, RETRY_BUDGET_SHARE_OF_RETENTION, retryBudgetSeconds, VISIBILITY_LIMIT_MARGIN_SECONDS } from './limits.ts';
+import {
+  largestBackoffCapSeconds,
+  MAX_STAGES_PER_STACK,
+  MAX_WAREHOUSES_PER_STACK,
+  MIN_DEAD_LETTER_DAYS,
+  RETRY_BUDGET_SHARE_OF_RETENTION,
+  retryBudgetSeconds,
+  VISIBILITY_LIMIT_MARGIN_SECONDS,
+} from './limits.ts';
 
 /** Thrown when the topology configuration is invalid; `issues` lists each problem with its field path. */
 export class TopologyError extends Error {
@@ -66,7 +73,8 @@ function strictObject<S extends z.ZodRawShape>(shape: S) {
   const known = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (iss) => {
-      if (iss.code === 'unrecognized_keys') return `unknown setting ${iss.keys.map((k) => `"${k}"`).join(', ')}; known settings: ${known}`;
+      if (iss.code === 'unrecognized_keys')
+        return `unknown setting ${iss.keys.map((k) => `"${k}"`).join(', ')}; known settings: ${known}`;
       if (iss.code === 'invalid_type') return `must be an object, got ${describe(iss.input)}`;
       return undefined;
     },
@@ -78,7 +86,9 @@ function oneOf<T extends readonly [string, ...string[]]>(values: T) {
 }
 
 const StageOverride = strictObject({
-  handler: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must name a module in handlers/ (lowercase letters, digits, dashes)' }),
+  handler: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/, { error: 'must name a module in handlers/ (lowercase letters, digits, dashes)' }),
   batchSize: int(1, 10_000),
   maxBatchingWindowSeconds: int(0, 300),
   maxConcurrency: int(2, 1000),
@@ -87,7 +97,10 @@ const StageOverride = strictObject({
   maxReceiveCount: int(1, 1000),
   // SQS's 12 hours, less the margin and the shortest time a record is held (a 1 s timeout): the most any
   // stage could honour. The rule across settings narrows it to what this stage can (largestBackoffCapSeconds).
-  backoff: strictObject({ baseSeconds: int(1, LONGEST_BACKOFF_SECONDS), capSeconds: int(1, LONGEST_BACKOFF_SECONDS) }).partial(),
+  backoff: strictObject({
+    baseSeconds: int(1, LONGEST_BACKOFF_SECONDS),
+    capSeconds: int(1, LONGEST_BACKOFF_SECONDS),
+  }).partial(),
   visibilityTimeoutSeconds: int(0, SQS_MAX_VISIBILITY_SECONDS),
   alarms: strictObject({
     maxAgeOfOldestMessageSeconds: int(60, 1_209_600),
@@ -113,20 +126,29 @@ const StageOverride = strictObject({
 type StageOverride = z.infer<typeof StageOverride>;
 
 const StageNameSchema = z.string().regex(STAGE_NAME_PATTERN, {
-  error: (iss) => `stage name ${describe(iss.input)} must be 2–20 lowercase letters, digits or dashes, starting with a letter and not ending with a dash`,
+  error: (iss) =>
+    `stage name ${describe(iss.input)} must be 2–20 lowercase letters, digits or dashes, starting with a letter and not ending with a dash`,
 });
 
 /** Settings by stage name; which names exist is decided by the chains (checked after parsing). */
-const StagesOverride = z.record(StageNameSchema, StageOverride, { error: (iss) => `must be an object keyed by stage name, got ${describe(iss.input)}` });
+const StagesOverride = z.record(StageNameSchema, StageOverride, {
+  error: (iss) => `must be an object keyed by stage name, got ${describe(iss.input)}`,
+});
 
 /** An ordered chain of stage names: the stages an order of the pipeline passes through. */
 const Chain = z
-  .array(StageNameSchema, { error: (iss) => `must be a list of stage names, in the order orders pass them, got ${describe(iss.input)}` })
+  .array(StageNameSchema, {
+    error: (iss) => `must be a list of stage names, in the order orders pass them, got ${describe(iss.input)}`,
+  })
   .min(1, { error: 'needs at least one stage' })
-  .refine((chain) => new Set(chain).size === chain.length, { error: (iss) => `lists a stage twice (${repeated(iss.input as string[]).join(', ')}); a stage comes once per pipeline` });
+  .refine((chain) => new Set(chain).size === chain.length, {
+    error: (iss) =>
+      `lists a stage twice (${repeated(iss.input as string[]).join(', ')}); a stage comes once per pipeline`,
+  });
 
 const WarehouseId = z.string().regex(WAREHOUSE_ID_PATTERN, {
-  error: (iss) => `warehouse id ${describe(iss.input)} must be 1–20 lowercase letters, digits or dashes, not starting or ending with a dash`,
+  error: (iss) =>
+    `warehouse id ${describe(iss.input)} must be 1–20 lowercase letters, digits or dashes, not starting or ending with a dash`,
 });
 
 const TopologyInput = strictObject({
@@ -161,11 +183,9 @@ const TopologyInput = strictObject({
     // SQS keeps messages 1 minute to 14 days; dead letters must outlive queued work, a week at least.
     queueDays: int(1, MAX_RETENTION_DAYS - 1),
     deadLetterDays: int(MIN_DEAD_LETTER_DAYS, MAX_RETENTION_DAYS),
-    logDays: z
-      .number()
-      .refine((d) => (CLOUDWATCH_LOG_RETENTION_DAYS as readonly number[]).includes(d), {
-        error: `must be one of CloudWatch's retention periods: ${CLOUDWATCH_LOG_RETENTION_DAYS.join(', ')}`,
-      }),
+    logDays: z.number().refine((d) => (CLOUDWATCH_LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      error: `must be one of CloudWatch's retention periods: ${CLOUDWATCH_LOG_RETENTION_DAYS.join(', ')}`,
+    }),
   }).partial(),
 }).partial();
 export type TopologyInput = z.infer<typeof TopologyInput>;
@@ -173,11 +193,19 @@ export type TopologyInput = z.infer<typeof TopologyInput>;
 function mergeStage(base: StageDefaults, override: StageOverride | undefined): StageDefaults {
   if (!override) return base;
   const { backoff, alarms, breaker, ...rest } = override;
-  return { ...base, ...rest, backoff: { ...base.backoff, ...backoff }, alarms: { ...base.alarms, ...alarms }, breaker: { ...base.breaker, ...breaker } };
+  return {
+    ...base,
+    ...rest,
+    backoff: { ...base.backoff, ...backoff },
+    alarms: { ...base.alarms, ...alarms },
+    breaker: { ...base.breaker, ...breaker },
+  };
 }
 
 /** The visibility timeout AWS recommends for an SQS event source: 6 × function timeout + batching window. */
-export function minimumVisibilitySeconds(s: Pick<StageDefaults, 'timeoutSeconds' | 'maxBatchingWindowSeconds'>): number {
+export function minimumVisibilitySeconds(
+  s: Pick<StageDefaults, 'timeoutSeconds' | 'maxBatchingWindowSeconds'>,
+): number {
   return 6 * s.timeoutSeconds + s.maxBatchingWindowSeconds;
 }
 
@@ -185,10 +213,14 @@ export function minimumVisibilitySeconds(s: Pick<StageDefaults, 'timeoutSeconds'
 function stageRuleViolations(at: string, s: StageDefaults, retention: { readonly queueDays: number }): string[] {
   const issues: string[] = [];
   if (s.batchSize > 10 && s.maxBatchingWindowSeconds < 1) {
-    issues.push(`${at}.batchSize ${s.batchSize} needs maxBatchingWindowSeconds ≥ 1 (SQS event sources allow batches above 10 only with a batching window)`);
+    issues.push(
+      `${at}.batchSize ${s.batchSize} needs maxBatchingWindowSeconds ≥ 1 (SQS event sources allow batches above 10 only with a batching window)`,
+    );
   }
   if (s.backoff.capSeconds < s.backoff.baseSeconds) {
-    issues.push(`${at}.backoff.capSeconds ${s.backoff.capSeconds} must be ≥ backoff.baseSeconds ${s.backoff.baseSeconds}`);
+    issues.push(
+      `${at}.backoff.capSeconds ${s.backoff.capSeconds} must be ≥ backoff.baseSeconds ${s.backoff.baseSeconds}`,
+    );
   }
   const minimum = minimumVisibilitySeconds(s);
   if (s.visibilityTimeoutSeconds !== undefined && s.visibilityTimeoutSeconds < minimum) {
@@ -288,7 +320,8 @@ function warehouseIssues(config: TopologyInput, warehouses: readonly string[]): 
   const duplicates = repeated(warehouses);
   if (duplicates.length > 0) issues.push(`warehouses: ${duplicates.join(', ')} listed more than once`);
   for (const id of Object.keys(config.pipelines ?? {})) {
-    if (!warehouses.includes(id)) issues.push(`pipelines.${id}: not a warehouse; warehouses are ${warehouses.join(', ')}`);
+    if (!warehouses.includes(id))
+      issues.push(`pipelines.${id}: not a warehouse; warehouses are ${warehouses.join(', ')}`);
   }
   return issues;
 }
@@ -297,20 +330,31 @@ function warehouseIssues(config: TopologyInput, warehouses: readonly string[]): 
  * Each warehouse's chain of stages with their settings: defaults, then shared `stages`, then the
  * pipeline's own — every level checked against the rules across settings where it is written.
  */
-function buildPipelines(config: TopologyInput, warehouses: readonly string[], retention: { readonly queueDays: number }, issues: string[]): Pipeline[] {
+function buildPipelines(
+  config: TopologyInput,
+  warehouses: readonly string[],
+  retention: { readonly queueDays: number },
+  issues: string[],
+): Pipeline[] {
   const defaultChain = config.chain ?? [...DEFAULT_CHAIN];
   const chainOf = (id: string): readonly string[] => config.pipelines?.[id]?.chain ?? defaultChain;
   const everyStage = new Set(warehouses.flatMap((id) => chainOf(id)));
   for (const name of Object.keys(config.stages ?? {})) {
-    if (!everyStage.has(name)) issues.push(`stages.${name}: not a stage of any pipeline; stages are ${[...everyStage].join(', ')} (a stage joins a pipeline through chain)`);
+    if (!everyStage.has(name))
+      issues.push(
+        `stages.${name}: not a stage of any pipeline; stages are ${[...everyStage].join(', ')} (a stage joins a pipeline through chain)`,
+      );
   }
-  const shared = new Map([...everyStage].map((name) => [name, mergeStage(defaultStage(name), config.stages?.[name])] as const));
+  const shared = new Map(
+    [...everyStage].map((name) => [name, mergeStage(defaultStage(name), config.stages?.[name])] as const),
+  );
   for (const [name, settings] of shared) issues.push(...stageRuleViolations(`stages.${name}`, settings, retention));
   const pipelines = warehouses.map((id): Pipeline => {
     const chain = chainOf(id);
     const overrides = config.pipelines?.[id]?.stages ?? {};
     for (const name of Object.keys(overrides)) {
-      if (!chain.includes(name)) issues.push(`pipelines.${id}.stages.${name}: not a stage of ${id}; its chain is ${chain.join(' → ')}`);
+      if (!chain.includes(name))
+        issues.push(`pipelines.${id}.stages.${name}: not a stage of ${id}; its chain is ${chain.join(' → ')}`);
     }
     const stages = chain.map((name, index) => {
       const settings = mergeStage(shared.get(name) as StageDefaults, overrides[name]);
@@ -329,7 +373,13 @@ function buildPipelines(config: TopologyInput, warehouses: readonly string[], re
   return pipelines;
 }
 
-function resolveStage(pipelineId: string, name: string, index: number, next: string | undefined, settings: StageDefaults): Stage {
+function resolveStage(
+  pipelineId: string,
+  name: string,
+  index: number,
+  next: string | undefined,
+  settings: StageDefaults,
+): Stage {
   return {
     ...settings,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds ?? minimumVisibilitySeconds(settings),

@@ -34,7 +34,6 @@ export interface Backoff {
   readonly capSeconds: number;
 }
 
-
 /**
  * Alarm thresholds of one stage: the same numbers drive the CloudWatch alarms and the local
  * dashboard's alarm states. A dead letter always alarms (DLQ depth > 0).

@@ -7,9 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryPipeline } from '../support/memory-pipeline.ts';
 
-const seeded = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+const seeded = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 const order = (orderId: string) => ({ orderId, warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 2 }] });
-const queuedFor = (p: MemoryPipeline, stage: string, orderId: string) => p.sqs.sent.filter((s) => s.queueUrl === p.urls.get(`wh-1/${stage}`)?.queueUrl && s.body.includes(`"${orderId}"`)).length;
+const queuedFor = (p: MemoryPipeline, stage: string, orderId: string) =>
+  p.sqs.sent.filter((s) => s.queueUrl === p.urls.get(`wh-1/${stage}`)?.queueUrl && s.body.includes(`"${orderId}"`))
+    .length;
 
 describe('DELETE /orders/{orderId}', () => {
   it('cancels an order in flight, idempotently; later stages acknowledge it without work or forwarding', async () => {
@@ -19,7 +21,10 @@ describe('DELETE /orders/{orderId}', () => {
 
     const first = await p.cancel('c-1');
     expect(first).toMatchObject({ status: 200, body: { orderId: 'c-1', status: 'cancelled', stage: 'packing' } });
-    expect((first.body.history as { status: string }[]).at(-1)).toMatchObject({ status: 'cancelled', by: expect.stringMatching(/^request /) });
+    expect((first.body.history as { status: string }[]).at(-1)).toMatchObject({
+      status: 'cancelled',
+      by: expect.stringMatching(/^request /),
+    });
     expect(await p.cancel('c-1')).toMatchObject({ status: 200, body: { status: 'cancelled' } });
 
     await p.drain();
@@ -34,7 +39,13 @@ describe('DELETE /orders/{orderId}', () => {
     await p.post(order('c-2'));
     await p.drain();
     const refused = await p.cancel('c-2');
-    expect(refused).toMatchObject({ status: 409, body: { error: 'order already delivered', order: { status: 'delivered', delivery: { carrier: expect.any(String) } } } });
+    expect(refused).toMatchObject({
+      status: 409,
+      body: {
+        error: 'order already delivered',
+        order: { status: 'delivered', delivery: { carrier: expect.any(String) } },
+      },
+    });
     expect(await p.cancel('c-unknown')).toMatchObject({ status: 404, body: { details: [{ field: 'orderId' }] } });
     expect((await p.cancel('bad/id')).status).toBe(400);
   });
@@ -52,7 +63,10 @@ describe('DELETE /orders/{orderId}', () => {
       const later = async (turns: number) => {
         for (let t = 0; t < turns; t++) await new Promise((resolve) => setImmediate(resolve));
       };
-      const [, ...answers] = await Promise.all([p.poll('wh-1/delivery'), ...ids.map(async (id) => (await later(Math.floor(random() * 12)), p.cancel(id)))]);
+      const [, ...answers] = await Promise.all([
+        p.poll('wh-1/delivery'),
+        ...ids.map(async (id) => (await later(Math.floor(random() * 12)), p.cancel(id))),
+      ]);
       for (const [i, id] of ids.entries()) {
         const record = await p.ledger.read(id);
         const delivered = p.completions.get(id) === 1;

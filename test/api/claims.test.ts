@@ -15,7 +15,15 @@ beforeAll(async () => {
 afterAll(() => aws?.stop());
 
 const post = (body: unknown) =>
-  api(toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  api(
+    toApiGatewayEvent({
+      method: 'POST',
+      path: '/orders',
+      resource: '/orders',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+  );
 
 describe('concurrent submissions of one order id', () => {
   it('never answers two plain 202s, and queues each id once', async () => {
@@ -38,10 +46,17 @@ describe('concurrent submissions of one order id', () => {
 describe('claims, in memory (stale reads, crashes, failed sends)', () => {
   const random = (() => {
     let n = 7;
-    return () => ((n = (n * 16807) % 2147483647) / 2147483647);
+    return () => (n = (n * 16807) % 2147483647) / 2147483647;
   })();
   const pipeline = () => new MemoryPipeline({ random, stale: { probability: 0.9, maxLag: 20 } });
-  const base = { orderId: 'f-1', warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-2', quantity: 2 }] };
+  const base = {
+    orderId: 'f-1',
+    warehouseId: 'wh-1',
+    items: [
+      { sku: 'SKU-1', quantity: 1 },
+      { sku: 'SKU-2', quantity: 2 },
+    ],
+  };
   const answer = async (p: MemoryPipeline, body: unknown) => {
     const result = await p.post(body);
     if (result.crashed) throw new Error('crashed');
@@ -53,17 +68,33 @@ describe('claims, in memory (stale reads, crashes, failed sends)', () => {
     ['another priority', { priority: 'express' }],
     ['another customer', { customerId: 'c-9' }],
     ['other metadata', { metadata: { gift: 'yes' } }],
-    ['another quantity', { items: [{ sku: 'SKU-1', quantity: 2 }, { sku: 'SKU-2', quantity: 2 }] }],
+    [
+      'another quantity',
+      {
+        items: [
+          { sku: 'SKU-1', quantity: 2 },
+          { sku: 'SKU-2', quantity: 2 },
+        ],
+      },
+    ],
   ])('refuses the same id with %s: every field is part of the contents', async (_what, change) => {
     const p = pipeline();
     expect((await answer(p, base)).status).toBe(202);
-    expect(await answer(p, { ...base, ...change })).toMatchObject({ status: 409, body: { details: [{ field: 'orderId' }] } });
+    expect(await answer(p, { ...base, ...change })).toMatchObject({
+      status: 409,
+      body: { details: [{ field: 'orderId' }] },
+    });
   });
 
   it('treats the same contents written differently (key order, item order, the default priority) as a resubmission', async () => {
     const p = pipeline();
     expect((await answer(p, base)).status).toBe(202);
-    const reordered = { items: [...base.items].reverse().map((i) => ({ quantity: i.quantity, sku: i.sku })), priority: 'standard', warehouseId: 'wh-1', orderId: 'f-1' };
+    const reordered = {
+      items: [...base.items].reverse().map((i) => ({ quantity: i.quantity, sku: i.sku })),
+      priority: 'standard',
+      warehouseId: 'wh-1',
+      orderId: 'f-1',
+    };
     expect(await answer(p, reordered)).toMatchObject({ status: 202, body: { duplicate: true } });
     expect(p.sqs.sent).toHaveLength(1);
   });

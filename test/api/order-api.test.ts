@@ -20,15 +20,41 @@ beforeEach(() => aws.purgeAll());
 
 const json = { 'Content-Type': 'application/json' };
 const post = (body: unknown, headers: Record<string, string> = json) =>
-  api(toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers, body: typeof body === 'string' ? body : JSON.stringify(body) }));
-const get = (orderId: string) => api(toApiGatewayEvent({ method: 'GET', path: `/orders/${orderId}`, resource: '/orders/{orderId}', pathParameters: { orderId } }));
+  api(
+    toApiGatewayEvent({
+      method: 'POST',
+      path: '/orders',
+      resource: '/orders',
+      headers,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
+const get = (orderId: string) =>
+  api(
+    toApiGatewayEvent({
+      method: 'GET',
+      path: `/orders/${orderId}`,
+      resource: '/orders/{orderId}',
+      pathParameters: { orderId },
+    }),
+  );
 const bodyOf = (response: { body: string }) => JSON.parse(response.body);
-const queued = async () => (await Promise.all(['wh-1', 'wh-2'].map((w) => aws.depth(aws.stage(w, 'picking').queueUrl)))).reduce((a, b) => a + b, 0);
-const anOrder = (extra: Record<string, unknown> = {}) => ({ warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 2 }], ...extra });
+const queued = async () =>
+  (await Promise.all(['wh-1', 'wh-2'].map((w) => aws.depth(aws.stage(w, 'picking').queueUrl)))).reduce(
+    (a, b) => a + b,
+    0,
+  );
+const anOrder = (extra: Record<string, unknown> = {}) => ({
+  warehouseId: 'wh-1',
+  items: [{ sku: 'SKU-1', quantity: 2 }],
+  ...extra,
+});
 
 describe('POST /orders', () => {
   it('accepts an order: 202, queued to its warehouse first stage, recorded as accepted', async () => {
-    const response = await post(anOrder({ orderId: 'api-1', warehouseId: 'wh-2', shipTo: { country: 'FR', postalCode: '75001' } }));
+    const response = await post(
+      anOrder({ orderId: 'api-1', warehouseId: 'wh-2', shipTo: { country: 'FR', postalCode: '75001' } }),
+    );
 
     expect(response.statusCode).toBe(202);
     expect(response.headers?.['content-type']).toMatch(/^application\/json/);
@@ -79,15 +105,32 @@ describe('POST /orders', () => {
     ['a fractional quantity', anOrder({ items: [{ sku: 'SKU-1', quantity: 1.5 }] }), 'items.0.quantity'],
     ['a quantity given as a string', anOrder({ items: [{ sku: 'SKU-1', quantity: '2' }] }), 'items.0.quantity'],
     ['a lowercase sku', anOrder({ items: [{ sku: 'sku-1', quantity: 1 }] }), 'items.0.sku'],
-    ['the same sku twice', anOrder({ items: [{ sku: 'SKU-1', quantity: 1 }, { sku: 'SKU-1', quantity: 2 }] }), 'items.1.sku'],
+    [
+      'the same sku twice',
+      anOrder({
+        items: [
+          { sku: 'SKU-1', quantity: 1 },
+          { sku: 'SKU-1', quantity: 2 },
+        ],
+      }),
+      'items.1.sku',
+    ],
     ['an order id with a slash', anOrder({ orderId: '../etc/passwd' }), 'orderId'],
     ['an unknown field', anOrder({ colour: 'red' }), ''],
     ['an unserved country', anOrder({ shipTo: { country: 'AQ', postalCode: '00000' } }), 'shipTo.country'],
-    ['express where no carrier offers it', anOrder({ priority: 'express', shipTo: { country: 'PL', postalCode: '00-001' } }), 'shipTo.country'],
+    [
+      'express where no carrier offers it',
+      anOrder({ priority: 'express', shipTo: { country: 'PL', postalCode: '00-001' } }),
+      'shipTo.country',
+    ],
     ['an unknown priority', anOrder({ priority: 'urgent' }), 'priority'],
     ['a JSON array', [anOrder()], 'body'],
     ['a JSON string', 'hello', 'body'],
-    ['101 items', anOrder({ items: Array.from({ length: 101 }, (_, i) => ({ sku: `SKU-${i}`, quantity: 1 })) }), 'items'],
+    [
+      '101 items',
+      anOrder({ items: Array.from({ length: 101 }, (_, i) => ({ sku: `SKU-${i}`, quantity: 1 })) }),
+      'items',
+    ],
   ])('rejects %s with 400 naming the field, and queues nothing', async (_case, body, field) => {
     const response = await post(typeof body === 'string' ? JSON.stringify(body) : body);
 
@@ -101,7 +144,10 @@ describe('POST /orders', () => {
   it('rejects malformed JSON with 400', async () => {
     const response = await post('{"warehouseId": "wh-1", "items": [');
     expect(response.statusCode).toBe(400);
-    expect(bodyOf(response).details[0]).toMatchObject({ field: 'body', message: expect.stringMatching(/^is not valid JSON/) });
+    expect(bodyOf(response).details[0]).toMatchObject({
+      field: 'body',
+      message: expect.stringMatching(/^is not valid JSON/),
+    });
   });
 
   it('rejects an empty body with 400', async () => {
@@ -130,7 +176,9 @@ describe('POST /orders', () => {
 describe('POST /orders (bulk)', () => {
   it('accepts up to 100 orders at once with one result per order, and rejects the bad ones alone', async () => {
     const orders = [
-      ...Array.from({ length: 30 }, (_, i) => anOrder({ orderId: `bulk-${i}`, warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2' })),
+      ...Array.from({ length: 30 }, (_, i) =>
+        anOrder({ orderId: `bulk-${i}`, warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2' }),
+      ),
       anOrder({ orderId: 'bulk-bad', items: [{ sku: 'SKU-1', quantity: -1 }] }),
       anOrder({ orderId: 'bulk-0' }),
     ];
@@ -140,7 +188,11 @@ describe('POST /orders (bulk)', () => {
     const body = bodyOf(response);
     expect(body).toMatchObject({ accepted: 30, rejected: 2, duplicates: 0 });
     expect(body.results).toHaveLength(32);
-    expect(body.results[30]).toMatchObject({ index: 30, orderId: 'bulk-bad', details: [{ field: 'orders.30.items.0.quantity' }] });
+    expect(body.results[30]).toMatchObject({
+      index: 30,
+      orderId: 'bulk-bad',
+      details: [{ field: 'orders.30.items.0.quantity' }],
+    });
     expect(body.results[31]).toMatchObject({ index: 31, details: [{ field: 'orders.31.orderId' }] });
     expect(await aws.depth(aws.stage('wh-1', 'picking').queueUrl)).toBe(15);
     expect(await aws.depth(aws.stage('wh-2', 'picking').queueUrl)).toBe(15);
@@ -204,11 +256,24 @@ describe('routing', () => {
 describe('when a dependency is down', () => {
   it('answers 503, and neither records nor queues the order', async () => {
     const broken = createOrderApi({
-      config: { ...aws.intakeConfig(), entryQueueUrls: new Map([['wh-1', aws.stage('wh-1', 'picking').queueUrl.replace('conveyor-wh-1-picking', 'gone')]]) },
+      config: {
+        ...aws.intakeConfig(),
+        entryQueueUrls: new Map([
+          ['wh-1', aws.stage('wh-1', 'picking').queueUrl.replace('conveyor-wh-1-picking', 'gone')],
+        ]),
+      },
       queues: new SqsQueues(aws.sqs),
       ledger: aws.ledger,
     });
-    const response = await broken(toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: json, body: JSON.stringify(anOrder({ orderId: 'api-down' })) }));
+    const response = await broken(
+      toApiGatewayEvent({
+        method: 'POST',
+        path: '/orders',
+        resource: '/orders',
+        headers: json,
+        body: JSON.stringify(anOrder({ orderId: 'api-down' })),
+      }),
+    );
 
     expect(response.statusCode).toBe(503);
     expect(response.headers?.['retry-after']).toBe('1');

@@ -6,7 +6,12 @@
 import { hostname } from 'node:os';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { GetEventSourceMappingCommand, InvokeCommand, LambdaClient, type InvokeCommandInput } from '@aws-sdk/client-lambda';
+import {
+  GetEventSourceMappingCommand,
+  InvokeCommand,
+  LambdaClient,
+  type InvokeCommandInput,
+} from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -29,25 +34,65 @@ function encode(value: unknown) {
   const text = JSON.stringify(value);
   return Object.assign(new TextEncoder().encode(text), { transformToString: () => text });
 }
-const commandsSent = () => lambda.commandCalls(InvokeCommand).map((c) => ({ FunctionName: c.args[0].input.FunctionName, command: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) }));
+const commandsSent = () =>
+  lambda.commandCalls(InvokeCommand).map((c) => ({
+    FunctionName: c.args[0].input.FunctionName,
+    command: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)),
+  }));
 const SINCE = Date.UTC(2026, 0, 5, 10, 0, 0);
 
 /** The breaker function as deployed: answers an operator's override with the breaker, `describe` with every breaker. */
 function breakerFunction(input: InvokeCommandInput) {
-  const command = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array)) as { command: string; stage?: string; by?: string };
+  const command = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array)) as {
+    command: string;
+    stage?: string;
+    by?: string;
+  };
   if (command.command === 'describe') {
-    const breakers = Object.fromEntries(manifest.pipelines.flatMap((p) => p.stages.map((s) => [`${p.id}/${s.name}`, { state: 'closed', since: 0, reason: 'healthy' }])));
-    breakers['wh-1/packing'] = { state: 'open', since: SINCE, reason: '20 of 20 records failed in the last 60 s (threshold 50 %)' };
-    breakers['wh-2/delivery'] = { state: 'half-open', since: SINCE, reason: 'open for 60 s: probing with 10 records at the least concurrency' };
+    const breakers = Object.fromEntries(
+      manifest.pipelines.flatMap((p) =>
+        p.stages.map((s) => [`${p.id}/${s.name}`, { state: 'closed', since: 0, reason: 'healthy' }]),
+      ),
+    );
+    breakers['wh-1/packing'] = {
+      state: 'open',
+      since: SINCE,
+      reason: '20 of 20 records failed in the last 60 s (threshold 50 %)',
+    };
+    breakers['wh-2/delivery'] = {
+      state: 'half-open',
+      since: SINCE,
+      reason: 'open for 60 s: probing with 10 records at the least concurrency',
+    };
     return { StatusCode: 200, Payload: encode({ breakers }) };
   }
   const open = command.command === 'open';
-  return { StatusCode: 200, Payload: encode({ stage: command.stage, breaker: { state: open ? 'open' : 'closed', since: SINCE, reason: `${open ? 'opened' : 'closed'} by ${command.by}`, ...(open ? { manual: true } : {}) } }) };
+  return {
+    StatusCode: 200,
+    Payload: encode({
+      stage: command.stage,
+      breaker: {
+        state: open ? 'open' : 'closed',
+        since: SINCE,
+        reason: `${open ? 'opened' : 'closed'} by ${command.by}`,
+        ...(open ? { manual: true } : {}),
+      },
+    }),
+  };
 }
 
 beforeEach(() => {
   for (const mock of [cfn, lambda, sqs, cloudwatch]) mock.reset();
-  cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Conveyor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: stackOutputs('https://api.example/prod/') }] });
+  cfn.on(DescribeStacksCommand).resolves({
+    Stacks: [
+      {
+        StackName: 'Conveyor',
+        StackStatus: 'UPDATE_COMPLETE',
+        CreationTime: new Date(),
+        Outputs: stackOutputs('https://api.example/prod/'),
+      },
+    ],
+  });
   lambda.on(InvokeCommand).callsFake(breakerFunction);
 });
 
@@ -56,7 +101,12 @@ describe('conveyor breaker --target aws', () => {
     const run = await runInProcess([...AWS, 'breaker', 'open', '--stage', 'packing', '--warehouse', 'wh-1']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(commandsSent()).toEqual([{ FunctionName: manifest.breakerFunctionName, command: { command: 'open', stage: 'wh-1/packing', by: `operator@${hostname()}` } }]);
+    expect(commandsSent()).toEqual([
+      {
+        FunctionName: manifest.breakerFunctionName,
+        command: { command: 'open', stage: 'wh-1/packing', by: `operator@${hostname()}` },
+      },
+    ]);
     expect(lines(run.stdout)).toEqual([
       `wh-1/packing: circuit breaker open (opened by operator@${hostname()}) — its orders wait in its queue until: conveyor breaker close --stage packing --warehouse wh-1${FLAGS}`,
     ]);
@@ -68,14 +118,24 @@ describe('conveyor breaker --target aws', () => {
     const warehouses = manifest.pipelines.filter((p) => p.stages.some((s) => s.name === 'packing')).map((p) => p.id);
     expect(commandsSent().map((c) => c.command.stage)).toEqual(warehouses.map((w) => `${w}/packing`));
     expect(commandsSent().every((c) => c.command.command === 'close')).toBe(true);
-    expect(lines(run.stdout)).toEqual(warehouses.map((w) => `${w}/packing: circuit breaker closed (closed by operator@${hostname()}) — it consumes its queue again`));
+    expect(lines(run.stdout)).toEqual(
+      warehouses.map(
+        (w) => `${w}/packing: circuit breaker closed (closed by operator@${hostname()}) — it consumes its queue again`,
+      ),
+    );
   });
 
   it('refuses bad flags in one line, before calling anything: a stage or warehouse the stack does not have, a missing --stage, an unknown action', async () => {
     const stages = manifest.pipelines[0]!.stages.map((s) => s.name).join(', ');
     const cases: Array<[string[], RegExp]> = [
-      [['breaker', 'open', '--stage', 'boxing'], new RegExp(`^conveyor: unknown stage "boxing" — stages are ${stages} \\(see \`conveyor status\`\\)$`)],
-      [['breaker', 'open', '--stage', 'packing', '--warehouse', 'wh-9'], /^conveyor: unknown warehouse "wh-9" — warehouses are wh-1, wh-2/],
+      [
+        ['breaker', 'open', '--stage', 'boxing'],
+        new RegExp(`^conveyor: unknown stage "boxing" — stages are ${stages} \\(see \`conveyor status\`\\)$`),
+      ],
+      [
+        ['breaker', 'open', '--stage', 'packing', '--warehouse', 'wh-9'],
+        /^conveyor: unknown warehouse "wh-9" — warehouses are wh-1, wh-2/,
+      ],
       [['breaker', 'open'], /^conveyor: required option '--stage <stage>' not specified — run with --help/],
       [['breaker', 'toggle', '--stage', 'packing'], /^conveyor: unknown command 'toggle'/],
       [['breaker', 'open', '--stage', 'Packing!'], /^conveyor: "Packing!" is not a stage name/],
@@ -90,24 +150,48 @@ describe('conveyor breaker --target aws', () => {
   });
 
   it('a failed invocation, a refusal by the function, a stack without the function: one line each', async () => {
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: encode({ errorType: 'ProvisionedThroughputExceededException', errorMessage: 'Rate of requests exceeds the allowed throughput' }) });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: encode({
+        errorType: 'ProvisionedThroughputExceededException',
+        errorMessage: 'Rate of requests exceeds the allowed throughput',
+      }),
+    });
     const failed = await runInProcess([...AWS, 'breaker', 'open', '--stage', 'packing', '--warehouse', 'wh-1']);
     expect(failed.code).toBe(1);
     expect(lines(failed.stderr)).toEqual([
       `conveyor: the circuit-breaker function ${manifest.breakerFunctionName} failed (ProvisionedThroughputExceededException: Rate of requests exceeds the allowed throughput) — see its log group in CloudWatch Logs, then try again`,
     ]);
 
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: encode({ error: 'no circuit breaker for stage "wh-1/packing"; the stages are wh-1/picking' }) });
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: encode({ error: 'no circuit breaker for stage "wh-1/packing"; the stages are wh-1/picking' }),
+    });
     const refused = await runInProcess([...AWS, 'breaker', 'open', '--stage', 'packing', '--warehouse', 'wh-1']);
-    expect(lines(refused.stderr)).toEqual(['conveyor: no circuit breaker for stage "wh-1/packing"; the stages are wh-1/picking']);
+    expect(lines(refused.stderr)).toEqual([
+      'conveyor: no circuit breaker for stage "wh-1/packing"; the stages are wh-1/picking',
+    ]);
 
     const { breakerFunctionName: _, ...older } = manifest;
     cfn.on(DescribeStacksCommand).resolves({
-      Stacks: [{ StackName: 'Conveyor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [...stackOutputs('https://api.example/prod/').filter((o) => o.OutputKey !== StackOutput.topology), { OutputKey: StackOutput.topology, OutputValue: JSON.stringify(older) }] }],
+      Stacks: [
+        {
+          StackName: 'Conveyor',
+          StackStatus: 'UPDATE_COMPLETE',
+          CreationTime: new Date(),
+          Outputs: [
+            ...stackOutputs('https://api.example/prod/').filter((o) => o.OutputKey !== StackOutput.topology),
+            { OutputKey: StackOutput.topology, OutputValue: JSON.stringify(older) },
+          ],
+        },
+      ],
     });
     const old = await runInProcess([...AWS, 'breaker', 'close', '--stage', 'packing']);
     expect(old.code).toBe(1);
-    expect(lines(old.stderr)).toEqual(['conveyor: stack "Conveyor" has no circuit-breaker function (deployed before it existed) — redeploy it with this version of Conveyor (`npx cdk deploy`)']);
+    expect(lines(old.stderr)).toEqual([
+      'conveyor: stack "Conveyor" has no circuit-breaker function (deployed before it existed) — redeploy it with this version of Conveyor (`npx cdk deploy`)',
+    ]);
   });
 
   it('status: a BREAKER column from the function, the open breaker called out with the command that closes it', async () => {
@@ -121,10 +205,16 @@ describe('conveyor breaker --target aws', () => {
     expect(out.find((l) => l.startsWith('WAREHOUSE'))).toMatch(/\sCONCURRENCY\s+BREAKER$/);
     expect(out.find((l) => /^\s+packing\s/.test(l) && l.endsWith('OPEN'))).toBeDefined();
     expect(out.find((l) => /^\s+delivery\s/.test(l) && l.endsWith('half-open'))).toBeDefined();
-    expect(out).toContain(`! wh-1/packing: circuit breaker open (20 of 20 records failed in the last 60 s (threshold 50 %)) — its orders wait in its queue; close it by hand: conveyor breaker close --stage packing --warehouse wh-1${FLAGS}`);
+    expect(out).toContain(
+      `! wh-1/packing: circuit breaker open (20 of 20 records failed in the last 60 s (threshold 50 %)) — its orders wait in its queue; close it by hand: conveyor breaker close --stage packing --warehouse wh-1${FLAGS}`,
+    );
 
     const json = JSON.parse((await runInProcess([...AWS, 'status', '--json'])).stdout);
-    expect(json.pipelines['wh-1'].packing.breaker).toEqual({ state: 'open', reason: '20 of 20 records failed in the last 60 s (threshold 50 %)', since: new Date(SINCE).toISOString() });
+    expect(json.pipelines['wh-1'].packing.breaker).toEqual({
+      state: 'open',
+      reason: '20 of 20 records failed in the last 60 s (threshold 50 %)',
+      since: new Date(SINCE).toISOString(),
+    });
     expect(json.pipelines['wh-1'].picking.breaker).toEqual({ state: 'closed', reason: 'healthy' });
   });
 
@@ -132,11 +222,17 @@ describe('conveyor breaker --target aws', () => {
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
     lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
     cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
-    lambda.on(InvokeCommand).rejects(Object.assign(new Error('User is not authorized to perform: lambda:InvokeFunction'), { name: 'AccessDeniedException' }));
+    lambda.on(InvokeCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform: lambda:InvokeFunction'), {
+        name: 'AccessDeniedException',
+      }),
+    );
     const run = await runInProcess([...AWS, 'status']);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toContain('circuit breakers not read (AWS denied the request (User is not authorized to perform: lambda:InvokeFunction)');
+    expect(run.stdout).toContain(
+      'circuit breakers not read (AWS denied the request (User is not authorized to perform: lambda:InvokeFunction)',
+    );
     expect(lines(run.stdout).find((l) => /^wh-1\s+picking\s/.test(l))).toMatch(/—$/);
   });
 
@@ -145,7 +241,13 @@ describe('conveyor breaker --target aws', () => {
       const run = await runInProcess(['breaker', action, '--help']);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain(`Usage: conveyor breaker ${action} [options]`);
-      for (const flag of ['--stage <stage>', '--warehouse <id>', 'Examples:', '$ npx conveyor breaker close --stage delivery --warehouse wh-1']) expect(run.stdout).toContain(flag);
+      for (const flag of [
+        '--stage <stage>',
+        '--warehouse <id>',
+        'Examples:',
+        '$ npx conveyor breaker close --stage delivery --warehouse wh-1',
+      ])
+        expect(run.stdout).toContain(flag);
       for (const line of run.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
     }
   });

@@ -19,7 +19,7 @@ import { orderApiRoutes, startApiServer, type ApiServer } from '../../lib/local/
 import { MemoryPipeline } from '../support/memory-pipeline.ts';
 import { stackOutputs, verifySignature, type ReceivedRequest } from './support.ts';
 
-const seeded = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+const seeded = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 const SECRET = 'secret';
 const REGION = 'us-east-1';
 const STAGE_PATH = '/prod';
@@ -44,16 +44,26 @@ const context: CliContext = {
 
 beforeAll(async () => {
   pipeline = new MemoryPipeline({ random: seeded(31) });
-  local = await startApiServer(0, orderApiRoutes(async (event) => ({ ok: true, response: await pipeline.request(event as never), durationMs: 0, coldStart: false })), (error) => {
-    throw error;
-  });
+  local = await startApiServer(
+    0,
+    orderApiRoutes(async (event) => ({
+      ok: true,
+      response: await pipeline.request(event as never),
+      durationMs: 0,
+      coldStart: false,
+    })),
+    (error) => {
+      throw error;
+    },
+  );
   // API Gateway in front of the same intake: the stage path first; every request recorded as signed.
   gateway = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', async () => {
       signed.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body });
-      const answer = refuse ?? (await forward(request.method ?? 'GET', (request.url ?? '').slice(STAGE_PATH.length), body));
+      const answer =
+        refuse ?? (await forward(request.method ?? 'GET', (request.url ?? '').slice(STAGE_PATH.length), body));
       response.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
     });
   });
@@ -71,11 +81,23 @@ beforeEach(() => {
   refuse = undefined;
   cfn.reset();
   const apiUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}${STAGE_PATH}/`;
-  cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Conveyor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: stackOutputs(apiUrl) }] });
+  cfn.on(DescribeStacksCommand).resolves({
+    Stacks: [
+      {
+        StackName: 'Conveyor',
+        StackStatus: 'UPDATE_COMPLETE',
+        CreationTime: new Date(),
+        Outputs: stackOutputs(apiUrl),
+      },
+    ],
+  });
 });
 
 async function forward(method: string, path: string, body: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${local.url}${path}`, { method, ...(body === '' ? {} : { body, headers: { 'content-type': 'application/json' } }) });
+  const response = await fetch(`${local.url}${path}`, {
+    method,
+    ...(body === '' ? {} : { body, headers: { 'content-type': 'application/json' } }),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -103,11 +125,17 @@ describe.each(Object.keys(targets))('cancelOrder on the %s target', (name) => {
 
     const cancelled = await target.cancelOrder(inFlight);
     expect(cancelled).toMatchObject({ outcome: 'cancelled', order: { orderId: inFlight, status: 'cancelled' } });
-    expect(await target.cancelOrder(inFlight)).toMatchObject({ outcome: 'cancelled', order: { orderId: inFlight, status: 'cancelled' } });
+    expect(await target.cancelOrder(inFlight)).toMatchObject({
+      outcome: 'cancelled',
+      order: { orderId: inFlight, status: 'cancelled' },
+    });
     expect((await pipeline.ledger.read(inFlight))?.status).toBe('cancelled');
 
     const tooLate = await target.cancelOrder(delivered);
-    expect(tooLate).toMatchObject({ outcome: 'too-late', order: { orderId: delivered, status: 'delivered', delivery: expect.any(Object) } });
+    expect(tooLate).toMatchObject({
+      outcome: 'too-late',
+      order: { orderId: delivered, status: 'delivered', delivery: expect.any(Object) },
+    });
     expect(tooLate?.outcome === 'too-late' && tooLate.reason).toContain(delivered);
 
     expect(await target.cancelOrder(`c-${name}-unknown`)).toBeUndefined();
@@ -127,7 +155,10 @@ describe('cancelOrder on the AWS target', () => {
 
   it('says in one line when the API refuses the caller, and what the identity needs', async () => {
     const target = await targets.aws!();
-    refuse = { status: 403, body: { message: 'User: arn:aws:iam::123456789012:user/ops is not authorized to perform: execute-api:Invoke' } };
+    refuse = {
+      status: 403,
+      body: { message: 'User: arn:aws:iam::123456789012:user/ops is not authorized to perform: execute-api:Invoke' },
+    };
     const error = await target.cancelOrder('c-refused').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CliError);
     expect((error as Error).message).toMatch(/^the order API answered 403.*execute-api:Invoke on the API$/);

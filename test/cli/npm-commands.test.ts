@@ -17,28 +17,48 @@ const cache = tempDir('conveyor-npm-cache-');
 afterAll(() => cache.remove());
 
 /** PATH as a shell outside the project has it. */
-const machinePath = (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.split(/[\\/]/).includes('node_modules')).join(delimiter);
-const machineNode = machinePath.split(delimiter).map((dir) => join(dir, 'node')).find((file) => existsSync(file));
+const machinePath = (process.env.PATH ?? '')
+  .split(delimiter)
+  .filter((dir) => !dir.split(/[\\/]/).includes('node_modules'))
+  .join(delimiter);
+const machineNode = machinePath
+  .split(delimiter)
+  .map((dir) => join(dir, 'node'))
+  .find((file) => existsSync(file));
 
-async function run(command: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function run(
+  command: string,
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(command, args, {
     cwd: ROOT,
     // Offline: the first npx run links the project and needs no registry.
-    env: { PATH: machinePath, HOME: process.env.HOME ?? cache.path, npm_config_cache: cache.path, npm_config_offline: 'true', npm_config_update_notifier: 'false' },
+    env: {
+      PATH: machinePath,
+      HOME: process.env.HOME ?? cache.path,
+      npm_config_cache: cache.path,
+      npm_config_offline: 'true',
+      npm_config_update_notifier: 'false',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await withTimeout(new Promise<number | null>((resolve) => child.once('close', resolve)), 60_000, `${command} ${args.join(' ')} did not finish`).catch((error: unknown) => {
+  const code = await withTimeout(
+    new Promise<number | null>((resolve) => child.once('close', resolve)),
+    60_000,
+    `${command} ${args.join(' ')} did not finish`,
+  ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw error;
   });
   return { code, stdout, stderr };
 }
 
-const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+  .scripts;
 const benchBlock = codeBlocks(readmeSection('Performance, cost and reliability'), 'sh').join('\n');
 
 describe("the README's commands on the machine's Node", () => {
@@ -53,12 +73,15 @@ describe("the README's commands on the machine's Node", () => {
     for (const name of named) expect(scripts[name], name).toMatch(/^node bench\/\w+\.ts$/);
   });
 
-  it.each(['bench:knobs', 'bench:soak', 'bench:celery'])('npm run %s starts on the pinned Node (a bad flag: its own usage error, exit 2)', async (script) => {
-    const result = await run('npm', ['run', '--silent', script, '--', '--no-such-flag']);
-    expect(result.stderr).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION/);
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/^bench: /m);
-  });
+  it.each(['bench:knobs', 'bench:soak', 'bench:celery'])(
+    'npm run %s starts on the pinned Node (a bad flag: its own usage error, exit 2)',
+    async (script) => {
+      const result = await run('npm', ['run', '--silent', script, '--', '--no-such-flag']);
+      expect(result.stderr).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION/);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/^bench: /m);
+    },
+  );
 
   it('npm start -- --help prints the usage and no EBADENGINE block', async () => {
     const result = await run('npm', ['start', '--', '--help']);

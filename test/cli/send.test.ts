@@ -22,7 +22,15 @@ beforeAll(async () => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
-      if (request.url === '/api/topology') return void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pipelines: [{ id: 'wh-1', stages: [] }, { id: 'wh-2', stages: [] }] }));
+      if (request.url === '/api/topology')
+        return void response.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            pipelines: [
+              { id: 'wh-1', stages: [] },
+              { id: 'wh-2', stages: [] },
+            ],
+          }),
+        );
       const orders = (JSON.parse(body) as { orders: Order[] }).orders;
       requests.push(orders);
       const { status, body: answer, headers = {} } = reply(orders, requests.length);
@@ -39,7 +47,21 @@ beforeEach(() => {
 });
 
 function accepted(orders: Order[]) {
-  return { status: 202, body: { accepted: orders.length, duplicates: 0, rejected: 0, unavailable: 0, results: orders.map((o, index) => ({ index, orderId: o.orderId, warehouseId: o.warehouseId, status: 'accepted' })) } };
+  return {
+    status: 202,
+    body: {
+      accepted: orders.length,
+      duplicates: 0,
+      rejected: 0,
+      unavailable: 0,
+      results: orders.map((o, index) => ({
+        index,
+        orderId: o.orderId,
+        warehouseId: o.warehouseId,
+        status: 'accepted',
+      })),
+    },
+  };
 }
 
 describe('conveyor send', () => {
@@ -50,7 +72,9 @@ describe('conveyor send', () => {
     const all = requests.flat();
     expect(new Set(all.map((o) => o.orderId)).size).toBe(250);
     expect(all.filter((o) => o.warehouseId === 'wh-1')).toHaveLength(125);
-    expect(all.every((o) => o.items.length >= 1 && o.items.every((i) => /^SKU-/.test(i.sku) && i.quantity >= 1))).toBe(true);
+    expect(all.every((o) => o.items.length >= 1 && o.items.every((i) => /^SKU-/.test(i.sku) && i.quantity >= 1))).toBe(
+      true,
+    );
     expect(lines(run.stdout)[0]).toMatch(/^sent 250 orders to wh-1, wh-2 in [\d.]+ s — [\d,]+ orders\/s$/);
     expect(run.stdout).toMatch(/^order ids: load-[a-z0-9]+-0 … load-[a-z0-9]+-249$/m);
   });
@@ -61,7 +85,12 @@ describe('conveyor send', () => {
       body: {
         results: orders.map((o, index) =>
           index % 10 === 0
-            ? { index, orderId: o.orderId, error: 'invalid order', details: [{ field: `orders.${index}.items.0.quantity`, message: 'must be at least 1' }] }
+            ? {
+                index,
+                orderId: o.orderId,
+                error: 'invalid order',
+                details: [{ field: `orders.${index}.items.0.quantity`, message: 'must be at least 1' }],
+              }
             : index % 10 === 1
               ? { index, orderId: o.orderId, status: 'delivered', duplicate: true }
               : { index, orderId: o.orderId, status: 'accepted' },
@@ -73,9 +102,21 @@ describe('conveyor send', () => {
     expect(run.stdout).toMatch(/^ {2}accepted\s+16$/m);
     expect(run.stdout).toMatch(/^ {2}duplicates\s+2$/m);
     expect(run.stdout).toMatch(/^ {2}rejected\s+2$/m);
-    expect(run.stdout).toMatch(/^ +2 × invalid order — items\.0\.quantity: must be at least 1 \(e\.g\. load-\S+-0, load-\S+-10\)$/m);
-    const summary = JSON.parse((await runInProcess(['send', '--count', '20', '--warehouse', 'wh-2', '--url', url, '--json'])).stdout);
-    expect(summary).toMatchObject({ requested: 20, accepted: 16, duplicates: 2, rejected: 2, unavailable: 0, warehouses: ['wh-2'], rejections: [{ reason: 'invalid order — items.0.quantity: must be at least 1', count: 2 }] });
+    expect(run.stdout).toMatch(
+      /^ +2 × invalid order — items\.0\.quantity: must be at least 1 \(e\.g\. load-\S+-0, load-\S+-10\)$/m,
+    );
+    const summary = JSON.parse(
+      (await runInProcess(['send', '--count', '20', '--warehouse', 'wh-2', '--url', url, '--json'])).stdout,
+    );
+    expect(summary).toMatchObject({
+      requested: 20,
+      accepted: 16,
+      duplicates: 2,
+      rejected: 2,
+      unavailable: 0,
+      warehouses: ['wh-2'],
+      rejections: [{ reason: 'invalid order — items.0.quantity: must be at least 1', count: 2 }],
+    });
   });
 
   it('retries what the API could not queue (503 with Retry-After, per-order "service unavailable"), then reports the rest', async () => {
@@ -83,10 +124,21 @@ describe('conveyor send', () => {
       attempt === 1
         ? { status: 503, body: { error: 'service unavailable', details: [] }, headers: { 'retry-after': '1' } }
         : attempt === 2
-          ? { status: 202, body: { results: orders.map((o, index) => (index < 3 ? { index, orderId: o.orderId, error: 'service unavailable', details: [] } : { index, orderId: o.orderId, status: 'accepted' })) } }
+          ? {
+              status: 202,
+              body: {
+                results: orders.map((o, index) =>
+                  index < 3
+                    ? { index, orderId: o.orderId, error: 'service unavailable', details: [] }
+                    : { index, orderId: o.orderId, status: 'accepted' },
+                ),
+              },
+            }
           : accepted(orders);
     const slept: number[] = [];
-    const run = await runInProcess(['send', '--count', '10', '--url', url], { sleep: async (ms) => void slept.push(ms) });
+    const run = await runInProcess(['send', '--count', '10', '--url', url], {
+      sleep: async (ms) => void slept.push(ms),
+    });
     expect(run.code).toBe(0);
     expect(requests.map((r) => r.length)).toEqual([10, 10, 3]);
     expect(slept[0]).toBe(1000);
@@ -100,15 +152,23 @@ describe('conveyor send', () => {
   });
 
   it('a request the API refuses as a whole is one line', async () => {
-    reply = () => ({ status: 413, body: { error: 'request body too large', details: [{ field: 'body', message: 'is 2000000 bytes' }] } });
+    reply = () => ({
+      status: 413,
+      body: { error: 'request body too large', details: [{ field: 'body', message: 'is 2000000 bytes' }] },
+    });
     const run = await runInProcess(['send', '--count', '5', '--url', url]);
     expect(run.code).toBe(1);
-    expect(lines(run.stderr)).toEqual(['conveyor: the order API refused the request: 413 request body too large (body: is 2000000 bytes)']);
+    expect(lines(run.stderr)).toEqual([
+      'conveyor: the order API refused the request: 413 request body too large (body: is 2000000 bytes)',
+    ]);
   });
 
   it('--rate paces the requests: chunks of the rate, one per second', async () => {
     const waits: number[] = [];
-    const run = await runInProcess(['send', '--count', '30', '--rate', '10', '--url', url], { now: () => 0, sleep: async (ms) => void waits.push(ms) });
+    const run = await runInProcess(['send', '--count', '30', '--rate', '10', '--url', url], {
+      now: () => 0,
+      sleep: async (ms) => void waits.push(ms),
+    });
     expect(run.code).toBe(0);
     expect(requests.map((r) => r.length)).toEqual([10, 10, 10]);
     expect(waits.sort((a, b) => a - b)).toEqual([1000, 2000]);
@@ -118,7 +178,16 @@ describe('conveyor send', () => {
     const dir = tempDir('conveyor-cli-send-');
     try {
       const file = `${dir.path}/orders.jsonl`;
-      writeFileSync(file, ['# two good, one bad', '{"orderId":"f-1","items":[{"sku":"SKU-1","quantity":2}]}', '', '{"orderId":"f-2","warehouseId":"wh-1","items":[{"sku":"SKU-2","quantity":1}]}', '{"orderId":"f-3","items":[]}'].join('\n'));
+      writeFileSync(
+        file,
+        [
+          '# two good, one bad',
+          '{"orderId":"f-1","items":[{"sku":"SKU-1","quantity":2}]}',
+          '',
+          '{"orderId":"f-2","warehouseId":"wh-1","items":[{"sku":"SKU-2","quantity":1}]}',
+          '{"orderId":"f-3","items":[]}',
+        ].join('\n'),
+      );
       const run = await runInProcess(['send', '--file', file, '--warehouse', 'wh-2', '--skip-invalid', '--url', url]);
       expect(run.code).toBe(0);
       expect(lines(run.stderr)).toEqual([`${file}:5: items: must hold at least one item`]);
@@ -135,10 +204,37 @@ describe('conveyor send', () => {
   it('--file takes the lines `dlq export` writes: their "order" is sent; a bad one is named by line and field', async () => {
     const dir = tempDir('conveyor-cli-send-');
     try {
-      const letter = (orderId: string, order: unknown) => JSON.stringify({ order, deadLetter: { orderId, stage: 'wh-1/packing', kind: 'rejected', reason: 'no box fits', messageId: `m-${orderId}` } });
-      const good = exportLine({ messageId: 'm-1', orderId: 'o-1', kind: 'rejected', reason: 'no box fits', body: JSON.stringify({ v: 1, order: { orderId: 'o-1', warehouseId: 'wh-1', priority: 'standard', items: [{ sku: 'SKU-1', quantity: 2 }] } }) });
+      const letter = (orderId: string, order: unknown) =>
+        JSON.stringify({
+          order,
+          deadLetter: {
+            orderId,
+            stage: 'wh-1/packing',
+            kind: 'rejected',
+            reason: 'no box fits',
+            messageId: `m-${orderId}`,
+          },
+        });
+      const good = exportLine({
+        messageId: 'm-1',
+        orderId: 'o-1',
+        kind: 'rejected',
+        reason: 'no box fits',
+        body: JSON.stringify({
+          v: 1,
+          order: { orderId: 'o-1', warehouseId: 'wh-1', priority: 'standard', items: [{ sku: 'SKU-1', quantity: 2 }] },
+        }),
+      });
       const file = `${dir.path}/dead.jsonl`;
-      writeFileSync(file, [JSON.stringify(good), letter('o-2', { orderId: 'o-2.r1', warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 0 }] }), letter('o-3', null), '{"orderId":"plain-1","warehouseId":"wh-2","items":[{"sku":"SKU-3","quantity":1}]}'].join('\n'));
+      writeFileSync(
+        file,
+        [
+          JSON.stringify(good),
+          letter('o-2', { orderId: 'o-2.r1', warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 0 }] }),
+          letter('o-3', null),
+          '{"orderId":"plain-1","warehouseId":"wh-2","items":[{"sku":"SKU-3","quantity":1}]}',
+        ].join('\n'),
+      );
       const refused = await runInProcess(['send', '--file', file, '--url', url]);
       expect(refused.code).toBe(2);
       expect(requests).toEqual([]);
@@ -148,7 +244,10 @@ describe('conveyor send', () => {
       ]);
       const run = await runInProcess(['send', '--file', file, '--skip-invalid', '--url', url]);
       expect(run.code).toBe(0);
-      expect(requests.flat()).toEqual([good.order, { orderId: 'plain-1', warehouseId: 'wh-2', items: [{ sku: 'SKU-3', quantity: 1 }] }]);
+      expect(requests.flat()).toEqual([
+        good.order,
+        { orderId: 'plain-1', warehouseId: 'wh-2', items: [{ sku: 'SKU-3', quantity: 1 }] },
+      ]);
       expect(good.order?.orderId).toBe(resubmissionId('o-1'));
     } finally {
       dir.remove();

@@ -11,7 +11,13 @@ import { fileURLToPath } from 'node:url';
 import type { Output } from '@aws-sdk/client-cloudformation';
 import type { CliContext } from '../../lib/cli/context.ts';
 import { runCli } from '../../lib/cli/program.ts';
-import { MANIFEST_VERSION, METRICS_NAMESPACE, serviceNameOfStack, StackOutput, type TopologyManifest } from '../../lib/contract/index.ts';
+import {
+  MANIFEST_VERSION,
+  METRICS_NAMESPACE,
+  serviceNameOfStack,
+  StackOutput,
+  type TopologyManifest,
+} from '../../lib/contract/index.ts';
 import { DEFAULT_CHAIN } from '../../lib/topology/defaults.ts';
 import { withTimeout } from '../support/runtime-process.ts';
 
@@ -44,8 +50,16 @@ export async function runInProcess(args: readonly string[], overrides: Partial<C
 }
 
 /** `conveyor …args` as a child process (`node bin/conveyor-cli.ts`), with only the given environment. */
-export async function runChild(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliRun> {
-  const child = spawn(NODE, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runChild(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<CliRun> {
+  const child = spawn(NODE, [CLI, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -84,10 +98,16 @@ export function stageResources(warehouse: string, stage: string) {
 }
 
 /** The log groups of the intake and the dead-letter auditor in `topologyManifest`. */
-export const FUNCTION_LOG_GROUPS = { intake: 'Conveyor-intake-logs', deadLetterAuditor: 'Conveyor-auditor-logs' } as const;
+export const FUNCTION_LOG_GROUPS = {
+  intake: 'Conveyor-intake-logs',
+  deadLetterAuditor: 'Conveyor-auditor-logs',
+} as const;
 
 /** The topology manifest a deployed stack publishes (lib/contract/manifest.ts), with `stageResources` per stage. */
-export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'], stackName = 'Conveyor'): TopologyManifest {
+export function topologyManifest(
+  warehouses: readonly string[] = ['wh-1', 'wh-2'],
+  stackName = 'Conveyor',
+): TopologyManifest {
   return {
     v: MANIFEST_VERSION,
     metrics: { namespace: METRICS_NAMESPACE, service: serviceNameOfStack(stackName) },
@@ -96,7 +116,16 @@ export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'
       id,
       stages: DEFAULT_CHAIN.map((name) => {
         const r = stageResources(id, name);
-        return { name, queueUrl: r.QueueUrl, queueArn: r.QueueArn, dlqUrl: r.DlqUrl, dlqArn: r.DlqArn, functionName: r.FunctionName, eventSourceMappingUuid: r.EventSourceMappingUuid, logGroup: r.LogGroup };
+        return {
+          name,
+          queueUrl: r.QueueUrl,
+          queueArn: r.QueueArn,
+          dlqUrl: r.DlqUrl,
+          dlqArn: r.DlqArn,
+          functionName: r.FunctionName,
+          eventSourceMappingUuid: r.EventSourceMappingUuid,
+          logGroup: r.LogGroup,
+        };
       }),
     })),
     logGroups: { ...FUNCTION_LOG_GROUPS },
@@ -106,9 +135,17 @@ export function topologyManifest(warehouses: readonly string[] = ['wh-1', 'wh-2'
 /** The outputs `cdk deploy` gives the stack (see lib/infra/conveyor-stack.ts), for DescribeStacks. */
 export function stackOutputs(apiUrl: string, warehouses: readonly string[] = ['wh-1', 'wh-2']): Output[] {
   return [
-    { OutputKey: StackOutput.apiUrl, OutputValue: apiUrl, Description: 'Order API base URL (POST orders, GET orders/{orderId})' },
+    {
+      OutputKey: StackOutput.apiUrl,
+      OutputValue: apiUrl,
+      Description: 'Order API base URL (POST orders, GET orders/{orderId})',
+    },
     { OutputKey: StackOutput.statusTable, OutputValue: 'Conveyor-StatusTable', Description: 'Order status table' },
-    { OutputKey: StackOutput.topology, OutputValue: JSON.stringify(topologyManifest(warehouses)), Description: 'Conveyor topology manifest' },
+    {
+      OutputKey: StackOutput.topology,
+      OutputValue: JSON.stringify(topologyManifest(warehouses)),
+      Description: 'Conveyor topology manifest',
+    },
   ];
 }
 
@@ -123,19 +160,40 @@ export interface ReceivedRequest {
 
 /** Recomputes the SigV4 signature of a received request from its signed headers (AWS's algorithm, written out). */
 export function verifySignature(request: ReceivedRequest, secret: string, region: string): boolean {
-  const auth = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(String(request.headers.authorization));
+  const auth =
+    /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+      String(request.headers.authorization),
+    );
   if (!auth) return false;
-  const [, date, signedRegion, service, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
+  const [, date, signedRegion, service, signedHeaders, signature] = auth as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const amzDate = String(request.headers['x-amz-date']);
   const [path, query = ''] = request.path.split('?') as [string, string?];
   const canonicalHeaders = signedHeaders
     .split(';')
     .map((name) => `${name}:${String(request.headers[name]).trim().replace(/\s+/g, ' ')}\n`)
     .join('');
-  const canonical = [request.method, path, query, canonicalHeaders, signedHeaders, createHash('sha256').update(request.body).digest('hex')].join('\n');
+  const canonical = [
+    request.method,
+    path,
+    query,
+    canonicalHeaders,
+    signedHeaders,
+    createHash('sha256').update(request.body).digest('hex'),
+  ].join('\n');
   const scope = `${date}/${signedRegion}/${service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
   let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
   for (const part of [signedRegion, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  return signedRegion === region && service === 'execute-api' && createHmac('sha256', key).update(toSign).digest('hex') === signature;
+  return (
+    signedRegion === region &&
+    service === 'execute-api' &&
+    createHmac('sha256', key).update(toSign).digest('hex') === signature
+  );
 }

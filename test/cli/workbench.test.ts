@@ -29,35 +29,86 @@ describe('exported dead letters', () => {
   });
 
   it('keep why and where the order died; poison keeps its raw body and no order', () => {
-    const order = { orderId: 'o-7', warehouseId: 'wh-2', priority: 'express', items: [{ sku: 'SKU-1', quantity: 1 }], metadata: { note: 'x' } };
-    const line = exportLine({ messageId: 'm-7', orderId: 'o-7', kind: 'rejected', reason: 'no express carrier', stage: 'wh-2/delivery', receiveCount: 1, body: JSON.stringify({ v: 1, order, acceptedAt: '2025-01-01T00:00:00.000Z' }) });
-    expect(line).toEqual({ order: { ...order, orderId: resubmissionId('o-7') }, deadLetter: { orderId: 'o-7', kind: 'rejected', reason: 'no express carrier', stage: 'wh-2/delivery', receiveCount: 1, messageId: 'm-7' } });
-    expect(exportLine({ messageId: 'm-8', kind: 'poison', reason: 'body is not valid JSON', body: 'not json' })).toEqual({ order: null, deadLetter: { kind: 'poison', reason: 'body is not valid JSON', messageId: 'm-8', body: 'not json' } });
+    const order = {
+      orderId: 'o-7',
+      warehouseId: 'wh-2',
+      priority: 'express',
+      items: [{ sku: 'SKU-1', quantity: 1 }],
+      metadata: { note: 'x' },
+    };
+    const line = exportLine({
+      messageId: 'm-7',
+      orderId: 'o-7',
+      kind: 'rejected',
+      reason: 'no express carrier',
+      stage: 'wh-2/delivery',
+      receiveCount: 1,
+      body: JSON.stringify({ v: 1, order, acceptedAt: '2025-01-01T00:00:00.000Z' }),
+    });
+    expect(line).toEqual({
+      order: { ...order, orderId: resubmissionId('o-7') },
+      deadLetter: {
+        orderId: 'o-7',
+        kind: 'rejected',
+        reason: 'no express carrier',
+        stage: 'wh-2/delivery',
+        receiveCount: 1,
+        messageId: 'm-7',
+      },
+    });
+    expect(
+      exportLine({ messageId: 'm-8', kind: 'poison', reason: 'body is not valid JSON', body: 'not json' }),
+    ).toEqual({
+      order: null,
+      deadLetter: { kind: 'poison', reason: 'body is not valid JSON', messageId: 'm-8', body: 'not json' },
+    });
   });
 });
 
 describe('dead-letter filters', () => {
-  const letter = { messageId: 'm', orderId: 'o-1', kind: 'exhausted', reason: 'Scanner OFFLINE', deadLetteredAt: '2025-06-01T12:00:00.000Z', body: '' };
+  const letter = {
+    messageId: 'm',
+    orderId: 'o-1',
+    kind: 'exhausted',
+    reason: 'Scanner OFFLINE',
+    deadLetteredAt: '2025-06-01T12:00:00.000Z',
+    body: '',
+  };
 
   it('hold all together: reason text in any case, kind, order, time', () => {
-    expect(matchesFilter(letter, { grep: 'scanner offline', kinds: ['exhausted'], orderId: 'o-1', since: '2025-06-01T11:59:59.000Z' })).toBe(true);
+    expect(
+      matchesFilter(letter, {
+        grep: 'scanner offline',
+        kinds: ['exhausted'],
+        orderId: 'o-1',
+        since: '2025-06-01T11:59:59.000Z',
+      }),
+    ).toBe(true);
     expect(matchesFilter(letter, { grep: 'printer' })).toBe(false);
     expect(matchesFilter(letter, { kinds: ['poison', 'rejected'] })).toBe(false);
     expect(matchesFilter(letter, { orderId: 'o-2' })).toBe(false);
     expect(matchesFilter(letter, { since: '2025-06-01T12:00:00.001Z' })).toBe(false);
-    expect(describeFilter({ grep: 'x', kinds: ['poison', 'rejected'] })).toBe('reason contains "x", kind poison|rejected');
+    expect(describeFilter({ grep: 'x', kinds: ['poison', 'rejected'] })).toBe(
+      'reason contains "x", kind poison|rejected',
+    );
   });
 
   it('--since takes a span back from now or a time; anything else is refused with an example', () => {
     expect(parseSince('30m')).toEqual({ kind: 'ago', ms: 30 * 60_000 });
     expect(parseSince('7d')).toEqual({ kind: 'ago', ms: 7 * 86_400_000 });
     expect(parseSince('2025-06-01T12:00:00Z')).toEqual({ kind: 'at', epochMs: Date.parse('2025-06-01T12:00:00.000Z') });
-    for (const bad of ['yesterday', '0m', '15d', '-5m', '2025-13-45']) expect(() => parseSince(bad), bad).toThrow(/^--since must be a duration up to 14 days \(SQS keeps a dead letter at most 14 days\) .*got "/);
+    for (const bad of ['yesterday', '0m', '15d', '-5m', '2025-13-45'])
+      expect(() => parseSince(bad), bad).toThrow(
+        /^--since must be a duration up to 14 days \(SQS keeps a dead letter at most 14 days\) .*got "/,
+      );
   });
 
   it('bad filter flags stop the command in one line naming the flag, before anything is touched', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['--kind', 'sad'], new RegExp(`^conveyor: --kind must be ${DEAD_LETTER_KINDS.join(', ')} or several with commas, got "sad"`)],
+      [
+        ['--kind', 'sad'],
+        new RegExp(`^conveyor: --kind must be ${DEAD_LETTER_KINDS.join(', ')} or several with commas, got "sad"`),
+      ],
       [['--order', 'a/b'], /^conveyor: --order must be an order id/],
       [['--since', 'soon'], /^conveyor: --since must be a duration up to 14 days/],
       [['--grep', ''], /^conveyor: --grep must be 1–200 characters/],
@@ -81,7 +132,13 @@ describe('conveyor orders cancel (local)', () => {
       if (request.method !== 'DELETE') return void response.writeHead(405).end();
       deleted.push(id);
       const [status, body] = id.startsWith('done-')
-        ? [409, { error: 'order already delivered', order: { orderId: id, status: 'delivered', delivery: { carrier: 'paketfix', trackingNumber: 'PF9' } } }]
+        ? [
+            409,
+            {
+              error: 'order already delivered',
+              order: { orderId: id, status: 'delivered', delivery: { carrier: 'paketfix', trackingNumber: 'PF9' } },
+            },
+          ]
         : id.startsWith('gone-')
           ? [404, { error: 'not found' }]
           : id.startsWith('bad-')
@@ -99,7 +156,10 @@ describe('conveyor orders cancel (local)', () => {
     const run = await runInProcess(['orders', 'cancel', 'o-1', 'o-2', 'o-1', '--url', url]);
     expect(run.code).toBe(0);
     expect(deleted.sort()).toEqual(['o-1', 'o-2']);
-    expect(lines(run.stdout).slice(1, 3)).toEqual(['o-1    cancelled  was waiting in packing', 'o-2    cancelled  was waiting in packing']);
+    expect(lines(run.stdout).slice(1, 3)).toEqual([
+      'o-1    cancelled  was waiting in packing',
+      'o-2    cancelled  was waiting in packing',
+    ]);
     expect(lines(run.stdout).at(-1)).toBe('2 cancelled · 0 already final · 0 not found');
   });
 
@@ -108,15 +168,27 @@ describe('conveyor orders cancel (local)', () => {
     try {
       const file = `${dir.path}/ids.txt`;
       const exported = JSON.stringify({ order: { orderId: 'x-1.r1' }, deadLetter: { orderId: 'x-1' } });
-      writeFileSync(file, ['# to cancel', 'a-1', '', '{"orderId":"done-2","warehouseId":"wh-1"}', exported, 'gone-3', 'bad-4'].join('\n'));
+      writeFileSync(
+        file,
+        ['# to cancel', 'a-1', '', '{"orderId":"done-2","warehouseId":"wh-1"}', exported, 'gone-3', 'bad-4'].join('\n'),
+      );
       const run = await runInProcess(['orders', 'cancel', '--file', file, '--json', '--url', url]);
       expect(run.code).toBe(1);
       expect(JSON.parse(run.stdout)).toEqual([
         { orderId: 'a-1', outcome: 'cancelled', status: 'cancelled', detail: 'was waiting in packing' },
-        { orderId: 'done-2', outcome: 'already-final', status: 'delivered', detail: 'carrier paketfix, trackingNumber PF9' },
+        {
+          orderId: 'done-2',
+          outcome: 'already-final',
+          status: 'delivered',
+          detail: 'carrier paketfix, trackingNumber PF9',
+        },
         { orderId: 'x-1', outcome: 'cancelled', status: 'cancelled', detail: 'was waiting in packing' },
         { orderId: 'gone-3', outcome: 'not-found' },
-        { orderId: 'bad-4', outcome: 'failed', detail: expect.stringMatching(/^the runtime refused DELETE \/orders\/bad-4: 400 /) },
+        {
+          orderId: 'bad-4',
+          outcome: 'failed',
+          detail: expect.stringMatching(/^the runtime refused DELETE \/orders\/bad-4: 400 /),
+        },
       ]);
       const list = `${dir.path}/list.json`;
       writeFileSync(list, JSON.stringify([{ orderId: 'l-1' }, { orderId: 'l-2' }]));
@@ -141,8 +213,12 @@ describe('conveyor orders cancel (local)', () => {
         `${file}:4: not valid JSON, or not an object with "orderId"`,
         `conveyor: 3 bad lines in ${file} (listed above); nothing was cancelled — one order id per line, or JSON with "orderId"`,
       ]);
-      expect((await runInProcess(['orders', 'cancel', 'a/b', '--url', url])).stderr).toMatch(/^conveyor: "a\/b" is not an order id/);
-      expect((await runInProcess(['orders', 'cancel', '--url', url])).stderr).toMatch(/^conveyor: orders cancel needs order ids/);
+      expect((await runInProcess(['orders', 'cancel', 'a/b', '--url', url])).stderr).toMatch(
+        /^conveyor: "a\/b" is not an order id/,
+      );
+      expect((await runInProcess(['orders', 'cancel', '--url', url])).stderr).toMatch(
+        /^conveyor: orders cancel needs order ids/,
+      );
     } finally {
       dir.remove();
     }

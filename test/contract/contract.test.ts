@@ -36,7 +36,14 @@ import {
   synthConveyor,
   type CfnTemplate,
 } from '../support/cdk-app.ts';
-import { metricKey, runDeployedHandlers, type Emitted, type EmittedCall, type EmittedLine, type MetricId } from './emitted.ts';
+import {
+  metricKey,
+  runDeployedHandlers,
+  type Emitted,
+  type EmittedCall,
+  type EmittedLine,
+  type MetricId,
+} from './emitted.ts';
 
 const { stack, json } = synthConveyor();
 const intakeId = logicalId(stack.orderApi.function);
@@ -84,7 +91,8 @@ describe('saved Logs Insights queries match lines the handlers print', () => {
     statements: (q.Properties.QueryString as string).split('\n').map((line) => line.replace(/^\|\s*/, '').trim()),
     logGroups: new Set(asList(q.Properties.LogGroupNames).map((g) => referencedId(g))),
   }));
-  const logGroupOf = (line: EmittedLine) => referencedId(json.Resources[line.functionId]!.Properties.LoggingConfig.LogGroup);
+  const logGroupOf = (line: EmittedLine) =>
+    referencedId(json.Resources[line.functionId]!.Properties.LoggingConfig.LogGroup);
 
   it('exist', () => {
     expect(queries.length).toBeGreaterThan(0);
@@ -96,11 +104,18 @@ describe('saved Logs Insights queries match lines the handlers print', () => {
       for (const message of messages) {
         const lines = emitted.logs.filter((l) => l.fields.message === message);
         expect(lines.length, `${query.name}: no handler logged "${message}"`).toBeGreaterThan(0);
-        for (const line of lines) expect(query.logGroups, `${query.name}: "${message}" is logged by ${line.functionId}, outside the query's log groups`).toContain(logGroupOf(line));
+        for (const line of lines)
+          expect(
+            query.logGroups,
+            `${query.name}: "${message}" is logged by ${line.functionId}, outside the query's log groups`,
+          ).toContain(logGroupOf(line));
       }
       const matching = emitted.logs.filter((l) => messages.includes(l.fields.message as string));
       for (const field of fieldsUsed(query.statements)) {
-        expect(matching.some((l) => field in l.fields), `${query.name}: no matching line has the field "${field}"`).toBe(true);
+        expect(
+          matching.some((l) => field in l.fields),
+          `${query.name}: no matching line has the field "${field}"`,
+        ).toBe(true);
       }
     }
   });
@@ -110,7 +125,9 @@ describe('saved Logs Insights queries match lines the handlers print', () => {
     expect(journeys.length).toBeGreaterThan(0);
     for (const query of journeys) {
       // The pattern is a placeholder the operator replaces with an order id: replace it with one.
-      const found = emitted.logs.filter((l) => JSON.stringify(l.fields).includes(emitted.retriedOrderId) && query.logGroups.has(logGroupOf(l)));
+      const found = emitted.logs.filter(
+        (l) => JSON.stringify(l.fields).includes(emitted.retriedOrderId) && query.logGroups.has(logGroupOf(l)),
+      );
       const functions = new Set(found.map((l) => l.functionId));
       expect(functions, `${query.name} finds no intake line`).toContain(emitted.intakeId);
       expect(functions.size, `${query.name} finds no stage line`).toBeGreaterThan(1);
@@ -126,9 +143,15 @@ describe('`conveyor trace` reads the lines the handlers print about an order, in
     const lines = about(emitted.retriedOrderId);
     expect(lines.some((l) => l.functionId === emitted.intakeId)).toBe(true);
     const failures = lines.filter((l) => l.functionId !== emitted.intakeId).map(lineOf);
-    expect(failures.map((f) => f.message).sort()).toEqual([LogMessage.recordDeadLettered, LogMessage.recordRetried].sort());
+    expect(failures.map((f) => f.message).sort()).toEqual(
+      [LogMessage.recordDeadLettered, LogMessage.recordRetried].sort(),
+    );
     for (const failure of failures) {
-      expect(failure).toMatchObject({ receiveCount: expect.any(Number), reason: expect.any(String), pipeline: expect.any(String) });
+      expect(failure).toMatchObject({
+        receiveCount: expect.any(Number),
+        reason: expect.any(String),
+        pipeline: expect.any(String),
+      });
       expect(failure.source).not.toBe('(unnamed)');
       expect(failure.at).not.toBe('(no time)');
     }
@@ -143,7 +166,7 @@ describe('`conveyor trace` reads the lines the handlers print about an order, in
     expect(line.source).not.toBe(line.stage);
   });
 
-  it("the Logs Insights filter selects, for every order, exactly the printed lines that name it", () => {
+  it('the Logs Insights filter selects, for every order, exactly the printed lines that name it', () => {
     const ids = new Set(emitted.logs.flatMap((l) => ordersNamed(l.fields)));
     expect(ids.size).toBeGreaterThan(2);
     for (const id of ids) {
@@ -156,18 +179,37 @@ describe('`conveyor trace` reads the lines the handlers print about an order, in
   it('the log groups it queries on AWS are those the intake, the auditor and the order’s warehouse’s stage functions write to', async () => {
     const logsMock = mockClient(CloudWatchLogsClient);
     const cfnMock = mockClient(CloudFormationClient);
-    const server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'application/json' }).end('{}'));
+    const server = createServer((_request, response) =>
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{}'),
+    );
     try {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/`;
-      const outputs = Object.entries(json.Outputs).map(([key, output]) => ({ OutputKey: key, OutputValue: key === StackOutput.apiUrl ? apiUrl : fake(output.Value) }));
-      cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: stack.stackName, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+      const outputs = Object.entries(json.Outputs).map(([key, output]) => ({
+        OutputKey: key,
+        OutputValue: key === StackOutput.apiUrl ? apiUrl : fake(output.Value),
+      }));
+      cfnMock.on(DescribeStacksCommand).resolves({
+        Stacks: [
+          { StackName: stack.stackName, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs },
+        ],
+      });
       logsMock.on(StartQueryCommand).resolves({ queryId: 'q' });
       logsMock.on(GetQueryResultsCommand).resolves({ status: 'Complete', results: [] });
-      const run = await runInProcess(['trace', 'o-unknown', '--target', 'aws', '--stack', stack.stackName, '--region', FAKE_REGION]);
+      const run = await runInProcess([
+        'trace',
+        'o-unknown',
+        '--target',
+        'aws',
+        '--stack',
+        stack.stackName,
+        '--region',
+        FAKE_REGION,
+      ]);
       expect(run.stderr).toContain('no order "o-unknown"');
       const queried = logsMock.commandCalls(StartQueryCommand).flatMap((c) => c.args[0].input.logGroupNames ?? []);
-      const logGroupOfFunction = (id: string) => fake({ Ref: referencedId(json.Resources[id]!.Properties.LoggingConfig.LogGroup) });
+      const logGroupOfFunction = (id: string) =>
+        fake({ Ref: referencedId(json.Resources[id]!.Properties.LoggingConfig.LogGroup) });
       const writers = [emitted.intakeId, emitted.auditorId, ...stagesInTemplate(json).map((s) => s.functionId)];
       expect(queried.sort()).toEqual(writers.map(logGroupOfFunction).sort());
     } finally {
@@ -178,7 +220,7 @@ describe('`conveyor trace` reads the lines the handlers print about an order, in
   });
 });
 
-describe("every AWS call a handler makes is allowed by its role in the template", () => {
+describe('every AWS call a handler makes is allowed by its role in the template', () => {
   it('the handlers called SQS and DynamoDB (the scenario ran)', () => {
     expect(new Set(emitted.calls.map((c) => c.service))).toEqual(new Set(['sqs', 'dynamodb']));
   });
@@ -189,7 +231,8 @@ describe("every AWS call a handler makes is allowed by its role in the template"
       const action = iamActionOf(call);
       const grants = grantsOf(json, call.functionId);
       for (const resource of resourcesNamedBy(call)) {
-        if (!grants.some((g) => g.action === action && g.resource === resource)) missing.add(`${call.functionId}: ${action} on ${resource}`);
+        if (!grants.some((g) => g.action === action && g.resource === resource))
+          missing.add(`${call.functionId}: ${action} on ${resource}`);
       }
     }
     expect([...missing]).toEqual([]);
@@ -202,7 +245,11 @@ describe("every AWS call a handler makes is allowed by its role in the template"
  */
 function iamActionOf({ service, call }: EmittedCall): string {
   const operation = call.target.slice(call.target.indexOf('.') + 1);
-  const batchOf: Record<string, string> = { SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility' };
+  const batchOf: Record<string, string> = {
+    SendMessageBatch: 'SendMessage',
+    DeleteMessageBatch: 'DeleteMessage',
+    ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+  };
   return `${service}:${service === 'sqs' ? (batchOf[operation] ?? operation) : operation}`;
 }
 
@@ -210,26 +257,38 @@ function iamActionOf({ service, call }: EmittedCall): string {
 function resourcesNamedBy({ service, call }: EmittedCall): string[] {
   const body = call.body as { QueueUrl?: string; TableName?: string; RequestItems?: Record<string, unknown> };
   // Queues by their URL's path: each function reached its queues through a proxy of its own.
-  const local = service === 'sqs' ? [body.QueueUrl && new URL(body.QueueUrl).pathname] : [body.TableName, ...Object.keys(body.RequestItems ?? {})];
-  return local.filter((x): x is string => x !== undefined).map((name) => emitted.logicalIds.get(name) ?? `(not in the template: ${name})`);
+  const local =
+    service === 'sqs'
+      ? [body.QueueUrl && new URL(body.QueueUrl).pathname]
+      : [body.TableName, ...Object.keys(body.RequestItems ?? {})];
+  return local
+    .filter((x): x is string => x !== undefined)
+    .map((name) => emitted.logicalIds.get(name) ?? `(not in the template: ${name})`);
 }
 
 /** Every metric the template's alarms read (plain alarms and metric-math inputs). */
 function metricsReadByAlarms(template: CfnTemplate, render: (value: unknown) => string): MetricId[] {
-  const dimensions = (list: Array<{ Name: string; Value: unknown }> = []) => Object.fromEntries(list.map((d) => [d.Name, render(d.Value)]));
+  const dimensions = (list: Array<{ Name: string; Value: unknown }> = []) =>
+    Object.fromEntries(list.map((d) => [d.Name, render(d.Value)]));
   return resourcesOf(template, 'AWS::CloudWatch::Alarm').flatMap(([, alarm]) => {
     const p = alarm.Properties;
     if (p.MetricName) return [{ namespace: p.Namespace, name: p.MetricName, dimensions: dimensions(p.Dimensions) }];
     return (p.Metrics as Array<Record<string, any>>)
       .filter((m) => m.MetricStat)
-      .map((m) => ({ namespace: m.MetricStat.Metric.Namespace, name: m.MetricStat.Metric.MetricName, dimensions: dimensions(m.MetricStat.Metric.Dimensions) }));
+      .map((m) => ({
+        namespace: m.MetricStat.Metric.Namespace,
+        name: m.MetricStat.Metric.MetricName,
+        dimensions: dimensions(m.MetricStat.Metric.Dimensions),
+      }));
   });
 }
 
 /** Every metric row of every dashboard widget: `[namespace, name, dimension, value, …, {options}]`. */
 function metricsOnDashboards(template: CfnTemplate, render: (value: unknown) => string): MetricId[] {
   return resourcesOf(template, 'AWS::CloudWatch::Dashboard').flatMap(([, dashboard]) => {
-    const body = JSON.parse(render(dashboard.Properties.DashboardBody)) as { widgets: Array<{ properties: { metrics?: unknown[][] } }> };
+    const body = JSON.parse(render(dashboard.Properties.DashboardBody)) as {
+      widgets: Array<{ properties: { metrics?: unknown[][] } }>;
+    };
     return body.widgets.flatMap((w) =>
       (w.properties.metrics ?? [])
         .filter((row) => typeof row[0] === 'string')
@@ -248,15 +307,39 @@ function metricsOnDashboards(template: CfnTemplate, render: (value: unknown) => 
  * `conveyor status --target aws` against mocked AWS APIs: DescribeStacks answers the template's
  * outputs as a deployment would resolve them; the metric queries the CLI then sends are recorded.
  */
-async function metricsReadByCliStatus(template: CfnTemplate, stackName: string, render: (value: unknown) => string): Promise<MetricId[]> {
-  const mocks = { cfn: mockClient(CloudFormationClient), sqs: mockClient(SQSClient), lambda: mockClient(LambdaClient), cloudwatch: mockClient(CloudWatchClient) };
+async function metricsReadByCliStatus(
+  template: CfnTemplate,
+  stackName: string,
+  render: (value: unknown) => string,
+): Promise<MetricId[]> {
+  const mocks = {
+    cfn: mockClient(CloudFormationClient),
+    sqs: mockClient(SQSClient),
+    lambda: mockClient(LambdaClient),
+    cloudwatch: mockClient(CloudWatchClient),
+  };
   try {
-    const outputs = Object.entries(template.Outputs).map(([key, output]) => ({ OutputKey: key, OutputValue: render(output.Value), Description: output.Description }));
-    mocks.cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: stackName, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+    const outputs = Object.entries(template.Outputs).map(([key, output]) => ({
+      OutputKey: key,
+      OutputValue: render(output.Value),
+      Description: output.Description,
+    }));
+    mocks.cfn.on(DescribeStacksCommand).resolves({
+      Stacks: [{ StackName: stackName, StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }],
+    });
     mocks.sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
     mocks.lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
     mocks.cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
-    const run = await runInProcess(['status', '--target', 'aws', '--stack', stackName, '--region', FAKE_REGION, '--json']);
+    const run = await runInProcess([
+      'status',
+      '--target',
+      'aws',
+      '--stack',
+      stackName,
+      '--region',
+      FAKE_REGION,
+      '--json',
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     return mocks.cloudwatch.commandCalls(GetMetricDataCommand).flatMap((call) =>
@@ -264,7 +347,11 @@ async function metricsReadByCliStatus(template: CfnTemplate, stackName: string, 
         .filter((q) => q.MetricStat?.Metric)
         .map((q) => {
           const metric = q.MetricStat!.Metric!;
-          return { namespace: metric.Namespace!, name: metric.MetricName!, dimensions: Object.fromEntries((metric.Dimensions ?? []).map((d) => [d.Name!, d.Value!])) };
+          return {
+            namespace: metric.Namespace!,
+            name: metric.MetricName!,
+            dimensions: Object.fromEntries((metric.Dimensions ?? []).map((d) => [d.Name!, d.Value!])),
+          };
         }),
     );
   } finally {
@@ -276,13 +363,19 @@ async function metricsReadByCliStatus(template: CfnTemplate, stackName: string, 
 function filteredMessages(statements: readonly string[]): string[] {
   const filters = statements.filter((s) => s.startsWith('filter '));
   const equal = filters.flatMap((s) => [...s.matchAll(/\bmessage\s*=\s*"([^"]*)"/g)].map((m) => m[1]!));
-  const listed = filters.flatMap((s) => [...s.matchAll(/\bmessage\s+in\s+\[([^\]]*)\]/g)].flatMap((m) => [...m[1]!.matchAll(/"([^"]*)"/g)].map((x) => x[1]!)));
+  const listed = filters.flatMap((s) =>
+    [...s.matchAll(/\bmessage\s+in\s+\[([^\]]*)\]/g)].flatMap((m) =>
+      [...m[1]!.matchAll(/"([^"]*)"/g)].map((x) => x[1]!),
+    ),
+  );
   return [...equal, ...listed];
 }
 
 /** The `@message like "…"` patterns of a query. */
 function likePatterns(statements: readonly string[]): string[] {
-  return statements.filter((s) => s.startsWith('filter ')).flatMap((s) => [...s.matchAll(/@message\s+like\s+"([^"]*)"/g)].map((m) => m[1]!));
+  return statements
+    .filter((s) => s.startsWith('filter '))
+    .flatMap((s) => [...s.matchAll(/@message\s+like\s+"([^"]*)"/g)].map((m) => m[1]!));
 }
 
 /** The log fields a query reads: its `fields`, what `stats` aggregates and groups by, what it sorts by. */

@@ -62,9 +62,20 @@ export function metricKey(metric: MetricId): string {
 
 /** The metrics of one EMF document (every metric under every dimension set it declares). */
 export function metricsOfEmf(document: Record<string, unknown>): MetricId[] {
-  const directives = (document._aws as { CloudWatchMetrics?: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } | undefined)?.CloudWatchMetrics ?? [];
+  const directives =
+    (
+      document._aws as
+        | { CloudWatchMetrics?: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> }
+        | undefined
+    )?.CloudWatchMetrics ?? [];
   return directives.flatMap((d) =>
-    d.Dimensions.flatMap((set) => d.Metrics.map((m) => ({ namespace: d.Namespace, name: m.Name, dimensions: Object.fromEntries(set.map((name) => [name, String(document[name])])) }))),
+    d.Dimensions.flatMap((set) =>
+      d.Metrics.map((m) => ({
+        namespace: d.Namespace,
+        name: m.Name,
+        dimensions: Object.fromEntries(set.map((name) => [name, String(document[name])])),
+      })),
+    ),
   );
 }
 
@@ -84,7 +95,12 @@ interface LocalDeployment {
  * Deploys functions of the template locally, each as its own LocalFunction with the template's
  * environment, reaching SQS and DynamoDB through recording proxies of its own.
  */
-async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (functionId: string) => string, bundles: ReadonlyMap<string, string>): Promise<LocalDeployment> {
+async function localDeployment(
+  json: CfnTemplate,
+  local: LocalAws,
+  handlerOf: (functionId: string) => string,
+  bundles: ReadonlyMap<string, string>,
+): Promise<LocalDeployment> {
   const printed: EmittedLine[] = [];
   const functions: LocalFunction[] = [];
   const proxies: Array<{ functionId: string; service: EmittedCall['service']; proxy: RecordingProxy }> = [];
@@ -101,8 +117,21 @@ async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (f
     };
     // The SDK sends SQS calls to the host of the queue URL: the function's queue URLs point at its proxy too.
     const sqsOrigin = new URL(local.awsEnvironment.AWS_ENDPOINT_URL_SQS!).origin;
-    const environment = Object.fromEntries(Object.entries(lambdaEnvironment(json, local, id)).map(([k, v]) => [k, v.replaceAll(sqsOrigin, endpoints.AWS_ENDPOINT_URL_SQS)]));
-    const spec = { name: id, handlerModule: bundles.get(handlerOf(id))!, environment: { ...environment, ...endpoints, ...extra }, timeoutSeconds: resource.Properties.Timeout, memoryMb: resource.Properties.MemorySize, maxConcurrency: 1, region: REGION };
+    const environment = Object.fromEntries(
+      Object.entries(lambdaEnvironment(json, local, id)).map(([k, v]) => [
+        k,
+        v.replaceAll(sqsOrigin, endpoints.AWS_ENDPOINT_URL_SQS),
+      ]),
+    );
+    const spec = {
+      name: id,
+      handlerModule: bundles.get(handlerOf(id))!,
+      environment: { ...environment, ...endpoints, ...extra },
+      timeoutSeconds: resource.Properties.Timeout,
+      memoryMb: resource.Properties.MemorySize,
+      maxConcurrency: 1,
+      region: REGION,
+    };
     const fn = new LocalFunction(spec, (line) => {
       if (!line.startsWith('{')) return;
       try {
@@ -117,7 +146,8 @@ async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (f
   return {
     deploy,
     printed,
-    calls: () => proxies.flatMap(({ functionId, service, proxy }) => proxy.calls.map((call) => ({ functionId, service, call }))),
+    calls: () =>
+      proxies.flatMap(({ functionId, service, proxy }) => proxy.calls.map((call) => ({ functionId, service, call }))),
     async quiet() {
       const deadline = Date.now() + 5_000;
       for (let seen = -1; seen !== printed.length && Date.now() < deadline; ) {
@@ -138,7 +168,12 @@ async function localDeployment(json: CfnTemplate, local: LocalAws, handlerOf: (f
  * @param intakeId logical id of the intake function in `json`.
  * @param auditorId logical id of the dead-letter auditor function in `json`.
  */
-export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unknown, intakeId: string, auditorId: string): Promise<Emitted> {
+export async function runDeployedHandlers(
+  json: CfnTemplate,
+  topologyInput: unknown,
+  intakeId: string,
+  auditorId: string,
+): Promise<Emitted> {
   const topology = loadTopology(topologyInput);
   const local = await startLocalAws(topologyInput);
   const outDir = fileURLToPath(new URL(`../../node_modules/.cache/conveyor/contract-${process.pid}/`, import.meta.url));
@@ -147,9 +182,16 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
     const stages = stagesInTemplate(json);
     const handlerOf = (id: string) => {
       const stage = stages.find((s) => s.functionId === id);
-      return stage ? findStage(topology, stage.pipelineId, stage.stage)!.handler : id === auditorId ? DEAD_LETTER_AUDITOR_HANDLER : 'intake';
+      return stage
+        ? findStage(topology, stage.pipelineId, stage.stage)!.handler
+        : id === auditorId
+          ? DEAD_LETTER_AUDITOR_HANDLER
+          : 'intake';
     };
-    const bundles = await bundleHandlers([...new Set([intakeId, auditorId, ...stages.map((s) => s.functionId)].map(handlerOf))], outDir);
+    const bundles = await bundleHandlers(
+      [...new Set([intakeId, auditorId, ...stages.map((s) => s.functionId)].map(handlerOf))],
+      outDir,
+    );
     deployment = await localDeployment(json, local, handlerOf, bundles);
     const retriedOrderId = await driveOrders(deployment.deploy, local, topology, stages, intakeId);
     const movedOrderId = await moveAndAudit(deployment.deploy, local, topology, auditorId);
@@ -162,7 +204,12 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
       movedOrderId,
       intakeId,
       auditorId,
-      logicalIds: new Map([...localCounterparts(json, local)].map(([id, value]) => [value.startsWith('http') ? new URL(value).pathname : value, id])),
+      logicalIds: new Map(
+        [...localCounterparts(json, local)].map(([id, value]) => [
+          value.startsWith('http') ? new URL(value).pathname : value,
+          id,
+        ]),
+      ),
     };
   } finally {
     await deployment?.close();
@@ -176,28 +223,58 @@ export async function runDeployedHandlers(json: CfnTemplate, topologyInput: unkn
  * message and an order that fails transiently on its first receive and again on its last (so it is
  * retried, then dead-lettered), which is then cancelled. Returns that order's id.
  */
-async function driveOrders(deploy: Deploy, local: LocalAws, topology: Topology, stages: TemplateStage[], intakeId: string): Promise<string> {
-  const functionOf = (pipelineId: string, stage: string) => stages.find((x) => x.pipelineId === pipelineId && x.stage === stage)!.functionId;
+async function driveOrders(
+  deploy: Deploy,
+  local: LocalAws,
+  topology: Topology,
+  stages: TemplateStage[],
+  intakeId: string,
+): Promise<string> {
+  const functionOf = (pipelineId: string, stage: string) =>
+    stages.find((x) => x.pipelineId === pipelineId && x.stage === stage)!.functionId;
   const intake = await deploy(intakeId);
-  const orders = topology.pipelines.flatMap((p, i) => [0, 1].map((n) => ({ orderId: `contract-${i}-${n}`, warehouseId: p.id, items: [{ sku: `SKU-${n + 1}`, quantity: n + 1 }] })));
+  const orders = topology.pipelines.flatMap((p, i) =>
+    [0, 1].map((n) => ({
+      orderId: `contract-${i}-${n}`,
+      warehouseId: p.id,
+      items: [{ sku: `SKU-${n + 1}`, quantity: n + 1 }],
+    })),
+  );
   await expectOk(intake.invoke(post({ orders: [...orders, { warehouseId: topology.pipelines[0]!.id, items: [] }] })));
   for (const pipeline of topology.pipelines) {
-    for (const stage of pipeline.stages) await invokeWithQueue(await deploy(functionOf(pipeline.id, stage.name)), local, pipeline.id, stage.name);
+    for (const stage of pipeline.stages)
+      await invokeWithQueue(await deploy(functionOf(pipeline.id, stage.name)), local, pipeline.id, stage.name);
   }
 
   const first = topology.pipelines[0]!;
   const stage = first.stages[0]!;
-  await local.sqs.send(new SendMessageCommand({ QueueUrl: local.stage(first.id, stage.name).queueUrl, MessageBody: 'not json' }));
+  await local.sqs.send(
+    new SendMessageCommand({ QueueUrl: local.stage(first.id, stage.name).queueUrl, MessageBody: 'not json' }),
+  );
   await invokeWithQueue(await deploy(functionOf(first.id, stage.name)), local, first.id, stage.name);
   const retriedOrderId = 'contract-retried';
-  await expectOk(intake.invoke(post({ orderId: retriedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-9', quantity: 1 }] })));
+  await expectOk(
+    intake.invoke(post({ orderId: retriedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-9', quantity: 1 }] })),
+  );
   const failing = await deploy(functionOf(first.id, stage.name), { CONVEYOR_CHAOS: `${stage.name}:1` });
   const records = await invokeWithQueue(failing, local, first.id, stage.name);
   const lastReceive = String(stage.maxReceiveCount);
-  await expectOk(failing.invoke({ Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })) }));
+  await expectOk(
+    failing.invoke({
+      Records: records.map((r) => ({ ...r, attributes: { ...r.attributes, ApproximateReceiveCount: lastReceive } })),
+    }),
+  );
   // Dead-lettered now: cancelled through the API (the intake counts it, out of the dead letters).
-  const cancel = await intake.invoke(toApiGatewayEvent({ method: 'DELETE', resource: '/orders/{orderId}', path: `/orders/${retriedOrderId}`, pathParameters: { orderId: retriedOrderId } }));
-  if (!cancel.ok || (cancel.response as { statusCode?: number }).statusCode !== 200) throw new Error(`cancelling ${retriedOrderId} failed: ${JSON.stringify(cancel)}`);
+  const cancel = await intake.invoke(
+    toApiGatewayEvent({
+      method: 'DELETE',
+      resource: '/orders/{orderId}',
+      path: `/orders/${retriedOrderId}`,
+      pathParameters: { orderId: retriedOrderId },
+    }),
+  );
+  if (!cancel.ok || (cancel.response as { statusCode?: number }).statusCode !== 200)
+    throw new Error(`cancelling ${retriedOrderId} failed: ${JSON.stringify(cancel)}`);
   return retriedOrderId;
 }
 
@@ -213,11 +290,16 @@ async function moveAndAudit(deploy: Deploy, local: LocalAws, topology: Topology,
   await local.sqs.send(
     new SendMessageCommand({
       QueueUrl: local.stage(first.id, stage.name).deadLetterQueueUrl,
-      MessageBody: JSON.stringify({ v: 1, order: { orderId: movedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-1', quantity: 1 }] } }),
+      MessageBody: JSON.stringify({
+        v: 1,
+        order: { orderId: movedOrderId, warehouseId: first.id, items: [{ sku: 'SKU-1', quantity: 1 }] },
+      }),
       MessageAttributes: tracingAttributes(movedOrderId, 'trace-moved'),
     }),
   );
-  await expectOk((await deploy(auditorId)).invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }));
+  await expectOk(
+    (await deploy(auditorId)).invoke({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} }),
+  );
   return movedOrderId;
 }
 
@@ -234,7 +316,8 @@ function lambdaEnvironment(json: CfnTemplate, local: LocalAws, functionId: strin
       name,
       resolveCfn(value, ({ logicalId }) => {
         const url = localUrls.get(logicalId);
-        if (url === undefined) throw new Error(`${functionId}'s ${name} refers to ${logicalId}, which has no local counterpart`);
+        if (url === undefined)
+          throw new Error(`${functionId}'s ${name} refers to ${logicalId}, which has no local counterpart`);
         return url;
       }),
     ]),
@@ -243,7 +326,9 @@ function lambdaEnvironment(json: CfnTemplate, local: LocalAws, functionId: strin
     ...variables,
     ...local.awsEnvironment,
     AWS_LAMBDA_LOG_LEVEL: fn.LoggingConfig?.ApplicationLogLevel ?? 'INFO',
-    ...(fn.TracingConfig?.Mode === 'Active' ? { _X_AMZN_TRACE_ID: 'Root=1-67a0b0c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1' } : {}),
+    ...(fn.TracingConfig?.Mode === 'Active'
+      ? { _X_AMZN_TRACE_ID: 'Root=1-67a0b0c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1' }
+      : {}),
   };
 }
 
@@ -254,12 +339,18 @@ function localCounterparts(json: CfnTemplate, local: LocalAws): Map<string, stri
     counterparts.set(s.queueId, local.stage(s.pipelineId, s.stage as never).queueUrl);
     counterparts.set(s.deadLetterQueueId, local.stage(s.pipelineId, s.stage as never).deadLetterQueueUrl);
   }
-  for (const [id, resource] of Object.entries(json.Resources)) if (resource.Type === 'AWS::DynamoDB::Table') counterparts.set(id, local.resources.tableName);
+  for (const [id, resource] of Object.entries(json.Resources))
+    if (resource.Type === 'AWS::DynamoDB::Table') counterparts.set(id, local.resources.tableName);
   return counterparts;
 }
 
 /** Everything waiting in the stage's queue, as one SQS event to its function; returns the records. */
-async function invokeWithQueue(fn: LocalFunction, local: LocalAws, pipelineId: string, stage: string): Promise<SQSRecord[]> {
+async function invokeWithQueue(
+  fn: LocalFunction,
+  local: LocalAws,
+  pipelineId: string,
+  stage: string,
+): Promise<SQSRecord[]> {
   const resources = local.stage(pipelineId, stage as never);
   const messages = await local.drain(resources.queueUrl);
   if (messages.length === 0) throw new Error(`nothing reached ${pipelineId}/${stage}`);
@@ -269,7 +360,13 @@ async function invokeWithQueue(fn: LocalFunction, local: LocalAws, pipelineId: s
 }
 
 function post(body: unknown) {
-  return toApiGatewayEvent({ method: 'POST', resource: '/orders', path: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return toApiGatewayEvent({
+    method: 'POST',
+    resource: '/orders',
+    path: '/orders',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 async function expectOk(result: Promise<Awaited<ReturnType<LocalFunction['invoke']>>>): Promise<void> {

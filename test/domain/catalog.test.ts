@@ -61,7 +61,19 @@ describe('catalog facts', () => {
       const slot = slotOf(sku);
       const { aisle, bin } = locationOf(sku);
       const [bay, level] = bin.split('-').map(Number) as [number, number];
-      if (!(Number.isInteger(slot) && slot >= 0 && slot < SLOT_COUNT && /^[A-T]$/.test(aisle) && /^\d\d-\d\d$/.test(bin) && bay >= 1 && bay <= 40 && level >= 1 && level <= 6))
+      if (
+        !(
+          Number.isInteger(slot) &&
+          slot >= 0 &&
+          slot < SLOT_COUNT &&
+          /^[A-T]$/.test(aisle) &&
+          /^\d\d-\d\d$/.test(bin) &&
+          bay >= 1 &&
+          bay <= 40 &&
+          level >= 1 &&
+          level <= 6
+        )
+      )
         offGrid.push(`${sku} → ${slot} ${aisle} ${bin}`);
       aisles.add(aisle);
 

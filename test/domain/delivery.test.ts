@@ -15,10 +15,23 @@ import type { Outcome } from '../../lib/runtime/outcome.ts';
 import { BOX_SIZES, type PackingPlan } from '../../lib/domain/packing.ts';
 import { deliveryInput, order, type OrderOptions } from './inputs.ts';
 
-const to = (country: string, priority: 'standard' | 'express' = 'standard'): OrderOptions => ({ shipTo: { country, postalCode: '12345' }, priority });
+const to = (country: string, priority: 'standard' | 'express' = 'standard'): OrderOptions => ({
+  shipTo: { country, postalCode: '12345' },
+  priority,
+});
 
 function input(orderId: string, options: OrderOptions = {}, packing?: PackingPlan): DeliveryInput {
-  return deliveryInput(order(orderId, [['SKU-1042', 2], ['SKU-7', 1]], options), packing);
+  return deliveryInput(
+    order(
+      orderId,
+      [
+        ['SKU-1042', 2],
+        ['SKU-7', 1],
+      ],
+      options,
+    ),
+    packing,
+  );
 }
 
 function delivered(outcome: Outcome<Delivery> | undefined): Delivery {
@@ -28,7 +41,11 @@ function delivered(outcome: Outcome<Delivery> | undefined): Delivery {
 
 /** One parcel of `weightGrams` gross. */
 function parcelOf(weightGrams: number): PackingPlan {
-  return { boxes: [{ size: 'XL', count: 1, lines: [{ sku: 'SKU-1042', quantity: 1 }], weightGrams }], parcels: 1, totalWeightGrams: weightGrams };
+  return {
+    boxes: [{ size: 'XL', count: 1, lines: [{ sku: 'SKU-1042', quantity: 1 }], weightGrams }],
+    parcels: 1,
+    totalWeightGrams: weightGrams,
+  };
 }
 
 /** Luhn validation written independently of the implementation. */
@@ -45,13 +62,22 @@ describe('assignDelivery', () => {
   it('ships a domestic standard order by the preferred ground carrier', () => {
     const o = input('dom-1');
     const d = delivered(assignDelivery([o])[0]);
-    expect(d).toMatchObject({ carrier: 'paketfix', service: 'ground', parcels: o.packing.parcels, weightGrams: o.packing.totalWeightGrams });
+    expect(d).toMatchObject({
+      carrier: 'paketfix',
+      service: 'ground',
+      parcels: o.packing.parcels,
+      weightGrams: o.packing.totalWeightGrams,
+    });
     expect(d.trackingNumber.startsWith('PF')).toBe(true);
   });
 
   it('gives an order the same tracking number in any batch', () => {
     const alone = delivered(assignDelivery([input('same-1', to('FR', 'express'))])[0]);
-    const crowded = assignDelivery([input('other-1'), input('other-2', to('FR', 'express')), input('same-1', to('FR', 'express'))]);
+    const crowded = assignDelivery([
+      input('other-1'),
+      input('other-2', to('FR', 'express')),
+      input('same-1', to('FR', 'express')),
+    ]);
     const again = delivered(crowded[2]);
     expect(again.trackingNumber).toBe(alone.trackingNumber);
     expect(again.manifestId).not.toBe(alone.manifestId); // the manifest is the batch's; the tracking number is not
@@ -79,7 +105,12 @@ describe('assignDelivery', () => {
   });
 
   it('routes express orders to express carriers', () => {
-    const [de, fr, se, deGround] = assignDelivery([input('e-de', to('DE', 'express')), input('e-fr', to('FR', 'express')), input('e-se', to('SE', 'express')), input('g-de', to('DE'))]).map(delivered);
+    const [de, fr, se, deGround] = assignDelivery([
+      input('e-de', to('DE', 'express')),
+      input('e-fr', to('FR', 'express')),
+      input('e-se', to('SE', 'express')),
+      input('g-de', to('DE')),
+    ]).map(delivered);
     expect([de!.carrier, de!.service]).toEqual(['blitzkurier', 'express']);
     expect([fr!.carrier, fr!.service]).toEqual(['blitzkurier', 'express']);
     expect([se!.carrier, se!.service]).toEqual(['nordlink', 'express']);
@@ -87,7 +118,11 @@ describe('assignDelivery', () => {
   });
 
   it('rejects express where no express carrier goes, and parcels too heavy for every carrier offering it', () => {
-    const [pl, heavySe, heavySeGround] = assignDelivery([input('e-pl', to('PL', 'express')), input('e-se-heavy', to('SE', 'express'), parcelOf(25_000)), input('g-se-heavy', to('SE'), parcelOf(25_000))]);
+    const [pl, heavySe, heavySeGround] = assignDelivery([
+      input('e-pl', to('PL', 'express')),
+      input('e-se-heavy', to('SE', 'express'), parcelOf(25_000)),
+      input('g-se-heavy', to('SE'), parcelOf(25_000)),
+    ]);
     expect(pl).toMatchObject({ ok: false, permanent: true });
     expect(!pl!.ok && pl!.reason).toMatch(/express.*PL/);
     expect(heavySe).toMatchObject({ ok: false, permanent: true });
@@ -110,7 +145,14 @@ describe('assignDelivery', () => {
   });
 
   it('puts each carrier of a batch on exactly one manifest, the same whatever the batch order', () => {
-    const batch = [input('m-1'), input('m-2', to('FR', 'express')), input('m-3'), input('m-4', to('SE')), input('m-5', to('IT', 'express')), input('m-6', to('BR'))];
+    const batch = [
+      input('m-1'),
+      input('m-2', to('FR', 'express')),
+      input('m-3'),
+      input('m-4', to('SE')),
+      input('m-5', to('IT', 'express')),
+      input('m-6', to('BR')),
+    ];
     const outcomes = assignDelivery(batch);
     const manifests = new Map<string, Set<string>>();
     for (const outcome of outcomes) {
@@ -155,6 +197,14 @@ describe('carrier table', () => {
 describe('summarizeDelivery', () => {
   it('keeps the ids, not the weights', () => {
     const d = delivered(assignDelivery([input('sum-1')])[0]);
-    expect(summarizeDelivery(d)).toEqual({ carrier: 'paketfix', service: 'ground', trackingNumber: d.trackingNumber, manifestId: d.manifestId, parcels: d.parcels, lines: d.lines, units: d.units });
+    expect(summarizeDelivery(d)).toEqual({
+      carrier: 'paketfix',
+      service: 'ground',
+      trackingNumber: d.trackingNumber,
+      manifestId: d.manifestId,
+      parcels: d.parcels,
+      lines: d.lines,
+      units: d.units,
+    });
   });
 });

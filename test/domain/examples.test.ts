@@ -35,7 +35,9 @@ function examplesOf(file: string): Example[] {
         // Expectation for the statement just completed.
         const previous = out.pop();
         if (previous === undefined) throw new Error(`${file}: "// →" with no statement before it`);
-        out.push(`check(${previous.replace(/;\s*$/, '')}, (${expectation(arrowOnly[1]!)}), ${JSON.stringify(previous)});`);
+        out.push(
+          `check(${previous.replace(/;\s*$/, '')}, (${expectation(arrowOnly[1]!)}), ${JSON.stringify(previous)});`,
+        );
         checks++;
         continue;
       }
@@ -43,7 +45,9 @@ function examplesOf(file: string): Example[] {
       statement += (statement ? '\n' : '') + (inline ? inline[1]! : line);
       if (!statement.trim().endsWith(';')) continue;
       if (inline) {
-        out.push(`check(${statement.replace(/;\s*$/, '')}, (${expectation(inline[2]!)}), ${JSON.stringify(statement.trim())});`);
+        out.push(
+          `check(${statement.replace(/;\s*$/, '')}, (${expectation(inline[2]!)}), ${JSON.stringify(statement.trim())});`,
+        );
         checks++;
       } else out.push(statement);
       statement = '';
@@ -57,7 +61,9 @@ function examplesOf(file: string): Example[] {
 for (const file of Object.keys(modules)) {
   describe(`@example blocks of lib/domain/${file}.ts`, () => {
     const examples = examplesOf(file);
-    const exported = Object.entries(modules[file as keyof typeof modules]).filter(([, value]) => typeof value === 'function');
+    const exported = Object.entries(modules[file as keyof typeof modules]).filter(
+      ([, value]) => typeof value === 'function',
+    );
 
     it('cover every exported function', () => {
       expect(examples.map((e) => e.name).sort()).toEqual(exported.map(([name]) => name).sort());
@@ -66,7 +72,8 @@ for (const file of Object.keys(modules)) {
     for (const example of examples)
       it(`${example.name}`, () => {
         expect(example.checks).toBeGreaterThan(0);
-        const check = (actual: unknown, expected: unknown, statement: string) => expect(actual, statement).toEqual(expected);
+        const check = (actual: unknown, expected: unknown, statement: string) =>
+          expect(actual, statement).toEqual(expected);
         new Function('check', ...Object.keys(scope), example.code)(check, ...Object.values(scope));
       });
   });

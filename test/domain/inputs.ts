@@ -17,7 +17,11 @@ export interface OrderOptions {
 }
 
 /** An order; `items` as `[sku, quantity]` pairs. */
-export function order(orderId: string, items: readonly (readonly [string, number])[], options: OrderOptions = {}): Order {
+export function order(
+  orderId: string,
+  items: readonly (readonly [string, number])[],
+  options: OrderOptions = {},
+): Order {
   return {
     orderId,
     warehouseId: options.warehouseId ?? 'wh-1',

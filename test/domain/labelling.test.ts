@@ -1,6 +1,12 @@
 /** Labelling as pure business logic: a label per parcel, numbered, classed by weight, the same on every run. */
 import { describe, expect, it } from 'vitest';
-import { printLabels, summarizeLabels, WEIGHT_CLASSES, weightClassOf, type LabellingInput } from '../../lib/domain/labelling.ts';
+import {
+  printLabels,
+  summarizeLabels,
+  WEIGHT_CLASSES,
+  weightClassOf,
+  type LabellingInput,
+} from '../../lib/domain/labelling.ts';
 import { BOX_SIZES, planPacking, type PackingPlan } from '../../lib/domain/packing.ts';
 import { planPickWave } from '../../lib/domain/picking.ts';
 import { order, pickingMessage } from '../support/orders.ts';

@@ -64,7 +64,9 @@ describe('BOX_SIZES', () => {
   it('grow in every dimension, and XL takes any unit the catalog can describe', () => {
     for (let i = 1; i < BOX_SIZES.length; i++) {
       expect(BOX_SIZES[i]!.volumeCm3).toBeGreaterThan(BOX_SIZES[i - 1]!.volumeCm3);
-      expect(BOX_SIZES[i]!.maxWeightGrams - BOX_SIZES[i]!.tareGrams).toBeGreaterThan(BOX_SIZES[i - 1]!.maxWeightGrams - BOX_SIZES[i - 1]!.tareGrams);
+      expect(BOX_SIZES[i]!.maxWeightGrams - BOX_SIZES[i]!.tareGrams).toBeGreaterThan(
+        BOX_SIZES[i - 1]!.maxWeightGrams - BOX_SIZES[i - 1]!.tareGrams,
+      );
     }
     expect(XL.volumeCm3).toBeGreaterThanOrEqual(6_000);
     expect(XL.maxWeightGrams - XL.tareGrams).toBeGreaterThanOrEqual(4_000);
@@ -75,7 +77,14 @@ describe('planPacking', () => {
   it('packs a small order in one S box', () => {
     const plan = packOne(order('small', [['SKU-1042', 2]]));
     expect(plan).toEqual({
-      boxes: [{ size: 'S', count: 1, lines: [{ sku: 'SKU-1042', quantity: 2 }], weightGrams: 2 * 33 + sizeNamed('S').tareGrams }],
+      boxes: [
+        {
+          size: 'S',
+          count: 1,
+          lines: [{ sku: 'SKU-1042', quantity: 2 }],
+          weightGrams: 2 * 33 + sizeNamed('S').tareGrams,
+        },
+      ],
       parcels: 1,
       totalWeightGrams: 2 * 33 + sizeNamed('S').tareGrams,
     });
@@ -85,7 +94,10 @@ describe('planPacking', () => {
     // Dense goods whose volume fits an M box but whose weight M may not carry.
     const M = sizeNamed('M');
     const unitsFor = (sku: string) => Math.floor(M.volumeCm3 / unitOf(sku).volumeCm3);
-    const dense = findSku('DENSE', (sku) => unitsFor(sku) <= 1000 && unitsFor(sku) * unitOf(sku).weightGrams > M.maxWeightGrams - M.tareGrams);
+    const dense = findSku(
+      'DENSE',
+      (sku) => unitsFor(sku) <= 1000 && unitsFor(sku) * unitOf(sku).weightGrams > M.maxWeightGrams - M.tareGrams,
+    );
     const o = order('dense', [[dense, unitsFor(dense)]]);
     const plan = packOne(o);
     expect(plan.boxes.map((b) => [b.size, b.count])).toEqual([['L', 1]]);
@@ -104,21 +116,30 @@ describe('planPacking', () => {
   it('lists full boxes of one SKU once, with a count', () => {
     const bulky = findSku('BULKY', (sku) => unitOf(sku).volumeCm3 > 5_000);
     const unit = unitOf(bulky);
-    const perBox = Math.min(Math.floor(XL.volumeCm3 / unit.volumeCm3), Math.floor((XL.maxWeightGrams - XL.tareGrams) / unit.weightGrams));
+    const perBox = Math.min(
+      Math.floor(XL.volumeCm3 / unit.volumeCm3),
+      Math.floor((XL.maxWeightGrams - XL.tareGrams) / unit.weightGrams),
+    );
     const o = order('bulk', [[bulky, 1000]]);
     const plan = packOne(o);
     expectSound(o, plan);
     const full = plan.boxes[0]!;
-    expect(full).toMatchObject({ size: 'XL', count: Math.floor(1000 / perBox), lines: [{ sku: bulky, quantity: perBox }] });
+    expect(full).toMatchObject({
+      size: 'XL',
+      count: Math.floor(1000 / perBox),
+      lines: [{ sku: bulky, quantity: perBox }],
+    });
     expect(plan.boxes).toHaveLength(1000 % perBox === 0 ? 1 : 2);
     expect(plan.parcels).toBe(Math.ceil(1000 / perBox));
   });
 
   it('puts a lot in the first box with room (first fit, largest lots first)', () => {
     // Light goods (≤ 0.12 g/cm³: 90% of XL weighs under its limit), so volume alone decides: lots of about 60%, 45% and 30% of an XL box.
-    const light = (min: number) => (sku: string) => unitOf(sku).volumeCm3 >= min && unitOf(sku).weightGrams <= unitOf(sku).volumeCm3 * 0.12;
+    const light = (min: number) => (sku: string) =>
+      unitOf(sku).volumeCm3 >= min && unitOf(sku).weightGrams <= unitOf(sku).volumeCm3 * 0.12;
     const [a, b, c] = [findSku('LA', light(1_000)), findSku('LB', light(1_000)), findSku('LC', light(1_000))];
-    const lot = (sku: string, share: number) => [sku, Math.floor((XL.volumeCm3 * share) / unitOf(sku).volumeCm3)] as const;
+    const lot = (sku: string, share: number) =>
+      [sku, Math.floor((XL.volumeCm3 * share) / unitOf(sku).volumeCm3)] as const;
     const o = order('first-fit', [lot(c, 0.3), lot(b, 0.45), lot(a, 0.6)]);
     const plan = packOne(o);
     expectSound(o, plan);
@@ -129,13 +150,17 @@ describe('planPacking', () => {
   it('never lists two identical boxes', () => {
     const random = randomInts(8);
     for (let n = 0; n < 50; n++) {
-      const o = order(`dup-${n}`, skus(`D${n}`, 20).map((sku) => [sku, random(1, 1000)] as const));
+      const o = order(
+        `dup-${n}`,
+        skus(`D${n}`, 20).map((sku) => [sku, random(1, 1000)] as const),
+      );
       const plan = packOne(o);
       const keys = plan.boxes.map((b) => JSON.stringify([b.size, b.lines]));
       expect(new Set(keys).size).toBe(keys.length);
       // A SKU is in at most two entries: its full boxes and the box holding the rest of it.
       const entries = new Map<string, number>();
-      for (const box of plan.boxes) for (const line of box.lines) entries.set(line.sku, (entries.get(line.sku) ?? 0) + 1);
+      for (const box of plan.boxes)
+        for (const line of box.lines) entries.set(line.sku, (entries.get(line.sku) ?? 0) + 1);
       expect(Math.max(...entries.values())).toBeLessThanOrEqual(2);
     }
   });
@@ -143,7 +168,10 @@ describe('planPacking', () => {
   it('keeps the plan of the largest possible order well under 32 KB', () => {
     const perBoxMinusOne = (sku: string) => {
       const u = unitOf(sku);
-      const perBox = Math.min(Math.floor(XL.volumeCm3 / u.volumeCm3), Math.floor((XL.maxWeightGrams - XL.tareGrams) / u.weightGrams));
+      const perBox = Math.min(
+        Math.floor(XL.volumeCm3 / u.volumeCm3),
+        Math.floor((XL.maxWeightGrams - XL.tareGrams) / u.weightGrams),
+      );
       // The largest remainder after full boxes, within the quantity limit: the worst case for mixed boxes.
       return Math.max(1, Math.min(1000, perBox * Math.max(1, Math.floor(1000 / perBox)) - 1));
     };
@@ -161,9 +189,25 @@ describe('planPacking', () => {
 
   it('combines duplicate items of one SKU', () => {
     const input = packingInput(order('twice', [['SKU-1042', 1]]));
-    const doubled: PackingInput = { ...input, order: { ...input.order, items: [{ sku: 'SKU-1042', quantity: 1 }, { sku: 'SKU-1042', quantity: 2 }] } };
+    const doubled: PackingInput = {
+      ...input,
+      order: {
+        ...input.order,
+        items: [
+          { sku: 'SKU-1042', quantity: 1 },
+          { sku: 'SKU-1042', quantity: 2 },
+        ],
+      },
+    };
     const [plan] = plans(planPacking([doubled]));
-    expect(plan!.boxes).toEqual([{ size: 'S', count: 1, lines: [{ sku: 'SKU-1042', quantity: 3 }], weightGrams: 3 * 33 + sizeNamed('S').tareGrams }]);
+    expect(plan!.boxes).toEqual([
+      {
+        size: 'S',
+        count: 1,
+        lines: [{ sku: 'SKU-1042', quantity: 3 }],
+        weightGrams: 3 * 33 + sizeNamed('S').tareGrams,
+      },
+    ]);
   });
 
   it('is deterministic and independent of item order', () => {
@@ -174,10 +218,23 @@ describe('planPacking', () => {
   });
 
   it('rejects, permanently, an order with a unit no box can take, and packs the rest of the batch', () => {
-    const tiny: readonly BoxSize[] = [{ size: 'S', innerCm: [10, 10, 5], volumeCm3: 400, maxWeightGrams: 1_000, tareGrams: 50 }];
+    const tiny: readonly BoxSize[] = [
+      { size: 'S', innerCm: [10, 10, 5], volumeCm3: 400, maxWeightGrams: 1_000, tareGrams: 50 },
+    ];
     const big = findSku('HUGE', (sku) => unitOf(sku).volumeCm3 > 400);
     const small = findSku('TINY', (sku) => unitOf(sku).volumeCm3 < 100 && unitOf(sku).weightGrams < 100);
-    const [rejected, packed] = planPacking([packingInput(order('too-big', [[small, 1], [big, 1]])), packingInput(order('fine', [[small, 2]]))], tiny);
+    const [rejected, packed] = planPacking(
+      [
+        packingInput(
+          order('too-big', [
+            [small, 1],
+            [big, 1],
+          ]),
+        ),
+        packingInput(order('fine', [[small, 2]])),
+      ],
+      tiny,
+    );
     expect(rejected).toMatchObject({ ok: false, permanent: true });
     expect(!rejected!.ok && rejected!.reason).toContain(big);
     expect(packed!.ok).toBe(true);

@@ -19,7 +19,12 @@ function randomBatch(count: number, seed: number) {
     const picked = new Set<string>();
     const size = random(1, 8);
     while (picked.size < size) picked.add(pool[random(0, pool.length - 1)] as string);
-    return pickingInput(order(`ord-${seed}-${i}`, [...picked].map((sku) => [sku, random(1, 20)] as const)));
+    return pickingInput(
+      order(
+        `ord-${seed}-${i}`,
+        [...picked].map((sku) => [sku, random(1, 20)] as const),
+      ),
+    );
   });
 }
 
@@ -32,9 +37,9 @@ describe('planPickWave', () => {
     expect(lists).toHaveLength(50);
     lists.forEach((list, i) => {
       const items = batch[i]!.order.items;
-      expect(list.lines.map(({ sku, quantity }) => ({ sku, quantity })).sort((a, b) => a.sku.localeCompare(b.sku))).toEqual(
-        [...items].sort((a, b) => a.sku.localeCompare(b.sku)),
-      );
+      expect(
+        list.lines.map(({ sku, quantity }) => ({ sku, quantity })).sort((a, b) => a.sku.localeCompare(b.sku)),
+      ).toEqual([...items].sort((a, b) => a.sku.localeCompare(b.sku)));
       for (const line of list.lines) expect({ aisle: line.aisle, bin: line.bin }).toEqual(locationOf(line.sku));
     });
   });
@@ -59,8 +64,18 @@ describe('planPickWave', () => {
   });
 
   it('shares one stop across orders for a shared SKU and numbers stops 1..n along the route', () => {
-    const a = pickingInput(order('a', [['SHARED-1', 2], ['ONLY-A', 1]]));
-    const b = pickingInput(order('b', [['SHARED-1', 5], ['ONLY-B', 3]]));
+    const a = pickingInput(
+      order('a', [
+        ['SHARED-1', 2],
+        ['ONLY-A', 1],
+      ]),
+    );
+    const b = pickingInput(
+      order('b', [
+        ['SHARED-1', 5],
+        ['ONLY-B', 3],
+      ]),
+    );
     const [la, lb] = values(planPickWave([a, b]));
     const sharedA = la!.lines.find((l) => l.sku === 'SHARED-1')!;
     const sharedB = lb!.lines.find((l) => l.sku === 'SHARED-1')!;
@@ -106,12 +121,26 @@ describe('planPickWave', () => {
   });
 
   it('orders a hand-made wave: up aisle A, down aisle B', () => {
-    const inA = (pred: (bin: string) => boolean) => (sku: string) => locationOf(sku).aisle === 'A' && pred(locationOf(sku).bin);
-    const inB = (pred: (bin: string) => boolean) => (sku: string) => locationOf(sku).aisle === 'B' && pred(locationOf(sku).bin);
-    const aNear = findSku('P', inA((bin) => bin < '10'));
-    const aFar = findSku('P', inA((bin) => bin > '30'));
-    const bNear = findSku('P', inB((bin) => bin < '10'));
-    const bFar = findSku('P', inB((bin) => bin > '30'));
+    const inA = (pred: (bin: string) => boolean) => (sku: string) =>
+      locationOf(sku).aisle === 'A' && pred(locationOf(sku).bin);
+    const inB = (pred: (bin: string) => boolean) => (sku: string) =>
+      locationOf(sku).aisle === 'B' && pred(locationOf(sku).bin);
+    const aNear = findSku(
+      'P',
+      inA((bin) => bin < '10'),
+    );
+    const aFar = findSku(
+      'P',
+      inA((bin) => bin > '30'),
+    );
+    const bNear = findSku(
+      'P',
+      inB((bin) => bin < '10'),
+    );
+    const bFar = findSku(
+      'P',
+      inB((bin) => bin > '30'),
+    );
     const [list] = values(
       planPickWave([
         pickingInput(
@@ -129,19 +158,39 @@ describe('planPickWave', () => {
   });
 
   it('routePosition reverses the even aisles', () => {
-    expect([routePosition(0), routePosition(239), routePosition(240), routePosition(479), routePosition(480)]).toEqual([0, 239, 479, 240, 480]);
+    expect([routePosition(0), routePosition(239), routePosition(240), routePosition(479), routePosition(480)]).toEqual([
+      0, 239, 479, 240, 480,
+    ]);
   });
 
   it('handles an empty batch and the largest order', () => {
     expect(planPickWave([])).toEqual([]);
-    const [big] = values(planPickWave([pickingInput(order('big', skus('BIG', 100).map((sku) => [sku, 1000] as const)))]));
+    const [big] = values(
+      planPickWave([
+        pickingInput(
+          order(
+            'big',
+            skus('BIG', 100).map((sku) => [sku, 1000] as const),
+          ),
+        ),
+      ]),
+    );
     expect(big!.lines).toHaveLength(100);
   });
 });
 
 describe('summarizePickList', () => {
   it('gives the wave, the line count and the units', () => {
-    const [list] = values(planPickWave([pickingInput(order('s', [['X-1', 3], ['X-2', 4]]))]));
+    const [list] = values(
+      planPickWave([
+        pickingInput(
+          order('s', [
+            ['X-1', 3],
+            ['X-2', 4],
+          ]),
+        ),
+      ]),
+    );
     expect(summarizePickList(list!)).toEqual({ waveId: list!.waveId, lines: 2, units: 7 });
   });
 });

@@ -9,7 +9,11 @@ import { OrderItem, OrderRequest, OrderShape, ShipTo } from '../../lib/domain/or
 type Shape = Record<string, { _zod: { def: { type: string } } }>;
 const requiredKeys = (shape: Shape) => Object.keys(shape).filter((key) => shape[key]!._zod.def.type !== 'optional');
 
-const valid = () => ({ warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 2 }], shipTo: { country: 'DE', postalCode: '10115' } });
+const valid = () => ({
+  warehouseId: 'wh-1',
+  items: [{ sku: 'SKU-1', quantity: 2 }],
+  shipTo: { country: 'DE', postalCode: '10115' },
+});
 
 /** Every required field, as a path into `valid()`. */
 const paths: string[][] = [
@@ -20,7 +24,9 @@ const paths: string[][] = [
 
 describe('a missing required field', () => {
   it('the schemas have required fields at every level', () => {
-    expect(paths.map((p) => p.join('.'))).toEqual(expect.arrayContaining(['warehouseId', 'items', 'items.0.quantity', 'items.0.sku', 'shipTo.country']));
+    expect(paths.map((p) => p.join('.'))).toEqual(
+      expect.arrayContaining(['warehouseId', 'items', 'items.0.quantity', 'items.0.sku', 'shipTo.country']),
+    );
   });
 
   it.each(paths.map((p) => [p.join('.'), p]))('%s is reported as required, with what it takes', (field, path) => {

@@ -5,12 +5,29 @@
  * DynamoDB's conditional writes). CloudWatch answers only for the metrics and dimensions the stages
  * emit (lib/contract), so a query for anything else finds nothing.
  */
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
-import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand, type UpdateEventSourceMappingCommandInput } from '@aws-sdk/client-lambda';
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type GetMetricDataCommandInput,
+} from '@aws-sdk/client-cloudwatch';
+import {
+  GetEventSourceMappingCommand,
+  LambdaClient,
+  UpdateEventSourceMappingCommand,
+  type UpdateEventSourceMappingCommandInput,
+} from '@aws-sdk/client-lambda';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BREAKER_METRICS, breakerChangeMessage, MAX_CONCURRENCY_RANGE, METRICS_NAMESPACE, RUNBOOK, stageMetricDimensions } from '../../lib/contract/index.ts';
+import {
+  BREAKER_METRICS,
+  breakerChangeMessage,
+  MAX_CONCURRENCY_RANGE,
+  METRICS_NAMESPACE,
+  RUNBOOK,
+  stageMetricDimensions,
+} from '../../lib/contract/index.ts';
 import type { Key, ReadOptions, Table } from '../../lib/ledger/table.ts';
 import { breakerHandler } from '../../lib/orders/breaker.ts';
 import { breakerAlarmName, breakerEnvironment, readBreakerConfig } from '../../lib/runtime/breaker-environment.ts';
@@ -27,7 +44,10 @@ afterAll(() => {
 });
 
 const STACK = 'Conveyor';
-const topology = loadTopology({ warehouses: ['wh-1'], stages: { packing: { maxConcurrency: 7, breaker: { openSeconds: 90 } } } });
+const topology = loadTopology({
+  warehouses: ['wh-1'],
+  stages: { packing: { maxConcurrency: 7, breaker: { openSeconds: 90 } } },
+});
 const packing = findStage(topology, 'wh-1', 'packing')!;
 const settings = packing.breaker;
 const uuidOf = (key: string) => `uuid-${key.replace('/', '-')}`;
@@ -57,31 +77,59 @@ beforeEach(() => {
   now = Date.UTC(2026, 0, 5, 10, 1, 10);
   points = [];
   inAlarm = new Set();
-  mappings = new Map(topology.pipelines.flatMap((p) => p.stages).map((s) => [uuidOf(s.key), { enabled: true, maxConcurrency: s.maxConcurrency }]));
-  lambda.on(GetEventSourceMappingCommand).callsFake(({ UUID }: { UUID: string }) => ({ UUID, State: mappings.get(UUID)!.enabled ? 'Enabled' : 'Disabled', ScalingConfig: { MaximumConcurrency: mappings.get(UUID)!.maxConcurrency } }));
+  mappings = new Map(
+    topology.pipelines
+      .flatMap((p) => p.stages)
+      .map((s) => [uuidOf(s.key), { enabled: true, maxConcurrency: s.maxConcurrency }]),
+  );
+  lambda.on(GetEventSourceMappingCommand).callsFake(({ UUID }: { UUID: string }) => ({
+    UUID,
+    State: mappings.get(UUID)!.enabled ? 'Enabled' : 'Disabled',
+    ScalingConfig: { MaximumConcurrency: mappings.get(UUID)!.maxConcurrency },
+  }));
   lambda.on(UpdateEventSourceMappingCommand).callsFake(updateMapping);
   cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
     MetricDataResults: input.MetricDataQueries!.map((q) => {
       const metric = q.MetricStat!.Metric!;
       const dims = Object.fromEntries(metric.Dimensions!.map((d) => [d.Name!, d.Value!]));
-      const stage = topology.pipelines.flatMap((p) => p.stages).find((s) => JSON.stringify(stageMetricDimensions(STACK, s.pipelineId, s.name)) === JSON.stringify(dims));
-      const field = metric.MetricName === BREAKER_METRICS.records ? 'records' : metric.MetricName === BREAKER_METRICS.failed ? 'failed' : undefined;
+      const stage = topology.pipelines
+        .flatMap((p) => p.stages)
+        .find((s) => JSON.stringify(stageMetricDimensions(STACK, s.pipelineId, s.name)) === JSON.stringify(dims));
+      const field =
+        metric.MetricName === BREAKER_METRICS.records
+          ? 'records'
+          : metric.MetricName === BREAKER_METRICS.failed
+            ? 'failed'
+            : undefined;
       const from = input.StartTime!.getTime();
       const to = input.EndTime!.getTime();
-      const values = metric.Namespace === METRICS_NAMESPACE && stage && field ? points.filter((p) => p.stage === stage.key && p.at >= from && p.at < to).map((p) => p[field]) : [];
+      const values =
+        metric.Namespace === METRICS_NAMESPACE && stage && field
+          ? points.filter((p) => p.stage === stage.key && p.at >= from && p.at < to).map((p) => p[field])
+          : [];
       return { Id: q.Id, Values: values };
     }),
   }));
-  cloudwatch.on(DescribeAlarmsCommand).callsFake(({ AlarmNamePrefix, StateValue }: { AlarmNamePrefix: string; StateValue: string }) => ({
-    MetricAlarms: StateValue === 'ALARM' ? [...inAlarm].filter((name) => name.startsWith(AlarmNamePrefix)).map((AlarmName) => ({ AlarmName, StateValue: 'ALARM' })) : [],
-  }));
+  cloudwatch
+    .on(DescribeAlarmsCommand)
+    .callsFake(({ AlarmNamePrefix, StateValue }: { AlarmNamePrefix: string; StateValue: string }) => ({
+      MetricAlarms:
+        StateValue === 'ALARM'
+          ? [...inAlarm]
+              .filter((name) => name.startsWith(AlarmNamePrefix))
+              .map((AlarmName) => ({ AlarmName, StateValue: 'ALARM' }))
+          : [],
+    }));
   sns.on(PublishCommand).resolves({ MessageId: 'm' });
 });
 
 /** Lambda's UpdateEventSourceMapping on `mappings`. */
 function updateMapping(input: UpdateEventSourceMappingCommandInput) {
   const mapping = mappings.get(input.UUID!)!;
-  mappings.set(input.UUID!, { enabled: input.Enabled ?? mapping.enabled, maxConcurrency: input.ScalingConfig?.MaximumConcurrency ?? mapping.maxConcurrency });
+  mappings.set(input.UUID!, {
+    enabled: input.Enabled ?? mapping.enabled,
+    maxConcurrency: input.ScalingConfig?.MaximumConcurrency ?? mapping.maxConcurrency,
+  });
   return { UUID: input.UUID, State: input.Enabled === false ? 'Disabling' : 'Enabling' };
 }
 
@@ -93,14 +141,31 @@ function alarmEvent(alarmName: string, windowStart: number, state = 'ALARM') {
   return {
     'detail-type': 'CloudWatch Alarm State Change',
     source: 'aws.cloudwatch',
-    detail: { alarmName, state: { value: state, reasonData: JSON.stringify({ version: '1.0', startDate: at, period: 60, evaluatedDatapoints: [{ timestamp: at, value: 80 }] }) } },
+    detail: {
+      alarmName,
+      state: {
+        value: state,
+        reasonData: JSON.stringify({
+          version: '1.0',
+          startDate: at,
+          period: 60,
+          evaluatedDatapoints: [{ timestamp: at, value: 80 }],
+        }),
+      },
+    },
   };
 }
 const updates = () => lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input);
 const published = () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input as PublishCommandInput);
-const describe_ = async (table: Table) => ((await handler(table)({ command: 'describe' })) as { breakers: Record<string, { state: string; reason: string; manual?: boolean }> }).breakers;
+const describe_ = async (table: Table) =>
+  (
+    (await handler(table)({ command: 'describe' })) as {
+      breakers: Record<string, { state: string; reason: string; manual?: boolean }>;
+    }
+  ).breakers;
 /** A failing window for packing: the minimum of records, every one failed. */
-const failingWindow = (at: number) => points.push({ stage: packing.key, at, records: settings.minimumRecords, failed: settings.minimumRecords });
+const failingWindow = (at: number) =>
+  points.push({ stage: packing.key, at, records: settings.minimumRecords, failed: settings.minimumRecords });
 
 describe('the breaker function', () => {
   it('closed → open → half-open → closed: stops the mapping, probes at the least concurrency, gives the concurrency back — each change notified once', async () => {
@@ -110,16 +175,25 @@ describe('the breaker function', () => {
 
     const opened = await handler(table)(alarmEvent(ALARM_NAME, windowStart));
     expect(opened).toMatchObject({ stage: packing.key, breaker: { state: 'open' } });
-    expect((opened as { breaker: { reason: string } }).breaker.reason).toContain(`${settings.minimumRecords} of ${settings.minimumRecords} records failed`);
+    expect((opened as { breaker: { reason: string } }).breaker.reason).toContain(
+      `${settings.minimumRecords} of ${settings.minimumRecords} records failed`,
+    );
     expect(updates()).toEqual([{ UUID: uuidOf(packing.key), Enabled: false }]);
     const [notice] = published();
     expect(notice).toMatchObject({ TopicArn: config.topicArn });
     expect(notice!.Subject).toContain(breakerChangeMessage('open'));
     expect(notice!.Subject).toContain(packing.key);
-    expect(notice!.Message).toContain(`conveyor breaker close --stage ${packing.name} --warehouse ${packing.pipelineId} --target aws --stack ${STACK}`);
+    expect(notice!.Message).toContain(
+      `conveyor breaker close --stage ${packing.name} --warehouse ${packing.pipelineId} --target aws --stack ${STACK}`,
+    );
     expect(notice!.Message).toContain(`README '${RUNBOOK.circuitBreaker}'`);
     // What happens next, in the topology's numbers.
-    for (const fact of [`${settings.openSeconds} s`, `${settings.probeRecords} records`, `concurrency ${MAX_CONCURRENCY_RANGE.min}`]) expect(notice!.Message).toContain(fact);
+    for (const fact of [
+      `${settings.openSeconds} s`,
+      `${settings.probeRecords} records`,
+      `concurrency ${MAX_CONCURRENCY_RANGE.min}`,
+    ])
+      expect(notice!.Message).toContain(fact);
 
     // Open until openSeconds have passed; then a probe at the least concurrency.
     now += settings.openSeconds * 1000 - 1;
@@ -127,7 +201,11 @@ describe('the breaker function', () => {
     expect(updates()).toHaveLength(1);
     now += 1;
     await handler(table)(TICK);
-    expect(updates().at(-1)).toEqual({ UUID: uuidOf(packing.key), Enabled: true, ScalingConfig: { MaximumConcurrency: MAX_CONCURRENCY_RANGE.min } });
+    expect(updates().at(-1)).toEqual({
+      UUID: uuidOf(packing.key),
+      Enabled: true,
+      ScalingConfig: { MaximumConcurrency: MAX_CONCURRENCY_RANGE.min },
+    });
     expect((await describe_(table))[packing.key]!.state).toBe('half-open');
 
     // Not enough probe records yet: it waits. Then a healthy probe closes it, with the concurrency it had.
@@ -138,10 +216,16 @@ describe('the breaker function', () => {
     points.push({ stage: packing.key, at: now, records: 1, failed: 0 });
     now += MINUTE;
     await handler(table)(TICK);
-    expect(updates().at(-1)).toEqual({ UUID: uuidOf(packing.key), Enabled: true, ScalingConfig: { MaximumConcurrency: packing.maxConcurrency } });
+    expect(updates().at(-1)).toEqual({
+      UUID: uuidOf(packing.key),
+      Enabled: true,
+      ScalingConfig: { MaximumConcurrency: packing.maxConcurrency },
+    });
     expect(mappings.get(uuidOf(packing.key))).toEqual({ enabled: true, maxConcurrency: packing.maxConcurrency });
     expect((await describe_(table))[packing.key]!.state).toBe('closed');
-    expect(published().map((p) => p.Subject)).toEqual(['open', 'half-open', 'closed'].map((s) => expect.stringContaining(breakerChangeMessage(s as 'open'))));
+    expect(published().map((p) => p.Subject)).toEqual(
+      ['open', 'half-open', 'closed'].map((s) => expect.stringContaining(breakerChangeMessage(s as 'open'))),
+    );
   });
 
   it('half-open → open when the probe fails: consumption stops again, the concurrency given back for later', async () => {
@@ -152,13 +236,22 @@ describe('the breaker function', () => {
     await handler(table)(TICK);
     expect(mappings.get(uuidOf(packing.key))).toEqual({ enabled: true, maxConcurrency: MAX_CONCURRENCY_RANGE.min });
 
-    points.push({ stage: packing.key, at: now, records: settings.probeRecords, failed: Math.ceil((settings.probeRecords * settings.failureRatePercent) / 100) });
+    points.push({
+      stage: packing.key,
+      at: now,
+      records: settings.probeRecords,
+      failed: Math.ceil((settings.probeRecords * settings.failureRatePercent) / 100),
+    });
     now += MINUTE;
     await handler(table)(TICK);
     const breaker = (await describe_(table))[packing.key]!;
     expect(breaker.state).toBe('open');
     expect(breaker.reason).toMatch(/^the probe failed/);
-    expect(updates().at(-1)).toEqual({ UUID: uuidOf(packing.key), Enabled: false, ScalingConfig: { MaximumConcurrency: packing.maxConcurrency } });
+    expect(updates().at(-1)).toEqual({
+      UUID: uuidOf(packing.key),
+      Enabled: false,
+      ScalingConfig: { MaximumConcurrency: packing.maxConcurrency },
+    });
     expect(published()).toHaveLength(3);
   });
 
@@ -167,7 +260,10 @@ describe('the breaker function', () => {
     failingWindow(windowStart);
     const table = new ReadBarrier(new MemoryTable(), 2);
     // Two execution environments, each with its own clients; both read the closed breaker before either writes.
-    const results = await Promise.all([handler(table)(alarmEvent(ALARM_NAME, windowStart)), handler(table)(alarmEvent(ALARM_NAME, windowStart))]);
+    const results = await Promise.all([
+      handler(table)(alarmEvent(ALARM_NAME, windowStart)),
+      handler(table)(alarmEvent(ALARM_NAME, windowStart)),
+    ]);
     expect(table.reads).toBe(2);
     expect(results.map((r) => (r as { breaker: { state: string } }).breaker.state)).toContain('open');
     expect(updates()).toEqual([{ UUID: uuidOf(packing.key), Enabled: false }]);
@@ -189,7 +285,10 @@ describe('the breaker function', () => {
   it('an operator’s open holds — through the rounds and new alarms — until an operator’s close, which resets it', async () => {
     const table = new MemoryTable();
     const opened = await handler(table)({ command: 'open', stage: packing.key, by: 'operator@ops' });
-    expect(opened).toMatchObject({ stage: packing.key, breaker: { state: 'open', manual: true, reason: 'opened by operator@ops' } });
+    expect(opened).toMatchObject({
+      stage: packing.key,
+      breaker: { state: 'open', manual: true, reason: 'opened by operator@ops' },
+    });
     expect(mappings.get(uuidOf(packing.key))!.enabled).toBe(false);
 
     now += settings.openSeconds * 1000 * 10;
@@ -204,7 +303,10 @@ describe('the breaker function', () => {
     expect(closed).toMatchObject({ breaker: { state: 'closed', reason: 'closed by operator@ops' } });
     expect((closed as { breaker: { manual?: boolean } }).breaker.manual).toBeUndefined();
     expect(mappings.get(uuidOf(packing.key))).toEqual({ enabled: true, maxConcurrency: packing.maxConcurrency });
-    expect(published().map((p) => p.Subject)).toEqual([expect.stringContaining(breakerChangeMessage('open')), expect.stringContaining(breakerChangeMessage('closed'))]);
+    expect(published().map((p) => p.Subject)).toEqual([
+      expect.stringContaining(breakerChangeMessage('open')),
+      expect.stringContaining(breakerChangeMessage('closed')),
+    ]);
   });
 
   it('a closed breaker whose alarm is still in ALARM from before judges the latest window, not the stale one', async () => {
@@ -226,7 +328,9 @@ describe('the breaker function', () => {
     const table = new MemoryTable();
     lambda
       .on(UpdateEventSourceMappingCommand)
-      .rejectsOnce(Object.assign(new Error('The resource you requested is currently in use'), { name: 'ResourceInUseException' }))
+      .rejectsOnce(
+        Object.assign(new Error('The resource you requested is currently in use'), { name: 'ResourceInUseException' }),
+      )
       .callsFake(updateMapping);
     await handler(table)({ command: 'open', stage: packing.key, by: 'operator@ops' });
     expect(mappings.get(uuidOf(packing.key))!.enabled).toBe(true);
@@ -239,11 +343,21 @@ describe('the breaker function', () => {
 
   it('answers a malformed or unknown command with what is wrong, and ignores events that are not its own', async () => {
     const table = new MemoryTable();
-    expect(await handler(table)({ command: 'open', stage: 'wh-9/packing', by: 'me' })).toEqual({ error: expect.stringMatching(/^no circuit breaker for stage "wh-9\/packing"; the stages are wh-1\/picking, /) });
-    expect(await handler(table)({ command: 'toggle' })).toEqual({ error: expect.stringMatching(/command must be "open", "close" or "describe", got "toggle"/) });
-    expect(await handler(table)({ command: 'open', stage: 'packing', by: 'me' })).toEqual({ error: expect.stringMatching(/^invalid breaker command: stage must be warehouse\/stage/) });
-    expect(await handler(table)(alarmEvent(`${STACK}-breaker-wh-7-x`, now))).toEqual({ ignored: expect.stringContaining('no breaker of this stack') });
-    expect(await handler(table)(alarmEvent(ALARM_NAME, now, 'OK'))).toEqual({ ignored: expect.stringContaining('is OK') });
+    expect(await handler(table)({ command: 'open', stage: 'wh-9/packing', by: 'me' })).toEqual({
+      error: expect.stringMatching(/^no circuit breaker for stage "wh-9\/packing"; the stages are wh-1\/picking, /),
+    });
+    expect(await handler(table)({ command: 'toggle' })).toEqual({
+      error: expect.stringMatching(/command must be "open", "close" or "describe", got "toggle"/),
+    });
+    expect(await handler(table)({ command: 'open', stage: 'packing', by: 'me' })).toEqual({
+      error: expect.stringMatching(/^invalid breaker command: stage must be warehouse\/stage/),
+    });
+    expect(await handler(table)(alarmEvent(`${STACK}-breaker-wh-7-x`, now))).toEqual({
+      ignored: expect.stringContaining('no breaker of this stack'),
+    });
+    expect(await handler(table)(alarmEvent(ALARM_NAME, now, 'OK'))).toEqual({
+      ignored: expect.stringContaining('is OK'),
+    });
     expect(await handler(table)({ hello: 'world' })).toEqual({ ignored: expect.any(String) });
     expect(updates()).toEqual([]);
     expect(published()).toEqual([]);

@@ -25,7 +25,10 @@ const printed: string[] = [];
 /** Loads a handler module the way Lambda does: a fresh module, its environment already set. */
 async function load<T>(module: string, environment: Record<string, string>): Promise<T> {
   for (const name of Object.keys(process.env)) if (name.startsWith('CONVEYOR_')) delete process.env[name];
-  Object.assign(process.env, aws.awsEnvironment, environment, { POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
+  Object.assign(process.env, aws.awsEnvironment, environment, {
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  });
   vi.resetModules();
   return (await import(module)) as T;
 }
@@ -57,9 +60,26 @@ async function runStage(name: StageName) {
 }
 
 const post = (body: unknown) =>
-  intake(toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }), context());
+  intake(
+    toApiGatewayEvent({
+      method: 'POST',
+      path: '/orders',
+      resource: '/orders',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+    context(),
+  );
 const get = async (orderId: string) => {
-  const response = await intake(toApiGatewayEvent({ method: 'GET', path: `/orders/${orderId}`, resource: '/orders/{orderId}', pathParameters: { orderId } }), context());
+  const response = await intake(
+    toApiGatewayEvent({
+      method: 'GET',
+      path: `/orders/${orderId}`,
+      resource: '/orders/{orderId}',
+      pathParameters: { orderId },
+    }),
+    context(),
+  );
   return { statusCode: response.statusCode, body: JSON.parse(response.body) };
 };
 
@@ -94,7 +114,9 @@ describe('the handler modules, end to end', () => {
         'delivery:delivered',
       ]);
       expect(body.delivery.trackingNumber).toMatch(TRACKING_NUMBER_PATTERN);
-      expect(body.history[1].detail.waveId).toBe(body.history.find((h: { by: string }) => h.by === 'picking').detail.waveId);
+      expect(body.history[1].detail.waveId).toBe(
+        body.history.find((h: { by: string }) => h.by === 'picking').detail.waveId,
+      );
     }
     // One pick wave for the whole batch: the aggregator at work.
     const waves = new Set<string>();
@@ -103,7 +125,9 @@ describe('the handler modules, end to end', () => {
   });
 
   it('deliver an order at most once when SQS delivers its message twice', async () => {
-    expect((await post({ orderId: 'twice', warehouseId: 'wh-1', items: [{ sku: 'SKU-9', quantity: 1 }] })).statusCode).toBe(202);
+    expect(
+      (await post({ orderId: 'twice', warehouseId: 'wh-1', items: [{ sku: 'SKU-9', quantity: 1 }] })).statusCode,
+    ).toBe(202);
     await runStage('picking');
     await runStage('packing');
     const [message] = await aws.drain(aws.stage('wh-1', 'delivery').queueUrl);
@@ -124,15 +148,37 @@ describe('the handler modules, end to end', () => {
     printed.length = 0;
     // An order no carrier can take is dead-lettered by delivery: an error log naming the order.
     await enqueue(aws.sqs, aws.stage('wh-1', 'picking').queueUrl, [
-      { v: 1, acceptedAt: new Date().toISOString(), order: { orderId: 'far-away', warehouseId: 'wh-1', priority: 'standard', items: [{ sku: 'SKU-1', quantity: 1 }], shipTo: { country: 'AQ', postalCode: '0001' } } },
+      {
+        v: 1,
+        acceptedAt: new Date().toISOString(),
+        order: {
+          orderId: 'far-away',
+          warehouseId: 'wh-1',
+          priority: 'standard',
+          items: [{ sku: 'SKU-1', quantity: 1 }],
+          shipTo: { country: 'AQ', postalCode: '0001' },
+        },
+      },
     ]);
     await runStage('picking');
     await runStage('packing');
     await runStage('delivery');
 
-    const lines = printed.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = printed
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
     const deadLetter = lines.find((l) => l.message === 'record dead-lettered');
-    expect(deadLetter).toMatchObject({ level: 'ERROR', service: 'conveyor', pipeline: 'wh-1', stage: 'delivery', orderId: 'far-away', kind: 'rejected', receiveCount: 1 });
+    expect(deadLetter).toMatchObject({
+      level: 'ERROR',
+      service: 'conveyor',
+      pipeline: 'wh-1',
+      stage: 'delivery',
+      orderId: 'far-away',
+      kind: 'rejected',
+      receiveCount: 1,
+    });
     expect(deadLetter.reason).toMatch(/AQ/);
     const summary = lines.find((l) => l.message === 'batch processed' && l.stage === 'picking');
     expect(summary).toMatchObject({ level: 'INFO', pipeline: 'wh-1', records: 1, succeeded: 1 });
@@ -141,9 +187,22 @@ describe('the handler modules, end to end', () => {
 
     const emf = lines.filter((l) => l._aws?.CloudWatchMetrics);
     const delivery = emf.find((l) => l.stage === 'delivery');
-    expect(delivery._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Conveyor', Dimensions: [expect.arrayContaining(['service', 'pipeline', 'stage'])] });
+    expect(delivery._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'Conveyor',
+      Dimensions: [expect.arrayContaining(['service', 'pipeline', 'stage'])],
+    });
     const names = delivery._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name);
-    expect(names).toEqual(expect.arrayContaining(['Records', 'Succeeded', 'Failed', 'DeadLettered', 'Duplicates', 'BatchSize', 'BatchDuration']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Records',
+        'Succeeded',
+        'Failed',
+        'DeadLettered',
+        'Duplicates',
+        'BatchSize',
+        'BatchDuration',
+      ]),
+    );
     expect(delivery.DeadLettered).toBe(1);
     expect((await get('far-away')).body).toMatchObject({ status: 'dead-lettered', stage: 'delivery' });
   });

@@ -59,7 +59,12 @@ describe('bin/conveyor.ts', () => {
   });
 
   it.concurrent('prints one clean error and exits 1 on an invalid topology', async () => {
-    const run = await runApp({ conveyor: JSON.stringify({ warehouses: ['WH 1'], stages: { packing: { batchSize: 50, maxBatchingWindowSeconds: 0 } } }) });
+    const run = await runApp({
+      conveyor: JSON.stringify({
+        warehouses: ['WH 1'],
+        stages: { packing: { batchSize: 50, maxBatchingWindowSeconds: 0 } },
+      }),
+    });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^Invalid Conveyor topology \(cdk\.json context "conveyor"\):\n/);
     expect(run.stderr).toContain('warehouses.0');
@@ -76,7 +81,9 @@ describe('bin/conveyor.ts', () => {
   it.concurrent('rejects a manageApiGatewayAccountLogRole that is neither true nor false', async () => {
     const run = await runApp({ manageApiGatewayAccountLogRole: 'yes' });
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^Invalid context "manageApiGatewayAccountLogRole": "yes"; use -c manageApiGatewayAccountLogRole=true or/);
+    expect(run.stderr).toMatch(
+      /^Invalid context "manageApiGatewayAccountLogRole": "yes"; use -c manageApiGatewayAccountLogRole=true or/,
+    );
     noStackTrace(run.stderr);
   });
 

@@ -33,7 +33,9 @@ describe('queues', () => {
     expect(topology.pipelines.map((p) => p.id)).toEqual(['wh-1', 'wh-2']);
     template.resourceCountIs('AWS::SQS::Queue', 12);
     expect(stages).toHaveLength(6);
-    expect(new Set(stages.map((s) => `${s.pipelineId}/${s.stage}`))).toEqual(new Set(allStages(topology).map((s) => s.key)));
+    expect(new Set(stages.map((s) => `${s.pipelineId}/${s.stage}`))).toEqual(
+      new Set(allStages(topology).map((s) => s.key)),
+    );
   });
 
   it('redrives each work queue to its own dead-letter queue after maxReceiveCount', () => {
@@ -54,7 +56,9 @@ describe('queues', () => {
     const queues = resourcesOf(json, 'AWS::SQS::Queue');
     const policies = resourcesOf(json, 'AWS::SQS::QueuePolicy');
     for (const [id, queue] of queues) {
-      expect(queue.Properties.SqsManagedSseEnabled === true || queue.Properties.KmsMasterKeyId !== undefined, id).toBe(true);
+      expect(queue.Properties.SqsManagedSseEnabled === true || queue.Properties.KmsMasterKeyId !== undefined, id).toBe(
+        true,
+      );
       const policy = policies.find(([, p]) => p.Properties.Queues.some((q: unknown) => referencedId(q) === id));
       expect(policy, `queue policy of ${id}`).toBeDefined();
       expect(policy![1].Properties.PolicyDocument.Statement).toContainEqual(
@@ -81,7 +85,9 @@ describe('queues', () => {
     for (const s of stages) {
       const minimum = 6 * s.function.Properties.Timeout + (s.mapping.Properties.MaximumBatchingWindowInSeconds ?? 0);
       expect(s.queue.Properties.VisibilityTimeout, `${s.pipelineId}/${s.stage}`).toBeGreaterThanOrEqual(minimum);
-      expect(s.queue.Properties.VisibilityTimeout).toBe(findStage(topology, s.pipelineId, s.stage)!.visibilityTimeoutSeconds);
+      expect(s.queue.Properties.VisibilityTimeout).toBe(
+        findStage(topology, s.pipelineId, s.stage)!.visibilityTimeoutSeconds,
+      );
     }
   });
 });
@@ -103,7 +109,9 @@ describe('event sources', () => {
 
   it('chains each pipeline as its topology does (picking → packing → delivery), the last stage forwarding nowhere', () => {
     for (const pipeline of topology.pipelines) {
-      const chain = pipeline.stages.map(({ name }) => stages.find((s) => s.pipelineId === pipeline.id && s.stage === name)!);
+      const chain = pipeline.stages.map(
+        ({ name }) => stages.find((s) => s.pipelineId === pipeline.id && s.stage === name)!,
+      );
       expect(chain.map((s) => s.stage)).toEqual(['picking', 'packing', 'delivery']);
       chain.forEach((s, i) => expect(s.nextQueueId).toBe(chain[i + 1]?.queueId));
     }
@@ -153,9 +161,14 @@ describe('functions', () => {
 
   it('tells the intake function every warehouse’s first queue', () => {
     const intake = json.Resources[logicalId(stack.orderApi.function)]!;
-    expect(intake.Properties).toMatchObject({ MemorySize: topology.intake.memoryMb, Timeout: topology.intake.timeoutSeconds });
+    expect(intake.Properties).toMatchObject({
+      MemorySize: topology.intake.memoryMb,
+      Timeout: topology.intake.timeoutSeconds,
+    });
     const entryQueues = intake.Properties.Environment.Variables.CONVEYOR_ENTRY_QUEUES;
-    const firstQueues = stages.filter((s) => topology.pipelines.some((p) => p.id === s.pipelineId && p.stages[0]?.name === s.stage));
+    const firstQueues = stages.filter((s) =>
+      topology.pipelines.some((p) => p.id === s.pipelineId && p.stages[0]?.name === s.stage),
+    );
     expect(referencesIn(entryQueues)).toEqual(new Set(firstQueues.map((s) => s.queueId)));
     // The handler parses it as JSON: {warehouseId: queueUrl}.
     expect(JSON.parse(renderString(entryQueues, (id) => `https://sqs.example/${id}`))).toEqual(
@@ -187,12 +200,17 @@ describe('order API', () => {
     const validator = json.Resources[referencedId(post.Properties.RequestValidatorId)]!;
     expect(validator.Properties).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
     const model = json.Resources[referencedId(post.Properties.RequestModels['application/json'])]!;
-    expect(model.Properties).toMatchObject({ ContentType: 'application/json', Schema: { $schema: 'http://json-schema.org/draft-04/schema#' } });
+    expect(model.Properties).toMatchObject({
+      ContentType: 'application/json',
+      Schema: { $schema: 'http://json-schema.org/draft-04/schema#' },
+    });
 
     for (const verb of ['GET', 'DELETE']) {
       const byId = method(verb);
       expect(byId.Properties.RequestParameters, verb).toEqual({ 'method.request.path.orderId': true });
-      expect(referencedId(byId.Properties.RequestValidatorId), verb).toBe(referencedId(post.Properties.RequestValidatorId));
+      expect(referencedId(byId.Properties.RequestValidatorId), verb).toBe(
+        referencedId(post.Properties.RequestValidatorId),
+      );
     }
     // A cancel has no body: nothing to model.
     expect(method('DELETE').Properties.RequestModels).toBeUndefined();
@@ -201,9 +219,22 @@ describe('order API', () => {
   it('throttles, traces and writes JSON access logs and execution error logs on its stage', () => {
     const [, apiStage] = onlyResourceOf(json, 'AWS::ApiGateway::Stage');
     expect(apiStage.Properties.TracingEnabled).toBe(true);
-    expect(JSON.stringify(apiStage.Properties.AccessLogSetting.DestinationArn)).toContain(logicalId(stack.orderApi.accessLogs));
+    expect(JSON.stringify(apiStage.Properties.AccessLogSetting.DestinationArn)).toContain(
+      logicalId(stack.orderApi.accessLogs),
+    );
     expect(Object.keys(JSON.parse(apiStage.Properties.AccessLogSetting.Format))).toEqual(
-      expect.arrayContaining(['requestId', 'ip', 'caller', 'user', 'requestTime', 'httpMethod', 'resourcePath', 'status', 'protocol', 'responseLength']),
+      expect.arrayContaining([
+        'requestId',
+        'ip',
+        'caller',
+        'user',
+        'requestTime',
+        'httpMethod',
+        'resourcePath',
+        'status',
+        'protocol',
+        'responseLength',
+      ]),
     );
     expect(apiStage.Properties.MethodSettings).toEqual([
       expect.objectContaining({
@@ -222,13 +253,18 @@ describe('order API', () => {
     const managed = synthConveyor(CDK_CONTEXT.conveyor, { manageApiGatewayAccountLogRole: true });
     const [accountId, account] = onlyResourceOf(managed.json, 'AWS::ApiGateway::Account');
     expect(account.DeletionPolicy).toBe('Retain');
-    expect(managed.json.Resources[referencedId(account.Properties.CloudWatchRoleArn, 'Arn')]).toMatchObject({ Type: 'AWS::IAM::Role', DeletionPolicy: 'Retain' });
+    expect(managed.json.Resources[referencedId(account.Properties.CloudWatchRoleArn, 'Arn')]).toMatchObject({
+      Type: 'AWS::IAM::Role',
+      DeletionPolicy: 'Retain',
+    });
     // API Gateway rejects a stage's logging settings until the account has a logging role.
     expect(onlyResourceOf(managed.json, 'AWS::ApiGateway::Stage')[1].DependsOn).toContain(accountId);
   });
 
   it('answers its own rejections in the handler’s JSON error shape', () => {
-    const responses = Object.fromEntries(resourcesOf(json, 'AWS::ApiGateway::GatewayResponse').map(([, r]) => [r.Properties.ResponseType, r.Properties]));
+    const responses = Object.fromEntries(
+      resourcesOf(json, 'AWS::ApiGateway::GatewayResponse').map(([, r]) => [r.Properties.ResponseType, r.Properties]),
+    );
     expect(Object.keys(responses).sort()).toEqual(['BAD_REQUEST_BODY', 'DEFAULT_4XX', 'DEFAULT_5XX']);
     expect(responses.BAD_REQUEST_BODY.StatusCode).toBe('400');
     // Templates are not escaped: only $context.error.messageString (a quoted JSON string) may appear.
@@ -237,7 +273,8 @@ describe('order API', () => {
       expect(template.replaceAll('$context.error.messageString', ''), type).not.toMatch(/\$context/);
       const parsed = JSON.parse(template.replaceAll('$context.error.messageString', '"Invalid request body"'));
       expect(parsed, type).toEqual({ error: expect.any(String), details: expect.any(Array) });
-      for (const detail of parsed.details) expect(detail).toEqual({ field: expect.any(String), message: expect.any(String) });
+      for (const detail of parsed.details)
+        expect(detail).toEqual({ field: expect.any(String), message: expect.any(String) });
     }
   });
 
@@ -277,20 +314,31 @@ describe('status table', () => {
 describe('outputs', () => {
   /** The manifest output as a deployment resolves it: references become `@logicalId` or `@logicalId.Attribute`. */
   const manifest = JSON.parse(
-    resolveCfn(json.Outputs[StackOutput.topology]!.Value, ({ logicalId, attribute }) => (attribute ? `@${logicalId}.${attribute}` : `@${logicalId}`)),
+    resolveCfn(json.Outputs[StackOutput.topology]!.Value, ({ logicalId, attribute }) =>
+      attribute ? `@${logicalId}.${attribute}` : `@${logicalId}`,
+    ),
   ) as TopologyManifest;
 
   it('publishes the stack-wide values and one topology manifest, not an output per stage', () => {
     template.hasOutput(StackOutput.apiUrl, { Value: Match.anyValue() });
     expect(referencedId(json.Outputs[StackOutput.statusTable]!.Value)).toBe(logicalId(stack.statusTable.table));
     expect(Object.keys(json.Outputs).sort()).toEqual(
-      [StackOutput.apiUrl, StackOutput.statusTable, StackOutput.alarmTopic, StackOutput.dashboardName, StackOutput.dashboardUrl, StackOutput.topology].sort(),
+      [
+        StackOutput.apiUrl,
+        StackOutput.statusTable,
+        StackOutput.alarmTopic,
+        StackOutput.dashboardName,
+        StackOutput.dashboardUrl,
+        StackOutput.topology,
+      ].sort(),
     );
     expect(readTopologyManifest(JSON.stringify(manifest))).toMatchObject({ ok: true });
   });
 
   it("lists every pipeline and stage of the topology in flow order, each with its own resources, followed through the template's references", () => {
-    expect(manifest.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)])).toEqual(topology.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)]));
+    expect(manifest.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)])).toEqual(
+      topology.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)]),
+    );
     for (const s of stages) {
       const listed = manifest.pipelines.find((p) => p.id === s.pipelineId)!.stages.find((x) => x.name === s.stage)!;
       expect(listed).toEqual({
@@ -307,14 +355,21 @@ describe('outputs', () => {
   });
 
   it('names the log groups the intake and the dead-letter auditor write to (what `conveyor trace` queries besides the stages)', () => {
-    const logGroupOf = (fn: IConstruct) => `@${referencedId(json.Resources[logicalId(fn)]!.Properties.LoggingConfig.LogGroup)}`;
-    expect(manifest.logGroups).toEqual({ intake: logGroupOf(stack.orderApi.function), deadLetterAuditor: logGroupOf(stack.deadLetterAuditor.function) });
+    const logGroupOf = (fn: IConstruct) =>
+      `@${referencedId(json.Resources[logicalId(fn)]!.Properties.LoggingConfig.LogGroup)}`;
+    expect(manifest.logGroups).toEqual({
+      intake: logGroupOf(stack.orderApi.function),
+      deadLetterAuditor: logGroupOf(stack.deadLetterAuditor.function),
+    });
   });
 
   it('says where the functions emit their metrics: the namespace and service their environment sets', () => {
     for (const s of stages) {
       const env = s.function.Properties.Environment.Variables as Record<string, string>;
-      expect(manifest.metrics).toEqual({ namespace: env.POWERTOOLS_METRICS_NAMESPACE, service: env.POWERTOOLS_SERVICE_NAME });
+      expect(manifest.metrics).toEqual({
+        namespace: env.POWERTOOLS_METRICS_NAMESPACE,
+        service: env.POWERTOOLS_SERVICE_NAME,
+      });
     }
   });
 });
@@ -322,8 +377,13 @@ describe('outputs', () => {
 describe('cdk destroy', () => {
   it('keeps the dead letters (each DLQ and its SSL-only policy) like the status table; work queues go', () => {
     for (const s of stages) {
-      expect(json.Resources[s.deadLetterQueueId]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-      const [, policy] = resourcesOf(json, 'AWS::SQS::QueuePolicy').find(([, p]) => p.Properties.Queues.some((q: unknown) => referencedId(q) === s.deadLetterQueueId))!;
+      expect(json.Resources[s.deadLetterQueueId]).toMatchObject({
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+      const [, policy] = resourcesOf(json, 'AWS::SQS::QueuePolicy').find(([, p]) =>
+        p.Properties.Queues.some((q: unknown) => referencedId(q) === s.deadLetterQueueId),
+      )!;
       expect(policy.DeletionPolicy).toBe('Retain');
       expect(s.queue.DeletionPolicy).toBe('Delete');
     }

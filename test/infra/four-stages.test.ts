@@ -31,15 +31,25 @@ describe('examples/four-stages.json at synth', () => {
   it('chains each warehouse in its own order', () => {
     const inTemplate = stagesInTemplate(json);
     for (const pipeline of topology.pipelines) {
-      const chain = pipeline.stages.map((s) => inTemplate.find((t) => t.pipelineId === pipeline.id && t.stage === s.name)!);
+      const chain = pipeline.stages.map(
+        (s) => inTemplate.find((t) => t.pipelineId === pipeline.id && t.stage === s.name)!,
+      );
       chain.forEach((s, i) => expect(s.nextQueueId, `${pipeline.id}/${s.stage}`).toBe(chain[i + 1]?.queueId));
     }
-    expect(topology.pipelines.find((p) => p.id === 'wh-2')!.stages.map((s) => s.name)).toEqual(example.pipelines['wh-2'].chain);
+    expect(topology.pipelines.find((p) => p.id === 'wh-2')!.stages.map((s) => s.name)).toEqual(
+      example.pipelines['wh-2'].chain,
+    );
   });
 
   it('alarms on every kind for every stage, and gives every stage a row on the dashboard', () => {
-    const alarmNames = new Set(resourcesOf(json, 'AWS::CloudWatch::Alarm').map(([, a]) => resolveCfn(a.Properties.AlarmName, () => stack.stackName)));
-    for (const stage of stages) for (const kind of STAGE_ALARM_KINDS) expect(alarmNames, `${stage.key} ${kind}`).toContain(stageAlarmName(stack.stackName, stage, kind));
+    const alarmNames = new Set(
+      resourcesOf(json, 'AWS::CloudWatch::Alarm').map(([, a]) =>
+        resolveCfn(a.Properties.AlarmName, () => stack.stackName),
+      ),
+    );
+    for (const stage of stages)
+      for (const kind of STAGE_ALARM_KINDS)
+        expect(alarmNames, `${stage.key} ${kind}`).toContain(stageAlarmName(stack.stackName, stage, kind));
     const dashboards = resourcesOf(json, 'AWS::CloudWatch::Dashboard');
     expect(dashboards).toHaveLength(1);
     const body = resolveCfn(dashboards[0]![1].Properties.DashboardBody, () => 'x');
@@ -47,9 +57,13 @@ describe('examples/four-stages.json at synth', () => {
   });
 
   it('publishes each chain in the topology manifest', () => {
-    const read = readTopologyManifest(resolveCfn(json.Outputs[StackOutput.topology]!.Value, ({ logicalId }) => logicalId));
+    const read = readTopologyManifest(
+      resolveCfn(json.Outputs[StackOutput.topology]!.Value, ({ logicalId }) => logicalId),
+    );
     if (!read.ok) throw new Error(read.problem);
-    expect(read.manifest.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)])).toEqual(topology.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)]));
+    expect(read.manifest.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)])).toEqual(
+      topology.pipelines.map((p) => [p.id, p.stages.map((s) => s.name)]),
+    );
   });
 });
 

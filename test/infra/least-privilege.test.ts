@@ -7,9 +7,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { STATUS_TABLE_ACTIONS } from '../../lib/infra/permissions.ts';
 import { statusTableDefinition } from '../../lib/local/ledger-table.ts';
-import { findStage, loadTopology } from '../../lib/topology/index.ts';
+import { findStage } from '../../lib/topology/index.ts';
 import {
-  asList,
   cleanupAssemblies,
   grantsOf,
   roleGrants,
@@ -20,7 +19,6 @@ import {
   resourcesOf,
   stagesInTemplate,
   synthConveyor,
-  type CfnTemplate,
 } from '../support/cdk-app.ts';
 
 const { stack, json } = synthConveyor();
@@ -66,21 +64,32 @@ describe('roles', () => {
 });
 
 describe('stage functions', () => {
-  it.each(stages.map((s) => [`${s.pipelineId}/${s.stage}`, s] as const))('%s touches only its queue, its DLQ, the next queue and the table', (_key, s) => {
-    const grants = grantsOf(json, s.functionId);
-    const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'];
-    expect(byAction(grants, 'sqs')).toEqual({
-      ...Object.fromEntries(consume.map((a) => [a, [s.queueId]])),
-      'sqs:SendMessage': [s.deadLetterQueueId, ...(s.nextQueueId ? [s.nextQueueId] : [])].sort(),
-    });
-    expect(byAction(grants, 'dynamodb')).toEqual(onTable(STATUS_TABLE_ACTIONS.stage));
-    expect(byAction(grants, 'logs')).toEqual({ 'logs:CreateLogStream': [logGroupOf(s.functionId)], 'logs:PutLogEvents': [logGroupOf(s.functionId)] });
-    // The only other permission: X-Ray, which has no resource-level permissions.
-    expect(grants.filter((g) => !/^(sqs|dynamodb|logs):/.test(g.action))).toEqual([
-      { action: 'xray:PutTelemetryRecords', resource: '*' },
-      { action: 'xray:PutTraceSegments', resource: '*' },
-    ]);
-  });
+  it.each(stages.map((s) => [`${s.pipelineId}/${s.stage}`, s] as const))(
+    '%s touches only its queue, its DLQ, the next queue and the table',
+    (_key, s) => {
+      const grants = grantsOf(json, s.functionId);
+      const consume = [
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+      ];
+      expect(byAction(grants, 'sqs')).toEqual({
+        ...Object.fromEntries(consume.map((a) => [a, [s.queueId]])),
+        'sqs:SendMessage': [s.deadLetterQueueId, ...(s.nextQueueId ? [s.nextQueueId] : [])].sort(),
+      });
+      expect(byAction(grants, 'dynamodb')).toEqual(onTable(STATUS_TABLE_ACTIONS.stage));
+      expect(byAction(grants, 'logs')).toEqual({
+        'logs:CreateLogStream': [logGroupOf(s.functionId)],
+        'logs:PutLogEvents': [logGroupOf(s.functionId)],
+      });
+      // The only other permission: X-Ray, which has no resource-level permissions.
+      expect(grants.filter((g) => !/^(sqs|dynamodb|logs):/.test(g.action))).toEqual([
+        { action: 'xray:PutTelemetryRecords', resource: '*' },
+        { action: 'xray:PutTraceSegments', resource: '*' },
+      ]);
+    },
+  );
 
   it('forwards to the next stage of the same pipeline only', () => {
     for (const s of stages.filter((x) => x.nextQueueId)) {
@@ -96,11 +105,16 @@ describe('intake function', () => {
   it('may enqueue only to each pipeline’s first stage and read/write only the status table', () => {
     const intakeId = logicalId(stack.orderApi.function);
     const grants = grantsOf(json, intakeId);
-    const firstQueues = stages.filter((s) => stack.topology.pipelines.some((p) => p.id === s.pipelineId && p.stages[0]?.name === s.stage)).map((s) => s.queueId);
+    const firstQueues = stages
+      .filter((s) => stack.topology.pipelines.some((p) => p.id === s.pipelineId && p.stages[0]?.name === s.stage))
+      .map((s) => s.queueId);
     expect(firstQueues).toHaveLength(2);
     expect(byAction(grants, 'sqs')).toEqual({ 'sqs:SendMessage': firstQueues.sort() });
     expect(byAction(grants, 'dynamodb')).toEqual(onTable(STATUS_TABLE_ACTIONS.intake));
-    expect(byAction(grants, 'logs')).toEqual({ 'logs:CreateLogStream': [logGroupOf(intakeId)], 'logs:PutLogEvents': [logGroupOf(intakeId)] });
+    expect(byAction(grants, 'logs')).toEqual({
+      'logs:CreateLogStream': [logGroupOf(intakeId)],
+      'logs:PutLogEvents': [logGroupOf(intakeId)],
+    });
   });
 });
 
@@ -108,14 +122,16 @@ describe('the listing index of the status table', () => {
   it('is the index the local runtime declares (name, keys, projection, key types)', () => {
     const table = json.Resources[tableId]!.Properties;
     const local = statusTableDefinition('local');
-    const sorted = <T>(list: readonly T[] = []) => [...list].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    const sorted = <T>(list: readonly T[] = []) =>
+      [...list].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     expect(table.GlobalSecondaryIndexes).toEqual(local.GlobalSecondaryIndexes);
     expect(sorted(table.AttributeDefinitions)).toEqual(sorted(local.AttributeDefinitions));
   });
 
   it('is read by no function: no role names an index of the table (operators query it, see README)', () => {
     for (const [id] of resourcesOf(json, 'AWS::IAM::Role')) {
-      for (const g of roleGrants(json, id).filter((x) => x.action.startsWith('dynamodb:'))) expect(`${id} ${g.action} ${g.resource}`).not.toMatch(/index/i);
+      for (const g of roleGrants(json, id).filter((x) => x.action.startsWith('dynamodb:')))
+        expect(`${id} ${g.action} ${g.resource}`).not.toMatch(/index/i);
     }
   });
 });

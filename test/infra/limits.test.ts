@@ -13,13 +13,27 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MAX_WAREHOUSES_PER_STACK } from '../../lib/contract/index.ts';
 import { ConveyorStack } from '../../lib/infra/conveyor-stack.ts';
 import { loadTopology, TopologyError, type Topology } from '../../lib/topology/index.ts';
-import { CDK_CONTEXT, cleanupAssemblies, onlyResourceOf, resolveCfn, resourcesOf, testApp, type CfnTemplate } from '../support/cdk-app.ts';
+import {
+  CDK_CONTEXT,
+  cleanupAssemblies,
+  onlyResourceOf,
+  resolveCfn,
+  resourcesOf,
+  testApp,
+  type CfnTemplate,
+} from '../support/cdk-app.ts';
 
 afterAll(cleanupAssemblies);
 
 // CloudFormation's quotas (docs: "CloudFormation quotas") and CloudWatch's ("CloudWatch service quotas").
 const CLOUDFORMATION = { resources: 500, outputs: 200, templateBytes: 1_048_576 };
-const CLOUDWATCH = { alarmsPerStatusWidget: 100, widgetsPerDashboard: 500, metricsPerGraph: 500, metricsPerAlarm: 10, compositeRuleChars: 10_240 };
+const CLOUDWATCH = {
+  alarmsPerStatusWidget: 100,
+  widgetsPerDashboard: 500,
+  metricsPerGraph: 500,
+  metricsPerAlarm: 10,
+  compositeRuleChars: 10_240,
+};
 /** CloudFormation stack names may be this long; alarm names and ARNs grow with it. */
 const LONGEST_STACK_NAME = `C${'x'.repeat(127)}`;
 
@@ -27,7 +41,10 @@ const LONGEST_STACK_NAME = `C${'x'.repeat(127)}`;
 const largestAccepted = {
   warehouses: Array.from({ length: MAX_WAREHOUSES_PER_STACK }, (_, i) => `warehouse-${String(i + 1).padStart(2, '0')}`),
   alarms: { email: 'oncall@example.com' },
-  api: { authorization: 'api-key', wafWebAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/conveyor/0f1e2d3c' },
+  api: {
+    authorization: 'api-key',
+    wafWebAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/conveyor/0f1e2d3c',
+  },
 };
 
 describe('the largest topology the loader accepts', () => {
@@ -57,7 +74,9 @@ describe('the largest topology the loader accepts', () => {
     for (let i = 0; i <= CLOUDFORMATION.outputs; i++) new CfnOutput(stack, `Output${i}`, { value: String(i) });
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      expect(() => app.synth()).toThrow(`Template has ${CLOUDFORMATION.outputs + 1} outputs, maximum is ${CLOUDFORMATION.outputs} (CloudFormation Validate)`);
+      expect(() => app.synth()).toThrow(
+        `Template has ${CLOUDFORMATION.outputs + 1} outputs, maximum is ${CLOUDFORMATION.outputs} (CloudFormation Validate)`,
+      );
     } finally {
       quiet.mockRestore();
     }
@@ -66,13 +85,29 @@ describe('the largest topology the loader accepts', () => {
   it('is the largest: one warehouse more does not fit one stack, and the loader says what to do instead', () => {
     const tooMany = { ...largestAccepted, warehouses: [...largestAccepted.warehouses, 'one-more'] };
     expect(() => loadTopology(tooMany)).toThrow(TopologyError);
-    expect(() => loadTopology(tooMany)).toThrow(new RegExp(`at most ${MAX_WAREHOUSES_PER_STACK} warehouses per stack .*deploy the others as a second stack: npx cdk deploy -c stackName=`));
+    expect(() => loadTopology(tooMany)).toThrow(
+      new RegExp(
+        `at most ${MAX_WAREHOUSES_PER_STACK} warehouses per stack .*deploy the others as a second stack: npx cdk deploy -c stackName=`,
+      ),
+    );
 
     // Past the loader (its cap taken away), the stack itself counts the resources and refuses.
     const accepted = loadTopology(largestAccepted);
     const extra = accepted.pipelines[0]!;
-    const bypassed: Topology = { ...accepted, pipelines: [...accepted.pipelines, { id: 'one-more', stages: extra.stages.map((s) => ({ ...s, pipelineId: 'one-more', key: `one-more/${s.name}` })) }] };
-    expect(() => new ConveyorStack(testApp(), LONGEST_STACK_NAME, { topology: bypassed, manageApiGatewayAccountLogRole: true })).toThrow(
+    const bypassed: Topology = {
+      ...accepted,
+      pipelines: [
+        ...accepted.pipelines,
+        {
+          id: 'one-more',
+          stages: extra.stages.map((s) => ({ ...s, pipelineId: 'one-more', key: `one-more/${s.name}` })),
+        },
+      ],
+    };
+    expect(
+      () =>
+        new ConveyorStack(testApp(), LONGEST_STACK_NAME, { topology: bypassed, manageApiGatewayAccountLogRole: true }),
+    ).toThrow(
       new RegExp(`need (\\d+) CloudFormation resources, but one stack holds at most ${CLOUDFORMATION.resources}`),
     );
   });
@@ -85,11 +120,15 @@ function validatingApp(): App {
 
 function expectWithinCloudWatchLimits(json: CfnTemplate, topology: Topology): void {
   const [, dashboard] = onlyResourceOf(json, 'AWS::CloudWatch::Dashboard');
-  const body = JSON.parse(resolveCfn(dashboard.Properties.DashboardBody, ({ logicalId }) => logicalId)) as { widgets: Array<{ type: string; properties: { alarms?: unknown[]; metrics?: unknown[] } }> };
+  const body = JSON.parse(resolveCfn(dashboard.Properties.DashboardBody, ({ logicalId }) => logicalId)) as {
+    widgets: Array<{ type: string; properties: { alarms?: unknown[]; metrics?: unknown[] } }>;
+  };
   expect(body.widgets.length).toBeLessThanOrEqual(CLOUDWATCH.widgetsPerDashboard);
   for (const widget of body.widgets) {
-    if (widget.type === 'alarm') expect(widget.properties.alarms!.length).toBeLessThanOrEqual(CLOUDWATCH.alarmsPerStatusWidget);
-    if (widget.type === 'metric') expect(widget.properties.metrics!.length).toBeLessThanOrEqual(CLOUDWATCH.metricsPerGraph);
+    if (widget.type === 'alarm')
+      expect(widget.properties.alarms!.length).toBeLessThanOrEqual(CLOUDWATCH.alarmsPerStatusWidget);
+    if (widget.type === 'metric')
+      expect(widget.properties.metrics!.length).toBeLessThanOrEqual(CLOUDWATCH.metricsPerGraph);
   }
   for (const [id, alarm] of resourcesOf(json, 'AWS::CloudWatch::Alarm')) {
     expect((alarm.Properties.Metrics ?? []).length, id).toBeLessThanOrEqual(CLOUDWATCH.metricsPerAlarm);
@@ -100,7 +139,9 @@ function expectWithinCloudWatchLimits(json: CfnTemplate, topology: Topology): vo
   for (const [id, composite] of composites) {
     // As deployed: every referenced alarm's ARN written out in full.
     const rule = resolveCfn(composite.Properties.AlarmRule, ({ logicalId }) =>
-      logicalId.startsWith('AWS::') ? 'eu-west-1' : `arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${json.Resources[logicalId]?.Properties.AlarmName ?? logicalId}`,
+      logicalId.startsWith('AWS::')
+        ? 'eu-west-1'
+        : `arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${json.Resources[logicalId]?.Properties.AlarmName ?? logicalId}`,
     );
     expect(rule.length, id).toBeLessThanOrEqual(CLOUDWATCH.compositeRuleChars);
   }

@@ -16,17 +16,23 @@ afterAll(cleanupAssemblies);
 /** Findings the packs report now, as `rule @ construct path` (acknowledged ones excluded). */
 function findings(app: App): string[] {
   return [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) =>
-    pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.severity} ${v.ruleName} @ ${r.constructPath}`)),
+    pack
+      .validateScope(app)
+      .violations.flatMap((v) => v.violatingResources.map((r) => `${v.severity} ${v.ruleName} @ ${r.constructPath}`)),
   );
 }
 
 /** Every acknowledgement in the tree: where, which rule, why. */
 function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((c) =>
-    c.node.metadata
-      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason }))),
-  );
+  return root.node
+    .findAll()
+    .flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) =>
+          Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id, reason })),
+        ),
+    );
 }
 
 /** A stack with cdk-nag attached, as bin/conveyor.ts builds it; each suite synthesizes it in its first test. */
@@ -71,7 +77,9 @@ describe('the default stack', () => {
   });
 
   it('acknowledges a missing redrive policy on dead-letter queues only', () => {
-    const paths = acknowledgements(app).filter((a) => a.id.endsWith('Serverless-SQSRedrivePolicy')).map((a) => a.path);
+    const paths = acknowledgements(app)
+      .filter((a) => a.id.endsWith('Serverless-SQSRedrivePolicy'))
+      .map((a) => a.path);
     expect(paths).toHaveLength(6);
     for (const path of paths) expect(path).toMatch(/\/DeadLetterQueue$/);
   });
@@ -90,7 +98,12 @@ describe('with the account-wide API Gateway log role managed by the stack', () =
 });
 
 describe('API-key authorization behind a WAF web ACL', () => {
-  const { app, stack } = withNag({ api: { authorization: 'api-key', wafWebAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/conveyor/0f1e2d3c' } });
+  const { app, stack } = withNag({
+    api: {
+      authorization: 'api-key',
+      wafWebAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/conveyor/0f1e2d3c',
+    },
+  });
 
   it('is clean too: APIG4 is acknowledged for the key-protected methods (cancel included), APIG3 is satisfied, not acknowledged', () => {
     expect(() => app.synth()).not.toThrow();
@@ -98,7 +111,12 @@ describe('API-key authorization behind a WAF web ACL', () => {
     const ids = acknowledgements(app).map((a) => `${a.id} @ ${a.path}`);
     const methodPaths = stack.orderApi.methods.map((m) => m.node.path);
     expect(methodPaths).toContain(stack.orderApi.cancelOrder.node.path);
-    expect(ids.filter((id) => id.includes('APIG4')).map((id) => id.slice(id.indexOf(' @ ') + 3)).sort()).toEqual(methodPaths.sort());
+    expect(
+      ids
+        .filter((id) => id.includes('APIG4'))
+        .map((id) => id.slice(id.indexOf(' @ ') + 3))
+        .sort(),
+    ).toEqual(methodPaths.sort());
     expect(ids.filter((id) => id.includes('APIG3'))).toEqual([]);
   });
 });
@@ -111,7 +129,10 @@ describe('an alarm email', () => {
     expect(findings(app)).toEqual([]);
     const acks = acknowledgements(app).filter((a) => a.reason === NAG_REASONS.notificationDeadLetterQueue);
     const queue = stack.monitoring.notificationDeadLetterQueue!.node.path;
-    expect(acks.map((a) => `${a.id.replace(/^Annotation::/, '')} @ ${a.path}`).sort()).toEqual([`AwsSolutions-SQS3 @ ${queue}`, `Serverless-SQSRedrivePolicy @ ${queue}`]);
+    expect(acks.map((a) => `${a.id.replace(/^Annotation::/, '')} @ ${a.path}`).sort()).toEqual([
+      `AwsSolutions-SQS3 @ ${queue}`,
+      `Serverless-SQSRedrivePolicy @ ${queue}`,
+    ]);
   });
 });
 
@@ -129,7 +150,10 @@ describe('the checks themselves', () => {
       quiet.mockRestore();
     }
     expect(findings(app)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^error AwsSolutions-SQS4 @ Bare\/PlainQueue\/Resource$/), expect.stringMatching(/Serverless-SQSRedrivePolicy/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^error AwsSolutions-SQS4 @ Bare\/PlainQueue\/Resource$/),
+        expect.stringMatching(/Serverless-SQSRedrivePolicy/),
+      ]),
     );
   });
 });

@@ -7,7 +7,17 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { ConveyorStack } from '../../lib/infra/conveyor-stack.ts';
 import { StackOutput } from '../../lib/contract/index.ts';
 import { loadTopology, TopologyError } from '../../lib/topology/index.ts';
-import { cleanupAssemblies, logicalId, onlyResourceOf, referencedId, resolveCfn, resourcesOf, stagesInTemplate, synthConveyor, testApp } from '../support/cdk-app.ts';
+import {
+  cleanupAssemblies,
+  logicalId,
+  onlyResourceOf,
+  referencedId,
+  resolveCfn,
+  resourcesOf,
+  stagesInTemplate,
+  synthConveyor,
+  testApp,
+} from '../support/cdk-app.ts';
 
 const WEB_ACL = 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/conveyor/0f1e2d3c';
 const DAY = 86_400;
@@ -24,15 +34,24 @@ describe('a tuned topology', () => {
     retention: { queueDays: 2, deadLetterDays: 7, logDays: 14 },
   });
   const stages = stagesInTemplate(json);
-  const stage = (pipelineId: string, name: string) => stages.find((s) => s.pipelineId === pipelineId && s.stage === name)!;
+  const stage = (pipelineId: string, name: string) =>
+    stages.find((s) => s.pipelineId === pipelineId && s.stage === name)!;
 
   it('batches packing by 50 with a 2 s window and at most 7 concurrent invocations, in every warehouse', () => {
     for (const pipelineId of ['wh-1', 'wh-2']) {
       const packing = stage(pipelineId, 'packing');
-      expect(packing.mapping.Properties).toMatchObject({ BatchSize: 50, MaximumBatchingWindowInSeconds: 2, ScalingConfig: { MaximumConcurrency: 7 } });
+      expect(packing.mapping.Properties).toMatchObject({
+        BatchSize: 50,
+        MaximumBatchingWindowInSeconds: 2,
+        ScalingConfig: { MaximumConcurrency: 7 },
+      });
       // The derived visibility timeout follows: 6 × 30 s + 2 s.
       expect(packing.queue.Properties.VisibilityTimeout).toBe(182);
-      expect(stage(pipelineId, 'picking').mapping.Properties).toMatchObject({ BatchSize: 100, MaximumBatchingWindowInSeconds: 1, ScalingConfig: { MaximumConcurrency: 2 } });
+      expect(stage(pipelineId, 'picking').mapping.Properties).toMatchObject({
+        BatchSize: 100,
+        MaximumBatchingWindowInSeconds: 1,
+        ScalingConfig: { MaximumConcurrency: 2 },
+      });
     }
   });
 
@@ -49,7 +68,9 @@ describe('a tuned topology', () => {
 
   it('tells every function that records orders the tracking level', () => {
     // The circuit breakers' function records no order (it writes only its own partition of the table).
-    for (const [id, fn] of resourcesOf(json, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment.Variables.CONVEYOR_BREAKERS === undefined)) {
+    for (const [id, fn] of resourcesOf(json, 'AWS::Lambda::Function').filter(
+      ([, f]) => f.Properties.Environment.Variables.CONVEYOR_BREAKERS === undefined,
+    )) {
       expect(fn.Properties.Environment.Variables.CONVEYOR_TRACKING, id).toBe('terminal');
     }
   });
@@ -59,7 +80,8 @@ describe('a tuned topology', () => {
       expect(s.queue.Properties.MessageRetentionPeriod).toBe(2 * DAY);
       expect(json.Resources[s.deadLetterQueueId]!.Properties.MessageRetentionPeriod).toBe(7 * DAY);
     }
-    for (const [id, group] of resourcesOf(json, 'AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays, id).toBe(14);
+    for (const [id, group] of resourcesOf(json, 'AWS::Logs::LogGroup'))
+      expect(group.Properties.RetentionInDays, id).toBe(14);
   });
 
   it('requires an API key on every method (cancel included), throttled by a usage plan, and publishes the key id', () => {
@@ -72,10 +94,17 @@ describe('a tuned topology', () => {
     const [planId, plan] = onlyResourceOf(json, 'AWS::ApiGateway::UsagePlan');
     expect(plan.Properties.Throttle).toEqual({ RateLimit: 50, BurstLimit: 100 });
     expect(plan.Properties.ApiStages).toEqual([
-      expect.objectContaining({ ApiId: { Ref: logicalId(stack.orderApi.api) }, Stage: { Ref: logicalId(stack.orderApi.api.deploymentStage) } }),
+      expect.objectContaining({
+        ApiId: { Ref: logicalId(stack.orderApi.api) },
+        Stage: { Ref: logicalId(stack.orderApi.api.deploymentStage) },
+      }),
     ]);
     const [keyId] = onlyResourceOf(json, 'AWS::ApiGateway::ApiKey');
-    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyId: { Ref: keyId }, UsagePlanId: { Ref: planId }, KeyType: 'API_KEY' });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
+      KeyId: { Ref: keyId },
+      UsagePlanId: { Ref: planId },
+      KeyType: 'API_KEY',
+    });
     expect(referencedId(json.Outputs.ApiKeyId!.Value)).toBe(keyId);
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })],
@@ -107,7 +136,8 @@ describe('a single warehouse, with the account log role managed elsewhere', () =
 
 describe('invalid names', () => {
   it('rejects warehouses whose output names would collide, with a topology error', () => {
-    const build = () => new ConveyorStack(testApp(), 'Conveyor', { topology: loadTopology({ warehouses: ['wh-1', 'wh1'] }) });
+    const build = () =>
+      new ConveyorStack(testApp(), 'Conveyor', { topology: loadTopology({ warehouses: ['wh-1', 'wh1'] }) });
     expect(build).toThrow(TopologyError);
     expect(build).toThrow(/"wh-1" and "wh1" both become "Wh1"/);
   });

@@ -16,7 +16,15 @@ import { readTopologyManifest, StackOutput } from '../../lib/contract/index.ts';
 import { Conveyor } from '../../lib/infra/index.ts';
 import { loadTopology } from '../../lib/topology/index.ts';
 import { codeBlocks, readmeSection } from '../support/readme.ts';
-import { CDK_CONTEXT, cleanupAssemblies, onlyResourceOf, resolveCfn, resourcesOf, testApp, type CfnTemplate } from '../support/cdk-app.ts';
+import {
+  CDK_CONTEXT,
+  cleanupAssemblies,
+  onlyResourceOf,
+  resolveCfn,
+  resourcesOf,
+  testApp,
+  type CfnTemplate,
+} from '../support/cdk-app.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The README's sample imports Conveyor from `./conveyor/…` (a copy inside the user's app). */
@@ -37,11 +45,17 @@ beforeAll(async () => {
   const { ShopStack } = (await import(file)) as { ShopStack: new (scope: App, id: string) => Stack };
 
   // As `cdk synth` runs it: CloudFormation's validation on; only the bundling (esbuild) skipped.
-  app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: true, treeMetadata: false });
+  app = new App({
+    context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: true,
+    treeMetadata: false,
+  });
   stack = new ShopStack(app, 'Shop');
   conveyor = stack.node.findAll().find((c): c is Conveyor => c instanceof Conveyor)!;
   const assembly = app.synth();
-  json = JSON.parse(readFileSync(join(assembly.directory, assembly.getStackByName('Shop').templateFile), 'utf8')) as CfnTemplate;
+  json = JSON.parse(
+    readFileSync(join(assembly.directory, assembly.getStackByName('Shop').templateFile), 'utf8'),
+  ) as CfnTemplate;
 }, 120_000);
 
 afterAll(() => {
@@ -56,18 +70,24 @@ describe("the README's own-app sample", () => {
     expect(Stack.of(conveyor)).toBe(stack);
     // The stack's own resource, wired to Conveyor's API.
     const [, parameter] = onlyResourceOf(json, 'AWS::SSM::Parameter');
-    expect(resolveCfn(parameter.Properties.Value, ({ logicalId }) => logicalId)).toContain(stack.getLogicalId(conveyor.orderApi.api.node.defaultChild as never));
+    expect(resolveCfn(parameter.Properties.Value, ({ logicalId }) => logicalId)).toContain(
+      stack.getLogicalId(conveyor.orderApi.api.node.defaultChild as never),
+    );
   });
 
   it('synthesizes with no cdk-nag finding and no CDK warning or error', () => {
     const findings = [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) =>
-      pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.severity} ${v.ruleName} @ ${r.constructPath}`)),
+      pack
+        .validateScope(app)
+        .violations.flatMap((v) => v.violatingResources.map((r) => `${v.severity} ${v.ruleName} @ ${r.constructPath}`)),
     );
     expect(findings).toEqual([]);
     expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
     expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
     // Acknowledgements stay on Conveyor's constructs: nothing of the user's is exempted.
-    const acknowledged = app.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY));
+    const acknowledged = app.node
+      .findAll()
+      .filter((c) => c.node.metadata.some((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY));
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const c of acknowledged) expect(c.node.path.startsWith(`${conveyor.node.path}/`), c.node.path).toBe(true);
   });
@@ -83,19 +103,39 @@ describe("the README's own-app sample", () => {
   it('names alarms, the dashboard, the API and every function’s service after its name prefix, not the stack', () => {
     const prefix = conveyor.namePrefix;
     expect(prefix).not.toBe(stack.stackName);
-    for (const [id, alarm] of resourcesOf(json, 'AWS::CloudWatch::Alarm')) expect(String(alarm.Properties.AlarmName).startsWith(`${prefix}-`), id).toBe(true);
-    expect(resourcesOf(json, 'AWS::CloudWatch::Dashboard').map(([, d]) => d.Properties.DashboardName)).toEqual([prefix]);
-    expect(resourcesOf(json, 'AWS::ApiGateway::RestApi').map(([, a]) => a.Properties.Name)).toEqual([`${prefix}-orders`]);
-    for (const [id, fn] of resourcesOf(json, 'AWS::Lambda::Function')) expect(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME, id).toBe(prefix);
+    for (const [id, alarm] of resourcesOf(json, 'AWS::CloudWatch::Alarm'))
+      expect(String(alarm.Properties.AlarmName).startsWith(`${prefix}-`), id).toBe(true);
+    expect(resourcesOf(json, 'AWS::CloudWatch::Dashboard').map(([, d]) => d.Properties.DashboardName)).toEqual([
+      prefix,
+    ]);
+    expect(resourcesOf(json, 'AWS::ApiGateway::RestApi').map(([, a]) => a.Properties.Name)).toEqual([
+      `${prefix}-orders`,
+    ]);
+    for (const [id, fn] of resourcesOf(json, 'AWS::Lambda::Function'))
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME, id).toBe(prefix);
   });
 
   it('publishes the outputs the CLI reads, under their keys, the manifest naming the prefix as the metrics service', () => {
-    for (const key of [StackOutput.apiUrl, StackOutput.statusTable, StackOutput.alarmTopic, StackOutput.dashboardName, StackOutput.dashboardUrl, StackOutput.topology]) {
+    for (const key of [
+      StackOutput.apiUrl,
+      StackOutput.statusTable,
+      StackOutput.alarmTopic,
+      StackOutput.dashboardName,
+      StackOutput.dashboardUrl,
+      StackOutput.topology,
+    ]) {
       expect(Object.keys(json.Outputs)).toContain(key);
     }
-    const manifest = readTopologyManifest(resolveCfn(json.Outputs[StackOutput.topology]!.Value, ({ logicalId, attribute }) => `${logicalId}${attribute ? `.${attribute}` : ''}`));
+    const manifest = readTopologyManifest(
+      resolveCfn(
+        json.Outputs[StackOutput.topology]!.Value,
+        ({ logicalId, attribute }) => `${logicalId}${attribute ? `.${attribute}` : ''}`,
+      ),
+    );
     expect(manifest.ok && manifest.manifest.metrics.service).toBe(conveyor.namePrefix);
-    expect(manifest.ok && manifest.manifest.pipelines.map((p) => p.id)).toEqual(conveyor.topology.pipelines.map((p) => p.id));
+    expect(manifest.ok && manifest.manifest.pipelines.map((p) => p.id)).toEqual(
+      conveyor.topology.pipelines.map((p) => p.id),
+    );
   });
 
   it('leaves the account-wide API Gateway logging role alone unless asked', () => {
@@ -109,12 +149,16 @@ describe('the Conveyor construct refuses, in one line that says what to do', () 
   it('a second Conveyor in the same stack (the outputs the CLI reads would collide)', () => {
     const other = new Stack(testApp(), 'Shop');
     new Conveyor(other, 'Fulfilment', { topology });
-    expect(() => new Conveyor(other, 'Returns', { topology, namePrefix: 'returns' })).toThrow(/already holds a Conveyor \(Shop\/Fulfilment\).*a stack of its own$/);
+    expect(() => new Conveyor(other, 'Returns', { topology, namePrefix: 'returns' })).toThrow(
+      /already holds a Conveyor \(Shop\/Fulfilment\).*a stack of its own$/,
+    );
   });
 
   it('a name prefix alarms and dashboards cannot take', () => {
     const other = new Stack(testApp(), 'Shop');
-    expect(() => new Conveyor(other, 'Fulfilment', { topology, namePrefix: 'shop fulfilment!' })).toThrow(/namePrefix "shop fulfilment!" cannot name alarms and a dashboard; use a letter, then letters, digits/);
+    expect(() => new Conveyor(other, 'Fulfilment', { topology, namePrefix: 'shop fulfilment!' })).toThrow(
+      /namePrefix "shop fulfilment!" cannot name alarms and a dashboard; use a letter, then letters, digits/,
+    );
   });
 
   it('takes the stack name as its prefix when given none', () => {

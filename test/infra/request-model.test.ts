@@ -19,12 +19,39 @@ const schema = model.Properties.Schema as Record<string, unknown>;
 
 /** Every keyword JSON Schema draft 4 defines (draft-zyp-json-schema-04 and draft-fge-json-schema-validation-00). */
 const DRAFT_4_KEYWORDS = new Set([
-  '$schema', 'id', '$ref', 'title', 'description', 'default', 'definitions',
-  'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum',
-  'maxLength', 'minLength', 'pattern',
-  'additionalItems', 'items', 'maxItems', 'minItems', 'uniqueItems',
-  'maxProperties', 'minProperties', 'required', 'additionalProperties', 'properties', 'patternProperties', 'dependencies',
-  'enum', 'type', 'allOf', 'anyOf', 'oneOf', 'not',
+  '$schema',
+  'id',
+  '$ref',
+  'title',
+  'description',
+  'default',
+  'definitions',
+  'multipleOf',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'additionalItems',
+  'items',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'additionalProperties',
+  'properties',
+  'patternProperties',
+  'dependencies',
+  'enum',
+  'type',
+  'allOf',
+  'anyOf',
+  'oneOf',
+  'not',
 ]);
 
 /** Every keyword used anywhere in a schema (property names under `properties` are not keywords). */
@@ -33,7 +60,8 @@ function keywordsOf(node: unknown, found = new Set<string>()): Set<string> {
   else if (node && typeof node === 'object') {
     for (const [key, value] of Object.entries(node)) {
       found.add(key);
-      if (key === 'properties' || key === 'patternProperties' || key === 'definitions') Object.values(value as object).forEach((v) => keywordsOf(v, found));
+      if (key === 'properties' || key === 'patternProperties' || key === 'definitions')
+        Object.values(value as object).forEach((v) => keywordsOf(v, found));
       else if (key !== 'enum' && key !== 'required' && key !== 'default') keywordsOf(value, found);
     }
   }
@@ -45,9 +73,14 @@ const { $schema: draft, ...body } = schema;
 const validate = new Ajv({ strict: true, allErrors: true }).compile(body);
 const gatewayAccepts = (value: unknown) => validate(value) === true;
 const intakeAccepts = (value: unknown) =>
-  value !== null && typeof value === 'object' && !Array.isArray(value) && 'orders' in value ? BulkOrderShape.safeParse(value).success : OrderRequest.safeParse(value).success;
+  value !== null && typeof value === 'object' && !Array.isArray(value) && 'orders' in value
+    ? BulkOrderShape.safeParse(value).success
+    : OrderRequest.safeParse(value).success;
 
-const item = fc.record({ sku: fc.stringMatching(/^[A-Z0-9][A-Z0-9-]{0,31}$/), quantity: fc.integer({ min: 1, max: 1000 }) });
+const item = fc.record({
+  sku: fc.stringMatching(/^[A-Z0-9][A-Z0-9-]{0,31}$/),
+  quantity: fc.integer({ min: 1, max: 1000 }),
+});
 const validOrder = fc.record(
   {
     orderId: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/),
@@ -70,15 +103,32 @@ describe('the POST /orders request model', () => {
 
   it('accepts every order and bulk request the intake accepts (the gateway never refuses a valid order)', () => {
     fc.assert(
-      fc.property(fc.oneof(validOrder, fc.record({ orders: fc.array(fc.oneof(validOrder, fc.jsonValue({ maxDepth: 2 })), { minLength: 1, maxLength: MAX_ORDERS_PER_REQUEST }) })), (request) => {
-        expect(intakeAccepts(request)).toBe(true);
-        expect(gatewayAccepts(request), JSON.stringify(request).slice(0, 300)).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(
+          validOrder,
+          fc.record({
+            orders: fc.array(fc.oneof(validOrder, fc.jsonValue({ maxDepth: 2 })), {
+              minLength: 1,
+              maxLength: MAX_ORDERS_PER_REQUEST,
+            }),
+          }),
+        ),
+        (request) => {
+          expect(intakeAccepts(request)).toBe(true);
+          expect(gatewayAccepts(request), JSON.stringify(request).slice(0, 300)).toBe(true);
+        },
+      ),
     );
   });
 
   it('never refuses what the intake would accept, whatever the body', () => {
-    const mutated = fc.tuple(validOrder, fc.constantFrom('orderId', 'warehouseId', 'items', 'priority', 'shipTo', 'customerId', 'metadata', 'extra'), fc.jsonValue({ maxDepth: 3 })).map(([order, field, value]) => ({ ...order, [field]: value }));
+    const mutated = fc
+      .tuple(
+        validOrder,
+        fc.constantFrom('orderId', 'warehouseId', 'items', 'priority', 'shipTo', 'customerId', 'metadata', 'extra'),
+        fc.jsonValue({ maxDepth: 3 }),
+      )
+      .map(([order, field, value]) => ({ ...order, [field]: value }));
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue({ maxDepth: 3 }), mutated), (request) => {
         if (intakeAccepts(request)) expect(gatewayAccepts(request)).toBe(true);
@@ -96,7 +146,10 @@ describe('the POST /orders request model', () => {
     ['lowercase SKU', { ...base, items: [{ sku: 'sku-1', quantity: 1 }] }],
     ['an unknown field', { ...base, note: 'leave at the door' }],
     ['an unknown priority', { ...base, priority: 'urgent' }],
-    ['too many items', { ...base, items: Array.from({ length: MAX_ITEMS_PER_ORDER + 1 }, (_, i) => ({ sku: `SKU-${i}`, quantity: 1 })) }],
+    [
+      'too many items',
+      { ...base, items: Array.from({ length: MAX_ITEMS_PER_ORDER + 1 }, (_, i) => ({ sku: `SKU-${i}`, quantity: 1 })) },
+    ],
     ['shipTo without postalCode', { ...base, shipTo: { country: 'DE' } }],
     ['an orderId with a slash', { ...base, orderId: 'a/b' }],
     ['a list instead of an object', [base]],

@@ -21,9 +21,31 @@ const claim = (orderId: string, extra: Partial<Claim> = {}): Claim => ({
   entryStage: 'picking',
   ...extra,
 });
-const step = (id: string, stage: string, position: number, next: string, second: number) => ({ id, partition: 'wh-1', stage, position, next, at: at(second), detail: { n: position } });
-const death = (id: string, stage: string, position: number, second: number, reason = `${stage} failed`) => ({ id, partition: 'wh-1', stage, position, reason, kind: 'exhausted', at: at(second) });
-const complete = (id: string, second: number) => ({ id, partition: 'wh-1', stage: 'delivery', at: at(second), result: { carrier: 'paketfix' } });
+const step = (id: string, stage: string, position: number, next: string, second: number) => ({
+  id,
+  partition: 'wh-1',
+  stage,
+  position,
+  next,
+  at: at(second),
+  detail: { n: position },
+});
+const death = (id: string, stage: string, position: number, second: number, reason = `${stage} failed`) => ({
+  id,
+  partition: 'wh-1',
+  stage,
+  position,
+  reason,
+  kind: 'exhausted',
+  at: at(second),
+});
+const complete = (id: string, second: number) => ({
+  id,
+  partition: 'wh-1',
+  stage: 'delivery',
+  at: at(second),
+  result: { carrier: 'paketfix' },
+});
 
 /** An order claimed, queued and taken through picking (1) and packing (2): it waits in delivery (3). */
 async function inDelivery(l: OrderLedger, id: string): Promise<void> {
@@ -48,8 +70,12 @@ describe('claims', () => {
   it('is taken over only from the claimant it names, and released only by its claimant', async () => {
     const l = ledger();
     await l.claim(claim('c-2'));
-    expect(await l.takeOver('c-2', { requestId: 'r-9', leaseUntil: 10_000 }, { requestId: 'r-2', leaseUntil: 20_000 })).toBe(false);
-    expect(await l.takeOver('c-2', { requestId: 'r-1', leaseUntil: 10_000 }, { requestId: 'r-2', leaseUntil: 20_000 })).toBe(true);
+    expect(
+      await l.takeOver('c-2', { requestId: 'r-9', leaseUntil: 10_000 }, { requestId: 'r-2', leaseUntil: 20_000 }),
+    ).toBe(false);
+    expect(
+      await l.takeOver('c-2', { requestId: 'r-1', leaseUntil: 10_000 }, { requestId: 'r-2', leaseUntil: 20_000 }),
+    ).toBe(true);
     await l.release('c-2', 'r-1');
     expect(await l.inspect('c-2')).toBeDefined();
     await l.release('c-2', 'r-2');
@@ -62,8 +88,17 @@ describe('status from the facts', () => {
     const l = ledger();
     await inDelivery(l, 's-1');
     const record = await l.read('s-1');
-    expect(record).toMatchObject({ orderId: 's-1', warehouseId: 'wh-1', status: ORDER_STATUS_LABELS.waitingIn('delivery'), stage: 'delivery' });
-    expect(record?.history.map((h) => `${h.by}:${h.status}`)).toEqual(['intake:accepted', 'picking:packing', `packing:${ORDER_STATUS_LABELS.waitingIn('delivery')}`]);
+    expect(record).toMatchObject({
+      orderId: 's-1',
+      warehouseId: 'wh-1',
+      status: ORDER_STATUS_LABELS.waitingIn('delivery'),
+      stage: 'delivery',
+    });
+    expect(record?.history.map((h) => `${h.by}:${h.status}`)).toEqual([
+      'intake:accepted',
+      'picking:packing',
+      `packing:${ORDER_STATUS_LABELS.waitingIn('delivery')}`,
+    ]);
   });
 
   it('keeps a stage’s step recorded after the next stage’s, without moving back', async () => {
@@ -80,7 +115,11 @@ describe('status from the facts', () => {
     expect(await l.complete([complete('s-3', 4)])).toEqual([{ kind: 'applied', previous: 'open' }]);
     expect(await l.complete([complete('s-3', 5)])).toEqual([{ kind: 'duplicate' }]);
     await l.recordSteps([step('s-3', 'picking', 1, 'packing', 6)]);
-    expect(await l.read('s-3')).toMatchObject({ status: 'delivered', stage: 'delivery', delivery: { carrier: 'paketfix' } });
+    expect(await l.read('s-3')).toMatchObject({
+      status: 'delivered',
+      stage: 'delivery',
+      delivery: { carrier: 'paketfix' },
+    });
     expect((await l.read('s-3'))?.history.filter((h) => h.status === 'delivered')).toHaveLength(1);
   });
 
@@ -97,9 +136,15 @@ describe('dead letters', () => {
   it('mark an order dead-lettered with the reason and where, and keep the reason in the history', async () => {
     const l = ledger();
     await inDelivery(l, 'd-1');
-    expect(await l.deadLetter([death('d-1', 'delivery', 3, 4, 'no carrier')])).toEqual([{ kind: 'applied', previous: 'open' }]);
+    expect(await l.deadLetter([death('d-1', 'delivery', 3, 4, 'no carrier')])).toEqual([
+      { kind: 'applied', previous: 'open' },
+    ]);
     expect(await l.read('d-1')).toMatchObject({ status: 'dead-lettered', stage: 'delivery', reason: 'no carrier' });
-    expect((await l.read('d-1'))?.history.at(-1)).toMatchObject({ status: 'dead-lettered', by: 'delivery', reason: 'no carrier' });
+    expect((await l.read('d-1'))?.history.at(-1)).toMatchObject({
+      status: 'dead-lettered',
+      by: 'delivery',
+      reason: 'no carrier',
+    });
   });
 
   it('are never undone by a stale duplicate of an earlier stage (issue 10, item 3)', async () => {
@@ -128,7 +173,9 @@ describe('dead letters', () => {
     await l.deadLetter([death('d-4', 'packing', 2, 2)]);
     await l.recordSteps([step('d-4', 'packing', 2, 'delivery', 3)]);
     expect((await l.read('d-4'))?.status).toBe(ORDER_STATUS_LABELS.waitingIn('delivery'));
-    expect(await l.revive([{ id: 'd-4', position: 2, at: at(3) }])).toEqual([{ kind: 'applied', previous: 'dead-lettered' }]);
+    expect(await l.revive([{ id: 'd-4', position: 2, at: at(3) }])).toEqual([
+      { kind: 'applied', previous: 'dead-lettered' },
+    ]);
     expect(await l.complete([complete('d-4', 4)])).toEqual([{ kind: 'applied', previous: 'open' }]);
   });
 
@@ -164,6 +211,8 @@ describe('totals', () => {
     await l.claim(claim('t-5')); // being accepted: not counted until confirmed
     const totals = await l.totals();
     expect(totals).toEqual({ accepted: 4, delivered: 1, deadLettered: 1, cancelled: 0, purged: 0, inFlight: 2 });
-    expect(totals.accepted).toBe(totals.delivered + totals.deadLettered + totals.cancelled + totals.purged + totals.inFlight);
+    expect(totals.accepted).toBe(
+      totals.delivered + totals.deadLettered + totals.cancelled + totals.purged + totals.inFlight,
+    );
   });
 });

@@ -22,7 +22,11 @@ let dynamo: RunningEmulator;
 let client: DynamoDBClient;
 beforeAll(async () => {
   dynamo = await startDynamoEmulator();
-  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 't', secretAccessKey: 't' } });
+  client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 't', secretAccessKey: 't' },
+  });
 });
 afterAll(async () => {
   client?.destroy();
@@ -34,18 +38,46 @@ async function dynamoTable(): Promise<Table> {
   const name = `listing-${tables++}`;
   await client.send(new CreateTableCommand(statusTableDefinition(name)));
   await waitForTableActive(client, name);
-  return new DynamoDbTable(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), name);
+  return new DynamoDbTable(
+    DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    name,
+  );
 }
 
-const at = (second: number) => `2026-12-01T10:${String(Math.floor(second / 60)).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.000Z`;
+const at = (second: number) =>
+  `2026-12-01T10:${String(Math.floor(second / 60)).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.000Z`;
 
 /** An order claimed and queued in `warehouse`, waiting in picking (position 1 of picking → packing → delivery). */
 async function accepted(ledger: OrderLedger, id: string, warehouse = 'wh-1', second = 0): Promise<void> {
-  await ledger.claim({ orderId: id, warehouseId: warehouse, fingerprint: 'f', traceId: 't', requestId: 'r', at: at(second), leaseUntil: 0, entryStage: 'picking' });
+  await ledger.claim({
+    orderId: id,
+    warehouseId: warehouse,
+    fingerprint: 'f',
+    traceId: 't',
+    requestId: 'r',
+    at: at(second),
+    leaseUntil: 0,
+    entryStage: 'picking',
+  });
   await ledger.confirmQueued([{ id, partition: warehouse, entryStage: 'picking', at: at(second) }]);
 }
-const death = (id: string, stage: string, position: number, second: number, warehouse = 'wh-1') => ({ id, partition: warehouse, stage, position, reason: `${stage} failed`, kind: 'exhausted', at: at(second) });
-const step = (id: string, stage: string, position: number, next: string, second: number) => ({ id, partition: 'wh-1', stage, position, next, at: at(second) });
+const death = (id: string, stage: string, position: number, second: number, warehouse = 'wh-1') => ({
+  id,
+  partition: warehouse,
+  stage,
+  position,
+  reason: `${stage} failed`,
+  kind: 'exhausted',
+  at: at(second),
+});
+const step = (id: string, stage: string, position: number, next: string, second: number) => ({
+  id,
+  partition: 'wh-1',
+  stage,
+  position,
+  next,
+  at: at(second),
+});
 
 /** Whether the order's head carries the index's key attributes (is in the index). */
 async function inIndex(table: Table, id: string): Promise<boolean> {
@@ -66,7 +98,9 @@ describe.each([
     const ledger = new OrderLedger(table, ORDER_STATUS_LABELS);
     for (const id of ['flowing', 'delivered', 'dead', 'cancelled', 'purged']) await accepted(ledger, id);
     await ledger.recordSteps([step('flowing', 'picking', 1, 'packing', 1)]);
-    await ledger.complete([{ id: 'delivered', partition: 'wh-1', stage: 'delivery', at: at(2), result: { carrier: 'c' } }]);
+    await ledger.complete([
+      { id: 'delivered', partition: 'wh-1', stage: 'delivery', at: at(2), result: { carrier: 'c' } },
+    ]);
     await ledger.deadLetter([death('dead', 'picking', 1, 3)]);
     await ledger.close([
       { id: 'cancelled', state: 'cancelled', stage: 'picking', by: 'alice', at: at(4) },
@@ -79,7 +113,14 @@ describe.each([
     expect(orders).toEqual([
       { orderId: 'purged', warehouseId: 'wh-1', status: 'purged', stage: 'picking', since: at(5), by: 'operator@host' },
       { orderId: 'cancelled', warehouseId: 'wh-1', status: 'cancelled', stage: 'picking', since: at(4), by: 'alice' },
-      { orderId: 'dead', warehouseId: 'wh-1', status: 'dead-lettered', stage: 'picking', since: at(3), reason: 'picking failed' },
+      {
+        orderId: 'dead',
+        warehouseId: 'wh-1',
+        status: 'dead-lettered',
+        stage: 'picking',
+        since: at(3),
+        reason: 'picking failed',
+      },
     ]);
     expect({ truncated, skipped }).toEqual({ truncated: false, skipped: 0 });
   });
@@ -92,13 +133,21 @@ describe.each([
       await ledger.deadLetter([death(id, 'picking', 1, 1)]);
       expect(await inIndex(table, id)).toBe(true);
     }
-    expect(await ledger.revive([{ id: 'revived', position: 1, at: at(2) }])).toEqual([{ kind: 'applied', previous: 'dead-lettered' }]);
-    expect(await ledger.complete([{ id: 'delivered', partition: 'wh-1', stage: 'delivery', at: at(2), result: { carrier: 'c' } }])).toEqual([{ kind: 'applied', previous: 'dead-lettered' }]);
+    expect(await ledger.revive([{ id: 'revived', position: 1, at: at(2) }])).toEqual([
+      { kind: 'applied', previous: 'dead-lettered' },
+    ]);
+    expect(
+      await ledger.complete([
+        { id: 'delivered', partition: 'wh-1', stage: 'delivery', at: at(2), result: { carrier: 'c' } },
+      ]),
+    ).toEqual([{ kind: 'applied', previous: 'dead-lettered' }]);
     await ledger.close([{ id: 'cancelled', state: 'cancelled', stage: 'picking', by: 'bob', at: at(3) }]);
 
     expect(await inIndex(table, 'revived')).toBe(false);
     expect(await inIndex(table, 'delivered')).toBe(false);
-    expect((await listOrders(table, ORDER_STATUS_LABELS, all)).orders.map((o) => `${o.orderId}:${o.status}`)).toEqual(['cancelled:cancelled']);
+    expect((await listOrders(table, ORDER_STATUS_LABELS, all)).orders.map((o) => `${o.orderId}:${o.status}`)).toEqual([
+      'cancelled:cancelled',
+    ]);
   });
 
   it('lists by state, warehouse and time, newest first, at most `limit` (and says when there are more)', async () => {
@@ -117,10 +166,18 @@ describe.each([
     expect(listed.orders.map((o) => o.orderId)).toEqual(newestFirst(dead));
     expect(listed.truncated).toBe(false);
 
-    const wh2 = await listOrders(table, ORDER_STATUS_LABELS, { states: ['dead-lettered'], warehouseId: 'wh-2', limit: 100 });
+    const wh2 = await listOrders(table, ORDER_STATUS_LABELS, {
+      states: ['dead-lettered'],
+      warehouseId: 'wh-2',
+      limit: 100,
+    });
     expect(wh2.orders.map((o) => o.orderId)).toEqual(newestFirst(dead.filter((id) => Number(id.slice(2)) % 2 === 1)));
 
-    const recent = await listOrders(table, ORDER_STATUS_LABELS, { states: ['dead-lettered', 'cancelled'], since: at(118), limit: 100 });
+    const recent = await listOrders(table, ORDER_STATUS_LABELS, {
+      states: ['dead-lettered', 'cancelled'],
+      since: at(118),
+      limit: 100,
+    });
     expect(recent.orders.map((o) => o.orderId)).toEqual(newestFirst(ids.slice(18)));
 
     const first = await listOrders(table, ORDER_STATUS_LABELS, { states: ['dead-lettered'], limit: 5 });
@@ -133,7 +190,10 @@ describe.each([
     const ledger = new OrderLedger(table, ORDER_STATUS_LABELS);
     const ids = Array.from({ length: 20 * LISTING_SHARDS }, (_, i) => `load-abc-${i}`);
     await ledger.deadLetter(ids.map((id, i) => death(id, 'picking', 1, i)));
-    const heads = await table.getAll(ids.map((id) => ({ orderId: id, sk: HEAD })), { consistent: true });
+    const heads = await table.getAll(
+      ids.map((id) => ({ orderId: id, sk: HEAD })),
+      { consistent: true },
+    );
     expect(new Set(heads.map((h) => h[LISTING_INDEX.partitionKey])).size).toBe(LISTING_SHARDS);
     const listed = await listOrders(table, ORDER_STATUS_LABELS, { states: ['dead-lettered'], limit: ids.length });
     expect(listed.orders.map((o) => o.orderId)).toEqual([...ids].reverse());

@@ -7,7 +7,11 @@ let emulator: RunningEmulator;
 let sqs: SQSClient;
 beforeAll(async () => {
   emulator = await startSqsEmulator();
-  sqs = new SQSClient({ endpoint: emulator.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  sqs = new SQSClient({
+    endpoint: emulator.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 });
 afterAll(async () => {
   sqs.destroy();
@@ -15,10 +19,14 @@ afterAll(async () => {
 });
 
 it('leaves a message ready when the long poll that would have taken it was abandoned', async () => {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'abandoned', Attributes: { VisibilityTimeout: '300' } }));
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({ QueueName: 'abandoned', Attributes: { VisibilityTimeout: '300' } }),
+  );
   const url = new URL(new URL(QueueUrl!).pathname, emulator.endpoint).toString();
   const controller = new AbortController();
-  const abandoned = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }), { abortSignal: controller.signal }).catch((e: Error) => e);
+  const abandoned = sqs
+    .send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20 }), { abortSignal: controller.signal })
+    .catch((e: Error) => e);
   await new Promise((r) => setTimeout(r, 200));
   controller.abort();
   expect(await abandoned).toBeInstanceOf(Error);

@@ -6,22 +6,53 @@
  */
 import { describe, expect, it } from 'vitest';
 import { adminRoutes, StageControlStore, type AdminTarget } from '../../lib/local/admin.ts';
-import { CSRF_HEADER, csrfToken, DASHBOARD_ACTION, describeAction, guard, guardBrowserWrites } from '../../lib/local/admin-guard.ts';
+import {
+  CSRF_HEADER,
+  csrfToken,
+  DASHBOARD_ACTION,
+  describeAction,
+  guard,
+  guardBrowserWrites,
+} from '../../lib/local/admin-guard.ts';
 import type { ApiRequest, ApiResponse, Route } from '../../lib/local/api-server.ts';
 import { allStages, loadTopology } from '../../lib/topology/index.ts';
 
 const HOST = '127.0.0.1:3000';
 const ORIGIN = `http://${HOST}`;
 
-function request(method: string, path: string, headers: Record<string, string> = {}, body = '', params: Record<string, string> = {}): ApiRequest {
+function request(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body = '',
+  params: Record<string, string> = {},
+): ApiRequest {
   return { method, path, params, query: new URLSearchParams(), headers: { host: HOST, ...headers }, body };
 }
 
 /** What Node's fetch sends for the CLI's writes (checked by hand: no Origin, no Sec-Fetch-Site). */
-const cli = (method = 'POST') => request(method, '/api/stages/wh-1/s/pause', { 'content-type': 'application/json', 'sec-fetch-mode': 'cors', 'user-agent': 'node' }, '{}');
+const cli = (method = 'POST') =>
+  request(
+    method,
+    '/api/stages/wh-1/s/pause',
+    { 'content-type': 'application/json', 'sec-fetch-mode': 'cors', 'user-agent': 'node' },
+    '{}',
+  );
 /** What Chromium sends for the dashboard's same-origin fetch. */
 const browser = (extra: Record<string, string> = {}, method = 'POST') =>
-  request(method, '/api/stages/wh-1/s/pause', { 'content-type': 'application/json', origin: ORIGIN, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', [CSRF_HEADER]: csrfToken(), ...extra }, '{}');
+  request(
+    method,
+    '/api/stages/wh-1/s/pause',
+    {
+      'content-type': 'application/json',
+      origin: ORIGIN,
+      'sec-fetch-site': 'same-origin',
+      'sec-fetch-mode': 'cors',
+      [CSRF_HEADER]: csrfToken(),
+      ...extra,
+    },
+    '{}',
+  );
 
 function refusal(response: ApiResponse | undefined): { status: number; field: string; message: string } | undefined {
   if (!response) return undefined;
@@ -44,11 +75,19 @@ describe('guard', () => {
 
   it('refuses a browser write without the token, or with a wrong one, with 403 naming the header and saying what to do', () => {
     const { [CSRF_HEADER]: _token, ...withoutToken } = browser().headers;
-    expect(refusal(guard({ ...browser(), headers: withoutToken }))).toMatchObject({ status: 403, field: CSRF_HEADER, message: expect.stringMatching(/^missing CSRF token: .*reload the page/) });
+    expect(refusal(guard({ ...browser(), headers: withoutToken }))).toMatchObject({
+      status: 403,
+      field: CSRF_HEADER,
+      message: expect.stringMatching(/^missing CSRF token: .*reload the page/),
+    });
     const token = csrfToken();
     const sameLength = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
     for (const wrong of [sameLength, `${token}x`, '', 'x']) {
-      expect(refusal(guard(browser({ [CSRF_HEADER]: wrong }))), JSON.stringify(wrong)).toMatchObject({ status: 403, field: CSRF_HEADER, message: expect.stringMatching(/^wrong CSRF token/) });
+      expect(refusal(guard(browser({ [CSRF_HEADER]: wrong }))), JSON.stringify(wrong)).toMatchObject({
+        status: 403,
+        field: CSRF_HEADER,
+        message: expect.stringMatching(/^wrong CSRF token/),
+      });
     }
     // A page that sends only Sec-Fetch-Site (no Origin) is a browser too.
     const { origin: _origin, [CSRF_HEADER]: _t, ...siteOnly } = browser().headers;
@@ -60,10 +99,16 @@ describe('guard', () => {
       expect(refusal(guard(browser({ origin }))), origin).toMatchObject({ status: 403, field: 'origin' });
     }
     for (const site of ['cross-site', 'same-site', 'none']) {
-      expect(refusal(guard(browser({ 'sec-fetch-site': site }))), site).toMatchObject({ status: 403, field: 'sec-fetch-site' });
+      expect(refusal(guard(browser({ 'sec-fetch-site': site }))), site).toMatchObject({
+        status: 403,
+        field: 'sec-fetch-site',
+      });
     }
     // Reads: a cross-site page may not read either (a peek hides dead letters for a while).
-    expect(refusal(guard(request('GET', '/api/orders', { 'sec-fetch-site': 'cross-site' })))).toMatchObject({ status: 403, field: 'sec-fetch-site' });
+    expect(refusal(guard(request('GET', '/api/orders', { 'sec-fetch-site': 'cross-site' })))).toMatchObject({
+      status: 403,
+      field: 'sec-fetch-site',
+    });
   });
 
   it('serves reads without a token: the page, an address typed in the browser, the CLI', () => {
@@ -73,8 +118,14 @@ describe('guard', () => {
   });
 
   it('keeps the earlier rules: a loopback Host only (no DNS rebinding), JSON writes only', () => {
-    expect(refusal(guard({ ...cli(), headers: { ...cli().headers, host: 'evil.example:3000' } }))).toMatchObject({ status: 403, field: 'host' });
-    expect(refusal(guard({ ...cli(), headers: { ...cli().headers, 'content-type': 'text/plain' } }))).toMatchObject({ status: 415, field: 'content-type' });
+    expect(refusal(guard({ ...cli(), headers: { ...cli().headers, host: 'evil.example:3000' } }))).toMatchObject({
+      status: 403,
+      field: 'host',
+    });
+    expect(refusal(guard({ ...cli(), headers: { ...cli().headers, 'content-type': 'text/plain' } }))).toMatchObject({
+      status: 415,
+      field: 'content-type',
+    });
   });
 });
 
@@ -100,7 +151,13 @@ describe('guardBrowserWrites (the order API: DELETE /orders/{id} from the dashbo
   it('serves API clients as before, unlogged', async () => {
     const { routes, calls, logged } = orderApi();
     expect((await routes[1]!.handle(cancel({}))).status).toBe(200);
-    expect((await routes[0]!.handle(request('GET', '/orders/o-1', { origin: 'http://evil.example' }, '', { orderId: 'o-1' }))).status).toBe(200);
+    expect(
+      (
+        await routes[0]!.handle(
+          request('GET', '/orders/o-1', { origin: 'http://evil.example' }, '', { orderId: 'o-1' }),
+        )
+      ).status,
+    ).toBe(200);
     expect(calls).toEqual(['DELETE /orders/o-1', 'GET /orders/o-1']);
     expect(logged).toEqual([]);
   });
@@ -110,11 +167,26 @@ describe('guardBrowserWrites (the order API: DELETE /orders/{id} from the dashbo
     const refused = await routes[1]!.handle(cancel({ origin: ORIGIN, 'sec-fetch-site': 'same-origin' }));
     expect(refusal(refused)).toMatchObject({ status: 403, field: CSRF_HEADER });
     expect(calls).toEqual([]);
-    expect((await routes[1]!.handle(cancel({ origin: ORIGIN, 'sec-fetch-site': 'same-origin', [CSRF_HEADER]: csrfToken() }))).status).toBe(200);
+    expect(
+      (await routes[1]!.handle(cancel({ origin: ORIGIN, 'sec-fetch-site': 'same-origin', [CSRF_HEADER]: csrfToken() })))
+        .status,
+    ).toBe(200);
     expect(calls).toEqual(['DELETE /orders/o-1']);
     expect(logged).toEqual([
-      { message: DASHBOARD_ACTION, action: 'cancel', target: 'order o-1', status: 403, result: expect.stringMatching(/^forbidden: x-conveyor-csrf missing CSRF token/) },
-      { message: DASHBOARD_ACTION, action: 'cancel', target: 'order o-1', status: 200, result: expect.stringContaining('cancelled') },
+      {
+        message: DASHBOARD_ACTION,
+        action: 'cancel',
+        target: 'order o-1',
+        status: 403,
+        result: expect.stringMatching(/^forbidden: x-conveyor-csrf missing CSRF token/),
+      },
+      {
+        message: DASHBOARD_ACTION,
+        action: 'cancel',
+        target: 'order o-1',
+        status: 200,
+        result: expect.stringContaining('cancelled'),
+      },
     ]);
   });
 });
@@ -126,12 +198,28 @@ describe("the admin routes' writes", () => {
   /** The admin routes over a stand-in event source mapping (only what pause, resume and scale touch). */
   function admin() {
     const logged: Array<{ message: string; fields: Record<string, unknown> }> = [];
-    const mapping = { paused: false, maxConcurrency: stage.maxConcurrency, pause: () => void (mapping.paused = true), resume: () => void (mapping.paused = false), scale: (n: number) => void (mapping.maxConcurrency = n) };
-    const target = { topology, mappings: new Map([[stage.key, mapping]]), controls: new StageControlStore(undefined), audit: (message: string, fields: Record<string, unknown>) => logged.push({ message, fields }) };
+    const mapping = {
+      paused: false,
+      maxConcurrency: stage.maxConcurrency,
+      pause: () => void (mapping.paused = true),
+      resume: () => void (mapping.paused = false),
+      scale: (n: number) => void (mapping.maxConcurrency = n),
+    };
+    const target = {
+      topology,
+      mappings: new Map([[stage.key, mapping]]),
+      controls: new StageControlStore(undefined),
+      audit: (message: string, fields: Record<string, unknown>) => logged.push({ message, fields }),
+    };
     const routes = adminRoutes(target as unknown as AdminTarget);
     const route = (suffix: string) => routes.find((r) => r.method === 'POST' && r.path.endsWith(`/${suffix}`))!;
     const call = (suffix: string, headers: Record<string, string>, body = '{}') =>
-      route(suffix).handle(request('POST', `/api/stages/${stage.pipelineId}/${stage.name}/${suffix}`, headers, body, { pipeline: stage.pipelineId, stage: stage.name }));
+      route(suffix).handle(
+        request('POST', `/api/stages/${stage.pipelineId}/${stage.name}/${suffix}`, headers, body, {
+          pipeline: stage.pipelineId,
+          stage: stage.name,
+        }),
+      );
     return { mapping, logged, call };
   }
 
@@ -142,7 +230,17 @@ describe("the admin routes' writes", () => {
     mapping.paused = false;
     expect((await call('pause', browser().headers)).status).toBe(200);
     expect(mapping.paused).toBe(true);
-    expect(logged.filter((l) => l.message === DASHBOARD_ACTION)).toEqual([{ message: DASHBOARD_ACTION, fields: { action: 'pause', target: stage.key, status: 200, result: expect.stringMatching(new RegExp(`^paused\\b.*\\b${stage.maxConcurrency}$`)) } }]);
+    expect(logged.filter((l) => l.message === DASHBOARD_ACTION)).toEqual([
+      {
+        message: DASHBOARD_ACTION,
+        fields: {
+          action: 'pause',
+          target: stage.key,
+          status: 200,
+          result: expect.stringMatching(new RegExp(`^paused\\b.*\\b${stage.maxConcurrency}$`)),
+        },
+      },
+    ]);
   });
 
   it('refuses a forged resume (no token) with 403 and changes nothing; logs the refusal', async () => {
@@ -152,11 +250,27 @@ describe("the admin routes' writes", () => {
     const response = await call('resume', forged);
     expect(refusal(response)).toMatchObject({ status: 403, field: CSRF_HEADER });
     expect(mapping.paused).toBe(true);
-    expect(logged).toEqual([{ message: DASHBOARD_ACTION, fields: { action: 'resume', target: stage.key, status: 403, result: expect.stringContaining('missing CSRF token') } }]);
+    expect(logged).toEqual([
+      {
+        message: DASHBOARD_ACTION,
+        fields: {
+          action: 'resume',
+          target: stage.key,
+          status: 403,
+          result: expect.stringContaining('missing CSRF token'),
+        },
+      },
+    ]);
   });
 
   it('names the action with what it asks: scale to N, breaker open, a dry-run redrive', () => {
-    const at = (suffix: string, body: unknown) => describeAction(request('POST', `/api/stages/${stage.pipelineId}/${stage.name}/${suffix}`, {}, JSON.stringify(body), { pipeline: stage.pipelineId, stage: stage.name }));
+    const at = (suffix: string, body: unknown) =>
+      describeAction(
+        request('POST', `/api/stages/${stage.pipelineId}/${stage.name}/${suffix}`, {}, JSON.stringify(body), {
+          pipeline: stage.pipelineId,
+          stage: stage.name,
+        }),
+      );
     expect(at('scale', { maxConcurrency: 7 })).toEqual({ action: 'scale to 7', target: stage.key });
     expect(at('breaker', { state: 'open' })).toEqual({ action: 'breaker open', target: stage.key });
     expect(at('dlq/redrive', { dryRun: true })).toEqual({ action: 'dlq redrive (dry run)', target: stage.key });

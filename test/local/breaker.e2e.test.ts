@@ -5,7 +5,15 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { expectDeliveredOnce } from '../support/orders-check.ts';
-import { getJson, makeOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  makeOrders,
+  startRuntime,
+  submitAll,
+  tempDir,
+  waitFor,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 const running: RuntimeProcess[] = [];
 const dirs: Array<{ remove(): void }> = [];
@@ -21,13 +29,19 @@ const packing = async (url: string) => (await getJson(`${url}/api/stats`)).body.
 it('opens the breaker of a failing stage, holds its orders in the queue, and closes after a restart without the fault', async () => {
   const data = tempDir();
   dirs.push(data);
-  const first = await startRuntime({ env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: TOPOLOGY, CONVEYOR_CHAOS: 'packing:1' } });
+  const first = await startRuntime({
+    env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: TOPOLOGY, CONVEYOR_CHAOS: 'packing:1' },
+  });
   running.push(first);
   const orders = makeOrders('breaker', 60, ['wh-1']);
   await submitAll(first.url, orders);
 
   const opened = Date.now();
-  const open = await waitFor(async () => ((await packing(first.url)).breaker === 'open' ? packing(first.url) : undefined), 60_000, 'the packing breaker to open');
+  const open = await waitFor(
+    async () => ((await packing(first.url)).breaker === 'open' ? packing(first.url) : undefined),
+    60_000,
+    'the packing breaker to open',
+  );
   expect(open.breakerReason).toMatch(/records failed in the last 60 s/);
   // While it is open: nothing consumed, nothing dead-lettered; the orders wait in the queue.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -41,8 +55,16 @@ it('opens the breaker of a failing stage, holds its orders in the queue, and clo
   const second = await startRuntime({ env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: TOPOLOGY } });
   running.push(second);
   expect((await packing(second.url)).breaker).toBe('open');
-  await waitFor(async () => ((await packing(second.url)).breaker === 'closed' ? true : undefined), 60_000, 'the breaker to probe and close');
-  await waitFor(async () => ((await getJson(`${second.url}/api/stats`)).body.totals.delivered === orders.length ? true : undefined), 60_000, 'every order delivered');
+  await waitFor(
+    async () => ((await packing(second.url)).breaker === 'closed' ? true : undefined),
+    60_000,
+    'the breaker to probe and close',
+  );
+  await waitFor(
+    async () => ((await getJson(`${second.url}/api/stats`)).body.totals.delivered === orders.length ? true : undefined),
+    60_000,
+    'every order delivered',
+  );
   await expectDeliveredOnce(second.url, orders, { fullHistory: false });
   expect((await packing(second.url)).dlq).toBe(0);
 }, 180_000);

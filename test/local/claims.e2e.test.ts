@@ -16,12 +16,27 @@ afterAll(() => runtime?.stop());
 
 it('answers concurrent submissions of one id with one 202 — the other a duplicate or a 409 — and delivers the accepted contents once', async () => {
   const pairs = Array.from({ length: 60 }, (_, i) => {
-    const a = { orderId: `pair-${i}`, warehouseId: i % 2 ? 'wh-1' : 'wh-2', items: [{ sku: 'SKU-1', quantity: 1 + (i % 3) }] };
-    const b = i % 2 === 0 ? a : { ...a, items: [{ sku: 'SKU-9', quantity: 4 }, { sku: 'SKU-8', quantity: 1 }] };
+    const a = {
+      orderId: `pair-${i}`,
+      warehouseId: i % 2 ? 'wh-1' : 'wh-2',
+      items: [{ sku: 'SKU-1', quantity: 1 + (i % 3) }],
+    };
+    const b =
+      i % 2 === 0
+        ? a
+        : {
+            ...a,
+            items: [
+              { sku: 'SKU-9', quantity: 4 },
+              { sku: 'SKU-8', quantity: 1 },
+            ],
+          };
     return [a, b] as const;
   });
 
-  const answers = await Promise.all(pairs.map((pair) => Promise.all(pair.map((order) => postOrders(runtime.url, [order])))));
+  const answers = await Promise.all(
+    pairs.map((pair) => Promise.all(pair.map((order) => postOrders(runtime.url, [order])))),
+  );
 
   const accepted: SentOrder[] = [];
   answers.forEach((answer, i) => {
@@ -36,7 +51,11 @@ it('answers concurrent submissions of one id with one 202 — the other a duplic
     accepted.push(winner);
   });
 
-  await waitFor(async () => ((await getJson(`${runtime.url}/api/stats`)).body.totals.delivered >= pairs.length ? true : undefined), 60_000, 'every pair delivered');
+  await waitFor(
+    async () => ((await getJson(`${runtime.url}/api/stats`)).body.totals.delivered >= pairs.length ? true : undefined),
+    60_000,
+    'every pair delivered',
+  );
   await expectDeliveredOnce(runtime.url, accepted);
   const { body } = await getJson(`${runtime.url}/api/stats`);
   expect(body.totals).toMatchObject({ accepted: pairs.length, delivered: pairs.length, inFlight: 0 });

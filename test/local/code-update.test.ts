@@ -16,7 +16,18 @@ afterEach(async () => {
 });
 
 function fn(): LocalFunction {
-  const f = new LocalFunction({ name: 'updated', handlerModule: join(FIXTURES, 'behave.ts'), environment: {}, timeoutSeconds: 5, memoryMb: 128, maxConcurrency: 2, region: REGION }, () => undefined);
+  const f = new LocalFunction(
+    {
+      name: 'updated',
+      handlerModule: join(FIXTURES, 'behave.ts'),
+      environment: {},
+      timeoutSeconds: 5,
+      memoryMb: 128,
+      maxConcurrency: 2,
+      region: REGION,
+    },
+    () => undefined,
+  );
   functions.push(f);
   return f;
 }
@@ -39,7 +50,11 @@ describe('a code update', () => {
     expect(await running).toMatchObject({ ok: true, response: { waited: 400 } });
     // The old environment stopped after its invocation instead of serving another.
     await expect.poll(() => f.stats.environments).toBe(1);
-    expect(await f.invoke({ action: 'echo' })).toMatchObject({ ok: true, coldStart: false, response: { version: 2, invocations: 2 } });
+    expect(await f.invoke({ action: 'echo' })).toMatchObject({
+      ok: true,
+      coldStart: false,
+      response: { version: 2, invocations: 2 },
+    });
     expect(f.codeSha256).not.toBe(oldCode);
     expect(f.stats.invocations).toBe(5);
   });

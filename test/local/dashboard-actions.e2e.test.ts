@@ -16,7 +16,15 @@ import { CSRF_HEADER, DASHBOARD_ACTION } from '../../lib/local/admin-guard.ts';
 import { getJson, postOrders, startRuntime, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const MISSING_CHROMIUM = `Chromium is missing at ${CHROMIUM}: this test drives the dashboard in it — install it with \`apt-get update && apt-get install -y --no-install-recommends chromium\` (.ci/run does this before npm test)`;
 const POISON_A = 'act-poison-a';
 const POISON_B = 'act-poison-b';
@@ -49,10 +57,14 @@ describe('acting from the dashboard in Chromium', () => {
 
   /** The order ids of the stage's dead letters, through the admin API. */
   async function deadLetters(): Promise<string[]> {
-    const body = await waitFor(async () => {
-      const { body } = await getJson(`${runtime.url}/api/stages/${warehouse}/${stage.name}/dlq?limit=10`);
-      return body.scanned > 0 ? body : undefined;
-    }, 10_000, `a read of ${stage.key}'s dead letters`);
+    const body = await waitFor(
+      async () => {
+        const { body } = await getJson(`${runtime.url}/api/stages/${warehouse}/${stage.name}/dlq?limit=10`);
+        return body.scanned > 0 ? body : undefined;
+      },
+      10_000,
+      `a read of ${stage.key}'s dead letters`,
+    );
     return (body.messages as Array<{ orderId: string }>).map((l) => l.orderId).sort();
   }
 
@@ -64,7 +76,9 @@ describe('acting from the dashboard in Chromium', () => {
       await page.locator(`#dlq-filter button[data-dlq="${button}"]`).click();
       if (button === 'redrive') expect(await answer('confirm')).toContain(stage.key);
       // A read confirms an empty-looking queue with a long poll (lib/operations/dead-letters.ts): more than the poll's default second.
-      await expect.poll(() => summary.textContent(), { timeout: 15_000 }).toMatch(/ read, | would move| to the queue|^[a-z ]+:/);
+      await expect
+        .poll(() => summary.textContent(), { timeout: 15_000 })
+        .toMatch(/ read, | would move| to the queue|^[a-z ]+:/);
       const text = (await summary.textContent()) ?? '';
       const scanned = /(\d+) read,|of (\d+) would move|of (\d+) to the queue/.exec(text);
       if (!scanned || Number(scanned[1] ?? scanned[2] ?? scanned[3]) > 0 || attempt === MAX_READS) return text;
@@ -83,14 +97,28 @@ describe('acting from the dashboard in Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(MISSING_CHROMIUM);
-    [runtime, browser] = await Promise.all([startRuntime({ args: ['--in-memory'] }), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 })]);
+    [runtime, browser] = await Promise.all([
+      startRuntime({ args: ['--in-memory'] }),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }),
+    ]);
     const topology = (await getJson(`${runtime.url}/api/topology`)).body;
     warehouse = topology.pipelines[0].id;
     stage = topology.pipelines[0].stages[0];
     // Two dead letters: malformed bodies are dead-lettered at once (poison), each with its order id.
-    const sqs = new SQSClient({ endpoint: topology.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const sqs = new SQSClient({
+      endpoint: topology.endpoints.sqs,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     try {
-      for (const orderId of [POISON_A, POISON_B]) await sqs.send(new SendMessageCommand({ QueueUrl: stage.queueUrl, MessageBody: `{"v":1,"order":"${orderId}`, MessageAttributes: { orderId: { DataType: 'String', StringValue: orderId } } }));
+      for (const orderId of [POISON_A, POISON_B])
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: stage.queueUrl,
+            MessageBody: `{"v":1,"order":"${orderId}`,
+            MessageAttributes: { orderId: { DataType: 'String', StringValue: orderId } },
+          }),
+        );
     } finally {
       sqs.destroy();
     }
@@ -123,7 +151,13 @@ describe('acting from the dashboard in Chromium', () => {
   });
 
   it('cancels an order waiting in the paused stage', async () => {
-    expect((await postOrders(runtime.url, [{ orderId: TO_CANCEL, warehouseId: warehouse, items: [{ sku: 'SKU-1', quantity: 1 }] }])).status).toBe(202);
+    expect(
+      (
+        await postOrders(runtime.url, [
+          { orderId: TO_CANCEL, warehouseId: warehouse, items: [{ sku: 'SKU-1', quantity: 1 }] },
+        ])
+      ).status,
+    ).toBe(202);
     await page.locator('#order-id').fill(TO_CANCEL);
     await page.locator('#order-id').press('Enter');
     await page.locator('#order .cancel-order').click();
@@ -164,12 +198,20 @@ describe('acting from the dashboard in Chromium', () => {
     const target = (await stats()).concurrency.max + 1;
     await row().locator('button[data-action="scale"]').click();
     await answer('confirm', String(target));
-    await waitFor(async () => ((await stats()).concurrency.max === target ? true : undefined), 10_000, `max concurrency ${target}`);
+    await waitFor(
+      async () => ((await stats()).concurrency.max === target ? true : undefined),
+      10_000,
+      `max concurrency ${target}`,
+    );
   });
 
   it('refuses a forged write from the page without its token, and changes nothing', async () => {
     const forged = await page.evaluate(async (path) => {
-      const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const response = await fetch(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       return { status: response.status, body: await response.json() };
     }, `/api/stages/${warehouse}/${stage.name}/resume`);
     expect(forged).toMatchObject({ status: 403, body: { details: [{ field: CSRF_HEADER }] } });
@@ -180,14 +222,25 @@ describe('acting from the dashboard in Chromium', () => {
     await row().locator('button[data-action="resume"]').click();
     await answer('confirm');
     await waitFor(async () => ((await stats()).paused === false ? true : undefined), 10_000, 'the stage running');
-    await waitFor(async () => ((await deadLetters()).length === 2 ? true : undefined), 20_000, `${POISON_A} dead-lettered again`);
+    await waitFor(
+      async () => ((await deadLetters()).length === 2 ? true : undefined),
+      20_000,
+      `${POISON_A} dead-lettered again`,
+    );
     expect(await deadLetters()).toEqual([POISON_A, POISON_B]);
-    await waitFor(async () => ((await stats()).ready + (await stats()).inFlight === 0 ? true : undefined), 20_000, 'the stage worked off');
+    await waitFor(
+      async () => ((await stats()).ready + (await stats()).inFlight === 0 ? true : undefined),
+      20_000,
+      'the stage worked off',
+    );
     expect((await getJson(`${runtime.url}/orders/${TO_CANCEL}`)).body.status).toBe('cancelled');
   });
 
   it('lists orders by state: the cancelled one, the dead-lettered ones', async () => {
-    const listed = async () => (await Promise.all((await page.locator('#orders-list tr').all()).map((r) => r.getAttribute('data-order-id')))).sort();
+    const listed = async () =>
+      (
+        await Promise.all((await page.locator('#orders-list tr').all()).map((r) => r.getAttribute('data-order-id')))
+      ).sort();
     await page.locator('#orders-filter select[name="status"]').selectOption('cancelled');
     await expect.poll(listed).toEqual([TO_CANCEL]);
     await page.locator('#orders-filter select[name="status"]').selectOption('dead-lettered');
@@ -202,7 +255,9 @@ describe('acting from the dashboard in Chromium', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((entry) => entry.message === DASHBOARD_ACTION);
     // A redrive made again after a read that met nothing (see MAX_READS) is the same line twice in a row.
-    const seen = lines.map((l) => `${l.action} ${l.target} ${l.status}`).filter((line, i, all) => !(line.startsWith('dlq redrive') && line === all[i - 1]));
+    const seen = lines
+      .map((l) => `${l.action} ${l.target} ${l.status}`)
+      .filter((line, i, all) => !(line.startsWith('dlq redrive') && line === all[i - 1]));
     expect(seen).toEqual([
       `pause ${stage.key} 200`,
       `cancel order ${TO_CANCEL} 200`,
@@ -214,7 +269,8 @@ describe('acting from the dashboard in Chromium', () => {
       `resume ${stage.key} 403`,
       `resume ${stage.key} 200`,
     ]);
-    for (const line of lines) expect(typeof line.result === 'string' && line.result.length > 0, JSON.stringify(line)).toBe(true);
+    for (const line of lines)
+      expect(typeof line.result === 'string' && line.result.length > 0, JSON.stringify(line)).toBe(true);
     expect(problems).toEqual([]);
   });
 });

@@ -14,10 +14,26 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, makeOrders, startRuntime, submitAll, waitFor, withTimeout, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  makeOrders,
+  startRuntime,
+  submitAll,
+  waitFor,
+  withTimeout,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCREENSHOT = `${ROOT}test-results/dashboard.png`;
 const WAREHOUSES = ['wh-1', 'wh-2'];
@@ -44,7 +60,10 @@ describe('GET /dashboard in Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(INSTALL_HINT);
-    [runtime, browser] = await Promise.all([startRuntime({ args: ['--in-memory'], env: { CONVEYOR_TOPOLOGY: TOPOLOGY } }), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 })]);
+    [runtime, browser] = await Promise.all([
+      startRuntime({ args: ['--in-memory'], env: { CONVEYOR_TOPOLOGY: TOPOLOGY } }),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }),
+    ]);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(15_000);
     // CSP violations and script errors show up here; the 400 and 404 of the order lookups below are expected.
@@ -70,7 +89,9 @@ describe('GET /dashboard in Chromium', () => {
     for (const warehouse of WAREHOUSES) {
       expect(dom).toContain(`data-pipeline="${warehouse}"`);
       for (const stage of STAGES) {
-        expect(dom, `${warehouse}/${stage}`).toMatch(new RegExp(`<tr data-stage="${warehouse}/${stage}" data-queue="conveyor-${warehouse}-${stage}">`));
+        expect(dom, `${warehouse}/${stage}`).toMatch(
+          new RegExp(`<tr data-stage="${warehouse}/${stage}" data-queue="conveyor-${warehouse}-${stage}">`),
+        );
         expect(dom, `${warehouse}/${stage} DLQ`).toContain(`data-dlq="conveyor-${warehouse}-${stage}-dlq"`);
       }
     }
@@ -92,7 +113,11 @@ describe('GET /dashboard in Chromium', () => {
         const row = page.locator(`table.queues tr[data-stage="${warehouse}/${stage}"]`);
         await expect.poll(() => row.locator('th').textContent()).toContain(stage);
         expect(await row.locator(`[data-dlq="conveyor-${warehouse}-${stage}-dlq"]`).textContent()).toBe('0');
-        expect(await page.locator(`table.stages tr[data-stage="${warehouse}/${stage}"] [data-bind$=".concurrency.max"]`).textContent()).toBe('2');
+        expect(
+          await page
+            .locator(`table.stages tr[data-stage="${warehouse}/${stage}"] [data-bind$=".concurrency.max"]`)
+            .textContent(),
+        ).toBe('2');
         expect(await page.locator(`[data-alarm="${warehouse}.${stage}.dead-letters"]`).textContent()).toBe('OK');
       }
     }
@@ -107,13 +132,26 @@ describe('GET /dashboard in Chromium', () => {
 
     const processed = page.locator('[data-bind="stats.pipelines.wh-1.picking.succeeded"]');
     await expect.poll(async () => count(await processed.textContent()), { timeout: 20_000 }).toBeGreaterThan(0);
-    await expect.poll(() => page.locator('[data-bind="stats.totals.accepted"]').textContent(), { timeout: 10_000 }).toBe(ORDERS.toLocaleString('en-US'));
-    await expect.poll(() => page.locator('[data-bind="stats.totals.delivered"]').textContent(), { timeout: 40_000, interval: 500 }).toBe(ORDERS.toLocaleString('en-US'));
-    await expect.poll(() => page.locator('[data-bind="stats.totals.inFlight"]').textContent(), { timeout: 10_000 }).toBe('0');
+    await expect
+      .poll(() => page.locator('[data-bind="stats.totals.accepted"]').textContent(), { timeout: 10_000 })
+      .toBe(ORDERS.toLocaleString('en-US'));
+    await expect
+      .poll(() => page.locator('[data-bind="stats.totals.delivered"]').textContent(), {
+        timeout: 40_000,
+        interval: 500,
+      })
+      .toBe(ORDERS.toLocaleString('en-US'));
+    await expect
+      .poll(() => page.locator('[data-bind="stats.totals.inFlight"]').textContent(), { timeout: 10_000 })
+      .toBe('0');
 
     for (const warehouse of WAREHOUSES) {
-      expect(count(await page.locator(`[data-bind="stats.pipelines.${warehouse}.delivery.succeeded"]`).textContent())).toBe(ORDERS / 2);
-      expect(count(await page.locator(`[data-bind="stats.pipelines.${warehouse}.picking.batches"]`).textContent())).toBeGreaterThan(0);
+      expect(
+        count(await page.locator(`[data-bind="stats.pipelines.${warehouse}.delivery.succeeded"]`).textContent()),
+      ).toBe(ORDERS / 2);
+      expect(
+        count(await page.locator(`[data-bind="stats.pipelines.${warehouse}.picking.batches"]`).textContent()),
+      ).toBeGreaterThan(0);
     }
     expect(await page.locator('[data-bind="stats.latencyMs.p50"]').textContent()).toMatch(/\d (ms|s)$/);
     // The same page, kept live by its script: it never reloaded.
@@ -122,10 +160,22 @@ describe('GET /dashboard in Chromium', () => {
 
   it('turns the DLQ alarm of the stage red when a poison message is dead-lettered', async () => {
     const { body: topology } = await getJson(`${runtime.url}/api/topology`);
-    const packing = topology.pipelines.find((p: { id: string }) => p.id === 'wh-2').stages.find((s: { name: string }) => s.name === 'packing');
-    const sqs = new SQSClient({ endpoint: topology.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const packing = topology.pipelines
+      .find((p: { id: string }) => p.id === 'wh-2')
+      .stages.find((s: { name: string }) => s.name === 'packing');
+    const sqs = new SQSClient({
+      endpoint: topology.endpoints.sqs,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     try {
-      await sqs.send(new SendMessageCommand({ QueueUrl: packing.queueUrl, MessageBody: '{"v":1,"order":', MessageAttributes: { orderId: { DataType: 'String', StringValue: 'dash-poison' } } }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: packing.queueUrl,
+          MessageBody: '{"v":1,"order":',
+          MessageAttributes: { orderId: { DataType: 'String', StringValue: 'dash-poison' } },
+        }),
+      );
     } finally {
       sqs.destroy();
     }
@@ -133,7 +183,9 @@ describe('GET /dashboard in Chromium', () => {
     const badge = page.locator('[data-alarm="wh-2.packing.dead-letters"]');
     await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toBe('ALARM');
     expect(await badge.getAttribute('class')).toContain('alarm-ALARM');
-    expect(await badge.getAttribute('title')).toContain('1 message in the dead-letter queue (threshold: more than 0) for the last 1 min');
+    expect(await badge.getAttribute('title')).toContain(
+      '1 message in the dead-letter queue (threshold: more than 0) for the last 1 min',
+    );
     expect(await page.locator('[data-composite="wh-2"]').first().textContent()).toBe('ALARM');
     expect(await page.locator('[data-composite="wh-1"]').first().textContent()).toBe('OK');
     expect(await page.locator('[data-overall]').textContent()).toBe('1 alarm');
@@ -155,7 +207,12 @@ describe('GET /dashboard in Chromium', () => {
     await expect.poll(() => panel.locator('.order-title').textContent()).toContain('dash-7');
     expect(await panel.locator('.order-title .status').textContent()).toBe('delivered');
     expect(await panel.locator('.order-facts').textContent()).toContain('wh-2');
-    expect(await panel.locator('.timeline .event .status').allTextContents()).toEqual(['accepted', 'packing', 'delivering', 'delivered']);
+    expect(await panel.locator('.timeline .event .status').allTextContents()).toEqual([
+      'accepted',
+      'packing',
+      'delivering',
+      'delivered',
+    ]);
     expect(await panel.locator('.timeline').textContent()).toMatch(/by delivery.*carrier/);
     expect(page.url()).toContain('?order=dash-7');
 
@@ -163,7 +220,9 @@ describe('GET /dashboard in Chromium', () => {
     const hostile = '<img src=x id=pwned>';
     await page.locator('#order-id').fill(hostile);
     await page.locator('#order-id').press('Enter');
-    await expect.poll(() => panel.locator('.order-error').textContent()).toContain('invalid order id: orderId must be 1–64 letters');
+    await expect
+      .poll(() => panel.locator('.order-error').textContent())
+      .toContain('invalid order id: orderId must be 1–64 letters');
     expect(await panel.locator('code').textContent()).toBe(hostile);
     expect(await page.locator('#pwned').count()).toBe(0);
     await page.locator('#order-id').fill('no-such-order');
@@ -172,7 +231,9 @@ describe('GET /dashboard in Chromium', () => {
 
     await page.locator('#order-id').fill('dash-poison');
     await page.locator('#order-id').press('Enter');
-    await expect.poll(() => panel.locator('.order-reason').textContent(), { timeout: 10_000 }).toMatch(/Reason: .*not valid JSON/);
+    await expect
+      .poll(() => panel.locator('.order-reason').textContent(), { timeout: 10_000 })
+      .toMatch(/Reason: .*not valid JSON/);
     expect(await panel.locator('.order-title .status').textContent()).toBe('dead-lettered');
 
     // Leave a delivered order on screen for the screenshot.
@@ -192,7 +253,9 @@ describe('GET /dashboard in Chromium', () => {
 
 /** The DOM Chromium builds from /dashboard, printed by `chromium --headless --dump-dom` (bounded). */
 async function dumpDom(url: string): Promise<string> {
-  const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, '--headless', '--dump-dom', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, '--headless', '--dump-dom', url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

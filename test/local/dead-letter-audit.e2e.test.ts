@@ -15,10 +15,16 @@ afterEach(async () => {
 it('records an order the redrive policy moved to the DLQ as dead-lettered, with a reason, and settles the totals', async () => {
   runtime = await startRuntime({
     args: ['--in-memory'],
-    env: { CONVEYOR_TOPOLOGY: JSON.stringify({ stages: { picking: { timeoutSeconds: 1, maxReceiveCount: 1 } } }), CONVEYOR_CHAOS: 'picking:1:stall' },
+    env: {
+      CONVEYOR_TOPOLOGY: JSON.stringify({ stages: { picking: { timeoutSeconds: 1, maxReceiveCount: 1 } } }),
+      CONVEYOR_CHAOS: 'picking:1:stall',
+    },
   });
   const url = runtime.url;
-  expect((await postOrders(url, [{ orderId: 'moved-1', warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 1 }] }])).status).toBe(202);
+  expect(
+    (await postOrders(url, [{ orderId: 'moved-1', warehouseId: 'wh-1', items: [{ sku: 'SKU-1', quantity: 1 }] }]))
+      .status,
+  ).toBe(202);
 
   const record = await waitFor(
     async () => {

@@ -7,7 +7,13 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BatchGetItemCommand, CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -50,8 +56,15 @@ afterEach(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** fauxqs's queue URLs name sqs.<region>.localhost (which does not resolve) and the port of the run that created the queue. */
-async function queueUrl(sqs: SQSClient, endpoint: string, name: string, attributes?: Record<string, string>): Promise<string> {
-  const { QueueUrl } = attributes ? await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })) : await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+async function queueUrl(
+  sqs: SQSClient,
+  endpoint: string,
+  name: string,
+  attributes?: Record<string, string>,
+): Promise<string> {
+  const { QueueUrl } = attributes
+    ? await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))
+    : await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
   return new URL(new URL(QueueUrl as string).pathname, endpoint).toString();
 }
 
@@ -70,7 +83,10 @@ async function createTable(dynamodb: DynamoDBClient, name: string): Promise<void
 async function sendAll(sqs: SQSClient, url: string, bodies: string[]): Promise<void> {
   for (let i = 0; i < bodies.length; i += 10) {
     const { Failed = [] } = await sqs.send(
-      new SendMessageBatchCommand({ QueueUrl: url, Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })) }),
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })),
+      }),
     );
     expect(Failed).toEqual([]);
   }
@@ -80,7 +96,14 @@ async function sendAll(sqs: SQSClient, url: string, bodies: string[]): Promise<v
 async function receiveAll(sqs: SQSClient, url: string): Promise<Message[]> {
   const messages: Message[] = [];
   for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }));
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
     if (Messages.length === 0) return messages;
     messages.push(...Messages);
   }
@@ -89,7 +112,11 @@ async function receiveAll(sqs: SQSClient, url: string): Promise<Message[]> {
 async function itemCount(dynamodb: DynamoDBClient, table: string, ids: string[]): Promise<number> {
   let found = 0;
   for (let i = 0; i < ids.length; i += 100) {
-    const { Responses } = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: ids.slice(i, i + 100).map((id) => ({ orderId: { S: id } })) } } }));
+    const { Responses } = await dynamodb.send(
+      new BatchGetItemCommand({
+        RequestItems: { [table]: { Keys: ids.slice(i, i + 100).map((id) => ({ orderId: { S: id } })) } },
+      }),
+    );
     found += Responses?.[table]?.length ?? 0;
   }
   return found;
@@ -111,7 +138,10 @@ function listeningSockets(pid: number): { address: string; port: number; family:
   }
   const sockets: { address: string; port: number; family: 4 | 6 }[] = [];
   for (const family of [4, 6] as const) {
-    const lines = readFileSync(family === 4 ? '/proc/net/tcp' : '/proc/net/tcp6', 'utf8').trim().split('\n').slice(1);
+    const lines = readFileSync(family === 4 ? '/proc/net/tcp' : '/proc/net/tcp6', 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1);
     for (const line of lines) {
       // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
       const fields = line.trim().split(/\s+/);
@@ -129,7 +159,8 @@ function decodeAddress(hex: string): string {
   const words = hex.match(/.{8}/g) as string[];
   const bytes = words.flatMap((word) => (word.match(/../g) as string[]).reverse().map((b) => parseInt(b, 16)));
   if (bytes.length === 4) return bytes.join('.');
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes.slice(12).join('.')}`;
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return `::ffff:${bytes.slice(12).join('.')}`;
   return bytes.every((b) => b === 0) ? '::' : bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -153,11 +184,15 @@ describe('emulator process', () => {
     expect((await receiveAll(sqs, url)).map((m) => m.Body)).toEqual(['hello']);
 
     await createTable(dynamodb, 'orders');
-    await dynamodb.send(new PutItemCommand({ TableName: 'orders', Item: { orderId: { S: 'o-1' }, status: { S: 'picked' } } }));
+    await dynamodb.send(
+      new PutItemCommand({ TableName: 'orders', Item: { orderId: { S: 'o-1' }, status: { S: 'picked' } } }),
+    );
     const { Item } = await dynamodb.send(new GetItemCommand({ TableName: 'orders', Key: { orderId: { S: 'o-1' } } }));
     expect(Item?.status?.S).toBe('picked');
 
-    const ports = [emulators.endpoints.sqs, emulators.endpoints.dynamodb].map((endpoint) => Number(new URL(endpoint).port)).sort();
+    const ports = [emulators.endpoints.sqs, emulators.endpoints.dynamodb]
+      .map((endpoint) => Number(new URL(endpoint).port))
+      .sort();
     const sockets = listeningSockets(emulators.pid);
     expect(sockets.map((s) => s.port).sort()).toEqual(ports);
     expect(sockets.every((s) => s.family === 4 && s.address === '127.0.0.1')).toBe(true);
@@ -180,20 +215,36 @@ describe('emulator process', () => {
       const emulators = await start(dataDir);
       const { sqs, dynamodb } = connect(emulators);
       const dlqUrl = await queueUrl(sqs, emulators.endpoints.sqs, 'stage-dlq', {});
-      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+      );
       redrivePolicy = JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: 3 });
-      const url = await queueUrl(sqs, emulators.endpoints.sqs, 'stage', { VisibilityTimeout: '45', RedrivePolicy: redrivePolicy });
+      const url = await queueUrl(sqs, emulators.endpoints.sqs, 'stage', {
+        VisibilityTimeout: '45',
+        RedrivePolicy: redrivePolicy,
+      });
       await sendAll(sqs, url, bodies);
       // Acknowledged deletes are durable too: the first 10 must not come back.
       const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
       expect(Messages.map((m) => m.Body)).toEqual(bodies.slice(0, 10));
-      const { Failed = [] } = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      const { Failed = [] } = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
       expect(Failed).toEqual([]);
       // Attributes changed after creation are kept too.
       await sqs.send(new CreateQueueCommand({ QueueName: 'other', Attributes: { VisibilityTimeout: '5' } }));
 
       await createTable(dynamodb, 'orders');
-      await Promise.all(ids.map((id) => dynamodb.send(new PutItemCommand({ TableName: 'orders', Item: { orderId: { S: id }, status: { S: 'packed' } } }))));
+      await Promise.all(
+        ids.map((id) =>
+          dynamodb.send(
+            new PutItemCommand({ TableName: 'orders', Item: { orderId: { S: id }, status: { S: 'packed' } } }),
+          ),
+        ),
+      );
       await emulators.stop();
       expect(await emulators.exited).toEqual({ code: 0, signal: null });
     }
@@ -201,15 +252,22 @@ describe('emulator process', () => {
       const emulators = await start(dataDir);
       const { sqs, dynamodb } = connect(emulators);
       const url = await queueUrl(sqs, emulators.endpoints.sqs, 'stage');
-      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }));
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }),
+      );
       expect(Attributes?.VisibilityTimeout).toBe('45');
       expect(JSON.parse(Attributes?.RedrivePolicy as string)).toEqual(JSON.parse(redrivePolicy));
       const other = await queueUrl(sqs, emulators.endpoints.sqs, 'other');
-      expect((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: other, AttributeNames: ['VisibilityTimeout'] }))).Attributes?.VisibilityTimeout).toBe('5');
+      expect(
+        (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: other, AttributeNames: ['VisibilityTimeout'] })))
+          .Attributes?.VisibilityTimeout,
+      ).toBe('5');
 
       expect((await receiveAll(sqs, url)).map((m) => m.Body).sort()).toEqual(bodies.slice(10).sort());
       expect(await itemCount(dynamodb, 'orders', ids)).toBe(ids.length);
-      const { Item } = await dynamodb.send(new GetItemCommand({ TableName: 'orders', Key: { orderId: { S: 'order-7' } } }));
+      const { Item } = await dynamodb.send(
+        new GetItemCommand({ TableName: 'orders', Key: { orderId: { S: 'order-7' } } }),
+      );
       expect(Item?.status?.S).toBe('packed');
     }
   });
@@ -225,7 +283,13 @@ describe('emulator process', () => {
       await createTable(dynamodb, 'orders');
       // Four concurrent senders and concurrent puts, then kill -9 right after the last acknowledgement.
       await Promise.all([
-        ...[0, 1, 2, 3].map((k) => sendAll(sqs, url, bodies.filter((_, i) => i % 4 === k))),
+        ...[0, 1, 2, 3].map((k) =>
+          sendAll(
+            sqs,
+            url,
+            bodies.filter((_, i) => i % 4 === k),
+          ),
+        ),
         ...ids.map((id) => dynamodb.send(new PutItemCommand({ TableName: 'orders', Item: { orderId: { S: id } } }))),
       ]);
       process.kill(emulators.pid, 'SIGKILL');
@@ -250,11 +314,23 @@ describe('emulator process', () => {
       const url = await queueUrl(sqs, emulators.endpoints.sqs, 'retry', {});
       await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'again' }));
       const [first] = await receiveAll(sqs, url);
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: first?.ReceiptHandle, VisibilityTimeout: 0 }));
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: url,
+          ReceiptHandle: first?.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
       const [second] = await receiveAll(sqs, url);
       expect(second?.Body).toBe('again');
       expect(second?.Attributes?.ApproximateReceiveCount).toBe('2');
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: second?.ReceiptHandle, VisibilityTimeout: 0 }));
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: url,
+          ReceiptHandle: second?.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
       await emulators.stop();
     }
     const emulators = await start(dataDir);
@@ -268,7 +344,9 @@ describe('emulator process', () => {
     const emulators = await start(newDataDir());
     const { sqs } = connect(emulators);
     const url = await queueUrl(sqs, emulators.endpoints.sqs, 'chaotic', { VisibilityTimeout: '300' });
-    await expect(emulators.setQueueChaos({ nope: { duplicate: 1, reorder: 0 } })).rejects.toThrow(/no queue named "nope"/);
+    await expect(emulators.setQueueChaos({ nope: { duplicate: 1, reorder: 0 } })).rejects.toThrow(
+      /no queue named "nope"/,
+    );
     await emulators.setQueueChaos({ chaotic: { duplicate: 1, reorder: 0 } });
     await sendAll(sqs, url, ['once']);
     const deliveries = await receiveAll(sqs, url);
@@ -338,11 +416,17 @@ setInterval(() => {}, 1000);
   });
 
   it('does not pass inspector flags or -e code on to the host', () => {
-    expect(hostExecArgv(['--inspect-brk=9229', '--conditions', 'development', '--inspect-port', '9230', '-e', 'code', '--max-old-space-size=512'])).toEqual([
-      '--conditions',
-      'development',
-      '--max-old-space-size=512',
-      '--disable-warning=ExperimentalWarning',
-    ]);
+    expect(
+      hostExecArgv([
+        '--inspect-brk=9229',
+        '--conditions',
+        'development',
+        '--inspect-port',
+        '9230',
+        '-e',
+        'code',
+        '--max-old-space-size=512',
+      ]),
+    ).toEqual(['--conditions', 'development', '--max-old-space-size=512', '--disable-warning=ExperimentalWarning']);
   });
 });

@@ -25,7 +25,10 @@ afterEach(async () => {
 });
 
 async function emulators() {
-  const [sqsEmulator, dynamoEmulator]: RunningEmulator[] = await Promise.all([startSqsEmulator({ region: 'us-east-1' }), startDynamoEmulator()]);
+  const [sqsEmulator, dynamoEmulator]: RunningEmulator[] = await Promise.all([
+    startSqsEmulator({ region: 'us-east-1' }),
+    startDynamoEmulator(),
+  ]);
   const sqs = new SQSClient({ endpoint: sqsEmulator!.endpoint, region: 'us-east-1', credentials });
   const dynamodb = new DynamoDBClient({ endpoint: dynamoEmulator!.endpoint, region: 'us-east-1', credentials });
   running.push(sqsEmulator!, dynamoEmulator!, { stop: () => (sqs.destroy(), dynamodb.destroy()) });
@@ -34,20 +37,73 @@ async function emulators() {
   return { sqs, dynamodb, sqsEndpoint: sqsEmulator!.endpoint };
 }
 
-const tableOf = (dynamodb: DynamoDBClient, name: string) => new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb), name);
+const tableOf = (dynamodb: DynamoDBClient, name: string) =>
+  new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb), name);
 
 /** A table as the previous version made it (the key, no index), holding three orders as it wrote them. */
 async function previousVersionTable(dynamodb: DynamoDBClient, name: string): Promise<Item[]> {
   await dynamodb.send(new CreateTableCommand(statusTableDefinition(name, { withIndex: false })));
   await waitForTableActive(dynamodb, name);
   const items: Item[] = [
-    { orderId: 'dead', sk: 'order', state: 'dead-lettered', warehouseId: 'wh-1', deadStage: 'picking', deadPosition: 1, reason: 'scanner offline', createdAt: 't0', updatedAt: '2026-12-01T10:00:05.000Z' },
-    { orderId: 'dead', sk: 'step#intake', stage: 'intake', position: 0, next: 'picking', at: '2026-12-01T10:00:00.000Z', warehouseId: 'wh-1' },
-    { orderId: 'gone', sk: 'order', state: 'cancelled', warehouseId: 'wh-2', closedAt: '2026-12-01T10:00:07.000Z', closedBy: 'alice', closedStage: 'packing', createdAt: 't0', updatedAt: '2026-12-01T10:00:07.000Z' },
-    { orderId: 'gone', sk: 'step#intake', stage: 'intake', position: 0, next: 'picking', at: '2026-12-01T10:00:00.000Z', warehouseId: 'wh-2' },
-    { orderId: 'gone', sk: 'step#picking', stage: 'picking', position: 1, next: 'packing', at: '2026-12-01T10:00:03.000Z', warehouseId: 'wh-2' },
+    {
+      orderId: 'dead',
+      sk: 'order',
+      state: 'dead-lettered',
+      warehouseId: 'wh-1',
+      deadStage: 'picking',
+      deadPosition: 1,
+      reason: 'scanner offline',
+      createdAt: 't0',
+      updatedAt: '2026-12-01T10:00:05.000Z',
+    },
+    {
+      orderId: 'dead',
+      sk: 'step#intake',
+      stage: 'intake',
+      position: 0,
+      next: 'picking',
+      at: '2026-12-01T10:00:00.000Z',
+      warehouseId: 'wh-1',
+    },
+    {
+      orderId: 'gone',
+      sk: 'order',
+      state: 'cancelled',
+      warehouseId: 'wh-2',
+      closedAt: '2026-12-01T10:00:07.000Z',
+      closedBy: 'alice',
+      closedStage: 'packing',
+      createdAt: 't0',
+      updatedAt: '2026-12-01T10:00:07.000Z',
+    },
+    {
+      orderId: 'gone',
+      sk: 'step#intake',
+      stage: 'intake',
+      position: 0,
+      next: 'picking',
+      at: '2026-12-01T10:00:00.000Z',
+      warehouseId: 'wh-2',
+    },
+    {
+      orderId: 'gone',
+      sk: 'step#picking',
+      stage: 'picking',
+      position: 1,
+      next: 'packing',
+      at: '2026-12-01T10:00:03.000Z',
+      warehouseId: 'wh-2',
+    },
     { orderId: 'busy', sk: 'order', state: 'open', warehouseId: 'wh-1', createdAt: 't0', updatedAt: 't0' },
-    { orderId: 'busy', sk: 'step#intake', stage: 'intake', position: 0, next: 'picking', at: '2026-12-01T10:00:00.000Z', warehouseId: 'wh-1' },
+    {
+      orderId: 'busy',
+      sk: 'step#intake',
+      stage: 'intake',
+      position: 0,
+      next: 'picking',
+      at: '2026-12-01T10:00:00.000Z',
+      warehouseId: 'wh-1',
+    },
   ];
   expect(await tableOf(dynamodb, name).putAll(items)).toEqual([]);
   return items;
@@ -59,7 +115,12 @@ async function everyItem(dynamodb: DynamoDBClient, name: string): Promise<Item[]
   return items.sort((a, b) => `${a.orderId}/${a.sk}`.localeCompare(`${b.orderId}/${b.sk}`));
 }
 
-const withoutListing = (items: readonly Item[]) => items.map((i) => Object.fromEntries(Object.entries(i).filter(([k]) => k !== LISTING_INDEX.partitionKey && k !== LISTING_INDEX.sortKey)));
+const withoutListing = (items: readonly Item[]) =>
+  items.map((i) =>
+    Object.fromEntries(
+      Object.entries(i).filter(([k]) => k !== LISTING_INDEX.partitionKey && k !== LISTING_INDEX.sortKey),
+    ),
+  );
 const tables = async (dynamodb: DynamoDBClient) => (await dynamodb.send(new ListTablesCommand({}))).TableNames ?? [];
 
 describe('the local status table and its listing index', () => {
@@ -72,11 +133,30 @@ describe('the local status table and its listing index', () => {
     const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: TABLE }));
     expect(hasListingIndex(Table)).toBe(true);
     const after = await everyItem(clients.dynamodb, TABLE);
-    expect(withoutListing(after)).toEqual(withoutListing([...before].sort((a, b) => `${a.orderId}/${a.sk}`.localeCompare(`${b.orderId}/${b.sk}`))));
-    const listed = await listOrders(tableOf(clients.dynamodb, TABLE), ORDER_STATUS_LABELS, { states: ['dead-lettered', 'cancelled', 'purged'], limit: 10 });
+    expect(withoutListing(after)).toEqual(
+      withoutListing([...before].sort((a, b) => `${a.orderId}/${a.sk}`.localeCompare(`${b.orderId}/${b.sk}`))),
+    );
+    const listed = await listOrders(tableOf(clients.dynamodb, TABLE), ORDER_STATUS_LABELS, {
+      states: ['dead-lettered', 'cancelled', 'purged'],
+      limit: 10,
+    });
     expect(listed.orders).toEqual([
-      { orderId: 'gone', warehouseId: 'wh-2', status: 'cancelled', stage: 'packing', since: '2026-12-01T10:00:07.000Z', by: 'alice' },
-      { orderId: 'dead', warehouseId: 'wh-1', status: 'dead-lettered', stage: 'picking', since: '2026-12-01T10:00:05.000Z', reason: 'scanner offline' },
+      {
+        orderId: 'gone',
+        warehouseId: 'wh-2',
+        status: 'cancelled',
+        stage: 'packing',
+        since: '2026-12-01T10:00:07.000Z',
+        by: 'alice',
+      },
+      {
+        orderId: 'dead',
+        warehouseId: 'wh-1',
+        status: 'dead-lettered',
+        stage: 'picking',
+        since: '2026-12-01T10:00:05.000Z',
+        reason: 'scanner offline',
+      },
     ]);
     expect(await tables(clients.dynamodb)).not.toContain(stagingTableName(TABLE));
 
@@ -91,7 +171,9 @@ describe('the local status table and its listing index', () => {
     await tableOf(clients.dynamodb, stagingTableName(TABLE)).put({ orderId: '#rebuild', sk: 'complete' });
     const { report } = await provision(loadTopology({}), clients);
     expect(report.created).toContain(`${TABLE} index ${LISTING_INDEX.name}`);
-    expect(withoutListing(await everyItem(clients.dynamodb, TABLE))).toEqual(withoutListing([...items].sort((a, b) => `${a.orderId}/${a.sk}`.localeCompare(`${b.orderId}/${b.sk}`))));
+    expect(withoutListing(await everyItem(clients.dynamodb, TABLE))).toEqual(
+      withoutListing([...items].sort((a, b) => `${a.orderId}/${a.sk}`.localeCompare(`${b.orderId}/${b.sk}`))),
+    );
     expect(await tables(clients.dynamodb)).toEqual([TABLE]);
   });
 

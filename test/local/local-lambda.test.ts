@@ -22,7 +22,16 @@ const functions: LocalFunction[] = [];
 
 function fn(overrides: Partial<LocalFunctionSpec> = {}): LocalFunction {
   const f = new LocalFunction(
-    { name: 'fixture', handlerModule: join(FIXTURES, 'behave.ts'), environment: { FIXTURE_VALUE: 'from-env' }, timeoutSeconds: 1, memoryMb: 128, maxConcurrency: 2, region: REGION, ...overrides },
+    {
+      name: 'fixture',
+      handlerModule: join(FIXTURES, 'behave.ts'),
+      environment: { FIXTURE_VALUE: 'from-env' },
+      timeoutSeconds: 1,
+      memoryMb: 128,
+      maxConcurrency: 2,
+      region: REGION,
+      ...overrides,
+    },
     (line) => lines.push(line),
   );
   functions.push(f);
@@ -37,7 +46,11 @@ afterAll(() => dir.remove());
 describe('a local function', () => {
   it('runs the handler module with its own environment and a Lambda context', async () => {
     const result = await fn().invoke({ action: 'echo', n: 1 });
-    expect(result).toMatchObject({ ok: true, coldStart: true, response: { echo: { n: 1 }, env: 'from-env', invocations: 1 } });
+    expect(result).toMatchObject({
+      ok: true,
+      coldStart: true,
+      response: { echo: { n: 1 }, env: 'from-env', invocations: 1 },
+    });
     if (!result.ok) return;
     const response = result.response as { remainingMs: number; requestId: string };
     expect(response.remainingMs).toBeGreaterThan(500);
@@ -65,7 +78,11 @@ describe('a local function', () => {
 
   it('reports a handler error, and keeps serving', async () => {
     const f = fn();
-    expect(await f.invoke({ action: 'throw' })).toMatchObject({ ok: false, kind: 'error', message: 'RangeError: asked to fail' });
+    expect(await f.invoke({ action: 'throw' })).toMatchObject({
+      ok: false,
+      kind: 'error',
+      message: 'RangeError: asked to fail',
+    });
     expect(await f.invoke({ action: 'echo' })).toMatchObject({ ok: true });
   });
 
@@ -88,7 +105,11 @@ describe('a local function', () => {
 
   it('reports a module that fails to initialise', async () => {
     const result = await fn({ handlerModule: join(FIXTURES, 'init-fails.ts') }).invoke({});
-    expect(result).toMatchObject({ ok: false, kind: 'init', message: expect.stringContaining('missing configuration: FIXTURE_REQUIRED') });
+    expect(result).toMatchObject({
+      ok: false,
+      kind: 'init',
+      message: expect.stringContaining('missing configuration: FIXTURE_REQUIRED'),
+    });
   });
 });
 
@@ -110,7 +131,10 @@ describe('a local SQS event source mapping', () => {
     await aws.purgeAll();
   });
 
-  function start(options: { log?: string; stage?: 'picking' | 'packing' } = {}): { mapping: LocalEventSourceMapping; reports: BatchReport[] } {
+  function start(options: { log?: string; stage?: 'picking' | 'packing' } = {}): {
+    mapping: LocalEventSourceMapping;
+    reports: BatchReport[];
+  } {
     const stage = findStage(aws.topology, 'wh-1', options.stage ?? 'picking')!;
     const resources = aws.stage('wh-1', options.stage ?? 'picking');
     const reports: BatchReport[] = [];
@@ -119,7 +143,11 @@ describe('a local SQS event source mapping', () => {
       sqs: aws.sqs,
       queue: { url: resources.queueUrl, arn: resources.queueArn },
       region: REGION,
-      function: fn({ timeoutSeconds: stage.timeoutSeconds, maxConcurrency: stage.maxConcurrency, environment: options.log ? { BATCH_LOG: options.log } : {} }),
+      function: fn({
+        timeoutSeconds: stage.timeoutSeconds,
+        maxConcurrency: stage.maxConcurrency,
+        environment: options.log ? { BATCH_LOG: options.log } : {},
+      }),
       onBatch: (r) => reports.push(r),
     });
     mappings.push(mapping);
@@ -129,7 +157,12 @@ describe('a local SQS event source mapping', () => {
 
   async function send(bodies: string[], stage: 'picking' | 'packing' = 'picking'): Promise<void> {
     for (let i = 0; i < bodies.length; i += 10) {
-      await aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: aws.stage('wh-1', stage).queueUrl, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }));
+      await aws.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: aws.stage('wh-1', stage).queueUrl,
+          Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })),
+        }),
+      );
     }
   }
 
@@ -144,19 +177,29 @@ describe('a local SQS event source mapping', () => {
   }
 
   /** Ready (visible), in flight and the receive counts of a queue's messages, from the emulator, without receiving. */
-  async function queueState(stage: 'picking' | 'packing' = 'picking'): Promise<{ ready: number; inflight: number; receiveCounts: number[] }> {
+  async function queueState(
+    stage: 'picking' | 'packing' = 'picking',
+  ): Promise<{ ready: number; inflight: number; receiveCounts: number[] }> {
     const { queueUrl } = aws.stage('wh-1', stage);
     const name = new URL(queueUrl).pathname.split('/').at(-1) as string;
     const { messages } = (await (await fetch(`${new URL(queueUrl).origin}/_fauxqs/queues/${name}`)).json()) as {
       messages: { ready: Array<{ approximateReceiveCount: number }>; inflight: unknown[] };
     };
-    return { ready: messages.ready.length, inflight: messages.inflight.length, receiveCounts: messages.ready.map((m) => m.approximateReceiveCount) };
+    return {
+      ready: messages.ready.length,
+      inflight: messages.inflight.length,
+      receiveCounts: messages.ready.map((m) => m.approximateReceiveCount),
+    };
   }
 
   it('gathers records within the batching window into batches up to the batch size, and deletes what succeeded', async () => {
     await send(Array.from({ length: 60 }, (_, i) => `ok-${i}`));
     const { reports } = start();
-    await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 60 ? true : undefined), 15_000, '60 records');
+    await waitFor(
+      async () => (reports.reduce((a, r) => a + r.deleted, 0) === 60 ? true : undefined),
+      15_000,
+      '60 records',
+    );
     expect(Math.max(...reports.map((r) => r.records))).toBe(25);
     expect(reports.every((r) => r.records <= 25)).toBe(true);
     expect(await depth()).toBe(0);
@@ -165,7 +208,11 @@ describe('a local SQS event source mapping', () => {
   it('keeps the records a handler reports as failed, and only those', async () => {
     const { reports } = start();
     await send(['ok-1', 'fail-2', 'ok-3', 'fail-4']);
-    await waitFor(async () => (reports.reduce((a, r) => a + r.records, 0) >= 4 ? true : undefined), 10_000, 'the batch');
+    await waitFor(
+      async () => (reports.reduce((a, r) => a + r.records, 0) >= 4 ? true : undefined),
+      10_000,
+      'the batch',
+    );
     expect(reports.reduce((a, r) => a + r.deleted, 0)).toBe(2);
     expect(reports.reduce((a, r) => a + r.retained, 0)).toBe(2);
     expect(await depth()).toBe(2);
@@ -177,7 +224,11 @@ describe('a local SQS event source mapping', () => {
     await waitFor(async () => (reports.length >= 1 ? true : undefined), 10_000, 'the malformed batch');
     expect(reports[0]).toMatchObject({ deleted: 0, batchFailure: { kind: 'malformed-response' } });
     await send(['wait:3000', 'ok-2']);
-    await waitFor(async () => (reports.some((r) => r.batchFailure?.kind === 'timeout') ? true : undefined), 10_000, 'the timed-out batch');
+    await waitFor(
+      async () => (reports.some((r) => r.batchFailure?.kind === 'timeout') ? true : undefined),
+      10_000,
+      'the timed-out batch',
+    );
     expect(await depth()).toBe(4);
   });
 
@@ -190,7 +241,11 @@ describe('a local SQS event source mapping', () => {
     expect(reports).toHaveLength(0);
     expect(await depth()).toBe(12);
     mapping.resume();
-    await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 12 ? true : undefined), 10_000, 'the drain');
+    await waitFor(
+      async () => (reports.reduce((a, r) => a + r.deleted, 0) === 12 ? true : undefined),
+      10_000,
+      'the drain',
+    );
   });
 
   it('runs up to maxConcurrency invocations at once, and can be scaled', async () => {
@@ -200,7 +255,11 @@ describe('a local SQS event source mapping', () => {
     const f = functions.at(-1)!;
     let peak = 0;
     const watch = setInterval(() => (peak = Math.max(peak, f.inUse)), 20);
-    await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 6 ? true : undefined), 15_000, 'six slow records');
+    await waitFor(
+      async () => (reports.reduce((a, r) => a + r.deleted, 0) === 6 ? true : undefined),
+      15_000,
+      'six slow records',
+    );
     clearInterval(watch);
     expect(peak).toBeLessThanOrEqual(2);
     mapping.scale(4);
@@ -220,7 +279,10 @@ describe('a local SQS event source mapping', () => {
         await new Promise((r) => setTimeout(r, 150));
       }
     })();
-    const peak = await peakConcurrency(f, arrivals.then(() => waitFor(async () => (reports.length === 4 ? true : undefined), 10_000, 'four batches')));
+    const peak = await peakConcurrency(
+      f,
+      arrivals.then(() => waitFor(async () => (reports.length === 4 ? true : undefined), 10_000, 'four batches')),
+    );
     expect(peak).toBe(4);
     expect(reports.every((r) => r.records === 1)).toBe(true);
   });
@@ -233,7 +295,11 @@ describe('a local SQS event source mapping', () => {
       f,
       (async () => {
         for (let i = 0; i < 4; i++) await send(['wait:400']);
-        await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 4 ? true : undefined), 10_000, 'four slow records');
+        await waitFor(
+          async () => (reports.reduce((a, r) => a + r.deleted, 0) === 4 ? true : undefined),
+          10_000,
+          'four slow records',
+        );
       })(),
     );
     expect(peak).toBeGreaterThan(0);
@@ -241,10 +307,20 @@ describe('a local SQS event source mapping', () => {
   });
 
   it('adds pollers while batches come back full, up to maxConcurrency, and drops back to the initial five when polls come back empty', async () => {
-    await send(Array.from({ length: 300 }, () => 'wait:300'), 'packing');
+    await send(
+      Array.from({ length: 300 }, () => 'wait:300'),
+      'packing',
+    );
     const { mapping, reports } = start({ stage: 'packing' });
     const f = functions.at(-1)!;
-    const peak = await peakConcurrency(f, waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 300 ? true : undefined), 20_000, 'the backlog'));
+    const peak = await peakConcurrency(
+      f,
+      waitFor(
+        async () => (reports.reduce((a, r) => a + r.deleted, 0) === 300 ? true : undefined),
+        20_000,
+        'the backlog',
+      ),
+    );
     expect(peak).toBe(8);
     expect(mapping.activePollers).toBe(8);
     // Long polls that come back empty (ended here rather than waited out for 20 s) retire the extra
@@ -275,7 +351,11 @@ describe('a local SQS event source mapping', () => {
     await waitFor(async () => ((await queueState()).ready === 2 ? true : undefined), 2_000, 'the records handed back');
     expect(reports).toEqual([]);
     mapping.resume();
-    await waitFor(async () => (reports.reduce((a, r) => a + r.deleted, 0) === 2 ? true : undefined), 5_000, 'the batch after resume');
+    await waitFor(
+      async () => (reports.reduce((a, r) => a + r.deleted, 0) === 2 ? true : undefined),
+      5_000,
+      'the batch after resume',
+    );
   });
 
   it('stops promptly while its pollers wait in long polls, and leaves nothing in flight', async () => {

@@ -32,22 +32,44 @@ afterAll(() => {
 
 /** A shell as a user has it: the machine's PATH (no node_modules/.bin), the copy as the working directory. */
 function environment(extra: Record<string, string> = {}): Record<string, string> {
-  const path = (process.env.PATH ?? '').split(delimiter).filter((dir) => !dir.split(/[\\/]/).includes('node_modules')).join(delimiter);
-  return { PATH: path, HOME: process.env.HOME ?? npmCache.path, npm_config_cache: npmCache.path, npm_config_offline: 'true', npm_config_update_notifier: 'false', CONVEYOR_PORT: String(port), CONVEYOR_LOG_FORMAT: 'json', ...extra };
+  const path = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => !dir.split(/[\\/]/).includes('node_modules'))
+    .join(delimiter);
+  return {
+    PATH: path,
+    HOME: process.env.HOME ?? npmCache.path,
+    npm_config_cache: npmCache.path,
+    npm_config_offline: 'true',
+    npm_config_update_notifier: 'false',
+    CONVEYOR_PORT: String(port),
+    CONVEYOR_LOG_FORMAT: 'json',
+    ...extra,
+  };
 }
 
 /** A README command with the README's port replaced by this test's. */
 function onOurPort(command: string): string {
-  return command.replaceAll(`localhost:${README_PORT}`, `localhost:${port}`).replaceAll(`127.0.0.1:${README_PORT}`, `127.0.0.1:${port}`);
+  return command
+    .replaceAll(`localhost:${README_PORT}`, `localhost:${port}`)
+    .replaceAll(`127.0.0.1:${README_PORT}`, `127.0.0.1:${port}`);
 }
 
 async function sh(command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('sh', ['-c', onOurPort(command)], { cwd: copy.path, env: environment(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', onOurPort(command)], {
+    cwd: copy.path,
+    env: environment(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await withTimeout(new Promise<number | null>((resolve) => child.once('close', resolve)), 60_000, `"${command}" did not finish`).catch((error: unknown) => {
+  const code = await withTimeout(
+    new Promise<number | null>((resolve) => child.once('close', resolve)),
+    60_000,
+    `"${command}" did not finish`,
+  ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw error;
   });
@@ -63,7 +85,12 @@ interface Started {
 
 /** Runs a long-lived README command (`npm start …`) in its own process group; resolves once the API answers. */
 async function startInBackground(command: string): Promise<Started> {
-  const child = spawn('sh', ['-c', onOurPort(command)], { cwd: copy.path, env: environment(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('sh', ['-c', onOurPort(command)], {
+    cwd: copy.path,
+    env: environment(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let printed = '';
   child.stdout?.on('data', (c: Buffer) => (printed += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (printed += c.toString()));
@@ -75,11 +102,21 @@ async function startInBackground(command: string): Promise<Started> {
       process.kill(-(child.pid as number), 'SIGINT');
       await withTimeout(exited, 30_000, `"${command}" did not stop on Ctrl-C:\n${printed}`);
       // The shell goes at once; the runtime finishes its shutdown (port, data dir lock) after it.
-      await waitFor(async () => (groupAlive(child.pid as number) ? undefined : true), 30_000, `every process of "${command}" to exit`, 100);
+      await waitFor(
+        async () => (groupAlive(child.pid as number) ? undefined : true),
+        30_000,
+        `every process of "${command}" to exit`,
+        100,
+      );
     },
   };
   try {
-    await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined), 60_000, `"${command}" to be ready`, 200);
+    await waitFor(
+      async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined),
+      60_000,
+      `"${command}" to be ready`,
+      200,
+    );
   } catch (error) {
     process.kill(-(child.pid as number), 'SIGKILL');
     throw new Error(`${(error as Error).message}\n${printed}`);
@@ -119,10 +156,18 @@ describe('a newcomer following the README', () => {
         expect(result.code, `${command}\n${result.stderr}`).toBe(0);
         expect(result.stderr, command).not.toMatch(/EBADENGINE|Error/);
       }
-      await waitFor(async () => ((await order(orderId)).body.status === 'delivered' ? true : undefined), 60_000, `${orderId} to be delivered`);
+      await waitFor(
+        async () => ((await order(orderId)).body.status === 'delivered' ? true : undefined),
+        60_000,
+        `${orderId} to be delivered`,
+      );
       // What the README's GET prints: the order with its history.
       before = JSON.parse((await sh(get as string)).stdout);
-      expect(before).toMatchObject({ orderId, status: 'delivered', history: expect.arrayContaining([expect.objectContaining({ status: 'delivered' })]) });
+      expect(before).toMatchObject({
+        orderId,
+        status: 'delivered',
+        history: expect.arrayContaining([expect.objectContaining({ status: 'delivered' })]),
+      });
     } finally {
       await runtime.interrupt();
     }
@@ -137,11 +182,17 @@ describe('a newcomer following the README', () => {
       expect((await order(orderId)).body, 'the order and its history survive the change').toEqual(before);
       const { body: topology } = await getJson(`http://127.0.0.1:${port}/api/topology`);
       const want = loadTopology(readmeConfigurationExample());
-      expect(topology.pipelines.map((p: { stages: Array<{ batchSize: number }> }) => p.stages.map((s) => s.batchSize))).toEqual(want.pipelines.map((p) => p.stages.map((s) => s.batchSize)));
+      expect(
+        topology.pipelines.map((p: { stages: Array<{ batchSize: number }> }) => p.stages.map((s) => s.batchSize)),
+      ).toEqual(want.pipelines.map((p) => p.stages.map((s) => s.batchSize)));
       const next = `${orderId}-after-change`;
       const result = await sh((post as string).replace(`"orderId":"${orderId}"`, `"orderId":"${next}"`));
       expect(result.code, result.stderr).toBe(0);
-      await waitFor(async () => ((await order(next)).body.status === 'delivered' ? true : undefined), 60_000, `${next} to be delivered`);
+      await waitFor(
+        async () => ((await order(next)).body.status === 'delivered' ? true : undefined),
+        60_000,
+        `${next} to be delivered`,
+      );
     } finally {
       await runtime.interrupt();
     }
@@ -149,7 +200,9 @@ describe('a newcomer following the README', () => {
 
   it('shows the dead-letter path with the recipe: retries, then every order sent in the DLQ, dead-lettered with its reason', async () => {
     const section = readmeSection('Running it locally (`npm start`)');
-    const recipe = codeBlocks(section, 'sh').map(shellCommands).find((commands) => commands.some((c) => c.includes('CONVEYOR_CHAOS')));
+    const recipe = codeBlocks(section, 'sh')
+      .map(shellCommands)
+      .find((commands) => commands.some((c) => c.includes('CONVEYOR_CHAOS')));
     expect(recipe, 'the local runtime section has the dead-letter recipe').toBeDefined();
     const [start, send, ...look] = recipe as string[];
     const count = Number(/--count (\d+)/.exec(send as string)?.[1]);
@@ -171,14 +224,18 @@ describe('a newcomer following the README', () => {
         `${count} dead letters in ${warehouse}/${chaosStage}`,
       );
       const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      console.info(`[newcomer] the dead-letter recipe: ready ${s(ready - typed)} after npm start, send took ${s(sent - ready)}, ${count} dead letters ${s(Date.now() - sent)} after it (${s(Date.now() - typed)} in all)`);
+      console.info(
+        `[newcomer] the dead-letter recipe: ready ${s(ready - typed)} after npm start, send took ${s(sent - ready)}, ${count} dead letters ${s(Date.now() - sent)} after it (${s(Date.now() - typed)} in all)`,
+      );
       expect(stats.pipelines[warehouse][chaosStage].retried).toBeGreaterThan(0);
       for (const command of look) {
         const result = await sh(command);
         expect(result.code, `${command}\n${result.stderr}`).toBe(0);
       }
       const peek = await sh(`npx conveyor dlq peek --stage ${chaosStage} --warehouse ${warehouse} --json`);
-      const [entry] = JSON.parse(peek.stdout) as Array<{ messages: Array<{ orderId: string; kind: string; reason: string }> }>;
+      const [entry] = JSON.parse(peek.stdout) as Array<{
+        messages: Array<{ orderId: string; kind: string; reason: string }>;
+      }>;
       expect(entry?.messages).toHaveLength(count);
       for (const letter of entry!.messages) {
         expect(letter.kind).toBe('exhausted');
@@ -190,7 +247,8 @@ describe('a newcomer following the README', () => {
   }, 180_000);
 
   it('the sample `status` output shows the default concurrency', () => {
-    const sample = codeBlocks(readmeSection('Operating it'), 'console').find((b) => b.includes('npx conveyor status')) ?? '';
+    const sample =
+      codeBlocks(readmeSection('Operating it'), 'console').find((b) => b.includes('npx conveyor status')) ?? '';
     const maxima = [...sample.matchAll(/\s\d+\/(\d+)\s*$/gm)].map((m) => Number(m[1]));
     expect(maxima.length).toBeGreaterThan(0);
     const defaults = new Set(loadTopology({}).pipelines.flatMap((p) => p.stages.map((s) => s.maxConcurrency)));

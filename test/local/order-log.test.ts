@@ -19,7 +19,12 @@ afterEach(() => {
 });
 
 function open(dataDir?: string, limits?: Partial<OrderLogLimits>): OrderLog {
-  const log = OrderLog.open(dataDir, { maxBytes: 16 * 1024 * 1024, maxFileBytes: 8 * 1024 * 1024, flushMs: 60_000, ...limits });
+  const log = OrderLog.open(dataDir, {
+    maxBytes: 16 * 1024 * 1024,
+    maxFileBytes: 8 * 1024 * 1024,
+    flushMs: 60_000,
+    ...limits,
+  });
   logs.push(log);
   return log;
 }
@@ -40,22 +45,53 @@ const retried = (orderId: string, n: number, receiveCount = 1) =>
     reason: 'carton machine jammed',
     traceId: 't-1',
   });
-const received = (orderIds: string[], n: number) => JSON.stringify({ level: 'INFO', message: LogMessage.ordersReceived, timestamp: at(n), function: 'intake', accepted: orderIds.length, [LogField.orderIds]: orderIds });
+const received = (orderIds: string[], n: number) =>
+  JSON.stringify({
+    level: 'INFO',
+    message: LogMessage.ordersReceived,
+    timestamp: at(n),
+    function: 'intake',
+    accepted: orderIds.length,
+    [LogField.orderIds]: orderIds,
+  });
 
 describe('the log of order lines', () => {
   it('keeps each line under every order it names, oldest first; other lines and non-JSON are ignored', () => {
     const log = open();
     log.observe(received(['o-1', 'o-2'], 1), 'conveyor-intake');
     log.observe(retried('o-1', 2, 1), 'conveyor-wh-1-packing');
-    log.observe(JSON.stringify({ level: 'INFO', message: LogMessage.batchProcessed, timestamp: at(3), records: 2 }), 'conveyor-wh-1-packing');
+    log.observe(
+      JSON.stringify({ level: 'INFO', message: LogMessage.batchProcessed, timestamp: at(3), records: 2 }),
+      'conveyor-wh-1-packing',
+    );
     log.observe('{"orderId": not json', 'conveyor-wh-1-packing');
     log.observe('plain text about orderId o-1', 'conveyor-wh-1-packing');
     log.observe(retried('o-1', 4, 2), 'conveyor-wh-1-packing');
 
     expect(log.linesOf('o-1')).toEqual([
       { at: at(1), source: 'intake', level: 'INFO', message: LogMessage.ordersReceived, orders: 2 },
-      { at: at(2), source: 'packing', pipeline: 'wh-1', level: 'WARN', message: LogMessage.recordRetried, receiveCount: 1, retryInSeconds: 2, reason: 'carton machine jammed', traceId: 't-1' },
-      { at: at(4), source: 'packing', pipeline: 'wh-1', level: 'WARN', message: LogMessage.recordRetried, receiveCount: 2, retryInSeconds: 2, reason: 'carton machine jammed', traceId: 't-1' },
+      {
+        at: at(2),
+        source: 'packing',
+        pipeline: 'wh-1',
+        level: 'WARN',
+        message: LogMessage.recordRetried,
+        receiveCount: 1,
+        retryInSeconds: 2,
+        reason: 'carton machine jammed',
+        traceId: 't-1',
+      },
+      {
+        at: at(4),
+        source: 'packing',
+        pipeline: 'wh-1',
+        level: 'WARN',
+        message: LogMessage.recordRetried,
+        receiveCount: 2,
+        retryInSeconds: 2,
+        reason: 'carton machine jammed',
+        traceId: 't-1',
+      },
     ]);
     expect(log.linesOf('o-2').map((l) => l.message)).toEqual([LogMessage.ordersReceived]);
     expect(log.linesOf('o-3')).toEqual([]);
@@ -87,7 +123,11 @@ describe('the log of order lines', () => {
     expect(second.linesOf('o-1').map((l) => l.at)).toEqual([at(1), at(2)]);
     second.observe(retried('o-1', 4), 'conveyor-wh-1-packing');
     second.close();
-    expect(open(dir.path).linesOf('o-1').map((l) => l.at)).toEqual([at(1), at(2), at(4)]);
+    expect(
+      open(dir.path)
+        .linesOf('o-1')
+        .map((l) => l.at),
+    ).toEqual([at(1), at(2), at(4)]);
   });
 
   it('keeps at most two files on disk, the newest lines readable after a restart', () => {

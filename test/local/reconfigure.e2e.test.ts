@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterQueueSettings, loadTopology, queueSettings, type Topology } from '../../lib/topology/index.ts';
 import { readmeConfigurationExample } from '../support/readme.ts';
-import { getJson, makeOrders, postOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  makeOrders,
+  postOrders,
+  startRuntime,
+  submitAll,
+  tempDir,
+  waitFor,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 const dir = tempDir();
 const dataDir = join(dir.path, 'data');
@@ -22,7 +31,8 @@ async function start(overrides: unknown, args: string[] = []): Promise<RuntimePr
 }
 
 async function post(url: string, path: string): Promise<number> {
-  return (await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status;
+  return (await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))
+    .status;
 }
 
 async function record(url: string, orderId: string): Promise<unknown> {
@@ -33,7 +43,12 @@ async function record(url: string, orderId: string): Promise<unknown> {
 
 async function deliveredAll(url: string, orderIds: readonly string[]): Promise<void> {
   await waitFor(
-    async () => ((await Promise.all(orderIds.map((id) => record(url, id)))).every((o) => (o as { status: string }).status === 'delivered') ? true : undefined),
+    async () =>
+      (await Promise.all(orderIds.map((id) => record(url, id)))).every(
+        (o) => (o as { status: string }).status === 'delivered',
+      )
+        ? true
+        : undefined,
     60_000,
     `${orderIds.length} orders to be delivered`,
   );
@@ -42,21 +57,44 @@ async function deliveredAll(url: string, orderIds: readonly string[]): Promise<v
 /** Every queue's attributes are what the topology says (the shared queue settings, as the stack sets them). */
 async function expectQueuesMatch(url: string, topology: Topology): Promise<void> {
   const { body } = await getJson(`${url}/api/topology`);
-  const sqs = new SQSClient({ endpoint: body.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const sqs = new SQSClient({
+    endpoint: body.endpoints.sqs,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
   try {
     for (const pipeline of topology.pipelines) {
       for (const stage of pipeline.stages) {
-        const local = body.pipelines.find((p: { id: string }) => p.id === pipeline.id).stages.find((s: { name: string }) => s.name === stage.name);
+        const local = body.pipelines
+          .find((p: { id: string }) => p.id === pipeline.id)
+          .stages.find((s: { name: string }) => s.name === stage.name);
         const want = queueSettings(topology, stage);
-        const { Attributes: queue = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: local.queueUrl, AttributeNames: ['All'] }));
-        expect({ visibility: Number(queue.VisibilityTimeout), retention: Number(queue.MessageRetentionPeriod), maxReceiveCount: Number(JSON.parse(queue.RedrivePolicy as string).maxReceiveCount), dlq: JSON.parse(queue.RedrivePolicy as string).deadLetterTargetArn }, stage.key).toEqual({
+        const { Attributes: queue = {} } = await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: local.queueUrl, AttributeNames: ['All'] }),
+        );
+        expect(
+          {
+            visibility: Number(queue.VisibilityTimeout),
+            retention: Number(queue.MessageRetentionPeriod),
+            maxReceiveCount: Number(JSON.parse(queue.RedrivePolicy as string).maxReceiveCount),
+            dlq: JSON.parse(queue.RedrivePolicy as string).deadLetterTargetArn,
+          },
+          stage.key,
+        ).toEqual({
           visibility: want.visibilityTimeoutSeconds,
           retention: want.messageRetentionSeconds,
           maxReceiveCount: want.maxReceiveCount,
           dlq: local.deadLetterQueueArn,
         });
-        const { Attributes: dlq = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: local.deadLetterQueueUrl, AttributeNames: ['MessageRetentionPeriod'] }));
-        expect(Number(dlq.MessageRetentionPeriod), `${stage.key} DLQ`).toBe(deadLetterQueueSettings(topology).messageRetentionSeconds);
+        const { Attributes: dlq = {} } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: local.deadLetterQueueUrl,
+            AttributeNames: ['MessageRetentionPeriod'],
+          }),
+        );
+        expect(Number(dlq.MessageRetentionPeriod), `${stage.key} DLQ`).toBe(
+          deadLetterQueueSettings(topology).messageRetentionSeconds,
+        );
       }
     }
   } finally {
@@ -70,12 +108,16 @@ async function restartWith(overrides: unknown, name: string): Promise<RuntimePro
   try {
     const topology = loadTopology(overrides);
     await expectQueuesMatch(runtime.url, topology);
-    for (const [orderId, before] of stored) expect(await record(runtime.url, orderId), `${orderId} after ${name}`).toEqual(before);
+    for (const [orderId, before] of stored)
+      expect(await record(runtime.url, orderId), `${orderId} after ${name}`).toEqual(before);
     // wh-1's packing stays paused (its held orders wait there): new orders go to the other warehouses.
     const open = topology.pipelines.map((p) => p.id).filter((id) => id !== 'wh-1');
     const fresh = makeOrders(`after-${name}`, open.length, open);
     await submitAll(runtime.url, fresh);
-    await deliveredAll(runtime.url, fresh.map((o) => o.orderId));
+    await deliveredAll(
+      runtime.url,
+      fresh.map((o) => o.orderId),
+    );
     for (const order of fresh) stored.set(order.orderId, await record(runtime.url, order.orderId));
     return runtime;
   } catch (error) {
@@ -90,12 +132,24 @@ beforeAll(async () => {
   try {
     const delivered = makeOrders('before', 10);
     await submitAll(runtime.url, delivered);
-    await deliveredAll(runtime.url, delivered.map((o) => o.orderId));
+    await deliveredAll(
+      runtime.url,
+      delivered.map((o) => o.orderId),
+    );
     expect(await post(runtime.url, '/api/stages/wh-1/packing/pause')).toBe(200);
     const held = makeOrders('held', 6, ['wh-1']);
     await submitAll(runtime.url, held);
     waiting = held.map((o) => o.orderId);
-    await waitFor(async () => ((await Promise.all(waiting.map((id) => record(runtime.url, id)))).every((o) => (o as { status: string }).status === 'packing') ? true : undefined), 30_000, 'held orders to reach packing');
+    await waitFor(
+      async () =>
+        (await Promise.all(waiting.map((id) => record(runtime.url, id)))).every(
+          (o) => (o as { status: string }).status === 'packing',
+        )
+          ? true
+          : undefined,
+      30_000,
+      'held orders to reach packing',
+    );
     for (const id of [...delivered.map((o) => o.orderId), ...waiting]) stored.set(id, await record(runtime.url, id));
   } finally {
     await runtime.stop();
@@ -106,12 +160,14 @@ afterAll(() => dir.remove());
 describe('a changed topology, applied on restart to a runtime with stored orders', () => {
   it("the README's configuration example (a longer batching window: a new visibility timeout)", async () => {
     const example = readmeConfigurationExample();
-    expect(queueSettings(loadTopology(example), loadTopology(example).pipelines[0]!.stages[1]!).visibilityTimeoutSeconds).not.toBe(
-      queueSettings(loadTopology({}), loadTopology({}).pipelines[0]!.stages[1]!).visibilityTimeoutSeconds,
-    );
+    expect(
+      queueSettings(loadTopology(example), loadTopology(example).pipelines[0]!.stages[1]!).visibilityTimeoutSeconds,
+    ).not.toBe(queueSettings(loadTopology({}), loadTopology({}).pipelines[0]!.stages[1]!).visibilityTimeoutSeconds);
     const runtime = await restartWith(example, 'readme');
     const { body } = await getJson(`${runtime.url}/api/deployment`);
-    expect(body.updated).toContainEqual(expect.objectContaining({ queue: expect.stringMatching(/wh-1-packing$/), attribute: 'VisibilityTimeout' }));
+    expect(body.updated).toContainEqual(
+      expect.objectContaining({ queue: expect.stringMatching(/wh-1-packing$/), attribute: 'VisibilityTimeout' }),
+    );
     await runtime.stop();
   }, 120_000);
 
@@ -119,9 +175,13 @@ describe('a changed topology, applied on restart to a runtime with stored orders
     ['maxReceiveCount', { stages: { picking: { maxReceiveCount: 3 } } }],
     ['visibilityTimeoutSeconds', { stages: { delivery: { visibilityTimeoutSeconds: 900 } } }],
     ['retention', { retention: { queueDays: 2, deadLetterDays: 10 } }],
-  ])('%s', async (name, overrides) => {
-    await (await restartWith(overrides, name)).stop();
-  }, 120_000);
+  ])(
+    '%s',
+    async (name, overrides) => {
+      await (await restartWith(overrides, name)).stop();
+    },
+    120_000,
+  );
 
   it('a new warehouse: its queues are created and its orders delivered; removed again, its queues are reported and kept until pruned', async () => {
     await (await restartWith({ warehouses: ['wh-1', 'wh-2', 'wh-3'] }, 'new-warehouse')).stop();
@@ -129,8 +189,14 @@ describe('a changed topology, applied on restart to a runtime with stored orders
     const back = await start({});
     try {
       const { body } = await getJson(`${back.url}/api/deployment`);
-      expect(body.leftover.map((l: { stage: string }) => l.stage)).toEqual(['wh-3/delivery', 'wh-3/packing', 'wh-3/picking']);
-      expect(body.leftover.every((l: { removed: boolean; messages: number }) => !l.removed && l.messages === 0)).toBe(true);
+      expect(body.leftover.map((l: { stage: string }) => l.stage)).toEqual([
+        'wh-3/delivery',
+        'wh-3/packing',
+        'wh-3/picking',
+      ]);
+      expect(body.leftover.every((l: { removed: boolean; messages: number }) => !l.removed && l.messages === 0)).toBe(
+        true,
+      );
       // Said where the operator looks, too.
       expect(back.output()).toContain('wh-3/picking');
       // Orders of wh-3 keep their history; new ones are refused (the warehouse is gone).

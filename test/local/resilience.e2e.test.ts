@@ -4,7 +4,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectDeliveredOnce, reportRun } from '../support/orders-check.ts';
-import { getJson, listeningSockets, makeOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  listeningSockets,
+  makeOrders,
+  startRuntime,
+  submitAll,
+  tempDir,
+  waitFor,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 /**
  * Small timeouts (visibility = 6 × 2 + 1 = 13 s) and short backoffs, so retries and redeliveries
@@ -29,19 +38,33 @@ async function stats(url: string) {
 
 describe('resilience', () => {
   it('delivers every order exactly once with 30 % transient failures in every stage', async () => {
-    const runtime = await startRuntime({ args: ['--in-memory'], env: { CONVEYOR_TOPOLOGY: CHAOS_TOPOLOGY, CONVEYOR_CHAOS: 'picking:0.3,packing:0.3,delivery:0.3' } });
+    const runtime = await startRuntime({
+      args: ['--in-memory'],
+      env: { CONVEYOR_TOPOLOGY: CHAOS_TOPOLOGY, CONVEYOR_CHAOS: 'picking:0.3,packing:0.3,delivery:0.3' },
+    });
     running.push(runtime);
     const orders = makeOrders('chaos', 400);
     const started = Date.now();
     await submitAll(runtime.url, orders);
 
-    const final = await waitFor(async () => {
-      const s = await stats(runtime.url);
-      return s.totals.delivered >= 400 && s.totals.inFlight === 0 ? s : undefined;
-    }, 120_000, '400 deliveries under chaos');
+    const final = await waitFor(
+      async () => {
+        const s = await stats(runtime.url);
+        return s.totals.delivered >= 400 && s.totals.inFlight === 0 ? s : undefined;
+      },
+      120_000,
+      '400 deliveries under chaos',
+    );
 
     reportRun('30 % transient failures in every stage', final, (Date.now() - started) / 1000);
-    expect(final.totals).toEqual({ accepted: 400, delivered: 400, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
+    expect(final.totals).toEqual({
+      accepted: 400,
+      delivered: 400,
+      deadLettered: 0,
+      cancelled: 0,
+      purged: 0,
+      inFlight: 0,
+    });
     for (const warehouse of ['wh-1', 'wh-2']) {
       for (const stage of ['picking', 'packing', 'delivery']) {
         // Roughly 30 % of attempts failed and were retried (with backoff), none dead-lettered.
@@ -62,12 +85,20 @@ describe('resilience', () => {
     const started = Date.now();
     await submitAll(first.url, orders);
     // Bounded generously: on two busy cores (the whole suite, two files at a time) the first deliveries may take a while.
-    await waitFor(async () => ((await stats(first.url)).totals.delivered >= 200 ? true : undefined), 90_000, 'some deliveries before the crash');
+    await waitFor(
+      async () => ((await stats(first.url)).totals.delivered >= 200 ? true : undefined),
+      90_000,
+      'some deliveries before the crash',
+    );
 
     const tree = [first.pid, ...childPids(first.pid)];
     first.child.kill('SIGKILL');
     await first.exited;
-    await waitFor(async () => (tree.every((pid) => !alive(pid)) ? true : undefined), 15_000, 'the emulator process to exit with its parent');
+    await waitFor(
+      async () => (tree.every((pid) => !alive(pid)) ? true : undefined),
+      15_000,
+      'the emulator process to exit with its parent',
+    );
     running.splice(running.indexOf(first), 1);
 
     const second = await startRuntime({ env });
@@ -77,15 +108,27 @@ describe('resilience', () => {
     expect(before.totals.delivered).toBeLessThan(1500);
 
     // In-flight messages of the dead runtime come back after their visibility timeout (13 s).
-    const final = await waitFor(async () => {
-      const s = await stats(second.url);
-      return s.totals.delivered >= 1500 && s.totals.inFlight === 0 ? s : undefined;
-    }, 120_000, 'all 1,500 deliveries after the restart');
+    const final = await waitFor(
+      async () => {
+        const s = await stats(second.url);
+        return s.totals.delivered >= 1500 && s.totals.inFlight === 0 ? s : undefined;
+      },
+      120_000,
+      'all 1,500 deliveries after the restart',
+    );
 
     reportRun('whole runtime killed (-9) mid-load, restarted on the same data', final, (Date.now() - started) / 1000);
-    expect(final.totals).toEqual({ accepted: 1500, delivered: 1500, deadLettered: 0, cancelled: 0, purged: 0, inFlight: 0 });
+    expect(final.totals).toEqual({
+      accepted: 1500,
+      delivered: 1500,
+      deadLettered: 0,
+      cancelled: 0,
+      purged: 0,
+      inFlight: 0,
+    });
     await expectDeliveredOnce(second.url, orders, { fullHistory: false });
-    for (const socket of listeningSockets(second.pid)) expect(socket).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);
+    for (const socket of listeningSockets(second.pid))
+      expect(socket).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);
   }, 240_000);
 });
 
@@ -93,7 +136,10 @@ function childPids(pid: number): number[] {
   const { readdirSync, readFileSync } = process.getBuiltinModule('node:fs');
   const pids: number[] = [];
   for (const task of readdirSync(`/proc/${pid}/task`)) {
-    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)) {
       pids.push(Number(child), ...childPids(Number(child)));
     }
   }

@@ -17,7 +17,14 @@ describe('settleBatch (Lambda ReportBatchItemFailures rules)', () => {
   });
 
   it('fails the whole batch on a malformed response', () => {
-    for (const response of ['ok', [], { batchItemFailures: 'b' }, { batchItemFailures: [{ itemIdentifier: '' }] }, { batchItemFailures: [{ itemIdentifier: 'zzz' }] }, { batchItemFailures: [{}] }]) {
+    for (const response of [
+      'ok',
+      [],
+      { batchItemFailures: 'b' },
+      { batchItemFailures: [{ itemIdentifier: '' }] },
+      { batchItemFailures: [{ itemIdentifier: 'zzz' }] },
+      { batchItemFailures: [{}] },
+    ]) {
       expect(settleBatch(records, response).kind).toBe('batch-failed');
     }
   });

@@ -4,7 +4,14 @@
  * read again and again while orders flow, are never off by one.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { getJson, makeOrders, startRuntime, submitAll, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  makeOrders,
+  startRuntime,
+  submitAll,
+  waitFor,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 let runtime: RuntimeProcess;
 beforeAll(async () => {
@@ -13,17 +20,33 @@ beforeAll(async () => {
 afterAll(() => runtime?.stop());
 
 const post = async (path: string, body: unknown) => {
-  const response = await fetch(`${runtime.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${runtime.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json() };
 };
-type Totals = { accepted: number; delivered: number; deadLettered: number; cancelled: number; purged: number; inFlight: number };
+type Totals = {
+  accepted: number;
+  delivered: number;
+  deadLettered: number;
+  cancelled: number;
+  purged: number;
+  inFlight: number;
+};
 const reconciles = (t: Totals) => t.accepted === t.delivered + t.deadLettered + t.cancelled + t.purged + t.inFlight;
 
 it('reads purged orders as purged, with who, when and where, and leaves nothing in flight', async () => {
   await post('/api/stages/wh-1/packing/pause', {});
   const orders = makeOrders('purge', 20, ['wh-1']);
   await submitAll(runtime.url, orders);
-  await waitFor(async () => ((await getJson(`${runtime.url}/api/stats`)).body.pipelines['wh-1'].packing.ready === 20 ? true : undefined), 30_000, 'orders waiting in packing');
+  await waitFor(
+    async () =>
+      (await getJson(`${runtime.url}/api/stats`)).body.pipelines['wh-1'].packing.ready === 20 ? true : undefined,
+    30_000,
+    'orders waiting in packing',
+  );
 
   const purged = await post('/api/stages/wh-1/packing/purge', { confirm: true });
 
@@ -31,7 +54,11 @@ it('reads purged orders as purged, with who, when and where, and leaves nothing 
   for (const { orderId } of orders) {
     const { body } = await getJson(`${runtime.url}/orders/${orderId}`);
     expect(body).toMatchObject({ status: 'purged', stage: 'packing' });
-    expect(body.history.at(-1)).toMatchObject({ status: 'purged', by: expect.stringMatching(/^operator@/), at: expect.any(String) });
+    expect(body.history.at(-1)).toMatchObject({
+      status: 'purged',
+      by: expect.stringMatching(/^operator@/),
+      at: expect.any(String),
+    });
   }
   const { body: stats } = await getJson(`${runtime.url}/api/stats`);
   expect(stats.totals).toMatchObject({ accepted: 20, purged: 20, inFlight: 0 });
@@ -53,7 +80,14 @@ it('keeps the totals exact while orders flow: never more accepted than sent, alw
     }
   })();
   await submitAll(runtime.url, orders);
-  await waitFor(async () => ((await getJson(`${runtime.url}/api/stats`)).body.totals.delivered - before.delivered === orders.length ? true : undefined), 60_000, 'every order delivered');
+  await waitFor(
+    async () =>
+      (await getJson(`${runtime.url}/api/stats`)).body.totals.delivered - before.delivered === orders.length
+        ? true
+        : undefined,
+    60_000,
+    'every order delivered',
+  );
   sampling = false;
   await sampler;
 
@@ -64,5 +98,9 @@ it('keeps the totals exact while orders flow: never more accepted than sent, alw
     expect(t.delivered + t.deadLettered + t.cancelled + t.purged, JSON.stringify(t)).toBeLessThanOrEqual(t.accepted);
   }
   const { body } = await getJson(`${runtime.url}/api/stats`);
-  expect(body.totals).toMatchObject({ accepted: before.accepted + orders.length, delivered: before.delivered + orders.length, inFlight: 0 });
+  expect(body.totals).toMatchObject({
+    accepted: before.accepted + orders.length,
+    delivered: before.delivered + orders.length,
+    inFlight: 0,
+  });
 });

@@ -22,19 +22,39 @@ afterEach(async () => {
  */
 /** The order a posting client sends as its request's `i`-th. */
 function sigintOrder(name: string, request: number, i: number) {
-  return { orderId: `sigint-${name}-${request}-${i}`, warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2', items: [{ sku: `SKU-${i % 17}`, quantity: 1 + (i % 3) }] };
+  return {
+    orderId: `sigint-${name}-${request}-${i}`,
+    warehouseId: i % 2 === 0 ? 'wh-1' : 'wh-2',
+    items: [{ sku: `SKU-${i % 17}`, quantity: 1 + (i % 3) }],
+  };
 }
 
-function postingClient(url: string, name: string, size: number, until: { stopped: boolean }, attempted: string[], acknowledged: Set<string>, sent: Map<string, SentOrder>): Promise<void> {
+function postingClient(
+  url: string,
+  name: string,
+  size: number,
+  until: { stopped: boolean },
+  attempted: string[],
+  acknowledged: Set<string>,
+  sent: Map<string, SentOrder>,
+): Promise<void> {
   return (async () => {
     for (let request = 0; !until.stopped; request++) {
       const orders = Array.from({ length: size }, (_, i) => sigintOrder(name, request, i));
       for (const order of orders) sent.set(order.orderId, order);
       attempted.push(...orders.map((o) => o.orderId));
       try {
-        const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders }) });
-        const body = (await response.json().catch(() => ({}))) as { results?: Array<{ orderId?: string; status?: string; duplicate?: boolean }> };
-        for (const result of body.results ?? []) if (response.status === 202 && result.orderId && result.status === 'accepted' && result.duplicate !== true) acknowledged.add(result.orderId);
+        const response = await fetch(`${url}/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ orders }),
+        });
+        const body = (await response.json().catch(() => ({}))) as {
+          results?: Array<{ orderId?: string; status?: string; duplicate?: boolean }>;
+        };
+        for (const result of body.results ?? [])
+          if (response.status === 202 && result.orderId && result.status === 'accepted' && result.duplicate !== true)
+            acknowledged.add(result.orderId);
         if (response.status !== 202) return; // refused (503): the runtime is going away
       } catch {
         return; // refused or reset: the runtime is going away. Not acknowledged; it must not be accepted either.
@@ -50,7 +70,10 @@ async function deliveredWithin(url: string, orderIds: readonly string[], timeout
   while (waiting.length > 0 && Date.now() < deadline) {
     const still: string[] = [];
     await mapConcurrent(waiting, 16, async (orderId) => {
-      const { status, body } = await getJson(`${url}/orders/${encodeURIComponent(orderId)}`).catch(() => ({ status: 0, body: {} }));
+      const { status, body } = await getJson(`${url}/orders/${encodeURIComponent(orderId)}`).catch(() => ({
+        status: 0,
+        body: {},
+      }));
       if (status !== 200 || body.status !== 'delivered') still.push(orderId);
     });
     waiting = still;
@@ -67,7 +90,10 @@ describe('graceful shutdown', () => {
     // orders flow, so a stop meets receives in flight (and gathered batches). The visibility
     // timeout (6 × 30 s + 5 s) is what an order held back by the stop would wait out.
     const gathering = { batchSize: 1000, maxBatchingWindowSeconds: 5 };
-    const env = { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: JSON.stringify({ stages: { picking: gathering, packing: gathering, delivery: gathering } }) };
+    const env = {
+      CONVEYOR_DATA_DIR: data.path,
+      CONVEYOR_TOPOLOGY: JSON.stringify({ stages: { picking: gathering, packing: gathering, delivery: gathering } }),
+    };
     const first = await startRuntime({ env });
     running.push(first);
 
@@ -75,7 +101,9 @@ describe('graceful shutdown', () => {
     const attempted: string[] = [];
     const acknowledged = new Set<string>();
     const sent = new Map<string, SentOrder>();
-    const clients = Array.from({ length: 4 }, (_, c) => postingClient(first.url, `c${c}`, 50, until, attempted, acknowledged, sent));
+    const clients = Array.from({ length: 4 }, (_, c) =>
+      postingClient(first.url, `c${c}`, 50, until, attempted, acknowledged, sent),
+    );
     await new Promise((r) => setTimeout(r, 4_000)); // orders in every stage, batches gathering
 
     first.child.kill('SIGINT');
@@ -93,20 +121,32 @@ describe('graceful shutdown', () => {
     const restarted = Date.now();
     // Nothing was left in flight by the stop: no message waits out a visibility timeout, so none counts as delayed.
     const { body: stats } = await getJson(`${second.url}/api/stats`);
-    const delayed = Object.entries(stats.pipelines as Record<string, Record<string, { delayed: number }>>).flatMap(([w, stages]) =>
-      Object.entries(stages).flatMap(([stage, view]) => (view.delayed > 0 ? [`${w}/${stage}: ${view.delayed}`] : [])),
+    const delayed = Object.entries(stats.pipelines as Record<string, Record<string, { delayed: number }>>).flatMap(
+      ([w, stages]) =>
+        Object.entries(stages).flatMap(([stage, view]) => (view.delayed > 0 ? [`${w}/${stage}: ${view.delayed}`] : [])),
     );
     expect(delayed, 'messages left invisible by the previous run').toEqual([]);
     const late = await deliveredWithin(second.url, [...acknowledged], 60_000 - (Date.now() - restarted));
-    console.info(`[shutdown] ${acknowledged.size} orders acknowledged of ${attempted.length} tried; stopped ${((restarted - signalled) / 1000).toFixed(1)} s after SIGINT (restart included); ${late.length} not delivered within 60 s of the restart, the rest within ${((Date.now() - restarted) / 1000).toFixed(1)} s`);
-    expect(late.slice(0, 10), `${late.length} of ${acknowledged.size} acknowledged orders not delivered within 60 s of the restart`).toEqual([]);
-    await expectDeliveredOnce(second.url, [...acknowledged].map((id) => sent.get(id) as SentOrder), { fullHistory: false });
+    console.info(
+      `[shutdown] ${acknowledged.size} orders acknowledged of ${attempted.length} tried; stopped ${((restarted - signalled) / 1000).toFixed(1)} s after SIGINT (restart included); ${late.length} not delivered within 60 s of the restart, the rest within ${((Date.now() - restarted) / 1000).toFixed(1)} s`,
+    );
+    expect(
+      late.slice(0, 10),
+      `${late.length} of ${acknowledged.size} acknowledged orders not delivered within 60 s of the restart`,
+    ).toEqual([]);
+    await expectDeliveredOnce(
+      second.url,
+      [...acknowledged].map((id) => sent.get(id) as SentOrder),
+      { fullHistory: false },
+    );
 
     const unacknowledged = attempted.filter((id) => !acknowledged.has(id));
     const accepted: string[] = [];
     await mapConcurrent(unacknowledged, 16, async (orderId) => {
       if ((await getJson(`${second.url}/orders/${encodeURIComponent(orderId)}`)).status !== 404) accepted.push(orderId);
     });
-    expect(accepted, `orders accepted whose client got no 202 (of ${unacknowledged.length} tried without one)`).toEqual([]);
+    expect(accepted, `orders accepted whose client got no 202 (of ${unacknowledged.length} tried without one)`).toEqual(
+      [],
+    );
   }, 180_000);
 });

@@ -63,7 +63,12 @@ function seeded(seed: number): () => number {
   };
 }
 
-async function createQueue(emulator: SqsEmulator, sqs: SQSClient, name: string, attributes: Record<string, string> = {}): Promise<{ url: string; arn: string }> {
+async function createQueue(
+  emulator: SqsEmulator,
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string> = {},
+): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
   const url = new URL(new URL(QueueUrl as string).pathname, emulator.endpoint).toString();
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
@@ -72,25 +77,47 @@ async function createQueue(emulator: SqsEmulator, sqs: SQSClient, name: string, 
 
 async function send(sqs: SQSClient, url: string, bodies: readonly string[]): Promise<void> {
   for (let i = 0; i < bodies.length; i += 10) {
-    const { Failed = [] } = await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })) }));
+    const { Failed = [] } = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })),
+      }),
+    );
     expect(Failed).toEqual([]);
   }
 }
 
 async function receive(sqs: SQSClient, url: string, max = 10): Promise<Message[]> {
-  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: max, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }));
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: max,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
   return Messages;
 }
 
 async function remove(sqs: SQSClient, url: string, messages: readonly Message[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })) }));
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: url,
+        Entries: messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
   }
 }
 
 /** What the emulator holds for a queue, exactly (fauxqs's inspection endpoint). */
-async function held(emulator: SqsEmulator, name: string): Promise<{ ready: number; inflight: number; delayed: number }> {
-  const { messages } = (await (await fetch(`${emulator.endpoint}/_fauxqs/queues/${name}`)).json()) as { messages: Record<'ready' | 'inflight' | 'delayed', unknown[]> };
+async function held(
+  emulator: SqsEmulator,
+  name: string,
+): Promise<{ ready: number; inflight: number; delayed: number }> {
+  const { messages } = (await (await fetch(`${emulator.endpoint}/_fauxqs/queues/${name}`)).json()) as {
+    messages: Record<'ready' | 'inflight' | 'delayed', unknown[]>;
+  };
   return { ready: messages.ready.length, inflight: messages.inflight.length, delayed: messages.delayed.length };
 }
 
@@ -111,7 +138,8 @@ async function consumeAll(sqs: SQSClient, url: string, max = 10): Promise<Messag
   return deliveries;
 }
 
-const bodies = (n: number, prefix = 'm') => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+const bodies = (n: number, prefix = 'm') =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
 const timesEach = (messages: readonly Message[]) => {
   const times = new Map<string, number>();
   for (const m of messages) times.set(m.Body as string, (times.get(m.Body as string) ?? 0) + 1);
@@ -142,7 +170,11 @@ describe('retention', () => {
     await send(first.sqs, url, bodies(15));
     await send(first.sqs, keeper, ['stays']);
     clock.advance(61_000);
-    await waitFor(async () => ((await held(first.emulator, 'forgotten')).ready === 0 ? true : undefined), 3_000, 'the sweep');
+    await waitFor(
+      async () => ((await held(first.emulator, 'forgotten')).ready === 0 ? true : undefined),
+      3_000,
+      'the sweep',
+    );
     expect(await held(first.emulator, 'kept')).toEqual({ ready: 1, inflight: 0, delayed: 0 });
     await stop(first);
 
@@ -164,7 +196,13 @@ describe('retention', () => {
     await send(first.sqs, queue.url, ['doomed']);
     const [received] = await receive(first.sqs, queue.url);
     const sentAt = received?.Attributes?.SentTimestamp;
-    await first.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue.url, ReceiptHandle: received?.ReceiptHandle, VisibilityTimeout: 0 }));
+    await first.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queue.url,
+        ReceiptHandle: received?.ReceiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
     clock.advance(100_000); // it has waited 100 s in its queue when the next receive moves it
     expect(await receive(first.sqs, queue.url)).toEqual([]);
     expect(await held(first.emulator, 'stage-dlq')).toEqual({ ready: 1, inflight: 0, delayed: 0 });
@@ -176,7 +214,13 @@ describe('retention', () => {
     const [dead] = await receive(second.sqs, dlq.url);
     expect(dead?.Body).toBe('doomed');
     expect(dead?.Attributes?.SentTimestamp).toBe(sentAt);
-    await second.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: dlq.url, ReceiptHandle: dead?.ReceiptHandle, VisibilityTimeout: 0 }));
+    await second.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: dlq.url,
+        ReceiptHandle: dead?.ReceiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
     // 121 s after it was sent, 21 s after the move: gone from a DLQ that keeps messages 120 s.
     restartClock.advance(21_000);
     expect(await receive(second.sqs, dlq.url)).toEqual([]);
@@ -236,7 +280,11 @@ describe('chaos: duplicate', () => {
     await send(first.sqs, url, sent);
     const originals = [...(await receive(first.sqs, url))];
     expect(originals).toHaveLength(5);
-    await waitFor(async () => ((await held(first.emulator, 'durable')).ready === 5 ? true : undefined), LAG_MS + 1000, 'the copies');
+    await waitFor(
+      async () => ((await held(first.emulator, 'durable')).ready === 5 ? true : undefined),
+      LAG_MS + 1000,
+      'the copies',
+    );
     await stop(first);
 
     const second = await start({ dataDir: data.path });
@@ -245,7 +293,13 @@ describe('chaos: duplicate', () => {
     expect(copies.some((m) => originals.some((o) => o.MessageId === m.MessageId))).toBe(false);
 
     second.emulator.setQueueChaos({ durable: { duplicate: 1, reorder: 0 } });
-    await second.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: copies[0]?.ReceiptHandle, VisibilityTimeout: 0 }));
+    await second.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: url,
+        ReceiptHandle: copies[0]?.ReceiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
     await send(second.sqs, url, ['after']);
     expect((await receive(second.sqs, url)).length).toBe(2); // leaves copies behind …
     await second.sqs.send(new PurgeQueueCommand({ QueueUrl: url }));

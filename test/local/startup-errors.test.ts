@@ -8,7 +8,7 @@ import { freePort, startFailing, tempDir } from '../support/runtime-process.ts';
 const dir = tempDir();
 afterAll(() => dir.remove());
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
@@ -36,9 +36,17 @@ describe('npm start refuses', () => {
   it('a data directory inside a file, naming the file', async () => {
     const file = join(dir.path, 'a-file');
     writeFileSync(file, 'not a directory');
-    const { code, output } = await startFailing({ CONVEYOR_PORT: String(await freePort()), CONVEYOR_DATA_DIR: join(file, 'data') });
+    const { code, output } = await startFailing({
+      CONVEYOR_PORT: String(await freePort()),
+      CONVEYOR_DATA_DIR: join(file, 'data'),
+    });
     expect(code).toBe(1);
-    expectOneCleanLine(output, new RegExp(`cannot use data dir ${escape(join(file, 'data'))}: ${escape(file)} is a file, not a directory; set CONVEYOR_DATA_DIR`));
+    expectOneCleanLine(
+      output,
+      new RegExp(
+        `cannot use data dir ${escapeRegExp(join(file, 'data'))}: ${escapeRegExp(file)} is a file, not a directory; set CONVEYOR_DATA_DIR`,
+      ),
+    );
   });
 
   it('a data directory that is a file, saying so (not EEXIST)', async () => {
@@ -46,14 +54,27 @@ describe('npm start refuses', () => {
     writeFileSync(file, 'not a directory');
     const { code, output } = await startFailing({ CONVEYOR_PORT: String(await freePort()), CONVEYOR_DATA_DIR: file });
     expect(code).toBe(1);
-    expectOneCleanLine(output, new RegExp(`cannot use data dir ${escape(file)}: ${escape(file)} is a file, not a directory; set CONVEYOR_DATA_DIR`));
+    expectOneCleanLine(
+      output,
+      new RegExp(
+        `cannot use data dir ${escapeRegExp(file)}: ${escapeRegExp(file)} is a file, not a directory; set CONVEYOR_DATA_DIR`,
+      ),
+    );
   });
 
   it.each([
     [{ CONVEYOR_PORT: 'eighty' }, [], /CONVEYOR_PORT must be a port number from 0 to 65535, got "eighty"/],
-    [{ CONVEYOR_CHAOS: 'picking:lots' }, [], /CONVEYOR_CHAOS: "picking:lots": probability must be a number from 0 to 1/],
+    [
+      { CONVEYOR_CHAOS: 'picking:lots' },
+      [],
+      /CONVEYOR_CHAOS: "picking:lots": probability must be a number from 0 to 1/,
+    ],
     [{ CONVEYOR_CHAOS: 'boxing:0.1' }, [], /unknown stage "boxing"/],
-    [{ CONVEYOR_TOPOLOGY: '{"stages":{"packing":{"batchSize":50,"maxBatchingWindowSeconds":0}}}' }, [], /stages\.packing\.batchSize 50 needs maxBatchingWindowSeconds ≥ 1/],
+    [
+      { CONVEYOR_TOPOLOGY: '{"stages":{"packing":{"batchSize":50,"maxBatchingWindowSeconds":0}}}' },
+      [],
+      /stages\.packing\.batchSize 50 needs maxBatchingWindowSeconds ≥ 1/,
+    ],
     [{ CONVEYOR_TOPOLOGY: '{nope' }, [], /CONVEYOR_TOPOLOGY.*is not valid JSON/s],
     [{ CONVEYOR_LOG_LEVEL: 'loud' }, [], /CONVEYOR_LOG_LEVEL must be one of debug, info, warn, error, silent/],
     [{}, ['--in-memory', '--reset'], /choose one/],

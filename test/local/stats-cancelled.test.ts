@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { RuntimeStats } from '../../lib/local/stats.ts';
 import { MemoryPipeline } from '../support/memory-pipeline.ts';
 
-const seeded = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+const seeded = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 
 describe('local stats and cancelled orders', () => {
   it('count each cancellation once, out of in flight or out of dead-lettered, as the ledger does', async () => {

@@ -11,7 +11,16 @@ import type { OrderTrace } from '../../lib/operations/order-trace.ts';
 import { CHAOS_REASON } from '../../lib/runtime/chaos.ts';
 import { loadTopology } from '../../lib/topology/index.ts';
 import { runChild } from '../cli/support.ts';
-import { getJson, makeOrders, postOrders, startRuntime, submitAll, tempDir, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  makeOrders,
+  postOrders,
+  startRuntime,
+  submitAll,
+  tempDir,
+  waitFor,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 const WAREHOUSE = 'wh-1';
 const STAGES = loadTopology({ warehouses: [WAREHOUSE] }).pipelines[0]!.stages.map((s) => s.name);
@@ -21,7 +30,10 @@ const dir = tempDir();
 const env = {
   CONVEYOR_DATA_DIR: dir.path,
   CONVEYOR_LOG_LEVEL: 'info',
-  CONVEYOR_TOPOLOGY: JSON.stringify({ warehouses: [WAREHOUSE], stages: { [FAILING]: { backoff: { baseSeconds: 1, capSeconds: 1 } } } }),
+  CONVEYOR_TOPOLOGY: JSON.stringify({
+    warehouses: [WAREHOUSE],
+    stages: { [FAILING]: { backoff: { baseSeconds: 1, capSeconds: 1 } } },
+  }),
   CONVEYOR_CHAOS: `${FAILING}:0.5`,
 };
 let runtime: RuntimeProcess;
@@ -34,7 +46,11 @@ afterAll(async () => {
 });
 
 const cli = (args: string[]) => runChild([...args, '--url', runtime.url]);
-const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 describe('tracing and listing orders on the local runtime', () => {
   let traced = '';
@@ -45,7 +61,9 @@ describe('tracing and listing orders on the local runtime', () => {
     await submitAll(runtime.url, orders);
     const records = await waitFor(
       async () => {
-        const all = await Promise.all(orders.map(async (o) => (await getJson(`${runtime.url}/orders/${o.orderId}`)).body));
+        const all = await Promise.all(
+          orders.map(async (o) => (await getJson(`${runtime.url}/orders/${o.orderId}`)).body),
+        );
         return all.every((r) => r.status === 'delivered' || r.status === 'dead-lettered') ? all : undefined;
       },
       90_000,
@@ -53,26 +71,42 @@ describe('tracing and listing orders on the local runtime', () => {
       500,
     );
     const delivered = records.filter((r) => r.status === 'delivered').map((r) => r.orderId as string);
-    const traces = await Promise.all(delivered.map(async (id) => (await getJson(`${runtime.url}/api/orders/${id}/trace`)).body as OrderTrace));
+    const traces = await Promise.all(
+      delivered.map(async (id) => (await getJson(`${runtime.url}/api/orders/${id}/trace`)).body as OrderTrace),
+    );
     traced = traces.find((t) => t.entries.some((e) => e.type === 'log' && e.receiveCount !== undefined))?.orderId ?? '';
-    expect(traced, 'a delivered order that failed on the way (each failed with probability ½ per receive)').not.toBe('');
+    expect(traced, 'a delivered order that failed on the way (each failed with probability ½ per receive)').not.toBe(
+      '',
+    );
 
     const run = await cli(['trace', traced, '--json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const trace = JSON.parse(run.stdout) as OrderTrace;
     expect(trace.record).toMatchObject({ orderId: traced, status: 'delivered', warehouseId: WAREHOUSE });
-    for (const stage of STAGES) expect(trace.entries.some((e) => (e.type === 'history' ? e.by : e.source) === stage), `an entry from ${stage}`).toBe(true);
+    for (const stage of STAGES)
+      expect(
+        trace.entries.some((e) => (e.type === 'history' ? e.by : e.source) === stage),
+        `an entry from ${stage}`,
+      ).toBe(true);
     const failures = trace.entries.filter((e) => e.type === 'log' && e.receiveCount !== undefined);
     expect(failures.length).toBeGreaterThan(0);
-    for (const failure of failures) expect(failure).toMatchObject({ type: 'log', source: FAILING, receiveCount: expect.any(Number), reason: expect.stringContaining(CHAOS_REASON) });
+    for (const failure of failures)
+      expect(failure).toMatchObject({
+        type: 'log',
+        source: FAILING,
+        receiveCount: expect.any(Number),
+        reason: expect.stringContaining(CHAOS_REASON),
+      });
     expect(trace.entries.map((e) => e.at)).toEqual(trace.entries.map((e) => e.at).sort());
     expect(trace.logs.source).toContain('data directory');
 
     const text = await cli(['trace', traced]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`order ${traced} · ${WAREHOUSE} · delivered`);
-    expect(text.stdout).toMatch(new RegExp(`${FAILING}\\s+\\S.*receive 1 · retry in \\d+ s · reason: ${CHAOS_REASON.replace(/[()]/g, '\\$&')}`));
+    expect(text.stdout).toMatch(
+      new RegExp(`${FAILING}\\s+\\S.*receive 1 · retry in \\d+ s · reason: ${CHAOS_REASON.replace(/[()]/g, '\\$&')}`),
+    );
   }, 150_000);
 
   it('conveyor orders list --status cancelled: the order cancelled while its stage was paused, with who cancelled it', async () => {
@@ -85,7 +119,15 @@ describe('tracing and listing orders on the local runtime', () => {
     const run = await cli(['orders', 'list', '--status', 'cancelled', '--since', '1h', '--json']);
     expect(run.code).toBe(0);
     const listed = JSON.parse(run.stdout) as ListedOrders;
-    expect(listed.orders).toEqual([expect.objectContaining({ orderId: 'cancelled-0', warehouseId: WAREHOUSE, status: 'cancelled', stage: STAGES[0], by: expect.any(String) })]);
+    expect(listed.orders).toEqual([
+      expect.objectContaining({
+        orderId: 'cancelled-0',
+        warehouseId: WAREHOUSE,
+        status: 'cancelled',
+        stage: STAGES[0],
+        by: expect.any(String),
+      }),
+    ]);
     const none = await cli(['orders', 'list', '--status', 'purged']);
     expect(none.stdout).toContain('no purged orders');
   }, 60_000);

@@ -9,7 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectDeliveredOnce } from '../support/orders-check.ts';
 import { copyProject, type ProjectCopy } from '../support/project-copy.ts';
-import { getJson, makeOrders, startRuntime, submitAll, waitFor, type RuntimeProcess } from '../support/runtime-process.ts';
+import {
+  getJson,
+  makeOrders,
+  startRuntime,
+  submitAll,
+  waitFor,
+  type RuntimeProcess,
+} from '../support/runtime-process.ts';
 
 /** The business function edited: the pick wave id every picked order records. */
 const EDITED = 'lib/domain/picking.ts';
@@ -42,7 +49,12 @@ async function waveIds(orderIds: readonly string[]): Promise<string[]> {
 
 async function deliver(orderIds: readonly string[]): Promise<void> {
   await waitFor(
-    async () => ((await Promise.all(orderIds.map(async (id) => (await getJson(`${runtime.url}/orders/${id}`)).body.status))).every((s) => s === 'delivered') ? true : undefined),
+    async () =>
+      (await Promise.all(orderIds.map(async (id) => (await getJson(`${runtime.url}/orders/${id}`)).body.status))).every(
+        (s) => s === 'delivered',
+      )
+        ? true
+        : undefined,
     60_000,
     `${orderIds.length} deliveries`,
   );
@@ -50,7 +62,11 @@ async function deliver(orderIds: readonly string[]): Promise<void> {
 
 async function setPicking(action: 'pause' | 'resume'): Promise<void> {
   for (const warehouse of ['wh-1', 'wh-2']) {
-    const response = await fetch(`${runtime.url}/api/stages/${warehouse}/picking/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const response = await fetch(`${runtime.url}/api/stages/${warehouse}/picking/${action}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(response.status).toBe(200);
   }
 }
@@ -76,7 +92,11 @@ describe('npm start -- --watch', () => {
     const old = await codeOf('wh-1/picking');
     const original = readFileSync(copy.file(EDITED), 'utf8');
     writeFileSync(copy.file(EDITED), editWaveId(original, marker));
-    await waitFor(async () => ((await codeOf('wh-1/picking')) !== old ? true : undefined), 30_000, 'the picking function to get the new code');
+    await waitFor(
+      async () => ((await codeOf('wh-1/picking')) !== old ? true : undefined),
+      30_000,
+      'the picking function to get the new code',
+    );
     expect(await codeOf('wh-2/picking')).toBe(await codeOf('wh-1/picking'));
     await setPicking('resume');
 
@@ -100,7 +120,11 @@ describe('npm start -- --watch', () => {
 
     const fixed = `HOT-${randomUUID().slice(0, 8)}`;
     writeFileSync(copy.file(EDITED), source.replace(/return "HOT-[0-9a-f]{8}";/, `return ${JSON.stringify(fixed)};`));
-    await waitFor(async () => ((await codeOf('wh-1/picking')) !== running ? true : undefined), 30_000, 'the fixed code');
+    await waitFor(
+      async () => ((await codeOf('wh-1/picking')) !== running ? true : undefined),
+      30_000,
+      'the fixed code',
+    );
     const after = makeOrders('after-fix', 4);
     await submitAll(runtime.url, after);
     await deliver(after.map((o) => o.orderId));

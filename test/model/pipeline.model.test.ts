@@ -101,11 +101,13 @@ class Submit implements fc.AsyncCommand<Model, Real> {
         if (known !== undefined) expect(variant, `${this.id}: accepted with two contents`).toBe(known);
         model.accepted.set(this.id, variant);
       }
-      if (statusCode === 409 && known !== undefined) expect(variant, `${this.id}: 409 for the accepted contents`).not.toBe(known);
+      if (statusCode === 409 && known !== undefined)
+        expect(variant, `${this.id}: 409 for the accepted contents`).not.toBe(known);
     });
     await checkStatuses(real);
   }
-  toString = () => `submit(${this.id}, v${this.variant}${this.concurrent !== null ? ` ∥ v${this.concurrent}` : ''}${this.crashAfter !== null ? `, crash@${this.crashAfter}` : ''})`;
+  toString = () =>
+    `submit(${this.id}, v${this.variant}${this.concurrent !== null ? ` ∥ v${this.concurrent}` : ''}${this.crashAfter !== null ? `, crash@${this.crashAfter}` : ''})`;
 }
 
 class Poll implements fc.AsyncCommand<Model, Real> {
@@ -126,7 +128,8 @@ class Poll implements fc.AsyncCommand<Model, Real> {
     await Promise.all(polls);
     await checkStatuses(real);
   }
-  toString = () => `poll(${this.stage}, ${this.max}${this.crashAfter !== null ? `, crash@${this.crashAfter}` : ''}${this.twice ? ', ×2 at once' : ''})`;
+  toString = () =>
+    `poll(${this.stage}, ${this.max}${this.crashAfter !== null ? `, crash@${this.crashAfter}` : ''}${this.twice ? ', ×2 at once' : ''})`;
 }
 
 class Advance implements fc.AsyncCommand<Model, Real> {
@@ -163,13 +166,32 @@ class Audit implements fc.AsyncCommand<Model, Real> {
   toString = () => 'audit()';
 }
 
-const submit = fc.tuple(fc.constantFrom(...IDS), fc.nat(1), fc.option(fc.nat(1)), fc.option(fc.nat(6))).map(([id, v, c, crash]) => new Submit(id, v, c, crash));
+const submit = fc
+  .tuple(fc.constantFrom(...IDS), fc.nat(1), fc.option(fc.nat(1)), fc.option(fc.nat(6)))
+  .map(([id, v, c, crash]) => new Submit(id, v, c, crash));
 const poll = fc
-  .tuple(fc.constantFrom(...STAGE_KEYS), fc.integer({ min: 1, max: 10 }), fc.option(fc.nat(8), { freq: 3 }), fc.boolean())
+  .tuple(
+    fc.constantFrom(...STAGE_KEYS),
+    fc.integer({ min: 1, max: 10 }),
+    fc.option(fc.nat(8), { freq: 3 }),
+    fc.boolean(),
+  )
   .map(([s, max, crash, twice]) => new Poll(s, max, crash, twice));
 const advance = fc.constantFrom(500, 5_000, 60_000, 400_000).map((ms) => new Advance(ms));
 /** Weighted by repetition: mostly submissions, invocations and time passing. */
-const commands = [submit, submit, submit, poll, poll, poll, poll, advance, advance, fc.constantFrom(...STAGE_KEYS).map((s) => new Redrive(s)), fc.constant(new Audit())];
+const commands = [
+  submit,
+  submit,
+  submit,
+  poll,
+  poll,
+  poll,
+  poll,
+  advance,
+  advance,
+  fc.constantFrom(...STAGE_KEYS).map((s) => new Redrive(s)),
+  fc.constant(new Audit()),
+];
 
 /** The end: every queue drained and audited. */
 async function checkSettled(model: Model, real: Real): Promise<void> {
@@ -187,12 +209,15 @@ async function checkSettled(model: Model, real: Real): Promise<void> {
     }
     // One accepted content per id: everything ever queued for it carries the accepted items.
     const queued = pipeline.sqs.sent.map((s) => JSON.parse(s.body)).filter((b) => b?.order?.orderId === id);
-    for (const body of queued) expect(body.order.items, `${id} was queued with other contents`).toEqual(VARIANTS[variant]);
+    for (const body of queued)
+      expect(body.order.items, `${id} was queued with other contents`).toEqual(VARIANTS[variant]);
   }
   for (const [id, times] of pipeline.completions) expect(times, `${id} delivered ${times} times`).toBe(1);
   const totals = await pipeline.ledger.totals();
   expect(totals.inFlight, 'orders in flight with every queue empty').toBe(0);
-  expect(totals.accepted).toBe(totals.delivered + totals.deadLettered + totals.cancelled + totals.purged + totals.inFlight);
+  expect(totals.accepted).toBe(
+    totals.delivered + totals.deadLettered + totals.cancelled + totals.purged + totals.inFlight,
+  );
   // The listing index holds exactly the orders that ended dead-lettered (and nothing delivered), whatever the crashes and redrives.
   const listed = await listOrders(pipeline.table, ORDER_STATUS_LABELS, { states: LISTED_STATES, limit: MAX_LISTED });
   const dead: string[] = [];
@@ -204,28 +229,33 @@ async function checkSettled(model: Model, real: Real): Promise<void> {
 describe('the ledger and the stage runtime, as a model', () => {
   it('keep every promise under any interleaving, crash, duplicate, reordering and stale read', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 80, size: '+1' }), world, fc.integer(), async (cmds, w, seed) => {
-        let state = seed | 0;
-        // A seeded generator (mulberry32): the pipeline's randomness replays with the counterexample.
-        const random = () => {
-          state = (state + 0x6d2b79f5) | 0;
-          let t = Math.imul(state ^ (state >>> 15), 1 | state);
-          t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-          return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-        };
-        const pipeline = new MemoryPipeline({
-          random,
-          topology: topologyWith(w.maxReceiveCount),
-          stale: { probability: w.stale, maxLag: 8 },
-          sqs: { duplicate: w.duplicate, reorder: w.reorder },
-          failProbability: w.failProbability,
-          rejectSuffix: '-bad',
-        });
-        const model: Model = { accepted: new Map(), plain: new Map() };
-        const real: Real = { pipeline, furthest: new Map() };
-        await fc.asyncModelRun(() => ({ model, real }), cmds);
-        await checkSettled(model, real);
-      }),
+      fc.asyncProperty(
+        fc.commands(commands, { maxCommands: 80, size: '+1' }),
+        world,
+        fc.integer(),
+        async (cmds, w, seed) => {
+          let state = seed | 0;
+          // A seeded generator (mulberry32): the pipeline's randomness replays with the counterexample.
+          const random = () => {
+            state = (state + 0x6d2b79f5) | 0;
+            let t = Math.imul(state ^ (state >>> 15), 1 | state);
+            t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+            return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+          };
+          const pipeline = new MemoryPipeline({
+            random,
+            topology: topologyWith(w.maxReceiveCount),
+            stale: { probability: w.stale, maxLag: 8 },
+            sqs: { duplicate: w.duplicate, reorder: w.reorder },
+            failProbability: w.failProbability,
+            rejectSuffix: '-bad',
+          });
+          const model: Model = { accepted: new Map(), plain: new Map() };
+          const real: Real = { pipeline, furthest: new Map() };
+          await fc.asyncModelRun(() => ({ model, real }), cmds);
+          await checkSettled(model, real);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -30,7 +30,9 @@ describe('backoffSeconds', () => {
   });
 
   it('never exceeds the 12-hour SQS visibility limit, less the margin kept for the time a record was held', () => {
-    expect(backoffSeconds(60, { baseSeconds: 40_000, capSeconds: 43_200 }, () => 0.9999999)).toBe(SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS);
+    expect(backoffSeconds(60, { baseSeconds: 40_000, capSeconds: 43_200 }, () => 0.9999999)).toBe(
+      SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS,
+    );
   });
 
   it('treats a missing or nonsense receive count as the first receive', () => {

@@ -4,7 +4,10 @@ import { tracingAttributes } from '../../lib/runtime/attributes.ts';
 
 describe('chunkBySize', () => {
   it('puts at most 10 entries in a call', () => {
-    const chunks = chunkBySize(Array.from({ length: 25 }, (_, i) => i), () => 100);
+    const chunks = chunkBySize(
+      Array.from({ length: 25 }, (_, i) => i),
+      () => 100,
+    );
     expect(chunks.map((c) => c.length)).toEqual([10, 10, 5]);
     expect(chunks.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });

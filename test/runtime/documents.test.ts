@@ -26,7 +26,12 @@ const extract: StageDefinition<{ document: Document }, { words: string[] }> = {
   stage: 'extract',
   input: z.looseObject({ document: Document }),
   identify,
-  process: (batch) => batch.map((m) => (m.document.text === '' ? reject('nothing to extract from an empty document') : succeed({ words: m.document.text.toLowerCase().split(/\W+/).filter(Boolean) }))),
+  process: (batch) =>
+    batch.map((m) =>
+      m.document.text === ''
+        ? reject('nothing to extract from an empty document')
+        : succeed({ words: m.document.text.toLowerCase().split(/\W+/).filter(Boolean) }),
+    ),
   summarize: (value) => ({ words: value.words.length }),
 };
 const index: StageDefinition<Extracted, { terms: number }> = {
@@ -58,8 +63,13 @@ const noMetrics = { addMetric() {}, publishStoredMetrics() {} } as never;
 describe('a pipeline of documents through the order pipeline’s core', () => {
   it('extracts, indexes and records each document once, and dead-letters the one it cannot extract', async () => {
     const sqs = new MemorySqs(() => Date.now());
-    for (const name of ['extract', 'index', 'extract-dlq', 'index-dlq']) sqs.createQueue(url(name), { visibilityTimeoutSeconds: 30 });
-    const ledger = new OrderLedger(new MemoryTable(), { accepted: 'received', waitingIn: (stage) => `waiting to ${stage}`, completed: 'indexed' });
+    for (const name of ['extract', 'index', 'extract-dlq', 'index-dlq'])
+      sqs.createQueue(url(name), { visibilityTimeoutSeconds: 30 });
+    const ledger = new OrderLedger(new MemoryTable(), {
+      accepted: 'received',
+      waitingIn: (stage) => `waiting to ${stage}`,
+      completed: 'indexed',
+    });
     const deps = { ledger, queues: new SqsQueues(sqs.client), logger: silent, metrics: noMetrics };
     const handlers = {
       extract: createStageHandler(extract, { ...deps, config: config('extract', 1, 'index') }),
@@ -70,19 +80,36 @@ describe('a pipeline of documents through the order pipeline’s core', () => {
       { docId: 'd-2', collection: 'library', text: 'jumps over the lazy dog, the end' },
       { docId: 'd-3', collection: 'library', text: '' },
     ];
-    await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: url('extract'), Entries: documents.map((document, i) => ({ Id: String(i), MessageBody: JSON.stringify({ document }) })) }));
+    await sqs.client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url('extract'),
+        Entries: documents.map((document, i) => ({ Id: String(i), MessageBody: JSON.stringify({ document }) })),
+      }),
+    );
     const run = async (stage: 'extract' | 'index') => {
-      const { Messages = [] } = (await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: url(stage), MaxNumberOfMessages: 10 }))) as { Messages?: Message[] };
+      const { Messages = [] } = (await sqs.client.send(
+        new ReceiveMessageCommand({ QueueUrl: url(stage), MaxNumberOfMessages: 10 }),
+      )) as { Messages?: Message[] };
       const records = Messages.map((m) => toSqsRecord(m, `arn:aws:sqs:us-east-1:0:${stage}`, 'us-east-1'));
-      return handlers[stage]({ Records: records }, createLambdaContext({ functionName: stage, timeoutSeconds: 30, memoryMb: 128, region: 'us-east-1' }));
+      return handlers[stage](
+        { Records: records },
+        createLambdaContext({ functionName: stage, timeoutSeconds: 30, memoryMb: 128, region: 'us-east-1' }),
+      );
     };
 
     expect((await run('extract')).batchItemFailures).toEqual([]);
     expect((await run('index')).batchItemFailures).toEqual([]);
 
     expect(await ledger.read('d-1')).toMatchObject({ status: 'indexed', stage: 'index', delivery: { terms: 4 } });
-    expect((await ledger.read('d-2'))?.history.map((h) => `${h.by}:${h.status}`)).toEqual(['extract:waiting to index', 'index:indexed']);
-    expect(await ledger.read('d-3')).toMatchObject({ status: 'dead-lettered', stage: 'extract', reason: 'nothing to extract from an empty document' });
+    expect((await ledger.read('d-2'))?.history.map((h) => `${h.by}:${h.status}`)).toEqual([
+      'extract:waiting to index',
+      'index:indexed',
+    ]);
+    expect(await ledger.read('d-3')).toMatchObject({
+      status: 'dead-lettered',
+      stage: 'extract',
+      reason: 'nothing to extract from an empty document',
+    });
     expect(sqs.messages(url('extract-dlq')).map((m) => JSON.parse(m.Body).document.docId)).toEqual(['d-3']);
   });
 });

@@ -11,13 +11,23 @@ describe('sendMessages', () => {
     const sqs = mockClient(SQSClient);
     sqs
       .on(SendMessageBatchCommand)
-      .resolvesOnce({ Successful: [{ Id: '0', MessageId: 'm-a', MD5OfMessageBody: '' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }] })
+      .resolvesOnce({
+        Successful: [{ Id: '0', MessageId: 'm-a', MD5OfMessageBody: '' }],
+        Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }],
+      })
       .resolvesOnce({ Successful: [{ Id: '0', MessageId: 'm-b', MD5OfMessageBody: '' }], Failed: [] });
 
-    const { sent, unsent } = await sendMessages(new SQSClient({}), 'https://sqs.test/q', [message('a'), message('b')], { retryDelayMs: 1 });
+    const { sent, unsent } = await sendMessages(new SQSClient({}), 'https://sqs.test/q', [message('a'), message('b')], {
+      retryDelayMs: 1,
+    });
 
     expect(unsent).toEqual(new Map());
-    expect(sent).toEqual(new Map([['a', 'm-a'], ['b', 'm-b']]));
+    expect(sent).toEqual(
+      new Map([
+        ['a', 'm-a'],
+        ['b', 'm-b'],
+      ]),
+    );
     const calls = sqs.commandCalls(SendMessageBatchCommand);
     expect(calls).toHaveLength(2);
     expect(calls[1]?.args[0].input.Entries?.map((e) => e.MessageBody)).toEqual([message('b').body]);
@@ -28,7 +38,10 @@ describe('sendMessages', () => {
     const sqs = mockClient(SQSClient);
     sqs.on(SendMessageBatchCommand).rejects(new Error('socket hang up'));
 
-    const { sent, unsent } = await sendMessages(new SQSClient({}), 'https://sqs.test/q', [message('a')], { attempts: 3, retryDelayMs: 1 });
+    const { sent, unsent } = await sendMessages(new SQSClient({}), 'https://sqs.test/q', [message('a')], {
+      attempts: 3,
+      retryDelayMs: 1,
+    });
 
     expect(sent.size).toBe(0);
     expect(unsent).toEqual(new Map([['a', 'socket hang up']]));
@@ -38,7 +51,10 @@ describe('sendMessages', () => {
 
   it('does not retry an entry SQS refused as the sender’s fault (it would fail again)', async () => {
     const sqs = mockClient(SQSClient);
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true, Message: 'bad' }] });
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [],
+      Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true, Message: 'bad' }],
+    });
 
     const { unsent } = await sendMessages(new SQSClient({}), 'https://sqs.test/q', [message('a')], { retryDelayMs: 1 });
 

@@ -17,7 +17,9 @@ import { context, enqueue, order, pickingMessage, receive } from '../support/ord
 
 let aws: LocalAws;
 beforeAll(async () => {
-  aws = await startLocalAws({ stages: { picking: { maxReceiveCount: 2, backoff: { baseSeconds: 1, capSeconds: 1 } } } });
+  aws = await startLocalAws({
+    stages: { picking: { maxReceiveCount: 2, backoff: { baseSeconds: 1, capSeconds: 1 } } },
+  });
 });
 afterAll(() => aws?.stop());
 beforeEach(() => aws.purgeAll());
@@ -26,20 +28,36 @@ const picking = () => aws.stage('wh-1', 'picking');
 const packing = () => aws.stage('wh-1', 'packing');
 
 /** The picking stage, with the outcome of some orders replaced. */
-function pickingHandler(overrides: Record<string, Outcome<PickList>> = {}, options: Partial<StageRuntimeOptions> = {}, process?: (batch: readonly PickingInput[]) => Promise<Outcome<PickList>[]>) {
+function pickingHandler(
+  overrides: Record<string, Outcome<PickList>> = {},
+  options: Partial<StageRuntimeOptions> = {},
+  process?: (batch: readonly PickingInput[]) => Promise<Outcome<PickList>[]>,
+) {
   return createStageHandler(
-    { ...pickingStage, process: process ?? ((batch) => planPickWave(batch).map((outcome, i) => overrides[(batch[i] as PickingInput).order.orderId] ?? outcome)) },
+    {
+      ...pickingStage,
+      process:
+        process ??
+        ((batch) =>
+          planPickWave(batch).map((outcome, i) => overrides[(batch[i] as PickingInput).order.orderId] ?? outcome)),
+    },
     { config: aws.stageConfig('wh-1', 'picking'), queues: new SqsQueues(aws.sqs), ledger: aws.ledger, ...options },
   );
 }
 
-const attribute = (m: { MessageAttributes?: Record<string, { StringValue?: string }> }, name: string) => m.MessageAttributes?.[name]?.StringValue;
-const idsOf = (records: SQSRecord[], orderIds: string[]) => records.filter((r) => orderIds.includes(JSON.parse(r.body).order?.orderId)).map((r) => r.messageId);
+const attribute = (m: { MessageAttributes?: Record<string, { StringValue?: string }> }, name: string) =>
+  m.MessageAttributes?.[name]?.StringValue;
+const idsOf = (records: SQSRecord[], orderIds: string[]) =>
+  records.filter((r) => orderIds.includes(JSON.parse(r.body).order?.orderId)).map((r) => r.messageId);
 
 describe('stage runtime', () => {
   it('forwards every result to the next stage in batches, keeps the tracing attributes and records the transition', async () => {
     const orders = Array.from({ length: 25 }, (_, i) => order(i));
-    await enqueue(aws.sqs, picking().queueUrl, orders.map((o) => pickingMessage(o)));
+    await enqueue(
+      aws.sqs,
+      picking().queueUrl,
+      orders.map((o) => pickingMessage(o)),
+    );
     const records = await receive(aws.sqs, picking());
     expect(records).toHaveLength(25);
 
@@ -57,15 +75,29 @@ describe('stage runtime', () => {
     const status = await aws.ledger.read('order-3');
     expect(status?.status).toBe('packing');
     expect(status?.stage).toBe('packing');
-    expect(status?.history.at(-1)).toMatchObject({ status: 'packing', by: 'picking', detail: { waveId: body.picking.waveId } });
+    expect(status?.history.at(-1)).toMatchObject({
+      status: 'packing',
+      by: 'picking',
+      detail: { waveId: body.picking.waveId },
+    });
   });
 
   it('reports only the failed records, and holds them back for the backoff before they return', async () => {
     const orders = [order(101), order(102), order(103)];
-    await enqueue(aws.sqs, picking().queueUrl, orders.map((o) => pickingMessage(o)));
+    await enqueue(
+      aws.sqs,
+      picking().queueUrl,
+      orders.map((o) => pickingMessage(o)),
+    );
     const records = await receive(aws.sqs, picking());
 
-    const settlement = await invokeAndSettle(aws.sqs, picking().queueUrl, records, pickingHandler({ 'order-102': retry('warehouse scanner offline') }), context());
+    const settlement = await invokeAndSettle(
+      aws.sqs,
+      picking().queueUrl,
+      records,
+      pickingHandler({ 'order-102': retry('warehouse scanner offline') }),
+      context(),
+    );
 
     expect(settlement.kind).toBe('partial');
     if (settlement.kind !== 'partial') return;
@@ -98,13 +130,25 @@ describe('stage runtime', () => {
     expect(attribute(dead!, 'conveyor.stage')).toBe('wh-1/picking');
     expect(attribute(dead!, 'orderId')).toBe('order-107');
     const status = await aws.ledger.read('order-107');
-    expect(status).toMatchObject({ status: 'dead-lettered', stage: 'picking', reason: 'scanner offline (gave up after 2 attempts)' });
+    expect(status).toMatchObject({
+      status: 'dead-lettered',
+      stage: 'picking',
+      reason: 'scanner offline (gave up after 2 attempts)',
+    });
   });
 
   it('sends poison straight to the dead-letter queue with the reason, and never retries it', async () => {
     const wrongWarehouse = pickingMessage(order(109, 'wh-2'));
-    const badItems = { ...pickingMessage(order(108)), order: { ...order(108), items: [{ sku: 'SKU-1', quantity: 0 }] } };
-    await enqueue(aws.sqs, picking().queueUrl, ['{"truncated": ', badItems, wrongWarehouse, pickingMessage(order(110))], (b) => (typeof b === 'string' ? 'order-77' : (b as PickingInput).order.orderId));
+    const badItems = {
+      ...pickingMessage(order(108)),
+      order: { ...order(108), items: [{ sku: 'SKU-1', quantity: 0 }] },
+    };
+    await enqueue(
+      aws.sqs,
+      picking().queueUrl,
+      ['{"truncated": ', badItems, wrongWarehouse, pickingMessage(order(110))],
+      (b) => (typeof b === 'string' ? 'order-77' : (b as PickingInput).order.orderId),
+    );
     const records = await receive(aws.sqs, picking());
 
     const settlement = await invokeAndSettle(aws.sqs, picking().queueUrl, records, pickingHandler(), context());
@@ -124,7 +168,10 @@ describe('stage runtime', () => {
 
   it('dead-letters a permanent business failure on its first receive', async () => {
     await enqueue(aws.sqs, picking().queueUrl, [pickingMessage(order(111)), pickingMessage(order(112))]);
-    const response = await pickingHandler({ 'order-111': reject('SKU-3 is discontinued') })({ Records: await receive(aws.sqs, picking()) }, context());
+    const response = await pickingHandler({ 'order-111': reject('SKU-3 is discontinued') })(
+      { Records: await receive(aws.sqs, picking()) },
+      context(),
+    );
 
     expect(response.batchItemFailures).toEqual([]);
     const [dead] = await aws.drain(picking().deadLetterQueueUrl);
@@ -163,14 +210,20 @@ describe('stage runtime', () => {
   });
 
   it('retries the whole batch when the business function throws', async () => {
-    await enqueue(aws.sqs, picking().queueUrl, [order(140), order(141)].map((o) => pickingMessage(o)));
+    await enqueue(
+      aws.sqs,
+      picking().queueUrl,
+      [order(140), order(141)].map((o) => pickingMessage(o)),
+    );
     const records = await receive(aws.sqs, picking());
 
     const response = await pickingHandler({}, {}, async () => {
       throw new Error('inventory service unreachable');
     })({ Records: records }, context());
 
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(records.map((r) => r.messageId).sort());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      records.map((r) => r.messageId).sort(),
+    );
     expect(await aws.depth(packing().queueUrl)).toBe(0);
   });
 
@@ -187,7 +240,10 @@ describe('stage runtime', () => {
 
   it('reports records it cannot forward as failures, so they are retried rather than lost', async () => {
     await enqueue(aws.sqs, picking().queueUrl, [pickingMessage(order(160))]);
-    const config = { ...aws.stageConfig('wh-1', 'picking'), nextQueueUrl: picking().queueUrl.replace('conveyor-wh-1-picking', 'no-such-queue') };
+    const config = {
+      ...aws.stageConfig('wh-1', 'picking'),
+      nextQueueUrl: picking().queueUrl.replace('conveyor-wh-1-picking', 'no-such-queue'),
+    };
 
     const response = await pickingHandler({}, { config })({ Records: await receive(aws.sqs, picking()) }, context());
 
@@ -214,13 +270,23 @@ describe('stage runtime', () => {
 describe('fault injection (CONVEYOR_CHAOS)', () => {
   it('fails the chosen share of records transiently, through the normal retry path', async () => {
     const orders = Array.from({ length: 40 }, (_, i) => order(300 + i));
-    await enqueue(aws.sqs, picking().queueUrl, orders.map((o) => pickingMessage(o)));
+    await enqueue(
+      aws.sqs,
+      picking().queueUrl,
+      orders.map((o) => pickingMessage(o)),
+    );
     const records = await receive(aws.sqs, picking());
     let draws = 0;
     // Every other draw is below 0.5: exactly half the records are hit.
-    const config = { ...aws.stageConfig('wh-1', 'picking'), chaos: { fail: 0.5, stall: 0, delay: { probability: 0, ms: 0 } } };
+    const config = {
+      ...aws.stageConfig('wh-1', 'picking'),
+      chaos: { fail: 0.5, stall: 0, delay: { probability: 0, ms: 0 } },
+    };
 
-    const response = await pickingHandler({}, { config, random: () => (draws++ % 2 === 0 ? 0.1 : 0.9) })({ Records: records }, context());
+    const response = await pickingHandler({}, { config, random: () => (draws++ % 2 === 0 ? 0.1 : 0.9) })(
+      { Records: records },
+      context(),
+    );
 
     expect(response.batchItemFailures).toHaveLength(20);
     expect(await aws.drain(packing().queueUrl)).toHaveLength(20);

@@ -17,14 +17,22 @@ import { context, deliveryMessage, order } from '../support/orders.ts';
 import { MemoryTable } from '../support/memory-table.ts';
 import { pickingRecord, sqsRecord } from '../support/records.ts';
 
-const topology = loadTopology({ stages: { picking: { maxReceiveCount: 10, backoff: { baseSeconds: 2, capSeconds: 300 } } } }, 'test');
+const topology = loadTopology(
+  { stages: { picking: { maxReceiveCount: 10, backoff: { baseSeconds: 2, capSeconds: 300 } } } },
+  'test',
+);
 const DLQ = 'http://sqs.test/dlq';
 
 function configOf(stage: StageName) {
   const s = findStage(topology, 'wh-1', stage)!;
   return readStageConfig(
     stage,
-    stageEnvironment(topology, s, { queueUrl: 'http://sqs.test/queue', deadLetterQueueUrl: DLQ, ...(s.next ? { nextQueueUrl: 'http://sqs.test/next' } : {}), tableName: 't' }),
+    stageEnvironment(topology, s, {
+      queueUrl: 'http://sqs.test/queue',
+      deadLetterQueueUrl: DLQ,
+      ...(s.next ? { nextQueueUrl: 'http://sqs.test/next' } : {}),
+      tableName: 't',
+    }),
   );
 }
 
@@ -34,7 +42,8 @@ function recordingQueues(refuse: readonly string[] = []) {
   const visibility: VisibilityChange[] = [];
   const queues: Queues = {
     async send(queueUrl, messages) {
-      if (refuse.includes(queueUrl)) return { sent: new Map(), unsent: new Map(messages.map((m) => [m.key, 'InternalError: try again'])) };
+      if (refuse.includes(queueUrl))
+        return { sent: new Map(), unsent: new Map(messages.map((m) => [m.key, 'InternalError: try again'])) };
       for (const message of messages) sent.push({ queueUrl, message });
       return { sent: new Map(messages.map((m) => [m.key, `dlq-${m.key}`])), unsent: new Map() };
     },
@@ -48,11 +57,22 @@ function recordingQueues(refuse: readonly string[] = []) {
 
 const metricsSink = () => {
   const values: Record<string, number> = {};
-  return { values, metrics: { addMetric: (name: string, _unit: unknown, value: number) => void (values[name] = (values[name] ?? 0) + value), publishStoredMetrics() {} } as never };
+  return {
+    values,
+    metrics: {
+      addMetric: (name: string, _unit: unknown, value: number) => void (values[name] = (values[name] ?? 0) + value),
+      publishStoredMetrics() {},
+    } as never,
+  };
 };
 const silent = { addContext() {}, info() {}, warn() {}, error() {}, debug() {} } as never;
 
-async function invoke<In, Out>(definition: StageDefinition<In, Out>, stage: StageName, records: SQSRecord[], options: { queues: Queues; ledger?: ProgressLedger; random?: () => number }) {
+async function invoke<In, Out>(
+  definition: StageDefinition<In, Out>,
+  stage: StageName,
+  records: SQSRecord[],
+  options: { queues: Queues; ledger?: ProgressLedger; random?: () => number },
+) {
   const { values, metrics } = metricsSink();
   const handler = createStageHandler(definition, {
     config: configOf(stage),
@@ -69,7 +89,10 @@ describe('retries', () => {
   it('back off by each record’s own receive count, within the stage’s cap', async () => {
     const { queues, visibility } = recordingQueues();
     const records = [1, 2, 5, 9].map((count, i) => pickingRecord(700 + i, count));
-    const alwaysRetry = { ...pickingStage, process: (batch: readonly unknown[]) => batch.map(() => retry('scanner offline')) };
+    const alwaysRetry = {
+      ...pickingStage,
+      process: (batch: readonly unknown[]) => batch.map(() => retry('scanner offline')),
+    };
 
     const { response } = await invoke(alwaysRetry, 'picking', records, { queues, random: () => 1 });
 
@@ -89,12 +112,37 @@ describe('the last stage', () => {
     const failing: ProgressLedger = {
       lookup: async () => new Map(),
       recordSteps: async () => [],
-      complete: async (entries) => entries.map(() => ({ kind: 'error', message: 'ProvisionedThroughputExceededException' }) as const),
+      complete: async (entries) =>
+        entries.map(() => ({ kind: 'error', message: 'ProvisionedThroughputExceededException' }) as const),
       deadLetter: async (entries) => entries.map(() => ({ kind: 'applied' }) as const),
       revive: async (entries) => entries.map(() => ({ kind: 'ignored' }) as const),
     };
     const record = deliveryRecord();
-    const { response, metrics } = await invoke({ ...deliveryStage, process: (batch) => batch.map(() => ({ ok: true, value: { carrier: 'paketfix', service: 'ground', trackingNumber: 'PF1', manifestId: 'MF-1', parcels: 1, weightGrams: 100, lines: 1, units: 1 } }) as const) }, 'delivery', [record], { queues, ledger: failing });
+    const { response, metrics } = await invoke(
+      {
+        ...deliveryStage,
+        process: (batch) =>
+          batch.map(
+            () =>
+              ({
+                ok: true,
+                value: {
+                  carrier: 'paketfix',
+                  service: 'ground',
+                  trackingNumber: 'PF1',
+                  manifestId: 'MF-1',
+                  parcels: 1,
+                  weightGrams: 100,
+                  lines: 1,
+                  units: 1,
+                },
+              }) as const,
+          ),
+      },
+      'delivery',
+      [record],
+      { queues, ledger: failing },
+    );
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(metrics.Succeeded).toBe(0);
@@ -106,7 +154,12 @@ describe('dead letters', () => {
     const { queues, sent } = recordingQueues([DLQ]);
     const record = pickingRecord(730);
 
-    const { response, metrics } = await invoke({ ...pickingStage, process: (batch) => batch.map(() => reject('SKU discontinued')) }, 'picking', [record], { queues });
+    const { response, metrics } = await invoke(
+      { ...pickingStage, process: (batch) => batch.map(() => reject('SKU discontinued')) },
+      'picking',
+      [record],
+      { queues },
+    );
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(sent.filter((s) => s.queueUrl === DLQ)).toEqual([]);
@@ -118,10 +171,21 @@ describe('dead letters', () => {
     const ledger = new OrderLedger(new MemoryTable(), ORDER_STATUS_LABELS);
     const record = pickingRecord(731);
 
-    const { response } = await invoke({ ...pickingStage, process: (batch) => batch.map(() => reject('SKU discontinued')) }, 'picking', [record], { queues, ledger });
+    const { response } = await invoke(
+      { ...pickingStage, process: (batch) => batch.map(() => reject('SKU discontinued')) },
+      'picking',
+      [record],
+      { queues, ledger },
+    );
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(sent.map((s) => [s.queueUrl, s.message.attributes['conveyor.reason']?.StringValue])).toEqual([[DLQ, 'SKU discontinued']]);
-    expect(await ledger.read('order-731')).toMatchObject({ status: 'dead-lettered', stage: 'picking', reason: 'SKU discontinued' });
+    expect(sent.map((s) => [s.queueUrl, s.message.attributes['conveyor.reason']?.StringValue])).toEqual([
+      [DLQ, 'SKU discontinued'],
+    ]);
+    expect(await ledger.read('order-731')).toMatchObject({
+      status: 'dead-lettered',
+      stage: 'picking',
+      reason: 'SKU discontinued',
+    });
   });
 });

@@ -11,7 +11,7 @@ import { ATTR_TRACE_ID } from '../../lib/runtime/attributes.ts';
 import { tracer } from '../../lib/runtime/telemetry.ts';
 import { MemoryPipeline } from '../support/memory-pipeline.ts';
 
-const seeded = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+const seeded = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 /** Lambda hands each invocation its trace header in this variable (or its invocation store). */
 const LAMBDA_TRACE_VARIABLE = '_X_AMZN_TRACE_ID';
 const INTAKE_TRACE = 'Root=1-67a0b0c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1;Lineage=1a2b3c4d:0';
@@ -23,17 +23,25 @@ afterEach(() => {
 
 /** Every message the pipeline sent for an order, with the stage queue (or DLQ) it went to. */
 function messagesOf(p: MemoryPipeline, orderId: string) {
-  const queues = new Map([...p.urls.values()].flatMap(({ queueUrl, deadLetterQueueUrl, stage }) => [
-    [queueUrl, { stage: stage.name, dlq: false }],
-    [deadLetterQueueUrl, { stage: stage.name, dlq: true }],
-  ]));
-  return p.sqs.sent.filter((m) => m.body.includes(`"${orderId}"`)).map((m) => ({ ...queues.get(m.queueUrl)!, traceHeader: m.traceHeader }));
+  const queues = new Map(
+    [...p.urls.values()].flatMap(({ queueUrl, deadLetterQueueUrl, stage }) => [
+      [queueUrl, { stage: stage.name, dlq: false }],
+      [deadLetterQueueUrl, { stage: stage.name, dlq: true }],
+    ]),
+  );
+  return p.sqs.sent
+    .filter((m) => m.body.includes(`"${orderId}"`))
+    .map((m) => ({ ...queues.get(m.queueUrl)!, traceHeader: m.traceHeader }));
 }
 
 /** Posts an order while the intake runs in `intakeTrace`, then drains every stage running in `stageTrace`. */
 async function runOrder(p: MemoryPipeline, orderId: string, traces: { intake?: string; stages?: string }) {
   if (traces.intake) vi.stubEnv(LAMBDA_TRACE_VARIABLE, traces.intake);
-  const accepted = await p.post({ orderId, warehouseId: p.topology.pipelines[0]!.id, items: [{ sku: 'SKU-1', quantity: 2 }] });
+  const accepted = await p.post({
+    orderId,
+    warehouseId: p.topology.pipelines[0]!.id,
+    items: [{ sku: 'SKU-1', quantity: 2 }],
+  });
   expect(accepted).toMatchObject({ crashed: false, value: { statusCode: 202 } });
   vi.unstubAllEnvs();
   if (traces.stages) vi.stubEnv(LAMBDA_TRACE_VARIABLE, traces.stages);
@@ -57,7 +65,9 @@ describe('the trace context of an order', () => {
   it('leaves the correlation id (traceId) beside it as it was: set once by the intake, the same at every stage', async () => {
     const p = new MemoryPipeline({ random: seeded(8) });
     await runOrder(p, 't-2', { intake: INTAKE_TRACE, stages: STAGE_TRACE });
-    const correlationIds = p.sqs.sent.filter((m) => m.body.includes('"t-2"')).map((m) => m.attributes[ATTR_TRACE_ID]?.StringValue);
+    const correlationIds = p.sqs.sent
+      .filter((m) => m.body.includes('"t-2"'))
+      .map((m) => m.attributes[ATTR_TRACE_ID]?.StringValue);
     expect(correlationIds).toHaveLength(p.topology.pipelines[0]!.stages.length);
     expect(new Set(correlationIds).size).toBe(1);
     expect(correlationIds[0]).toMatch(/\S/);
@@ -85,9 +95,24 @@ describe('the trace context of an order', () => {
     const p = new MemoryPipeline({ random: seeded(11) });
     const pipeline = p.topology.pipelines[0]!;
     const first = p.urls.get(pipeline.stages[0]!.key)!.queueUrl;
-    const body = JSON.stringify({ v: 1, order: { orderId: 't-5', warehouseId: pipeline.id, items: [{ sku: 'SKU-1', quantity: 1 }], priority: 'standard' }, acceptedAt: new Date(p.now).toISOString() });
+    const body = JSON.stringify({
+      v: 1,
+      order: { orderId: 't-5', warehouseId: pipeline.id, items: [{ sku: 'SKU-1', quantity: 1 }], priority: 'standard' },
+      acceptedAt: new Date(p.now).toISOString(),
+    });
     await p.sqs.client.send(
-      new SendMessageBatchCommand({ QueueUrl: first, Entries: [{ Id: '0', MessageBody: body, MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: 'Root=not-a-trace;Sampled=1' } } }] }),
+      new SendMessageBatchCommand({
+        QueueUrl: first,
+        Entries: [
+          {
+            Id: '0',
+            MessageBody: body,
+            MessageSystemAttributes: {
+              AWSTraceHeader: { DataType: 'String', StringValue: 'Root=not-a-trace;Sampled=1' },
+            },
+          },
+        ],
+      }),
     );
     await p.drain();
     const forwarded = messagesOf(p, 't-5').slice(1);

@@ -40,11 +40,18 @@ let clients: typeof import('../../lib/aws/clients.ts');
 beforeAll(async () => {
   daemon = createSocket('udp4');
   // Each datagram: a JSON header line, then one segment document.
-  daemon.on('message', (message) => documents.push(JSON.parse(message.toString('utf8').split('\n')[1] as string) as XRayDocument));
+  daemon.on('message', (message) =>
+    documents.push(JSON.parse(message.toString('utf8').split('\n')[1] as string) as XRayDocument),
+  );
   await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
   // A port nobody listens on: every call fails at once, after the tracer has opened its subsegment.
   const nowhere = `http://127.0.0.1:${await freePort()}`;
-  for (const [name, value] of Object.entries({ ...LAMBDA_TRACING, AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`, AWS_ENDPOINT_URL_SQS: nowhere, AWS_ENDPOINT_URL_DYNAMODB: nowhere })) {
+  for (const [name, value] of Object.entries({
+    ...LAMBDA_TRACING,
+    AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+    AWS_ENDPOINT_URL_SQS: nowhere,
+    AWS_ENDPOINT_URL_DYNAMODB: nowhere,
+  })) {
     vi.stubEnv(name, value);
   }
   // Loaded after the environment is Lambda's: the tracer decides at load whether it traces.
@@ -60,7 +67,8 @@ afterAll(() => {
 /** Waits (bounded) until `count` documents satisfy `match`. */
 async function received(match: (d: XRayDocument) => boolean, count = 1): Promise<XRayDocument[]> {
   const deadline = Date.now() + 5_000;
-  while (documents.filter(match).length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (documents.filter(match).length < count && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   return documents.filter(match);
 }
 
@@ -78,8 +86,17 @@ describe('tracing in Lambda', () => {
     const handler = telemetry.traceInvocations(
       'picking',
       async () => {
-        await sqs.send(new SendMessageBatchCommand({ QueueUrl: 'http://127.0.0.1:9/0/q', Entries: [{ Id: '0', MessageBody: '{}' }] })).catch(() => undefined);
-        await table.send(new GetCommand({ TableName: 'orders', Key: { orderId: 'o-1', sk: 'order' } })).catch(() => undefined);
+        await sqs
+          .send(
+            new SendMessageBatchCommand({
+              QueueUrl: 'http://127.0.0.1:9/0/q',
+              Entries: [{ Id: '0', MessageBody: '{}' }],
+            }),
+          )
+          .catch(() => undefined);
+        await table
+          .send(new GetCommand({ TableName: 'orders', Key: { orderId: 'o-1', sk: 'order' } }))
+          .catch(() => undefined);
         return 'done';
       },
       { pipeline: 'wh-7', stage: 'picking' },
@@ -87,7 +104,15 @@ describe('tracing in Lambda', () => {
     expect(await handler()).toBe('done');
 
     const [invocation] = await received((d) => d.name === '## picking');
-    expect(invocation).toMatchObject({ trace_id: TRACE_ROOT, annotations: { pipeline: 'wh-7', stage: 'picking', ColdStart: true, Service: LAMBDA_TRACING.POWERTOOLS_SERVICE_NAME } });
+    expect(invocation).toMatchObject({
+      trace_id: TRACE_ROOT,
+      annotations: {
+        pipeline: 'wh-7',
+        stage: 'picking',
+        ColdStart: true,
+        Service: LAMBDA_TRACING.POWERTOOLS_SERVICE_NAME,
+      },
+    });
 
     const calls = await received((d) => d.namespace === 'aws', 2);
     const byService = new Map(calls.map((c) => [c.name, c]));
@@ -118,16 +143,25 @@ describe('tracing switched off in Lambda (POWERTOOLS_TRACE_ENABLED=false)', () =
   it('leaves the clients as they are and invocations unwrapped', async () => {
     // What capturing adds to a client's middleware, as the enabled tracer does it.
     const plain = new SQSClient({});
-    const added = telemetry.tracer()!.captureAWSv3Client(new SQSClient({})).middlewareStack.identify().filter((m) => !plain.middlewareStack.identify().includes(m));
+    const added = telemetry
+      .tracer()!
+      .captureAWSv3Client(new SQSClient({}))
+      .middlewareStack.identify()
+      .filter((m) => !plain.middlewareStack.identify().includes(m));
     expect(added.length).toBeGreaterThan(0);
-    expect(clients.sqsClient(clients.UNBUDGETED, telemetry.tracer()).middlewareStack.identify()).toEqual(expect.arrayContaining(added));
+    expect(clients.sqsClient(clients.UNBUDGETED, telemetry.tracer()).middlewareStack.identify()).toEqual(
+      expect.arrayContaining(added),
+    );
 
     vi.resetModules();
     vi.stubEnv('POWERTOOLS_TRACE_ENABLED', 'false');
     const off = await import('../../lib/runtime/telemetry.ts');
     const offClients = await import('../../lib/aws/clients.ts');
     expect(off.tracer()).toBeUndefined();
-    for (const name of added) expect(offClients.createSqsClient(offClients.sdkTimeouts(10), off.tracer()).middlewareStack.identify()).not.toContain(name);
+    for (const name of added)
+      expect(
+        offClients.createSqsClient(offClients.sdkTimeouts(10), off.tracer()).middlewareStack.identify(),
+      ).not.toContain(name);
     const handler = async () => 'done';
     expect(off.traceInvocations('picking', handler)).toBe(handler);
   });

@@ -12,7 +12,9 @@ import { ConveyorStack, type ConveyorStackProps } from '../../lib/infra/conveyor
 import { loadTopology } from '../../lib/topology/index.ts';
 
 /** cdk.json's context: tests do not read cdk.json by themselves. */
-export const CDK_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context;
+export const CDK_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
+).context;
 
 /** An App with cdk.json's context, bundling skipped (no esbuild run, no handler needed at runtime). */
 export function testApp(context: Record<string, unknown> = {}): App {
@@ -183,8 +185,10 @@ export function resolveCfn(value: unknown, resolve: (reference: CfnReference) =>
   const v = value as Record<string, any>;
   if (typeof v.Ref === 'string') return resolve({ logicalId: v.Ref });
   if (Array.isArray(v['Fn::GetAtt'])) return resolve({ logicalId: v['Fn::GetAtt'][0], attribute: v['Fn::GetAtt'][1] });
-  if (Array.isArray(v['Fn::Join'])) return (v['Fn::Join'][1] as unknown[]).map((part) => resolveCfn(part, resolve)).join(v['Fn::Join'][0]);
-  if (Array.isArray(v['Fn::Select'])) return resolveCfnList(v['Fn::Select'][1], resolve)[Number(v['Fn::Select'][0])] ?? '';
+  if (Array.isArray(v['Fn::Join']))
+    return (v['Fn::Join'][1] as unknown[]).map((part) => resolveCfn(part, resolve)).join(v['Fn::Join'][0]);
+  if (Array.isArray(v['Fn::Select']))
+    return resolveCfnList(v['Fn::Select'][1], resolve)[Number(v['Fn::Select'][0])] ?? '';
   throw new Error(`cannot resolve ${JSON.stringify(value).slice(0, 200)}`);
 }
 
@@ -202,7 +206,11 @@ export const FAKE_REGION = 'us-east-1';
  * What a deployed stack's references would resolve to, shaped like the real thing (a queue's URL,
  * ARN and name; a function's name; a mapping's UUID), named after the logical id.
  */
-export function fakeDeployedValue(json: CfnTemplate, stackName: string, { logicalId, attribute }: CfnReference): string {
+export function fakeDeployedValue(
+  json: CfnTemplate,
+  stackName: string,
+  { logicalId, attribute }: CfnReference,
+): string {
   const pseudo: Record<string, string> = {
     'AWS::Region': FAKE_REGION,
     'AWS::AccountId': FAKE_ACCOUNT,
@@ -240,9 +248,11 @@ export function roleGrants(template: CfnTemplate, roleId: string): Grant[] {
   const grants: Grant[] = [];
   for (const policy of asList<Record<string, any>>(role.Properties.Policies)) {
     for (const statement of asList<Record<string, any>>(policy.PolicyDocument.Statement)) {
-      if (statement.Effect !== 'Allow' || statement.NotAction || statement.NotResource) throw new Error(`${roleId} has a statement that is not a plain Allow: ${JSON.stringify(statement)}`);
+      if (statement.Effect !== 'Allow' || statement.NotAction || statement.NotResource)
+        throw new Error(`${roleId} has a statement that is not a plain Allow: ${JSON.stringify(statement)}`);
       for (const action of asList<string>(statement.Action)) {
-        for (const resource of asList<unknown>(statement.Resource)) grants.push({ action, resource: describeResource(resource) });
+        for (const resource of asList<unknown>(statement.Resource))
+          grants.push({ action, resource: describeResource(resource) });
       }
     }
   }

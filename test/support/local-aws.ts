@@ -7,11 +7,25 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PurgeQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { startDynamoEmulator, startSqsEmulator } from '../../lib/local/emulators.ts';
 import { provision, type LocalResources, type LocalStageResources } from '../../lib/local/provision.ts';
-import { intakeEnvironment, readIntakeConfig, readStageConfig, stageEnvironment, type IntakeConfig, type StageConfig } from '../../lib/runtime/environment.ts';
+import {
+  intakeEnvironment,
+  readIntakeConfig,
+  readStageConfig,
+  stageEnvironment,
+  type IntakeConfig,
+  type StageConfig,
+} from '../../lib/runtime/environment.ts';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
 import { DynamoDbTable } from '../../lib/ledger/dynamodb-table.ts';
 import { OrderLedger } from '../../lib/ledger/ledger.ts';
-import { findStage, firstStage, loadTopology, nextStageOf, type StageName, type Topology } from '../../lib/topology/index.ts';
+import {
+  findStage,
+  firstStage,
+  loadTopology,
+  nextStageOf,
+  type StageName,
+  type Topology,
+} from '../../lib/topology/index.ts';
 
 export const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -43,11 +57,17 @@ export interface LocalAws {
 /** Starts emulators and provisions the topology built from `overrides`. */
 export async function startLocalAws(overrides: unknown = {}): Promise<LocalAws> {
   const topology = loadTopology(overrides, 'test overrides');
-  const [sqsEmulator, dynamoEmulator] = await Promise.all([startSqsEmulator({ region: REGION }), startDynamoEmulator()]);
+  const [sqsEmulator, dynamoEmulator] = await Promise.all([
+    startSqsEmulator({ region: REGION }),
+    startDynamoEmulator(),
+  ]);
   const sqs = new SQSClient({ endpoint: sqsEmulator.endpoint, region: REGION, credentials });
   const dynamodb = new DynamoDBClient({ endpoint: dynamoEmulator.endpoint, region: REGION, credentials });
   const resources = await provision(topology, { sqs, dynamodb, sqsEndpoint: sqsEmulator.endpoint });
-  const table = new DynamoDbTable(DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }), resources.tableName);
+  const table = new DynamoDbTable(
+    DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    resources.tableName,
+  );
   const ledger = new OrderLedger(table, ORDER_STATUS_LABELS);
 
   const stage = (pipelineId: string, name: StageName): LocalStageResources => {
@@ -69,7 +89,9 @@ export async function startLocalAws(overrides: unknown = {}): Promise<LocalAws> 
   const intakeEnv = (): Record<string, string> =>
     intakeEnvironment(topology, {
       tableName: resources.tableName,
-      entryQueueUrls: Object.fromEntries(topology.pipelines.map((p) => [p.id, stage(p.id, firstStage(p).name).queueUrl])),
+      entryQueueUrls: Object.fromEntries(
+        topology.pipelines.map((p) => [p.id, stage(p.id, firstStage(p).name).queueUrl]),
+      ),
     });
 
   return {
@@ -95,7 +117,13 @@ export async function startLocalAws(overrides: unknown = {}): Promise<LocalAws> 
       const messages: Message[] = [];
       for (;;) {
         const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['All'],
+          }),
         );
         messages.push(...Messages);
         if (Messages.length === 0 || messages.length >= max) return messages;
@@ -107,11 +135,17 @@ export async function startLocalAws(overrides: unknown = {}): Promise<LocalAws> 
       const name = new URL(queueUrl).pathname.split('/').at(-1) as string;
       const response = await fetch(`${sqsEmulator.endpoint}/_fauxqs/queues/${name}`);
       if (!response.ok) throw new Error(`no queue ${name}`);
-      const { messages } = (await response.json()) as { messages: { ready: unknown[]; delayed: unknown[]; inflight: unknown[] } };
+      const { messages } = (await response.json()) as {
+        messages: { ready: unknown[]; delayed: unknown[]; inflight: unknown[] };
+      };
       return messages.ready.length + messages.delayed.length + messages.inflight.length;
     },
     async purgeAll() {
-      await Promise.all([...resources.stages.values()].flatMap((s) => [s.queueUrl, s.deadLetterQueueUrl]).map((url) => sqs.send(new PurgeQueueCommand({ QueueUrl: url }))));
+      await Promise.all(
+        [...resources.stages.values()]
+          .flatMap((s) => [s.queueUrl, s.deadLetterQueueUrl])
+          .map((url) => sqs.send(new PurgeQueueCommand({ QueueUrl: url }))),
+      );
     },
     async stop() {
       sqs.destroy();

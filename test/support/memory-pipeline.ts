@@ -7,7 +7,13 @@
  * Lambda's environment dies. For model-based tests and fast unit tests of the runtime.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createOrderApi } from '../../lib/api/order-api.ts';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
@@ -18,12 +24,24 @@ import { settleBatch } from '../../lib/local/event-source.ts';
 import { auditDeadLetters } from '../../lib/operations/dead-letter-audit.ts';
 import { redriveDeadLetters } from '../../lib/operations/dead-letters.ts';
 import { deliveryStage, packingStage, pickingStage } from '../../lib/orders/stages.ts';
-import { intakeEnvironment, readIntakeConfig, readStageConfig, stageEnvironment } from '../../lib/runtime/environment.ts';
+import {
+  intakeEnvironment,
+  readIntakeConfig,
+  readStageConfig,
+  stageEnvironment,
+} from '../../lib/runtime/environment.ts';
 import { retry, type Outcome } from '../../lib/runtime/outcome.ts';
 import { SqsQueues } from '../../lib/runtime/ports.ts';
 import { createStageHandler, type StageDefinition } from '../../lib/runtime/stage-handler.ts';
 import { createMetrics, type Metrics } from '../../lib/runtime/telemetry.ts';
-import { allStages, firstStage, loadTopology, nextStageOf, type Stage, type Topology } from '../../lib/topology/index.ts';
+import {
+  allStages,
+  firstStage,
+  loadTopology,
+  nextStageOf,
+  type Stage,
+  type Topology,
+} from '../../lib/topology/index.ts';
 import { MemorySqs } from './memory-sqs.ts';
 import { MemoryTable } from './memory-table.ts';
 
@@ -51,10 +69,12 @@ class CrashSwitch {
 }
 
 function crashingTable(table: Table, crash: CrashSwitch): Table {
-  const guard = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    crash.effect();
-    return f(...args);
-  };
+  const guard =
+    <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      crash.effect();
+      return f(...args);
+    };
   return {
     put: guard(table.put.bind(table)),
     update: guard(table.update.bind(table)),
@@ -80,7 +100,10 @@ function crashingClient(client: SQSClient, crash: CrashSwitch): SQSClient {
 const silent = { addContext() {}, info() {}, warn() {}, error() {}, debug() {} } as never;
 const noMetrics = { addMetric() {}, publishStoredMetrics() {} } as never;
 const REGION = 'us-east-1';
-const STAGES = { picking: pickingStage, packing: packingStage, delivery: deliveryStage } as unknown as Record<string, StageDefinition<{ order: { orderId: string } }, unknown>>;
+const STAGES = { picking: pickingStage, packing: packingStage, delivery: deliveryStage } as unknown as Record<
+  string,
+  StageDefinition<{ order: { orderId: string } }, unknown>
+>;
 
 export interface MemoryPipelineOptions {
   readonly random: () => number;
@@ -122,7 +145,10 @@ export class MemoryPipeline {
       const base = `http://sqs.memory/${stage.pipelineId}-${stage.name}`;
       this.urls.set(stage.key, { queueUrl: base, deadLetterQueueUrl: `${base}-dlq`, stage });
       this.sqs.createQueue(`${base}-dlq`, { visibilityTimeoutSeconds: 30 });
-      this.sqs.createQueue(base, { visibilityTimeoutSeconds: stage.visibilityTimeoutSeconds, redrive: { deadLetterQueueUrl: `${base}-dlq`, maxReceiveCount: stage.maxReceiveCount } });
+      this.sqs.createQueue(base, {
+        visibilityTimeoutSeconds: stage.visibilityTimeoutSeconds,
+        redrive: { deadLetterQueueUrl: `${base}-dlq`, maxReceiveCount: stage.maxReceiveCount },
+      });
     }
   }
 
@@ -136,13 +162,24 @@ export class MemoryPipeline {
 
   /** POST /orders, crashing the intake before its `crashAfter`-th effect if given. */
   async post(body: unknown, crashAfter?: number): Promise<Invocation<APIGatewayProxyResult>> {
-    const event = toApiGatewayEvent({ method: 'POST', path: '/orders', resource: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const event = toApiGatewayEvent({
+      method: 'POST',
+      path: '/orders',
+      resource: '/orders',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return this.#call(event, crashAfter);
   }
 
   /** DELETE /orders/{orderId}: cancel. */
   async cancel(orderId: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const event = toApiGatewayEvent({ method: 'DELETE', path: `/orders/${orderId}`, resource: '/orders/{orderId}', pathParameters: { orderId } });
+    const event = toApiGatewayEvent({
+      method: 'DELETE',
+      path: `/orders/${orderId}`,
+      resource: '/orders/{orderId}',
+      pathParameters: { orderId },
+    });
     const result = await this.#call(event);
     if (result.crashed) throw new Error('cannot crash');
     return { status: result.value.statusCode, body: JSON.parse(result.value.body) };
@@ -155,12 +192,17 @@ export class MemoryPipeline {
     return result.value;
   }
 
-  async #call(event: ReturnType<typeof toApiGatewayEvent>, crashAfter?: number): Promise<Invocation<APIGatewayProxyResult>> {
+  async #call(
+    event: ReturnType<typeof toApiGatewayEvent>,
+    crashAfter?: number,
+  ): Promise<Invocation<APIGatewayProxyResult>> {
     const crash = new CrashSwitch(crashAfter);
     const config = readIntakeConfig(
       intakeEnvironment(this.topology, {
         tableName: 'memory',
-        entryQueueUrls: Object.fromEntries(this.topology.pipelines.map((p) => [p.id, this.urls.get(firstStage(p).key)!.queueUrl])),
+        entryQueueUrls: Object.fromEntries(
+          this.topology.pipelines.map((p) => [p.id, this.urls.get(firstStage(p).key)!.queueUrl]),
+        ),
       }),
     );
     const api = createOrderApi({
@@ -176,7 +218,10 @@ export class MemoryPipeline {
       },
       defaultTimeoutMs: 10_000,
     });
-    const response = await api({ ...event, requestContext: { ...event.requestContext, requestId: `request-${++this.#requests}` } });
+    const response = await api({
+      ...event,
+      requestContext: { ...event.requestContext, requestId: `request-${++this.#requests}` },
+    });
     return crash.crashed ? { crashed: true } : { crashed: false, value: response };
   }
 
@@ -186,21 +231,38 @@ export class MemoryPipeline {
    */
   async poll(stageKey: string, max = 10, crashAfter?: number): Promise<Invocation<number> | 'empty'> {
     const { queueUrl, stage } = this.urls.get(stageKey)!;
-    const { Messages = [] } = (await this.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: max }))) as { Messages?: Message[] };
+    const { Messages = [] } = (await this.sqs.client.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: max }),
+    )) as { Messages?: Message[] };
     if (Messages.length === 0) return 'empty';
-    const records = Messages.map((m) => toSqsRecord(m, `arn:aws:sqs:${REGION}:0:${stage.pipelineId}-${stage.name}`, REGION));
+    const records = Messages.map((m) =>
+      toSqsRecord(m, `arn:aws:sqs:${REGION}:0:${stage.pipelineId}-${stage.name}`, REGION),
+    );
     const crash = new CrashSwitch(crashAfter);
     const handler = this.#stageHandler(stage, crash);
     let response: unknown;
     try {
-      response = await handler({ Records: records }, createLambdaContext({ functionName: stage.key, timeoutSeconds: stage.timeoutSeconds, memoryMb: 256, region: REGION }));
+      response = await handler(
+        { Records: records },
+        createLambdaContext({
+          functionName: stage.key,
+          timeoutSeconds: stage.timeoutSeconds,
+          memoryMb: 256,
+          region: REGION,
+        }),
+      );
     } catch (error) {
       if (!(error instanceof Crash)) throw error;
     }
     if (crash.crashed) return { crashed: true };
     const settlement = settleBatch(records, response);
     if (settlement.kind === 'partial' && settlement.succeeded.length > 0) {
-      await this.sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: settlement.succeeded.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }));
+      await this.sqs.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: settlement.succeeded.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+        }),
+      );
     }
     return { crashed: false, value: records.length };
   }
@@ -212,7 +274,13 @@ export class MemoryPipeline {
       const report = await auditDeadLetters(
         this.sqs.client,
         this.ledger,
-        { pipelineId: stage.pipelineId, stage: stage.name, position: stage.index + 1, deadLetterQueueUrl, maxReceiveCount: stage.maxReceiveCount },
+        {
+          pipelineId: stage.pipelineId,
+          stage: stage.name,
+          position: stage.index + 1,
+          deadLetterQueueUrl,
+          maxReceiveCount: stage.maxReceiveCount,
+        },
         new Date(this.#time).toISOString(),
       );
       recorded += report.recorded;
@@ -281,7 +349,8 @@ export class MemoryPipeline {
       complete: async (entries: Parameters<OrderLedger['complete']>[0]) => {
         const results = await ledger.complete(entries);
         results.forEach((r, i) => {
-          if (r.kind === 'applied') this.completions.set(entries[i]!.id, (this.completions.get(entries[i]!.id) ?? 0) + 1);
+          if (r.kind === 'applied')
+            this.completions.set(entries[i]!.id, (this.completions.get(entries[i]!.id) ?? 0) + 1);
         });
         return results;
       },
@@ -293,7 +362,8 @@ export class MemoryPipeline {
           const outcomes = await definition.process(batch);
           return outcomes.map((outcome, i): Outcome<unknown> => {
             const id = (batch[i] as { order: { orderId: string } }).order.orderId;
-            if (rejectSuffix && stage.name === 'packing' && id.endsWith(rejectSuffix)) return { ok: false, permanent: true, reason: 'no box fits' };
+            if (rejectSuffix && stage.name === 'packing' && id.endsWith(rejectSuffix))
+              return { ok: false, permanent: true, reason: 'no box fits' };
             return random() < failProbability ? retry('flaky dependency') : outcome;
           });
         },

@@ -53,7 +53,12 @@ export class MemorySqs {
   #liberties: Liberties | undefined;
   #ids = 0;
   /** Every message ever accepted, by queue, in order (duplicated deliveries once): what was sent. */
-  readonly sent: { readonly queueUrl: string; readonly body: string; readonly attributes: Record<string, MessageAttributeValue>; readonly traceHeader?: string }[] = [];
+  readonly sent: {
+    readonly queueUrl: string;
+    readonly body: string;
+    readonly attributes: Record<string, MessageAttributeValue>;
+    readonly traceHeader?: string;
+  }[] = [];
   /** Keys (message bodies) whose sends fail, and why — to test what happens when SQS refuses an entry. */
   failSends: ((queueUrl: string, body: string) => string | undefined) | undefined;
 
@@ -80,13 +85,18 @@ export class MemorySqs {
   }
 
   /** Every message of a queue, as stored (for assertions). */
-  messages(url: string): readonly { readonly MessageId: string; readonly Body: string; readonly MessageAttributes: Record<string, MessageAttributeValue> }[] {
+  messages(url: string): readonly {
+    readonly MessageId: string;
+    readonly Body: string;
+    readonly MessageAttributes: Record<string, MessageAttributeValue>;
+  }[] {
     return this.#queue(url).messages;
   }
 
   #queue(url: string) {
     const queue = this.#queues.get(url);
-    if (!queue) throw Object.assign(new Error(`The specified queue does not exist: ${url}`), { name: 'QueueDoesNotExist' });
+    if (!queue)
+      throw Object.assign(new Error(`The specified queue does not exist: ${url}`), { name: 'QueueDoesNotExist' });
     return queue;
   }
 
@@ -109,12 +119,25 @@ export class MemorySqs {
         continue;
       }
       const traceHeader = entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
-      this.sent.push({ queueUrl: input.QueueUrl as string, body: entry.MessageBody ?? '', attributes: entry.MessageAttributes ?? {}, ...(traceHeader ? { traceHeader } : {}) });
+      this.sent.push({
+        queueUrl: input.QueueUrl as string,
+        body: entry.MessageBody ?? '',
+        attributes: entry.MessageAttributes ?? {},
+        ...(traceHeader ? { traceHeader } : {}),
+      });
       const copies = this.#liberties && this.#liberties.random() < this.#liberties.duplicate ? 2 : 1;
       let id = '';
       for (let i = 0; i < copies; i++) {
         id = `m-${++this.#ids}`;
-        queue.messages.push({ MessageId: id, Body: entry.MessageBody ?? '', MessageAttributes: entry.MessageAttributes ?? {}, ...(traceHeader ? { traceHeader } : {}), sentAt: this.#now(), receiveCount: 0, visibleAt: this.#now() });
+        queue.messages.push({
+          MessageId: id,
+          Body: entry.MessageBody ?? '',
+          MessageAttributes: entry.MessageAttributes ?? {},
+          ...(traceHeader ? { traceHeader } : {}),
+          sentAt: this.#now(),
+          receiveCount: 0,
+          visibleAt: this.#now(),
+        });
       }
       Successful.push({ Id: entry.Id as string, MessageId: id });
     }
@@ -127,7 +150,8 @@ export class MemorySqs {
     const now = this.#now();
     const max = Math.min(10, input.MaxNumberOfMessages ?? 1);
     const visible = queue.messages.filter((m) => m.visibleAt <= now);
-    if (this.#liberties && this.#liberties.random() < this.#liberties.reorder) visible.sort(() => (this.#liberties as Liberties).random() - 0.5);
+    if (this.#liberties && this.#liberties.random() < this.#liberties.reorder)
+      visible.sort(() => (this.#liberties as Liberties).random() - 0.5);
     const Messages: Message[] = [];
     for (const m of visible) {
       if (Messages.length >= max) break;
@@ -135,7 +159,12 @@ export class MemorySqs {
       if (redrive && m.receiveCount >= redrive.maxReceiveCount) {
         // SQS moves the message on the receive after its last: same id, same send time.
         queue.messages.splice(queue.messages.indexOf(m), 1);
-        this.#queue(redrive.deadLetterQueueUrl).messages.push({ ...m, receiveCount: 0, visibleAt: now, handle: undefined });
+        this.#queue(redrive.deadLetterQueueUrl).messages.push({
+          ...m,
+          receiveCount: 0,
+          visibleAt: now,
+          handle: undefined,
+        });
         continue;
       }
       m.receiveCount++;
@@ -176,7 +205,12 @@ export class MemorySqs {
       const seconds = entry.VisibilityTimeout ?? 0;
       // SQS refuses to keep a message invisible more than 12 hours from its receive.
       if (!m || (this.#now() - (m.receivedAt ?? 0)) / 1000 + seconds > MAX_VISIBILITY_SECONDS) {
-        Failed.push({ Id: entry.Id as string, Code: m ? 'InvalidParameterValue' : 'ReceiptHandleIsInvalid', Message: 'refused', SenderFault: true });
+        Failed.push({
+          Id: entry.Id as string,
+          Code: m ? 'InvalidParameterValue' : 'ReceiptHandleIsInvalid',
+          Message: 'refused',
+          SenderFault: true,
+        });
         continue;
       }
       m.visibleAt = this.#now() + seconds * 1000;

@@ -8,7 +8,18 @@
  * The same contract tests run against this table and against dynalite (test/ledger/table.test.ts),
  * so the ledger's logic can be tested here in milliseconds, with stale reads dynalite never serves.
  */
-import type { Condition, IndexDefinition, IndexPage, IndexQuery, Item, Key, ReadOptions, Table, Update, WriteOutcome } from '../../lib/ledger/table.ts';
+import type {
+  Condition,
+  IndexDefinition,
+  IndexPage,
+  IndexQuery,
+  Item,
+  Key,
+  ReadOptions,
+  Table,
+  Update,
+  WriteOutcome,
+} from '../../lib/ledger/table.ts';
 
 export interface StaleReads {
   /** Probability that an eventually consistent read of an item is stale. */
@@ -57,8 +68,10 @@ export class MemoryTable implements Table {
     const next: Record<string, unknown> = { ...(old ?? {}), orderId: key.orderId, sk: key.sk };
     for (const [a, v] of Object.entries(update.set ?? {})) next[a] = clone(v);
     for (const [a, v] of Object.entries(update.setIfMissing ?? {})) if (next[a] === undefined) next[a] = clone(v);
-    for (const [a, v] of Object.entries(update.append ?? {})) next[a] = [...((next[a] as unknown[] | undefined) ?? []), ...clone(v)];
-    for (const [a, v] of Object.entries(update.addToSet ?? {})) next[a] = new Set([...((next[a] as Set<string> | undefined) ?? []), ...v]);
+    for (const [a, v] of Object.entries(update.append ?? {}))
+      next[a] = [...((next[a] as unknown[] | undefined) ?? []), ...clone(v)];
+    for (const [a, v] of Object.entries(update.addToSet ?? {}))
+      next[a] = new Set([...((next[a] as Set<string> | undefined) ?? []), ...v]);
     for (const a of update.remove ?? []) delete next[a];
     this.#write(keyOf(key), next);
     return old ? { applied: true, old } : { applied: true };
@@ -109,7 +122,8 @@ export class MemoryTable implements Table {
    */
   async queryIndex(index: IndexDefinition, query: IndexQuery): Promise<IndexPage> {
     this.#count('Query');
-    const position = (item: Item | Readonly<Record<string, unknown>>) => [String(item[index.sortKey]), String(item.orderId), String(item.sk)] as const;
+    const position = (item: Item | Readonly<Record<string, unknown>>) =>
+      [String(item[index.sortKey]), String(item.orderId), String(item.sk)] as const;
     const compare = (a: readonly string[], b: readonly string[]) => {
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as string) < (b[i] as string) ? -1 : 1;
       return 0;
@@ -119,19 +133,34 @@ export class MemoryTable implements Table {
       .filter((item) => item[index.partitionKey] === query.partition && typeof item[index.sortKey] === 'string')
       .filter((item) => query.sortFrom === undefined || (item[index.sortKey] as string) >= query.sortFrom)
       .sort((a, b) => direction * compare(position(a), position(b)))
-      .filter((item) => query.startAfter === undefined || direction * compare(position(item), position(query.startAfter)) > 0);
+      .filter(
+        (item) => query.startAfter === undefined || direction * compare(position(item), position(query.startAfter)) > 0,
+      );
     const evaluated = inIndex.slice(0, query.limit);
     const keep = new Set(['orderId', 'sk', index.partitionKey, index.sortKey, ...index.projected]);
-    const projected = evaluated.map((item) => Object.fromEntries(Object.entries(item).filter(([attribute]) => keep.has(attribute))) as Item);
+    const projected = evaluated.map(
+      (item) => Object.fromEntries(Object.entries(item).filter(([attribute]) => keep.has(attribute))) as Item,
+    );
     const items = projected.filter((item) => !query.filter || holds(query.filter, item));
     const last = evaluated.at(-1);
-    const next = inIndex.length > query.limit && last ? { orderId: last.orderId, sk: last.sk, [index.partitionKey]: last[index.partitionKey], [index.sortKey]: last[index.sortKey] } : undefined;
+    const next =
+      inIndex.length > query.limit && last
+        ? {
+            orderId: last.orderId,
+            sk: last.sk,
+            [index.partitionKey]: last[index.partitionKey],
+            [index.sortKey]: last[index.sortKey],
+          }
+        : undefined;
     return next ? { items, next } : { items };
   }
 
   /** Every current item (for test assertions). */
   items(): Item[] {
-    return [...this.#versions.keys()].sort().map((k) => this.#current(k)).filter((i): i is Item => i !== undefined);
+    return [...this.#versions.keys()]
+      .sort()
+      .map((k) => this.#current(k))
+      .filter((i): i is Item => i !== undefined);
   }
 
   #count(operation: string): void {

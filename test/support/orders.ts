@@ -17,7 +17,10 @@ export function order(n: number, warehouseId = 'wh-1', items = 3): Order {
     orderId: `order-${n}`,
     warehouseId,
     priority: n % 5 === 0 ? 'express' : 'standard',
-    items: Array.from({ length: items }, (_, i) => ({ sku: `SKU-${(n * 7 + i * 13) % 50}-${i}`, quantity: 1 + ((n + i) % 4) })),
+    items: Array.from({ length: items }, (_, i) => ({
+      sku: `SKU-${(n * 7 + i * 13) % 50}-${i}`,
+      quantity: 1 + ((n + i) % 4),
+    })),
   };
 }
 
@@ -35,14 +38,26 @@ export function deliveryMessage(o: Order): DeliveryInput {
 }
 
 /** Sends raw bodies (objects are JSON-encoded) to a queue with the usual tracing attributes. */
-export async function enqueue(sqs: SQSClient, queueUrl: string, bodies: readonly (unknown | string)[], orderIdOf: (body: unknown, i: number) => string | undefined = (b) => (b as PickingInput)?.order?.orderId): Promise<void> {
-  for (const chunk of chunkByCount(bodies.map((b, i) => ({ b, i })), 10)) {
+export async function enqueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly (unknown | string)[],
+  orderIdOf: (body: unknown, i: number) => string | undefined = (b) => (b as PickingInput)?.order?.orderId,
+): Promise<void> {
+  for (const chunk of chunkByCount(
+    bodies.map((b, i) => ({ b, i })),
+    10,
+  )) {
     await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
         Entries: chunk.map(({ b, i }) => {
           const orderId = orderIdOf(b, i);
-          return { Id: String(i), MessageBody: typeof b === 'string' ? b : JSON.stringify(b), ...(orderId ? { MessageAttributes: tracingAttributes(orderId, `trace-${i}`) } : {}) };
+          return {
+            Id: String(i),
+            MessageBody: typeof b === 'string' ? b : JSON.stringify(b),
+            ...(orderId ? { MessageAttributes: tracingAttributes(orderId, `trace-${i}`) } : {}),
+          };
         }),
       }),
     );

@@ -10,7 +10,19 @@ import { tempDir } from './runtime-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What `npm start`, the CLI and the README need; tests, benchmarks and docs stay behind. */
-const COPIED = ['bin', 'lib', 'handlers', 'examples', 'package.json', 'package-lock.json', 'cdk.json', 'tsconfig.json', 'README.md', '.npmrc', '.nvmrc'];
+const COPIED = [
+  'bin',
+  'lib',
+  'handlers',
+  'examples',
+  'package.json',
+  'package-lock.json',
+  'cdk.json',
+  'tsconfig.json',
+  'README.md',
+  '.npmrc',
+  '.nvmrc',
+];
 
 export interface ProjectCopy {
   readonly path: string;

@@ -7,15 +7,30 @@ import { order } from './orders.ts';
 let next = 0;
 
 /** A record of `body` (JSON-encoded unless a string), delivered for the `receiveCount`-th time. */
-export function sqsRecord(body: unknown, { receiveCount = 1, orderId }: { receiveCount?: number; orderId?: string } = {}): SQSRecord {
+export function sqsRecord(
+  body: unknown,
+  { receiveCount = 1, orderId }: { receiveCount?: number; orderId?: string } = {},
+): SQSRecord {
   const id = `msg-${++next}`;
-  const attribute = (value: string) => ({ dataType: 'String', stringValue: value, stringListValues: [], binaryListValues: [] });
+  const attribute = (value: string) => ({
+    dataType: 'String',
+    stringValue: value,
+    stringListValues: [],
+    binaryListValues: [],
+  });
   return {
     messageId: id,
     receiptHandle: `handle-${id}`,
     body: typeof body === 'string' ? body : JSON.stringify(body),
-    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-    messageAttributes: orderId ? { [ATTR_ORDER_ID]: attribute(orderId), [ATTR_TRACE_ID]: attribute(`trace-${id}`) } : {},
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: '0',
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: orderId
+      ? { [ATTR_ORDER_ID]: attribute(orderId), [ATTR_TRACE_ID]: attribute(`trace-${id}`) }
+      : {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',

@@ -34,25 +34,41 @@ export interface StartOptions {
 }
 
 /** Starts `bin/start.ts` on a free port and resolves once `/healthz` answers 200. */
-export async function startRuntime({ env = {}, args = [], readyTimeoutMs = 30_000, cwd = ROOT }: StartOptions = {}): Promise<RuntimeProcess> {
+export async function startRuntime({
+  env = {},
+  args = [],
+  readyTimeoutMs = 30_000,
+  cwd = ROOT,
+}: StartOptions = {}): Promise<RuntimeProcess> {
   const port = env.CONVEYOR_PORT ?? String(await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(NODE, ['bin/start.ts', ...args], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', CONVEYOR_LOG_FORMAT: 'json', CONVEYOR_LOG_LEVEL: 'warn', ...env, CONVEYOR_PORT: port },
+    env: {
+      PATH: process.env.PATH ?? '',
+      CONVEYOR_LOG_FORMAT: 'json',
+      CONVEYOR_LOG_LEVEL: 'warn',
+      ...env,
+      CONVEYOR_PORT: port,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let printed = '';
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let gone = false;
   void exited.then(() => (gone = true));
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (gone) throw new Error(`runtime exited before it was ready:\n${printed}`);
-    const status = await fetch(`${url}/healthz`).then((r) => r.status, () => 0);
+    const status = await fetch(`${url}/healthz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -87,12 +103,23 @@ export function freePort(): Promise<number> {
 }
 
 /** Runs `bin/start.ts` expecting it to fail at start-up; resolves with its exit code and output. */
-export async function startFailing(env: Record<string, string>, args: readonly string[] = []): Promise<{ code: number | null; output: string }> {
-  const child = spawn(NODE, ['bin/start.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', CONVEYOR_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startFailing(
+  env: Record<string, string>,
+  args: readonly string[] = [],
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(NODE, ['bin/start.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', CONVEYOR_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const code = await withTimeout(new Promise<number | null>((resolve) => child.once('exit', resolve)), 30_000, 'start-up did not fail in time');
+  const code = await withTimeout(
+    new Promise<number | null>((resolve) => child.once('exit', resolve)),
+    30_000,
+    'start-up did not fail in time',
+  );
   return { code, output };
 }
 
@@ -102,7 +129,11 @@ export function tempDir(prefix = 'conveyor-test-'): { path: string; remove(): vo
 }
 
 export async function postOrders(url: string, orders: readonly unknown[]): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orders.length === 1 ? orders[0] : { orders }) });
+  const response = await fetch(`${url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(orders.length === 1 ? orders[0] : { orders }),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -112,7 +143,12 @@ export async function getJson(url: string): Promise<{ status: number; body: any 
 }
 
 /** Polls `probe` until it returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -122,17 +158,27 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref())]);
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref()),
+  ]);
 }
 
 /** Orders for `count` ids, spread over the warehouses. */
-export function makeOrders(prefix: string, count: number, warehouses: readonly string[] = ['wh-1', 'wh-2']): Array<{ orderId: string; warehouseId: string; items: Array<{ sku: string; quantity: number }> }> {
+export function makeOrders(
+  prefix: string,
+  count: number,
+  warehouses: readonly string[] = ['wh-1', 'wh-2'],
+): Array<{ orderId: string; warehouseId: string; items: Array<{ sku: string; quantity: number }> }> {
   return Array.from({ length: count }, (_, i) => ({
     orderId: `${prefix}-${i}`,
     warehouseId: warehouses[i % warehouses.length] as string,
@@ -158,7 +204,11 @@ export function listeningSockets(pid: number): string[] {
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) {
     for (const task of safe(() => readdirSync(`/proc/${tree[i]}/task`), [] as string[])) {
-      for (const child of safe(() => readFileSync(`/proc/${tree[i]}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean), [] as string[])) tree.push(Number(child));
+      for (const child of safe(
+        () => readFileSync(`/proc/${tree[i]}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+        [] as string[],
+      ))
+        tree.push(Number(child));
     }
   }
   const inodes = new Set<string>();
@@ -184,7 +234,10 @@ function decodeAddress(hex: string): string {
   const [address, port] = hex.split(':') as [string, string];
   const ip =
     address.length === 8
-      ? (address.match(/../g) as string[]).reverse().map((b) => parseInt(b, 16)).join('.')
+      ? (address.match(/../g) as string[])
+          .reverse()
+          .map((b) => parseInt(b, 16))
+          .join('.')
       : address === '00000000000000000000000000000000'
         ? '::'
         : address === '0000000000000000FFFF00000100007F'

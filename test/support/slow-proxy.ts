@@ -19,12 +19,25 @@ export async function startSlowProxy(target: string): Promise<SlowProxy> {
     const body = await read(request);
     const target_ = String(request.headers['x-amz-target'] ?? '');
     const action = target_.slice(target_.lastIndexOf('.') + 1);
-    const headers = Object.fromEntries(Object.entries(request.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
-    const answer = await fetch(new URL(request.url ?? '/', target), { method: request.method ?? 'POST', headers, body: body.length > 0 ? body : null });
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
+    ) as Record<string, string>;
+    const answer = await fetch(new URL(request.url ?? '/', target), {
+      method: request.method ?? 'POST',
+      headers,
+      body: body.length > 0 ? body : null,
+    });
     const payload = Buffer.from(await answer.arrayBuffer());
     const delay = delays.get(action) ?? 0;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    response.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([k]) => !['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(k))));
+    response.writeHead(
+      answer.status,
+      Object.fromEntries(
+        [...answer.headers].filter(
+          ([k]) => !['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(k),
+        ),
+      ),
+    );
     response.end(payload);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -17,7 +17,17 @@ function refuse(what: string): never {
 vi.mock('node:child_process', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:child_process')>();
   const refused = () => refuse('starts a child process');
-  return { ...original, default: original, spawn: refused, fork: refused, exec: refused, execFile: refused, spawnSync: refused, execFileSync: refused, execSync: refused };
+  return {
+    ...original,
+    default: original,
+    spawn: refused,
+    fork: refused,
+    exec: refused,
+    execFile: refused,
+    spawnSync: refused,
+    execFileSync: refused,
+    execSync: refused,
+  };
 });
 
 vi.mock('node:worker_threads', async (importOriginal) => {

@@ -43,11 +43,16 @@ describe('the retry budget', () => {
     // The most receives whose budget fits.
     let fits = 1;
     while (retryBudgetSeconds({ ...stage, maxReceiveCount: fits + 1, visibilityTimeoutSeconds }) <= allowed) fits++;
-    const at = (maxReceiveCount: number) => ({ retention: { queueDays, deadLetterDays: 7 }, stages: { picking: { ...stage, maxReceiveCount } } });
+    const at = (maxReceiveCount: number) => ({
+      retention: { queueDays, deadLetterDays: 7 },
+      stages: { picking: { ...stage, maxReceiveCount } },
+    });
     expect(issuesOf(at(fits))).toEqual([]);
     const refused = issuesOf(at(fits + 1));
     expect(refused).toHaveLength(1);
-    expect(refused[0]).toMatch(/^stages\.picking: its retries can take .* more than 50 % of retention\.queueDays 1 .*lower maxReceiveCount or backoff\.capSeconds, or raise retention\.queueDays$/);
+    expect(refused[0]).toMatch(
+      /^stages\.picking: its retries can take .* more than 50 % of retention\.queueDays 1 .*lower maxReceiveCount or backoff\.capSeconds, or raise retention\.queueDays$/,
+    );
   });
 
   it('holds for the defaults', () => {
@@ -57,10 +62,16 @@ describe('the retry budget', () => {
 
 describe('dead-letter retention', () => {
   it(`must be longer than the queue's, and at least ${MIN_DEAD_LETTER_DAYS} days`, () => {
-    expect(issuesOf({ retention: { queueDays: 9, deadLetterDays: 9 } })[0]).toMatch(/^retention\.deadLetterDays 9 must be longer than retention\.queueDays 9/);
-    expect(issuesOf({ retention: { queueDays: 1, deadLetterDays: MIN_DEAD_LETTER_DAYS - 1 } })).toEqual([`retention.deadLetterDays: must be from ${MIN_DEAD_LETTER_DAYS} to 14, got ${MIN_DEAD_LETTER_DAYS - 1}`]);
+    expect(issuesOf({ retention: { queueDays: 9, deadLetterDays: 9 } })[0]).toMatch(
+      /^retention\.deadLetterDays 9 must be longer than retention\.queueDays 9/,
+    );
+    expect(issuesOf({ retention: { queueDays: 1, deadLetterDays: MIN_DEAD_LETTER_DAYS - 1 } })).toEqual([
+      `retention.deadLetterDays: must be from ${MIN_DEAD_LETTER_DAYS} to 14, got ${MIN_DEAD_LETTER_DAYS - 1}`,
+    ]);
     expect(issuesOf({ retention: { queueDays: 1, deadLetterDays: MIN_DEAD_LETTER_DAYS } })).toEqual([]);
-    expect(issuesOf({ retention: { queueDays: MIN_DEAD_LETTER_DAYS, deadLetterDays: MIN_DEAD_LETTER_DAYS + 1 } })).toEqual([]);
+    expect(
+      issuesOf({ retention: { queueDays: MIN_DEAD_LETTER_DAYS, deadLetterDays: MIN_DEAD_LETTER_DAYS + 1 } }),
+    ).toEqual([]);
     // SQS keeps messages 14 days at most: the queue's retention stops a day short of it.
     expect(issuesOf({ retention: { queueDays: 14 } })).toEqual(['retention.queueDays: must be from 1 to 13, got 14']);
   });
@@ -68,23 +79,40 @@ describe('dead-letter retention', () => {
 
 describe('backoff within SQS’s 12-hour limit (issue 10, item 6)', () => {
   const stage = { timeoutSeconds: 30, maxBatchingWindowSeconds: 5 };
-  const largest = SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - stage.timeoutSeconds - stage.maxBatchingWindowSeconds;
+  const largest =
+    SQS_MAX_VISIBILITY_SECONDS -
+    VISIBILITY_LIMIT_MARGIN_SECONDS -
+    stage.timeoutSeconds -
+    stage.maxBatchingWindowSeconds;
 
   it('refuses a cap SQS could not honour, naming the largest one it can', () => {
     expect(largestBackoffCapSeconds(stage)).toBe(largest);
     // A retention long enough that only the cap rule speaks.
-    const topology = (capSeconds: number) => ({ retention: { queueDays: 13, deadLetterDays: 14 }, stages: { packing: { ...stage, maxReceiveCount: 2, backoff: { baseSeconds: 1, capSeconds } } } });
+    const topology = (capSeconds: number) => ({
+      retention: { queueDays: 13, deadLetterDays: 14 },
+      stages: { packing: { ...stage, maxReceiveCount: 2, backoff: { baseSeconds: 1, capSeconds } } },
+    });
     expect(issuesOf(topology(largest))).toEqual([]);
     const refused = issuesOf(topology(largest + 1));
-    expect(refused.some((i) => i.startsWith(`stages.packing.backoff.capSeconds ${largest + 1} cannot be honoured`) && i.endsWith(`use at most ${largest}`))).toBe(true);
+    expect(
+      refused.some(
+        (i) =>
+          i.startsWith(`stages.packing.backoff.capSeconds ${largest + 1} cannot be honoured`) &&
+          i.endsWith(`use at most ${largest}`),
+      ),
+    ).toBe(true);
     expect(issuesOf(topology(SQS_MAX_VISIBILITY_SECONDS)).length).toBeGreaterThan(0);
   });
 
   it('clamps a backoff so the time since the receive stays under 12 hours', () => {
     const policy = { baseSeconds: 40_000, capSeconds: 43_000 };
     const always = () => 1; // the ceiling itself
-    expect(backoffSeconds(1, policy, always, 0)).toBe(Math.min(40_000, SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS));
-    expect(backoffSeconds(2, policy, always, 600)).toBe(SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - 600);
+    expect(backoffSeconds(1, policy, always, 0)).toBe(
+      Math.min(40_000, SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS),
+    );
+    expect(backoffSeconds(2, policy, always, 600)).toBe(
+      SQS_MAX_VISIBILITY_SECONDS - VISIBILITY_LIMIT_MARGIN_SECONDS - 600,
+    );
     expect(backoffSeconds(2, policy, always, 600) + 600).toBeLessThan(SQS_MAX_VISIBILITY_SECONDS);
     expect(longestBackoffSeconds(SQS_MAX_VISIBILITY_SECONDS)).toBe(1);
   });

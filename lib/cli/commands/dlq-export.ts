@@ -40,7 +40,14 @@ Examples:
   $ npx conveyor dlq export --stage picking --out - | jq -c .order     to stdout
 `;
 
-type ExportFlags = FilterFlags & { stage: string; warehouse?: string; out: string; force?: boolean; limit: number; json?: boolean };
+type ExportFlags = FilterFlags & {
+  stage: string;
+  warehouse?: string;
+  out: string;
+  force?: boolean;
+  limit: number;
+  json?: boolean;
+};
 
 export function registerExportCommand(dlq: Command, context: CliContext, _state: RunState): void {
   addFilterFlags(
@@ -52,34 +59,64 @@ export function registerExportCommand(dlq: Command, context: CliContext, _state:
   )
     .requiredOption('--out <file>', 'the JSON Lines file to write (- for stdout)')
     .option('--force', 'overwrite --out if it exists')
-    .addOption(new Option('--limit <n>', `dead letters per stage at most, 1–${count(MAX_EXPORT)}`).default(MAX_EXPORT).argParser(wholeNumber('--limit', 1, MAX_EXPORT, '--limit 500')))
+    .addOption(
+      new Option('--limit <n>', `dead letters per stage at most, 1–${count(MAX_EXPORT)}`)
+        .default(MAX_EXPORT)
+        .argParser(wholeNumber('--limit', 1, MAX_EXPORT, '--limit 500')),
+    )
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', EXPORT_HELP)
     .action(async (options: ExportFlags, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const toStdout = options.out === '-';
-      if (!toStdout && existsSync(options.out) && !options.force) throw new UsageError(`--out ${options.out} exists — pass --force to overwrite it, or choose another file`);
+      if (!toStdout && existsSync(options.out) && !options.force)
+        throw new UsageError(`--out ${options.out} exists — pass --force to overwrite it, or choose another file`);
       const filter = filterOf(options, context.now());
       const found = await withTarget(globals, context, async (target) => {
         const refs = await selectStages(target, options.stage, options.warehouse);
         const pages = [];
-        for (const ref of refs) pages.push({ stage: stageKey(ref), ...(await target.exportDeadLetters(ref, options.limit, filter)) });
+        for (const ref of refs)
+          pages.push({ stage: stageKey(ref), ...(await target.exportDeadLetters(ref, options.limit, filter)) });
         return pages;
       });
       const lines = found.flatMap((page) => page.letters.map(exportLine));
       const text = lines.map((line) => `${JSON.stringify(line)}\n`).join('');
       if (toStdout) context.stdout.write(text);
       else writeAtomically(options.out, text);
-      const summary = { out: options.out, exported: lines.length, withoutOrder: lines.filter((l) => l.order === null).length, ...(filter ? { filter } : {}), stages: found.map((p) => ({ stage: p.stage, exported: p.letters.length, scanned: p.scanned, truncated: p.truncated })) };
+      const summary = {
+        out: options.out,
+        exported: lines.length,
+        withoutOrder: lines.filter((l) => l.order === null).length,
+        ...(filter ? { filter } : {}),
+        stages: found.map((p) => ({
+          stage: p.stage,
+          exported: p.letters.length,
+          scanned: p.scanned,
+          truncated: p.truncated,
+        })),
+      };
       // With --out -, stdout is the data: the summary goes to stderr.
       const report = (line: string) => (toStdout ? context.stderr.write(`${line}\n`) : say(context, line));
       if (options.json && !toStdout) return sayJson(context, summary);
-      for (const line of renderExport(summary, lines, filter ? describeFilter(filter) : undefined, options, targetFlags(globals), styleFor(context, toStdout ? 'stderr' : 'stdout'))) report(line);
+      for (const line of renderExport(
+        summary,
+        lines,
+        filter ? describeFilter(filter) : undefined,
+        options,
+        targetFlags(globals),
+        styleFor(context, toStdout ? 'stderr' : 'stdout'),
+      ))
+        report(line);
     });
 }
 
 function renderExport(
-  summary: { out: string; exported: number; withoutOrder: number; stages: Array<{ stage: string; exported: number; truncated: boolean }> },
+  summary: {
+    out: string;
+    exported: number;
+    withoutOrder: number;
+    stages: Array<{ stage: string; exported: number; truncated: boolean }>;
+  },
   lines: readonly ExportedDeadLetter[],
   filter: string | undefined,
   options: ExportFlags,
@@ -87,10 +124,23 @@ function renderExport(
   style: ReturnType<typeof styleFor>,
 ): string[] {
   const per = summary.stages.map((s) => `${s.stage} ${count(s.exported)}`).join(', ');
-  const out = [`wrote ${plural(summary.exported, 'dead letter')} to ${summary.out === '-' ? 'stdout' : summary.out} (${filter ? `filter: ${filter}; ` : ''}${per}); nothing was consumed`];
-  if (summary.withoutOrder > 0) out.push(style.yellow(`${plural(summary.withoutOrder, 'line')} without a readable order (poison): write "order" by hand from "deadLetter.body", or drop ${summary.withoutOrder === 1 ? 'it' : 'them'}`));
-  for (const s of summary.stages.filter((x) => x.truncated)) out.push(style.yellow(`${s.stage}: stopped at --limit ${count(options.limit)}; more match — narrow the filters or raise --limit`));
-  if (lines.length > 0 && summary.out !== '-') out.push(style.dim(`fix them, then: conveyor send --file ${summary.out}${flags}`));
+  const out = [
+    `wrote ${plural(summary.exported, 'dead letter')} to ${summary.out === '-' ? 'stdout' : summary.out} (${filter ? `filter: ${filter}; ` : ''}${per}); nothing was consumed`,
+  ];
+  if (summary.withoutOrder > 0)
+    out.push(
+      style.yellow(
+        `${plural(summary.withoutOrder, 'line')} without a readable order (poison): write "order" by hand from "deadLetter.body", or drop ${summary.withoutOrder === 1 ? 'it' : 'them'}`,
+      ),
+    );
+  for (const s of summary.stages.filter((x) => x.truncated))
+    out.push(
+      style.yellow(
+        `${s.stage}: stopped at --limit ${count(options.limit)}; more match — narrow the filters or raise --limit`,
+      ),
+    );
+  if (lines.length > 0 && summary.out !== '-')
+    out.push(style.dim(`fix them, then: conveyor send --file ${summary.out}${flags}`));
   return out;
 }
 
@@ -102,6 +152,8 @@ function writeAtomically(path: string, text: string): void {
     renameSync(aside, path);
   } catch (error) {
     rmSync(aside, { force: true });
-    throw new CliError(`cannot write --out ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} — check the directory exists and is writable`);
+    throw new CliError(
+      `cannot write --out ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} — check the directory exists and is writable`,
+    );
   }
 }

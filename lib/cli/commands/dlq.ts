@@ -75,12 +75,21 @@ Examples:
 `;
 
 type PeekOptions = FilterFlags & { stage: string; warehouse?: string; limit: number; json?: boolean };
-type RedriveFlags = FilterFlags & { stage: string; warehouse?: string; rate?: number; wait?: boolean; dryRun?: boolean; json?: boolean };
+type RedriveFlags = FilterFlags & {
+  stage: string;
+  warehouse?: string;
+  rate?: number;
+  wait?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+};
 
 export function registerDlqCommands(program: Command, context: CliContext, state: RunState): void {
   const dlq = program
     .command('dlq')
-    .description("a stage's dead-letter queue: find dead letters and their reasons, redrive them, export them to fix and resend")
+    .description(
+      "a stage's dead-letter queue: find dead letters and their reasons, redrive them, export them to fix and resend",
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ npx conveyor dlq peek --stage picking\n  $ npx conveyor dlq redrive --stage picking --grep scanner --dry-run\n  $ npx conveyor dlq export --stage packing --kind rejected --out dead.jsonl\n',
@@ -93,7 +102,11 @@ export function registerDlqCommands(program: Command, context: CliContext, state
       .requiredOption('--stage <stage>', 'the stage, as `conveyor status` lists it (required)', stageName)
       .option('--warehouse <id>', 'this warehouse only (default: all)'),
   )
-    .addOption(new Option('--limit <n>', `dead letters per stage, 1–${MAX_PEEK}`).default(10).argParser(wholeNumber('--limit', 1, MAX_PEEK, '--limit 50')))
+    .addOption(
+      new Option('--limit <n>', `dead letters per stage, 1–${MAX_PEEK}`)
+        .default(10)
+        .argParser(wholeNumber('--limit', 1, MAX_PEEK, '--limit 50')),
+    )
     .option('--json', 'print them as JSON')
     .addHelpText('after', PEEK_HELP)
     .action(async (options: PeekOptions, command: Command) => {
@@ -101,12 +114,19 @@ export function registerDlqCommands(program: Command, context: CliContext, state
       const filter = filterOf(options, context.now());
       const found = await withTarget(globals, context, async (target) => {
         const refs = await selectStages(target, options.stage, options.warehouse);
-        return Promise.all(refs.map(async (ref) => ({ stage: stageKey(ref), ...(filter ? { filter } : {}), ...(await peekAtMost(target, ref, options.limit, filter)) })));
+        return Promise.all(
+          refs.map(async (ref) => ({
+            stage: stageKey(ref),
+            ...(filter ? { filter } : {}),
+            ...(await peekAtMost(target, ref, options.limit, filter)),
+          })),
+        );
       });
       if (options.json) {
         sayJson(context, found);
         // stdout stays JSON for scripts; the reader is told on stderr that the list is not complete.
-        for (const entry of found.filter((f) => f.truncated)) context.stderr.write(`conveyor: ${entry.stage}: ${truncationNote(entry)}\n`);
+        for (const entry of found.filter((f) => f.truncated))
+          context.stderr.write(`conveyor: ${entry.stage}: ${truncationNote(entry)}\n`);
         return;
       }
       const style = styleFor(context);
@@ -117,20 +137,35 @@ export function registerDlqCommands(program: Command, context: CliContext, state
       if (found.some((f) => f.messages.length > 0)) {
         say(context);
         const where = `--stage ${options.stage}${options.warehouse ? ` --warehouse ${options.warehouse}` : ''}${filterFlagsText(options)}${targetFlags(globals)}`;
-        say(context, style.dim(`once the cause is fixed: conveyor dlq redrive ${where}${filter ? ' --dry-run (then without --dry-run)' : ''}`));
+        say(
+          context,
+          style.dim(
+            `once the cause is fixed: conveyor dlq redrive ${where}${filter ? ' --dry-run (then without --dry-run)' : ''}`,
+          ),
+        );
       }
     });
 
   addFilterFlags(
     dlq
       .command('redrive')
-      .description("move a stage's dead letters (all, or those a filter selects) back to its queue, after a fix; prints how many moved")
+      .description(
+        "move a stage's dead letters (all, or those a filter selects) back to its queue, after a fix; prints how many moved",
+      )
       .requiredOption('--stage <stage>', 'the stage, as `conveyor status` lists it (required)', stageName)
       .option('--warehouse <id>', 'this warehouse only (default: all)'),
   )
     .option('--dry-run', 'list the dead letters that would move, and move nothing')
-    .addOption(new Option('--rate <perSecond>', 'messages moved per second at most, 1–500 (default: as fast as possible)').argParser(wholeNumber('--rate', 1, 500, '--rate 50')))
-    .option('--wait', 'on AWS, unfiltered: follow the move task until it ends (otherwise the move is always waited for)')
+    .addOption(
+      new Option(
+        '--rate <perSecond>',
+        'messages moved per second at most, 1–500 (default: as fast as possible)',
+      ).argParser(wholeNumber('--rate', 1, 500, '--rate 50')),
+    )
+    .option(
+      '--wait',
+      'on AWS, unfiltered: follow the move task until it ends (otherwise the move is always waited for)',
+    )
     .option('--json', 'print the results as JSON')
     .addHelpText('after', REDRIVE_HELP)
     .action(async (options: RedriveFlags, command: Command) => {
@@ -141,13 +176,20 @@ export function registerDlqCommands(program: Command, context: CliContext, state
   registerExportCommand(dlq, context, state);
 }
 
-async function redriveStages(context: CliContext, state: RunState, globals: GlobalOptions, options: RedriveFlags): Promise<void> {
+async function redriveStages(
+  context: CliContext,
+  state: RunState,
+  globals: GlobalOptions,
+  options: RedriveFlags,
+): Promise<void> {
   const filter = filterOf(options, context.now());
   const results: Array<{ stage: string } & RedriveResult> = [];
   const stop = new AbortController();
   const undo = context.onInterrupt?.(() => {
     stop.abort();
-    context.stderr.write('conveyor: stopping after the batch in hand (nothing is lost) — Ctrl-C again to quit at once\n');
+    context.stderr.write(
+      'conveyor: stopping after the batch in hand (nothing is lost) — Ctrl-C again to quit at once\n',
+    );
   });
   try {
     await withTarget(globals, context, async (target) => {
@@ -161,16 +203,24 @@ async function redriveStages(context: CliContext, state: RunState, globals: Glob
           signal: stop.signal,
         });
         results.push({ stage: stageKey(ref), ...result });
-        if (!options.json) for (const line of describeRedrive(ref, result, filter, styleFor(context))) say(context, line);
+        if (!options.json)
+          for (const line of describeRedrive(ref, result, filter, styleFor(context))) say(context, line);
       }
     });
   } finally {
     undo?.();
   }
-  if (options.json) sayJson(context, results.map((r) => ({ ...r, ...(filter ? { filter } : {}) })));
+  if (options.json)
+    sayJson(
+      context,
+      results.map((r) => ({ ...r, ...(filter ? { filter } : {}) })),
+    );
   if (results.some((r) => r.kind === 'moved' && r.interrupted) || stop.signal.aborted) state.exitCode = 1;
   const failed = results.find((r) => r.kind === 'task' && r.status === 'FAILED');
-  if (failed && failed.kind === 'task') throw new CliError(`the move task of ${failed.stage} failed: ${failed.failureReason ?? 'no reason given'} — check the queue policies and try again`);
+  if (failed && failed.kind === 'task')
+    throw new CliError(
+      `the move task of ${failed.stage} failed: ${failed.failureReason ?? 'no reason given'} — check the queue policies and try again`,
+    );
 }
 
 /** What a peek found, and whether the DLQ holds more than it shows. */
@@ -186,8 +236,16 @@ export interface PeekResult {
   readonly filter?: DeadLetterFilter;
 }
 
-async function peekAtMost(target: Target, ref: StageRef, limit: number, filter: DeadLetterFilter | undefined): Promise<Omit<PeekResult, 'filter'>> {
-  const [page, total] = await Promise.all([target.peekDeadLetters(ref, limit, filter), target.deadLetterCount ? target.deadLetterCount(ref) : null]);
+async function peekAtMost(
+  target: Target,
+  ref: StageRef,
+  limit: number,
+  filter: DeadLetterFilter | undefined,
+): Promise<Omit<PeekResult, 'filter'>> {
+  const [page, total] = await Promise.all([
+    target.peekDeadLetters(ref, limit, filter),
+    target.deadLetterCount ? target.deadLetterCount(ref) : null,
+  ]);
   const messages = page.letters;
   // Filtered, only the read can tell whether more match; unfiltered, the DLQ's depth can (where known).
   const truncated = filter ? page.truncated : total === null ? messages.length >= limit : total > messages.length;
@@ -196,7 +254,11 @@ async function peekAtMost(target: Target, ref: StageRef, limit: number, filter: 
 
 function truncationNote(peek: Omit<PeekResult, 'scanned'> & { scanned?: number }): string {
   const shown = `showing ${plural(peek.messages.length, 'dead letter')}`;
-  const more = peek.filter ? '--limit reached; more match' : peek.total === null ? '--limit reached; the DLQ may hold more' : `the DLQ holds ${peek.total}`;
+  const more = peek.filter
+    ? '--limit reached; more match'
+    : peek.total === null
+      ? '--limit reached; the DLQ may hold more'
+      : `the DLQ holds ${peek.total}`;
   return `${shown}, ${more}${peek.limit < MAX_PEEK ? ` — raise --limit (up to ${MAX_PEEK})` : ''}`;
 }
 
@@ -204,12 +266,25 @@ function truncationNote(peek: Omit<PeekResult, 'scanned'> & { scanned?: number }
  * @example
  * renderDeadLetters('wh-1/picking', letters, { limit: 10, truncated: false, total: 2 }, createStyle(false));
  */
-export function renderDeadLetters(stage: string, messages: readonly DeadLetter[], peek: Pick<PeekResult, 'limit' | 'truncated' | 'total'> & { scanned?: number; filter?: DeadLetterFilter }, style: Style): string[] {
-  const notes = [peek.filter ? `filter: ${describeFilter(peek.filter)}` : '', peek.filter && peek.scanned !== undefined ? `${plural(peek.scanned, 'dead letter')} read` : ''].filter(Boolean).join('; ');
+export function renderDeadLetters(
+  stage: string,
+  messages: readonly DeadLetter[],
+  peek: Pick<PeekResult, 'limit' | 'truncated' | 'total'> & { scanned?: number; filter?: DeadLetterFilter },
+  style: Style,
+): string[] {
+  const notes = [
+    peek.filter ? `filter: ${describeFilter(peek.filter)}` : '',
+    peek.filter && peek.scanned !== undefined ? `${plural(peek.scanned, 'dead letter')} read` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   const context = notes ? ` (${notes})` : '';
   if (messages.length === 0) return [`${style.bold(stage)} — ${style.green('no dead letters')}${context}`];
   const more = peek.truncated ? ` — ${truncationNote({ messages: [...messages], ...peek })}` : '';
-  return [`${style.bold(stage)} — ${style.red(plural(messages.length, 'dead letter'))}${context}${more}, not consumed`, ...deadLetterTable(messages, style)];
+  return [
+    `${style.bold(stage)} — ${style.red(plural(messages.length, 'dead letter'))}${context}${more}, not consumed`,
+    ...deadLetterTable(messages, style),
+  ];
 }
 
 /** The dead letters as a table: order, kind, receives, when, reason. */
@@ -219,9 +294,23 @@ export function deadLetterTable(messages: readonly DeadLetter[], style: Style): 
     m.kind ?? '—',
     m.receiveCount === undefined ? '—' : String(m.receiveCount),
     timestamp(m.deadLetteredAt ?? m.sentAt),
-    m.reason === undefined ? style.dim('unknown (moved by the queue redrive policy)') : m.movedBy === 'redrive-policy' ? style.dim(m.reason) : m.reason,
+    m.reason === undefined
+      ? style.dim('unknown (moved by the queue redrive policy)')
+      : m.movedBy === 'redrive-policy'
+        ? style.dim(m.reason)
+        : m.reason,
   ]);
-  return renderTable([{ header: 'ORDER' }, { header: 'KIND' }, { header: 'RECEIVES', align: 'right' }, { header: 'DEAD-LETTERED AT (UTC)' }, { header: 'REASON' }], rows, { headerStyle: (t) => style.dim(t) });
+  return renderTable(
+    [
+      { header: 'ORDER' },
+      { header: 'KIND' },
+      { header: 'RECEIVES', align: 'right' },
+      { header: 'DEAD-LETTERED AT (UTC)' },
+      { header: 'REASON' },
+    ],
+    rows,
+    { headerStyle: (t) => style.dim(t) },
+  );
 }
 
 /**
@@ -229,13 +318,22 @@ export function deadLetterTable(messages: readonly DeadLetter[], style: Style): 
  * describeRedrive({ warehouse: 'wh-1', stage: 'picking' }, { kind: 'moved', moved: 3, matched: 3, … }, undefined, createStyle(false));
  * // ['wh-1/picking: moved 3 dead letters back to the picking queue']
  */
-export function describeRedrive(ref: StageRef, result: RedriveResult, filter: DeadLetterFilter | undefined, style: Style): string[] {
+export function describeRedrive(
+  ref: StageRef,
+  result: RedriveResult,
+  filter: DeadLetterFilter | undefined,
+  style: Style,
+): string[] {
   const key = style.bold(stageKey(ref));
   const matching = filter ? ` (filter: ${describeFilter(filter)})` : '';
   if (result.kind === 'dry-run') {
     const read = `${plural(result.scanned, 'dead letter')} read`;
-    if (result.matched === 0) return [`${key}: dry run — no dead letters would move${filter ? ` (filter: ${describeFilter(filter)}; ${read})` : ''}; nothing moved`];
-    const listed = result.letters.length < result.matched ? ` ${style.dim(`(the first ${result.letters.length} listed)`)}` : '';
+    if (result.matched === 0)
+      return [
+        `${key}: dry run — no dead letters would move${filter ? ` (filter: ${describeFilter(filter)}; ${read})` : ''}; nothing moved`,
+      ];
+    const listed =
+      result.letters.length < result.matched ? ` ${style.dim(`(the first ${result.letters.length} listed)`)}` : '';
     return [
       `${key}: dry run — ${plural(result.matched, 'dead letter')} would move back to the ${ref.stage} queue (${filter ? `filter: ${describeFilter(filter)}; ` : ''}${read}); nothing moved${listed}`,
       ...deadLetterTable(result.letters, style),
@@ -249,14 +347,39 @@ export function describeRedrive(ref: StageRef, result: RedriveResult, filter: De
         ? `${key}: no dead letters to move${matching}`
         : `${key}: moved ${plural(total, 'dead letter')} back to the ${ref.stage} queue${matching}${filter ? ` — ${plural(stayed, 'other')} stay in the DLQ` : ''}`,
     ];
-    if (result.finished > 0) lines.push(style.dim(`  ${plural(result.finished, 'of them', 'of them')} had been copied by an interrupted redrive: only deleted from the DLQ now`));
-    if (result.resent > 0) lines.push(style.yellow(`  ${plural(result.resent, 'dead letter')} sent again: an interrupted redrive was sending ${result.resent === 1 ? 'it' : 'them'} when it stopped — the stage skips an order it already processed`));
-    if (result.notDeleted > 0) lines.push(style.yellow(`  ${plural(result.notDeleted, 'dead letter')} copied but not yet deleted from the DLQ — run the redrive again to delete ${result.notDeleted === 1 ? 'it' : 'them'} (not sent again)`));
-    if (result.interrupted) lines.push(style.yellow('  interrupted — the rest stays in the DLQ; run the same redrive again to move it'));
+    if (result.finished > 0)
+      lines.push(
+        style.dim(
+          `  ${plural(result.finished, 'of them', 'of them')} had been copied by an interrupted redrive: only deleted from the DLQ now`,
+        ),
+      );
+    if (result.resent > 0)
+      lines.push(
+        style.yellow(
+          `  ${plural(result.resent, 'dead letter')} sent again: an interrupted redrive was sending ${result.resent === 1 ? 'it' : 'them'} when it stopped — the stage skips an order it already processed`,
+        ),
+      );
+    if (result.notDeleted > 0)
+      lines.push(
+        style.yellow(
+          `  ${plural(result.notDeleted, 'dead letter')} copied but not yet deleted from the DLQ — run the redrive again to delete ${result.notDeleted === 1 ? 'it' : 'them'} (not sent again)`,
+        ),
+      );
+    if (result.interrupted)
+      lines.push(style.yellow('  interrupted — the rest stays in the DLQ; run the same redrive again to move it'));
     return lines;
   }
-  const toMove = result.approximateNumberToMove === null ? 'its dead letters' : `~${plural(result.approximateNumberToMove, 'dead letter')}`;
-  if (result.status === undefined) return [`${key}: move task started — ${toMove} back to the ${ref.stage} queue (task ${result.taskHandle}); add --wait to follow it`];
-  const moved = result.moved === undefined ? '' : `moved ${plural(result.moved, 'dead letter')} back to the ${ref.stage} queue — `;
-  return [`${key}: ${moved}move task ${result.status === 'COMPLETED' ? style.green(result.status) : style.red(result.status)}${result.failureReason ? ` (${result.failureReason})` : ''}`];
+  const toMove =
+    result.approximateNumberToMove === null
+      ? 'its dead letters'
+      : `~${plural(result.approximateNumberToMove, 'dead letter')}`;
+  if (result.status === undefined)
+    return [
+      `${key}: move task started — ${toMove} back to the ${ref.stage} queue (task ${result.taskHandle}); add --wait to follow it`,
+    ];
+  const moved =
+    result.moved === undefined ? '' : `moved ${plural(result.moved, 'dead letter')} back to the ${ref.stage} queue — `;
+  return [
+    `${key}: ${moved}move task ${result.status === 'COMPLETED' ? style.green(result.status) : style.red(result.status)}${result.failureReason ? ` (${result.failureReason})` : ''}`,
+  ];
 }

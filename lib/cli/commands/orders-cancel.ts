@@ -57,8 +57,11 @@ export function registerCancelCommand(orders: Command, context: CliContext, stat
     .option('--json', 'print the results as JSON')
     .addHelpText('after', HELP)
     .action(async (ids: string[], options: { file?: string; json?: boolean }, command: Command) => {
-      const wanted = [...new Set([...ids.map(checkId), ...(options.file === undefined ? [] : readIdFile(options.file, context))])];
-      if (wanted.length === 0) throw new UsageError('orders cancel needs order ids — e.g. conveyor orders cancel o-1 o-2, or --file ids.txt');
+      const wanted = [
+        ...new Set([...ids.map(checkId), ...(options.file === undefined ? [] : readIdFile(options.file, context))]),
+      ];
+      if (wanted.length === 0)
+        throw new UsageError('orders cancel needs order ids — e.g. conveyor orders cancel o-1 o-2, or --file ids.txt');
       const globals = command.optsWithGlobals() as GlobalOptions;
       const results = await withTarget(globals, context, (target) => cancelAll(target, wanted));
       if (results.some((r) => r.outcome !== 'cancelled')) state.exitCode = 1;
@@ -68,7 +71,10 @@ export function registerCancelCommand(orders: Command, context: CliContext, stat
 }
 
 function checkId(id: string): string {
-  if (!ORDER_ID_PATTERN.test(id)) throw new UsageError(`"${id}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`);
+  if (!ORDER_ID_PATTERN.test(id))
+    throw new UsageError(
+      `"${id}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
+    );
   return id;
 }
 
@@ -79,7 +85,9 @@ export function readIdFile(path: string, context: Pick<CliContext, 'stderr'>): s
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read --file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message} — one order id per line`);
+    throw new UsageError(
+      `cannot read --file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message} — one order id per line`,
+    );
   }
   const whole = parseJson(text.trim());
   const entries: Array<{ line: number; value: unknown }> = Array.isArray(whole)
@@ -87,19 +95,26 @@ export function readIdFile(path: string, context: Pick<CliContext, 'stderr'>): s
     : text.split(/\r?\n/).flatMap((raw, i) => {
         const trimmed = raw.trim();
         if (trimmed === '' || trimmed.startsWith('#')) return [];
-        return [{ line: i + 1, value: trimmed.startsWith('{') ? (parseJson(trimmed) ?? Symbol.for('bad json')) : trimmed }];
+        return [
+          { line: i + 1, value: trimmed.startsWith('{') ? (parseJson(trimmed) ?? Symbol.for('bad json')) : trimmed },
+        ];
       });
   const ids: string[] = [];
   const bad: string[] = [];
   for (const { line, value } of entries) {
     const id = idOf(value);
     if (typeof id === 'string' && ORDER_ID_PATTERN.test(id)) ids.push(id);
-    else bad.push(`${path}:${Array.isArray(whole) ? `[${line - 1}]` : line}: ${typeof id === 'string' ? `"${id.slice(0, 70)}" is not an order id` : id.problem}`);
+    else
+      bad.push(
+        `${path}:${Array.isArray(whole) ? `[${line - 1}]` : line}: ${typeof id === 'string' ? `"${id.slice(0, 70)}" is not an order id` : id.problem}`,
+      );
   }
   if (bad.length > 0) {
     for (const message of bad.slice(0, BAD_LINES_SHOWN)) context.stderr.write(`${message}\n`);
     if (bad.length > BAD_LINES_SHOWN) context.stderr.write(`… and ${bad.length - BAD_LINES_SHOWN} more\n`);
-    throw new UsageError(`${plural(bad.length, 'bad line')} in ${path} (listed above); nothing was cancelled — one order id per line, or JSON with "orderId"`);
+    throw new UsageError(
+      `${plural(bad.length, 'bad line')} in ${path} (listed above); nothing was cancelled — one order id per line, or JSON with "orderId"`,
+    );
   }
   return ids;
 }
@@ -115,10 +130,13 @@ function parseJson(text: string): unknown {
 /** The order id a file entry names: an export's dead-lettered order, an object's orderId, or the text itself. */
 function idOf(value: unknown): string | { problem: string } {
   if (typeof value === 'string') return value;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'not valid JSON, or not an object with "orderId"' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { problem: 'not valid JSON, or not an object with "orderId"' };
   const exported = asExportedLine(value);
   const id = exported ? exported.deadLetter.orderId : (value as { orderId?: unknown }).orderId;
-  return typeof id === 'string' ? id : { problem: exported ? 'deadLetter.orderId: missing — this dead letter names no order' : 'orderId: missing' };
+  return typeof id === 'string'
+    ? id
+    : { problem: exported ? 'deadLetter.orderId: missing — this dead letter names no order' : 'orderId: missing' };
 }
 
 async function cancelAll(target: Target, ids: readonly string[]): Promise<CancelLine[]> {
@@ -147,17 +165,46 @@ export function lineOf(orderId: string, result: CancelResult | undefined): Cance
   if (result === undefined) return { orderId, outcome: 'not-found' };
   const { order } = result;
   const status = typeof order.status === 'string' ? order.status : undefined;
-  if (result.outcome === 'cancelled') return { orderId, outcome: 'cancelled', status: status ?? 'cancelled', ...(typeof order.stage === 'string' ? { detail: `was waiting in ${order.stage}` } : {}) };
+  if (result.outcome === 'cancelled')
+    return {
+      orderId,
+      outcome: 'cancelled',
+      status: status ?? 'cancelled',
+      ...(typeof order.stage === 'string' ? { detail: `was waiting in ${order.stage}` } : {}),
+    };
   const delivery = order.delivery as Record<string, unknown> | undefined;
-  const detail = delivery && typeof delivery === 'object' ? Object.entries(delivery).filter(([k]) => ['carrier', 'trackingNumber'].includes(k)).map(([k, v]) => `${k} ${String(v)}`).join(', ') : result.reason;
+  const detail =
+    delivery && typeof delivery === 'object'
+      ? Object.entries(delivery)
+          .filter(([k]) => ['carrier', 'trackingNumber'].includes(k))
+          .map(([k, v]) => `${k} ${String(v)}`)
+          .join(', ')
+      : result.reason;
   return { orderId, outcome: 'already-final', status: status ?? 'final', ...(detail ? { detail } : {}) };
 }
 
 export function renderCancels(results: readonly CancelLine[], style: Style): string[] {
   const label = (r: CancelLine) =>
-    r.outcome === 'cancelled' ? style.green('cancelled') : r.outcome === 'already-final' ? style.yellow(`already ${r.status ?? 'final'} (409)`) : r.outcome === 'not-found' ? style.red('not found (404)') : style.red('failed');
+    r.outcome === 'cancelled'
+      ? style.green('cancelled')
+      : r.outcome === 'already-final'
+        ? style.yellow(`already ${r.status ?? 'final'} (409)`)
+        : r.outcome === 'not-found'
+          ? style.red('not found (404)')
+          : style.red('failed');
   const rows = results.map((r) => [r.orderId, label(r), r.detail ?? '']);
   const tally = (outcome: CancelOutcome): number => results.filter((r) => r.outcome === outcome).length;
-  const summary = [`${tally('cancelled')} cancelled`, `${tally('already-final')} already final`, `${tally('not-found')} not found`, ...(tally('failed') > 0 ? [`${tally('failed')} failed`] : [])].join(' · ');
-  return [...renderTable([{ header: 'ORDER' }, { header: 'RESULT' }, { header: 'DETAIL' }], rows, { headerStyle: (t) => style.dim(t) }), '', summary];
+  const summary = [
+    `${tally('cancelled')} cancelled`,
+    `${tally('already-final')} already final`,
+    `${tally('not-found')} not found`,
+    ...(tally('failed') > 0 ? [`${tally('failed')} failed`] : []),
+  ].join(' · ');
+  return [
+    ...renderTable([{ header: 'ORDER' }, { header: 'RESULT' }, { header: 'DETAIL' }], rows, {
+      headerStyle: (t) => style.dim(t),
+    }),
+    '',
+    summary,
+  ];
 }

@@ -38,7 +38,10 @@ interface ListOptions {
 
 /** `--status`: one or more listed states, comma-separated. */
 function listedStates(value: string): ListedState[] {
-  const states = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const states = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const wrong = states.find((s) => !(LISTED_STATES as readonly string[]).includes(s));
   if (states.length === 0 || wrong !== undefined) {
     throw new UsageError(
@@ -53,10 +56,20 @@ export function registerOrderList(orders: Command, context: CliContext): void {
   orders
     .command('list')
     .description('orders by state — dead-lettered, cancelled, purged — newest first')
-    .requiredOption('--status <states>', `${LISTED_STATES.join(', ')}; several comma-separated (required)`, listedStates)
+    .requiredOption(
+      '--status <states>',
+      `${LISTED_STATES.join(', ')}; several comma-separated (required)`,
+      listedStates,
+    )
     .option('--warehouse <id>', 'this warehouse only (default: all)')
-    .addOption(new Option('--since <when>', 'entered the state since: 30m, 1h, 7d or a time').argParser(sinceFlag('--since')))
-    .addOption(new Option('--limit <n>', `at most this many, 1–${MAX_LISTED}`).default(DEFAULT_LIMIT).argParser(wholeNumber('--limit', 1, MAX_LISTED, '--limit 500')))
+    .addOption(
+      new Option('--since <when>', 'entered the state since: 30m, 1h, 7d or a time').argParser(sinceFlag('--since')),
+    )
+    .addOption(
+      new Option('--limit <n>', `at most this many, 1–${MAX_LISTED}`)
+        .default(DEFAULT_LIMIT)
+        .argParser(wholeNumber('--limit', 1, MAX_LISTED, '--limit 500')),
+    )
     .option('--json', 'print them as JSON')
     .addHelpText('after', HELP)
     .action(async (options: ListOptions, command: Command) => {
@@ -64,14 +77,25 @@ export function registerOrderList(orders: Command, context: CliContext): void {
       const since = options.since ? new Date(sinceTime(options.since, context.now())).toISOString() : undefined;
       const listed = await withTarget(globals, context, async (target) => {
         if (options.warehouse !== undefined) chooseWarehouses(options.warehouse, await target.warehouses());
-        return target.listOrders({ states: options.status, limit: options.limit, ...(options.warehouse ? { warehouse: options.warehouse } : {}), ...(since ? { since } : {}) });
+        return target.listOrders({
+          states: options.status,
+          limit: options.limit,
+          ...(options.warehouse ? { warehouse: options.warehouse } : {}),
+          ...(since ? { since } : {}),
+        });
       });
       if (options.json) {
         sayJson(context, listed);
         if (listed.truncated) context.stderr.write(`conveyor: ${truncationNote(listed, options.limit)}\n`);
         return;
       }
-      for (const line of renderOrderList(listed, { ...options, ...(since ? { sinceIso: since } : {}) }, styleFor(context), targetFlags(globals))) say(context, line);
+      for (const line of renderOrderList(
+        listed,
+        { ...options, ...(since ? { sinceIso: since } : {}) },
+        styleFor(context),
+        targetFlags(globals),
+      ))
+        say(context, line);
     });
 }
 
@@ -84,18 +108,50 @@ function truncationNote(listed: ListedOrders, limit: number): string {
  * @example
  * renderOrderList({ orders: [...], truncated: false, skipped: 0 }, { status: ['dead-lettered'], limit: 100 }, createStyle(false), '');
  */
-export function renderOrderList(listed: ListedOrders, query: Pick<ListOptions, 'status' | 'warehouse' | 'limit'> & { sinceIso?: string }, style: Style, flags: string): string[] {
+export function renderOrderList(
+  listed: ListedOrders,
+  query: Pick<ListOptions, 'status' | 'warehouse' | 'limit'> & { sinceIso?: string },
+  style: Style,
+  flags: string,
+): string[] {
   const what = `${query.status.join(' or ')} orders${query.warehouse ? ` in ${query.warehouse}` : ''}${query.sinceIso ? ` since ${timestamp(query.sinceIso)} UTC` : ''}`;
-  if (listed.orders.length === 0) return [`no ${what}${listed.skipped > 0 ? ` (${plural(listed.skipped, 'index entry', 'index entries')} skipped: those orders moved on)` : ''}`];
+  if (listed.orders.length === 0)
+    return [
+      `no ${what}${listed.skipped > 0 ? ` (${plural(listed.skipped, 'index entry', 'index entries')} skipped: those orders moved on)` : ''}`,
+    ];
   const paint = (status: string) => (status === 'dead-lettered' ? style.red(status) : style.yellow(status));
-  const rows = listed.orders.map((o) => [o.orderId, o.warehouseId ?? '—', paint(o.status), o.stage || '—', timestamp(o.since), o.reason ?? (o.by ? `by ${o.by}` : '')]);
+  const rows = listed.orders.map((o) => [
+    o.orderId,
+    o.warehouseId ?? '—',
+    paint(o.status),
+    o.stage || '—',
+    timestamp(o.since),
+    o.reason ?? (o.by ? `by ${o.by}` : ''),
+  ]);
   const first = listed.orders[0]?.orderId as string;
   return [
-    ...renderTable([{ header: 'ORDER' }, { header: 'WAREHOUSE' }, { header: 'STATUS' }, { header: 'STAGE' }, { header: 'SINCE (UTC)' }, { header: 'REASON / BY' }], rows, { headerStyle: style.dim }),
+    ...renderTable(
+      [
+        { header: 'ORDER' },
+        { header: 'WAREHOUSE' },
+        { header: 'STATUS' },
+        { header: 'STAGE' },
+        { header: 'SINCE (UTC)' },
+        { header: 'REASON / BY' },
+      ],
+      rows,
+      { headerStyle: style.dim },
+    ),
     '',
     `${plural(listed.orders.length, 'order')}: ${what}, newest first`,
     ...(listed.truncated ? [style.yellow(truncationNote(listed, query.limit))] : []),
-    ...(listed.skipped > 0 ? [style.dim(`${plural(listed.skipped, 'index entry', 'index entries')} left out: the order moved on since (a redrive)`)] : []),
+    ...(listed.skipped > 0
+      ? [
+          style.dim(
+            `${plural(listed.skipped, 'index entry', 'index entries')} left out: the order moved on since (a redrive)`,
+          ),
+        ]
+      : []),
     style.dim(`one order's story: conveyor trace ${first}${flags}`),
   ];
 }

@@ -34,7 +34,10 @@ export function registerOrderCommands(program: Command, context: CliContext, sta
   const orders = program
     .command('orders')
     .description('look up and cancel orders')
-    .addHelpText('after', '\nExamples:\n  $ npx conveyor orders get o-1\n  $ npx conveyor orders get o-1 --json\n  $ npx conveyor orders cancel o-1 o-2\n');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ npx conveyor orders get o-1\n  $ npx conveyor orders get o-1 --json\n  $ npx conveyor orders cancel o-1 o-2\n',
+    );
   orders
     .command('get')
     .description("an order's status, stage and history (a timeline)")
@@ -42,10 +45,14 @@ export function registerOrderCommands(program: Command, context: CliContext, sta
     .option('--json', 'print the record as JSON')
     .addHelpText('after', HELP)
     .action(async (orderId: string, options: { json?: boolean }, command: Command) => {
-      if (!ORDER_ID_PATTERN.test(orderId)) throw new UsageError(`"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`);
+      if (!ORDER_ID_PATTERN.test(orderId))
+        throw new UsageError(
+          `"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
+        );
       const globals = command.optsWithGlobals() as GlobalOptions;
       const record = await withTarget(globals, context, (target) => target.getOrder(orderId));
-      if (!record) throw new CliError(`no order "${orderId}" — check the id (\`conveyor send\` prints the ids it used)`);
+      if (!record)
+        throw new CliError(`no order "${orderId}" — check the id (\`conveyor send\` prints the ids it used)`);
       if (options.json) return sayJson(context, record);
       for (const line of renderOrder(record, styleFor(context), targetFlags(globals))) say(context, line);
     });
@@ -64,21 +71,51 @@ export function renderOrder(record: Record<string, unknown>, style: Style, flags
   const first = Date.parse(history[0]?.at ?? '');
   const rows = history.map((h) => {
     const offset = Number.isNaN(first) || !h.at ? '' : `+${((Date.parse(h.at) - first) / 1000).toFixed(2)} s`;
-    const detail = [h.detail ? Object.entries(h.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ') : '', h.reason ? style.red(`reason: ${h.reason}`) : ''].filter(Boolean).join('  ');
+    const detail = [
+      h.detail
+        ? Object.entries(h.detail)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' ')
+        : '',
+      h.reason ? style.red(`reason: ${h.reason}`) : '',
+    ]
+      .filter(Boolean)
+      .join('  ');
     const entryStatus = h.status === 'dead-lettered' ? style.red(h.status) : (h.status ?? '');
     return [timestamp(h.at), offset, entryStatus, h.by ?? '', detail];
   });
   const lines = [
     `${style.bold(`order ${String(record.orderId)}`)}${record.warehouseId ? ` · ${String(record.warehouseId)}` : ''} · ${paint(status)} · stage ${String(record.stage ?? '—')}`,
-    style.dim(`created ${timestamp(record.createdAt as string | undefined)} · updated ${timestamp(record.updatedAt as string | undefined)} (UTC)`),
+    style.dim(
+      `created ${timestamp(record.createdAt as string | undefined)} · updated ${timestamp(record.updatedAt as string | undefined)} (UTC)`,
+    ),
     '',
-    ...renderTable([{ header: 'TIME (UTC)' }, { header: 'SINCE', align: 'right' }, { header: 'STATUS' }, { header: 'BY' }, { header: 'DETAIL' }], rows, { headerStyle: style.dim }),
+    ...renderTable(
+      [
+        { header: 'TIME (UTC)' },
+        { header: 'SINCE', align: 'right' },
+        { header: 'STATUS' },
+        { header: 'BY' },
+        { header: 'DETAIL' },
+      ],
+      rows,
+      { headerStyle: style.dim },
+    ),
   ];
   const delivery = record.delivery as Record<string, unknown> | undefined;
-  if (delivery && typeof delivery === 'object') lines.push('', `delivery: ${Object.entries(delivery).map(([k, v]) => `${k}=${String(v)}`).join(' · ')}`);
+  if (delivery && typeof delivery === 'object')
+    lines.push(
+      '',
+      `delivery: ${Object.entries(delivery)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' · ')}`,
+    );
   if (status === 'dead-lettered') {
     lines.push('', `${style.red('dead-lettered')}${record.reason ? `: ${String(record.reason)}` : ''}`);
-    if (record.stage) lines.push(`after fixing the cause: conveyor dlq redrive --stage ${String(record.stage)}${record.warehouseId ? ` --warehouse ${String(record.warehouseId)}` : ''}${flags}`);
+    if (record.stage)
+      lines.push(
+        `after fixing the cause: conveyor dlq redrive --stage ${String(record.stage)}${record.warehouseId ? ` --warehouse ${String(record.warehouseId)}` : ''}${flags}`,
+      );
   }
   return lines;
 }

@@ -46,10 +46,21 @@ interface SendOptions {
 export function registerSendCommand(program: Command, context: CliContext, state: RunState): void {
   program
     .command('send')
-    .description('send orders through the API: a load generator (--count) or a bulk sender (--file); progress bar, then a summary')
-    .addOption(new Option('--count <n>', `orders to generate (1–${count(MAX_COUNT)}); with --file, send only the first n`).argParser(wholeNumber('--count', 1, MAX_COUNT, '--count 100')))
+    .description(
+      'send orders through the API: a load generator (--count) or a bulk sender (--file); progress bar, then a summary',
+    )
+    .addOption(
+      new Option(
+        '--count <n>',
+        `orders to generate (1–${count(MAX_COUNT)}); with --file, send only the first n`,
+      ).argParser(wholeNumber('--count', 1, MAX_COUNT, '--count 100')),
+    )
     .option('--warehouse <id>', 'send to this warehouse only (default: spread over all)')
-    .addOption(new Option('--rate <perSecond>', 'orders per second at most (default: as fast as the API takes them)').argParser(positiveNumber('--rate', 100_000, '--rate 200')))
+    .addOption(
+      new Option('--rate <perSecond>', 'orders per second at most (default: as fast as the API takes them)').argParser(
+        positiveNumber('--rate', 100_000, '--rate 200'),
+      ),
+    )
     .option('--file <path>', 'send the orders in this JSON Lines file (one order per line, or `dlq export` lines)')
     .option('--skip-invalid', 'with --file: send the valid lines even if some are bad')
     .option('--json', 'print the summary as JSON')
@@ -57,24 +68,40 @@ export function registerSendCommand(program: Command, context: CliContext, state
     .action(async (options: SendOptions, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       if (options.count === undefined && options.file === undefined) {
-        throw new UsageError('send needs --count N (generate N orders) or --file orders.jsonl — e.g. conveyor send --count 100');
+        throw new UsageError(
+          'send needs --count N (generate N orders) or --file orders.jsonl — e.g. conveyor send --count 100',
+        );
       }
-      if (options.skipInvalid && options.file === undefined) throw new UsageError('--skip-invalid applies to --file — add --file orders.jsonl, or leave it out');
+      if (options.skipInvalid && options.file === undefined)
+        throw new UsageError('--skip-invalid applies to --file — add --file orders.jsonl, or leave it out');
       await withTarget(globals, context, async (target) => {
         const known = await target.warehouses();
         const warehouses = chooseWarehouses(options.warehouse, known);
         let source: OrderSource;
         if (options.file !== undefined) {
-          const read = readOrderFile(options.file, { known, ...(options.warehouse ? { warehouse: options.warehouse } : {}) });
+          const read = readOrderFile(options.file, {
+            known,
+            ...(options.warehouse ? { warehouse: options.warehouse } : {}),
+          });
           if (read.bad.length > 0) {
-            for (const bad of read.bad.slice(0, BAD_LINES_SHOWN)) context.stderr.write(`${options.file}:${bad.line}: ${bad.message}\n`);
-            if (read.bad.length > BAD_LINES_SHOWN) context.stderr.write(`… and ${read.bad.length - BAD_LINES_SHOWN} more bad lines\n`);
+            for (const bad of read.bad.slice(0, BAD_LINES_SHOWN))
+              context.stderr.write(`${options.file}:${bad.line}: ${bad.message}\n`);
+            if (read.bad.length > BAD_LINES_SHOWN)
+              context.stderr.write(`… and ${read.bad.length - BAD_LINES_SHOWN} more bad lines\n`);
             if (!options.skipInvalid) {
-              throw new UsageError(`${plural(read.bad.length, 'bad line')} in ${options.file} (listed above); nothing was sent — fix them, or pass --skip-invalid to send the valid ${read.source.total === 1 ? 'one' : `${count(read.source.total)}`}`);
+              throw new UsageError(
+                `${plural(read.bad.length, 'bad line')} in ${options.file} (listed above); nothing was sent — fix them, or pass --skip-invalid to send the valid ${read.source.total === 1 ? 'one' : `${count(read.source.total)}`}`,
+              );
             }
           }
-          if (read.source.total === 0) throw new UsageError(`${options.file} holds no valid order — one JSON order per line, e.g. {"warehouseId":"wh-1","items":[{"sku":"SKU-1","quantity":2}]}`);
-          source = options.count === undefined || options.count >= read.source.total ? read.source : { ...read.source, total: options.count };
+          if (read.source.total === 0)
+            throw new UsageError(
+              `${options.file} holds no valid order — one JSON order per line, e.g. {"warehouseId":"wh-1","items":[{"sku":"SKU-1","quantity":2}]}`,
+            );
+          source =
+            options.count === undefined || options.count >= read.source.total
+              ? read.source
+              : { ...read.source, total: options.count };
         } else {
           source = generatedOrders(options.count as number, warehouses, runPrefix(context.now()));
         }
@@ -92,7 +119,12 @@ export function registerSendCommand(program: Command, context: CliContext, state
           bar.finish();
         }
         if (tally.rejected + tally.unavailable > 0) state.exitCode = 1;
-        if (options.json) return sayJson(context, { ...tally, warehouses: source.warehouses, ...(source.idRange ? { orderIds: source.idRange } : {}) });
+        if (options.json)
+          return sayJson(context, {
+            ...tally,
+            warehouses: source.warehouses,
+            ...(source.idRange ? { orderIds: source.idRange } : {}),
+          });
         for (const line of renderSummary(tally, source, styleFor(context))) say(context, line);
       });
     });
@@ -114,9 +146,18 @@ export function renderSummary(tally: SendTally, source: OrderSource, style: Styl
   ];
   if (tally.rejections.length > 0) {
     lines.push('', 'rejected, by reason:');
-    for (const r of tally.rejections) lines.push(`  ${count(r.count).padStart(width)} × ${r.reason}${r.orderIds.length > 0 ? style.dim(` (e.g. ${r.orderIds.join(', ')})`) : ''}`);
+    for (const r of tally.rejections)
+      lines.push(
+        `  ${count(r.count).padStart(width)} × ${r.reason}${r.orderIds.length > 0 ? style.dim(` (e.g. ${r.orderIds.join(', ')})`) : ''}`,
+      );
   }
-  if (tally.unavailable > 0) lines.push('', style.yellow(`${plural(tally.unavailable, 'order')} could not be queued after retries (the API answered 503/429) — nothing was recorded for them; send them again`));
+  if (tally.unavailable > 0)
+    lines.push(
+      '',
+      style.yellow(
+        `${plural(tally.unavailable, 'order')} could not be queued after retries (the API answered 503/429) — nothing was recorded for them; send them again`,
+      ),
+    );
   if (source.idRange) lines.push(style.dim(`order ids: ${source.idRange}`));
   return lines;
 }

@@ -75,33 +75,56 @@ export function registerStageCommands(program: Command, context: CliContext, _st
       .option('--warehouse <id>', name === 'purge' ? 'the warehouse (required)' : 'this warehouse only (default: all)')
       .addHelpText('after', help);
 
-  stageCommand('pause', 'stop a stage consuming its queue (messages wait until its retention runs out)', PAUSE_HELP).action(async (options: StageOptions, command: Command) => {
+  stageCommand(
+    'pause',
+    'stop a stage consuming its queue (messages wait until its retention runs out)',
+    PAUSE_HELP,
+  ).action(async (options: StageOptions, command: Command) => {
     const globals = command.optsWithGlobals() as GlobalOptions;
     await eachStage(context, globals, options, async (target, ref) => {
       const result = await target.pause(ref);
       const style = styleFor(context);
-      say(context, `${style.bold(stageKey(ref))}: ${describeControl(result)} — its messages wait in the queue; resume with: conveyor resume --stage ${ref.stage} --warehouse ${ref.warehouse}${targetFlags(globals)}`);
+      say(
+        context,
+        `${style.bold(stageKey(ref))}: ${describeControl(result)} — its messages wait in the queue; resume with: conveyor resume --stage ${ref.stage} --warehouse ${ref.warehouse}${targetFlags(globals)}`,
+      );
       // The pause is done; what the queue keeps is advice, and failing to read it must not look like a failed pause.
-      const retention = await target.queueRetention(ref).catch((error: unknown): QueueRetention => ({ retentionSeconds: null, oldestMessageAgeSeconds: null, nearsRetention: false, note: explainError(error).message }));
+      const retention = await target.queueRetention(ref).catch(
+        (error: unknown): QueueRetention => ({
+          retentionSeconds: null,
+          oldestMessageAgeSeconds: null,
+          nearsRetention: false,
+          note: explainError(error).message,
+        }),
+      );
       for (const line of describeRetention(ref, retention, style)) say(context, line);
     });
   });
 
-  stageCommand('resume', 'restart consumption of a paused stage (it drains its queue)', RESUME_HELP).action(async (options: StageOptions, command: Command) => {
-    const globals = command.optsWithGlobals() as GlobalOptions;
-    await eachStage(context, globals, options, async (target, ref) => {
-      const result = await target.resume(ref);
-      say(context, `${styleFor(context).bold(stageKey(ref))}: ${describeControl(result)} — it drains its queue`);
-    });
-  });
+  stageCommand('resume', 'restart consumption of a paused stage (it drains its queue)', RESUME_HELP).action(
+    async (options: StageOptions, command: Command) => {
+      const globals = command.optsWithGlobals() as GlobalOptions;
+      await eachStage(context, globals, options, async (target, ref) => {
+        const result = await target.resume(ref);
+        say(context, `${styleFor(context).bold(stageKey(ref))}: ${describeControl(result)} — it drains its queue`);
+      });
+    },
+  );
 
   stageCommand('scale', "set a stage's maximum concurrency (2–1000)", SCALE_HELP)
-    .addOption(new Option('--max-concurrency <n>', 'invocations at once, 2–1000').argParser(wholeNumber('--max-concurrency', 2, 1000, '--max-concurrency 20')).makeOptionMandatory())
+    .addOption(
+      new Option('--max-concurrency <n>', 'invocations at once, 2–1000')
+        .argParser(wholeNumber('--max-concurrency', 2, 1000, '--max-concurrency 20'))
+        .makeOptionMandatory(),
+    )
     .action(async (options: StageOptions & { maxConcurrency: number }, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       await eachStage(context, globals, options, async (target, ref) => {
         const result = await target.scale(ref, options.maxConcurrency);
-        say(context, `${styleFor(context).bold(stageKey(ref))}: max concurrency ${count(result.maxConcurrency ?? options.maxConcurrency)}${result.state && result.state !== 'Enabled' ? ` (${result.state})` : ''}${result.paused ? ' — still paused; resume to use it' : ''}`);
+        say(
+          context,
+          `${styleFor(context).bold(stageKey(ref))}: max concurrency ${count(result.maxConcurrency ?? options.maxConcurrency)}${result.state && result.state !== 'Enabled' ? ` (${result.state})` : ''}${result.paused ? ' — still paused; resume to use it' : ''}`,
+        );
       });
     });
 
@@ -109,7 +132,10 @@ export function registerStageCommands(program: Command, context: CliContext, _st
     .option('--yes', 'really delete them')
     .action(async (options: StageOptions & { yes?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
-      if (options.warehouse === undefined) throw new UsageError(`purge needs --warehouse: it empties one queue at a time (e.g. conveyor purge --stage ${options.stage} --warehouse wh-1 --yes)`);
+      if (options.warehouse === undefined)
+        throw new UsageError(
+          `purge needs --warehouse: it empties one queue at a time (e.g. conveyor purge --stage ${options.stage} --warehouse wh-1 --yes)`,
+        );
       await withTarget(globals, context, async (target) => {
         const [ref] = (await selectStages(target, options.stage, options.warehouse)) as [StageRef];
         const waiting = await target.queueDepth(ref);
@@ -119,13 +145,21 @@ export function registerStageCommands(program: Command, context: CliContext, _st
           );
         }
         await target.purge(ref);
-        say(context, `${styleFor(context).bold(stageKey(ref))}: purged — ${plural(waiting, 'message')} deleted from its queue (SQS may take up to 60 s to finish)`);
+        say(
+          context,
+          `${styleFor(context).bold(stageKey(ref))}: purged — ${plural(waiting, 'message')} deleted from its queue (SQS may take up to 60 s to finish)`,
+        );
       });
     });
 }
 
 /** Runs `work` on the stage in each selected warehouse, in order. */
-async function eachStage(context: CliContext, globals: GlobalOptions, options: StageOptions, work: (target: Target, ref: StageRef) => Promise<void>): Promise<void> {
+async function eachStage(
+  context: CliContext,
+  globals: GlobalOptions,
+  options: StageOptions,
+  work: (target: Target, ref: StageRef) => Promise<void>,
+): Promise<void> {
   await withTarget(globals, context, async (target) => {
     for (const ref of await selectStages(target, options.stage, options.warehouse)) await work(target, ref);
   });
@@ -139,19 +173,28 @@ async function eachStage(context: CliContext, globals: GlobalOptions, options: S
  * // ['  its queue keeps messages 4d00h (the oldest is 12s old): resume before SQS deletes them']
  */
 export function describeRetention(ref: StageRef, retention: QueueRetention, style: Style): string[] {
-  if (retention.retentionSeconds === null) return [style.dim(`  its queue's retention could not be read${retention.note ? ` (${retention.note})` : ''}`)];
+  if (retention.retentionSeconds === null)
+    return [style.dim(`  its queue's retention could not be read${retention.note ? ` (${retention.note})` : ''}`)];
   const keeps = duration(retention.retentionSeconds);
   const age = retention.oldestMessageAgeSeconds;
-  const oldest = age === null ? `age of the oldest not known${retention.note ? `: ${retention.note}` : ''}` : age === 0 ? 'it is empty' : `the oldest is ${duration(age)} old`;
+  const oldest =
+    age === null
+      ? `age of the oldest not known${retention.note ? `: ${retention.note}` : ''}`
+      : age === 0
+        ? 'it is empty'
+        : `the oldest is ${duration(age)} old`;
   const lines = [`  its queue keeps messages ${keeps} (${oldest}): resume before SQS deletes them`];
   if (retention.nearsRetention && age !== null) {
-    lines.push(`${style.red('!')} ${stageKey(ref)}: its oldest message is already ${duration(age)} old — SQS deletes it in ${duration(retention.retentionSeconds - age)}; resume soon, or it is lost`);
+    lines.push(
+      `${style.red('!')} ${stageKey(ref)}: its oldest message is already ${duration(age)} old — SQS deletes it in ${duration(retention.retentionSeconds - age)}; resume soon, or it is lost`,
+    );
   }
   return lines;
 }
 
 function describeControl(result: StageControlResult): string {
   const state = result.paused ? 'paused' : 'running';
-  const transition = result.state && !['Enabled', 'Disabled'].includes(result.state) ? ` (event source mapping ${result.state})` : '';
+  const transition =
+    result.state && !['Enabled', 'Disabled'].includes(result.state) ? ` (event source mapping ${result.state})` : '';
   return `${state}${transition}${result.maxConcurrency !== null ? `, max concurrency ${count(result.maxConcurrency)}` : ''}`;
 }

@@ -42,7 +42,9 @@ Examples:
 export function registerStatusCommand(program: Command, context: CliContext, _state: RunState): void {
   program
     .command('status')
-    .description('the queue table: per warehouse and stage ready / in flight / delayed / DLQ, oldest age, processed, failed, rates, concurrency; order totals')
+    .description(
+      'the queue table: per warehouse and stage ready / in flight / delayed / DLQ, oldest age, processed, failed, rates, concurrency; order totals',
+    )
     .option('--json', 'print the report as JSON (for scripts)')
     .addHelpText('after', HELP)
     .action(async (options: { json?: boolean }, command: Command) => {
@@ -78,12 +80,23 @@ async function withBreakers(target: Target, report: StatusReport): Promise<Statu
   try {
     breakers = await target.breakers();
   } catch (error) {
-    return { ...report, notes: [...report.notes, `circuit breakers not read (${explainError(error).message}); the BREAKER column is blank`] };
+    return {
+      ...report,
+      notes: [
+        ...report.notes,
+        `circuit breakers not read (${explainError(error).message}); the BREAKER column is blank`,
+      ],
+    };
   }
   const pipelines = Object.fromEntries(
     Object.entries(report.pipelines).map(([warehouse, stages]) => [
       warehouse,
-      Object.fromEntries(Object.entries(stages).map(([stage, row]) => [stage, breakers[`${warehouse}/${stage}`] ? { ...row, breaker: breakers[`${warehouse}/${stage}`] } : row])),
+      Object.fromEntries(
+        Object.entries(stages).map(([stage, row]) => [
+          stage,
+          breakers[`${warehouse}/${stage}`] ? { ...row, breaker: breakers[`${warehouse}/${stage}`] } : row,
+        ]),
+      ),
     ]),
   );
   return { ...report, pipelines };
@@ -103,12 +116,21 @@ export function renderStatus(report: StatusReport, style: Style, flags: string):
     Object.entries(stages).forEach(([stage, v], i) => {
       rows.push(stageRow(i === 0 ? warehouse : '', stage, v, style));
       const key = `${warehouse}/${stage}`;
-      if (v.dlq > 0) attention.push(`${style.red('!')} ${key}: ${count(v.dlq)} dead ${v.dlq === 1 ? 'letter' : 'letters'} — see why: conveyor dlq peek --stage ${stage} --warehouse ${warehouse}${flags}`);
-      if (v.paused) attention.push(`${style.yellow('!')} ${key} is paused (${count(v.ready)} waiting) — resume: conveyor resume --stage ${stage} --warehouse ${warehouse}${flags}`);
+      if (v.dlq > 0)
+        attention.push(
+          `${style.red('!')} ${key}: ${count(v.dlq)} dead ${v.dlq === 1 ? 'letter' : 'letters'} — see why: conveyor dlq peek --stage ${stage} --warehouse ${warehouse}${flags}`,
+        );
+      if (v.paused)
+        attention.push(
+          `${style.yellow('!')} ${key} is paused (${count(v.ready)} waiting) — resume: conveyor resume --stage ${stage} --warehouse ${warehouse}${flags}`,
+        );
       if (v.breaker?.state === 'open') {
-        attention.push(`${style.red('!')} ${key}: circuit breaker open (${v.breaker.reason}) — its orders wait in its queue; close it by hand: conveyor breaker close --stage ${stage} --warehouse ${warehouse}${flags}`);
+        attention.push(
+          `${style.red('!')} ${key}: circuit breaker open (${v.breaker.reason}) — its orders wait in its queue; close it by hand: conveyor breaker close --stage ${stage} --warehouse ${warehouse}${flags}`,
+        );
       }
-      if (v.breaker?.state === 'half-open') attention.push(`${style.yellow('!')} ${key}: circuit breaker half-open (${v.breaker.reason})`);
+      if (v.breaker?.state === 'half-open')
+        attention.push(`${style.yellow('!')} ${key}: circuit breaker half-open (${v.breaker.reason})`);
       attention.push(...retentionWarnings({ warehouse, stage }, v, style, flags));
     });
   }
@@ -119,7 +141,10 @@ export function renderStatus(report: StatusReport, style: Style, flags: string):
     `${t.deadLettered ? style.red(count(t.deadLettered)) : count(t.deadLettered)} dead-lettered`,
     `${count(t.inFlight)} in flight`,
   ].join(' · ');
-  const latency = report.latencyMs && report.latencyMs.p50 !== null ? ` · latency p50 ${millis(report.latencyMs.p50)}, p99 ${millis(report.latencyMs.p99)}` : '';
+  const latency =
+    report.latencyMs && report.latencyMs.p50 !== null
+      ? ` · latency p50 ${millis(report.latencyMs.p50)}, p99 ${millis(report.latencyMs.p99)}`
+      : '';
   return [
     `${style.bold('Conveyor')} — ${report.source} — ${timestamp(report.at)} UTC`,
     style.dim(report.window),
@@ -140,13 +165,22 @@ export function renderStatus(report: StatusReport, style: Style, flags: string):
  * retentionWarnings({ warehouse: 'wh-1', stage: 'packing' }, row, createStyle(false), '');
  * // ['! wh-1/packing: its oldest message is 2d01h old and the queue keeps messages 4d00h — SQS deletes it in 1d23h; resume: conveyor resume --stage packing --warehouse wh-1']
  */
-export function retentionWarnings(ref: { warehouse: string; stage: string }, v: StageStatus, style: Style, flags: string): string[] {
+export function retentionWarnings(
+  ref: { warehouse: string; stage: string },
+  v: StageStatus,
+  style: Style,
+  flags: string,
+): string[] {
   const key = `${ref.warehouse}/${ref.stage}`;
   const where = `--stage ${ref.stage} --warehouse ${ref.warehouse}${flags}`;
   const lines: string[] = [];
   if (v.nearsRetention && v.oldestMessageAgeSeconds !== null && v.retentionSeconds !== null) {
-    const act = v.paused ? `resume: conveyor resume ${where}` : `work it off: conveyor scale ${where} --max-concurrency N`;
-    lines.push(`${style.red('!')} ${key}: its oldest message is ${duration(v.oldestMessageAgeSeconds)} old and the queue keeps messages ${duration(v.retentionSeconds)} — SQS deletes it in ${duration(v.retentionSeconds - v.oldestMessageAgeSeconds)}; ${act}`);
+    const act = v.paused
+      ? `resume: conveyor resume ${where}`
+      : `work it off: conveyor scale ${where} --max-concurrency N`;
+    lines.push(
+      `${style.red('!')} ${key}: its oldest message is ${duration(v.oldestMessageAgeSeconds)} old and the queue keeps messages ${duration(v.retentionSeconds)} — SQS deletes it in ${duration(v.retentionSeconds - v.oldestMessageAgeSeconds)}; ${act}`,
+    );
   }
   if (v.deadLettersNearRetention && v.oldestDeadLetterAgeSeconds !== null && v.deadLetterRetentionSeconds !== null) {
     lines.push(

@@ -38,11 +38,19 @@ export function registerTraceCommand(program: Command, context: CliContext, _sta
     .command('trace')
     .description("one order's story: its history and every log line about it, in time order")
     .argument('<orderId>', 'the order id')
-    .addOption(new Option('--since <when>', 'log lines from then on: 30m, 2h, 7d or a time (default: since the order was created)').argParser(sinceFlag('--since')))
+    .addOption(
+      new Option(
+        '--since <when>',
+        'log lines from then on: 30m, 2h, 7d or a time (default: since the order was created)',
+      ).argParser(sinceFlag('--since')),
+    )
     .option('--json', 'print the trace as JSON')
     .addHelpText('after', HELP)
     .action(async (orderId: string, options: { since?: Since; json?: boolean }, command: Command) => {
-      if (!ORDER_ID_PATTERN.test(orderId)) throw new UsageError(`"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`);
+      if (!ORDER_ID_PATTERN.test(orderId))
+        throw new UsageError(
+          `"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
+        );
       const globals = command.optsWithGlobals() as GlobalOptions;
       const spin = options.json ? undefined : spinner(context.stderr, `tracing ${orderId}`);
       let trace: OrderTrace | undefined;
@@ -50,13 +58,19 @@ export function registerTraceCommand(program: Command, context: CliContext, _sta
         trace = await withTarget(globals, context, (target) =>
           target.trace(orderId, {
             ...(options.since ? { since: sinceTime(options.since, context.now()) } : {}),
-            onProgress: (p) => spin?.update(`querying CloudWatch Logs Insights (${p.status}) — ${count(p.recordsScanned)} records scanned, ${count(p.recordsMatched)} matched`),
+            onProgress: (p) =>
+              spin?.update(
+                `querying CloudWatch Logs Insights (${p.status}) — ${count(p.recordsScanned)} records scanned, ${count(p.recordsMatched)} matched`,
+              ),
           }),
         );
       } finally {
         spin?.finish();
       }
-      if (!trace) throw new CliError(`no order "${orderId}" — neither the ledger nor the logs know it; check the id (\`conveyor orders list\` finds dead-lettered, cancelled and purged ones)`);
+      if (!trace)
+        throw new CliError(
+          `no order "${orderId}" — neither the ledger nor the logs know it; check the id (\`conveyor orders list\` finds dead-lettered, cancelled and purged ones)`,
+        );
       if (options.json) return sayJson(context, trace);
       for (const line of renderTrace(trace, styleFor(context), targetFlags(globals))) say(context, line);
     });
@@ -80,14 +94,34 @@ export function renderTrace(trace: OrderTrace, style: Style, flags: string): str
   const paint = status === 'delivered' ? style.green : status === 'dead-lettered' ? style.red : style.cyan;
   return [
     `${style.bold(`order ${trace.orderId}`)}${record?.warehouseId ? ` · ${record.warehouseId}` : ''} · ${paint(status)}${record ? ` · stage ${record.stage || '—'}` : ''}`,
-    ...(record ? [style.dim(`created ${timestamp(record.createdAt)} · updated ${timestamp(record.updatedAt)} (UTC)`)] : []),
+    ...(record
+      ? [style.dim(`created ${timestamp(record.createdAt)} · updated ${timestamp(record.updatedAt)} (UTC)`)]
+      : []),
     '',
-    ...renderTable([{ header: 'TIME (UTC)' }, { header: 'SINCE', align: 'right' }, { header: 'WHERE' }, { header: 'EVENT' }, { header: 'DETAIL' }], rows, { headerStyle: style.dim }),
+    ...renderTable(
+      [
+        { header: 'TIME (UTC)' },
+        { header: 'SINCE', align: 'right' },
+        { header: 'WHERE' },
+        { header: 'EVENT' },
+        { header: 'DETAIL' },
+      ],
+      rows,
+      { headerStyle: style.dim },
+    ),
     '',
     `history from ${stages.length > 0 ? stages.join(', ') : 'nobody'} · ${plural(entries.length - entries.filter((e) => e.type === 'history').length, 'log line')} · ${plural(failures.length, 'failed receive')}`,
-    style.dim(`log lines: ${trace.logs.source}${trace.logs.from ? `, ${timestamp(trace.logs.from)} to ${timestamp(trace.logs.to)} UTC` : ''}`),
+    style.dim(
+      `log lines: ${trace.logs.source}${trace.logs.from ? `, ${timestamp(trace.logs.from)} to ${timestamp(trace.logs.to)} UTC` : ''}`,
+    ),
     ...(trace.logs.incomplete ? [style.yellow(trace.logs.incomplete)] : []),
-    ...(status === 'dead-lettered' && record?.stage ? [style.dim(`after fixing the cause: conveyor dlq redrive --stage ${record.stage}${record.warehouseId ? ` --warehouse ${record.warehouseId}` : ''}${flags}`)] : []),
+    ...(status === 'dead-lettered' && record?.stage
+      ? [
+          style.dim(
+            `after fixing the cause: conveyor dlq redrive --stage ${record.stage}${record.warehouseId ? ` --warehouse ${record.warehouseId}` : ''}${flags}`,
+          ),
+        ]
+      : []),
   ];
 }
 
@@ -96,14 +130,29 @@ function whereOf(e: TraceEntry): string {
 }
 
 function eventOf(e: TraceEntry, style: Style): string {
-  if (e.type === 'history') return e.status === 'dead-lettered' ? style.red(`status ${e.status}`) : `status ${e.status}`;
-  const paint = e.level === 'ERROR' || e.level === 'CRITICAL' ? style.red : e.level === 'WARN' ? style.yellow : (text: string) => text;
+  if (e.type === 'history')
+    return e.status === 'dead-lettered' ? style.red(`status ${e.status}`) : `status ${e.status}`;
+  const paint =
+    e.level === 'ERROR' || e.level === 'CRITICAL'
+      ? style.red
+      : e.level === 'WARN'
+        ? style.yellow
+        : (text: string) => text;
   return paint(e.message);
 }
 
 function detailOf(e: TraceEntry, style: Style): string {
   if (e.type === 'history') {
-    return [e.detail ? Object.entries(e.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ') : '', e.reason ? style.red(`reason: ${e.reason}`) : ''].filter(Boolean).join('  ');
+    return [
+      e.detail
+        ? Object.entries(e.detail)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' ')
+        : '',
+      e.reason ? style.red(`reason: ${e.reason}`) : '',
+    ]
+      .filter(Boolean)
+      .join('  ');
   }
   return [
     e.stage ? `stage ${e.stage}` : '',

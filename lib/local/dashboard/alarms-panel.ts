@@ -22,18 +22,25 @@ const RULE_LABELS: Record<StageAlarmKind, string> = {
 
 /** When each rule fires, with the shared rule's numbers — the cloud alarms' descriptions in short. */
 const RULE_HELP: Record<StageAlarmKind, (rule: StageAlarmRule) => string> = {
-  'dead-letters': (r) => `Dead letters: the dead-letter queue holds messages ${windowOf(r)}. Orders wait there, unprocessed, until redriven.`,
-  backlog: (r) => `Backlog: the oldest message is older than ${formatSeconds(r.threshold)} ${windowOf(r)}. The stage is paused, too slow or too narrow, or retrying a sick dependency.`,
-  'error-rate': (r) => `Function errors: more than ${r.threshold} % of invocations failed as a whole (error, timeout, malformed response) ${windowOf(r)}. Records failed one by one do not count.`,
+  'dead-letters': (r) =>
+    `Dead letters: the dead-letter queue holds messages ${windowOf(r)}. Orders wait there, unprocessed, until redriven.`,
+  backlog: (r) =>
+    `Backlog: the oldest message is older than ${formatSeconds(r.threshold)} ${windowOf(r)}. The stage is paused, too slow or too narrow, or retrying a sick dependency.`,
+  'error-rate': (r) =>
+    `Function errors: more than ${r.threshold} % of invocations failed as a whole (error, timeout, malformed response) ${windowOf(r)}. Records failed one by one do not count.`,
   throttles: (r) =>
     `Throttles: more than ${r.threshold} throttled invocations per ${formatSeconds(r.periodSeconds)} ${windowOf(r)}. Always 0 locally: the local runtime has no reserved concurrency, so nothing is throttled here.`,
-  'queue-retention': (r) => `Near retention: the oldest message is older than ${formatSeconds(r.threshold)}, three quarters of the queue's retention; SQS deletes it at the end.`,
-  'dead-letter-retention': (r) => `Dead letters near retention: the oldest dead letter is older than ${formatSeconds(r.threshold)}, three quarters of the dead-letter queue's retention; redrive or export it before SQS deletes it.`,
+  'queue-retention': (r) =>
+    `Near retention: the oldest message is older than ${formatSeconds(r.threshold)}, three quarters of the queue's retention; SQS deletes it at the end.`,
+  'dead-letter-retention': (r) =>
+    `Dead letters near retention: the oldest dead letter is older than ${formatSeconds(r.threshold)}, three quarters of the dead-letter queue's retention; redrive or export it before SQS deletes it.`,
 };
 
 function windowOf(rule: StageAlarmRule): string {
   const { evaluationPeriods: n, periodSeconds } = rule;
-  return n === 1 ? `in a period of ${formatSeconds(periodSeconds)}` : `for ${n} consecutive periods of ${formatSeconds(periodSeconds)}`;
+  return n === 1
+    ? `in a period of ${formatSeconds(periodSeconds)}`
+    : `for ${n} consecutive periods of ${formatSeconds(periodSeconds)}`;
 }
 
 /** One stage alarm's state; the script keeps it live (`data-alarm`). */

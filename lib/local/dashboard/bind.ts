@@ -22,9 +22,18 @@ export interface Hot {
  * @example
  * bound(model, 'td', 'stats.pipelines.wh-1.picking.dlq', 'int', { hot: 'bad' }, 'num')
  */
-export function bound(model: PageModel, tag: 'span' | 'td' | 'b', path: string, fmt: ValueKind, hot: Hot = {}, className?: string): Html {
+export function bound(
+  model: PageModel,
+  tag: 'span' | 'td' | 'b',
+  path: string,
+  fmt: ValueKind,
+  hot: Hot = {},
+  className?: string,
+): Html {
   const value = lookup(model, path);
-  const classes = [className, hot.hot && isHot(value, hot.over) ? `hot-${hot.hot}` : undefined].filter(Boolean).join(' ');
+  const classes = [className, hot.hot && isHot(value, hot.over) ? `hot-${hot.hot}` : undefined]
+    .filter(Boolean)
+    .join(' ');
   const attributes = html`${classes ? html` class="${classes}"` : ''} data-bind="${path}" data-fmt="${fmt}"${hot.hot ? html` data-hot="${hot.hot}"` : ''}${hot.over !== undefined ? html` data-over="${hot.over}"` : ''}`;
   const text = formatValue(fmt, value);
   if (tag === 'td') return html`<td${attributes}>${text}</td>`;

@@ -74,7 +74,11 @@ function head({ model, csrfToken }: DashboardPageInput): Html {
 
 function topbar({ model, topology, storage }: DashboardPageInput): Html {
   const overall = overallView(model.alarms);
-  const overallTitle = [...model.alarms.alarming.map((a) => `ALARM: ${a}`), ...pendingAlarms(model.alarms).map((a) => `pending: ${a}`)].join('\n') || 'No alarm in ALARM';
+  const overallTitle =
+    [
+      ...model.alarms.alarming.map((a) => `ALARM: ${a}`),
+      ...pendingAlarms(model.alarms).map((a) => `pending: ${a}`),
+    ].join('\n') || 'No alarm in ALARM';
   return html`<header class="topbar">
   <div class="brand"><span class="logo" aria-hidden="true"><i></i><i></i><i></i></span>Conveyor <span class="env">local</span></div>
   <div class="overall alarm-${overall.state}" data-overall title="${overallTitle}">${overall.label}</div>
@@ -91,7 +95,14 @@ function topbar({ model, topology, storage }: DashboardPageInput): Html {
 </header>`;
 }
 
-function totalCard(model: PageModel, label: string, path: string, fmt: ValueKind, help: string, options: { sub?: readonly [string, ValueKind, string]; hot?: Hot; tone?: 'good'; unit?: string } = {}): Html {
+function totalCard(
+  model: PageModel,
+  label: string,
+  path: string,
+  fmt: ValueKind,
+  help: string,
+  options: { sub?: readonly [string, ValueKind, string]; hot?: Hot; tone?: 'good'; unit?: string } = {},
+): Html {
   return html`<div class="card${options.tone ? ` tone-${options.tone}` : ''}" title="${help}">
       <div class="card-label">${label}</div>
       <div class="card-value">${bound(model, 'span', path, fmt, options.hot)}${options.unit ? html`<span class="unit">${options.unit}</span>` : ''}</div>

@@ -62,7 +62,10 @@ const ASSETS: Record<string, { readonly path: () => string; readonly type: strin
   'orders-list.js': { path: () => `${ASSETS_DIR}orders-list.js`, type: 'text/javascript; charset=utf-8' },
   'dashboard.css': { path: () => `${ASSETS_DIR}dashboard.css`, type: 'text/css; charset=utf-8' },
   'favicon.svg': { path: () => `${ASSETS_DIR}favicon.svg`, type: 'image/svg+xml' },
-  'uPlot.iife.min.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  'uPlot.iife.min.js': {
+    path: () => require.resolve('uplot/dist/uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
   'uPlot.min.css': { path: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
@@ -91,7 +94,10 @@ export function dashboardRoutes(source: DashboardSource): Route[] {
   timer.unref();
 
   const queueNames = new Map(
-    [...source.resources.stages].map(([key, s]) => [key, { queue: s.queueName, deadLetterQueue: s.deadLetterQueueUrl.split('/').at(-1) ?? `${s.queueName}-dlq` }]),
+    [...source.resources.stages].map(([key, s]) => [
+      key,
+      { queue: s.queueName, deadLetterQueue: s.deadLetterQueueUrl.split('/').at(-1) ?? `${s.queueName}-dlq` },
+    ]),
   );
   const assetCache = new Map<string, string>();
 
@@ -101,7 +107,13 @@ export function dashboardRoutes(source: DashboardSource): Route[] {
       path: '/dashboard',
       handle: loopbackOnly(async () => {
         const stats = await sample();
-        const body = renderDashboard({ topology: source.topology, queueNames, model: pageModel(stats, evaluator.evaluate()), storage: source.dataDir ?? 'in memory', csrfToken: csrfToken() });
+        const body = renderDashboard({
+          topology: source.topology,
+          queueNames,
+          model: pageModel(stats, evaluator.evaluate()),
+          storage: source.dataDir ?? 'in memory',
+          csrfToken: csrfToken(),
+        });
         return { status: 200, headers: { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body };
       }),
     },
@@ -111,10 +123,18 @@ export function dashboardRoutes(source: DashboardSource): Route[] {
       handle: loopbackOnly((request) => {
         const name = request.params.file ?? '';
         const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-        if (!asset) return { status: 404, body: { error: 'not found', details: [{ field: 'path', message: `no dashboard asset ${name}` }] } };
+        if (!asset)
+          return {
+            status: 404,
+            body: { error: 'not found', details: [{ field: 'path', message: `no dashboard asset ${name}` }] },
+          };
         let body = assetCache.get(name);
         if (body === undefined) assetCache.set(name, (body = readFileSync(asset.path(), 'utf8')));
-        return { status: 200, headers: { ...PAGE_HEADERS, 'content-type': asset.type, 'cache-control': 'no-cache' }, body };
+        return {
+          status: 200,
+          headers: { ...PAGE_HEADERS, 'content-type': asset.type, 'cache-control': 'no-cache' },
+          body,
+        };
       }),
     },
     {
@@ -131,9 +151,23 @@ export function dashboardRoutes(source: DashboardSource): Route[] {
 /** Host names a browser on this machine uses for 127.0.0.1; anything else is a rebinding attempt or a mistake. */
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
 
-function loopbackOnly(handle: (request: ApiRequest) => Promise<ApiResponse> | ApiResponse): (request: ApiRequest) => Promise<ApiResponse> | ApiResponse {
+function loopbackOnly(
+  handle: (request: ApiRequest) => Promise<ApiResponse> | ApiResponse,
+): (request: ApiRequest) => Promise<ApiResponse> | ApiResponse {
   return (request) =>
     LOOPBACK_HOST.test(request.headers.host ?? '')
       ? handle(request)
-      : { status: 403, body: { error: 'forbidden', details: [{ field: 'host', message: 'the dashboard answers only to http://127.0.0.1 or http://localhost (protection against DNS rebinding)' }] } };
+      : {
+          status: 403,
+          body: {
+            error: 'forbidden',
+            details: [
+              {
+                field: 'host',
+                message:
+                  'the dashboard answers only to http://127.0.0.1 or http://localhost (protection against DNS rebinding)',
+              },
+            ],
+          },
+        };
 }

@@ -10,8 +10,16 @@ import { html, type Html } from './html.ts';
 import { pipelineRow, stageHeader, type StageNames } from './rows.ts';
 
 /** One table body per warehouse: its heading row, then `row` for each stage of its chain. */
-function perPipeline(topology: Topology, columns: number, badge: ((pipelineId: string) => Html) | undefined, row: (stage: Stage) => Html): Html[] {
-  return topology.pipelines.map((pipeline) => html`<tbody>${pipelineRow(pipeline.id, columns, badge?.(pipeline.id))}${pipeline.stages.map(row)}</tbody>`);
+function perPipeline(
+  topology: Topology,
+  columns: number,
+  badge: ((pipelineId: string) => Html) | undefined,
+  row: (stage: Stage) => Html,
+): Html[] {
+  return topology.pipelines.map(
+    (pipeline) =>
+      html`<tbody>${pipelineRow(pipeline.id, columns, badge?.(pipeline.id))}${pipeline.stages.map(row)}</tbody>`,
+  );
 }
 
 function queueRow(model: PageModel, names: StageNames, stage: Stage): Html {
@@ -45,7 +53,12 @@ export function queueTable(model: PageModel, topology: Topology, names: StageNam
       <th scope="col" class="num" title="Records processed successfully per second (10 s average)">Done/s</th>
       <th scope="col" class="num" title="Records that failed an attempt per second (10 s average)">Failed/s</th>
     </tr></thead>
-    ${perPipeline(topology, 10, (id) => compositeBadge(model, id), (stage) => queueRow(model, names, stage))}
+    ${perPipeline(
+      topology,
+      10,
+      (id) => compositeBadge(model, id),
+      (stage) => queueRow(model, names, stage),
+    )}
   </table>`;
 }
 

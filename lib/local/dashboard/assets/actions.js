@@ -20,11 +20,24 @@ export async function send(method, path, body, { long = false } = {}) {
   if (method !== 'GET') headers[CSRF_HEADER] = TOKEN;
   if (body !== undefined) headers['content-type'] = 'application/json';
   try {
-    const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal: AbortSignal.timeout(long ? LONG_REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS) });
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      signal: AbortSignal.timeout(long ? LONG_REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS),
+    });
     const answer = await response.json().catch(() => ({}));
     return { ok: response.ok, status: response.status, body: answer };
   } catch (error) {
-    return { ok: false, status: 0, body: { error: 'no answer', details: [{ field: 'runtime', message: String(error && error.message ? error.message : error) }] } };
+    return {
+      ok: false,
+      status: 0,
+      body: {
+        error: 'no answer',
+        details: [{ field: 'runtime', message: String(error?.message ? error.message : error) }],
+      },
+    };
   }
 }
 
@@ -56,7 +69,11 @@ export function confirmAction({ title, text, ok = 'Confirm', input }) {
   dialog.showModal();
   if (input) number.select();
   return new Promise((resolve) => {
-    dialog.addEventListener('close', () => resolve({ confirmed: dialog.returnValue === 'confirm', value: input ? Number(number.value) : undefined }), { once: true });
+    dialog.addEventListener(
+      'close',
+      () => resolve({ confirmed: dialog.returnValue === 'confirm', value: input ? Number(number.value) : undefined }),
+      { once: true },
+    );
   });
 }
 
@@ -89,7 +106,11 @@ export function stageApi(row) {
 /** Cancels an order (`DELETE /orders/{id}`: 200 cancelled, 409 already delivered or purged, 404 unknown). */
 export function cancelOrder(orderId) {
   return act({
-    question: { title: `Cancel order ${orderId}?`, text: 'Every later stage acknowledges its messages without running them; it will never be delivered. This cannot be undone.', ok: 'Cancel the order' },
+    question: {
+      title: `Cancel order ${orderId}?`,
+      text: 'Every later stage acknowledges its messages without running them; it will never be delivered. This cannot be undone.',
+      ok: 'Cancel the order',
+    },
     method: 'DELETE',
     path: `/orders/${encodeURIComponent(orderId)}`,
     done: (order) => `order ${orderId} ${order.status ?? 'cancelled'}`,

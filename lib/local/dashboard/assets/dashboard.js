@@ -7,7 +7,20 @@
  */
 import { cancelOrder } from './actions.js';
 import { deadLetterWorkbench } from './dead-letters.js';
-import { alarmView, formatInt, formatMs, formatRate, formatValue, isHot, isShown, lookup, overallView, pageModel, pendingAlarms, toneOf } from './format.js';
+import {
+  alarmView,
+  formatInt,
+  formatMs,
+  formatRate,
+  formatValue,
+  isHot,
+  isShown,
+  lookup,
+  overallView,
+  pageModel,
+  pendingAlarms,
+  toneOf,
+} from './format.js';
 import { ordersList } from './orders-list.js';
 import { wireStageActions } from './stage-actions.js';
 
@@ -20,8 +33,19 @@ const FINAL = new Set((document.body.dataset.finalStatuses ?? '').split(',').fil
 /** Where an order stops moving by itself: a final state, or a dead letter (until redriven). */
 const TERMINAL = new Set([...FINAL, 'dead-lettered']);
 
-const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
-const clockMs = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hour12: false });
+const clock = new Intl.DateTimeFormat('en-GB', {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
+const clockMs = new Intl.DateTimeFormat('en-GB', {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  fractionalSecondDigits: 3,
+  hour12: false,
+});
 
 // ---------------------------------------------------------------- polling
 
@@ -31,7 +55,11 @@ let pollTimer;
 let polling = false;
 
 async function fetchJson(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const response = await fetch(path, {
+    headers: { accept: 'application/json' },
+    cache: 'no-store',
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
   if (!response.ok) throw new Error(`${path} answered HTTP ${response.status}`);
   return response.json();
 }
@@ -53,7 +81,11 @@ async function poll() {
   } catch (error) {
     failingSince ??= new Date();
     document.body.classList.add('stale');
-    setLive('stale', `Disconnected since ${clock.format(failingSince)} · retrying`, String(error && error.message ? error.message : error));
+    setLive(
+      'stale',
+      `Disconnected since ${clock.format(failingSince)} · retrying`,
+      String(error?.message ? error.message : error),
+    );
   } finally {
     polling = false;
     pollTimer = setTimeout(poll, POLL_MS);
@@ -83,10 +115,12 @@ function render(model) {
       if (polls > 0 && el.dataset.fmt !== 'seconds') flash(el);
     }
     if (el.dataset.hot) el.classList.toggle(`hot-${el.dataset.hot}`, isHot(value, Number(el.dataset.over ?? 0)));
-    if (el.dataset.tone !== undefined) el.className = [el.dataset.tone, toneOf(el.dataset.fmt, value)].filter(Boolean).join(' ');
+    if (el.dataset.tone !== undefined)
+      el.className = [el.dataset.tone, toneOf(el.dataset.fmt, value)].filter(Boolean).join(' ');
     if (el.dataset.bindTitle) el.title = formatValue('text', lookup(model, el.dataset.bindTitle));
   }
-  for (const el of document.querySelectorAll('[data-when]')) el.hidden = !isShown(model, el.dataset.when, el.dataset.whenIs.split(','));
+  for (const el of document.querySelectorAll('[data-when]'))
+    el.hidden = !isShown(model, el.dataset.when, el.dataset.whenIs.split(','));
   for (const el of document.querySelectorAll('[data-progress]')) {
     const c = lookup(model, el.dataset.progress);
     if (c) {
@@ -98,20 +132,30 @@ function render(model) {
     const [pipeline, stage, rule] = el.dataset.alarm.split('.');
     showAlarm(el, model.alarms.pipelines[pipeline]?.stages[stage]?.[rule]);
   }
-  for (const el of document.querySelectorAll('[data-composite]')) showAlarm(el, model.alarms.pipelines[el.dataset.composite]?.composite);
+  for (const el of document.querySelectorAll('[data-composite]'))
+    showAlarm(el, model.alarms.pipelines[el.dataset.composite]?.composite);
   for (const el of document.querySelectorAll('[data-alarm-item]')) {
     const [pipeline, stage, rule] = el.dataset.alarmItem.split('.');
     const status = model.alarms.pipelines[pipeline]?.stages[stage]?.[rule];
     el.hidden = status?.state !== 'ALARM';
-    if (status) el.querySelector('[data-alarm-reason]').textContent = `${status.reason} — since ${clock.format(new Date(status.since))}`;
+    if (status)
+      el.querySelector('[data-alarm-reason]').textContent =
+        `${status.reason} — since ${clock.format(new Date(status.since))}`;
   }
   const overall = document.querySelector('[data-overall]');
   const summary = overallView(model.alarms);
   overall.textContent = summary.label;
   overall.className = `overall alarm-${summary.state}`;
-  overall.title = [...model.alarms.alarming.map((a) => `ALARM: ${a}`), ...pendingAlarms(model.alarms).map((a) => `pending: ${a}`)].join('\n') || 'No alarm in ALARM';
+  overall.title =
+    [
+      ...model.alarms.alarming.map((a) => `ALARM: ${a}`),
+      ...pendingAlarms(model.alarms).map((a) => `pending: ${a}`),
+    ].join('\n') || 'No alarm in ALARM';
   document.body.dataset.state = model.alarms.state;
-  document.title = model.alarms.state === 'ALARM' ? `ALARM (${model.alarms.alarming.length}) · Conveyor` : 'Conveyor · local dashboard';
+  document.title =
+    model.alarms.state === 'ALARM'
+      ? `ALARM (${model.alarms.alarming.length}) · Conveyor`
+      : 'Conveyor · local dashboard';
 }
 
 function showAlarm(el, status) {
@@ -121,7 +165,9 @@ function showAlarm(el, status) {
     if (polls > 0) flash(el);
   }
   el.className = `alarm alarm-${state}`;
-  el.title = status ? `${status.reason}\n${status.state} since ${clock.format(new Date(status.since))}` : 'no evaluation yet';
+  el.title = status
+    ? `${status.reason}\n${status.state} since ${clock.format(new Date(status.since))}`
+    : 'no evaluation yet';
 }
 
 function flash(el) {
@@ -163,21 +209,37 @@ const chart = (() => {
   }
 
   function options(width) {
-    const axis = { stroke: '#8b949e', grid: { stroke: 'rgba(240,246,252,0.06)', width: 1 }, ticks: { stroke: 'rgba(240,246,252,0.12)', width: 1 }, font: '11px system-ui, sans-serif' };
-    const perSecond = (u, v) => (v == null ? '—' : `${formatRate(v)}/s`);
+    const axis = {
+      stroke: '#8b949e',
+      grid: { stroke: 'rgba(240,246,252,0.06)', width: 1 },
+      ticks: { stroke: 'rgba(240,246,252,0.12)', width: 1 },
+      font: '11px system-ui, sans-serif',
+    };
+    const perSecond = (_u, v) => (v == null ? '—' : `${formatRate(v)}/s`);
     return {
       width,
       height: 210,
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(5, Math.ceil((max ?? 0) * 1.15))] } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil((max ?? 0) * 1.15))] } },
       axes: [
-        { ...axis, values: (u, values) => values.map((v) => clock.format(new Date(v * 1000))) },
-        { ...axis, size: 44, values: (u, values) => values.map((v) => (Number.isInteger(v) ? formatInt(v) : formatRate(v))) },
+        { ...axis, values: (_u, values) => values.map((v) => clock.format(new Date(v * 1000))) },
+        {
+          ...axis,
+          size: 44,
+          values: (_u, values) => values.map((v) => (Number.isInteger(v) ? formatInt(v) : formatRate(v))),
+        },
       ],
       legend: { live: true },
       series: [
-        { value: (u, v) => (v == null ? '—' : clock.format(new Date(v * 1000))) },
-        { label: 'Accepted', stroke: '#58a6ff', width: 1.5, fill: 'rgba(88,166,255,0.10)', value: perSecond, spanGaps: false },
+        { value: (_u, v) => (v == null ? '—' : clock.format(new Date(v * 1000))) },
+        {
+          label: 'Accepted',
+          stroke: '#58a6ff',
+          width: 1.5,
+          fill: 'rgba(88,166,255,0.10)',
+          value: perSecond,
+          spanGaps: false,
+        },
         { label: 'Delivered', stroke: '#3fb950', width: 2, value: perSecond, spanGaps: false },
         { label: 'Failed', stroke: '#f85149', width: 1.5, value: perSecond, spanGaps: false },
       ],
@@ -225,7 +287,9 @@ function statusPill(status) {
 }
 
 function facts(record) {
-  return Object.entries(record ?? {}).map(([k, v]) => el('span', 'fact', null, [el('span', 'fact-key', k), el('span', 'fact-value', v)]));
+  return Object.entries(record ?? {}).map(([k, v]) =>
+    el('span', 'fact', null, [el('span', 'fact-key', k), el('span', 'fact-value', v)]),
+  );
 }
 
 const order = (() => {
@@ -270,7 +334,11 @@ const order = (() => {
     let response;
     let body;
     try {
-      response = await fetch(`/orders/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' }, cache: 'no-store', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      response = await fetch(`/orders/${encodeURIComponent(id)}`, {
+        headers: { accept: 'application/json' },
+        cache: 'no-store',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
       body = await response.json().catch(() => ({}));
     } catch (error) {
       if (currentId === id) show(el('p', 'order-error', `Could not look up ${id}: ${error.message}`));
@@ -279,7 +347,10 @@ const order = (() => {
     if (currentId !== id) return; // a newer lookup started meanwhile
     if (response.status === 404) {
       api.current = undefined;
-      show(el('h3', 'order-title', null, [el('span', 'muted', 'Order '), el('code', null, id)]), el('p', 'order-error', 'No such order. Ids are case-sensitive; an order shows up once the API accepted it.'));
+      show(
+        el('h3', 'order-title', null, [el('span', 'muted', 'Order '), el('code', null, id)]),
+        el('p', 'order-error', 'No such order. Ids are case-sensitive; an order shows up once the API accepted it.'),
+      );
       return;
     }
     if (!response.ok) {
@@ -287,7 +358,11 @@ const order = (() => {
       const detail = body.details?.[0];
       show(
         el('h3', 'order-title', null, [el('span', 'muted', 'Order '), el('code', null, id)]),
-        el('p', 'order-error', `${body.error ?? `HTTP ${response.status}`}${detail?.message ? `: ${detail.field ? `${detail.field} ` : ''}${detail.message}` : ''}`),
+        el(
+          'p',
+          'order-error',
+          `${body.error ?? `HTTP ${response.status}`}${detail?.message ? `: ${detail.field ? `${detail.field} ` : ''}${detail.message}` : ''}`,
+        ),
       );
       return;
     }
@@ -315,11 +390,16 @@ const order = (() => {
     const summary = el('div', 'order-summary', null, [
       el('h3', 'order-title', null, [el('span', 'muted', 'Order '), el('code', null, o.orderId), statusPill(o.status)]),
       el('dl', 'order-facts', null, [
-        el('dt', null, 'Warehouse'), el('dd', null, o.warehouseId ?? '—'),
-        el('dt', null, o.status === 'dead-lettered' ? 'Dead-lettered in' : 'Stage'), el('dd', null, o.stage ?? '—'),
-        el('dt', null, 'Accepted'), el('dd', null, o.createdAt ? clock.format(new Date(o.createdAt)) : '—'),
-        el('dt', null, 'Updated'), el('dd', null, o.updatedAt ? clock.format(new Date(o.updatedAt)) : '—'),
-        took ? el('dt', null, 'Delivered in') : null, took ? el('dd', null, took) : null,
+        el('dt', null, 'Warehouse'),
+        el('dd', null, o.warehouseId ?? '—'),
+        el('dt', null, o.status === 'dead-lettered' ? 'Dead-lettered in' : 'Stage'),
+        el('dd', null, o.stage ?? '—'),
+        el('dt', null, 'Accepted'),
+        el('dd', null, o.createdAt ? clock.format(new Date(o.createdAt)) : '—'),
+        el('dt', null, 'Updated'),
+        el('dd', null, o.updatedAt ? clock.format(new Date(o.updatedAt)) : '—'),
+        took ? el('dt', null, 'Delivered in') : null,
+        took ? el('dd', null, took) : null,
       ]),
       o.reason ? el('div', 'order-reason', null, [el('b', null, 'Reason: '), document.createTextNode(o.reason)]) : null,
       o.delivery ? el('div', 'facts', null, facts(o.delivery)) : null,
@@ -333,13 +413,25 @@ const order = (() => {
       (o.history ?? []).map((entry) => {
         const at = Date.parse(entry.at);
         return el('li', `event event-${String(entry.status).replace(/[^a-z-]/g, '')}`, null, [
-          el('div', 'event-time', null, [el('span', null, Number.isNaN(at) ? entry.at : clockMs.format(new Date(at))), Number.isNaN(at) || Number.isNaN(start) || at === start ? null : el('span', 'muted', ` +${formatMs(at - start)}`)]),
-          el('div', 'event-body', null, [statusPill(entry.status), el('span', 'event-by', `by ${entry.by}`), ...facts(entry.detail)]),
+          el('div', 'event-time', null, [
+            el('span', null, Number.isNaN(at) ? entry.at : clockMs.format(new Date(at))),
+            Number.isNaN(at) || Number.isNaN(start) || at === start
+              ? null
+              : el('span', 'muted', ` +${formatMs(at - start)}`),
+          ]),
+          el('div', 'event-body', null, [
+            statusPill(entry.status),
+            el('span', 'event-by', `by ${entry.by}`),
+            ...facts(entry.detail),
+          ]),
           entry.reason ? el('div', 'event-reason', entry.reason) : null,
         ]);
       }),
     );
-    return el('div', 'order-grid', null, [summary, el('div', 'order-history', null, [el('h4', null, 'History'), timeline])]);
+    return el('div', 'order-grid', null, [
+      summary,
+      el('div', 'order-history', null, [el('h4', null, 'History'), timeline]),
+    ]);
   }
 
   form.addEventListener('submit', (event) => {

@@ -5,7 +5,14 @@
  */
 import { act, describeError, send, stageApi } from './actions.js';
 
-const clock = new Intl.DateTimeFormat('en-GB', { month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const clock = new Intl.DateTimeFormat('en-GB', {
+  month: 'short',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
 
 /** The filter the form describes, as the admin API takes it (only the fields that are set). */
 function filterOf(form) {
@@ -21,7 +28,12 @@ function filterOf(form) {
 }
 
 function describeFilter(filter) {
-  const parts = [filter.grep ? `reason contains “${filter.grep}”` : '', filter.kinds ? `kind ${filter.kinds.join('|')}` : '', filter.orderId ? `order ${filter.orderId}` : '', filter.since ? `since ${clock.format(new Date(filter.since))}` : ''];
+  const parts = [
+    filter.grep ? `reason contains “${filter.grep}”` : '',
+    filter.kinds ? `kind ${filter.kinds.join('|')}` : '',
+    filter.orderId ? `order ${filter.orderId}` : '',
+    filter.since ? `since ${clock.format(new Date(filter.since))}` : '',
+  ];
   return parts.filter(Boolean).join(', ') || 'every dead letter';
 }
 
@@ -37,7 +49,12 @@ function showLetters(letters) {
     const tr = document.createElement('tr');
     const at = letter.deadLetteredAt ?? letter.sentAt;
     tr.dataset.messageId = letter.messageId;
-    tr.append(cell(letter.orderId, 'mono'), cell(letter.kind), cell(at ? clock.format(new Date(at)) : undefined, 'mono'), cell(letter.reason, 'reason'));
+    tr.append(
+      cell(letter.orderId, 'mono'),
+      cell(letter.kind),
+      cell(at ? clock.format(new Date(at)) : undefined, 'mono'),
+      cell(letter.reason, 'reason'),
+    );
     return tr;
   });
   document.getElementById('dlq-letters').replaceChildren(...rows);
@@ -64,7 +81,10 @@ async function peek(form) {
   if (read !== shown.reads) return;
   if (!answer.ok) return say(describeError(answer), 'bad');
   showLetters(answer.body.messages);
-  say(`${answer.body.messages.length}${answer.body.truncated ? '+' : ''} dead letter(s) match ${describeFilter(filter)} — ${answer.body.scanned} read, none consumed`, 'good');
+  say(
+    `${answer.body.messages.length}${answer.body.truncated ? '+' : ''} dead letter(s) match ${describeFilter(filter)} — ${answer.body.scanned} read, none consumed`,
+    'good',
+  );
 }
 
 /** A dry run asks nothing (it moves nothing); a redrive asks first. @returns whether dead letters moved. */
@@ -76,7 +96,11 @@ async function redrive(form, dryRun) {
   const answer = dryRun
     ? await send('POST', path, { filter, dryRun: true }, { long: true })
     : await act({
-        question: { title: `Redrive ${stage}?`, text: `Moves the dead letters that match ${describeFilter(filter)} back to ${stage}'s queue, where the stage runs them again.`, ok: 'Redrive' },
+        question: {
+          title: `Redrive ${stage}?`,
+          text: `Moves the dead letters that match ${describeFilter(filter)} back to ${stage}'s queue, where the stage runs them again.`,
+          ok: 'Redrive',
+        },
         method: 'POST',
         path,
         body: { filter },
@@ -91,7 +115,12 @@ async function redrive(form, dryRun) {
   }
   const report = answer.body;
   showLetters(report.dryRun ? report.letters : []);
-  say(report.dryRun ? `Dry run: ${report.matched} of ${report.scanned} would move (${describeFilter(filter)}); nothing moved` : `Moved ${report.moved + report.finished} of ${report.scanned} to the queue${report.notDeleted ? ` (${report.notDeleted} still in the DLQ: redrive again)` : ''}`, 'good');
+  say(
+    report.dryRun
+      ? `Dry run: ${report.matched} of ${report.scanned} would move (${describeFilter(filter)}); nothing moved`
+      : `Moved ${report.moved + report.finished} of ${report.scanned} to the queue${report.notDeleted ? ` (${report.notDeleted} still in the DLQ: redrive again)` : ''}`,
+    'good',
+  );
   return !report.dryRun;
 }
 

@@ -93,8 +93,14 @@ export function toneOf(kind, value) {
  */
 export function retentionWarning(view) {
   const warnings = [];
-  if (view.nearsRetention) warnings.push(`queue: oldest ${formatSeconds(view.oldestMessageAgeSeconds)} of ${formatSeconds(view.retentionSeconds)}`);
-  if (view.deadLettersNearRetention) warnings.push(`DLQ: oldest ${formatSeconds(view.oldestDeadLetterAgeSeconds)} of ${formatSeconds(view.deadLetterRetentionSeconds)}`);
+  if (view.nearsRetention)
+    warnings.push(
+      `queue: oldest ${formatSeconds(view.oldestMessageAgeSeconds)} of ${formatSeconds(view.retentionSeconds)}`,
+    );
+  if (view.deadLettersNearRetention)
+    warnings.push(
+      `DLQ: oldest ${formatSeconds(view.oldestDeadLetterAgeSeconds)} of ${formatSeconds(view.deadLetterRetentionSeconds)}`,
+    );
   return warnings.join('; ');
 }
 
@@ -147,7 +153,8 @@ export function pageModel(stats, alarms) {
  */
 export function alarmView(status) {
   const state = status?.state ?? 'INSUFFICIENT_DATA';
-  if (state === 'OK' && status.breachingPeriods > 0) return { state: 'PENDING', label: `${status.breachingPeriods}/${status.evaluationPeriods}` };
+  if (state === 'OK' && status.breachingPeriods > 0)
+    return { state: 'PENDING', label: `${status.breachingPeriods}/${status.evaluationPeriods}` };
   return { state, label: STATE_LABELS[state] ?? DASH };
 }
 
@@ -156,7 +163,8 @@ export function pendingAlarms(alarms) {
   const pending = [];
   for (const [pipeline, { stages }] of Object.entries(alarms?.pipelines ?? {})) {
     for (const [stage, rules] of Object.entries(stages)) {
-      for (const [rule, status] of Object.entries(rules)) if (alarmView(status).state === 'PENDING') pending.push(`${pipeline}/${stage} ${rule}`);
+      for (const [rule, status] of Object.entries(rules))
+        if (alarmView(status).state === 'PENDING') pending.push(`${pipeline}/${stage} ${rule}`);
     }
   }
   return pending;
@@ -165,8 +173,11 @@ export function pendingAlarms(alarms) {
 /** The header's summary: "2 alarms", "1 pending", "All clear" or "Waiting for data", with the state that colours it. */
 export function overallView(alarms) {
   if (!alarms) return { state: 'INSUFFICIENT_DATA', label: DASH };
-  if (alarms.state === 'ALARM') return { state: 'ALARM', label: `${alarms.alarming.length} alarm${alarms.alarming.length === 1 ? '' : 's'}` };
+  if (alarms.state === 'ALARM')
+    return { state: 'ALARM', label: `${alarms.alarming.length} alarm${alarms.alarming.length === 1 ? '' : 's'}` };
   const pending = pendingAlarms(alarms);
   if (pending.length > 0) return { state: 'PENDING', label: `${pending.length} pending` };
-  return alarms.state === 'OK' ? { state: 'OK', label: 'All clear' } : { state: 'INSUFFICIENT_DATA', label: 'Waiting for data' };
+  return alarms.state === 'OK'
+    ? { state: 'OK', label: 'All clear' }
+    : { state: 'INSUFFICIENT_DATA', label: 'Waiting for data' };
 }

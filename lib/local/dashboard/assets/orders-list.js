@@ -4,7 +4,14 @@
  */
 import { cancelOrder, describeError, send } from './actions.js';
 
-const clock = new Intl.DateTimeFormat('en-GB', { month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const clock = new Intl.DateTimeFormat('en-GB', {
+  month: 'short',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
 const LIMIT = 100;
 
 function cell(content, className) {
@@ -38,7 +45,12 @@ export function ordersList({ lookUp, changed }) {
   function row(order) {
     const tr = document.createElement('tr');
     tr.dataset.orderId = order.orderId;
-    const cancel = order.status === 'dead-lettered' ? button('Cancel…', 'act danger', async () => ((await cancelOrder(order.orderId))?.ok ? (changed(), refresh()) : undefined)) : '';
+    const cancel =
+      order.status === 'dead-lettered'
+        ? button('Cancel…', 'act danger', async () =>
+            (await cancelOrder(order.orderId))?.ok ? (changed(), refresh()) : undefined,
+          )
+        : '';
     tr.append(
       cell(button(order.orderId, 'link mono', () => lookUp(order.orderId))),
       cell(order.warehouseId),

@@ -7,12 +7,20 @@ import { act, stageApi } from './actions.js';
 /** Per action: the question, the admin route (under the stage) and its body, what success says. */
 const STAGE_ACTIONS = {
   pause: (stage) => ({
-    question: { title: `Pause ${stage}?`, text: 'Its event source mapping stops polling: messages wait in the queue until you resume. Kept across restarts.', ok: 'Pause' },
+    question: {
+      title: `Pause ${stage}?`,
+      text: 'Its event source mapping stops polling: messages wait in the queue until you resume. Kept across restarts.',
+      ok: 'Pause',
+    },
     route: 'pause',
     done: () => `${stage} paused`,
   }),
   resume: (stage) => ({
-    question: { title: `Resume ${stage}?`, text: 'Its event source mapping polls again and works off what waits in the queue.', ok: 'Resume' },
+    question: {
+      title: `Resume ${stage}?`,
+      text: 'Its event source mapping polls again and works off what waits in the queue.',
+      ok: 'Resume',
+    },
     route: 'resume',
     done: () => `${stage} resumed`,
   }),
@@ -21,20 +29,34 @@ const STAGE_ACTIONS = {
       title: `Scale ${stage}?`,
       text: 'The most invocations its event source mapping runs at once. Kept across restarts.',
       ok: 'Scale',
-      input: { label: `Max concurrency (${button.dataset.min}–${button.dataset.max})`, min: button.dataset.min, max: button.dataset.max, value: row.querySelector('[data-bind$=".concurrency.max"]')?.textContent.replace(/\D/g, '') || button.dataset.min },
+      input: {
+        label: `Max concurrency (${button.dataset.min}–${button.dataset.max})`,
+        min: button.dataset.min,
+        max: button.dataset.max,
+        value:
+          row.querySelector('[data-bind$=".concurrency.max"]')?.textContent.replace(/\D/g, '') || button.dataset.min,
+      },
     },
     route: 'scale',
     body: (value) => ({ maxConcurrency: value }),
     done: (answer) => `${stage}: max concurrency ${answer.maxConcurrency}`,
   }),
   'breaker-open': (stage) => ({
-    question: { title: `Open the breaker of ${stage}?`, text: 'Consumption stops and stays stopped until you close it: messages wait in the queue, none go to the DLQ.', ok: 'Open the breaker' },
+    question: {
+      title: `Open the breaker of ${stage}?`,
+      text: 'Consumption stops and stays stopped until you close it: messages wait in the queue, none go to the DLQ.',
+      ok: 'Open the breaker',
+    },
     route: 'breaker',
     body: { state: 'open' },
     done: (answer) => `${stage}: breaker ${answer.breaker?.state}`,
   }),
   'breaker-close': (stage) => ({
-    question: { title: `Close the breaker of ${stage}?`, text: 'Consumption resumes at once at the stage’s concurrency; the breaker opens again if the stage keeps failing.', ok: 'Close the breaker' },
+    question: {
+      title: `Close the breaker of ${stage}?`,
+      text: 'Consumption resumes at once at the stage’s concurrency; the breaker opens again if the stage keeps failing.',
+      ok: 'Close the breaker',
+    },
     route: 'breaker',
     body: { state: 'closed' },
     done: (answer) => `${stage}: breaker ${answer.breaker?.state}`,
@@ -56,7 +78,13 @@ export function wireStageActions({ openDeadLetters, changed }) {
     if (!plan) return;
     button.disabled = true;
     try {
-      const answer = await act({ question: plan.question, method: 'POST', path: `${stageApi(row)}/${plan.route}`, body: plan.body ?? {}, done: plan.done });
+      const answer = await act({
+        question: plan.question,
+        method: 'POST',
+        path: `${stageApi(row)}/${plan.route}`,
+        body: plan.body ?? {},
+        done: plan.done,
+      });
       if (answer?.ok) changed();
     } finally {
       button.disabled = false;
