@@ -249,7 +249,8 @@ describe('a newcomer following the README', () => {
   it('the sample `status` output shows the default concurrency', () => {
     const sample =
       codeBlocks(readmeSection('Operating it'), 'console').find((b) => b.includes('npx conveyor status')) ?? '';
-    const maxima = [...sample.matchAll(/\s\d+\/(\d+)\s*$/gm)].map((m) => Number(m[1]));
+    // CONCURRENCY is `in use/max`, wherever the column stands (BREAKER follows it).
+    const maxima = [...sample.matchAll(/\s\d+\/(\d+)(?=\s|$)/gm)].map((m) => Number(m[1]));
     expect(maxima.length).toBeGreaterThan(0);
     const defaults = new Set(loadTopology({}).pipelines.flatMap((p) => p.stages.map((s) => s.maxConcurrency)));
     for (const max of maxima) expect(defaults).toContain(max);
