@@ -47,7 +47,8 @@ const env = {
 
 /** The common settings of both tiers (and of the mutation run, vitest.mutation.config.mts). */
 export const common = {
-  // Emulator-backed and CDK tests are I/O- and CPU-heavy; two cores, two workers.
+  // Emulator-backed and CDK tests are I/O- and CPU-heavy; two cores, two workers (three were no
+  // faster: 12.2 min against 12.3, and a fault-suite run timed out).
   maxWorkers: 2,
   testTimeout: 60_000,
   hookTimeout: 60_000,

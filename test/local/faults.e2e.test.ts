@@ -207,11 +207,11 @@ describe('fault suite', () => {
       env: { CONVEYOR_DATA_DIR: data.path, CONVEYOR_TOPOLOGY: topology({ timeoutSeconds: 3 }) },
     });
     running.push(runtime);
-    const orders = makeOrders('crash-emu', 600);
+    const orders = makeOrders('crash-emu', 300);
     const started = Date.now();
     await submitAll(runtime.url, orders);
     await waitFor(
-      async () => ((await stats(runtime.url)).totals.delivered >= 100 ? true : undefined),
+      async () => ((await stats(runtime.url)).totals.delivered >= 60 ? true : undefined),
       60_000,
       'deliveries before the crash',
     );
@@ -225,7 +225,7 @@ describe('fault suite', () => {
       'the emulator restart',
     );
 
-    const final = await settled(runtime.url, 600, 150_000).catch(async (error: Error) => {
+    const final = await settled(runtime.url, 300, 150_000).catch(async (error: Error) => {
       // Tell a lost order from a miscount: look at every order.
       const missing: string[] = [];
       for (const o of orders)
@@ -236,8 +236,8 @@ describe('fault suite', () => {
     });
     reportRun('emulator process killed (-9) under load, restarted', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({
-      accepted: 600,
-      delivered: 600,
+      accepted: 300,
+      delivered: 300,
       deadLettered: 0,
       cancelled: 0,
       purged: 0,

@@ -36,6 +36,9 @@ async function stats(url: string) {
   return (await getJson(`${url}/api/stats`)).body;
 }
 
+/** Orders in flight when the whole runtime is killed: enough that the kill lands mid-load, few enough for the suite's budget. */
+const CRASH_ORDERS = 800;
+
 describe('resilience', () => {
   it('delivers every order exactly once with 30 % transient failures in every stage', async () => {
     const runtime = await startRuntime({
@@ -81,7 +84,7 @@ describe('resilience', () => {
     const env = { CONVEYOR_TOPOLOGY: TOPOLOGY, CONVEYOR_DATA_DIR: data.path };
     const first = await startRuntime({ env });
     running.push(first);
-    const orders = makeOrders('crash', 1500);
+    const orders = makeOrders('crash', CRASH_ORDERS);
     const started = Date.now();
     await submitAll(first.url, orders);
     // Bounded generously: on two busy cores (the whole suite, two files at a time) the first deliveries may take a while.
@@ -104,14 +107,14 @@ describe('resilience', () => {
     const second = await startRuntime({ env });
     running.push(second);
     const before = await stats(second.url);
-    expect(before.totals.accepted).toBe(1500);
-    expect(before.totals.delivered).toBeLessThan(1500);
+    expect(before.totals.accepted).toBe(CRASH_ORDERS);
+    expect(before.totals.delivered).toBeLessThan(CRASH_ORDERS);
 
     // In-flight messages of the dead runtime come back after their visibility timeout (13 s).
     const final = await waitFor(
       async () => {
         const s = await stats(second.url);
-        return s.totals.delivered >= 1500 && s.totals.inFlight === 0 ? s : undefined;
+        return s.totals.delivered >= CRASH_ORDERS && s.totals.inFlight === 0 ? s : undefined;
       },
       120_000,
       'all 1,500 deliveries after the restart',
@@ -119,8 +122,8 @@ describe('resilience', () => {
 
     reportRun('whole runtime killed (-9) mid-load, restarted on the same data', final, (Date.now() - started) / 1000);
     expect(final.totals).toEqual({
-      accepted: 1500,
-      delivered: 1500,
+      accepted: CRASH_ORDERS,
+      delivered: CRASH_ORDERS,
       deadLettered: 0,
       cancelled: 0,
       purged: 0,
