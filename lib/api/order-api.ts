@@ -66,58 +66,100 @@ interface Submission {
  * export const handler = createOrderApi({ ledger });
  */
 export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
-  const config = options.config ?? readIntakeConfig();
-  const queues = options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf(), tracer()));
-  const { ledger } = options;
-  const logger = options.logger ?? createLogger({ function: 'intake' });
-  const metrics = options.metrics ?? createMetrics({});
-  const now = options.now ?? Date.now;
-  const warehouses = [...config.entryQueueUrls.keys()];
+  const intake = new Intake(options);
+  return (event, context) => intake.handle(event, context);
+}
 
-  async function submit(
-    event: APIGatewayProxyEvent,
-    requestId: string,
-    remainingMs: number,
-  ): Promise<APIGatewayProxyResult> {
-    const started = now();
+/** The intake's routes, over one ledger, its queues and its telemetry. */
+class Intake {
+  readonly #options: OrderApiOptions;
+  readonly #config: IntakeConfig;
+  readonly #queues: Queues;
+  readonly #ledger: OrderLedger;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #now: () => number;
+  readonly #warehouses: string[];
+
+  constructor(options: OrderApiOptions) {
+    this.#options = options;
+    this.#config = options.config ?? readIntakeConfig();
+    this.#queues = options.queues ?? new SqsQueues(sqsClient(sdkTimeoutsOf(), tracer()));
+    this.#ledger = options.ledger;
+    this.#logger = options.logger ?? createLogger({ function: 'intake' });
+    this.#metrics = options.metrics ?? createMetrics({});
+    this.#now = options.now ?? Date.now;
+    this.#warehouses = [...this.#config.entryQueueUrls.keys()];
+  }
+
+  async handle(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
+    const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
+    if (context) this.#logger.addContext(context);
+    try {
+      switch (`${event.httpMethod} ${event.resource}`) {
+        case 'POST /orders':
+          return await this.#submit(
+            event,
+            requestId,
+            context?.getRemainingTimeInMillis() ?? this.#options.defaultTimeoutMs ?? 10_000,
+          );
+        case 'GET /orders/{orderId}':
+          return await this.#get(event);
+        case 'DELETE /orders/{orderId}':
+          return await this.#cancel(event, requestId);
+      }
+      return notRouted(event);
+    } catch (error) {
+      // A dependency (SQS, DynamoDB) failed beyond the SDK's retries: nothing partial is reported as accepted.
+      this.#logger.error(LogMessage.requestFailed, { error: (error as Error).message, requestId });
+      return problem(
+        503,
+        'service unavailable',
+        [{ field: 'request', message: `try again shortly (request ${requestId})` }],
+        { 'retry-after': '1' },
+      );
+    }
+  }
+
+  async #submit(event: APIGatewayProxyEvent, requestId: string, remainingMs: number): Promise<APIGatewayProxyResult> {
+    const started = this.#now();
     const submission = readSubmission(event, requestId);
     if ('statusCode' in submission) return submission;
-    const { valid, rejected } = validate(submission, config, warehouses);
-    const acceptedAt = new Date(started).toISOString();
+    const { valid, rejected } = validate(submission, this.#config, this.#warehouses);
     const admitted = await admit(valid, {
-      ledger,
-      queues,
-      entryQueueUrls: config.entryQueueUrls,
-      entryStages: config.entryStages,
+      ledger: this.#ledger,
+      queues: this.#queues,
+      entryQueueUrls: this.#config.entryQueueUrls,
+      entryStages: this.#config.entryStages,
       requestId,
       traceId: submission.traceId,
-      acceptedAt,
+      acceptedAt: new Date(started).toISOString(),
       leaseUntil: started + remainingMs + LEASE_MARGIN_MS,
       answerBy: started + remainingMs - Math.min(ANSWER_RESERVE_MS, remainingMs * ANSWER_RESERVE_SHARE),
-      now,
-      ...(options.sleep ? { sleep: options.sleep } : {}),
-      warn: (message, fields) => logger.warn(message, { ...fields, requestId }),
+      now: this.#now,
+      ...(this.#options.sleep ? { sleep: this.#options.sleep } : {}),
+      warn: (message, fields) => this.#logger.warn(message, { ...fields, requestId }),
     });
     const results: Result[] = [...rejected, ...admitted].sort((a, b) => a.index - b.index);
-    report(results, submission.traceId);
+    this.#report(results, submission.traceId);
     return submission.bulk ? bulkResponse(results) : singleResponse(results[0] as Result);
   }
 
-  function report(results: readonly Result[], traceId: string): void {
+  #report(results: readonly Result[], traceId: string): void {
     const count = (kind: Result['kind']) => results.filter((r) => r.kind === kind).length;
-    metrics.addMetric(IntakeMetric.OrdersAccepted, MetricUnit.Count, count('accepted'));
-    metrics.addMetric(IntakeMetric.OrdersDuplicate, MetricUnit.Count, count('duplicate'));
-    metrics.addMetric(IntakeMetric.OrdersRejected, MetricUnit.Count, count('rejected') + count('conflict'));
-    metrics.publishStoredMetrics();
+    this.#metrics.addMetric(IntakeMetric.OrdersAccepted, MetricUnit.Count, count('accepted'));
+    this.#metrics.addMetric(IntakeMetric.OrdersDuplicate, MetricUnit.Count, count('duplicate'));
+    this.#metrics.addMetric(IntakeMetric.OrdersRejected, MetricUnit.Count, count('rejected') + count('conflict'));
+    this.#metrics.publishStoredMetrics();
     const unavailable = results.filter((r) => r.kind === 'unavailable');
     if (unavailable.length > 0)
-      logger.error(LogMessage.ordersNotQueued, {
+      this.#logger.error(LogMessage.ordersNotQueued, {
         orderIds: unavailable.map((r) => r.order.orderId),
         reason: unavailable[0]?.reason,
         traceId,
       });
     const accepted = results.flatMap((r) => (r.kind === 'accepted' ? [r.order.orderId] : []));
-    logger.info(LogMessage.ordersReceived, {
+    this.#logger.info(LogMessage.ordersReceived, {
       accepted: accepted.length,
       duplicates: count('duplicate'),
       rejected: count('rejected') + count('conflict'),
@@ -128,16 +170,20 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
   }
 
   /** One cancelled order, and whether it leaves the dead-lettered ones (what it was is the ledger's answer). */
-  function reportCancelled(previous: string | undefined): void {
-    metrics.addMetric(IntakeMetric.OrdersCancelled, MetricUnit.Count, 1);
-    metrics.addMetric(IntakeMetric.DeadLetteredOrdersCancelled, MetricUnit.Count, previous === 'dead-lettered' ? 1 : 0);
-    metrics.publishStoredMetrics();
+  #reportCancelled(previous: string | undefined): void {
+    this.#metrics.addMetric(IntakeMetric.OrdersCancelled, MetricUnit.Count, 1);
+    this.#metrics.addMetric(
+      IntakeMetric.DeadLetteredOrdersCancelled,
+      MetricUnit.Count,
+      previous === 'dead-lettered' ? 1 : 0,
+    );
+    this.#metrics.publishStoredMetrics();
   }
 
-  async function get(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  async #get(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const orderId = orderIdOf(event);
     if (typeof orderId !== 'string') return orderId;
-    const record = await ledger.read(orderId);
+    const record = await this.#ledger.read(orderId);
     if (!record) return notFound(orderId);
     return json(200, record);
   }
@@ -147,21 +193,22 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
    * cancelled); 409 once it was delivered (with its delivery) or purged; 404 when there is none.
    * The cancel and the delivery are conditional writes on one item: exactly one of them wins.
    */
-  async function cancel(event: APIGatewayProxyEvent, requestId: string): Promise<APIGatewayProxyResult> {
+  async #cancel(event: APIGatewayProxyEvent, requestId: string): Promise<APIGatewayProxyResult> {
     const orderId = orderIdOf(event);
     if (typeof orderId !== 'string') return orderId;
-    const before = await ledger.read(orderId);
+    const before = await this.#ledger.read(orderId);
     if (!before) return notFound(orderId);
     // Who: the IAM caller API Gateway authenticated (locally there is none: the request id).
     const by = event.requestContext?.identity?.userArn ?? `request ${requestId}`;
-    const [result] = await ledger.close([
-      { id: orderId, state: 'cancelled', stage: before.stage, by: by.slice(0, 256), at: new Date(now()).toISOString() },
+    const at = new Date(this.#now()).toISOString();
+    const [result] = await this.#ledger.close([
+      { id: orderId, state: 'cancelled', stage: before.stage, by: by.slice(0, 256), at },
     ]);
     if (result?.kind === 'error') throw new Error(result.message);
-    const after = (await ledger.read(orderId)) ?? before;
-    if (result?.kind === 'applied') reportCancelled(result.previous);
+    const after = (await this.#ledger.read(orderId)) ?? before;
+    if (result?.kind === 'applied') this.#reportCancelled(result.previous);
     if (after.status === 'cancelled') {
-      if (result?.kind === 'applied') logger.info('order cancelled', { orderId, stage: after.stage, by });
+      if (result?.kind === 'applied') this.#logger.info('order cancelled', { orderId, stage: after.stage, by });
       return json(200, after);
     }
     return json(409, {
@@ -170,46 +217,17 @@ export function createOrderApi(options: OrderApiOptions): OrderApiHandler {
       order: after,
     });
   }
+}
 
-  function orderIdOf(event: APIGatewayProxyEvent): string | APIGatewayProxyResult {
-    const orderId = event.pathParameters?.orderId ?? '';
-    if (ORDER_ID_PATTERN.test(orderId)) return orderId;
-    return problem(400, 'invalid order id', [
-      {
-        field: 'orderId',
-        message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
-      },
-    ]);
-  }
-
-  return async function handler(event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> {
-    const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? randomUUID();
-    if (context) logger.addContext(context);
-    try {
-      switch (`${event.httpMethod} ${event.resource}`) {
-        case 'POST /orders':
-          return await submit(
-            event,
-            requestId,
-            context?.getRemainingTimeInMillis() ?? options.defaultTimeoutMs ?? 10_000,
-          );
-        case 'GET /orders/{orderId}':
-          return await get(event);
-        case 'DELETE /orders/{orderId}':
-          return await cancel(event, requestId);
-      }
-      return notRouted(event);
-    } catch (error) {
-      // A dependency (SQS, DynamoDB) failed beyond the SDK's retries: nothing partial is reported as accepted.
-      logger.error(LogMessage.requestFailed, { error: (error as Error).message, requestId });
-      return problem(
-        503,
-        'service unavailable',
-        [{ field: 'request', message: `try again shortly (request ${requestId})` }],
-        { 'retry-after': '1' },
-      );
-    }
-  };
+function orderIdOf(event: APIGatewayProxyEvent): string | APIGatewayProxyResult {
+  const orderId = event.pathParameters?.orderId ?? '';
+  if (ORDER_ID_PATTERN.test(orderId)) return orderId;
+  return problem(400, 'invalid order id', [
+    {
+      field: 'orderId',
+      message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+    },
+  ]);
 }
 
 function notFound(orderId: string): APIGatewayProxyResult {

@@ -93,11 +93,43 @@ export class OrderApi extends Construct {
 
   constructor(scope: Construct, id: string, props: OrderApiProps) {
     super(scope, id);
-    const { topology, statusTable, entryQueues } = props;
-    const settings = topology.api;
-    const stack = Stack.of(this);
+    const { topology } = props;
+    this.intake = this.createIntake(props);
+    this.function = this.intake.function;
 
-    this.intake = new ConveyorFunction(this, 'Intake', {
+    const accountLogging = (props.manageAccountLogRole ?? false) ? this.configureAccountLogging() : undefined;
+    this.accountLogRole = accountLogging?.role;
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', logGroupDefaults(topology.retention.logDays));
+    this.api = this.createRestApi(props, this.accessLogs);
+    // The stage's logging settings are rejected until the account has a logging role.
+    if (accountLogging) this.api.deploymentStage.node.addDependency(accountLogging.account);
+
+    this.requestValidator = this.api.addRequestValidator('RequestValidator', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    this.orderModel = this.api.addModel('OrderRequestModel', {
+      contentType: 'application/json',
+      modelName: 'OrderRequest',
+      description: 'One order, or {"orders": [...]} for bulk intake',
+      schema: orderRequestModel(),
+    });
+    const methods = this.addOrderMethods();
+    this.postOrders = methods.post;
+    this.getOrder = methods.get;
+    this.cancelOrder = methods.cancel;
+    this.addErrorResponses();
+
+    const access = this.addClientAccess(topology.api);
+    this.usagePlan = access.usagePlan;
+    this.apiKey = access.apiKey;
+    this.webAclAssociation = access.webAclAssociation;
+  }
+
+  /** The intake function: its environment from the topology, its role limited to the first queues and the table. */
+  private createIntake(props: OrderApiProps): ConveyorFunction {
+    const { topology, statusTable, entryQueues } = props;
+    return new ConveyorFunction(this, 'Intake', {
       handler: 'intake',
       description: 'Conveyor order intake (POST /orders, GET and DELETE /orders/{orderId})',
       memoryMb: topology.intake.memoryMb,
@@ -111,7 +143,7 @@ export class OrderApi extends Construct {
           serviceName: serviceNameOf(this, props.namePrefix),
           entryQueueUrls: Object.fromEntries(Object.entries(entryQueues).map(([w, q]) => [w, q.queueUrl])),
         },
-        (value) => stack.toJsonString(value),
+        (value) => Stack.of(this).toJsonString(value),
       ),
       statements: [
         new iam.PolicyStatement({
@@ -126,45 +158,35 @@ export class OrderApi extends Construct {
         }),
       ],
     });
-    this.function = this.intake.function;
+  }
 
-    const accountLogging = (props.manageAccountLogRole ?? false) ? this.configureAccountLogging() : undefined;
-    this.accountLogRole = accountLogging?.role;
-
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', logGroupDefaults(topology.retention.logDays));
-    const apiKeys = settings.authorization === 'api-key';
-    this.api = new apigateway.RestApi(this, 'Api', {
+  /** The REST API: throttled, access-logged, authorized by IAM or an API key. */
+  private createRestApi(props: OrderApiProps, accessLogs: logs.LogGroup): apigateway.RestApi {
+    const settings = props.topology.api;
+    const api = new apigateway.RestApi(this, 'Api', {
       ...restApiDefaults(),
       restApiName: `${serviceNameOf(this, props.namePrefix)}-orders`,
       description: 'Conveyor: submit orders and read their status',
       deployOptions: {
-        ...apiStageDefaults(this.accessLogs),
+        ...apiStageDefaults(accessLogs),
         throttlingRateLimit: settings.throttleRateLimit,
         throttlingBurstLimit: settings.throttleBurstLimit,
       },
-      defaultMethodOptions: apiKeys
-        ? { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }
-        : { authorizationType: apigateway.AuthorizationType.IAM },
+      defaultMethodOptions:
+        settings.authorization === 'api-key'
+          ? { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }
+          : { authorizationType: apigateway.AuthorizationType.IAM },
     });
     // The stack publishes the URL as `ApiUrl`; drop RestApi's own auto-named duplicate output.
-    this.api.node.tryRemoveChild('Endpoint');
-    // The stage's logging settings are rejected until the account has a logging role.
-    if (accountLogging) this.api.deploymentStage.node.addDependency(accountLogging.account);
+    api.node.tryRemoveChild('Endpoint');
+    return api;
+  }
 
-    this.requestValidator = this.api.addRequestValidator('RequestValidator', {
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
-    this.orderModel = this.api.addModel('OrderRequestModel', {
-      contentType: 'application/json',
-      modelName: 'OrderRequest',
-      description: 'One order, or {"orders": [...]} for bulk intake',
-      schema: orderRequestModel(),
-    });
-
+  /** `POST /orders` against the request model; `GET` and `DELETE /orders/{orderId}`, authorized like the others. */
+  private addOrderMethods(): { post: apigateway.Method; get: apigateway.Method; cancel: apigateway.Method } {
     const integration = new apigateway.LambdaIntegration(this.function, LAMBDA_INTEGRATION_DEFAULTS);
     const orders = this.api.root.addResource('orders');
-    this.postOrders = orders.addMethod('POST', integration, {
+    const post = orders.addMethod('POST', integration, {
       requestValidator: this.requestValidator,
       requestModels: { 'application/json': this.orderModel },
     });
@@ -173,28 +195,36 @@ export class OrderApi extends Construct {
       requestValidator: this.requestValidator,
       requestParameters: { 'method.request.path.orderId': true },
     };
-    this.getOrder = order.addMethod('GET', integration, byOrderId);
-    // Authorized like the others (the API's default method options): IAM, or the API key.
-    this.cancelOrder = order.addMethod('DELETE', integration, byOrderId);
+    return {
+      post,
+      get: order.addMethod('GET', integration, byOrderId),
+      cancel: order.addMethod('DELETE', integration, byOrderId),
+    };
+  }
 
-    this.addErrorResponses();
-
-    if (apiKeys) {
-      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+  /** With API keys: a usage plan throttling the key, and the key; with a web ACL: its association. */
+  private addClientAccess(settings: OrderApiProps['topology']['api']): {
+    usagePlan?: apigateway.UsagePlan;
+    apiKey?: apigateway.IApiKey;
+    webAclAssociation?: wafv2.CfnWebACLAssociation;
+  } {
+    const access: ReturnType<OrderApi['addClientAccess']> = {};
+    if (settings.authorization === 'api-key') {
+      access.usagePlan = this.api.addUsagePlan('UsagePlan', {
         description: 'Conveyor order API clients',
         throttle: { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
         apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
       });
-      this.apiKey = this.api.addApiKey('ApiKey', { description: 'Conveyor order API key' });
-      this.usagePlan.addApiKey(this.apiKey);
+      access.apiKey = this.api.addApiKey('ApiKey', { description: 'Conveyor order API key' });
+      access.usagePlan.addApiKey(access.apiKey);
     }
-
     if (settings.wafWebAclArn) {
-      this.webAclAssociation = new wafv2.CfnWebACLAssociation(this, 'WebAcl', {
+      access.webAclAssociation = new wafv2.CfnWebACLAssociation(this, 'WebAcl', {
         resourceArn: this.api.deploymentStage.stageArn,
         webAclArn: settings.wafWebAclArn,
       });
     }
+    return access;
   }
 
   /** `POST /orders`, `GET /orders/{orderId}`, `DELETE /orders/{orderId}`. */

@@ -83,12 +83,32 @@ export interface AdminTarget {
 /** How long a purge waits for the stage's running invocations to finish before it deletes anything. */
 const PURGE_IDLE_TIMEOUT_MS = 15 * 60 * 1000;
 
+/** The operator routes of every stage: controls, breaker, dead letters, purge. */
 export function adminRoutes(target: AdminTarget): Route[] {
-  const { topology, mappings, breakers, resources, sqs, controls, ledger, settled, audit } = target;
   const base = '/api/stages/{pipeline}/{stage}';
+  const stageOf = stageLookup(target.topology);
+  const write = writeRoute(stageOf, target.audit);
+  const { resources, sqs, controls, audit } = target;
+  return [
+    { method: 'POST', path: `${base}/pause`, handle: write((key) => setPaused(target, key, true)) },
+    { method: 'POST', path: `${base}/resume`, handle: write((key) => setPaused(target, key, false)) },
+    { method: 'POST', path: `${base}/scale`, handle: write((key, body) => scale(target, key, body)) },
+    { method: 'POST', path: `${base}/breaker`, handle: write((key, body) => overrideBreaker(target, key, body)) },
+    ...deadLetterRoutes({ base, resources, sqs, controls, audit, guard, stageOf, write, problem }),
+    { method: 'POST', path: `${base}/purge`, handle: write((key, body) => purge(target, key, body)) },
+  ];
+}
 
-  /** The stage named by the path, or an error response naming what is wrong. */
-  function stageOf(request: ApiRequest): { key: string } | ApiResponse {
+type StageOf = (request: ApiRequest) => { key: string } | ApiResponse;
+type WriteHandler = (
+  key: string,
+  body: Record<string, unknown>,
+  request: ApiRequest,
+) => Promise<ApiResponse> | ApiResponse;
+
+/** The stage named by a request's path, or an error response naming what is wrong. */
+function stageLookup(topology: Topology): StageOf {
+  return (request) => {
     const { pipeline, stage } = request.params as { pipeline: string; stage: string };
     if (!topology.pipelines.some((p) => p.id === pipeline)) {
       return problem(
@@ -108,133 +128,110 @@ export function adminRoutes(target: AdminTarget): Route[] {
       );
     }
     return { key: `${pipeline}/${stage}` };
-  }
+  };
+}
 
-  /** Wraps a write: the guard (local, same-origin, JSON, a browser's CSRF token), then the stage lookup; a browser's action is logged. */
-  function write(
-    handle: (key: string, body: Record<string, unknown>, request: ApiRequest) => Promise<ApiResponse> | ApiResponse,
-  ) {
-    return loggedForBrowsers(async (request: ApiRequest): Promise<ApiResponse> => {
+/** Wraps a write: the guard (local, same-origin, JSON, a browser's CSRF token), a JSON object body, then the stage lookup; a browser's action is logged. */
+function writeRoute(stageOf: StageOf, audit: AdminTarget['audit']) {
+  return (handle: WriteHandler) =>
+    loggedForBrowsers(async (request: ApiRequest): Promise<ApiResponse> => {
       const refused = guard(request);
       if (refused) return refused;
-      let body: Record<string, unknown> = {};
-      if (request.body.trim() !== '') {
-        try {
-          const parsed = JSON.parse(request.body) as unknown;
-          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-            return problem(400, 'invalid request body', 'body', 'must be a JSON object');
-          body = parsed as Record<string, unknown>;
-        } catch (error) {
-          return problem(400, 'invalid request body', 'body', `is not valid JSON: ${(error as Error).message}`);
-        }
-      }
+      const body = objectBody(request.body);
+      if (!('value' in body)) return body;
       const found = stageOf(request);
-      return 'key' in found ? handle(found.key, body, request) : found;
+      return 'key' in found ? handle(found.key, body.value, request) : found;
     }, audit);
-  }
+}
 
-  function view(key: string): ApiResponse {
-    const mapping = mappings.get(key)!;
-    return { status: 200, body: { stage: key, paused: mapping.paused, maxConcurrency: mapping.maxConcurrency } };
+/** An empty body is `{}`; anything else must be a JSON object. */
+function objectBody(text: string): { value: Record<string, unknown> } | ApiResponse {
+  if (text.trim() === '') return { value: {} };
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return problem(400, 'invalid request body', 'body', 'must be a JSON object');
+    return { value: parsed as Record<string, unknown> };
+  } catch (error) {
+    return problem(400, 'invalid request body', 'body', `is not valid JSON: ${(error as Error).message}`);
   }
+}
 
-  return [
-    {
-      method: 'POST',
-      path: `${base}/pause`,
-      handle: write((key) => {
-        mappings.get(key)!.pause();
-        controls.set(key, { paused: true });
-        audit('stage paused', { stage: key });
-        return view(key);
-      }),
-    },
-    {
-      method: 'POST',
-      path: `${base}/resume`,
-      handle: write((key) => {
-        mappings.get(key)!.resume();
-        controls.set(key, { paused: false });
-        audit('stage resumed', { stage: key });
-        return view(key);
-      }),
-    },
-    {
-      method: 'POST',
-      path: `${base}/scale`,
-      handle: write((key, body) => {
-        const value = body.maxConcurrency;
-        if (
-          typeof value !== 'number' ||
-          !Number.isInteger(value) ||
-          value < MAX_CONCURRENCY_RANGE.min ||
-          value > MAX_CONCURRENCY_RANGE.max
-        ) {
-          return problem(
-            400,
-            'invalid request body',
-            'maxConcurrency',
-            `must be a whole number from ${MAX_CONCURRENCY_RANGE.min} to ${MAX_CONCURRENCY_RANGE.max} (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`,
-          );
-        }
-        mappings.get(key)!.scale(value);
-        controls.set(key, { maxConcurrency: value });
-        audit('stage scaled', { stage: key, maxConcurrency: value });
-        return view(key);
-      }),
-    },
-    {
-      method: 'POST',
-      path: `${base}/breaker`,
-      handle: write((key, body) => {
-        const state = body.state;
-        if (state !== 'open' && state !== 'closed') {
-          return problem(
-            400,
-            'invalid request body',
-            'state',
-            `must be "open" (held open until closed) or "closed", got ${JSON.stringify(state)}`,
-          );
-        }
-        const status = breakers.get(key)!.override(state, `operator@${hostname()}`);
-        audit(`circuit breaker ${state} by an operator`, { stage: key });
-        return { status: 200, body: { stage: key, breaker: status } };
-      }),
-    },
-    ...deadLetterRoutes({ base, resources, sqs, controls, audit, guard, stageOf, write, problem }),
-    {
-      method: 'POST',
-      path: `${base}/purge`,
-      handle: write(async (key, body) => {
-        if (body.confirm !== true)
-          return problem(
-            400,
-            'confirmation required',
-            'confirm',
-            'purging deletes every message waiting in the stage queue; send {"confirm": true}',
-          );
-        const mapping = mappings.get(key)!;
-        const wasPaused = mapping.paused;
-        // Nothing of the stage mid-way: consumption stops, running invocations finish first.
-        mapping.pause();
-        await untilIdle(mapping);
-        try {
-          const { stage } = resources.stages.get(key)!;
-          const report = await purgeStage(
-            sqs,
-            ledger,
-            { pipelineId: stage.pipelineId, stage: stage.name, queueUrl: resources.stages.get(key)!.queueUrl },
-            `operator@${hostname()}`,
-          );
-          await settled();
-          audit('stage queue purged', { stage: key, orders: report.orders });
-          return { status: 200, body: { stage: key, purged: true, orders: report.orders } };
-        } finally {
-          if (!wasPaused) mapping.resume();
-        }
-      }),
-    },
-  ];
+/** The stage's consumption as it is now. */
+function view(target: AdminTarget, key: string): ApiResponse {
+  const mapping = target.mappings.get(key)!;
+  return { status: 200, body: { stage: key, paused: mapping.paused, maxConcurrency: mapping.maxConcurrency } };
+}
+
+function setPaused(target: AdminTarget, key: string, paused: boolean): ApiResponse {
+  const mapping = target.mappings.get(key)!;
+  if (paused) mapping.pause();
+  else mapping.resume();
+  target.controls.set(key, { paused });
+  target.audit(paused ? 'stage paused' : 'stage resumed', { stage: key });
+  return view(target, key);
+}
+
+function scale(target: AdminTarget, key: string, body: Record<string, unknown>): ApiResponse {
+  const value = body.maxConcurrency;
+  const { min, max } = MAX_CONCURRENCY_RANGE;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    return problem(
+      400,
+      'invalid request body',
+      'maxConcurrency',
+      `must be a whole number from ${min} to ${max} (as Lambda's maximum concurrency), got ${JSON.stringify(value)}`,
+    );
+  }
+  target.mappings.get(key)!.scale(value);
+  target.controls.set(key, { maxConcurrency: value });
+  target.audit('stage scaled', { stage: key, maxConcurrency: value });
+  return view(target, key);
+}
+
+function overrideBreaker(target: AdminTarget, key: string, body: Record<string, unknown>): ApiResponse {
+  const state = body.state;
+  if (state !== 'open' && state !== 'closed') {
+    return problem(
+      400,
+      'invalid request body',
+      'state',
+      `must be "open" (held open until closed) or "closed", got ${JSON.stringify(state)}`,
+    );
+  }
+  const status = target.breakers.get(key)!.override(state, `operator@${hostname()}`);
+  target.audit(`circuit breaker ${state} by an operator`, { stage: key });
+  return { status: 200, body: { stage: key, breaker: status } };
+}
+
+/** Deletes what waits in the stage's queue and closes those orders as purged — with the stage idle, so nothing is mid-way. */
+async function purge(target: AdminTarget, key: string, body: Record<string, unknown>): Promise<ApiResponse> {
+  if (body.confirm !== true)
+    return problem(
+      400,
+      'confirmation required',
+      'confirm',
+      'purging deletes every message waiting in the stage queue; send {"confirm": true}',
+    );
+  const mapping = target.mappings.get(key)!;
+  const wasPaused = mapping.paused;
+  // Nothing of the stage mid-way: consumption stops, running invocations finish first.
+  mapping.pause();
+  await untilIdle(mapping);
+  try {
+    const { stage, queueUrl } = target.resources.stages.get(key)!;
+    const report = await purgeStage(
+      target.sqs,
+      target.ledger,
+      { pipelineId: stage.pipelineId, stage: stage.name, queueUrl },
+      `operator@${hostname()}`,
+    );
+    await target.settled();
+    target.audit('stage queue purged', { stage: key, orders: report.orders });
+    return { status: 200, body: { stage: key, purged: true, orders: report.orders } };
+  } finally {
+    if (!wasPaused) mapping.resume();
+  }
 }
 
 /** Waits until a mapping holds no record (its invocations have finished), bounded. */
