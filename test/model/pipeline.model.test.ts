@@ -31,6 +31,12 @@ const topologyWith = (maxReceiveCount: number) => {
   return { warehouses: ['wh-1'], stages: { picking: retries, packing: retries, delivery: retries } };
 };
 
+/**
+ * Runs per test: 200 in the suite; 25 under mutation testing (StrykerJS sets STRYKER_MUTATOR_WORKER),
+ * where it runs once per mutant it covers — nearly every mutant of the ledger and the stage plan.
+ */
+const NUM_RUNS = process.env.STRYKER_MUTATOR_WORKER === undefined ? 200 : 25;
+
 /** How hostile the world is, per run. */
 const world = fc.record({
   maxReceiveCount: fc.constantFrom(2, 3),
@@ -256,7 +262,7 @@ describe('the ledger and the stage runtime, as a model', () => {
           await checkSettled(model, real);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: NUM_RUNS },
     );
   });
 });
