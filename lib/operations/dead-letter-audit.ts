@@ -7,6 +7,7 @@
  * every few seconds locally; a dead letter is recorded once, whoever reports it first.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DeadLetterEntry } from '../runtime/ports.ts';
 import {
   peekDeadLetters,
   REDRIVE_POLICY_KIND,
@@ -29,16 +30,7 @@ export interface AuditedQueue {
 export interface AuditLedger {
   notedDeadLetters(orderIds: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>>>;
   deadLetter(
-    entries: readonly {
-      id: string;
-      partition?: string;
-      stage: string;
-      position: number;
-      reason: string;
-      kind: string;
-      at: string;
-      messageId: string;
-    }[],
+    entries: readonly (DeadLetterEntry & { readonly messageId: string })[],
   ): Promise<readonly { readonly kind: string; readonly previous?: string }[]>;
 }
 

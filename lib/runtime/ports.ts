@@ -58,6 +58,19 @@ export type RecordResult =
   | { readonly kind: 'error'; readonly message: string };
 
 /** Where the ledger records an item's progress and fate. Positions number a pipeline's stages from 1. */
+/** A dead letter to record: which item, where it died (stage and its position in the chain), why, and when. */
+export interface DeadLetterEntry {
+  readonly id: string;
+  readonly partition?: string;
+  readonly stage: string;
+  readonly position: number;
+  readonly reason: string;
+  readonly kind: string;
+  readonly at: string;
+  /** The dead letter's SQS message id: each is recorded once, however often it is reported. */
+  readonly messageId?: string;
+}
+
 export interface ProgressLedger {
   /** Eventually consistent hints: each item's state and whether `stage` recorded its step. */
   lookup(
@@ -83,18 +96,7 @@ export interface ProgressLedger {
     entries: readonly { id: string; partition: string; stage: string; at: string; result: Facts }[],
   ): Promise<RecordResult[]>;
   /** Dead-lettered items, with the reason. */
-  deadLetter(
-    entries: readonly {
-      id: string;
-      partition?: string;
-      stage: string;
-      position: number;
-      reason: string;
-      kind: string;
-      at: string;
-      messageId?: string;
-    }[],
-  ): Promise<RecordResult[]>;
+  deadLetter(entries: readonly DeadLetterEntry[]): Promise<RecordResult[]>;
   /** Items dead-lettered at or before `position` that this stage processed again (a redrive). */
   revive(entries: readonly { id: string; position: number; at: string }[]): Promise<RecordResult[]>;
 }
