@@ -26,7 +26,7 @@ PY
   out=$(timeout 900 npx vitest run "${TESTS[@]}" 2>&1)
   mv "$file.planted-backup" "$file"
   if grep -q "Tests .*failed" <<<"$out"; then
-    echo "$name: CAUGHT by $(grep -E '^\s+(FAIL)' <<<"$out" | sed -E 's/\x1b\[[0-9;]*m//g; s/^\s*FAIL\s+(unit|integration)?\s*//' | head -2 | tr '\n' ';')"
+    echo "$name: CAUGHT by $(sed -E 's/\x1b\[[0-9;]*m//g' <<<"$out" | grep -E '^ *FAIL ' | sed -E 's/^ *FAIL +((unit|integration) +)?//' | head -2 | tr '\n' ';')"
   else
     echo "$name: NOT CAUGHT ($(grep -E 'Tests ' <<<"$out" | sed -E 's/\x1b\[[0-9;]*m//g' | tr -s ' '))"
   fi
