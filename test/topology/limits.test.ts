@@ -10,6 +10,8 @@ import {
   backoffCeilingSeconds,
   largestBackoffCapSeconds,
   MIN_DEAD_LETTER_DAYS,
+  nearsRetention,
+  RETENTION_WARNING_SHARE,
   RETRY_BUDGET_SHARE_OF_RETENTION,
   retryBudgetSeconds,
   VISIBILITY_LIMIT_MARGIN_SECONDS,
@@ -115,5 +117,21 @@ describe('backoff within SQS’s 12-hour limit (issue 10, item 6)', () => {
     );
     expect(backoffSeconds(2, policy, always, 600) + 600).toBeLessThan(SQS_MAX_VISIBILITY_SECONDS);
     expect(longestBackoffSeconds(SQS_MAX_VISIBILITY_SECONDS)).toBe(1);
+  });
+});
+
+describe('nearing retention', () => {
+  const retention = 4 * 86_400;
+  const warnAt = retention * RETENTION_WARNING_SHARE;
+
+  it('warns from the warning share of the retention on, not a second before', () => {
+    expect(nearsRetention(warnAt - 1, retention)).toBe(false);
+    expect(nearsRetention(warnAt, retention)).toBe(true);
+    expect(nearsRetention(retention, retention)).toBe(true);
+  });
+
+  it('never warns of a fresh message, and scales with the retention', () => {
+    expect(nearsRetention(0, retention)).toBe(false);
+    expect(nearsRetention(warnAt, retention * 2)).toBe(false);
   });
 });
