@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Mutation testing of the unit-tested core: `npm run test:mutation` (not part of npm test; ~N min on
+ * Mutation testing of the unit-tested core: `npm run test:mutation` (not part of npm test; ~40 min on
  * 2 cores). The report is written to reports/mutation/ (HTML) and summarised on the console.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
