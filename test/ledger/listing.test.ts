@@ -4,45 +4,16 @@
  * `dead-lettered`; a list shows them newest first, by warehouse and time, as their records are now.
  * Run on the in-memory table and on DynamoDB (dynalite, with the table as the local runtime creates it).
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
-import { DynamoDbTable } from '../../lib/ledger/dynamodb-table.ts';
 import { OrderLedger } from '../../lib/ledger/ledger.ts';
 import { LISTED_STATES, LISTING_INDEX, LISTING_SHARDS, listOrders, type ListQuery } from '../../lib/ledger/listing.ts';
 import { HEAD } from '../../lib/ledger/records.ts';
 import type { Table } from '../../lib/ledger/table.ts';
-import { statusTableDefinition } from '../../lib/local/ledger-table.ts';
-import { startDynamoEmulator, type RunningEmulator } from '../../lib/local/emulators.ts';
-import { waitForTableActive } from '../../lib/local/provision.ts';
+import { dynaliteTables } from '../support/dynalite-tables.ts';
 import { MemoryTable } from '../support/memory-table.ts';
 
-let dynamo: RunningEmulator;
-let client: DynamoDBClient;
-beforeAll(async () => {
-  dynamo = await startDynamoEmulator();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 't', secretAccessKey: 't' },
-  });
-});
-afterAll(async () => {
-  client?.destroy();
-  await dynamo?.stop();
-});
-
-let tables = 0;
-async function dynamoTable(): Promise<Table> {
-  const name = `listing-${tables++}`;
-  await client.send(new CreateTableCommand(statusTableDefinition(name)));
-  await waitForTableActive(client, name);
-  return new DynamoDbTable(
-    DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
-    name,
-  );
-}
+const dynamoTable = dynaliteTables('listing');
 
 const at = (second: number) =>
   `2026-12-01T10:${String(Math.floor(second / 60)).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.000Z`;
