@@ -251,6 +251,3 @@ export function applyStageControls(
     if (saved.paused) mapping.pause();
   }
 }
-
-// The guard lives in admin-guard.ts; order-routes.ts and dead-letter-routes.ts use it through here.
-export { guard, problem };

@@ -18,7 +18,7 @@ import { OrderLedger } from '../ledger/ledger.ts';
 import { LISTED_STATES, listOrders, MAX_LISTED, type ListedState, type ListQuery } from '../ledger/listing.ts';
 import { buildTrace } from '../operations/order-trace.ts';
 import type { Topology } from '../topology/index.ts';
-import { guard } from './admin.ts';
+import { guard } from './admin-guard.ts';
 import type { ApiRequest, ApiResponse, Route } from './api-server.ts';
 import type { OrderLog } from './order-log.ts';
 
