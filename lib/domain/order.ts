@@ -104,7 +104,10 @@ const orderShape = {
         z
           .string({ error: 'metadata values must be strings' })
           .check(z.maxLength(256, { error: 'must be at most 256 characters' })),
-        { error: 'must be an object of string values' },
+        {
+          // A bad key is reported with its own rule (zod would otherwise give the record's type error).
+          error: (iss) => (iss.code === 'invalid_key' ? iss.issues[0]?.message : 'must be an object of string values'),
+        },
       )
       .check(z.refine((m) => Object.keys(m).length <= 20, { error: 'must hold at most 20 keys' })),
   ),
