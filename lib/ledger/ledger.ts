@@ -441,8 +441,3 @@ function applied(old: Item | undefined): LedgerResult {
   const previous = (old as HeadItem | undefined)?.state;
   return previous ? { kind: 'applied', previous } : { kind: 'applied' };
 }
-
-/** Whether `state` is one an order never leaves. */
-export function isFinal(state: HeadState | undefined): boolean {
-  return state !== undefined && FINAL_STATES.includes(state);
-}
