@@ -249,8 +249,8 @@ function stageRuleViolations(at: string, s: StageDefaults, retention: { readonly
 
 const DAY_SECONDS = 86_400;
 
+/** A retry budget or the share of retention it must fit in: half a day at the least (queueDays ≥ 1). */
 function formatDuration(seconds: number): string {
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
   if (seconds < 2 * DAY_SECONDS) return `${(seconds / 3600).toFixed(1)} h`;
   return `${(seconds / DAY_SECONDS).toFixed(1)} days`;
 }
