@@ -132,7 +132,11 @@ const StageNameSchema = z.string().regex(STAGE_NAME_PATTERN, {
 
 /** Settings by stage name; which names exist is decided by the chains (checked after parsing). */
 const StagesOverride = z.record(StageNameSchema, StageOverride, {
-  error: (iss) => `must be an object keyed by stage name, got ${describe(iss.input)}`,
+  // A badly formed key is reported with the stage-name rule (zod would otherwise give the record's type error).
+  error: (iss) =>
+    iss.code === 'invalid_key'
+      ? iss.issues[0]?.message
+      : `must be an object keyed by stage name, got ${describe(iss.input)}`,
 });
 
 /** An ordered chain of stage names: the stages an order of the pipeline passes through. */

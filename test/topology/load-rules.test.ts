@@ -156,6 +156,12 @@ describe('chains', () => {
     expect(issuesOf({ chain: ['picking', 'packing'] })).toEqual([]);
   });
 
+  it('refuses a badly formed stage name as a key of stages, stating the stage-name rule', () => {
+    expect(issuesOf({ stages: { Picking: {} } })).toEqual([
+      'stages.Picking: stage name "Picking" must be 2–20 lowercase letters, digits or dashes, starting with a letter and not ending with a dash',
+    ]);
+  });
+
   it('refuses stages that are not an object keyed by stage name', () => {
     expect(issuesOf({ stages: 5 })).toEqual(['stages: must be an object keyed by stage name, got 5']);
     expect(issuesOf({ pipelines: { 'wh-1': { stages: ['picking'] } } })).toEqual([
