@@ -35,7 +35,14 @@ interface Version {
   readonly item: Item | undefined;
 }
 
-const keyOf = (k: Key | Item): string => `${String(k.orderId)}\u0000${String(k.sk)}`;
+/** As DynamoDB does, refuses a key that is not the table's (orderId, sk) pair of non-empty strings. */
+function keyOf(k: Key | Item): string {
+  const { orderId, sk } = (typeof k === 'object' && k !== null ? k : {}) as Partial<Key>;
+  if (typeof orderId !== 'string' || typeof sk !== 'string' || orderId === '' || sk === '') {
+    throw new Error(`ValidationException: the provided key element does not match the schema: ${JSON.stringify(k)}`);
+  }
+  return `${orderId}\u0000${sk}`;
+}
 
 export class MemoryTable implements Table {
   readonly #versions = new Map<string, Version[]>();
