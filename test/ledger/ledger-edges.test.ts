@@ -5,59 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
-import { OrderLedger, type Claim, type Death } from '../../lib/ledger/ledger.ts';
+import { OrderLedger } from '../../lib/ledger/ledger.ts';
 import { LISTING_ATTRIBUTES, listOrders } from '../../lib/ledger/listing.ts';
-import { HEAD, type HeadItem, type StatusLabels } from '../../lib/ledger/records.ts';
+import { HEAD, type HeadItem } from '../../lib/ledger/records.ts';
 import { type Item, type Key, type Table, TableThrottledError, type Update } from '../../lib/ledger/table.ts';
+import { at, claim, closing, completion, death, LABELS, step } from '../support/ledger-facts.ts';
 import { MemoryTable } from '../support/memory-table.ts';
-
-const at = (second: number) => `2026-12-01T10:00:${String(second).padStart(2, '0')}.000Z`;
-/** Status words unlike the head's states, so a record's status shows which rule produced it. */
-const LABELS: StatusLabels = { accepted: 'received', waitingIn: (stage) => `waiting in ${stage}`, completed: 'done' };
-
-const claim = (orderId: string, extra: Partial<Claim> = {}): Claim => ({
-  orderId,
-  warehouseId: 'wh-1',
-  fingerprint: 'f-1',
-  traceId: 't',
-  requestId: 'r-1',
-  at: at(0),
-  leaseUntil: 10_000,
-  entryStage: 'picking',
-  ...extra,
-});
-const step = (id: string, stage: string, position: number, next: string, second: number, partition = 'wh-1') => ({
-  id,
-  partition,
-  stage,
-  position,
-  next,
-  at: at(second),
-});
-const death = (id: string, stage: string, position: number, second: number, extra: Partial<Death> = {}): Death => ({
-  id,
-  partition: 'wh-1',
-  stage,
-  position,
-  reason: `${stage} failed`,
-  kind: 'exhausted',
-  at: at(second),
-  ...extra,
-});
-const completion = (id: string, second: number, stage = 'delivery') => ({
-  id,
-  partition: 'wh-1',
-  stage,
-  at: at(second),
-  result: { carrier: 'paketfix' },
-});
-const closing = (id: string, state: 'cancelled' | 'purged', second: number, stage = 'packing') => ({
-  id,
-  state,
-  stage,
-  by: 'operator',
-  at: at(second),
-});
 
 /** An order claimed by the intake and confirmed queued: it waits in picking. */
 async function accepted(l: OrderLedger, id: string, warehouseId = 'wh-1'): Promise<void> {

@@ -5,47 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ORDER_STATUS_LABELS } from '../../lib/domain/status.ts';
-import { OrderLedger, type Claim } from '../../lib/ledger/ledger.ts';
+import { OrderLedger } from '../../lib/ledger/ledger.ts';
+import { at, claim, completion, death, step } from '../support/ledger-facts.ts';
 import { MemoryTable } from '../support/memory-table.ts';
 
-const at = (second: number) => `2026-12-01T10:00:${String(second).padStart(2, '0')}.000Z`;
 const ledger = () => new OrderLedger(new MemoryTable(), ORDER_STATUS_LABELS);
-const claim = (orderId: string, extra: Partial<Claim> = {}): Claim => ({
-  orderId,
-  warehouseId: 'wh-1',
-  fingerprint: 'f-1',
-  traceId: 't',
-  requestId: 'r-1',
-  at: at(0),
-  leaseUntil: 10_000,
-  entryStage: 'picking',
-  ...extra,
-});
-const step = (id: string, stage: string, position: number, next: string, second: number) => ({
-  id,
-  partition: 'wh-1',
-  stage,
-  position,
-  next,
-  at: at(second),
-  detail: { n: position },
-});
-const death = (id: string, stage: string, position: number, second: number, reason = `${stage} failed`) => ({
-  id,
-  partition: 'wh-1',
-  stage,
-  position,
-  reason,
-  kind: 'exhausted',
-  at: at(second),
-});
-const complete = (id: string, second: number) => ({
-  id,
-  partition: 'wh-1',
-  stage: 'delivery',
-  at: at(second),
-  result: { carrier: 'paketfix' },
-});
 
 /** An order claimed, queued and taken through picking (1) and packing (2): it waits in delivery (3). */
 async function inDelivery(l: OrderLedger, id: string): Promise<void> {
@@ -112,8 +76,8 @@ describe('status from the facts', () => {
   it('records a completion once: a repeat is a duplicate, and the order stays delivered', async () => {
     const l = ledger();
     await inDelivery(l, 's-3');
-    expect(await l.complete([complete('s-3', 4)])).toEqual([{ kind: 'applied', previous: 'open' }]);
-    expect(await l.complete([complete('s-3', 5)])).toEqual([{ kind: 'duplicate' }]);
+    expect(await l.complete([completion('s-3', 4)])).toEqual([{ kind: 'applied', previous: 'open' }]);
+    expect(await l.complete([completion('s-3', 5)])).toEqual([{ kind: 'duplicate' }]);
     await l.recordSteps([step('s-3', 'picking', 1, 'packing', 6)]);
     expect(await l.read('s-3')).toMatchObject({
       status: 'delivered',
@@ -125,7 +89,7 @@ describe('status from the facts', () => {
 
   it('creates the record of an order it never saw claimed (put straight on a queue)', async () => {
     const l = ledger();
-    expect(await l.complete([complete('s-4', 1)])).toEqual([{ kind: 'applied' }]);
+    expect(await l.complete([completion('s-4', 1)])).toEqual([{ kind: 'applied' }]);
     expect(await l.deadLetter([death('s-5', 'picking', 1, 1)])).toEqual([{ kind: 'applied' }]);
     expect((await l.read('s-4'))?.status).toBe('delivered');
     expect((await l.read('s-5'))?.status).toBe('dead-lettered');
@@ -136,7 +100,7 @@ describe('dead letters', () => {
   it('mark an order dead-lettered with the reason and where, and keep the reason in the history', async () => {
     const l = ledger();
     await inDelivery(l, 'd-1');
-    expect(await l.deadLetter([death('d-1', 'delivery', 3, 4, 'no carrier')])).toEqual([
+    expect(await l.deadLetter([death('d-1', 'delivery', 3, 4, { reason: 'no carrier' })])).toEqual([
       { kind: 'applied', previous: 'open' },
     ]);
     expect(await l.read('d-1')).toMatchObject({ status: 'dead-lettered', stage: 'delivery', reason: 'no carrier' });
@@ -150,9 +114,11 @@ describe('dead letters', () => {
   it('are never undone by a stale duplicate of an earlier stage (issue 10, item 3)', async () => {
     const l = ledger();
     await inDelivery(l, 'd-2');
-    await l.deadLetter([death('d-2', 'delivery', 3, 4, 'no carrier')]);
+    await l.deadLetter([death('d-2', 'delivery', 3, 4, { reason: 'no carrier' })]);
     await l.recordSteps([step('d-2', 'picking', 1, 'packing', 5)]);
-    expect(await l.deadLetter([death('d-2', 'picking', 1, 6, 'stale copy failed')])).toEqual([{ kind: 'ignored' }]);
+    expect(await l.deadLetter([death('d-2', 'picking', 1, 6, { reason: 'stale copy failed' })])).toEqual([
+      { kind: 'ignored' },
+    ]);
     expect(await l.revive([{ id: 'd-2', position: 1, at: at(7) }])).toEqual([{ kind: 'ignored' }]);
     expect(await l.read('d-2')).toMatchObject({ status: 'dead-lettered', stage: 'delivery', reason: 'no carrier' });
   });
@@ -176,17 +142,17 @@ describe('dead letters', () => {
     expect(await l.revive([{ id: 'd-4', position: 2, at: at(3) }])).toEqual([
       { kind: 'applied', previous: 'dead-lettered' },
     ]);
-    expect(await l.complete([complete('d-4', 4)])).toEqual([{ kind: 'applied', previous: 'open' }]);
+    expect(await l.complete([completion('d-4', 4)])).toEqual([{ kind: 'applied', previous: 'open' }]);
   });
 
   it('never touch a delivered order, and a delivery after a dead letter revives it', async () => {
     const l = ledger();
     await inDelivery(l, 'd-5');
-    await l.complete([complete('d-5', 4)]);
+    await l.complete([completion('d-5', 4)]);
     expect(await l.deadLetter([death('d-5', 'delivery', 3, 5)])).toEqual([{ kind: 'ignored' }]);
     await inDelivery(l, 'd-6');
     await l.deadLetter([death('d-6', 'delivery', 3, 4)]);
-    expect(await l.complete([complete('d-6', 5)])).toEqual([{ kind: 'applied', previous: 'dead-lettered' }]);
+    expect(await l.complete([completion('d-6', 5)])).toEqual([{ kind: 'applied', previous: 'dead-lettered' }]);
     expect(await l.read('d-6')).toMatchObject({ status: 'delivered' });
     expect((await l.read('d-6'))?.reason).toBeUndefined();
   });
@@ -204,7 +170,7 @@ describe('totals', () => {
     const l = ledger();
     await inDelivery(l, 't-1');
     await inDelivery(l, 't-2');
-    await l.complete([complete('t-2', 4)]);
+    await l.complete([completion('t-2', 4)]);
     await l.deadLetter([death('t-3', 'picking', 1, 1)]);
     await l.claim(claim('t-4'));
     await l.confirmQueued([{ id: 't-4', partition: 'wh-1', entryStage: 'picking', at: at(1) }]);

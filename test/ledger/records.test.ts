@@ -13,12 +13,8 @@ import {
   INTAKE_POSITION,
   isStepKey,
   stepKey,
-  type StatusLabels,
 } from '../../lib/ledger/records.ts';
-
-const at = (second: number) => `2026-12-01T10:00:${String(second).padStart(2, '0')}.000Z`;
-/** Status words unlike the head's states, so a record's status shows which rule produced it. */
-const LABELS: StatusLabels = { accepted: 'received', waitingIn: (stage) => `waiting in ${stage}`, completed: 'done' };
+import { at, LABELS } from '../support/ledger-facts.ts';
 
 const head = (extra: Record<string, unknown> = {}) => ({
   orderId: 'o-1',

@@ -14,20 +14,9 @@ import {
   loadTopology,
   MIN_DEAD_LETTER_DAYS,
   SQS_MAX_VISIBILITY_SECONDS,
-  TopologyError,
   VISIBILITY_LIMIT_MARGIN_SECONDS,
 } from '../../lib/topology/index.ts';
-
-/** The problems the loader reports for `input`, or [] when it accepts it. */
-function issuesOf(input: unknown): readonly string[] {
-  try {
-    loadTopology(input);
-    return [];
-  } catch (error) {
-    expect(error).toBeInstanceOf(TopologyError);
-    return (error as TopologyError).issues;
-  }
-}
+import { issuesOf } from '../support/topology-issues.ts';
 
 /** `{a: {b: value}}` from `a.b`. */
 function at(path: string, value: unknown): Record<string, unknown> {

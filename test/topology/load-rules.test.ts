@@ -14,19 +14,9 @@ import {
   retryBudgetSeconds,
   TopologyError,
 } from '../../lib/topology/index.ts';
+import { issuesOf } from '../support/topology-issues.ts';
 
 const DAY = 86_400;
-
-/** The problems the loader reports for `input`, or [] when it accepts it. */
-function issuesOf(input: unknown): readonly string[] {
-  try {
-    loadTopology(input);
-    return [];
-  } catch (error) {
-    expect(error).toBeInstanceOf(TopologyError);
-    return (error as TopologyError).issues;
-  }
-}
 
 /** The error the loader throws for `input`. */
 function errorOf(input: unknown, source?: string): TopologyError {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allStages, findStage, loadTopology, TopologyError } from '../../lib/topology/index.ts';
-
-function issuesOf(input: unknown): readonly string[] {
-  try {
-    loadTopology(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TopologyError);
-    return (error as TopologyError).issues;
-  }
-  throw new Error('expected the topology to be rejected');
-}
+import { allStages, findStage, loadTopology, type TopologyError } from '../../lib/topology/index.ts';
+import { issuesOf } from '../support/topology-issues.ts';
 
 describe('topology', () => {
   it('defaults to two warehouses, each picking → packing → delivery', () => {
