@@ -11,7 +11,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { deliveryRestriction, HOME_COUNTRY } from '../domain/delivery.ts';
-import { BulkOrderShape, MAX_ORDERS_PER_REQUEST, ORDER_ID_PATTERN, OrderRequest, type Order } from '../domain/order.ts';
+import {
+  BulkOrderShape,
+  MAX_ORDERS_PER_REQUEST,
+  ORDER_ID_PATTERN,
+  ORDER_ID_RULE,
+  OrderRequest,
+  type Order,
+} from '../domain/order.ts';
 import type { OrderLedger } from '../ledger/ledger.ts';
 import { sqsClient } from '../aws/clients.ts';
 import { readIntakeConfig, sdkTimeoutsOf, type IntakeConfig } from '../runtime/environment.ts';
@@ -225,7 +232,7 @@ function orderIdOf(event: APIGatewayProxyEvent): string | APIGatewayProxyResult 
   return problem(400, 'invalid order id', [
     {
       field: 'orderId',
-      message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+      message: `must be ${ORDER_ID_RULE}`,
     },
   ]);
 }

@@ -4,7 +4,7 @@
  * and an example; `--since` becomes an absolute time when the command runs, so both targets filter alike.
  */
 import { Option, type Command } from 'commander';
-import { ORDER_ID_PATTERN } from '../domain/order.ts';
+import { ORDER_ID_PATTERN, ORDER_ID_RULE } from '../domain/order.ts';
 import { DEAD_LETTER_KINDS, MAX_GREP_LENGTH, type DeadLetterFilter } from '../operations/dead-letter-filter.ts';
 import type { DeadLetterKind } from '../runtime/attributes.ts';
 import { UsageError } from './errors.ts';
@@ -36,9 +36,7 @@ function parseKinds(value: string): DeadLetterKind[] {
 
 function parseOrderId(value: string): string {
   if (!ORDER_ID_PATTERN.test(value))
-    throw new UsageError(
-      `--order must be an order id (1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit), got "${value}"`,
-    );
+    throw new UsageError(`--order must be an order id (${ORDER_ID_RULE}), got "${value}"`);
   return value;
 }
 

@@ -6,6 +6,8 @@ import * as z from 'zod/mini';
 
 /** Order ids travel in URLs and queue attributes: no slashes, no whitespace, no leading dot. */
 export const ORDER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+/** ORDER_ID_PATTERN in words, for every message that refuses an order id. */
+export const ORDER_ID_RULE = '1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
 export const SKU_PATTERN = /^[A-Z0-9][A-Z0-9-]{0,31}$/;
 export const MAX_ITEMS_PER_ORDER = 100;
 export const MAX_QUANTITY_PER_ITEM = 1000;
@@ -22,7 +24,7 @@ function required(message: string, expected: string = message.replace(/^must be 
 
 export const OrderId = z.string({ error: 'must be a string' }).check(
   z.regex(ORDER_ID_PATTERN, {
-    error: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+    error: `must be ${ORDER_ID_RULE}`,
   }),
 );
 

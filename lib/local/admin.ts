@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { purgeStage, type PurgeLedger } from '../operations/purge.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
+import { BREAKER_OVERRIDES, type BreakerOverride } from '../contract/breaker.ts';
 import { MAX_CONCURRENCY_RANGE } from '../contract/limits.ts';
 import { findStage, type Topology } from '../topology/index.ts';
 import { guard, loggedForBrowsers, problem } from './admin-guard.ts';
@@ -190,8 +191,8 @@ function scale(target: AdminTarget, key: string, body: Record<string, unknown>):
 }
 
 function overrideBreaker(target: AdminTarget, key: string, body: Record<string, unknown>): ApiResponse {
-  const state = body.state;
-  if (state !== 'open' && state !== 'closed') {
+  const state = body.state as BreakerOverride;
+  if (!BREAKER_OVERRIDES.includes(state)) {
     return problem(
       400,
       'invalid request body',

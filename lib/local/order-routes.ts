@@ -12,7 +12,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ORDER_STATUS_LABELS } from '../domain/status.ts';
-import { ORDER_ID_PATTERN } from '../domain/order.ts';
+import { ORDER_ID_PATTERN, ORDER_ID_RULE } from '../domain/order.ts';
 import { DynamoDbTable } from '../ledger/dynamodb-table.ts';
 import { OrderLedger } from '../ledger/ledger.ts';
 import { LISTED_STATES, listOrders, MAX_LISTED, type ListedState, type ListQuery } from '../ledger/listing.ts';
@@ -69,7 +69,7 @@ export function orderRoutes(target: OrderRoutesTarget): Route[] {
               details: [
                 {
                   field: 'orderId',
-                  message: 'must be 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+                  message: `must be ${ORDER_ID_RULE}`,
                 },
               ],
             },

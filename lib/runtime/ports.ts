@@ -57,7 +57,6 @@ export type RecordResult =
   | { readonly kind: 'ignored' }
   | { readonly kind: 'error'; readonly message: string };
 
-/** Where the ledger records an item's progress and fate. Positions number a pipeline's stages from 1. */
 /** A dead letter to record: which item, where it died (stage and its position in the chain), why, and when. */
 export interface DeadLetterEntry {
   readonly id: string;
@@ -71,6 +70,7 @@ export interface DeadLetterEntry {
   readonly messageId?: string;
 }
 
+/** Where the ledger records an item's progress and fate. Positions number a pipeline's stages from 1. */
 export interface ProgressLedger {
   /** Eventually consistent hints: each item's state and whether `stage` recorded its step. */
   lookup(

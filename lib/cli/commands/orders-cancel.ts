@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ORDER_ID_PATTERN } from '../../domain/order.ts';
+import { ORDER_ID_PATTERN, ORDER_ID_RULE } from '../../domain/order.ts';
 import { asExportedLine } from '../../operations/dead-letter-export.ts';
 import { say, sayJson, styleFor, type CliContext } from '../context.ts';
 import { explainError, UsageError } from '../errors.ts';
@@ -71,10 +71,7 @@ export function registerCancelCommand(orders: Command, context: CliContext, stat
 }
 
 function checkId(id: string): string {
-  if (!ORDER_ID_PATTERN.test(id))
-    throw new UsageError(
-      `"${id}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
-    );
+  if (!ORDER_ID_PATTERN.test(id)) throw new UsageError(`"${id}" is not an order id — ids are ${ORDER_ID_RULE}`);
   return id;
 }
 

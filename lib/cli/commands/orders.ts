@@ -1,6 +1,6 @@
 /** `conveyor orders get ID`: one order's status, stage and history as a timeline. */
 import type { Command } from 'commander';
-import { ORDER_ID_PATTERN } from '../../domain/order.ts';
+import { ORDER_ID_PATTERN, ORDER_ID_RULE } from '../../domain/order.ts';
 import { say, sayJson, styleFor, type CliContext } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { timestamp } from '../format.ts';
@@ -46,9 +46,7 @@ export function registerOrderCommands(program: Command, context: CliContext, sta
     .addHelpText('after', HELP)
     .action(async (orderId: string, options: { json?: boolean }, command: Command) => {
       if (!ORDER_ID_PATTERN.test(orderId))
-        throw new UsageError(
-          `"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
-        );
+        throw new UsageError(`"${orderId}" is not an order id — ids are ${ORDER_ID_RULE}`);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const record = await withTarget(globals, context, (target) => target.getOrder(orderId));
       if (!record)

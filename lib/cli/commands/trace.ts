@@ -1,6 +1,6 @@
 /** `conveyor trace ID`: one order's whole story — its history and every log line about it — in time order. */
 import { Option, type Command } from 'commander';
-import { ORDER_ID_PATTERN } from '../../domain/order.ts';
+import { ORDER_ID_PATTERN, ORDER_ID_RULE } from '../../domain/order.ts';
 import { ORDER_LOG_LIMITS } from '../../local/order-log.ts';
 import type { OrderTrace, TraceEntry } from '../../operations/order-trace.ts';
 import { say, sayJson, styleFor, type CliContext } from '../context.ts';
@@ -48,9 +48,7 @@ export function registerTraceCommand(program: Command, context: CliContext, _sta
     .addHelpText('after', HELP)
     .action(async (orderId: string, options: { since?: Since; json?: boolean }, command: Command) => {
       if (!ORDER_ID_PATTERN.test(orderId))
-        throw new UsageError(
-          `"${orderId}" is not an order id — ids are 1–64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
-        );
+        throw new UsageError(`"${orderId}" is not an order id — ids are ${ORDER_ID_RULE}`);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const spin = options.json ? undefined : spinner(context.stderr, `tracing ${orderId}`);
       let trace: OrderTrace | undefined;
